@@ -1,0 +1,139 @@
+# juno: build, test, fuzz and install every program.
+#
+#   make deps        install missing Debian packages (quiet when all are present)
+#   make             build every program into build/
+#   make test        build and run every test (unit + bats); last line "N passed, N failed"
+#   make SAN=1 test  the same under AddressSanitizer + UBSan (objects in build/san/)
+#   make fuzz        run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make install     PREFIX=/usr/local: programs, man pages, completions
+#   V=1              show full commands
+
+PREFIX       ?= /usr/local
+SAN          ?= 0
+FUZZ_SECONDS ?= 30
+CC           ?= cc
+CFLAGS       ?= -O2 -g
+VERSION      := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifeq ($(SAN),1)
+BUILD    ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else
+BUILD    ?= build
+SANFLAGS :=
+endif
+
+PKGS       := rocksdb libuv libcjson libxxhash libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DJUNO_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) $(SANFLAGS) \
+              -Ilib $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+LDLIBS     := $(PKG_LIBS) -lm -lpthread
+
+ifeq ($(V),1)
+Q :=
+quiet = @:
+else
+Q := @
+quiet = @printf '  %-6s %s\n'
+endif
+
+# Debian packages the build, the tests and the cluster scripts need.
+DEB_PKGS := build-essential pkg-config librocksdb-dev libuv1-dev libcurl4-openssl-dev libcjson-dev \
+            libxxhash-dev bats clang libclang-rt-14-dev curl python3 procps iproute2
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+LIBJUNO  := $(BUILD)/libjuno.a
+
+# Every directory under src/ is one program; src/juno-cli builds `juno`.
+prog_name = $(if $(filter juno-cli,$(1)),juno,$(1))
+PROG_DIRS := $(notdir $(patsubst %/,%,$(dir $(wildcard src/*/*.c))))
+PROG_DIRS := $(sort $(PROG_DIRS))
+PROGS :=
+define PROGRAM
+$(BUILD)/$(call prog_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/$(1)/*.c)) $(LIBJUNO)
+	$$(quiet) LINK $$@
+	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+PROGS += $(BUILD)/$(call prog_name,$(1))
+endef
+$(foreach d,$(PROG_DIRS),$(eval $(call PROGRAM,$(d))))
+
+# Unit tests: test/unit/test_<module>.c, each its own TAP-printing binary.
+UNIT_SRCS  := $(wildcard test/unit/test_*.c)
+UNIT_BINS  := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
+FUZZ_SRCS  := $(wildcard test/fuzz/fuzz_*.c)
+
+.PHONY: all deps test unit fuzz install clean format check-format
+.SECONDARY:
+all: $(PROGS) $(UNIT_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(quiet) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBJUNO): $(LIB_OBJS)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/test/%: $(BUILD)/test/unit/%.o $(LIBJUNO)
+	@mkdir -p $(dir $@)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "make deps: installing" $$missing; \
+	    sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
+	        -o DPkg::Lock::Timeout=600 $$missing >/dev/null || exit 1; \
+	fi
+
+test: all
+	@BUILD=$(BUILD) test/run
+
+# Run only the unit tests (fast).
+unit: $(UNIT_BINS)
+	@BUILD=$(BUILD) test/run --unit
+
+FUZZ_BUILD := build/fuzz
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+$(FUZZ_BUILD)/%: test/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(quiet) FUZZ $@
+	$(Q)clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+fuzz: $(patsubst test/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
+	@set -e; for f in $^; do \
+	    name=$$(basename $$f); corpus=$(FUZZ_BUILD)/corpus-$$name; mkdir -p $$corpus; \
+	    [ ! -d test/fuzz/seeds/$$name ] || cp -n test/fuzz/seeds/$$name/* $$corpus/ 2>/dev/null || true; \
+	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$corpus 2>&1 | tail -n 3; \
+	done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	for m in docs/man/*.1; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
+	for m in docs/man/*.8; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	for c in completions/*.bash; do install -m 0644 $$c $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$(basename $$c .bash); done
+	for c in completions/_*; do install -m 0644 $$c $(DESTDIR)$(PREFIX)/share/zsh/site-functions/; done
+
+format:
+	clang-format -i lib/*.[ch] src/*/*.[ch] test/unit/*.[ch] test/fuzz/*.c
+
+check-format:
+	clang-format --dry-run -Werror lib/*.[ch] src/*/*.[ch] test/unit/*.[ch] test/fuzz/*.c
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(wildcard $(BUILD)/src/*/*.d) $(wildcard $(BUILD)/test/unit/*.d)

@@ -1,0 +1,187 @@
+/* cli.c: shared command-line plumbing (see cli.h). */
+#include "cli.h"
+#include "error.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *cli_name = "juno";
+
+void
+cli_init(const char *prog)
+{
+    cli_name = prog;
+    log_init(prog);
+}
+
+const char *
+cli_prog(void)
+{
+    return cli_name;
+}
+
+static void
+cli_verror(const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    fprintf(stderr, "%s: error: %s\n", cli_name, msg);
+}
+
+void
+cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cli_verror(fmt, ap);
+    va_end(ap);
+}
+
+void
+cli_die(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cli_verror(fmt, ap);
+    va_end(ap);
+    exit(code);
+}
+
+void
+cli_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cli_verror(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try '%s --help' for more information.\n", cli_name);
+    exit(EX_USAGE);
+}
+
+void
+cli_version(void)
+{
+    printf("%s %s\n", cli_name, JUNO_VERSION);
+}
+
+int
+cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9') return JUNO_EINVAL;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return JUNO_EINVAL;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10) return JUNO_ERANGE;
+        v = v * 10 + d;
+    }
+    if (v < min || v > max) return JUNO_ERANGE;
+    *out = v;
+    return 0;
+}
+
+int
+cli_parse_hostport(const char *s, char *host, size_t hostcap, uint16_t *port)
+{
+    const char *colon, *h = s;
+    size_t hlen;
+    if (*s == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':') return JUNO_EINVAL;
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL) return JUNO_EINVAL;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen == 0 || hlen >= hostcap) return JUNO_EINVAL;
+    uint64_t p;
+    if (cli_parse_u64(colon + 1, 1, 65535, &p) != 0) return JUNO_EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+int
+cli_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+    int fd = STDIN_FILENO;
+    if (strcmp(path, "-") != 0) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return error_from_errno(errno);
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    int rc = 0;
+    if (buf == NULL) rc = JUNO_ENOMEM;
+    while (rc == 0) {
+        if (n + 1 >= cap) {
+            if (cap > max + 1) {
+                rc = JUNO_EMSGSIZE;
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                rc = JUNO_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) rc = error_from_errno(errno);
+        if (r <= 0) break;
+        n += (size_t)r;
+        if (n > max) rc = JUNO_EMSGSIZE;
+    }
+    if (fd != STDIN_FILENO) close(fd);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static int
+cli_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return error_from_errno(errno);
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int
+cli_write_file(const char *path, const void *data, size_t len)
+{
+    if (strcmp(path, "-") == 0) return cli_write_all(STDOUT_FILENO, data, len);
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (tmp == NULL) return JUNO_ENOMEM;
+    snprintf(tmp, plen + 16, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? error_from_errno(errno) : cli_write_all(fd, data, len);
+    if (fd >= 0 && rc == 0 && fsync(fd) != 0) rc = error_from_errno(errno);
+    if (fd >= 0 && close(fd) != 0 && rc == 0) rc = error_from_errno(errno);
+    if (rc == 0 && rename(tmp, path) != 0) rc = error_from_errno(errno);
+    if (rc != 0) unlink(tmp);
+    free(tmp);
+    return rc;
+}

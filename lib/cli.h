@@ -1,0 +1,65 @@
+/* cli.h: what every juno program shares on its command line: the program name,
+ * error messages in the house format, exit codes, number and address parsing,
+ * and reading whole inputs.
+ *
+ * Errors print as "prog: error: what failed: why" on stderr.
+ * Exit codes: 0 ok, 1 "no" (not found, condition failed), BSD sysexits otherwise.
+ */
+#ifndef JUNO_CLI_H
+#define JUNO_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sysexits.h>
+
+#define EXIT_NO 1 /* the answer is "no": key not found, condition failed */
+
+/* The exit-code table for --help texts and man pages. */
+#define CLI_EXIT_CODES_HELP                                                                    \
+    "Exit status:\n"                                                                           \
+    "  0   success\n"                                                                          \
+    "  1   no: key not found, condition failed\n"                                              \
+    "  64  usage error (EX_USAGE)\n"                                                           \
+    "  65  bad input data (EX_DATAERR)\n"                                                      \
+    "  69  service unavailable (EX_UNAVAILABLE)\n"                                             \
+    "  70  internal software error (EX_SOFTWARE)\n"                                            \
+    "  74  input/output error (EX_IOERR)\n"                                                    \
+    "  75  temporary failure, retry (EX_TEMPFAIL)\n"                                           \
+    "  76  protocol error (EX_PROTOCOL)\n"                                                     \
+    "  78  configuration error (EX_CONFIG)\n"
+
+/* Set the program name used in messages (borrowed). Also sets the log name. */
+void cli_init(const char *prog);
+const char *cli_prog(void);
+
+/* "prog: error: <message>\n" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_error, then exit(code). */
+void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+/* A usage error: the message, a hint to --help, exit 64. */
+void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* "prog VERSION" on stdout. */
+void cli_version(void);
+
+/* Parse a decimal unsigned integer in [min, max] with nothing after it.
+ * Returns 0, JUNO_EINVAL (not a number) or JUNO_ERANGE (out of bounds). */
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Split "HOST:PORT" (or "[v6]:PORT") into host (NUL-terminated, at most
+ * hostcap-1 bytes) and port 1..65535. Returns 0 or JUNO_EINVAL. */
+int cli_parse_hostport(const char *s, char *host, size_t hostcap, uint16_t *port);
+
+/* Read all of path ("-" = stdin), at most max bytes, into a NUL-terminated heap
+ * buffer (*out, owned by the caller; *len excludes the NUL). Returns 0,
+ * JUNO_EMSGSIZE when over max, or a negative errno code. */
+int cli_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* Write len bytes to path ("-" = stdout) atomically for files (temp + rename).
+ * Returns 0 or a negative errno code. */
+int cli_write_file(const char *path, const void *data, size_t len);
+
+#endif
