@@ -1,0 +1,88 @@
+/* record.c: storage keys and values of juno-store (layout in record.h). */
+#include "record.h"
+#include "error.h"
+#include "pack.h"
+
+#include <string.h>
+
+int
+record_key_encode(uint16_t shard, const void *ns, size_t ns_len, const void *key,
+                  size_t key_len, uint8_t *out)
+{
+    if (ns_len == 0 || ns_len > RECORD_MAX_NS || key_len == 0) return JUNO_EINVAL;
+    pack_u16(out, shard);
+    out[2] = (uint8_t)ns_len;
+    memcpy(out + 3, ns, ns_len);
+    memcpy(out + 3 + ns_len, key, key_len);
+    return (int)record_key_size(ns_len, key_len);
+}
+
+int
+record_key_decode(const uint8_t *k, size_t len, uint16_t *shard, const uint8_t **ns,
+                  size_t *ns_len, const uint8_t **key, size_t *key_len)
+{
+    if (len < 3) return JUNO_EBADDATA;
+    size_t nl = k[2];
+    if (nl == 0 || nl > RECORD_MAX_NS || len < 3 + nl + 1) return JUNO_EBADDATA;
+    *shard = unpack_u16(k);
+    *ns = k + 3;
+    *ns_len = nl;
+    *key = k + 3 + nl;
+    *key_len = len - 3 - nl;
+    return 0;
+}
+
+size_t
+record_shard_range(uint16_t shard, uint8_t start[2], uint8_t end[3])
+{
+    pack_u16(start, shard);
+    if (shard == 0xFFFF) {
+        end[0] = end[1] = end[2] = 0xFF;
+        return 3;
+    }
+    pack_u16(end, (uint16_t)(shard + 1));
+    return 2;
+}
+
+void
+record_value_encode(const struct record_meta *m, const void *data, size_t data_len,
+                    uint8_t *out)
+{
+    out[0] = RECORD_FORMAT;
+    out[1] = m->tombstone ? RECORD_F_TOMBSTONE : 0;
+    out[2] = m->value_type;
+    out[3] = 0;
+    pack_u32(out + 4, m->version);
+    pack_u32(out + 8, m->creation_time);
+    pack_u32(out + 12, m->expiration_time);
+    pack_u64(out + 16, m->last_modified);
+    memcpy(out + 24, m->origin_id, 16);
+    memcpy(out + 40, m->last_req_id, 16);
+    if (data_len > 0) memcpy(out + RECORD_HEADER_SIZE, data, data_len);
+}
+
+int
+record_value_decode(const uint8_t *v, size_t len, struct record_meta *m, const uint8_t **data,
+                    size_t *data_len)
+{
+    if (len < RECORD_HEADER_SIZE || v[0] != RECORD_FORMAT) return JUNO_EBADDATA;
+    m->tombstone = (v[1] & RECORD_F_TOMBSTONE) != 0;
+    m->value_type = v[2];
+    m->version = unpack_u32(v + 4);
+    m->creation_time = unpack_u32(v + 8);
+    m->expiration_time = unpack_u32(v + 12);
+    m->last_modified = unpack_u64(v + 16);
+    memcpy(m->origin_id, v + 24, 16);
+    memcpy(m->last_req_id, v + 40, 16);
+    *data = v + RECORD_HEADER_SIZE;
+    *data_len = len - RECORD_HEADER_SIZE;
+    return 0;
+}
+
+int
+record_cmp(const struct record_meta *a, const struct record_meta *b)
+{
+    if (a->last_modified != b->last_modified) return a->last_modified > b->last_modified ? 1 : -1;
+    if (a->version != b->version) return a->version > b->version ? 1 : -1;
+    return 0;
+}

@@ -1,0 +1,83 @@
+/* record.h: how juno-store lays records out in RocksDB.
+ *
+ * Storage key:   shard (u16 BE) | nsLen (u8) | namespace | key
+ *   so one shard is one contiguous key range [shard, shard+1).
+ * Storage value: a 56-byte header, then the value data:
+ *
+ *   off size field
+ *     0    1 format            RECORD_FORMAT (1); anything else is refused
+ *     1    1 flags             bit 0: tombstone
+ *     2    1 value type        the JunoDB payload type byte (0 clear, 1..3 see protocol.md)
+ *     3    1 reserved          0
+ *     4    4 version           u32, 1 on create, +1 per write
+ *     8    4 creation time     unix seconds
+ *    12    4 expiration time   unix seconds; 0 = never
+ *    16    8 last modified     ns (hybrid logical clock from the proxy)
+ *    24   16 originator id     request id of the write that created the record
+ *    40   16 last request id   request id of the latest write (idempotent retries)
+ *    56    . value data
+ *
+ * All integers big-endian, packed field by field (lib/pack.h).
+ */
+#ifndef JUNO_RECORD_H
+#define JUNO_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RECORD_FORMAT      1
+#define RECORD_HEADER_SIZE 56
+#define RECORD_MAX_NS      64 /* keeps 0xFF out of the nsLen byte: see record_shard_range */
+#define RECORD_F_TOMBSTONE 0x01
+
+struct record_meta {
+    uint32_t version;
+    uint32_t creation_time;   /* unix s */
+    uint32_t expiration_time; /* unix s, 0 = never */
+    uint64_t last_modified;   /* ns */
+    uint8_t origin_id[16];
+    uint8_t last_req_id[16];
+    uint8_t tombstone;
+    uint8_t value_type;
+};
+
+/* Bytes a storage key for this namespace and key takes. */
+static inline size_t
+record_key_size(size_t ns_len, size_t key_len)
+{
+    return 3 + ns_len + key_len;
+}
+
+/* Write the storage key into out (record_key_size bytes). Returns the length,
+ * or JUNO_EINVAL if ns is empty or longer than RECORD_MAX_NS or key is empty. */
+int record_key_encode(uint16_t shard, const void *ns, size_t ns_len, const void *key,
+                      size_t key_len, uint8_t *out);
+
+/* Split a storage key. ns and key point into k (borrowed). Returns 0 or JUNO_EBADDATA. */
+int record_key_decode(const uint8_t *k, size_t len, uint16_t *shard, const uint8_t **ns,
+                      size_t *ns_len, const uint8_t **key, size_t *key_len);
+
+/* The key range [start, end) holding every record of shard: start is 2 bytes,
+ * end 2 or 3 bytes (shard 65535 ends at FF FF FF). Returns end's length. */
+size_t record_shard_range(uint16_t shard, uint8_t start[2], uint8_t end[3]);
+
+/* Encode header + data into out (RECORD_HEADER_SIZE + data_len bytes). */
+void record_value_encode(const struct record_meta *m, const void *data, size_t data_len,
+                         uint8_t *out);
+
+/* Decode a stored value. *data points into v (borrowed). Returns 0 or
+ * JUNO_EBADDATA (too short, unknown format). */
+int record_value_decode(const uint8_t *v, size_t len, struct record_meta *m,
+                        const uint8_t **data, size_t *data_len);
+
+/* Whether m has expired at unix time now_s. */
+static inline int
+record_expired(const struct record_meta *m, uint64_t now_s)
+{
+    return m->expiration_time != 0 && m->expiration_time <= now_s;
+}
+
+/* >0 if a is newer than b (last modified, then version), 0 if equal, <0 if older. */
+int record_cmp(const struct record_meta *a, const struct record_meta *b);
+
+#endif

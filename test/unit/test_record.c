@@ -1,0 +1,136 @@
+/* test_record.c: storage key and value layout (record.h). */
+#include "unit.h"
+
+#include "error.h"
+#include "record.h"
+
+UNIT_TEST(key_layout_known_answer)
+{
+    uint8_t k[64];
+    int n = record_key_encode(0x0102, "ns", 2, "key", 3, k);
+    CHECK_EQ_I(n, 8);
+    static const uint8_t want[] = {0x01, 0x02, 0x02, 'n', 's', 'k', 'e', 'y'};
+    CHECK_MEM(k, (size_t)n, want, sizeof(want));
+    uint16_t shard;
+    const uint8_t *ns, *key;
+    size_t nl, kl;
+    CHECK_EQ_I(record_key_decode(k, (size_t)n, &shard, &ns, &nl, &key, &kl), 0);
+    CHECK_EQ_U(shard, 0x0102);
+    CHECK_MEM(ns, nl, "ns", 2);
+    CHECK_MEM(key, kl, "key", 3);
+}
+
+UNIT_TEST(key_limits)
+{
+    uint8_t k[400];
+    char ns[RECORD_MAX_NS + 1];
+    memset(ns, 'n', sizeof(ns));
+    CHECK_EQ_I(record_key_encode(1, ns, 0, "k", 1, k), JUNO_EINVAL);
+    CHECK_EQ_I(record_key_encode(1, ns, RECORD_MAX_NS + 1, "k", 1, k), JUNO_EINVAL);
+    CHECK_EQ_I(record_key_encode(1, "n", 1, "k", 0, k), JUNO_EINVAL);
+    CHECK(record_key_encode(1, ns, RECORD_MAX_NS, "k", 1, k) > 0);
+    uint16_t s;
+    const uint8_t *a, *b;
+    size_t al, bl;
+    CHECK_EQ_I(record_key_decode(k, 2, &s, &a, &al, &b, &bl), JUNO_EBADDATA);
+    static const uint8_t no_key[] = {0, 1, 2, 'n', 's'};
+    CHECK_EQ_I(record_key_decode(no_key, sizeof(no_key), &s, &a, &al, &b, &bl), JUNO_EBADDATA);
+    static const uint8_t big_ns[] = {0, 1, 200, 'n', 's', 'k'};
+    CHECK_EQ_I(record_key_decode(big_ns, sizeof(big_ns), &s, &a, &al, &b, &bl), JUNO_EBADDATA);
+}
+
+static int
+bytes_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    int c = memcmp(a, b, n);
+    return c != 0 ? c : (al > bl) - (al < bl);
+}
+
+UNIT_TEST(shard_range_bounds_every_key_of_the_shard)
+{
+    uint16_t shards[] = {0, 1, 255, 256, 1023, 65534, 65535};
+    for (size_t i = 0; i < sizeof(shards) / sizeof(shards[0]); i++) {
+        uint8_t start[2], end[3], k[400], other[400];
+        size_t el = record_shard_range(shards[i], start, end);
+        char ns[RECORD_MAX_NS];
+        memset(ns, 0xFF, sizeof(ns));
+        uint8_t keyhi[200];
+        memset(keyhi, 0xFF, sizeof(keyhi));
+        int n = record_key_encode(shards[i], ns, sizeof(ns), keyhi, sizeof(keyhi), k);
+        CHECK(bytes_cmp(k, (size_t)n, start, 2) >= 0);
+        CHECK(bytes_cmp(k, (size_t)n, end, el) < 0);
+        n = record_key_encode(shards[i], "\x00", 1, "\x00", 1, k);
+        CHECK(bytes_cmp(k, (size_t)n, start, 2) >= 0);
+        CHECK(bytes_cmp(k, (size_t)n, end, el) < 0);
+        if (shards[i] < 65535) { /* the next shard's smallest key is outside */
+            n = record_key_encode((uint16_t)(shards[i] + 1), "\x00", 1, "\x00", 1, other);
+            CHECK(bytes_cmp(other, (size_t)n, end, el) >= 0);
+        }
+    }
+}
+
+UNIT_TEST(value_roundtrip_and_layout)
+{
+    struct record_meta m = {.version = 7,
+                            .creation_time = 1497375598,
+                            .expiration_time = 1497377398,
+                            .last_modified = 1516608721123456789ULL,
+                            .tombstone = 1,
+                            .value_type = 3};
+    for (int i = 0; i < 16; i++) {
+        m.origin_id[i] = (uint8_t)i;
+        m.last_req_id[i] = (uint8_t)(0xF0 | i);
+    }
+    uint8_t v[RECORD_HEADER_SIZE + 5];
+    record_value_encode(&m, "hello", 5, v);
+    CHECK_EQ_U(v[0], RECORD_FORMAT);
+    CHECK_EQ_U(v[1], RECORD_F_TOMBSTONE);
+    CHECK_EQ_U(v[2], 3);
+    CHECK(v[4] == 0 && v[5] == 0 && v[6] == 0 && v[7] == 7);
+    CHECK(v[16] == 0x15 && v[17] == 0x0C && v[23] == 0x15);
+    CHECK_EQ_U(v[24], 0);
+    CHECK_EQ_U(v[40], 0xF0);
+    CHECK_MEM(v + RECORD_HEADER_SIZE, 5, "hello", 5);
+    struct record_meta d;
+    const uint8_t *data;
+    size_t dl;
+    CHECK_EQ_I(record_value_decode(v, sizeof(v), &d, &data, &dl), 0);
+    CHECK_EQ_U(d.version, 7);
+    CHECK_EQ_U(d.creation_time, 1497375598);
+    CHECK_EQ_U(d.expiration_time, 1497377398);
+    CHECK_EQ_U(d.last_modified, 1516608721123456789ULL);
+    CHECK_EQ_U(d.tombstone, 1);
+    CHECK_EQ_U(d.value_type, 3);
+    CHECK_MEM(d.origin_id, 16, m.origin_id, 16);
+    CHECK_MEM(d.last_req_id, 16, m.last_req_id, 16);
+    CHECK_MEM(data, dl, "hello", 5);
+    CHECK_EQ_I(record_value_decode(v, RECORD_HEADER_SIZE - 1, &d, &data, &dl), JUNO_EBADDATA);
+    v[0] = 2;
+    CHECK_EQ_I(record_value_decode(v, sizeof(v), &d, &data, &dl), JUNO_EBADDATA);
+}
+
+UNIT_TEST(newer_and_expired)
+{
+    struct record_meta a = {.version = 1, .last_modified = 100}, b = a;
+    CHECK_EQ_I(record_cmp(&a, &b), 0);
+    b.version = 2;
+    CHECK(record_cmp(&b, &a) > 0);
+    a.last_modified = 101;
+    CHECK(record_cmp(&a, &b) > 0);
+    CHECK(!record_expired(&a, 1u << 31));
+    a.expiration_time = 50;
+    CHECK(!record_expired(&a, 49));
+    CHECK(record_expired(&a, 50));
+}
+
+int
+main(void)
+{
+    RUN(key_layout_known_answer);
+    RUN(key_limits);
+    RUN(shard_range_bounds_every_key_of_the_shard);
+    RUN(value_roundtrip_and_layout);
+    RUN(newer_and_expired);
+    return unit_done();
+}
