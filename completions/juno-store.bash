@@ -1,0 +1,15 @@
+# bash completion for juno-store
+_juno_store() {
+    local cur prev
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD-1]}
+    case $prev in
+    -m|--map|--log-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -d|--data) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    -s|--sync) COMPREPLY=($(compgen -W "none batch always" -- "$cur")); return ;;
+    --log-level) COMPREPLY=($(compgen -W "debug info warn error" -- "$cur")); return ;;
+    -l|--listen|-z|--zone|-N|--node|-t|--threads|--lock-ms|--max-frame|--max-namespace|--max-key|--max-value|--max-ttl|--tombstone-grace|--idle-timeout) return ;;
+    esac
+    COMPREPLY=($(compgen -W "--listen --map --zone --node --data --memory --sync --threads --lock-ms --max-frame --max-namespace --max-key --max-value --max-ttl --tombstone-grace --idle-timeout --log-level --log-file --check-config --help --version" -- "$cur"))
+}
+complete -F _juno_store juno-store

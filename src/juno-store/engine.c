@@ -1,0 +1,444 @@
+/* engine.c: RocksDB behind a group-committing writer thread (see engine.h). */
+#include "engine.h"
+
+#include "error.h"
+#include "log.h"
+#include "record.h"
+
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#define ENGINE_GROUP_MAX 4096 /* writes per group: bounds the latency of one fsync batch */
+
+struct engine {
+    rocksdb_t *db;                   /* owned */
+    rocksdb_options_t *opts;         /* owned */
+    rocksdb_env_t *env;              /* owned; memory mode only */
+    rocksdb_cache_t *cache;          /* owned */
+    rocksdb_block_based_table_options_t *table; /* owned */
+    rocksdb_compactionfilter_t *filter;         /* owned */
+    rocksdb_readoptions_t *ropts;    /* owned */
+    rocksdb_writeoptions_t *wopts;   /* owned */
+    enum engine_sync sync;
+    uint32_t tombstone_grace_s;
+    atomic_uchar droppable[65536];
+
+    /* writer thread: queue in, done out */
+    pthread_t writer;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct engine_write *queue_head, *queue_tail; /* under mu */
+    struct engine_write *done_head, *done_tail;   /* under mu */
+    int stopping;                                 /* under mu */
+    size_t pending;                               /* loop thread */
+    uv_async_t async;                             /* posts completions to the loop */
+};
+
+/* ---- compaction filter: expired records, old tombstones, dropped shards ---- */
+
+static unsigned char
+engine__filter(void *state, int level, const char *key, size_t klen, const char *val,
+               size_t vlen, char **new_val, size_t *new_vlen, unsigned char *changed)
+{
+    (void)level, (void)new_val, (void)new_vlen, (void)changed;
+    struct engine *e = state;
+    if (klen >= 2) {
+        uint16_t shard = (uint16_t)((uint8_t)key[0] << 8 | (uint8_t)key[1]);
+        if (atomic_load_explicit(&e->droppable[shard], memory_order_relaxed)) return 1;
+    }
+    struct record_meta m;
+    const uint8_t *data;
+    size_t dlen;
+    if (record_value_decode((const uint8_t *)val, vlen, &m, &data, &dlen) != 0) return 0;
+    uint64_t now = (uint64_t)time(NULL);
+    if (record_expired(&m, now)) return 1;
+    if (m.tombstone && m.last_modified / 1000000000u + e->tombstone_grace_s < now) return 1;
+    return 0;
+}
+
+static const char *
+engine__filter_name(void *state)
+{
+    (void)state;
+    return "juno-expiry";
+}
+
+/* ---- writer thread ---- */
+
+/* The latest write to each key within one group, so that a PUT_IF_NEWER sees
+ * the writes queued before it in the same batch. Open addressing, writer thread. */
+struct engine_group {
+    struct engine_write **slots; /* borrowed writes */
+    size_t mask;
+};
+
+static struct engine_write **
+engine__group_slot(struct engine_group *g, const uint8_t *key, size_t klen)
+{
+    size_t i = (size_t)XXH3_64bits(key, klen) & g->mask;
+    while (g->slots[i] && !(g->slots[i]->klen == klen && memcmp(g->slots[i]->key, key, klen) == 0))
+        i = (i + 1) & g->mask;
+    return &g->slots[i];
+}
+
+/* Whether w's record is newer than what the key holds now (stored, or written
+ * earlier in this group). */
+static int
+engine__is_newer(struct engine *e, struct engine_group *g, struct engine_write *w)
+{
+    struct record_meta mine, theirs;
+    const uint8_t *data;
+    size_t dlen;
+    if (record_value_decode(w->val, w->vlen, &mine, &data, &dlen) != 0) return 0;
+    struct engine_write *prev = *engine__group_slot(g, w->key, w->klen);
+    if (prev != NULL) { /* only applied writes are remembered */
+        if (prev->op == ENGINE_DELETE) return 1;
+        return record_value_decode(prev->val, prev->vlen, &theirs, &data, &dlen) != 0 ||
+               record_cmp(&mine, &theirs) > 0;
+    }
+    char *cur;
+    size_t clen;
+    int rc = engine_get(e, w->key, w->klen, &cur, &clen);
+    if (rc == JUNO_ENOTFOUND) return 1;
+    if (rc != 0) return 0;
+    int newer = record_value_decode((const uint8_t *)cur, clen, &theirs, &data, &dlen) != 0 ||
+                record_cmp(&mine, &theirs) > 0;
+    rocksdb_free(cur);
+    return newer;
+}
+
+static int
+engine__write_batch(struct engine *e, rocksdb_writebatch_t *wb, int sync)
+{
+    if (rocksdb_writebatch_count(wb) == 0) return 0;
+    char *err = NULL;
+    rocksdb_writeoptions_set_sync(e->wopts, (unsigned char)sync);
+    rocksdb_write(e->db, e->wopts, wb, &err);
+    rocksdb_writebatch_clear(wb);
+    if (err != NULL) {
+        log_error("rocksdb write failed: %s", err);
+        rocksdb_free(err);
+        return JUNO_EIO;
+    }
+    return 0;
+}
+
+/* Apply the n writes starting at batch as one WriteBatch (split only around a
+ * range delete). Sets each write's applied flag; returns 0 or JUNO_EIO. */
+static int
+engine__apply(struct engine *e, struct engine_write *batch, size_t n, int sync)
+{
+    size_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    struct engine_write *inline_slots[16];
+    struct engine_group g = {inline_slots, cap - 1};
+    if (cap > 16 && (g.slots = calloc(cap, sizeof(*g.slots))) == NULL) return JUNO_ENOMEM;
+    if (cap == 16) memset(inline_slots, 0, sizeof(inline_slots));
+
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    int rc = 0;
+    for (struct engine_write *w = batch; w && rc == 0; w = w->next) {
+        w->applied = 1;
+        switch (w->op) {
+        case ENGINE_PUT_IF_NEWER:
+            w->applied = engine__is_newer(e, &g, w);
+            if (!w->applied) break;
+            /* fall through */
+        case ENGINE_PUT:
+            rocksdb_writebatch_put(wb, (const char *)w->key, w->klen, (const char *)w->val,
+                                   w->vlen);
+            *engine__group_slot(&g, w->key, w->klen) = w;
+            break;
+        case ENGINE_DELETE:
+            rocksdb_writebatch_delete(wb, (const char *)w->key, w->klen);
+            *engine__group_slot(&g, w->key, w->klen) = w;
+            break;
+        case ENGINE_DELETE_RANGE:
+            /* later conditional writes must see the range gone: write what is
+             * batched, then the range, and forget the group's keys */
+            rc = engine__write_batch(e, wb, 0);
+            rocksdb_writebatch_delete_range(wb, (const char *)w->key, w->klen,
+                                            (const char *)w->val, w->vlen);
+            if (rc == 0) rc = engine__write_batch(e, wb, sync);
+            memset(g.slots, 0, cap * sizeof(*g.slots));
+            break;
+        }
+    }
+    if (rc == 0) rc = engine__write_batch(e, wb, sync);
+    rocksdb_writebatch_destroy(wb);
+    if (g.slots != inline_slots) free(g.slots);
+    return rc;
+}
+
+static void *
+engine__writer_main(void *arg)
+{
+    struct engine *e = arg;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        while (e->queue_head == NULL && !e->stopping) pthread_cond_wait(&e->cv, &e->mu);
+        if (e->queue_head == NULL && e->stopping) break;
+        /* take up to ENGINE_GROUP_MAX writes as one group */
+        struct engine_write *head = e->queue_head, *tail = head;
+        size_t n = 1;
+        while (tail->next && n < ENGINE_GROUP_MAX) tail = tail->next, n++;
+        e->queue_head = tail->next;
+        if (e->queue_head == NULL) e->queue_tail = NULL;
+        tail->next = NULL;
+        pthread_mutex_unlock(&e->mu);
+
+        if (e->sync == ENGINE_SYNC_ALWAYS) {
+            /* one fsync per write, each acknowledged after its own sync */
+            for (struct engine_write *w = head; w;) {
+                struct engine_write *next = w->next;
+                w->next = NULL;
+                w->status = engine__apply(e, w, 1, 1);
+                w->next = next;
+                w = next;
+            }
+        } else {
+            int rc = engine__apply(e, head, n, e->sync == ENGINE_SYNC_BATCH);
+            for (struct engine_write *w = head; w; w = w->next) w->status = rc;
+        }
+
+        pthread_mutex_lock(&e->mu);
+        if (e->done_tail) e->done_tail->next = head;
+        else e->done_head = head;
+        e->done_tail = tail;
+        uv_async_send(&e->async);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+static void
+engine__drain_done(struct engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    struct engine_write *w = e->done_head;
+    e->done_head = e->done_tail = NULL;
+    pthread_mutex_unlock(&e->mu);
+    while (w) {
+        struct engine_write *next = w->next;
+        w->next = NULL;
+        e->pending--;
+        w->cb(w, w->status);
+        w = next;
+    }
+}
+
+static void
+engine__on_async(uv_async_t *a)
+{
+    engine__drain_done(a->data);
+}
+
+void
+engine_submit(struct engine *e, struct engine_write *w)
+{
+    w->next = NULL;
+    w->status = 0;
+    e->pending++;
+    pthread_mutex_lock(&e->mu);
+    if (e->queue_tail) e->queue_tail->next = w;
+    else e->queue_head = w;
+    e->queue_tail = w;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+size_t
+engine_pending(const struct engine *e)
+{
+    return e->pending;
+}
+
+/* ---- open / close ---- */
+
+static void
+engine__release(struct engine *e)
+{
+    if (e->db) rocksdb_close(e->db);
+    if (e->ropts) rocksdb_readoptions_destroy(e->ropts);
+    if (e->wopts) rocksdb_writeoptions_destroy(e->wopts);
+    if (e->opts) rocksdb_options_destroy(e->opts);
+    if (e->table) rocksdb_block_based_options_destroy(e->table);
+    if (e->cache) rocksdb_cache_destroy(e->cache);
+    if (e->filter) rocksdb_compactionfilter_destroy(e->filter);
+    if (e->env) rocksdb_env_destroy(e->env);
+    free(e);
+}
+
+int
+engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **out, char *err,
+            size_t errlen)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) return JUNO_ENOMEM;
+    e->sync = cfg->sync;
+    e->tombstone_grace_s = cfg->tombstone_grace_s;
+    for (size_t i = 0; i < 65536; i++) atomic_init(&e->droppable[i], 0);
+
+    e->opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(e->opts, 1);
+    rocksdb_options_increase_parallelism(e->opts, 2);
+    rocksdb_options_optimize_level_style_compaction(e->opts, 64u << 20);
+    rocksdb_options_set_info_log_level(e->opts, 2 /* WARN */);
+    rocksdb_options_set_keep_log_file_num(e->opts, 4);
+    e->cache = rocksdb_cache_create_lru((cfg->cache_mb ? cfg->cache_mb : 64) << 20);
+    e->table = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(e->table, e->cache);
+    rocksdb_block_based_options_set_filter_policy(e->table,
+                                                  rocksdb_filterpolicy_create_bloom_full(10));
+    rocksdb_options_set_block_based_table_factory(e->opts, e->table);
+    e->filter = rocksdb_compactionfilter_create(e, NULL, engine__filter, engine__filter_name);
+    rocksdb_options_set_compaction_filter(e->opts, e->filter);
+    if (cfg->memory) {
+        e->env = rocksdb_create_mem_env();
+        rocksdb_options_set_env(e->opts, e->env);
+    }
+    e->ropts = rocksdb_readoptions_create();
+    e->wopts = rocksdb_writeoptions_create();
+
+    char *rerr = NULL;
+    e->db = rocksdb_open(e->opts, cfg->dir, &rerr);
+    if (rerr != NULL) {
+        snprintf(err, errlen, "%s", rerr);
+        rocksdb_free(rerr);
+        e->db = NULL;
+        engine__release(e);
+        return JUNO_EIO;
+    }
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    uv_async_init(loop, &e->async, engine__on_async);
+    e->async.data = e;
+    if (pthread_create(&e->writer, NULL, engine__writer_main, e) != 0) {
+        snprintf(err, errlen, "cannot start the writer thread");
+        uv_close((uv_handle_t *)&e->async, NULL);
+        engine__release(e);
+        return JUNO_ENOMEM;
+    }
+    *out = e;
+    return 0;
+}
+
+static void
+engine__on_async_closed(uv_handle_t *h)
+{
+    engine__release(h->data);
+}
+
+void
+engine_close(struct engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    e->stopping = 1;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    pthread_join(e->writer, NULL);
+    engine__drain_done(e);
+    char *err = NULL;
+    rocksdb_flush_wal(e->db, 1, &err);
+    if (err != NULL) {
+        log_error("rocksdb WAL sync at close failed: %s", err);
+        rocksdb_free(err);
+    }
+    pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->cv);
+    uv_close((uv_handle_t *)&e->async, engine__on_async_closed);
+}
+
+/* ---- reads ---- */
+
+int
+engine_get(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen)
+{
+    char *err = NULL;
+    char *v = rocksdb_get(e->db, e->ropts, (const char *)key, klen, vlen, &err);
+    if (err != NULL) {
+        log_error("rocksdb read failed: %s", err);
+        rocksdb_free(err);
+        return JUNO_EIO;
+    }
+    if (v == NULL) return JUNO_ENOTFOUND;
+    *val = v;
+    return 0;
+}
+
+void
+engine_free(void *p)
+{
+    rocksdb_free(p);
+}
+
+void
+engine_set_droppable(struct engine *e, uint16_t shard, int droppable)
+{
+    atomic_store(&e->droppable[shard], (unsigned char)(droppable != 0));
+}
+
+void
+engine_compact(struct engine *e)
+{
+    rocksdb_compact_range(e->db, NULL, 0, NULL, 0);
+}
+
+char *
+engine_property(struct engine *e, const char *name)
+{
+    return rocksdb_property_value(e->db, name);
+}
+
+/* ---- iteration ---- */
+
+struct engine_iter {
+    rocksdb_iterator_t *it;       /* owned */
+    rocksdb_readoptions_t *ropts; /* owned */
+    uint8_t end[16];
+    size_t elen;
+    int started;
+};
+
+struct engine_iter *
+engine_iter_create(struct engine *e, const uint8_t *start, size_t slen, const uint8_t *end,
+                   size_t elen)
+{
+    if (elen > sizeof(((struct engine_iter *)0)->end)) return NULL;
+    struct engine_iter *it = calloc(1, sizeof(*it));
+    if (it == NULL) return NULL;
+    memcpy(it->end, end, elen);
+    it->elen = elen;
+    it->ropts = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_iterate_upper_bound(it->ropts, (const char *)it->end, elen);
+    rocksdb_readoptions_set_fill_cache(it->ropts, 0);
+    it->it = rocksdb_create_iterator(e->db, it->ropts);
+    rocksdb_iter_seek(it->it, (const char *)start, slen);
+    return it;
+}
+
+int
+engine_iter_next(struct engine_iter *it, const uint8_t **k, size_t *klen, const uint8_t **v,
+                 size_t *vlen)
+{
+    if (it->started) rocksdb_iter_next(it->it);
+    it->started = 1;
+    if (!rocksdb_iter_valid(it->it)) return 0;
+    *k = (const uint8_t *)rocksdb_iter_key(it->it, klen);
+    *v = (const uint8_t *)rocksdb_iter_value(it->it, vlen);
+    return 1;
+}
+
+void
+engine_iter_destroy(struct engine_iter *it)
+{
+    rocksdb_iter_destroy(it->it);
+    rocksdb_readoptions_destroy(it->ropts);
+    free(it);
+}

@@ -1,0 +1,90 @@
+/* engine.h: juno-store's RocksDB, with the event loop kept off the disk.
+ *
+ * Writes are queued from the loop thread (engine_submit) to one writer thread
+ * that takes everything queued, applies it as one WriteBatch (group commit)
+ * and posts the completions back to the loop (uv_async). Reads run on libuv's
+ * thread pool through engine_get, which any thread may call.
+ *
+ *   --sync none    WAL written, not fsynced: a crash of the machine (not of
+ *                  the process) may lose the last writes
+ *   --sync batch   one fsync per group of concurrent writes (group commit)
+ *   --sync always  one fsync per write, before it is acknowledged
+ */
+#ifndef JUNO_STORE_ENGINE_H
+#define JUNO_STORE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+enum engine_sync { ENGINE_SYNC_NONE = 0, ENGINE_SYNC_BATCH, ENGINE_SYNC_ALWAYS };
+/* PUT_IF_NEWER writes val (an encoded record) only when no stored record, and no
+ * earlier write of the same group, is as new or newer (record_cmp): decided on
+ * the writer thread, so it is atomic with respect to every other write. */
+enum engine_op { ENGINE_PUT = 0, ENGINE_PUT_IF_NEWER, ENGINE_DELETE, ENGINE_DELETE_RANGE };
+
+struct engine_config {
+    const char *dir; /* borrowed; with memory, only a name inside RocksDB's memory env */
+    int memory;
+    enum engine_sync sync;
+    uint32_t tombstone_grace_s; /* compaction drops tombstones older than this */
+    size_t cache_mb;
+};
+
+struct engine_write {
+    /* Set by the caller; key and val stay borrowed until cb runs. */
+    enum engine_op op;
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val; /* PUT: the value; DELETE_RANGE: the end key */
+    size_t vlen;
+    void (*cb)(struct engine_write *w, int status); /* on the loop thread; 0 or JUNO_E* */
+    void *data;
+    int applied; /* set by the engine: 0 when a PUT_IF_NEWER was older and skipped */
+    /* engine private */
+    int status;
+    struct engine_write *next;
+};
+
+struct engine;
+
+/* Open (creating) the database. On failure returns a negative code and writes
+ * RocksDB's reason into err. */
+int engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **out,
+                char *err, size_t errlen);
+
+/* Queue a write (loop thread only). cb always runs later on the loop. */
+void engine_submit(struct engine *e, struct engine_write *w);
+
+/* Read key. On 0, *val (owned; release with engine_free) holds *vlen bytes.
+ * Returns 0, JUNO_ENOTFOUND or JUNO_EIO. Safe from any thread. */
+int engine_get(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen);
+void engine_free(void *p);
+
+/* Mark whether compaction may drop every record of shard (a shard this store
+ * no longer owns). Safe from any thread. */
+void engine_set_droppable(struct engine *e, uint16_t shard, int droppable);
+
+/* Run a full manual compaction now (blocking: call from a worker). */
+void engine_compact(struct engine *e);
+
+/* A RocksDB property as an owned string ("rocksdb.estimate-num-keys"), or NULL. */
+char *engine_property(struct engine *e, const char *name);
+
+/* Number of writes queued or in flight. Loop thread. */
+size_t engine_pending(const struct engine *e);
+
+/* Finish queued writes, sync the WAL, stop the writer and close the database.
+ * Loop thread; blocks until the writer has drained. */
+void engine_close(struct engine *e);
+
+/* An iterator over [start, end) for streaming a shard (any one thread). */
+struct engine_iter;
+struct engine_iter *engine_iter_create(struct engine *e, const uint8_t *start, size_t slen,
+                                       const uint8_t *end, size_t elen);
+/* Returns 1 with key/value borrowed until the next call, or 0 at the end. */
+int engine_iter_next(struct engine_iter *it, const uint8_t **k, size_t *klen,
+                     const uint8_t **v, size_t *vlen);
+void engine_iter_destroy(struct engine_iter *it);
+
+#endif

@@ -1,0 +1,333 @@
+/* main.c: juno-store, the storage daemon.
+ *
+ * defaults → options → config check (map, zone, node) → log → RocksDB →
+ * listener → loop → drain (SIGTERM) → exit 0.
+ */
+#include "store.h"
+
+#include "cli.h"
+#include "error.h"
+#include "log.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "Usage: juno-store --map FILE [--data DIR | --memory] [options]\n"
+    "\n"
+    "The juno storage daemon: serves the shards that the shard map gives its\n"
+    "(zone, node) from one RocksDB, to juno-proxy and juno-migrate.\n"
+    "\n"
+    "Options:\n"
+    "  -l, --listen HOST:PORT     address to serve (default 127.0.0.1:9001)\n"
+    "  -m, --map FILE             the shard map (JSON from juno-ring); re-read on SIGHUP\n"
+    "  -z, --zone NAME            this store's zone (default: found by --listen in the map)\n"
+    "  -N, --node NAME            this store's node name (default: found by --listen)\n"
+    "  -d, --data DIR             RocksDB directory (created if missing)\n"
+    "  -M, --memory               keep everything in memory; nothing is written to disk\n"
+    "  -s, --sync MODE            none | batch | always (default batch): when the WAL is\n"
+    "                             fsynced: never, once per group of writes, once per write\n"
+    "  -t, --threads N            reader threads (default 4)\n"
+    "      --lock-ms MS           record lock lifetime after Prepare (default 600)\n"
+    "      --max-frame BYTES      largest message accepted (default 1048576)\n"
+    "      --max-namespace BYTES  namespace length limit (default 64, at most 64)\n"
+    "      --max-key BYTES        key length limit (default 256)\n"
+    "      --max-value BYTES      value length limit (default 204800)\n"
+    "      --max-ttl SECONDS      TTL limit (default 259200)\n"
+    "      --tombstone-grace SEC  compaction keeps tombstones this long (default 86400)\n"
+    "      --idle-timeout SEC     close connections idle this long; 0 = never (default 0)\n"
+    "      --log-level LEVEL      debug | info | warn | error (default info)\n"
+    "      --log-file FILE        log here instead of stderr; reopened on SIGHUP\n"
+    "      --check-config         check options and map, print the result, exit\n"
+    "  -h, --help                 show this help and exit\n"
+    "  -V, --version              show the version and exit\n"
+    "\n"
+    "Signals: TERM/INT drain in-flight requests and exit 0 (a second INT exits at\n"
+    "once); HUP reopens the log file and re-reads the map.\n"
+    "\n" CLI_EXIT_CODES_HELP;
+
+enum {
+    OPT_LOCK_MS = 256,
+    OPT_MAX_FRAME,
+    OPT_MAX_NS,
+    OPT_MAX_KEY,
+    OPT_MAX_VALUE,
+    OPT_MAX_TTL,
+    OPT_GRACE,
+    OPT_IDLE,
+    OPT_LOG_LEVEL,
+    OPT_LOG_FILE,
+    OPT_CHECK
+};
+
+static const struct option long_opts[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"map", required_argument, NULL, 'm'},
+    {"zone", required_argument, NULL, 'z'},
+    {"node", required_argument, NULL, 'N'},
+    {"data", required_argument, NULL, 'd'},
+    {"memory", no_argument, NULL, 'M'},
+    {"sync", required_argument, NULL, 's'},
+    {"threads", required_argument, NULL, 't'},
+    {"lock-ms", required_argument, NULL, OPT_LOCK_MS},
+    {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
+    {"max-namespace", required_argument, NULL, OPT_MAX_NS},
+    {"max-key", required_argument, NULL, OPT_MAX_KEY},
+    {"max-value", required_argument, NULL, OPT_MAX_VALUE},
+    {"max-ttl", required_argument, NULL, OPT_MAX_TTL},
+    {"tombstone-grace", required_argument, NULL, OPT_GRACE},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"check-config", no_argument, NULL, OPT_CHECK},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static uint64_t
+num_opt(const char *name, const char *arg, uint64_t min, uint64_t max)
+{
+    uint64_t v;
+    int rc = cli_parse_u64(arg, min, max, &v);
+    if (rc == JUNO_ERANGE)
+        cli_usage("invalid --%s '%s': must be between %llu and %llu", name, arg,
+                  (unsigned long long)min, (unsigned long long)max);
+    if (rc != 0) cli_usage("invalid --%s '%s': not a number", name, arg);
+    return v;
+}
+
+/* Find this store in map m: by --zone/--node if given, else by --listen address. */
+static int
+find_self(const struct store *s, const struct map *m, int *zone, int *node, char *err,
+          size_t errlen)
+{
+    char listen[300];
+    snprintf(listen, sizeof(listen), "%s:%u", s->cfg.listen_host, s->cfg.listen_port);
+    for (uint32_t z = 0; z < m->nzones; z++) {
+        if (s->cfg.zone && strcmp(m->zones[z].name, s->cfg.zone) != 0) continue;
+        for (uint32_t i = 0; i < m->zones[z].nnodes; i++) {
+            const struct map_node *n = &m->zones[z].nodes[i];
+            if (s->cfg.node ? strcmp(n->name, s->cfg.node) == 0 : strcmp(n->addr, listen) == 0) {
+                *zone = (int)z;
+                *node = (int)i;
+                return 0;
+            }
+        }
+    }
+    if (s->cfg.zone && map_zone_find(m, s->cfg.zone) < 0)
+        snprintf(err, errlen, "zone \"%s\" is not in the map", s->cfg.zone);
+    else if (s->cfg.node)
+        snprintf(err, errlen, "node \"%s\" is not in zone \"%s\" of the map", s->cfg.node,
+                 s->cfg.zone ? s->cfg.zone : "(any)");
+    else
+        snprintf(err, errlen, "no node of the map has address %s (give --zone and --node)",
+                 listen);
+    return JUNO_EBADMAP;
+}
+
+int
+store_load_map(struct store *s, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    int rc = cli_read_file(s->cfg.map_path, 64u << 20, &text, &len);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read map %s: %s", s->cfg.map_path, error_str(rc));
+        return rc;
+    }
+    struct map *m;
+    char why[512];
+    rc = map_parse(text, len, &m, why, sizeof(why));
+    free(text);
+    if (rc != 0) {
+        snprintf(err, errlen, "invalid map %s: %s", s->cfg.map_path, why);
+        return rc;
+    }
+    int z, node;
+    if ((rc = find_self(s, m, &z, &node, err, errlen)) != 0) {
+        map_destroy(m);
+        return rc;
+    }
+    if (s->map != NULL && m->shards != s->nshards) {
+        snprintf(err, errlen, "map %s has %u shards, this store serves %u: refusing",
+                 s->cfg.map_path, m->shards, s->nshards);
+        map_destroy(m);
+        return JUNO_EBADMAP;
+    }
+    if (s->map != NULL && m->version < s->map->version) {
+        snprintf(err, errlen, "map %s has version %llu, older than the current %llu: refusing",
+                 s->cfg.map_path, (unsigned long long)m->version,
+                 (unsigned long long)s->map->version);
+        map_destroy(m);
+        return JUNO_EBADMAP;
+    }
+    uint8_t *owned = calloc(m->shards, 1);
+    if (owned == NULL) {
+        map_destroy(m);
+        return JUNO_ENOMEM;
+    }
+    uint32_t count = 0, lost = 0;
+    for (uint32_t sh = 0; sh < m->shards; sh++) {
+        owned[sh] = m->zones[z].owners[sh] == (uint32_t)node;
+        count += owned[sh];
+        if (s->engine == NULL) continue;
+        if (s->owned && s->owned[sh] && !owned[sh]) lost++;
+        /* a shard that left this store may be dropped by compaction; one that
+         * came back (or arrives) must not be */
+        if (s->owned && s->owned[sh] != owned[sh]) engine_set_droppable(s->engine, (uint16_t)sh, !owned[sh]);
+    }
+    free(s->owned);
+    s->owned = owned;
+    s->nshards = m->shards;
+    s->zone_index = z;
+    log_info("map loaded cluster=%s version=%llu zone=%s node=%s shards_owned=%u/%u "
+             "shards_given_up=%u",
+             m->cluster, (unsigned long long)m->version, m->zones[z].name,
+             m->zones[z].nodes[node].name, count, m->shards, lost);
+    map_destroy(s->map);
+    s->map = m;
+    return 0;
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    struct store *s = h->data;
+    if (signum == SIGHUP) {
+        int rc = log_reopen();
+        if (rc != 0) log_error("cannot reopen log: %s", error_str(rc));
+        char err[600];
+        if (store_load_map(s, err, sizeof(err)) != 0) log_error("map reload failed: %s", err);
+        return;
+    }
+    if (signum == SIGINT && s->interrupts++ > 0) {
+        log_warn("second interrupt: exiting at once");
+        exit(EX_TEMPFAIL);
+    }
+    log_info("signal %s: draining", signum == SIGTERM ? "TERM" : "INT");
+    server_drain(s);
+}
+
+static void
+parse_options(struct store *s, int argc, char **argv, int *check_only)
+{
+    struct store_config *c = &s->cfg;
+    const char *listen = "127.0.0.1:9001";
+    int opt;
+    while ((opt = getopt_long(argc, argv, "l:m:z:N:d:Ms:t:hV", long_opts, NULL)) != -1) {
+        switch (opt) {
+        case 'l': listen = optarg; break;
+        case 'm': c->map_path = optarg; break;
+        case 'z': c->zone = optarg; break;
+        case 'N': c->node = optarg; break;
+        case 'd': c->data_dir = optarg; break;
+        case 'M': c->memory = 1; break;
+        case 's':
+            if (strcmp(optarg, "none") == 0) c->sync = ENGINE_SYNC_NONE;
+            else if (strcmp(optarg, "batch") == 0) c->sync = ENGINE_SYNC_BATCH;
+            else if (strcmp(optarg, "always") == 0) c->sync = ENGINE_SYNC_ALWAYS;
+            else cli_usage("invalid --sync '%s': use none, batch or always", optarg);
+            break;
+        case 't': c->threads = (unsigned)num_opt("threads", optarg, 1, 128); break;
+        case OPT_LOCK_MS: c->lock_ms = num_opt("lock-ms", optarg, 10, 60000); break;
+        case OPT_MAX_FRAME: c->max_frame = num_opt("max-frame", optarg, 64, 64u << 20); break;
+        case OPT_MAX_NS: c->max_ns = num_opt("max-namespace", optarg, 1, 64); break;
+        case OPT_MAX_KEY: c->max_key = num_opt("max-key", optarg, 1, 65535); break;
+        case OPT_MAX_VALUE: c->max_value = num_opt("max-value", optarg, 0, 32u << 20); break;
+        case OPT_MAX_TTL: c->max_ttl = num_opt("max-ttl", optarg, 1, UINT32_MAX); break;
+        case OPT_GRACE: c->tombstone_grace_s = num_opt("tombstone-grace", optarg, 0, UINT32_MAX); break;
+        case OPT_IDLE: c->idle_timeout_s = num_opt("idle-timeout", optarg, 0, 86400 * 365); break;
+        case OPT_LOG_LEVEL: {
+            enum log_level lv;
+            if (log_parse_level(optarg, &lv) != 0)
+                cli_usage("invalid --log-level '%s': use debug, info, warn or error", optarg);
+            log_set_level(lv);
+            break;
+        }
+        case OPT_LOG_FILE: c->log_file = optarg; break;
+        case OPT_CHECK: *check_only = 1; break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        case 'V': cli_version(); exit(0);
+        default: cli_usage("unknown option");
+        }
+    }
+    if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
+    if (cli_parse_hostport(listen, c->listen_host, sizeof(c->listen_host), &c->listen_port) != 0)
+        cli_usage("invalid --listen '%s': expected HOST:PORT", listen);
+    if (c->map_path == NULL) cli_usage("--map FILE is required");
+    if (c->data_dir == NULL && !c->memory) cli_usage("--data DIR is required (or --memory)");
+    if (c->max_frame < c->max_value + c->max_key + c->max_ns + 1024)
+        cli_usage("--max-frame %llu is too small for --max-value %llu",
+                  (unsigned long long)c->max_frame, (unsigned long long)c->max_value);
+}
+
+int
+main(int argc, char **argv)
+{
+    cli_init("juno-store");
+    static struct store store;
+    struct store *s = &store;
+    struct store_config *c = &s->cfg;
+    c->sync = ENGINE_SYNC_BATCH;
+    c->threads = 4;
+    c->lock_ms = 600;
+    c->max_frame = WIRE_DEFAULT_MAX_FRAME;
+    c->max_ns = 64;
+    c->max_key = 256;
+    c->max_value = 204800;
+    c->max_ttl = 259200;
+    c->tombstone_grace_s = 86400;
+    c->max_inflight = 16384;
+    int check_only = 0;
+    parse_options(s, argc, argv, &check_only);
+
+    char err[600];
+    if (store_load_map(s, err, sizeof(err)) != 0) cli_die(EX_CONFIG, "%s", err);
+    if (check_only) {
+        printf("ok: zone %s, %s shards, listen %s:%u\n", s->map->zones[s->zone_index].name,
+               "serving its", c->listen_host, c->listen_port);
+        return 0;
+    }
+    if (c->log_file != NULL) {
+        int rc = log_open(c->log_file);
+        if (rc != 0) cli_die(EX_IOERR, "unable to open log %s: %s", c->log_file, error_str(rc));
+    }
+    char threads[16];
+    snprintf(threads, sizeof(threads), "%u", c->threads);
+    setenv("UV_THREADPOOL_SIZE", threads, 1); /* before the loop's first work item */
+
+    s->loop = uv_default_loop();
+    if (locks_init(&s->locks) != 0) cli_die(EX_OSERR, "out of memory");
+    struct engine_config ec = {.dir = c->data_dir ? c->data_dir : "/juno-memory",
+                               .memory = c->memory,
+                               .sync = c->sync,
+                               .tombstone_grace_s = (uint32_t)c->tombstone_grace_s};
+    int rc = engine_open(s->loop, &ec, &s->engine, err, sizeof(err));
+    if (rc != 0) cli_die(EX_IOERR, "unable to open database %s: %s", ec.dir, err);
+    if (server_start(s, err, sizeof(err)) != 0) {
+        engine_close(s->engine);
+        uv_run(s->loop, UV_RUN_DEFAULT);
+        cli_die(EX_UNAVAILABLE, "%s", err);
+    }
+    uv_signal_init(s->loop, &s->sig_term);
+    uv_signal_init(s->loop, &s->sig_int);
+    uv_signal_init(s->loop, &s->sig_hup);
+    s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
+    uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&s->sig_int, on_signal, SIGINT);
+    uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
+    signal(SIGPIPE, SIG_IGN);
+    log_info("listening addr=%s:%u data=%s memory=%d sync=%s threads=%u pid=%ld",
+             c->listen_host, c->listen_port, c->memory ? "(memory)" : c->data_dir, c->memory,
+             c->sync == ENGINE_SYNC_NONE ? "none" : c->sync == ENGINE_SYNC_BATCH ? "batch" : "always",
+             c->threads, (long)getpid());
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    locks_deinit(&s->locks);
+    map_destroy(s->map);
+    free(s->owned);
+    uv_loop_close(s->loop);
+    return 0;
+}

@@ -1,0 +1,622 @@
+/* ops.c: the storage operations, as the proxy and the migrator use them.
+ *
+ * Every keyed request is checked first (limits, shard id against the key,
+ * ownership), then runs as a small state machine on the loop thread:
+ *
+ *   Read            read ──► reply (record, NoKey, or MarkedDelete for a tombstone)
+ *   Prepare*        lock ──► read ──► check the condition ──► reply (lock kept on Ok)
+ *   Commit          lock held by this request id ──► write if newer ──► unlock, reply
+ *   Abort           unlock, reply
+ *   Delete          write a delete ──► unlock, reply
+ *   MarkDelete      write a tombstone if newer ──► unlock, reply
+ *   Repair, Clone   write the record carried if newer ──► reply
+ *   DropShard       delete the shard's whole key range ──► reply
+ *
+ * Reads run on libuv's thread pool; writes on the engine's writer thread,
+ * where "if newer" is decided atomically. A request id seen as the record's
+ * last writer makes a replayed write answer AlreadyFulfilled.
+ */
+#include "store.h"
+
+#include "error.h"
+#include "hash.h"
+#include "log.h"
+#include "record.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef WIRE_OP_DROP_SHARD
+#define WIRE_OP_DROP_SHARD 0xF1
+#endif
+
+struct op {
+    struct store *s;
+    struct conn *c; /* ref (conn_ref) until op__done */
+    uint32_t opaque;
+    uint8_t opcode, flags;
+    uint16_t shard;
+    struct wire_meta in; /* the request's fixed-size meta fields; byte fields cleared */
+    int has_rid;
+    uint8_t value_type;
+    const uint8_t *value; /* borrowed from the request: valid during dispatch only */
+    size_t vlen;
+    struct lock *lock; /* borrowed from s->locks: the lock this op holds busy */
+    char *got;         /* owned (engine_free): the stored value read */
+    size_t glen;
+    int get_rc;
+    void (*after_read)(struct op *op);
+    uv_work_t work;
+    struct engine_write w;
+    uint8_t *rec; /* owned: the encoded record being written */
+    size_t nslen;
+    size_t klen;
+    uint8_t key[]; /* the storage key */
+};
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+op__done(struct op *op)
+{
+    if (op->got) engine_free(op->got);
+    free(op->rec);
+    conn_unref(op->c);
+    free(op);
+}
+
+/* Reply to op with status and, when m is given, the record's metadata (and
+ * data when with_value). */
+static void
+op__reply(struct op *op, int status, const struct record_meta *m, const uint8_t *data,
+          size_t dlen, int with_value)
+{
+    struct wire_msg r;
+    memset(&r, 0, sizeof(r));
+    r.type_flag = WIRE_TF_RESPONSE;
+    r.opaque = op->opaque;
+    r.opcode = op->opcode;
+    r.status = (uint8_t)status;
+    if (op->has_rid) wire_meta_set_request_id(&r.meta, op->in.request_id);
+    if (m != NULL) {
+        uint64_t now = (uint64_t)time(NULL);
+        wire_meta_set_u32(&r.meta, WIRE_F_VERSION, m->version);
+        wire_meta_set_u32(&r.meta, WIRE_F_CREATION_TIME, m->creation_time);
+        wire_meta_set_u32(&r.meta, WIRE_F_EXPIRATION_TIME, m->expiration_time);
+        if (m->expiration_time > now)
+            wire_meta_set_u32(&r.meta, WIRE_F_TTL, (uint32_t)(m->expiration_time - now));
+        wire_meta_set_last_modified(&r.meta, m->last_modified);
+        wire_meta_set_originator_id(&r.meta, m->origin_id);
+        if (with_value) {
+            r.value_type = m->value_type;
+            r.value.ptr = data;
+            r.value.len = dlen;
+        }
+    }
+    if (op->klen > 0) {
+        r.ns.ptr = op->key + 3;
+        r.ns.len = op->nslen;
+        r.key.ptr = op->key + 3 + op->nslen;
+        r.key.len = op->klen - 3 - op->nslen;
+    }
+    r.shard_id = op->shard;
+    conn_reply(op->c, &r);
+}
+
+static void
+op__finish(struct op *op, int status)
+{
+    op__reply(op, status, NULL, NULL, 0, 0);
+    op__done(op);
+}
+
+/* A short reply for a request that never became an op. */
+static void
+reply_status(struct conn *c, const struct wire_msg *req, int status, const char *why)
+{
+    if (why != NULL)
+        log_info("rejected request op=%s opaque=%u status=%s reason=\"%s\"",
+                 wire_opcode_name(req->opcode), req->opaque, wire_status_name(status), why);
+    struct wire_msg r;
+    memset(&r, 0, sizeof(r));
+    r.type_flag = WIRE_TF_RESPONSE;
+    r.opaque = req->opaque;
+    r.opcode = req->opcode;
+    r.status = (uint8_t)status;
+    if (wire_meta_has(&req->meta, WIRE_F_REQUEST_ID))
+        wire_meta_set_request_id(&r.meta, req->meta.request_id);
+    r.ns = req->ns;
+    r.key = req->key;
+    conn_reply(c, &r);
+}
+
+/* ---- reading the current record ---- */
+
+static void
+op__work_get(uv_work_t *w)
+{
+    struct op *op = w->data;
+    op->get_rc = engine_get(op->s->engine, op->key, op->klen, &op->got, &op->glen);
+}
+
+static void
+op__after_get(uv_work_t *w, int status)
+{
+    struct op *op = w->data;
+    if (status != 0) op->get_rc = JUNO_ECANCELED;
+    op->after_read(op);
+}
+
+static void
+op__read(struct op *op, void (*after)(struct op *))
+{
+    op->after_read = after;
+    op->work.data = op;
+    uv_queue_work(op->s->loop, &op->work, op__work_get, op__after_get);
+}
+
+/* Decode what op__read found. Returns 1 with *m and data filled, 0 if there is
+ * no record, -1 on a storage error (already replied and finished). */
+static int
+op__current(struct op *op, struct record_meta *m, const uint8_t **data, size_t *dlen)
+{
+    if (op->get_rc == JUNO_ENOTFOUND) return 0;
+    if (op->get_rc == 0 && record_value_decode((const uint8_t *)op->got, op->glen, m, data,
+                                               dlen) == 0)
+        return 1;
+    log_error("cannot read record op=%s shard=%u: %s", wire_opcode_name(op->opcode), op->shard,
+              op->get_rc ? error_str(op->get_rc) : "corrupt record header");
+    if (op->lock && !op->lock->busy) locks_remove(&op->s->locks, op->lock);
+    op->lock = NULL;
+    op__finish(op, WIRE_ST_SS_ERROR);
+    return -1;
+}
+
+static int
+live(const struct record_meta *m)
+{
+    return !m->tombstone && !record_expired(m, (uint64_t)time(NULL));
+}
+
+/* ---- Read ---- */
+
+static void
+op__read_done(struct op *op)
+{
+    struct record_meta m;
+    const uint8_t *data;
+    size_t dlen;
+    int has = op__current(op, &m, &data, &dlen);
+    if (has < 0) return;
+    if (has == 0 || record_expired(&m, (uint64_t)time(NULL))) {
+        op__finish(op, WIRE_ST_NO_KEY);
+        return;
+    }
+    if (m.tombstone) op__reply(op, WIRE_ST_MARKED_DELETE, &m, NULL, 0, 0);
+    else op__reply(op, WIRE_ST_OK, &m, data, dlen, 1);
+    op__done(op);
+}
+
+/* ---- Prepare ---- */
+
+static int
+same_id(const uint8_t a[16], const uint8_t b[16])
+{
+    return memcmp(a, b, 16) == 0;
+}
+
+static void
+op__prepare_done(struct op *op)
+{
+    struct store *s = op->s;
+    struct lock *l = locks_find(&s->locks, op->key, op->klen);
+    op->lock = NULL;
+    if (l == NULL || l->busy || !same_id(l->request_id, op->in.request_id)) {
+        op__finish(op, WIRE_ST_RECORD_LOCKED); /* our lock expired and was taken */
+        return;
+    }
+    op->lock = l;
+    struct record_meta m;
+    const uint8_t *data;
+    size_t dlen;
+    int has = op__current(op, &m, &data, &dlen);
+    if (has < 0) return;
+    int alive = has && live(&m);
+    int status = WIRE_ST_OK, keep = 1, with_value = 0;
+    if (alive && same_id(m.last_req_id, op->in.request_id)) {
+        status = WIRE_ST_ALREADY_FULFILLED;
+        keep = 0;
+    } else if (op->opcode == WIRE_OP_PREPARE_CREATE && alive) {
+        status = WIRE_ST_DUP_KEY;
+        keep = 0;
+    } else if (op->opcode == WIRE_OP_PREPARE_UPDATE && !alive) {
+        status = WIRE_ST_NO_KEY;
+        keep = 0;
+    } else if (op->opcode == WIRE_OP_PREPARE_UPDATE && op->in.version != 0 &&
+               op->in.version != m.version) {
+        status = WIRE_ST_VERSION_CONFLICT;
+        keep = 0;
+        with_value = 1;
+    }
+    if (!keep) locks_remove(&s->locks, l);
+    op__reply(op, status, alive || (has && m.tombstone) ? &m : NULL, data, dlen, with_value);
+    op__done(op);
+}
+
+static void
+op__prepare(struct op *op)
+{
+    struct store *s = op->s;
+    uint64_t now = uv_now(s->loop);
+    struct lock *l = locks_find(&s->locks, op->key, op->klen);
+    if (l != NULL && (l->busy || (l->expires_ms > now &&
+                                  !same_id(l->request_id, op->in.request_id)))) {
+        op__finish(op, WIRE_ST_RECORD_LOCKED);
+        return;
+    }
+    if (l == NULL) {
+        if (s->locks.count >= 1000000 || (l = locks_add(&s->locks, op->key, op->klen)) == NULL) {
+            log_warn("too many record locks, refusing prepare locks=%zu", s->locks.count);
+            op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
+            return;
+        }
+    }
+    memcpy(l->request_id, op->in.request_id, 16);
+    l->expires_ms = now + s->cfg.lock_ms;
+    l->op = op->opcode;
+    if (locks_set_value(l, op->value_type, op->value, op->vlen) != 0) {
+        locks_remove(&s->locks, l);
+        op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
+        return;
+    }
+    op__read(op, op__prepare_done);
+}
+
+/* ---- writes: Commit, Delete, MarkDelete, Repair, Clone, DropShard ---- */
+
+static void
+op__write_done(struct engine_write *w, int status)
+{
+    struct op *op = w->data;
+    if (op->lock) locks_remove(&op->s->locks, op->lock);
+    op->lock = NULL;
+    if (status != 0) {
+        op__finish(op, WIRE_ST_SS_ERROR);
+        return;
+    }
+    if ((w->op == ENGINE_PUT || w->op == ENGINE_PUT_IF_NEWER) && w->applied) {
+        struct record_meta m;
+        const uint8_t *data;
+        size_t dlen;
+        record_value_decode(op->rec, w->vlen, &m, &data, &dlen);
+        op__reply(op, WIRE_ST_OK, &m, NULL, 0, 0);
+        op__done(op);
+        return;
+    }
+    op__finish(op, WIRE_ST_OK);
+}
+
+static void
+op__write(struct op *op, enum engine_op kind)
+{
+    if (op->lock) op->lock->busy = 1;
+    op->w.op = kind;
+    op->w.key = op->key;
+    op->w.klen = op->klen;
+    op->w.val = op->rec;
+    op->w.cb = op__write_done;
+    op->w.data = op;
+    engine_submit(op->s->engine, &op->w);
+}
+
+/* Encode the record to write into op->rec. Returns 0 or JUNO_ENOMEM. */
+static int
+op__encode(struct op *op, const struct record_meta *m, const uint8_t *data, size_t dlen)
+{
+    op->rec = malloc(RECORD_HEADER_SIZE + dlen);
+    if (op->rec == NULL) return JUNO_ENOMEM;
+    record_value_encode(m, data, dlen, op->rec);
+    op->w.vlen = RECORD_HEADER_SIZE + dlen;
+    return 0;
+}
+
+/* The record a Commit, Repair, Clone or MarkDelete request describes. */
+static void
+op__meta_from_request(const struct op *op, struct record_meta *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->version = op->in.version;
+    m->creation_time = op->in.creation_time ? op->in.creation_time : (uint32_t)time(NULL);
+    m->expiration_time = op->in.expiration_time;
+    m->last_modified = op->in.last_modified ? op->in.last_modified : now_ns();
+    if (wire_meta_has(&op->in, WIRE_F_ORIGINATOR_ID)) memcpy(m->origin_id, op->in.originator_id, 16);
+    else memcpy(m->origin_id, op->in.request_id, 16);
+    memcpy(m->last_req_id, op->in.request_id, 16);
+}
+
+static void
+op__commit_missing_done(struct op *op)
+{
+    struct record_meta m;
+    const uint8_t *data;
+    size_t dlen;
+    int has = op__current(op, &m, &data, &dlen);
+    if (has < 0) return;
+    if (has && same_id(m.last_req_id, op->in.request_id)) {
+        op__reply(op, WIRE_ST_ALREADY_FULFILLED, &m, NULL, 0, 0);
+        op__done(op);
+        return;
+    }
+    op__finish(op, WIRE_ST_NO_UNCOMMITTED);
+}
+
+static void
+op__commit(struct op *op)
+{
+    struct lock *l = locks_find(&op->s->locks, op->key, op->klen);
+    if (l == NULL || !same_id(l->request_id, op->in.request_id)) {
+        op__read(op, op__commit_missing_done); /* a replayed commit, or none prepared */
+        return;
+    }
+    if (l->busy) {
+        op__finish(op, WIRE_ST_RECORD_LOCKED);
+        return;
+    }
+    if (l->op == WIRE_OP_PREPARE_DELETE || op->in.version == 0) {
+        op__finish(op, WIRE_ST_BAD_PARAM);
+        return;
+    }
+    struct record_meta m;
+    op__meta_from_request(op, &m);
+    m.value_type = l->value_type;
+    op->lock = l;
+    if (op__encode(op, &m, l->value, l->vlen) != 0) {
+        op->lock = NULL;
+        op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
+        return;
+    }
+    op__write(op, ENGINE_PUT_IF_NEWER);
+}
+
+/* For Delete and MarkDelete: take over this request's lock, or refuse when
+ * another writer holds a live one. Returns 0 or a status. */
+static int
+op__claim_lock(struct op *op)
+{
+    struct lock *l = locks_find(&op->s->locks, op->key, op->klen);
+    if (l == NULL) return 0;
+    if (same_id(l->request_id, op->in.request_id) && !l->busy) {
+        op->lock = l;
+        return 0;
+    }
+    if (l->busy || l->expires_ms > uv_now(op->s->loop)) return WIRE_ST_RECORD_LOCKED;
+    locks_remove(&op->s->locks, l); /* expired */
+    return 0;
+}
+
+static void
+op__store_record(struct op *op, int tombstone)
+{
+    struct record_meta m;
+    op__meta_from_request(op, &m);
+    m.tombstone = (uint8_t)tombstone;
+    m.value_type = op->value_type;
+    if (tombstone) m.expiration_time = 0;
+    if (op__encode(op, &m, tombstone ? NULL : op->value, tombstone ? 0 : op->vlen) != 0) {
+        op->lock = NULL;
+        op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
+        return;
+    }
+    op__write(op, ENGINE_PUT_IF_NEWER);
+}
+
+/* ---- dispatch ---- */
+
+static int
+needs_request_id(int opcode)
+{
+    switch (opcode) {
+    case WIRE_OP_PREPARE_CREATE:
+    case WIRE_OP_PREPARE_UPDATE:
+    case WIRE_OP_PREPARE_SET:
+    case WIRE_OP_PREPARE_DELETE:
+    case WIRE_OP_COMMIT:
+    case WIRE_OP_ABORT:
+    case WIRE_OP_DELETE:
+    case WIRE_OP_MARK_DELETE:
+    case WIRE_OP_REPAIR:
+    case WIRE_OP_CLONE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Check a keyed request. Returns 0, or a status after which reply_status has
+ * been sent. */
+static int
+check_request(struct store *s, struct conn *c, const struct wire_msg *req)
+{
+    const struct store_config *cfg = &s->cfg;
+    const char *why = NULL;
+    int st = WIRE_ST_BAD_PARAM;
+    if (req->ns.len == 0 || req->ns.len > cfg->max_ns) why = "namespace length out of range";
+    else if (req->key.len == 0 || req->key.len > cfg->max_key) why = "key length out of range";
+    else if (req->value.len > cfg->max_value) why = "value too large";
+    else if (wire_meta_has(&req->meta, WIRE_F_TTL) && req->meta.ttl > cfg->max_ttl)
+        why = "ttl over the limit";
+    else if (req->meta.expiration_time > (uint64_t)time(NULL) + cfg->max_ttl + 60)
+        why = "expiration time over the ttl limit";
+    else if (needs_request_id(req->opcode) && !wire_meta_has(&req->meta, WIRE_F_REQUEST_ID))
+        why = "request id missing";
+    else if (req->shard_id >= s->nshards ||
+             req->shard_id != hash_shard(req->key.ptr, req->key.len, s->nshards))
+        why = "shard id does not match the key";
+    else if (!s->owned[req->shard_id] && req->opcode != WIRE_OP_CLONE) {
+        st = WIRE_ST_NO_STORAGE_SERVER;
+        why = "shard not owned by this store";
+    }
+    if (why == NULL) return 0;
+    s->stats.errors++;
+    reply_status(c, req, st, why);
+    return st;
+}
+
+static struct op *
+op_create(struct store *s, struct conn *c, const struct wire_msg *req)
+{
+    size_t klen = req->ns.len ? record_key_size(req->ns.len, req->key.len) : 0;
+    struct op *op = calloc(1, sizeof(*op) + klen);
+    if (op == NULL) return NULL;
+    op->s = s;
+    op->c = c;
+    op->opaque = req->opaque;
+    op->opcode = req->opcode;
+    op->flags = req->flags;
+    op->shard = req->shard_id;
+    op->in = req->meta;
+    memset(&op->in.source, 0, sizeof(op->in.source));
+    memset(&op->in.correlation_id, 0, sizeof(op->in.correlation_id));
+    memset(&op->in.udf_name, 0, sizeof(op->in.udf_name));
+    op->has_rid = wire_meta_has(&req->meta, WIRE_F_REQUEST_ID);
+    op->value_type = req->value_type;
+    op->value = req->value.ptr;
+    op->vlen = req->value.len;
+    if (klen > 0) {
+        record_key_encode(req->shard_id, req->ns.ptr, req->ns.len, req->key.ptr, req->key.len,
+                          op->key);
+        op->klen = klen;
+        op->nslen = req->ns.len;
+    }
+    conn_ref(c);
+    return op;
+}
+
+static void
+drop_shard(struct store *s, struct conn *c, const struct wire_msg *req)
+{
+    if (req->shard_id >= s->nshards) {
+        reply_status(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
+        return;
+    }
+    if (s->owned[req->shard_id]) {
+        reply_status(c, req, WIRE_ST_BAD_PARAM, "refusing to drop a shard this store owns");
+        return;
+    }
+    struct op *op = op_create(s, c, req);
+    if (op == NULL || (op->rec = malloc(2 + 3)) == NULL) { /* start key, then end key */
+        if (op) op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
+        else reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
+        return;
+    }
+    size_t elen = record_shard_range(req->shard_id, op->rec, op->rec + 2);
+    log_info("dropping shard shard=%u", req->shard_id);
+    op->w.op = ENGINE_DELETE_RANGE;
+    op->w.key = op->rec;
+    op->w.klen = 2;
+    op->w.val = op->rec + 2;
+    op->w.vlen = elen;
+    op->w.cb = op__write_done;
+    op->w.data = op;
+    engine_submit(s->engine, &op->w);
+}
+
+void
+ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
+{
+    if (wire_type(req->type_flag) != 0) return; /* admin / cluster control: no reply */
+    if (req->header_only) {
+        if (req->opcode == WIRE_OP_NOP) {
+            struct wire_msg echo = *req; /* the 16 bytes as they came, RQ bits included */
+            conn_reply(c, &echo);
+        } else {
+            reply_status(c, req, WIRE_ST_BADMSG, "header-only message that is not a Nop");
+        }
+        return;
+    }
+    if (req->opcode == WIRE_OP_NOP) {
+        struct wire_msg echo = *req;
+        echo.type_flag = WIRE_TF_RESPONSE;
+        conn_reply(c, &echo); /* status = byte 15 of the request, as JunoDB does */
+        return;
+    }
+    if (req->opcode == WIRE_OP_DROP_SHARD) {
+        drop_shard(s, c, req);
+        return;
+    }
+    switch (req->opcode) {
+    case WIRE_OP_READ:
+    case WIRE_OP_PREPARE_CREATE:
+    case WIRE_OP_PREPARE_UPDATE:
+    case WIRE_OP_PREPARE_SET:
+    case WIRE_OP_PREPARE_DELETE:
+    case WIRE_OP_COMMIT:
+    case WIRE_OP_ABORT:
+    case WIRE_OP_DELETE:
+    case WIRE_OP_MARK_DELETE:
+    case WIRE_OP_REPAIR:
+    case WIRE_OP_CLONE:
+        break;
+    default:
+        reply_status(c, req, WIRE_ST_NOT_SUPPORTED, NULL);
+        return;
+    }
+    if (check_request(s, c, req) != 0) return;
+    struct op *op = op_create(s, c, req);
+    if (op == NULL) {
+        reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
+        return;
+    }
+    int st;
+    switch (req->opcode) {
+    case WIRE_OP_READ:
+        op__read(op, op__read_done);
+        break;
+    case WIRE_OP_PREPARE_CREATE:
+    case WIRE_OP_PREPARE_UPDATE:
+    case WIRE_OP_PREPARE_SET:
+    case WIRE_OP_PREPARE_DELETE:
+        op__prepare(op);
+        break;
+    case WIRE_OP_COMMIT:
+        op__commit(op);
+        break;
+    case WIRE_OP_ABORT: {
+        struct lock *l = locks_find(&s->locks, op->key, op->klen);
+        if (l && !l->busy && same_id(l->request_id, op->in.request_id)) locks_remove(&s->locks, l);
+        op__finish(op, WIRE_ST_OK);
+        break;
+    }
+    case WIRE_OP_DELETE:
+        if ((st = op__claim_lock(op)) != 0) {
+            op__finish(op, st);
+            break;
+        }
+        op__write(op, ENGINE_DELETE);
+        break;
+    case WIRE_OP_MARK_DELETE:
+        if ((st = op__claim_lock(op)) != 0) {
+            op__finish(op, st);
+            break;
+        }
+        op__store_record(op, 1);
+        break;
+    case WIRE_OP_REPAIR:
+    case WIRE_OP_CLONE:
+        if (op->in.version == 0 || !wire_meta_has(&op->in, WIRE_F_LAST_MODIFIED)) {
+            op__finish(op, WIRE_ST_BAD_PARAM);
+            break;
+        }
+        if (req->opcode == WIRE_OP_CLONE && !s->owned[op->shard])
+            engine_set_droppable(s->engine, op->shard, 0); /* being moved in: keep it */
+        op__store_record(op, (req->flags & WIRE_FLAG_MARK_DELETE) != 0);
+        break;
+    }
+}

@@ -1,0 +1,89 @@
+/* store.h: juno-store's shared state: configuration, the daemon, connections.
+ *
+ *   main.c    options, config check, signals, start and drain
+ *   server.c  listener and connections: framing, reply coalescing, backpressure
+ *   ops.c     the storage operations (Read, Prepare*, Commit, Abort, Repair,
+ *             MarkDelete, Delete, Clone, Nop, DropShard)
+ *   engine.c  RocksDB: writer thread with group commit, reads, compaction filter
+ *   locks.c   record locks taken by Prepare
+ *
+ * Threads: one libuv loop thread owns every connection, the lock table and the
+ * map; reads run on libuv's thread pool (--threads); writes on the engine's
+ * writer thread. Results come back to the loop thread, which alone replies.
+ */
+#ifndef JUNO_STORE_H
+#define JUNO_STORE_H
+
+#include "engine.h"
+#include "locks.h"
+#include "map.h"
+#include "wire.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+struct store_config {
+    char listen_host[256];
+    uint16_t listen_port;
+    const char *data_dir; /* borrowed (argv) */
+    const char *map_path; /* borrowed */
+    const char *zone;     /* borrowed */
+    const char *node;     /* borrowed */
+    const char *log_file; /* borrowed; NULL = stderr */
+    int memory;
+    enum engine_sync sync;
+    unsigned threads;
+    uint64_t lock_ms;
+    uint64_t max_frame;
+    uint64_t max_ns, max_key, max_value, max_ttl;
+    uint64_t tombstone_grace_s;
+    uint64_t idle_timeout_s;
+    uint64_t max_inflight; /* per connection, before reading pauses */
+};
+
+struct conn;
+
+struct store_stats {
+    uint64_t requests, errors, bad_frames, connections;
+};
+
+struct store {
+    uv_loop_t *loop; /* borrowed */
+    struct store_config cfg;
+    struct engine *engine; /* owned */
+    struct locks locks;
+    struct map *map; /* owned: the current map */
+    int zone_index;
+    uint32_t nshards;
+    uint8_t *owned; /* owned: nshards flags, 1 = this (zone, node) owns the shard */
+    uv_tcp_t listener;
+    uv_check_t flush_check; /* writes coalesced replies once per loop turn */
+    uv_timer_t sweep_timer;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    struct conn *conns;       /* every open connection (list) */
+    struct conn *dirty;       /* connections with replies to write (list) */
+    uint64_t inflight;        /* requests being processed, over all connections */
+    int draining, interrupts; /* SIGTERM/SIGINT seen */
+    int finished;             /* drained: every handle is closing */
+    struct store_stats stats;
+};
+
+/* server.c */
+int server_start(struct store *s, char *err, size_t errlen);
+void server_drain(struct store *s); /* stop accepting; exit when in-flight work is done */
+
+/* Queue the encoded reply m on c (loop thread). Drops it if c has closed. */
+void conn_reply(struct conn *c, const struct wire_msg *m);
+/* In-flight accounting: a request holds its connection until it replies. */
+void conn_ref(struct conn *c);
+void conn_unref(struct conn *c);
+struct store *conn_store(struct conn *c);
+
+/* ops.c: handle one decoded request from c (loop thread). */
+void ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
+
+/* main.c: (re)load the map file and recompute owned shards. Returns 0 or a
+ * negative code with a message in err. */
+int store_load_map(struct store *s, char *err, size_t errlen);
+
+#endif
