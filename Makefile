@@ -104,7 +104,7 @@ unit: $(UNIT_BINS)
 	@BUILD=$(BUILD) test/run --unit
 
 FUZZ_BUILD := build/fuzz
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -DJUNO_VERSION='"$(VERSION)"' -g -O1 -Ilib $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
 $(FUZZ_BUILD)/%: test/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	$(quiet) FUZZ $@

@@ -79,7 +79,8 @@ wire_rq(uint8_t type_flag)
     XX(REPAIR, 0xC3, "Repair")                                                                     \
     XX(MARK_DELETE, 0xC4, "MarkDelete")                                                            \
     XX(CLONE, 0xE1, "Clone")                                                                       \
-    XX(VER_HANDSHAKE, 0xE2, "VerHandshake")
+    XX(VER_HANDSHAKE, 0xE2, "VerHandshake")                                                    \
+    XX(DROP_SHARD, 0xF1, "DropShard") /* juno extension: drop a shard's key range */
 
 enum wire_opcode {
 #define XX(name, value, str) WIRE_OP_##name = (value),

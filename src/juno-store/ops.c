@@ -27,10 +27,6 @@
 #include <string.h>
 #include <time.h>
 
-#ifndef WIRE_OP_DROP_SHARD
-#define WIRE_OP_DROP_SHARD 0xF1
-#endif
-
 struct op {
     struct store *s;
     struct conn *c; /* ref (conn_ref) until op__done */
