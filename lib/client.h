@@ -1,0 +1,76 @@
+/* client.h: a small blocking client for the JunoDB wire protocol, used by the
+ * `juno` CLI, the tests and tools that talk to juno-store or juno-proxy.
+ *
+ *   int fd = client_connect("127.0.0.1:9001", 2000, err, sizeof(err));
+ *   client_send(fd, &req);                     encode + write all
+ *   struct client_buf b; client_buf_init(&b);
+ *   client_recv(&b, fd, 2000, &reply);         read until one whole frame
+ *   ...
+ *   client_buf_deinit(&b); close(fd);
+ *
+ * Sockets are non-blocking and close-on-exec with TCP_NODELAY; every wait is a
+ * poll(2) with a deadline, so a dead peer costs at most the timeout. Writes use
+ * MSG_NOSIGNAL: a closed peer is an error return, never a SIGPIPE.
+ *
+ * Pipelining: client_queue() appends encoded requests to an output buffer and
+ * client_flush() writes them with as few syscalls as possible; replies are
+ * matched by the caller through the header's opaque field.
+ */
+#ifndef JUNO_CLIENT_H
+#define JUNO_CLIENT_H
+
+#include "wire.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLIENT_MAX_FRAME (64u * 1024 * 1024) /* default largest reply accepted */
+
+/* A growable byte buffer: read side of a connection (client_recv) or encoded
+ * requests waiting to be written (client_queue). */
+struct client_buf {
+    uint8_t *data; /* owned */
+    size_t len, cap;
+    size_t used;      /* client_recv: bytes of the frame handed out last time */
+    size_t max_frame; /* client_recv: largest frame accepted; 0 = CLIENT_MAX_FRAME */
+};
+
+void client_buf_init(struct client_buf *b);
+void client_buf_deinit(struct client_buf *b);
+
+/* Connect to HOST:PORT (a name, an IPv4 or a [v6] address; every address the
+ * name resolves to is tried) within timeout_ms (< 0: no limit). Returns a
+ * non-blocking, close-on-exec TCP socket with TCP_NODELAY, or JUNO_EINVAL (bad
+ * address), JUNO_ENOTFOUND (name does not resolve), JUNO_ECONNREFUSED,
+ * JUNO_ETIMEDOUT or another negative errno code; err (errlen bytes, may be 0)
+ * then says what failed. */
+int client_connect(const char *hostport, int timeout_ms, char *err, size_t errlen);
+
+/* Encode m (wire_encode) and write all of it to fd, waiting for the socket as
+ * needed (no time limit: the peer reads or resets). Returns 0, JUNO_EINVAL (m
+ * breaks a field limit), JUNO_ENOMEM, or a negative errno code (JUNO_ECONNRESET,
+ * -EPIPE, ...). */
+int client_send(int fd, const struct wire_msg *m);
+
+/* Append m's encoding to out without writing. Returns 0, JUNO_EINVAL or
+ * JUNO_ENOMEM. */
+int client_queue(struct client_buf *out, const struct wire_msg *m);
+
+/* Write everything in out to fd and empty it. Returns 0 or a negative errno
+ * code (then out is left as it was minus what was written). */
+int client_flush(struct client_buf *out, int fd);
+
+/* Receive one whole message into *out. Bytes already buffered in b are used
+ * first; the message handed out by the previous call on b is dropped first.
+ * *out's byte fields point into b (borrowed: valid until the next client_recv
+ * on b or client_buf_deinit). timeout_ms bounds the whole wait (< 0: none).
+ * Returns 0, JUNO_ETIMEDOUT, JUNO_EOF (the peer closed; also mid-frame),
+ * JUNO_EPROTO (not a JunoDB stream, an oversized frame, or a message that does
+ * not decode), JUNO_ENOMEM, or a negative errno code from read. */
+int client_recv(struct client_buf *b, int fd, int timeout_ms, struct wire_msg *out);
+
+/* A random (version 4, RFC 4122 variant) UUID from getrandom(2).
+ * Returns 0 or a negative errno code. */
+int client_new_request_id(uint8_t id[16]);
+
+#endif
