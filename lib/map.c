@@ -335,56 +335,77 @@ nodes_by_name(const struct map_zone *zone, uint32_t *idx)
     return 0;
 }
 
-static int
-check_node_names(struct parse *p, const struct map_zone *zone)
+/* "zone \"z0\"", or "zone 2" when the zone's name was unusable. */
+static const char *
+zone_label(const struct map *m, uint32_t z, char *buf, size_t cap)
 {
-    uint32_t *idx = malloc((size_t)zone->nnodes * sizeof(*idx));
+    if (m->zones[z].name[0] != '\0')
+        snprintf(buf, cap, "zone \"%s\"", m->zones[z].name);
+    else
+        snprintf(buf, cap, "zone %" PRIu32, z);
+    return buf;
+}
+
+/* Duplicate node names within each zone; nodes whose name was unusable
+ * (already reported) are skipped. */
+static int
+check_node_names(struct parse *p, const struct map *m, uint32_t z)
+{
+    const struct map_zone *zone = &m->zones[z];
+    char zl[96];
+    uint32_t *idx = malloc((size_t)zone->nnodes * sizeof(*idx) + 1);
     if (idx == NULL || nodes_by_name(zone, idx) != 0) {
         free(idx);
         return JUNO_ENOMEM;
     }
-    for (uint32_t k = 1, first = idx[0]; k < zone->nnodes; k++) {
+    for (uint32_t k = 0, first = UINT32_MAX; k < zone->nnodes; k++) {
         uint32_t i = idx[k];
-        if (strcmp(zone->nodes[i].name, zone->nodes[first].name) != 0) {
+        if (zone->nodes[i].name[0] == '\0') continue;
+        if (first == UINT32_MAX || strcmp(zone->nodes[i].name, zone->nodes[first].name) != 0) {
             first = i;
             continue;
         }
-        perr(p, "zone \"%s\": node %" PRIu32 " (\"%s\"): duplicate name (also node %" PRIu32 ")",
-             zone->name, i, zone->nodes[i].name, first);
+        perr(p, "%s: node %" PRIu32 " (\"%s\"): duplicate name (also node %" PRIu32 ")",
+             zone_label(m, z, zl, sizeof(zl)), i, zone->nodes[i].name, first);
     }
     free(idx);
     return 0;
 }
 
+/* Duplicate addresses across the whole map (HOST and PORT compared, so
+ * "h:080" and "h:80" are the same); unusable addresses are skipped. */
 static int
 check_addresses(struct parse *p, const struct map *m)
 {
     size_t total = 0, k = 0;
+    char zl[96], nl[96];
     for (uint32_t z = 0; z < m->nzones; z++) total += m->zones[z].nnodes;
     struct addr_ref *refs = calloc(total ? total : 1, sizeof(*refs));
     if (refs == NULL) return JUNO_ENOMEM;
     for (uint32_t z = 0; z < m->nzones; z++) {
-        for (uint32_t i = 0; i < m->zones[z].nnodes; i++, k++) {
+        for (uint32_t i = 0; i < m->zones[z].nnodes; i++) {
             char host[MAP_HOST_MAX];
             uint16_t port;
-            addr_split(m->zones[z].nodes[i].addr, host, &port);
+            if (addr_split(m->zones[z].nodes[i].addr, host, &port) != 0) continue;
             snprintf(refs[k].key, sizeof(refs[k].key), "%s:%u", host, (unsigned)port);
             refs[k].zone = z;
-            refs[k].node = i;
+            refs[k++].node = i;
         }
     }
-    qsort(refs, total, sizeof(*refs), addr_ref_cmp);
-    for (size_t j = 1, first = 0; j < total; j++) {
+    qsort(refs, k, sizeof(*refs), addr_ref_cmp);
+    for (size_t j = 1, first = 0; j < k; j++) {
         if (strcmp(refs[j].key, refs[first].key) != 0) {
             first = j;
             continue;
         }
         const struct map_zone *zj = &m->zones[refs[j].zone], *zf = &m->zones[refs[first].zone];
         const struct map_node *nj = &zj->nodes[refs[j].node], *nf = &zf->nodes[refs[first].node];
-        perr(p,
-             "zone \"%s\": node %" PRIu32
-             " (\"%s\"): duplicate address %s (also node \"%s\" in zone \"%s\")",
-             zj->name, refs[j].node, nj->name, nj->addr, nf->name, zf->name);
+        if (nj->name[0] != '\0')
+            snprintf(nl, sizeof(nl), "node %" PRIu32 " (\"%s\")", refs[j].node, nj->name);
+        else
+            snprintf(nl, sizeof(nl), "node %" PRIu32, refs[j].node);
+        perr(p, "%s: %s: duplicate address %s (also node \"%s\" in zone \"%s\")",
+             zone_label(m, refs[j].zone, zl, sizeof(zl)), nl, nj->addr, nf->name, zf->name);
     }
     free(refs);
     return 0;
@@ -473,9 +494,8 @@ parse_tree(struct parse *p, const cJSON *root, struct map *m)
             }
         }
     }
-    if (p->nerr > 0) return 0; /* the cross-checks below need complete zones */
     for (z = 0; z < m->nzones; z++) {
-        if (check_node_names(p, &m->zones[z]) != 0) return JUNO_ENOMEM;
+        if (check_node_names(p, m, z) != 0) return JUNO_ENOMEM;
     }
     return check_addresses(p, m);
 }
