@@ -23,10 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef WIRE_OP_DROP_SHARD
-#define WIRE_OP_DROP_SHARD 0xF1 /* juno extension: delete a shard's key range */
-#endif
-
 enum { A_KEY = 1, A_VALUE = 2, A_RID = 4, A_SHARD = 8 };
 
 struct command {

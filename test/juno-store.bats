@@ -1,0 +1,370 @@
+#!/usr/bin/env bats
+# juno-store.bats: the storage daemon, driven through `juno --store` and raw
+# sockets. Every test starts its own juno-store on a free loopback port in a
+# temp dir; teardown stops every process it started (by PID), even when the
+# test failed.
+#
+# The map has two nodes, s1 (the store under test, $A) and s2 (never started),
+# over 64 shards, so some keys belong to a shard the store does not own.
+
+setup() {
+    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-store.XXXXXX")
+    : >"$TMP/pids"
+    read -r P1 P2 < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+    A=127.0.0.1:$P1
+    MAP=$TMP/map.json
+    juno-ring init --cluster t --shards 64 --zone "z0=s1@$A,s2@127.0.0.1:$P2" >"$MAP"
+    LOG=$TMP/store.log
+}
+
+teardown() {
+    local pid i
+    for pid in $(cat "$TMP/pids" 2>/dev/null); do
+        kill -TERM "$pid" 2>/dev/null || continue
+        for i in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+
+# start_store [juno-store options]: run the store for $A in the background
+# (PID in $SPID and $TMP/pids, log in $LOG) and wait until it answers a Nop.
+start_store() {
+    juno-store --listen "$A" --map "$MAP" "$@" 2>>"$LOG" &
+    SPID=$!
+    echo "$SPID" >>"$TMP/pids"
+    local i
+    for i in $(seq 200); do
+        juno --store "$A" --timeout 200 nop >/dev/null 2>&1 && return 0
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "juno-store did not start:" >&2
+    cat "$LOG" >&2
+    return 1
+}
+
+# Stop the store with SIGKILL and reap it.
+kill9_store() {
+    kill -KILL "$SPID"
+    wait "$SPID" 2>/dev/null || true
+}
+
+j() { juno --store "$A" --map "$MAP" "$@"; }
+
+# key_for NODE PREFIX: the first key PREFIX<n> whose shard NODE owns.
+key_for() {
+    local i
+    for i in $(seq 0 999); do
+        juno-ring lookup "$MAP" "$2$i" | grep -q "z0: $1 " && echo "$2$i" && return 0
+    done
+    echo "key_for: no key $2<n> for node $1" >&2
+    return 1
+}
+
+# key_len NODE LEN: a key of exactly LEN digits whose shard NODE owns.
+key_len() {
+    local i
+    for i in $(seq 0 999); do
+        juno-ring lookup "$MAP" "$(printf "%0${2}d" "$i")" | grep -q "z0: $1 " &&
+            printf "%0${2}d\n" "$i" && return 0
+    done
+    echo "key_len: no key of $2 bytes for node $1" >&2
+    return 1
+}
+
+shard_of() {
+    juno-ring lookup --json "$MAP" "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["shard"])'
+}
+
+# jfield FIELD: a field of the JSON object on stdin ("" when absent).
+jfield() {
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"
+}
+
+now_ns() { date +%s%N; }
+
+# A map where s1 owns every shard (for the tests that write many keys).
+one_node_map() {
+    juno-ring init --cluster t --shards 64 --zone "z0=s1@$A" >"$MAP"
+}
+
+@test "set then get returns the bytes, also binary ones through stdin" {
+    start_store --memory
+    k=$(key_for s1 k)
+    run j set "$k" hello
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = Ok ]
+    [ "${lines[1]}" = "version 1" ]
+    run j get "$k"
+    [ "$status" -eq 0 ]
+    [ "$output" = hello ]
+    printf 'a\0b\nc\n\377' >"$TMP/bin"
+    j set "$k" - <"$TMP/bin" >/dev/null
+    j get "$k" >"$TMP/out"
+    cmp "$TMP/bin" "$TMP/out"
+    run j read --json "$k"
+    [ "$(echo "$output" | jfield value_encoding)" = base64 ]
+    [ "$(echo "$output" | jfield value)" = "$(base64 -w0 <"$TMP/bin")" ]
+}
+
+@test "read --json: version 1 then 2, creation time kept, last-modified grows" {
+    start_store --memory
+    k=$(key_for s1 k)
+    j set "$k" one >/dev/null
+    r1=$(j read --json "$k")
+    [ "$(echo "$r1" | jfield status)" = Ok ]
+    [ "$(echo "$r1" | jfield code)" = 0 ]
+    [ "$(echo "$r1" | jfield version)" = 1 ]
+    [ "$(echo "$r1" | jfield value)" = one ]
+    sleep 1.1
+    j set "$k" two >/dev/null
+    r2=$(j read --json "$k")
+    [ "$(echo "$r2" | jfield version)" = 2 ]
+    [ "$(echo "$r2" | jfield value)" = two ]
+    [ "$(echo "$r2" | jfield creation_time)" = "$(echo "$r1" | jfield creation_time)" ]
+    [ "$(echo "$r2" | jfield last_modified)" -gt "$(echo "$r1" | jfield last_modified)" ]
+    [ "$(echo "$r2" | jfield originator)" = "$(echo "$r1" | jfield originator)" ]
+}
+
+@test "prepare-create on an existing key is DupKey; prepare-update on a missing key is NoKey" {
+    start_store --memory
+    k=$(key_for s1 k)
+    j set "$k" v >/dev/null
+    run j prepare-create "$k" x
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = DupKey ]
+    run j prepare-update "$(key_for s1 missing)" x
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = NoKey ]
+}
+
+@test "conditional prepare-update with a stale version is VersionConflict with the current value" {
+    start_store --memory
+    k=$(key_for s1 k)
+    j set "$k" v1 >/dev/null
+    j set "$k" v2 >/dev/null
+    run j prepare-update "$k" new --version 1
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = VersionConflict ]
+    [[ " ${lines[*]} " == *" version 2 "* ]]
+    [ "${lines[-1]}" = v2 ]
+    run j prepare-update "$k" new --version 2
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = Ok ]
+}
+
+@test "a record locked by one request id is RecordLocked for another until abort" {
+    start_store --memory
+    k=$(key_for s1 k)
+    r1=11111111-1111-4111-8111-111111111111
+    r2=22222222-2222-4222-8222-222222222222
+    run j prepare-set "$k" a --rid "$r1"
+    [ "$status" -eq 0 ]
+    run j prepare-set "$k" b --rid "$r2"
+    [ "$status" -eq 75 ]
+    [ "${lines[0]}" = RecordLocked ]
+    run j abort "$k" --rid "$r1"
+    [ "$status" -eq 0 ]
+    run j prepare-set "$k" b --rid "$r2"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = Ok ]
+}
+
+@test "after --lock-ms the lock has expired and another request id can prepare" {
+    start_store --memory --lock-ms 100
+    k=$(key_for s1 k)
+    run j prepare-set "$k" a --rid 11111111-1111-4111-8111-111111111111
+    [ "$status" -eq 0 ]
+    run j prepare-set "$k" b --rid 22222222-2222-4222-8222-222222222222
+    [ "$status" -eq 75 ]
+    sleep 0.3
+    run j prepare-set "$k" b --rid 22222222-2222-4222-8222-222222222222
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = Ok ]
+}
+
+@test "commit without prepare is NoUncommitted; a replayed commit is AlreadyFulfilled" {
+    start_store --memory
+    k=$(key_for s1 k)
+    r=33333333-3333-4333-8333-333333333333
+    run j commit "$k" --rid "$r" --version 1
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = NoUncommitted ]
+    j prepare-set "$k" val --rid "$r" >/dev/null
+    run j commit "$k" --rid "$r" --version 1 --last-modified "$(now_ns)"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = Ok ]
+    [ "$(j get "$k")" = val ]
+    run j commit "$k" --rid "$r" --version 1 --last-modified "$(now_ns)"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = AlreadyFulfilled ]
+}
+
+@test "a prepare with the request id of the record's last write is AlreadyFulfilled" {
+    start_store --memory
+    k=$(key_for s1 k)
+    r=44444444-4444-4444-8444-444444444444
+    j set "$k" first --rid "$r" >/dev/null
+    run j prepare-set "$k" second --rid "$r"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = AlreadyFulfilled ]
+    run j set "$k" again --rid "$r"
+    [ "${lines[0]}" = AlreadyFulfilled ]
+    [ "$(j get "$k")" = first ]
+    # no lock was left behind
+    run j prepare-set "$k" third --rid 55555555-5555-4555-8555-555555555555
+    [ "${lines[0]}" = Ok ]
+}
+
+@test "TTL: a record is readable until its expiration time, then NoKey" {
+    start_store --memory
+    k=$(key_for s1 k)
+    run j set "$k" short --expire $(($(date +%s) + 2))
+    [ "$status" -eq 0 ]
+    run j read --json "$k"
+    [ "$status" -eq 0 ]
+    [ "$(echo "$output" | jfield value)" = short ]
+    [ "$(echo "$output" | jfield ttl)" -ge 1 ]
+    sleep 3
+    run j read "$k"
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = NoKey ]
+}
+
+@test "mark-delete writes a tombstone: read gives MarkedDelete" {
+    start_store --memory
+    k=$(key_for s1 k)
+    j set "$k" v >/dev/null
+    run j mark-delete "$k" --version 2 --last-modified "$(now_ns)"
+    [ "$status" -eq 0 ]
+    run j read "$k"
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = MarkedDelete ]
+    run j get "$k"
+    [ "$status" -eq 1 ]
+    [ -z "$output" ] || [[ "$output" == *"MarkedDelete"* ]]
+}
+
+@test "delete after prepare-delete removes the record" {
+    start_store --memory
+    k=$(key_for s1 k)
+    r=66666666-6666-4666-8666-666666666666
+    j set "$k" v >/dev/null
+    run j prepare-delete "$k" --rid "$r"
+    [ "$status" -eq 0 ]
+    run j delete "$k" --rid "$r"
+    [ "$status" -eq 0 ]
+    run j read "$k"
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = NoKey ]
+}
+
+@test "repair with an older last-modified does not overwrite, a newer one does" {
+    start_store --memory
+    k=$(key_for s1 k)
+    j set "$k" current >/dev/null
+    lm=$(j read --json "$k" | jfield last_modified)
+    run j repair "$k" older --version 9 --last-modified $((lm - 1))
+    [ "$status" -eq 0 ]
+    [ "$(j get "$k")" = current ]
+    [ "$(j read --json "$k" | jfield version)" = 1 ]
+    run j repair "$k" newer --version 9 --last-modified $((lm + 1))
+    [ "$status" -eq 0 ]
+    [ "$(j get "$k")" = newer ]
+    [ "$(j read --json "$k" | jfield version)" = 9 ]
+    # a tombstone by repair
+    run j repair "$k" --tombstone --version 10 --last-modified $((lm + 2)) </dev/null
+    [ "$status" -eq 0 ]
+    run j read "$k"
+    [ "${lines[0]}" = MarkedDelete ]
+}
+
+# What the store does with a shard it does not own, as observed:
+#  - Clone is accepted and written; a Clone that is not newer than the stored
+#    copy is answered Ok without metadata (not applied), one that is written
+#    Ok with the record's metadata;
+#  - every other request for that shard (Read included) is NoStorageServer;
+#  - DropShard deletes the cloned data, so an older clone is written again.
+@test "clone into a shard the store does not own; drop-shard removes it" {
+    start_store --memory
+    k=$(key_for s2 c)
+    sh=$(shard_of "$k")
+    run j clone "$k" newer --version 5 --last-modified 2000
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = Ok ]
+    [[ " ${lines[*]} " == *" version 5 "* ]]
+    run j read "$k"
+    [ "$status" -eq 75 ]
+    [ "${lines[0]}" = NoStorageServer ]
+    run j clone "$k" older --version 1 --last-modified 1000
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = Ok ]
+    [[ " ${lines[*]} " != *" version "* ]] # not newer: not applied
+    run j drop-shard "$sh"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = Ok ]
+    run j clone "$k" older --version 1 --last-modified 1000
+    [ "$status" -eq 0 ]
+    [[ " ${lines[*]} " == *" version 1 "* ]] # the newer copy is gone: applied
+}
+
+@test "drop-shard of a shard the store owns is BadParam" {
+    start_store --memory
+    k=$(key_for s1 k)
+    j set "$k" keep >/dev/null
+    run j drop-shard "$(shard_of "$k")"
+    [ "$status" -eq 65 ]
+    [ "${lines[0]}" = BadParam ]
+    [ "$(j get "$k")" = keep ]
+}
+
+@test "a wrong shard id is BadParam; a key of the other node's shard is NoStorageServer" {
+    start_store --memory
+    k=$(key_for s1 k)
+    sh=$(shard_of "$k")
+    run j set "$k" v --shard $(((sh + 1) % 64))
+    [ "$status" -eq 65 ]
+    [ "${lines[0]}" = BadParam ]
+    run j read "$k"
+    [ "$status" -eq 1 ]
+    run j set "$(key_for s2 k)" v
+    [ "$status" -eq 75 ]
+    [ "${lines[0]}" = NoStorageServer ]
+}
+
+@test "limits: namespace 65, key 257, value 204801 bytes are BadParam and nothing is written" {
+    start_store --memory
+    ns64=$(printf 'n%.0s' $(seq 64))
+    k=$(key_for s1 k)
+    run j -n "${ns64}x" set "$k" v
+    [ "$status" -eq 65 ]
+    [ "${lines[0]}" = BadParam ]
+    run j -n "$ns64" set "$k" v
+    [ "$status" -eq 0 ]
+    run j set "$(printf '%0257d' 7)" v # over the limit: refused before the shard check
+    [ "$status" -eq 65 ]
+    [ "${lines[0]}" = BadParam ]
+    k256=$(key_len s1 256)
+    run j set "$k256" v256
+    [ "$status" -eq 0 ]
+    [ "$(j get "$k256")" = v256 ]
+    head -c 204801 /dev/zero | tr '\0' x >"$TMP/big"
+    run j set "$k" - <"$TMP/big"
+    [ "$status" -eq 65 ]
+    [ "${lines[0]}" = BadParam ]
+    run j read "$k"
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = NoKey ]
+    head -c 204800 "$TMP/big" >"$TMP/max"
+    run j set "$k" - <"$TMP/max"
+    [ "$status" -eq 0 ]
+    j get "$k" | cmp - "$TMP/max"
+}
