@@ -145,7 +145,7 @@ client_connect(const char *hostport, int timeout_ms, char *err, size_t errlen)
 
 /* Write len bytes, waiting for the socket when it is full. */
 static int
-write_all(int fd, const uint8_t *p, size_t len, size_t *done)
+write_all(int fd, const uint8_t *p, size_t len, int64_t deadline, size_t *done)
 {
     *done = 0;
     while (*done < len) {
@@ -156,7 +156,7 @@ write_all(int fd, const uint8_t *p, size_t len, size_t *done)
         }
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return error_from_errno(errno);
-        int rc = wait_fd(fd, POLLOUT, -1);
+        int rc = wait_fd(fd, POLLOUT, deadline);
         if (rc != 0) return rc;
     }
     return 0;
@@ -176,10 +176,11 @@ client_queue(struct client_buf *out, const struct wire_msg *m)
 }
 
 int
-client_flush(struct client_buf *out, int fd)
+client_flush(struct client_buf *out, int fd, int timeout_ms)
 {
     size_t done;
-    int rc = write_all(fd, out->data, out->len, &done);
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int rc = write_all(fd, out->data, out->len, deadline, &done);
     if (done > 0 && done < out->len) memmove(out->data, out->data + done, out->len - done);
     out->len -= done;
     return rc;
@@ -191,7 +192,7 @@ client_send(int fd, const struct wire_msg *m)
     struct client_buf out;
     client_buf_init(&out);
     int rc = client_queue(&out, m);
-    if (rc == 0) rc = client_flush(&out, fd);
+    if (rc == 0) rc = client_flush(&out, fd, -1);
     client_buf_deinit(&out);
     return rc;
 }

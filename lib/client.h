@@ -56,9 +56,10 @@ int client_send(int fd, const struct wire_msg *m);
  * JUNO_ENOMEM. */
 int client_queue(struct client_buf *out, const struct wire_msg *m);
 
-/* Write everything in out to fd and empty it. Returns 0 or a negative errno
- * code (then out is left as it was minus what was written). */
-int client_flush(struct client_buf *out, int fd);
+/* Write everything in out to fd and empty it, waiting at most timeout_ms
+ * (< 0: no limit) for a full socket. Returns 0, JUNO_ETIMEDOUT or a negative
+ * errno code; on error out keeps what was not written. */
+int client_flush(struct client_buf *out, int fd, int timeout_ms);
 
 /* Receive one whole message into *out. Bytes already buffered in b are used
  * first; the message handed out by the previous call on b is dropped first.

@@ -59,6 +59,9 @@ kill9_store() {
 
 j() { juno --store "$A" --map "$MAP" "$@"; }
 
+# batch without its stderr (for `run`, which mixes the two)
+bq() { juno --store "$A" --map "$MAP" batch 2>/dev/null; }
+
 # key_for NODE PREFIX: the first key PREFIX<n> whose shard NODE owns.
 key_for() {
     local i
@@ -367,4 +370,244 @@ one_node_map() {
     run j set "$k" - <"$TMP/max"
     [ "$status" -eq 0 ]
     j get "$k" | cmp - "$TMP/max"
+}
+
+# poke KIND: send a bad input of KIND to the store on a raw socket and print
+# what came back: "closed" (the store closed the connection), "status N" (a
+# reply with status N), or "sent" (we closed first).
+poke() {
+    python3 - "$P1" "$1" <<'EOF'
+import os, socket, struct, sys
+port, kind = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+
+def header(size, opcode, magic=0x5050, flags=0, shard=0, opaque=7):
+    return struct.pack(">HBBIIBBH", magic, 1, 0x40, size, opaque, opcode, flags, shard)
+
+# a payload component: namespace "d", key "k", no value (16 bytes, padded)
+payload = struct.pack(">IBBHI", 16, 1, 1, 1, 0) + b"dk" + b"\0\0"
+
+def wait_close():
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return "closed"
+    except socket.timeout:
+        return "open"
+
+def reply_status():
+    buf = b""
+    while len(buf) < 16:
+        b = s.recv(65536)
+        if not b:
+            return "closed"
+        buf += b
+    return "status %d" % buf[15]
+
+if kind == "random":
+    s.sendall(b"\x17" + os.urandom(4095))
+    print(wait_close())
+elif kind == "magic":
+    s.sendall(header(32, 0x82, magic=0x5051) + payload)
+    print(wait_close())
+elif kind == "huge":
+    s.sendall(header(100 * 1024 * 1024, 0x82))
+    print(wait_close())
+elif kind == "truncated":
+    s.sendall((header(32, 0x82) + payload)[:20])
+    s.close()
+    print("sent")
+elif kind == "unknown-op":
+    s.sendall(header(32, 0x09) + payload)
+    print(reply_status())
+elif kind == "garbage":
+    s.sendall(header(32, 0x82) + struct.pack(">IB", 0xFFFFFFF0, 1) + b"\xAA" * 11)
+    print(reply_status())
+EOF
+}
+
+# check_bad_input KIND EXPECTED: after the bad input the daemon is alive,
+# another connection works, a key written before is unchanged, and the
+# daemon logged exactly one line about it.
+check_bad_input() {
+    start_store --memory
+    k=$(key_for s1 before)
+    j set "$k" precious >/dev/null
+    before=$(wc -l <"$LOG")
+    run poke "$1"
+    [ "$output" = "$2" ]
+    sleep 0.2
+    kill -0 "$SPID"
+    k2=$(key_for s1 after)
+    run j set "$k2" fine
+    [ "$status" -eq 0 ]
+    [ "$(j get "$k2")" = fine ]
+    [ "$(j get "$k")" = precious ]
+    after=$(wc -l <"$LOG")
+    echo "log lines: before $before, after $after" >&2
+    tail -n +$((before + 1)) "$LOG" >&2
+    [ $((after - before)) -eq 1 ]
+}
+
+@test "bad input: random bytes close the connection, the daemon goes on" {
+    check_bad_input random closed
+    grep -q 'bad frame.*bad magic' "$LOG"
+}
+
+@test "bad input: a wrong magic closes the connection" {
+    check_bad_input magic closed
+    grep -q 'bad frame.*bad magic' "$LOG"
+}
+
+@test "bad input: a header announcing a 100 MB frame is refused before buffering" {
+    check_bad_input huge closed
+    grep -q 'bad frame.*frame limit' "$LOG"
+}
+
+@test "bad input: a truncated frame, then close" {
+    check_bad_input truncated sent
+}
+
+@test "bad input: an unknown opcode is NotSupported (28)" {
+    check_bad_input unknown-op "status 28"
+}
+
+@test "bad input: garbage components are BadMsg (1)" {
+    check_bad_input garbage "status 1"
+    grep -q 'malformed message' "$LOG"
+}
+
+# gen_batch N PREFIX: N "set" lines then N "get" lines; values carry escapes.
+gen_batch() {
+    python3 - "$1" "$2" <<'EOF'
+import sys
+n, p = int(sys.argv[1]), sys.argv[2]
+for i in range(n):
+    print(f"set\t{p}{i}\tvalue {i}\\twith\\ttabs\\n\\x00\\\\{i * 7919}")
+for i in range(n):
+    print(f"get\t{p}{i}")
+EOF
+}
+
+# expect_batch N PREFIX: what gen_batch's run prints.
+expect_batch() {
+    python3 - "$1" "$2" <<'EOF'
+import sys
+n, p = int(sys.argv[1]), sys.argv[2]
+for i in range(n):
+    print("OK")
+for i in range(n):
+    print(f"OK\tvalue {i}\\twith\\ttabs\\n\\x00\\\\{i * 7919}")
+EOF
+}
+
+@test "batch: 2000 sets then 2000 gets in one run, every line OK with its value" {
+    one_node_map
+    start_store --memory
+    gen_batch 2000 key >"$TMP/in"
+    expect_batch 2000 key >"$TMP/want"
+    run j batch <"$TMP/in"
+    [ "$status" -eq 0 ]
+    printf '%s\n' "$output" >"$TMP/got"
+    diff "$TMP/want" "$TMP/got"
+    # the same key twice in one window applies in order; del; misses
+    printf 'set\tk\t1\nset\tk\t2\nget\tk\ndel\tk\nget\tk\ndel\tk\nbogus\tk\n' >"$TMP/in2"
+    run bq <"$TMP/in2"
+    [ "$status" -eq 1 ]
+    [ "${lines[*]}" = "OK OK OK	2 OK NOT_FOUND NOT_FOUND ERR	BadInput" ]
+}
+
+@test "batch: a store that is not there is exit 69" {
+    run juno --store "127.0.0.1:$P2" --shards 64 batch <<<"get	k"
+    [ "$status" -eq 69 ]
+    run juno --store "127.0.0.1:$P2" --shards 64 get k
+    [ "$status" -eq 69 ]
+    [[ "$output" == *"juno: error: unable to connect"*"refused"* ]]
+}
+
+# durable MODE: acknowledged writes survive kill -9 with --sync MODE.
+durable() {
+    one_node_map
+    start_store --data "$TMP/db" --sync "$1"
+    gen_batch 2000 "d$1-" >"$TMP/in"
+    expect_batch 2000 "d$1-" >"$TMP/want"
+    head -n 2000 "$TMP/in" | j batch >"$TMP/set-out"
+    kill9_store
+    [ "$(grep -c '^OK$' "$TMP/set-out")" -eq 2000 ]
+    start_store --data "$TMP/db" --sync "$1"
+    tail -n 2000 "$TMP/in" | j batch >"$TMP/get-out"
+    diff <(tail -n 2000 "$TMP/want") "$TMP/get-out"
+}
+
+@test "durability: --sync always keeps every acknowledged write across kill -9" {
+    durable always
+}
+
+@test "durability: --sync batch keeps every acknowledged write across kill -9" {
+    durable batch
+}
+
+@test "--memory: nothing is written under --data, and a restart loses the data" {
+    one_node_map
+    mkdir "$TMP/mem"
+    start_store --memory --data "$TMP/mem"
+    gen_batch 200 m >"$TMP/in"
+    run j batch <"$TMP/in"
+    [ "$status" -eq 0 ]
+    [ "$(find "$TMP/mem" -mindepth 1 | wc -l)" -eq 0 ]
+    kill9_store
+    start_store --memory --data "$TMP/mem"
+    run j read m1
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = NoKey ]
+}
+
+@test "SIGTERM with requests in flight: the store exits 0 and answered every request it read" {
+    one_node_map
+    start_store --data "$TMP/db"
+    python3 -c '
+for i in range(300000): print(f"set\tt{i}\tv{i}")' >"$TMP/in"
+    j batch <"$TMP/in" >"$TMP/out" 2>"$TMP/err" &
+    bpid=$!
+    sleep 0.5
+    kill -TERM "$SPID"
+    rc=0
+    wait "$SPID" || rc=$?
+    brc=0
+    wait "$bpid" || brc=$?
+    echo "store exit $rc, batch exit $brc" >&2
+    sort "$TMP/out" | uniq -c >&2
+    # one answer per line; only lines never answered say Unavailable
+    [ "$(wc -l <"$TMP/out")" -eq 300000 ]
+    [ "$(grep -cv -e '^OK$' -e '^ERR	Unavailable$' "$TMP/out")" -eq 0 ]
+    ok=$(grep -c '^OK$' "$TMP/out")
+    [ "$ok" -gt 0 ]
+    # every acknowledged set is there after a restart
+    start_store --data "$TMP/db"
+    paste "$TMP/in" "$TMP/out" | awk -F'\t' '$4 == "OK" { print "get\t" $2 }' >"$TMP/get"
+    run j batch <"$TMP/get"
+    [ "$status" -eq 0 ]
+    [ "$(printf '%s\n' "$output" | grep -c '^OK	v')" -eq "$ok" ]
+    [ "$rc" -eq 0 ] # the drain's exit status
+}
+
+@test "SIGHUP with a new map: a shard that was not owned is now served" {
+    start_store --memory
+    k=$(key_for s2 h)
+    run j set "$k" v
+    [ "$status" -eq 75 ]
+    juno-ring plan "$MAP" --remove z0=s2 --out "$TMP/map2.json" >/dev/null
+    grep -q '"version": 2' "$TMP/map2.json"
+    mv "$TMP/map2.json" "$MAP"
+    kill -HUP "$SPID"
+    for i in $(seq 50); do
+        j read "$k" >/dev/null 2>&1 && break
+        [ $? -ne 75 ] && break
+        sleep 0.1
+    done
+    run j set "$k" now-mine
+    [ "$status" -eq 0 ]
+    [ "$(j get "$k")" = now-mine ]
+    grep -q 'map loaded.*version=2.*shards_owned=64/64' "$LOG"
 }

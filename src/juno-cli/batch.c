@@ -316,7 +316,7 @@ batch_main(struct juno_opts *o)
             if (eof && b.count == 0) code = b.failed ? EXIT_NO : 0;
             continue;
         }
-        int rc = client_flush(&b.out, b.fd);
+        int rc = client_flush(&b.out, b.fd, o->timeout_ms);
         struct wire_msg r;
         if (rc == 0) rc = client_recv(&b.in, b.fd, o->timeout_ms, &r);
         if (rc != 0) {
