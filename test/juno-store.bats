@@ -611,3 +611,63 @@ for i in range(300000): print(f"set\tt{i}\tv{i}")' >"$TMP/in"
     [ "$(j get "$k")" = now-mine ]
     grep -q 'map loaded.*version=2.*shards_owned=64/64' "$LOG"
 }
+
+@test "--help and --version of juno-store and juno exit 0 and print usage" {
+    run juno-store --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Usage: juno-store"* ]]
+    [[ "$output" == *"Exit status"* ]]
+    run juno-store --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == "juno-store "* ]]
+    run juno --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Usage: juno"* ]]
+    for c in read prepare-create prepare-update prepare-set prepare-delete commit abort \
+        delete mark-delete repair clone drop-shard nop set get batch; do
+        [[ "$output" == *"  $c "* ]]
+    done
+    [[ "$output" == *"75"*"RecordLocked"* ]]
+    run juno -h
+    [ "$status" -eq 0 ]
+    run juno -V
+    [ "$status" -eq 0 ]
+    [[ "$output" == "juno "* ]]
+    run juno --version
+    [ "$status" -eq 0 ]
+    [[ "$output" == "juno "* ]]
+}
+
+@test "bad options and usage errors exit 64" {
+    run juno-store --no-such-option
+    [ "$status" -eq 64 ]
+    run juno-store --map "$MAP" --memory --sync sometimes
+    [ "$status" -eq 64 ]
+    run juno --no-such-option
+    [ "$status" -eq 64 ]
+    run juno --store "$A"
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"juno: error: no command given"* ]]
+    run juno --store "$A" frobnicate k
+    [ "$status" -eq 64 ]
+    run juno --store "$A" read
+    [ "$status" -eq 64 ]
+    run juno --store "$A" read k --rid not-a-uuid
+    [ "$status" -eq 64 ]
+    run juno --store "$A" --shards 0 read k
+    [ "$status" -eq 64 ]
+    run juno get k
+    [ "$status" -eq 64 ]
+}
+
+@test "a missing map, or a map without this node, exits 78 with a clear message" {
+    run juno-store --listen "$A" --map "$TMP/none.json" --memory
+    [ "$status" -eq 78 ]
+    [[ "$output" == *"juno-store: error: "*"none.json"* ]]
+    run juno-store --listen "127.0.0.1:1" --map "$MAP" --memory
+    [ "$status" -eq 78 ]
+    [[ "$output" == *"juno-store: error: "*"127.0.0.1:1"* ]]
+    run juno-store --listen "$A" --map "$MAP" --node s9 --memory
+    [ "$status" -eq 78 ]
+    [[ "$output" == *"s9"* ]]
+}
