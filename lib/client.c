@@ -84,8 +84,7 @@ buf_reserve(struct client_buf *b, size_t n)
 static int
 connect_one(const struct addrinfo *ai, int64_t deadline, int *fd)
 {
-    int s = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                   ai->ai_protocol);
+    int s = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (s < 0) return error_from_errno(errno);
     int rc = 0;
     if (connect(s, ai->ai_addr, ai->ai_addrlen) != 0) {
@@ -126,7 +125,7 @@ client_connect(const char *hostport, int timeout_ms, char *err, size_t errlen)
     hints.ai_flags = AI_NUMERICSERV;
     int gai = getaddrinfo(host, port, &hints, &res);
     if (gai != 0) {
-        if (errlen > 0) snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(gai));
+        if (errlen > 0) snprintf(err, errlen, "unable to resolve %s: %s", host, gai_strerror(gai));
         return JUNO_ENOTFOUND;
     }
     int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
@@ -137,7 +136,7 @@ client_connect(const char *hostport, int timeout_ms, char *err, size_t errlen)
     }
     freeaddrinfo(res);
     if (rc != 0) {
-        if (errlen > 0) snprintf(err, errlen, "cannot connect to %s: %s", hostport, error_str(rc));
+        if (errlen > 0) snprintf(err, errlen, "unable to connect to %s: %s", hostport, error_str(rc));
         return rc;
     }
     return fd;

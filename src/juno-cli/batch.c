@@ -116,10 +116,14 @@ parse_line(struct slot *sl, char *line, const char **why)
     f[n++] = line;
     for (char *p = line; *p && n < 4; p++)
         if (*p == '\t') *p = '\0', f[n++] = p + 1;
-    if (strcmp(f[0], "set") == 0) sl->kind = K_SET;
-    else if (strcmp(f[0], "get") == 0) sl->kind = K_GET;
-    else if (strcmp(f[0], "del") == 0) sl->kind = K_DEL;
-    else return *why = "unknown command (set, get or del)", -1;
+    if (strcmp(f[0], "set") == 0)
+        sl->kind = K_SET;
+    else if (strcmp(f[0], "get") == 0)
+        sl->kind = K_GET;
+    else if (strcmp(f[0], "del") == 0)
+        sl->kind = K_DEL;
+    else
+        return *why = "unknown command (set, get or del)", -1;
     int most = sl->kind == K_SET ? 3 : 2;
     if (n < 2) return *why = "missing KEY", -1;
     if (n > most) return *why = "too many fields", -1;
@@ -156,9 +160,11 @@ start(struct batch *b, struct slot *sl)
 {
     int rc = client_new_request_id(sl->rid);
     if (rc != 0) cli_die(EX_OSERR, "unable to make a request id: %s", error_str(rc));
-    send_op(b, sl, sl->kind == K_SET ? WIRE_OP_PREPARE_SET
-                   : sl->kind == K_GET ? WIRE_OP_READ
-                                       : WIRE_OP_PREPARE_DELETE, NULL);
+    send_op(b, sl,
+            sl->kind == K_SET   ? WIRE_OP_PREPARE_SET
+            : sl->kind == K_GET ? WIRE_OP_READ
+                                : WIRE_OP_PREPARE_DELETE,
+            NULL);
 }
 
 static void
@@ -190,20 +196,27 @@ on_reply(struct batch *b, const struct wire_msg *r)
         }
         break;
     case WIRE_OP_PREPARE_SET:
-        if (st == WIRE_ST_OK) send_op(b, sl, WIRE_OP_COMMIT, &r->meta);
-        else finish(b, sl, st == WIRE_ST_ALREADY_FULFILLED ? "OK" : err, st == WIRE_ST_ALREADY_FULFILLED);
+        if (st == WIRE_ST_OK)
+            send_op(b, sl, WIRE_OP_COMMIT, &r->meta);
+        else
+            finish(b, sl, st == WIRE_ST_ALREADY_FULFILLED ? "OK" : err,
+                   st == WIRE_ST_ALREADY_FULFILLED);
         break;
     case WIRE_OP_PREPARE_DELETE:
         if (st == WIRE_ST_OK)
-            send_op(b, sl, wire_meta_has(&r->meta, WIRE_F_VERSION) ? WIRE_OP_DELETE : WIRE_OP_ABORT, NULL);
-        else finish(b, sl, err, 0);
+            send_op(b, sl, wire_meta_has(&r->meta, WIRE_F_VERSION) ? WIRE_OP_DELETE : WIRE_OP_ABORT,
+                    NULL);
+        else
+            finish(b, sl, err, 0);
         break;
     case WIRE_OP_ABORT:
         finish(b, sl, st == WIRE_ST_OK ? "NOT_FOUND" : err, st == WIRE_ST_OK);
         break;
     default: /* Commit, Delete */
-        if (st == WIRE_ST_OK || st == WIRE_ST_ALREADY_FULFILLED) finish(b, sl, "OK", 1);
-        else finish(b, sl, err, 0);
+        if (st == WIRE_ST_OK || st == WIRE_ST_ALREADY_FULFILLED)
+            finish(b, sl, "OK", 1);
+        else
+            finish(b, sl, err, 0);
         break;
     }
 }
@@ -292,7 +305,7 @@ batch_main(struct juno_opts *o)
     client_buf_init(&b.out);
     char err[512];
     b.fd = client_connect(o->store, o->timeout_ms, err, sizeof(err));
-    if (b.fd < 0) cli_die(output_exit_error(b.fd), "unable to connect: %s", err);
+    if (b.fd < 0) cli_die(output_exit_error(b.fd), "%s", err);
     struct slot next;
     int have_next = 0, eof = 0, code = -1;
     while (code < 0) {

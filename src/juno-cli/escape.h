@@ -39,11 +39,21 @@ esc_batch_unescape(const char *in, size_t len, char *out)
         }
         if (++i >= len) return -1;
         switch (in[i]) {
-        case 't': out[o++] = '\t'; break;
-        case 'n': out[o++] = '\n'; break;
-        case 'r': out[o++] = '\r'; break;
-        case '0': out[o++] = '\0'; break;
-        case '\\': out[o++] = '\\'; break;
+        case 't':
+            out[o++] = '\t';
+            break;
+        case 'n':
+            out[o++] = '\n';
+            break;
+        case 'r':
+            out[o++] = '\r';
+            break;
+        case '0':
+            out[o++] = '\0';
+            break;
+        case '\\':
+            out[o++] = '\\';
+            break;
         case 'x': {
             int hi = i + 1 < len ? esc__hex((unsigned char)in[i + 1]) : -1;
             int lo = i + 2 < len ? esc__hex((unsigned char)in[i + 2]) : -1;
@@ -125,8 +135,14 @@ esc_json(const uint8_t *p, size_t len, char *out)
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         uint8_t c = p[i];
-        char e = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\t' ? 't'
-               : c == '\r' ? 'r' : c == '\b' ? 'b' : c == '\f' ? 'f' : 0;
+        char e = c == '"'    ? '"'
+                 : c == '\\' ? '\\'
+                 : c == '\n' ? 'n'
+                 : c == '\t' ? 't'
+                 : c == '\r' ? 'r'
+                 : c == '\b' ? 'b'
+                 : c == '\f' ? 'f'
+                             : 0;
         if (e) {
             out[o++] = '\\';
             out[o++] = e;

@@ -77,11 +77,12 @@ static const char usage_text[] =
     "\n"
     "Output: the status name on the first line, then \"name value\" lines for the\n"
     "metadata returned, then the value (read). get prints the value bytes only.\n"
-    "\n" CLI_EXIT_CODES_HELP
+    "\n"
     "Statuses: 0 Ok, AlreadyFulfilled; 1 NoKey, DupKey, VersionConflict,\n"
     "NoUncommitted, MarkedDelete; 65 BadParam, BadMsg; 74 SSError; 75 RecordLocked,\n"
     "Busy, NoStorageServer; 69 connection refused, timed out or closed; 76 a reply\n"
-    "that is not JunoDB, or NotSupported.\n";
+    "that is not JunoDB, or NotSupported.\n"
+    "\n" CLI_EXIT_CODES_HELP;
 
 enum {
     OPT_RID = 256,
@@ -97,26 +98,29 @@ enum {
     OPT_VALUE_TYPE,
 };
 
-#define COMMON_OPTS                                                                            \
-    {"store", required_argument, NULL, 's'}, {"namespace", required_argument, NULL, 'n'},     \
-        {"shards", required_argument, NULL, 'S'}, {"map", required_argument, NULL, 'm'},      \
-        {"json", no_argument, NULL, 'j'}, {"timeout", required_argument, NULL, 't'},          \
-        {"window", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},           \
-        {"rid", required_argument, NULL, OPT_RID},                                            \
-        {"record-version", required_argument, NULL, OPT_RECORD_VERSION},                      \
-        {"ttl", required_argument, NULL, OPT_TTL},                                            \
-        {"creation", required_argument, NULL, OPT_CREATION},                                  \
-        {"expire", required_argument, NULL, OPT_EXPIRE},                                      \
-        {"last-modified", required_argument, NULL, OPT_LAST_MODIFIED},                        \
-        {"origin", required_argument, NULL, OPT_ORIGIN},                                      \
-        {"tombstone", no_argument, NULL, OPT_TOMBSTONE},                                      \
-        {"shard", required_argument, NULL, OPT_SHARD},                                        \
-        {"value-type", required_argument, NULL, OPT_VALUE_TYPE}
-
-static const struct option global_opts[] = {
-    COMMON_OPTS, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
-static const struct option command_opts[] = {
-    COMMON_OPTS, {"version", required_argument, NULL, OPT_VERSION_ARG}, {NULL, 0, NULL, 0}};
+/* Pass 1 uses the table as it is; pass 2 turns entry 0 into --version N. */
+static struct option long_opts[] = {
+    {"version", no_argument, NULL, 'V'},
+    {"store", required_argument, NULL, 's'},
+    {"namespace", required_argument, NULL, 'n'},
+    {"shards", required_argument, NULL, 'S'},
+    {"map", required_argument, NULL, 'm'},
+    {"json", no_argument, NULL, 'j'},
+    {"timeout", required_argument, NULL, 't'},
+    {"window", required_argument, NULL, 'w'},
+    {"help", no_argument, NULL, 'h'},
+    {"rid", required_argument, NULL, OPT_RID},
+    {"record-version", required_argument, NULL, OPT_RECORD_VERSION},
+    {"ttl", required_argument, NULL, OPT_TTL},
+    {"creation", required_argument, NULL, OPT_CREATION},
+    {"expire", required_argument, NULL, OPT_EXPIRE},
+    {"last-modified", required_argument, NULL, OPT_LAST_MODIFIED},
+    {"origin", required_argument, NULL, OPT_ORIGIN},
+    {"tombstone", no_argument, NULL, OPT_TOMBSTONE},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"value-type", required_argument, NULL, OPT_VALUE_TYPE},
+    {NULL, 0, NULL, 0},
+};
 
 static uint64_t
 num_opt(const char *name, const char *arg, uint64_t min, uint64_t max)
@@ -141,26 +145,46 @@ static int
 take_option(struct juno_opts *o, int opt, const char *arg)
 {
     switch (opt) {
-    case 's': o->store = arg; break;
+    case 's':
+        o->store = arg;
+        break;
     case 'n':
         if (arg[0] == '\0' || strlen(arg) > WIRE_MAX_NAMESPACE)
             cli_usage("invalid --namespace: 1 to %d bytes", WIRE_MAX_NAMESPACE);
         o->ns = arg;
         break;
-    case 'S': o->shards = (uint32_t)num_opt("shards", arg, 1, MAP_MAX_SHARDS); break;
-    case 'm': o->map_path = arg; break;
-    case 'j': o->json = 1; break;
-    case 't': o->timeout_ms = (int)num_opt("timeout", arg, 1, 86400000); break;
-    case 'w': o->window = (unsigned)num_opt("window", arg, 1, 65535); break;
-    case 'h': fputs(usage_text, stdout); exit(0);
-    case 'V': cli_version(); exit(0);
-    case OPT_RID: uuid_opt("rid", arg, o->rid), o->has_rid = 1; break;
+    case 'S':
+        o->shards = (uint32_t)num_opt("shards", arg, 1, MAP_MAX_SHARDS);
+        break;
+    case 'm':
+        o->map_path = arg;
+        break;
+    case 'j':
+        o->json = 1;
+        break;
+    case 't':
+        o->timeout_ms = (int)num_opt("timeout", arg, 1, 86400000);
+        break;
+    case 'w':
+        o->window = (unsigned)num_opt("window", arg, 1, 65535);
+        break;
+    case 'h':
+        fputs(usage_text, stdout);
+        exit(0);
+    case 'V':
+        cli_version();
+        exit(0);
+    case OPT_RID:
+        uuid_opt("rid", arg, o->rid), o->has_rid = 1;
+        break;
     case OPT_VERSION_ARG:
     case OPT_RECORD_VERSION:
         o->version = (uint32_t)num_opt("version", arg, 0, UINT32_MAX);
         o->has_version = 1;
         break;
-    case OPT_TTL: o->ttl = (uint32_t)num_opt("ttl", arg, 0, UINT32_MAX), o->has_ttl = 1; break;
+    case OPT_TTL:
+        o->ttl = (uint32_t)num_opt("ttl", arg, 0, UINT32_MAX), o->has_ttl = 1;
+        break;
     case OPT_CREATION:
         o->creation = (uint32_t)num_opt("creation", arg, 0, UINT32_MAX);
         o->has_creation = 1;
@@ -173,14 +197,21 @@ take_option(struct juno_opts *o, int opt, const char *arg)
         o->last_modified = num_opt("last-modified", arg, 0, UINT64_MAX);
         o->has_lm = 1;
         break;
-    case OPT_ORIGIN: uuid_opt("origin", arg, o->origin), o->has_origin = 1; break;
-    case OPT_TOMBSTONE: o->tombstone = 1; break;
-    case OPT_SHARD: o->shard = (uint32_t)num_opt("shard", arg, 0, 65535), o->has_shard = 1; break;
+    case OPT_ORIGIN:
+        uuid_opt("origin", arg, o->origin), o->has_origin = 1;
+        break;
+    case OPT_TOMBSTONE:
+        o->tombstone = 1;
+        break;
+    case OPT_SHARD:
+        o->shard = (uint32_t)num_opt("shard", arg, 0, 65535), o->has_shard = 1;
+        break;
     case OPT_VALUE_TYPE:
         o->value_type = (uint8_t)num_opt("value-type", arg, 0, 255);
         o->has_value_type = 1;
         break;
-    default: return -1;
+    default:
+        return -1;
     }
     return 0;
 }
@@ -215,7 +246,7 @@ main(int argc, char **argv)
     o.window = JUNO_DEFAULT_WINDOW;
     int opt, shards_given = 0;
     /* pass 1: options before COMMAND ('+': stop at the first non-option) */
-    while ((opt = getopt_long(argc, argv, "+s:n:S:m:jt:w:hV", global_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+s:n:S:m:jt:w:hV", long_opts, NULL)) != -1) {
         if (opt == 'S') shards_given = 1;
         if (take_option(&o, opt, optarg) != 0) cli_usage("unknown option");
     }
@@ -225,7 +256,9 @@ main(int argc, char **argv)
     int cargc = argc - cmd;
     char **cargv = argv + cmd;
     optind = 0;
-    while ((opt = getopt_long(cargc, cargv, short_opts, command_opts, NULL)) != -1) {
+    long_opts[0].has_arg = required_argument;
+    long_opts[0].val = OPT_VERSION_ARG;
+    while ((opt = getopt_long(cargc, cargv, short_opts, long_opts, NULL)) != -1) {
         if (opt == 'S') shards_given = 1;
         if (take_option(&o, opt, optarg) != 0) cli_usage("unknown option");
     }

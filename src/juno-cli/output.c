@@ -92,15 +92,19 @@ put_id(const char *name, const uint8_t id[16], int json)
 {
     char u[37];
     wire_uuid_format(id, u);
-    if (json) printf(",\"%s\":\"%s\"", name, u);
-    else printf("%s %s\n", name, u);
+    if (json)
+        printf(",\"%s\":\"%s\"", name, u);
+    else
+        printf("%s %s\n", name, u);
 }
 
 static void
 put_num(const char *name, uint64_t v, int json)
 {
-    if (json) printf(",\"%s\":%llu", name, (unsigned long long)v);
-    else printf("%s %llu\n", name, (unsigned long long)v);
+    if (json)
+        printf(",\"%s\":%llu", name, (unsigned long long)v);
+    else
+        printf("%s %llu\n", name, (unsigned long long)v);
 }
 
 static void
@@ -124,8 +128,10 @@ output_reply(const struct juno_opts *o, const struct wire_msg *r, int with_value
 {
     const struct wire_meta *m = &r->meta;
     int json = o->json;
-    if (json) printf("{\"status\":\"%s\",\"code\":%u", wire_status_name(r->status), r->status);
-    else printf("%s\n", wire_status_name(r->status));
+    if (json)
+        printf("{\"status\":\"%s\",\"code\":%u", wire_status_name(r->status), r->status);
+    else
+        printf("%s\n", wire_status_name(r->status));
     if (wire_meta_has(m, WIRE_F_VERSION)) put_num("version", m->version, json);
     if (wire_meta_has(m, WIRE_F_CREATION_TIME)) put_num("creation_time", m->creation_time, json);
     if (wire_meta_has(m, WIRE_F_EXPIRATION_TIME))

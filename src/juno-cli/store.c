@@ -62,7 +62,7 @@ session_open(struct session *s, const struct juno_opts *o)
     client_buf_init(&s->in);
     s->opaque = (uint32_t)getpid();
     s->fd = client_connect(o->store, o->timeout_ms, err, sizeof(err));
-    if (s->fd < 0) cli_die(output_exit_error(s->fd), "unable to connect: %s", err);
+    if (s->fd < 0) cli_die(output_exit_error(s->fd), "%s", err);
 }
 
 static void
@@ -80,10 +80,14 @@ roundtrip(struct session *s, struct wire_msg *req, struct wire_msg *reply)
     req->opaque = ++s->opaque;
     int rc = client_send(s->fd, req);
     if (rc == JUNO_EINVAL) cli_die(EX_DATAERR, "unable to encode the request: a field is too long");
-    if (rc != 0) cli_die(output_exit_error(rc), "unable to send to %s: %s", s->o->store, error_str(rc));
+    if (rc != 0)
+        cli_die(output_exit_error(rc), "unable to send to %s: %s", s->o->store, error_str(rc));
     rc = client_recv(&s->in, s->fd, s->o->timeout_ms, reply);
-    if (rc == JUNO_EOF) cli_die(EX_UNAVAILABLE, "unable to read the reply: %s closed the connection", s->o->store);
-    if (rc != 0) cli_die(output_exit_error(rc), "unable to read the reply from %s: %s", s->o->store, error_str(rc));
+    if (rc == JUNO_EOF)
+        cli_die(EX_UNAVAILABLE, "unable to read the reply: %s closed the connection", s->o->store);
+    if (rc != 0)
+        cli_die(output_exit_error(rc), "unable to read the reply from %s: %s", s->o->store,
+                error_str(rc));
     if (reply->opaque != req->opaque || reply->opcode != req->opcode)
         cli_die(EX_PROTOCOL, "unable to use the reply: it answers another request (opaque %u, %s)",
                 reply->opaque, wire_opcode_name(reply->opcode));
@@ -136,7 +140,8 @@ get_value(int argc, char **argv, int i, struct wire_bytes *v, char **owned)
     }
     size_t len;
     int rc = cli_read_file("-", JUNO_MAX_INPUT, owned, &len);
-    if (rc == JUNO_EMSGSIZE) cli_die(EX_DATAERR, "unable to read the value: over %u bytes", JUNO_MAX_INPUT);
+    if (rc == JUNO_EMSGSIZE)
+        cli_die(EX_DATAERR, "unable to read the value: over %u bytes", JUNO_MAX_INPUT);
     if (rc != 0) cli_die(EX_IOERR, "unable to read the value from stdin: %s", error_str(rc));
     v->ptr = (const uint8_t *)*owned;
     v->len = len;
@@ -201,7 +206,8 @@ run_get(const struct juno_opts *o, int argc, char **argv)
     if (o->json) {
         output_reply(o, &reply, reply.status == WIRE_ST_OK);
     } else if (reply.status == WIRE_ST_OK) {
-        if (reply.value.len > 0 && fwrite(reply.value.ptr, 1, reply.value.len, stdout) != reply.value.len)
+        if (reply.value.len > 0 &&
+            fwrite(reply.value.ptr, 1, reply.value.len, stdout) != reply.value.len)
             code = EX_IOERR;
     } else {
         cli_error("unable to get '%s': %s (%s)", argv[1], wire_status_str(reply.status),
@@ -217,13 +223,15 @@ store_commit_meta(const struct juno_opts *o, const struct wire_meta *cur, const 
 {
     uint64_t now = now_ns();
     uint32_t now_s = (uint32_t)(now / 1000000000u);
-    uint32_t version = o->has_version ? o->version
-                       : (wire_meta_has(cur, WIRE_F_VERSION) ? cur->version : 0) + 1;
-    uint32_t creation = o->has_creation ? o->creation
-                        : wire_meta_has(cur, WIRE_F_CREATION_TIME) ? cur->creation_time : now_s;
-    uint32_t expire = o->has_expire ? o->expire
-                      : o->has_ttl ? now_s + o->ttl
-                      : wire_meta_has(cur, WIRE_F_EXPIRATION_TIME) ? cur->expiration_time : 0;
+    uint32_t version =
+        o->has_version ? o->version : (wire_meta_has(cur, WIRE_F_VERSION) ? cur->version : 0) + 1;
+    uint32_t creation = o->has_creation                            ? o->creation
+                        : wire_meta_has(cur, WIRE_F_CREATION_TIME) ? cur->creation_time
+                                                                   : now_s;
+    uint32_t expire = o->has_expire                                ? o->expire
+                      : o->has_ttl                                 ? now_s + o->ttl
+                      : wire_meta_has(cur, WIRE_F_EXPIRATION_TIME) ? cur->expiration_time
+                                                                   : 0;
     uint64_t lm = o->has_lm ? o->last_modified : now;
     if (!o->has_lm && wire_meta_has(cur, WIRE_F_LAST_MODIFIED) && cur->last_modified >= lm)
         lm = cur->last_modified + 1;
@@ -233,9 +241,12 @@ store_commit_meta(const struct juno_opts *o, const struct wire_meta *cur, const 
     wire_meta_set_u32(out, WIRE_F_CREATION_TIME, creation);
     wire_meta_set_u32(out, WIRE_F_EXPIRATION_TIME, expire); /* 0: never, not sent */
     wire_meta_set_last_modified(out, lm);
-    if (o->has_origin) wire_meta_set_originator_id(out, o->origin);
-    else if (wire_meta_has(cur, WIRE_F_ORIGINATOR_ID)) wire_meta_set_originator_id(out, cur->originator_id);
-    else wire_meta_set_originator_id(out, rid);
+    if (o->has_origin)
+        wire_meta_set_originator_id(out, o->origin);
+    else if (wire_meta_has(cur, WIRE_F_ORIGINATOR_ID))
+        wire_meta_set_originator_id(out, cur->originator_id);
+    else
+        wire_meta_set_originator_id(out, rid);
 }
 
 static int
@@ -247,9 +258,10 @@ run_set(const struct juno_opts *o, int argc, char **argv)
     fill_rid(o, rid);
     struct wire_msg req, reply;
     build_request(o, &req, WIRE_OP_PREPARE_SET, argv[1], rid);
-    req.meta.present &= ~((1u << WIRE_F_VERSION) | (1u << WIRE_F_TTL) | (1u << WIRE_F_CREATION_TIME) |
-                          (1u << WIRE_F_EXPIRATION_TIME) | (1u << WIRE_F_LAST_MODIFIED) |
-                          (1u << WIRE_F_ORIGINATOR_ID)); /* those go with the Commit */
+    req.meta.present &=
+        ~((1u << WIRE_F_VERSION) | (1u << WIRE_F_TTL) | (1u << WIRE_F_CREATION_TIME) |
+          (1u << WIRE_F_EXPIRATION_TIME) | (1u << WIRE_F_LAST_MODIFIED) |
+          (1u << WIRE_F_ORIGINATOR_ID)); /* those go with the Commit */
     char *owned = NULL;
     get_value(argc, argv, 2, &req.value, &owned);
     struct session s;

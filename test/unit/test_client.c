@@ -46,9 +46,9 @@ UNIT_TEST(utf8_valid)
     CHECK(esc_utf8_valid((const uint8_t *)"plain\0ascii", 11));
     CHECK(esc_utf8_valid((const uint8_t *)"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
     CHECK(!esc_utf8_valid((const uint8_t *)"\xff", 1));
-    CHECK(!esc_utf8_valid((const uint8_t *)"\xc3", 1));           /* truncated */
-    CHECK(!esc_utf8_valid((const uint8_t *)"\xc0\xaf", 2));       /* overlong */
-    CHECK(!esc_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));   /* surrogate */
+    CHECK(!esc_utf8_valid((const uint8_t *)"\xc3", 1));             /* truncated */
+    CHECK(!esc_utf8_valid((const uint8_t *)"\xc0\xaf", 2));         /* overlong */
+    CHECK(!esc_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3));     /* surrogate */
     CHECK(!esc_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
     CHECK(!esc_utf8_valid((const uint8_t *)"\xe2\x28\xa1", 3));
 }
