@@ -96,14 +96,26 @@ json_type(const cJSON *it)
     return "invalid value";
 }
 
+/* s cut to fit buf, with bytes outside printable ASCII shown as '?', so that
+ * a message stays on one line. */
+static const char *
+clean(const char *s, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (; s[n] != '\0' && n + 1 < cap; n++) buf[n] = s[n] >= 0x20 && s[n] < 0x7f ? s[n] : '?';
+    buf[n] = '\0';
+    return buf;
+}
+
 /* A short rendering of a wrong value for messages: `string "x"`, `1.5`, `array`. */
 static const char *
 json_show(const cJSON *it, char *buf, size_t cap)
 {
+    char text[41];
     if (cJSON_IsNumber(it))
         snprintf(buf, cap, "%.15g", it->valuedouble);
     else if (cJSON_IsString(it))
-        snprintf(buf, cap, "string \"%.40s\"", it->valuestring);
+        snprintf(buf, cap, "string \"%s\"", clean(it->valuestring, text, sizeof(text)));
     else
         snprintf(buf, cap, "%s", json_type(it));
     return buf;
@@ -166,7 +178,7 @@ int_field(struct parse *p, const cJSON *obj, const char *key, uint64_t min, uint
 static int
 name_field(struct parse *p, const cJSON *obj, const char *key, const char *where, char *dst)
 {
-    char shown[64];
+    char shown[64], text[81];
     const char *sep = *where ? ": " : "";
     const cJSON *it = field(p, obj, key, where);
     if (it == NULL) return -1;
@@ -178,7 +190,8 @@ name_field(struct parse *p, const cJSON *obj, const char *key, const char *where
     int bad = strcmp(key, "addr") == 0 ? map_addr_valid(it->valuestring)
                                        : map_name_valid(it->valuestring);
     if (bad) {
-        perr(p, "%s%s\"%s\": \"%.80s\" is not %s", where, sep, key, it->valuestring,
+        perr(p, "%s%s\"%s\": \"%s\" is not %s", where, sep, key,
+             clean(it->valuestring, text, sizeof(text)),
              strcmp(key, "addr") == 0 ? "a valid HOST:PORT address"
                                       : "a valid name (1-64 printable characters, no spaces)");
         return -1;
