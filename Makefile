@@ -8,6 +8,7 @@
 #   make install     PREFIX=/usr/local: programs, man pages, completions
 #   V=1              show full commands
 
+.DEFAULT_GOAL := all
 PREFIX       ?= /usr/local
 SAN          ?= 0
 FUZZ_SECONDS ?= 30
@@ -49,16 +50,16 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 LIBJUNO  := $(BUILD)/libjuno.a
 
-# Every directory under src/ is one program; src/juno-cli builds `juno`.
+# Every directory under src/ (and bench/) holding C files is one program;
+# src/juno-cli builds `juno`.
 prog_name = $(if $(filter juno-cli,$(1)),juno,$(1))
-PROG_DIRS := $(notdir $(patsubst %/,%,$(dir $(wildcard src/*/*.c))))
-PROG_DIRS := $(sort $(PROG_DIRS))
+PROG_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard src/*/*.c bench/*/*.c))))
 PROGS :=
 define PROGRAM
-$(BUILD)/$(call prog_name,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/$(1)/*.c)) $(LIBJUNO)
+$(BUILD)/$(call prog_name,$(notdir $(1))): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(1)/*.c)) $(LIBJUNO)
 	$$(quiet) LINK $$@
 	$$(Q)$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
-PROGS += $(BUILD)/$(call prog_name,$(1))
+PROGS += $(BUILD)/$(call prog_name,$(notdir $(1)))
 endef
 $(foreach d,$(PROG_DIRS),$(eval $(call PROGRAM,$(d))))
 
@@ -136,4 +137,4 @@ check-format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(wildcard $(BUILD)/src/*/*.d) $(wildcard $(BUILD)/test/unit/*.d)
+-include $(LIB_OBJS:.o=.d) $(wildcard $(BUILD)/src/*/*.d $(BUILD)/bench/*/*.d $(BUILD)/test/unit/*.d)

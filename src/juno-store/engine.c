@@ -62,6 +62,12 @@ engine__filter(void *state, int level, const char *key, size_t klen, const char 
     return 0;
 }
 
+static void
+engine__filter_destroy(void *state)
+{
+    (void)state; /* the engine owns itself; RocksDB calls this unconditionally */
+}
+
 static const char *
 engine__filter_name(void *state)
 {
@@ -297,7 +303,8 @@ engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **ou
     rocksdb_block_based_options_set_filter_policy(e->table,
                                                   rocksdb_filterpolicy_create_bloom_full(10));
     rocksdb_options_set_block_based_table_factory(e->opts, e->table);
-    e->filter = rocksdb_compactionfilter_create(e, NULL, engine__filter, engine__filter_name);
+    e->filter = rocksdb_compactionfilter_create(e, engine__filter_destroy, engine__filter,
+                                                engine__filter_name);
     rocksdb_options_set_compaction_filter(e->opts, e->filter);
     if (cfg->memory) {
         e->env = rocksdb_create_mem_env();
@@ -345,7 +352,7 @@ engine_close(struct engine *e)
     pthread_join(e->writer, NULL);
     engine__drain_done(e);
     char *err = NULL;
-    rocksdb_flush_wal(e->db, 1, &err);
+    if (e->env == NULL) rocksdb_flush_wal(e->db, 1, &err); /* the memory env has no fsync */
     if (err != NULL) {
         log_error("rocksdb WAL sync at close failed: %s", err);
         rocksdb_free(err);

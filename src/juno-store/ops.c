@@ -561,7 +561,7 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     case WIRE_OP_CLONE:
         break;
     default:
-        reply_status(c, req, WIRE_ST_NOT_SUPPORTED, NULL);
+        reply_status(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode");
         return;
     }
     if (check_request(s, c, req) != 0) return;

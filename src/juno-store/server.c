@@ -269,7 +269,10 @@ conn__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         return;
     }
     if (n < 0) {
-        if (n != UV_EOF) log_info("connection error peer=%s error=%s", c->peer, uv_strerror((int)n));
+        if (n != UV_EOF)
+            log_info("connection error peer=%s error=%s", c->peer, uv_strerror((int)n));
+        else if (c->rlen > 0)
+            log_warn("connection closed mid-frame peer=%s bytes=%zu", c->peer, c->rlen);
         conn__close(c);
         return;
     }

@@ -1,0 +1,522 @@
+/* juno-bench: a load generator for the JunoDB protocol (what redis-benchmark is
+ * for Redis).
+ *
+ * One libuv loop drives -c connections, each keeping up to -P requests in
+ * flight (closed loop), or issues requests at --rate per second over all of
+ * them (open loop: latency counts from each request's scheduled time, so a
+ * stalled server cannot hide its queueing). Latencies go to a log-linear
+ * histogram (lib/hist.c).
+ *
+ * Against juno-proxy it sends the client opcodes (Set, Get, Create, Update,
+ * Destroy). With --store it talks to one juno-store the way a one-replica
+ * proxy does: a set is PrepareSet then Commit, a get is Read, a del is
+ * PrepareDelete then Delete; the shard id is computed from --shards.
+ */
+#include "cli.h"
+#include "error.h"
+#include "hash.h"
+#include "hist.h"
+#include "wire.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+enum test { T_SET, T_GET, T_CREATE, T_UPDATE, T_DEL, T_COUNT };
+static const char *const test_names[T_COUNT] = {"set", "get", "create", "update", "del"};
+
+struct slot {
+    uint64_t start_ns;
+    uint32_t key;
+    uint8_t stage; /* store mode: 0 prepare, 1 commit/delete */
+    uint8_t busy;
+    uint8_t rid[16];
+};
+
+struct bconn {
+    uv_tcp_t tcp; /* embedded */
+    uv_connect_t connect;
+    struct bench *b;
+    uint8_t *rbuf; /* owned */
+    size_t rlen, rcap;
+    uint8_t *obuf; /* owned */
+    size_t olen, ocap;
+    int dirty, connected;
+    uint32_t inflight;
+    struct slot *slots; /* owned: pipeline entries, indexed by opaque */
+};
+
+struct bench {
+    uv_loop_t *loop;
+    char host[256];
+    uint16_t port;
+    unsigned clients, pipeline, shards;
+    uint64_t requests, keyspace, rate, duration_s;
+    size_t value_size;
+    int store_mode, csv, json, quiet;
+    const char *ns;
+    uint8_t *value; /* owned */
+    struct bconn *conns;
+    uv_check_t flush;
+    uv_timer_t tick;
+    enum test test;
+    uint64_t issued, done, errors, misses;
+    uint64_t start_ns, end_ns, deadline_ns;
+    uint64_t rng;
+    struct hist hist;
+    int finished, failed;
+};
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+rng_next(uint64_t *s)
+{
+    uint64_t x = *s; /* xorshift64* */
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static int
+key_text(uint32_t key, char *out)
+{
+    return snprintf(out, 24, "key:%010u", key);
+}
+
+/* Encode one message for slot s of connection c into c's output buffer. */
+static void
+send_msg(struct bconn *c, uint32_t opaque, uint8_t opcode, const struct slot *s,
+         const struct wire_msg *resp)
+{
+    struct bench *b = c->b;
+    char key[24];
+    int klen = key_text(s->key, key);
+    struct wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type_flag = WIRE_TF_REQUEST;
+    m.opaque = opaque;
+    m.opcode = opcode;
+    m.ns.ptr = (const uint8_t *)b->ns;
+    m.ns.len = strlen(b->ns);
+    m.key.ptr = (const uint8_t *)key;
+    m.key.len = (size_t)klen;
+    if (b->store_mode) m.shard_id = (uint16_t)hash_shard(key, (size_t)klen, b->shards);
+    wire_meta_set_request_id(&m.meta, s->rid);
+    int with_value = opcode == WIRE_OP_SET || opcode == WIRE_OP_CREATE ||
+                     opcode == WIRE_OP_UPDATE || opcode == WIRE_OP_PREPARE_SET ||
+                     opcode == WIRE_OP_PREPARE_CREATE || opcode == WIRE_OP_PREPARE_UPDATE;
+    if (with_value) {
+        m.value.ptr = b->value;
+        m.value.len = b->value_size;
+    }
+    if (opcode == WIRE_OP_COMMIT) { /* a one-replica proxy's commit */
+        uint32_t version = resp && wire_meta_has(&resp->meta, WIRE_F_VERSION) ? resp->meta.version : 0;
+        uint32_t created = resp && wire_meta_has(&resp->meta, WIRE_F_CREATION_TIME)
+                               ? resp->meta.creation_time
+                               : (uint32_t)time(NULL);
+        wire_meta_set_u32(&m.meta, WIRE_F_VERSION, version + 1);
+        wire_meta_set_u32(&m.meta, WIRE_F_CREATION_TIME, created);
+        wire_meta_set_last_modified(&m.meta, wall_ns());
+        if (resp && wire_meta_has(&resp->meta, WIRE_F_ORIGINATOR_ID))
+            wire_meta_set_originator_id(&m.meta, resp->meta.originator_id);
+    }
+    size_t n = wire_encoded_size(&m);
+    if (c->olen + n > c->ocap) {
+        size_t cap = c->ocap ? c->ocap * 2 : 65536;
+        while (cap < c->olen + n) cap *= 2;
+        uint8_t *nb = realloc(c->obuf, cap);
+        if (nb == NULL) cli_die(EX_OSERR, "out of memory");
+        c->obuf = nb;
+        c->ocap = cap;
+    }
+    c->olen += (size_t)wire_encode(&m, c->obuf + c->olen, c->ocap - c->olen);
+    if (!c->dirty) c->dirty = 1;
+}
+
+static uint8_t
+first_opcode(const struct bench *b)
+{
+    static const uint8_t proxy_ops[T_COUNT] = {WIRE_OP_SET, WIRE_OP_GET, WIRE_OP_CREATE,
+                                               WIRE_OP_UPDATE, WIRE_OP_DESTROY};
+    static const uint8_t store_ops[T_COUNT] = {WIRE_OP_PREPARE_SET, WIRE_OP_READ,
+                                               WIRE_OP_PREPARE_CREATE, WIRE_OP_PREPARE_UPDATE,
+                                               WIRE_OP_PREPARE_DELETE};
+    return b->store_mode ? store_ops[b->test] : proxy_ops[b->test];
+}
+
+/* Start one request on c with the given scheduled start. Returns 0 if c has no free slot. */
+static int
+issue(struct bconn *c, uint64_t start)
+{
+    struct bench *b = c->b;
+    if (!c->connected || c->inflight >= b->pipeline) return 0;
+    uint32_t i = 0;
+    while (c->slots[i].busy) i++;
+    struct slot *s = &c->slots[i];
+    s->busy = 1;
+    s->stage = 0;
+    s->start_ns = start;
+    s->key = (uint32_t)(rng_next(&b->rng) % b->keyspace);
+    uint64_t r1 = rng_next(&b->rng), r2 = rng_next(&b->rng);
+    memcpy(s->rid, &r1, 8);
+    memcpy(s->rid + 8, &r2, 8);
+    c->inflight++;
+    b->issued++;
+    send_msg(c, i, first_opcode(b), s, NULL);
+    return 1;
+}
+
+static int
+want_more(const struct bench *b)
+{
+    if (b->rate > 0) return 0; /* the tick timer issues */
+    if (b->duration_s > 0) return now_ns() < b->deadline_ns;
+    return b->issued < b->requests;
+}
+
+static void
+finish_request(struct bconn *c, struct slot *s, int status)
+{
+    struct bench *b = c->b;
+    uint64_t t = now_ns();
+    hist_record(&b->hist, t - s->start_ns);
+    b->done++;
+    if (status == WIRE_ST_OK || status == WIRE_ST_ALREADY_FULFILLED) {
+    } else if (status == WIRE_ST_NO_KEY || status == WIRE_ST_DUP_KEY) {
+        b->misses++;
+    } else {
+        if (b->errors++ < 5)
+            fprintf(stderr, "juno-bench: %s failed: %s\n", test_names[b->test],
+                    wire_status_name(status));
+    }
+    s->busy = 0;
+    c->inflight--;
+    if (want_more(b)) issue(c, now_ns());
+    int all_issued = b->rate || b->duration_s ? now_ns() >= b->deadline_ns : b->issued >= b->requests;
+    if (all_issued && b->done == b->issued) {
+        b->end_ns = t;
+        b->finished = 1;
+        uv_stop(b->loop);
+    }
+}
+
+static void
+on_response(struct bconn *c, const struct wire_msg *m)
+{
+    struct bench *b = c->b;
+    if (m->opaque >= b->pipeline || !c->slots[m->opaque].busy) return; /* unknown: drop */
+    struct slot *s = &c->slots[m->opaque];
+    int st = m->status;
+    if (b->store_mode && s->stage == 0 && st == WIRE_ST_OK && b->test != T_GET) {
+        s->stage = 1;
+        send_msg(c, m->opaque, b->test == T_DEL ? WIRE_OP_DELETE : WIRE_OP_COMMIT, s, m);
+        return;
+    }
+    finish_request(c, s, st);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct bconn *c = h->data;
+    if (c->rcap - c->rlen < 65536) {
+        c->rcap = c->rcap ? c->rcap * 2 : 262144;
+        c->rbuf = realloc(c->rbuf, c->rcap);
+        if (c->rbuf == NULL) cli_die(EX_OSERR, "out of memory");
+    }
+    buf->base = (char *)c->rbuf + c->rlen;
+    buf->len = c->rcap - c->rlen;
+}
+
+static void
+on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct bconn *c = st->data;
+    if (n < 0) {
+        cli_error("connection to %s:%u lost: %s", c->b->host, c->b->port, uv_strerror((int)n));
+        c->b->failed = 1;
+        uv_stop(c->b->loop);
+        return;
+    }
+    c->rlen += (size_t)n;
+    size_t off = 0;
+    for (;;) {
+        uint32_t flen;
+        const char *why;
+        int rc = wire_frame(c->rbuf + off, c->rlen - off, 0, &flen, &why);
+        if (rc == WIRE_AGAIN) break;
+        struct wire_msg m;
+        if (rc == WIRE_ERROR || wire_decode(c->rbuf + off, flen, &m) != 0) {
+            cli_error("bad response from %s:%u: %s", c->b->host, c->b->port,
+                      rc == WIRE_ERROR ? why : "undecodable");
+            c->b->failed = 1;
+            uv_stop(c->b->loop);
+            return;
+        }
+        on_response(c, &m);
+        off += flen;
+    }
+    memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+    c->rlen -= off;
+}
+
+static void
+on_write(uv_write_t *req, int status)
+{
+    free(req->data);
+    free(req);
+    (void)status; /* a failed write surfaces as a read error */
+}
+
+static void
+on_flush(uv_check_t *h)
+{
+    struct bench *b = h->data;
+    for (unsigned i = 0; i < b->clients; i++) {
+        struct bconn *c = &b->conns[i];
+        if (!c->dirty || c->olen == 0) continue;
+        uv_write_t *req = malloc(sizeof(*req));
+        uv_buf_t buf = uv_buf_init((char *)c->obuf, (unsigned)c->olen);
+        req->data = c->obuf;
+        c->obuf = NULL;
+        c->olen = c->ocap = 0;
+        c->dirty = 0;
+        uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+    }
+}
+
+static void on_flush(uv_check_t *h);
+
+/* Open loop: issue every request whose scheduled time has come. */
+static void
+on_tick(uv_timer_t *t)
+{
+    struct bench *b = t->data;
+    uint64_t now = now_ns();
+    uint64_t end = now < b->deadline_ns ? now : b->deadline_ns;
+    uint64_t due = (end - b->start_ns) * b->rate / 1000000000u;
+    static unsigned rr;
+    while (b->issued < due) {
+        uint64_t sched = b->start_ns + b->issued * 1000000000u / b->rate;
+        unsigned tried = 0;
+        while (tried < b->clients && !issue(&b->conns[rr++ % b->clients], sched)) tried++;
+        if (tried == b->clients) break; /* all pipelines full: the backlog waits, its clock runs */
+    }
+    on_flush(&b->flush); /* timers run before poll: write now, not after the next poll */
+    if (now >= b->deadline_ns) {
+        uv_timer_stop(t);
+        if (b->done == b->issued) {
+            b->end_ns = now;
+            b->finished = 1;
+            uv_stop(b->loop);
+        }
+    }
+}
+
+static void
+on_connect(uv_connect_t *req, int status)
+{
+    struct bconn *c = req->data;
+    if (status < 0) {
+        cli_error("unable to connect to %s:%u: %s", c->b->host, c->b->port, uv_strerror(status));
+        c->b->failed = 1;
+        uv_stop(c->b->loop);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->connected = 1;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    uv_stop(c->b->loop);
+}
+
+static void
+report(struct bench *b, int first)
+{
+    double secs = (double)(b->end_ns - b->start_ns) / 1e9;
+    double ops = secs > 0 ? (double)b->done / secs : 0;
+    double q[5] = {hist_percentile(&b->hist, 50) / 1e6, hist_percentile(&b->hist, 90) / 1e6,
+                   hist_percentile(&b->hist, 99) / 1e6, hist_percentile(&b->hist, 99.9) / 1e6,
+                   hist_percentile(&b->hist, 100) / 1e6};
+    const char *name = test_names[b->test];
+    if (b->csv) {
+        if (first) printf("test,requests,seconds,ops_per_sec,errors,misses,p50_ms,p90_ms,p99_ms,p999_ms,max_ms\n");
+        printf("%s,%llu,%.3f,%.0f,%llu,%llu,%.3f,%.3f,%.3f,%.3f,%.3f\n", name,
+               (unsigned long long)b->done, secs, ops, (unsigned long long)b->errors,
+               (unsigned long long)b->misses, q[0], q[1], q[2], q[3], q[4]);
+    } else if (b->json) {
+        printf("%s{\"test\":\"%s\",\"requests\":%llu,\"seconds\":%.3f,\"ops_per_sec\":%.0f,"
+               "\"errors\":%llu,\"misses\":%llu,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
+               "\"p99\":%.3f,\"p99.9\":%.3f,\"max\":%.3f}}",
+               first ? "{\"tests\":[" : ",", name, (unsigned long long)b->done, secs, ops,
+               (unsigned long long)b->errors, (unsigned long long)b->misses, q[0], q[1], q[2],
+               q[3], q[4]);
+    } else {
+        printf("%s: %llu requests in %.2f s: %.0f ops/s, errors %llu, misses %llu\n"
+               "  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
+               name, (unsigned long long)b->done, secs, ops, (unsigned long long)b->errors,
+               (unsigned long long)b->misses, q[0], q[1], q[2], q[3], q[4]);
+    }
+    fflush(stdout);
+}
+
+static void
+run_test(struct bench *b)
+{
+    b->issued = b->done = b->errors = b->misses = 0;
+    b->finished = 0;
+    hist_init(&b->hist);
+    b->start_ns = now_ns();
+    b->deadline_ns = b->start_ns + (b->duration_s ? b->duration_s : 3600) * 1000000000ull;
+    if (b->rate > 0) {
+        if (b->duration_s == 0) b->deadline_ns = b->start_ns + b->requests * 1000000000ull / b->rate;
+        uv_timer_start(&b->tick, on_tick, 0, 1);
+    } else {
+        for (unsigned i = 0; i < b->clients; i++)
+            while (want_more(b) && issue(&b->conns[i], now_ns())) {}
+        on_flush(&b->flush);
+    }
+    uv_run(b->loop, UV_RUN_DEFAULT);
+    uv_timer_stop(&b->tick);
+}
+
+static const char usage_text[] =
+    "Usage: juno-bench [options]\n"
+    "\n"
+    "Load generator for juno-proxy (JunoDB protocol) or, with --store, one juno-store.\n"
+    "\n"
+    "Options:\n"
+    "  -s, --server HOST:PORT  target (default 127.0.0.1:8080)\n"
+    "  -c, --clients N         connections (default 50)\n"
+    "  -n, --requests N        requests per test (default 100000)\n"
+    "  -d, --data-size BYTES   value size (default 100)\n"
+    "  -r, --keyspace N        keys are key:0000000000 .. N-1, chosen at random (default 100000)\n"
+    "  -P, --pipeline N        requests in flight per connection (default 1)\n"
+    "  -t, --tests LIST        comma-separated: set,get,create,update,del (default set,get)\n"
+    "  -R, --rate R            open loop: R requests per second over all connections\n"
+    "  -D, --duration S        run each test for S seconds instead of -n requests\n"
+    "  -N, --namespace NS      namespace (default bench)\n"
+    "  -S, --store             speak the storage opcodes to one juno-store\n"
+    "      --shards S          the cluster's shard count, with --store (default 1024)\n"
+    "      --csv               CSV output\n"
+    "      --json              JSON output\n"
+    "  -h, --help              show this help and exit\n"
+    "  -V, --version           show the version and exit\n"
+    "\n"
+    "Latency is measured per request from the moment it was due (open loop) or sent.\n"
+    "\n" CLI_EXIT_CODES_HELP;
+
+enum { OPT_SHARDS = 256, OPT_CSV, OPT_JSON };
+
+int
+main(int argc, char **argv)
+{
+    cli_init("juno-bench");
+    static struct bench bench;
+    struct bench *b = &bench;
+    const char *server = "127.0.0.1:8080", *tests = "set,get";
+    b->clients = 50, b->requests = 100000, b->value_size = 100, b->keyspace = 100000;
+    b->pipeline = 1, b->shards = 1024, b->ns = "bench";
+    static const struct option opts[] = {
+        {"server", required_argument, NULL, 's'},   {"clients", required_argument, NULL, 'c'},
+        {"requests", required_argument, NULL, 'n'}, {"data-size", required_argument, NULL, 'd'},
+        {"keyspace", required_argument, NULL, 'r'}, {"pipeline", required_argument, NULL, 'P'},
+        {"tests", required_argument, NULL, 't'},    {"rate", required_argument, NULL, 'R'},
+        {"duration", required_argument, NULL, 'D'}, {"namespace", required_argument, NULL, 'N'},
+        {"store", no_argument, NULL, 'S'},          {"shards", required_argument, NULL, OPT_SHARDS},
+        {"csv", no_argument, NULL, OPT_CSV},        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    int opt;
+    uint64_t v;
+#define NUM(name, lo, hi)                                                                      \
+    (cli_parse_u64(optarg, lo, hi, &v) == 0 ? v                                                \
+                                            : (cli_usage("invalid --%s '%s'", name, optarg), 0))
+    while ((opt = getopt_long(argc, argv, "s:c:n:d:r:P:t:R:D:N:ShV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's': server = optarg; break;
+        case 'c': b->clients = (unsigned)NUM("clients", 1, 10000); break;
+        case 'n': b->requests = NUM("requests", 1, UINT64_MAX / 2); break;
+        case 'd': b->value_size = NUM("data-size", 0, 16u << 20); break;
+        case 'r': b->keyspace = NUM("keyspace", 1, UINT32_MAX); break;
+        case 'P': b->pipeline = (unsigned)NUM("pipeline", 1, 65536); break;
+        case 't': tests = optarg; break;
+        case 'R': b->rate = NUM("rate", 1, 100000000); break;
+        case 'D': b->duration_s = NUM("duration", 1, 86400); break;
+        case 'N': b->ns = optarg; break;
+        case 'S': b->store_mode = 1; break;
+        case OPT_SHARDS: b->shards = (unsigned)NUM("shards", 1, 65536); break;
+        case OPT_CSV: b->csv = 1; break;
+        case OPT_JSON: b->json = 1; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        case 'V': cli_version(); return 0;
+        default: cli_usage("unknown option");
+        }
+    }
+    if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
+    if (cli_parse_hostport(server, b->host, sizeof(b->host), &b->port) != 0)
+        cli_usage("invalid --server '%s': expected HOST:PORT", server);
+    if (strlen(b->ns) == 0 || strlen(b->ns) > 64) cli_usage("namespace must be 1 to 64 bytes");
+    enum test plan[16];
+    int nplan = 0;
+    char *list = strdup(tests);
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        int found = -1;
+        for (int i = 0; i < T_COUNT; i++)
+            if (strcmp(tok, test_names[i]) == 0) found = i;
+        if (found < 0) cli_usage("unknown test '%s': use set, get, create, update, del", tok);
+        if (nplan < 16) plan[nplan++] = (enum test)found;
+    }
+    free(list);
+
+    b->value = malloc(b->value_size + 1);
+    for (size_t i = 0; i < b->value_size; i++) b->value[i] = (uint8_t)('a' + i % 26);
+    b->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+    b->loop = uv_default_loop();
+    uv_check_init(b->loop, &b->flush);
+    b->flush.data = b;
+    uv_check_start(&b->flush, on_flush);
+    uv_timer_init(b->loop, &b->tick);
+    b->tick.data = b;
+    b->conns = calloc(b->clients, sizeof(*b->conns));
+    struct sockaddr_in addr;
+    if (uv_ip4_addr(b->host, b->port, &addr) != 0) cli_usage("invalid address '%s'", b->host);
+    for (unsigned i = 0; i < b->clients; i++) {
+        struct bconn *c = &b->conns[i];
+        c->b = b;
+        c->slots = calloc(b->pipeline, sizeof(*c->slots));
+        uv_tcp_init(b->loop, &c->tcp);
+        c->tcp.data = c;
+        c->connect.data = c;
+        uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&addr, on_connect);
+        while (!c->connected && !b->failed) uv_run(b->loop, UV_RUN_DEFAULT);
+        if (b->failed) return EX_UNAVAILABLE;
+    }
+    for (int i = 0; i < nplan; i++) {
+        b->test = plan[i];
+        run_test(b);
+        if (b->failed) return EX_UNAVAILABLE;
+        report(b, i == 0);
+    }
+    if (b->json) printf("]}\n");
+    return 0;
+}
