@@ -11,6 +11,8 @@
  *   MarkDelete      write a tombstone if newer ──► unlock, reply
  *   Repair, Clone   write the record carried if newer ──► reply
  *   DropShard       delete the shard's whole key range ──► reply
+ *   ShardInfo       iterate the shard ──► reply with counts and a hash (JSON value)
+ *   Compact         full manual compaction (runs the compaction filter) ──► reply
  *
  * Reads run on libuv's thread pool; writes on the engine's writer thread,
  * where "if newer" is decided atomically. A request id seen as the record's
@@ -23,9 +25,12 @@
 #include "log.h"
 #include "record.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <xxhash.h>
 
 struct op {
     struct store *s;
@@ -46,6 +51,7 @@ struct op {
     uv_work_t work;
     struct engine_write w;
     uint8_t *rec; /* owned: the encoded record being written */
+    uint64_t info[6]; /* ShardInfo: records, live, tombstones, expired, bytes, hash */
     size_t nslen;
     size_t klen;
     uint8_t key[]; /* the storage key */
@@ -524,6 +530,96 @@ drop_shard(struct store *s, struct conn *c, const struct wire_msg *req)
     engine_submit(s->engine, &op->w);
 }
 
+/* ---- ShardInfo and Compact: worker-thread scans ---- */
+
+static void
+op__work_shard_info(uv_work_t *w)
+{
+    struct op *op = w->data;
+    uint8_t start[2], end[3];
+    size_t elen = record_shard_range(op->shard, start, end);
+    struct engine_iter *it = engine_iter_create(op->s->engine, start, 2, end, elen);
+    if (it == NULL) {
+        op->get_rc = JUNO_ENOMEM;
+        return;
+    }
+    uint64_t now = (uint64_t)time(NULL);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    while (engine_iter_next(it, &k, &kl, &v, &vl)) {
+        struct record_meta m;
+        const uint8_t *data;
+        size_t dlen;
+        op->info[0]++;
+        op->info[4] += kl + vl;
+        if (record_value_decode(v, vl, &m, &data, &dlen) != 0) continue;
+        if (record_expired(&m, now)) {
+            op->info[3]++;
+            continue; /* expiry is not synchronised between copies: leave it out of the hash */
+        }
+        if (m.tombstone) op->info[2]++;
+        else op->info[1]++;
+        op->info[5] += XXH64(v, vl, XXH64(k, kl, 0)); /* a sum: independent of order */
+    }
+    engine_iter_destroy(it);
+}
+
+static void
+op__after_shard_info(uv_work_t *w, int status)
+{
+    struct op *op = w->data;
+    if (status != 0 || op->get_rc != 0) {
+        op__finish(op, WIRE_ST_SS_ERROR);
+        return;
+    }
+    char json[256];
+    int n = snprintf(json, sizeof(json),
+                     "{\"shard\":%u,\"records\":%" PRIu64 ",\"live\":%" PRIu64
+                     ",\"tombstones\":%" PRIu64 ",\"expired\":%" PRIu64 ",\"bytes\":%" PRIu64
+                     ",\"hash\":\"%016" PRIx64 "\",\"owned\":%s}",
+                     op->shard, op->info[0], op->info[1], op->info[2], op->info[3], op->info[4],
+                     op->info[5], op->shard < op->s->nshards && op->s->owned[op->shard] ? "true" : "false");
+    struct record_meta m;
+    memset(&m, 0, sizeof(m));
+    m.version = 1;
+    op__reply(op, WIRE_ST_OK, &m, (const uint8_t *)json, (size_t)n, 1);
+    op__done(op);
+}
+
+static void
+op__work_compact(uv_work_t *w)
+{
+    struct op *op = w->data;
+    engine_compact(op->s->engine);
+}
+
+static void
+op__after_compact(uv_work_t *w, int status)
+{
+    struct op *op = w->data;
+    log_info("manual compaction done");
+    op__finish(op, status == 0 ? WIRE_ST_OK : WIRE_ST_SS_ERROR);
+}
+
+static void
+scan_op(struct store *s, struct conn *c, const struct wire_msg *req, uv_work_cb work,
+        uv_after_work_cb after)
+{
+    if (req->opcode == WIRE_OP_SHARD_INFO && req->shard_id >= s->nshards) {
+        reply_status(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
+        return;
+    }
+    struct wire_msg bare = *req; /* not a keyed request: ignore any payload */
+    bare.ns.len = bare.key.len = 0;
+    struct op *op = op_create(s, c, &bare);
+    if (op == NULL) {
+        reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
+        return;
+    }
+    op->work.data = op;
+    uv_queue_work(s->loop, &op->work, work, after);
+}
+
 void
 ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
 {
@@ -545,6 +641,15 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     }
     if (req->opcode == WIRE_OP_DROP_SHARD) {
         drop_shard(s, c, req);
+        return;
+    }
+    if (req->opcode == WIRE_OP_SHARD_INFO) {
+        scan_op(s, c, req, op__work_shard_info, op__after_shard_info);
+        return;
+    }
+    if (req->opcode == WIRE_OP_COMPACT) {
+        log_info("manual compaction requested");
+        scan_op(s, c, req, op__work_compact, op__after_compact);
         return;
     }
     switch (req->opcode) {
