@@ -1,22 +1,28 @@
-/* batch.c: `juno --store HOST:PORT batch`: many keys, pipelined on one
- * connection.
+/* batch.c: the batch engine both modes share: `juno batch` and
+ * `juno --store HOST:PORT batch`.
  *
- * Input, one request per line, fields separated by one tab, keys and values
- * with the batch escapes of escape.h:
- *   set KEY [VALUE]    PrepareSet, then Commit (as `juno set`)
- *   get KEY            Read
- *   del KEY            PrepareDelete, then Delete (Abort when there was no record)
- * Output, one line per input line, in input order:
- *   OK | OK<TAB>VALUE (get) | NOT_FOUND | ERR<TAB>STATUS
- * STATUS is the store's status name, BadInput for a line that cannot be
- * parsed, or Unavailable for a line that got no answer because the
- * connection failed. A get of a tombstone and a del of a missing key are
- * NOT_FOUND.
+ * Input: one request per line on stdin, fields separated by one tab, keys
+ * and values with the batch escapes of escape.h (\t \n \r \0 \\ \xHH). The
+ * mode (proxy_batch.c, store_batch.c) knows the commands. Output: one line
+ * per input line on stdout, in input order.
  *
- * Up to --window lines are in flight at once; a line whose key is already in
- * flight waits for it, so the lines of one key apply in input order.
- * Exit status: 0 if every line was OK or NOT_FOUND, 1 if some failed, 69 if
- * the connection failed (every unanswered line then says Unavailable).
+ *   stdin ─► next_line ─► window (a ring of --window lines) ─► print_done ─► stdout
+ *                          │   ▲
+ *            mode->start   ▼   │ mode->reply (next stage, finish or retry)
+ *                     one connection, requests pipelined, matched by opaque
+ *
+ * Up to --window lines are in flight at once; a line whose key is still busy
+ * (in flight or waiting for a retry) waits for it, so the lines of one key
+ * apply in input order. A line's opaque is (generation << 16 | slot), so a
+ * late reply to an earlier request of the same slot is recognised and
+ * dropped.
+ *
+ * Failures: a mode with retries (proxy) reconnects when the connection fails
+ * (refused, reset, closed, or no reply for --timeout) and resends every line
+ * that was in flight with its request id; a line out of tries says
+ * ERR<TAB>Unavailable. When no connection can be made, or the mode has no
+ * retries (store), every line not answered says ERR<TAB>Unavailable and the
+ * exit status is 69.
  */
 #include "juno.h"
 
@@ -26,37 +32,43 @@
 #include "escape.h"
 #include "hash.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
-
-enum kind { K_SET, K_GET, K_DEL };
-
-struct slot {
-    int used;    /* holds a line not yet printed */
-    int waiting; /* a request is out */
-    enum kind kind;
-    int sent_op; /* the opcode of the request out */
-    uint32_t opaque;
-    char *line; /* owned: the input line; key and value point into it */
-    const char *key, *val;
-    size_t klen, vlen;
-    uint64_t khash;
-    uint8_t rid[16];
-    char *result; /* owned: the output line without its newline */
-};
 
 struct batch {
     const struct juno_opts *o;
+    const struct batch_mode *mode;
     int fd;
+    struct request_source src;
     struct client_buf in, out;
-    struct slot *slots; /* owned: window entries, a ring from head */
-    unsigned window, head, count, waiting;
+    struct batch_line *lines; /* owned: window entries, a ring from head */
+    unsigned window, head, count;
+    unsigned inflight, ready; /* lines in each state */
     uint32_t gen;
     int failed;
     unsigned long lineno;
+    int64_t last_progress; /* ms: the last reply, or when requests went out after none */
 };
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
 
 static char *
 xstrdup(const char *s)
@@ -66,182 +78,114 @@ xstrdup(const char *s)
     return d;
 }
 
-static void
-finish(struct batch *b, struct slot *sl, const char *result, int ok)
+const struct juno_opts *
+batch_opts(const struct batch *b)
 {
-    if (sl->result == NULL && result != NULL) sl->result = xstrdup(result);
-    if (!ok) b->failed = 1;
-    if (sl->waiting) b->waiting--;
-    sl->waiting = 0;
+    return b->o;
+}
+
+const struct request_source *
+batch_source(const struct batch *b)
+{
+    return &b->src;
 }
 
 static void
-send_op(struct batch *b, struct slot *sl, int opcode, const struct wire_meta *cur)
+set_state(struct batch *b, struct batch_line *l, enum batch_state st)
 {
-    const struct juno_opts *o = b->o;
-    struct wire_msg m;
-    memset(&m, 0, sizeof(m));
-    m.type_flag = WIRE_TF_REQUEST;
-    m.opcode = (uint8_t)opcode;
-    m.ns.ptr = (const uint8_t *)o->ns;
-    m.ns.len = strlen(o->ns);
-    m.key.ptr = (const uint8_t *)sl->key;
-    m.key.len = sl->klen;
-    m.shard_id = juno_shard_of(o, sl->key, sl->klen);
-    if (opcode != WIRE_OP_READ) wire_meta_set_request_id(&m.meta, sl->rid);
-    if (opcode == WIRE_OP_PREPARE_SET) {
-        m.value.ptr = (const uint8_t *)sl->val;
-        m.value.len = sl->vlen;
-        m.value_type = o->value_type;
+    if (l->state == BL_INFLIGHT) b->inflight--;
+    if (l->state == BL_READY) b->ready--;
+    l->state = st;
+    if (st == BL_INFLIGHT) b->inflight++;
+    if (st == BL_READY) b->ready++;
+}
+
+void
+batch_finish(struct batch *b, struct batch_line *l, const char *result, int ok)
+{
+    if (result != NULL) {
+        free(l->result);
+        l->result = xstrdup(result);
+    } else if (l->result == NULL) {
+        l->result = xstrdup("ERR\tInternal");
     }
-    if (opcode == WIRE_OP_COMMIT) store_commit_meta(o, cur, sl->rid, &m.meta);
-    sl->opaque = (++b->gen << 16) | (uint32_t)(sl - b->slots);
-    m.opaque = sl->opaque;
-    if (client_queue(&b->out, &m) != 0) {
-        finish(b, sl, "ERR\tBadInput", 0);
+    if (!ok) b->failed = 1;
+    set_state(b, l, BL_DONE);
+}
+
+void
+batch_set_value_result(struct batch_line *l, const char *prefix, const uint8_t *p, size_t len)
+{
+    size_t plen = strlen(prefix);
+    char *s = malloc(plen + 1 + 4 * len + 1);
+    if (s == NULL) cli_die(EX_OSERR, "out of memory");
+    memcpy(s, prefix, plen);
+    s[plen] = '\t';
+    size_t n = esc_batch_escape(p, len, s + plen + 1);
+    s[plen + 1 + n] = '\0';
+    free(l->result);
+    l->result = s;
+}
+
+void
+batch_send(struct batch *b, struct batch_line *l, struct wire_msg *m)
+{
+    l->opaque = (++b->gen << 16) | (uint32_t)(l - b->lines);
+    m->opaque = l->opaque;
+    if (client_queue(&b->out, m) != 0) { /* a field over the wire's limits */
+        batch_finish(b, l, "ERR\tBadInput", 0);
         return;
     }
-    if (!sl->waiting) b->waiting++;
-    sl->waiting = 1;
-    sl->sent_op = opcode;
+    if (b->inflight == 0) b->last_progress = now_ms();
+    set_state(b, l, BL_INFLIGHT);
 }
 
-/* Parse line (NUL-terminated, newline removed) into sl. Returns 0 or -1 with
+void
+batch_retry(struct batch *b, struct batch_line *l, const char *result_if_exhausted)
+{
+    if (l->tries >= b->mode->retries) {
+        batch_finish(b, l, result_if_exhausted, 0);
+        return;
+    }
+    l->tries++;
+    l->retry_at = now_ms() + request_backoff_ms(l->tries);
+    set_state(b, l, BL_READY);
+}
+
+/* Split line (NUL-terminated, newline removed) into fields, let the mode
+ * judge them, and undo the escapes of KEY and VALUE. Returns 0 or -1 with
  * *why set. */
 static int
-parse_line(struct slot *sl, char *line, const char **why)
+parse_line(const struct batch_mode *mode, struct batch_line *l, char *line, const char **why)
 {
-    char *f[4];
-    int n = 0;
+    char *f[5];
+    int n = 0, most;
     f[n++] = line;
-    for (char *p = line; *p && n < 4; p++)
+    for (char *p = line; *p && n < 5; p++)
         if (*p == '\t') *p = '\0', f[n++] = p + 1;
-    if (strcmp(f[0], "set") == 0)
-        sl->kind = K_SET;
-    else if (strcmp(f[0], "get") == 0)
-        sl->kind = K_GET;
-    else if (strcmp(f[0], "del") == 0)
-        sl->kind = K_DEL;
-    else
-        return *why = "unknown command (set, get or del)", -1;
-    int most = sl->kind == K_SET ? 3 : 2;
+    if (mode->parse(l, f, n, &most, why) != 0) return -1;
     if (n < 2) return *why = "missing KEY", -1;
     if (n > most) return *why = "too many fields", -1;
     long k = esc_batch_unescape(f[1], strlen(f[1]), f[1]);
     if (k < 0) return *why = "bad escape in KEY", -1;
-    sl->key = f[1];
-    sl->klen = (size_t)k;
-    sl->val = "";
-    sl->vlen = 0;
-    if (n == 3) {
+    l->key = f[1];
+    l->klen = (size_t)k;
+    l->val = "";
+    l->vlen = 0;
+    if (n >= 3) {
         long v = esc_batch_unescape(f[2], strlen(f[2]), f[2]);
         if (v < 0) return *why = "bad escape in VALUE", -1;
-        sl->val = f[2];
-        sl->vlen = (size_t)v;
+        l->val = f[2];
+        l->vlen = (size_t)v;
     }
-    sl->khash = hash_key(sl->key, sl->klen);
+    l->khash = hash_key(l->key, l->klen);
     return 0;
 }
 
-static int
-key_in_flight(const struct batch *b, const struct slot *n)
-{
-    for (unsigned i = 0; i < b->count; i++) {
-        const struct slot *s = &b->slots[(b->head + i) % b->window];
-        if (s->waiting && s->khash == n->khash && s->klen == n->klen &&
-            memcmp(s->key, n->key, n->klen) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static void
-start(struct batch *b, struct slot *sl)
-{
-    int rc = client_new_request_id(sl->rid);
-    if (rc != 0) cli_die(EX_OSERR, "unable to make a request id: %s", error_str(rc));
-    send_op(b, sl,
-            sl->kind == K_SET   ? WIRE_OP_PREPARE_SET
-            : sl->kind == K_GET ? WIRE_OP_READ
-                                : WIRE_OP_PREPARE_DELETE,
-            NULL);
-}
-
-static void
-on_reply(struct batch *b, const struct wire_msg *r)
-{
-    unsigned idx = r->opaque & 0xFFFF;
-    struct slot *sl = idx < b->window ? &b->slots[idx] : NULL;
-    if (sl == NULL || !sl->waiting || sl->opaque != r->opaque) {
-        cli_error("ignoring a reply that matches no request (opaque %u)", r->opaque);
-        return;
-    }
-    int st = r->status;
-    char err[64];
-    snprintf(err, sizeof(err), "ERR\t%s", wire_status_name(st));
-    switch (sl->sent_op) {
-    case WIRE_OP_READ:
-        if (st == WIRE_ST_OK) {
-            char *line = malloc(3 + 4 * r->value.len + 1);
-            if (line == NULL) cli_die(EX_OSERR, "out of memory");
-            memcpy(line, "OK\t", 3);
-            size_t n = esc_batch_escape(r->value.ptr, r->value.len, line + 3);
-            line[3 + n] = '\0';
-            sl->result = line;
-            finish(b, sl, NULL, 1);
-        } else if (st == WIRE_ST_NO_KEY || st == WIRE_ST_MARKED_DELETE) {
-            finish(b, sl, "NOT_FOUND", 1);
-        } else {
-            finish(b, sl, err, 0);
-        }
-        break;
-    case WIRE_OP_PREPARE_SET:
-        if (st == WIRE_ST_OK)
-            send_op(b, sl, WIRE_OP_COMMIT, &r->meta);
-        else
-            finish(b, sl, st == WIRE_ST_ALREADY_FULFILLED ? "OK" : err,
-                   st == WIRE_ST_ALREADY_FULFILLED);
-        break;
-    case WIRE_OP_PREPARE_DELETE:
-        if (st == WIRE_ST_OK)
-            send_op(b, sl, wire_meta_has(&r->meta, WIRE_F_VERSION) ? WIRE_OP_DELETE : WIRE_OP_ABORT,
-                    NULL);
-        else
-            finish(b, sl, err, 0);
-        break;
-    case WIRE_OP_ABORT:
-        finish(b, sl, st == WIRE_ST_OK ? "NOT_FOUND" : err, st == WIRE_ST_OK);
-        break;
-    default: /* Commit, Delete */
-        if (st == WIRE_ST_OK || st == WIRE_ST_ALREADY_FULFILLED)
-            finish(b, sl, "OK", 1);
-        else
-            finish(b, sl, err, 0);
-        break;
-    }
-}
-
-/* Print and free the finished lines at the head of the ring. */
-static void
-print_done(struct batch *b)
-{
-    while (b->count > 0) {
-        struct slot *sl = &b->slots[b->head];
-        if (sl->waiting || sl->result == NULL) break;
-        fputs(sl->result, stdout);
-        putchar('\n');
-        free(sl->result);
-        free(sl->line);
-        memset(sl, 0, sizeof(*sl));
-        b->head = (b->head + 1) % b->window;
-        b->count--;
-    }
-}
-
-/* Read the next input line into sl (parsed, or finished as BadInput).
+/* Read the next input line into l: READY, or DONE with ERR<TAB>BadInput.
  * Returns 0, or -1 at the end of the input. */
 static int
-next_line(struct batch *b, struct slot *sl)
+next_line(struct batch *b, struct batch_line *l)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -253,60 +197,215 @@ next_line(struct batch *b, struct slot *sl)
     }
     if (n > 0 && line[n - 1] == '\n') line[--n] = '\0';
     b->lineno++;
-    memset(sl, 0, sizeof(*sl));
-    sl->line = line;
+    memset(l, 0, sizeof(*l));
+    l->line = line;
     const char *why;
-    if (parse_line(sl, line, &why) != 0) {
+    if (parse_line(b->mode, l, line, &why) != 0) {
         cli_error("batch line %lu: %s", b->lineno, why);
-        sl->result = xstrdup("ERR\tBadInput");
+        l->result = xstrdup("ERR\tBadInput");
         b->failed = 1;
+        l->state = BL_DONE;
+    } else {
+        l->state = BL_READY;
     }
     return 0;
 }
 
-/* The connection failed: every line not answered, and every line still to
- * come, says Unavailable. */
+/* 1 if a line in the window with n's key is not finished yet. */
 static int
-lost(struct batch *b, int rc, struct slot *pending)
+key_busy(const struct batch *b, const struct batch_line *n)
 {
-    cli_error("unable to finish the batch: %s: %s", b->o->store,
-              rc == JUNO_EOF ? "the store closed the connection" : error_str(rc));
+    if (b->inflight + b->ready == 0) return 0;
     for (unsigned i = 0; i < b->count; i++) {
-        struct slot *sl = &b->slots[(b->head + i) % b->window];
-        if (sl->result == NULL) finish(b, sl, "ERR\tUnavailable", 0);
-        sl->waiting = 0;
+        const struct batch_line *s = &b->lines[(b->head + i) % b->window];
+        if (s->state != BL_DONE && s->khash == n->khash && s->klen == n->klen &&
+            memcmp(s->key, n->key, n->klen) == 0)
+            return 1;
     }
-    b->waiting = 0;
+    return 0;
+}
+
+/* Print and free the finished lines at the head of the ring. */
+static void
+print_done(struct batch *b)
+{
+    while (b->count > 0) {
+        struct batch_line *l = &b->lines[b->head];
+        if (l->state != BL_DONE) break;
+        fputs(l->result, stdout);
+        putchar('\n');
+        free(l->result);
+        free(l->line);
+        memset(l, 0, sizeof(*l));
+        b->head = (b->head + 1) % b->window;
+        b->count--;
+    }
+}
+
+static void
+on_reply(struct batch *b, const struct wire_msg *r)
+{
+    unsigned idx = r->opaque & 0xFFFF;
+    struct batch_line *l = idx < b->window ? &b->lines[idx] : NULL;
+    if (l == NULL || l->state != BL_INFLIGHT || l->opaque != r->opaque) {
+        cli_error("ignoring a reply that matches no request (opaque %u)", r->opaque);
+        return;
+    }
+    set_state(b, l, BL_DONE); /* the mode sends, finishes or retries */
+    b->mode->reply(b, l, r);
+}
+
+/* Start every READY line whose time has come. Returns the earliest time a
+ * READY line waits for, or -1 when none waits. */
+static int64_t
+start_due(struct batch *b)
+{
+    if (b->ready == 0) return -1;
+    int64_t now = now_ms(), next = -1;
+    for (unsigned i = 0; i < b->count && b->ready > 0; i++) {
+        struct batch_line *l = &b->lines[(b->head + i) % b->window];
+        if (l->state != BL_READY) continue;
+        if (l->retry_at <= now)
+            b->mode->start(b, l);
+        else if (next < 0 || l->retry_at < next)
+            next = l->retry_at;
+    }
+    return next;
+}
+
+static void
+reset_connection(struct batch *b)
+{
+    if (b->fd >= 0) close(b->fd);
+    b->fd = -1;
+    b->in.len = b->in.used = 0;
+    b->out.len = 0;
+}
+
+/* Connect, trying up to mode->retries more times after a failure that may
+ * pass. Returns 0 or the last failure code (err says what failed). */
+static int
+connect_retry(struct batch *b, char *err, size_t errlen)
+{
+    for (unsigned attempt = 0;; attempt++) {
+        if (attempt > 0) sleep_ms(request_backoff_ms(attempt));
+        int fd = client_connect(b->mode->addr, b->o->timeout_ms, err, errlen);
+        if (fd >= 0) {
+            b->fd = fd;
+            request_source_of(fd, &b->src);
+            return 0;
+        }
+        if (!request_error_retryable(fd) || attempt >= b->mode->retries) return fd;
+    }
+}
+
+/* The connection is gone for good: every line not answered, and every line
+ * still to come, says Unavailable. */
+static int
+lost(struct batch *b, int rc, const char *why, struct batch_line *pending)
+{
+    if (why != NULL)
+        cli_error("unable to finish the batch: %s", why);
+    else if (rc == JUNO_EOF)
+        cli_error("unable to finish the batch: the %s at %s closed the connection", b->mode->peer,
+                  b->mode->addr);
+    else
+        cli_error("unable to finish the batch: %s: %s", b->mode->addr, error_str(rc));
+    for (unsigned i = 0; i < b->count; i++) {
+        struct batch_line *l = &b->lines[(b->head + i) % b->window];
+        if (l->state != BL_DONE) batch_finish(b, l, "ERR\tUnavailable", 0);
+    }
     print_done(b);
     if (pending != NULL) {
-        puts(pending->result ? pending->result : "ERR\tUnavailable");
+        puts(pending->state == BL_DONE ? pending->result : "ERR\tUnavailable");
         free(pending->result);
         free(pending->line);
     }
-    struct slot tmp;
+    struct batch_line tmp;
     while (next_line(b, &tmp) == 0) {
-        puts(tmp.result ? tmp.result : "ERR\tUnavailable");
+        puts(tmp.state == BL_DONE ? tmp.result : "ERR\tUnavailable");
         free(tmp.result);
         free(tmp.line);
     }
     return EX_UNAVAILABLE;
 }
 
+/* The connection failed with rc. Returns 0 when a new one is up (the lines
+ * that were in flight wait to be resent), or the exit code. */
+static int
+connection_failed(struct batch *b, int rc, struct batch_line *pending)
+{
+    reset_connection(b);
+    if (b->mode->retries == 0) return lost(b, rc, NULL, pending);
+    for (unsigned i = 0; i < b->count; i++) {
+        struct batch_line *l = &b->lines[(b->head + i) % b->window];
+        if (l->state != BL_INFLIGHT) continue;
+        if (l->tries >= b->mode->retries) {
+            batch_finish(b, l, "ERR\tUnavailable", 0);
+        } else {
+            l->tries++;
+            l->retry_at = 0;
+            set_state(b, l, BL_READY);
+        }
+    }
+    char err[512];
+    int c = connect_retry(b, err, sizeof(err));
+    if (c != 0) return lost(b, c, err, pending);
+    return 0;
+}
+
+/* One round of I/O: write what is queued, read every reply that is there,
+ * waiting at most until wake (ms, -1: no limit). Returns 0, or a failure
+ * code of the connection. */
+static int
+io_round(struct batch *b, int64_t wake)
+{
+    int64_t now = now_ms();
+    int64_t deadline = b->inflight > 0 ? b->last_progress + b->o->timeout_ms : -1;
+    if (deadline >= 0 && now >= deadline) return JUNO_ETIMEDOUT;
+    int64_t until = deadline;
+    if (wake >= 0 && (until < 0 || wake < until)) until = wake;
+    if (b->out.len > 0) {
+        int rc = client_flush(&b->out, b->fd, 0);
+        if (rc != 0 && rc != JUNO_ETIMEDOUT) return rc;
+    }
+    struct pollfd p = {.fd = b->fd, .events = POLLIN | (b->out.len > 0 ? POLLOUT : 0)};
+    int wait = until < 0 ? -1 : until > now ? (int)(until - now) : 0;
+    if (poll(&p, 1, wait) < 0 && errno != EINTR) return error_from_errno(errno);
+    if (p.revents & POLLOUT) {
+        int rc = client_flush(&b->out, b->fd, 0);
+        if (rc != 0 && rc != JUNO_ETIMEDOUT) return rc;
+    }
+    if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
+        for (;;) {
+            struct wire_msg r;
+            int rc = client_recv(&b->in, b->fd, 0, &r);
+            if (rc == JUNO_ETIMEDOUT) break;
+            if (rc != 0) return rc;
+            b->last_progress = now_ms();
+            on_reply(b, &r);
+        }
+    }
+    return 0;
+}
+
 int
-batch_main(struct juno_opts *o)
+batch_run(const struct juno_opts *o, const struct batch_mode *mode)
 {
     struct batch b;
     memset(&b, 0, sizeof(b));
     b.o = o;
+    b.mode = mode;
+    b.fd = -1;
     b.window = o->window;
-    b.slots = calloc(b.window, sizeof(*b.slots));
-    if (b.slots == NULL) cli_die(EX_OSERR, "out of memory");
+    b.lines = calloc(b.window, sizeof(*b.lines));
+    if (b.lines == NULL) cli_die(EX_OSERR, "out of memory");
     client_buf_init(&b.in);
     client_buf_init(&b.out);
     char err[512];
-    b.fd = client_connect(o->store, o->timeout_ms, err, sizeof(err));
-    if (b.fd < 0) cli_die(output_exit_error(b.fd), "%s", err);
-    struct slot next;
+    int rc = connect_retry(&b, err, sizeof(err));
+    if (rc != 0) cli_die(request_exit_error(rc), "%s", err);
+    struct batch_line next;
     int have_next = 0, eof = 0, code = -1;
     while (code < 0) {
         while (b.count < b.window) {
@@ -317,35 +416,36 @@ batch_main(struct juno_opts *o)
                 }
                 have_next = 1;
             }
-            if (next.result == NULL && key_in_flight(&b, &next)) break;
-            struct slot *sl = &b.slots[(b.head + b.count) % b.window];
-            *sl = next;
+            if (next.state != BL_DONE && key_busy(&b, &next)) break;
+            struct batch_line *l = &b.lines[(b.head + b.count) % b.window];
+            *l = next;
             have_next = 0;
             b.count++;
-            if (sl->result == NULL) start(&b, sl);
+            if (l->state == BL_READY) {
+                b.ready++;
+                mode->start(&b, l);
+            }
         }
+        int64_t wake = start_due(&b);
         print_done(&b);
-        if (b.waiting == 0) {
-            if (eof && b.count == 0) code = b.failed ? EXIT_NO : 0;
+        if (b.inflight == 0 && b.ready == 0) {
+            if (eof && b.count == 0 && !have_next) code = b.failed ? EXIT_NO : 0;
             continue;
         }
-        int rc = client_flush(&b.out, b.fd, o->timeout_ms);
-        struct wire_msg r;
-        if (rc == 0) rc = client_recv(&b.in, b.fd, o->timeout_ms, &r);
+        rc = io_round(&b, wake);
         if (rc != 0) {
-            code = lost(&b, rc, have_next ? &next : NULL);
-            break;
+            int c = connection_failed(&b, rc, have_next ? &next : NULL);
+            if (c != 0) code = c;
         }
-        on_reply(&b, &r);
     }
     if (fflush(stdout) != 0 && code == 0) code = EX_IOERR;
     for (unsigned i = 0; i < b.window; i++) {
-        free(b.slots[i].line);
-        free(b.slots[i].result);
+        free(b.lines[i].line);
+        free(b.lines[i].result);
     }
-    free(b.slots);
+    free(b.lines);
     client_buf_deinit(&b.in);
     client_buf_deinit(&b.out);
-    close(b.fd);
+    reset_connection(&b);
     return code;
 }

@@ -1,14 +1,17 @@
 /* main.c: juno, the shell client: options, help, and dispatch to a mode.
  *
+ * Modes: without --store, juno talks the JunoDB client protocol to
+ * juno-proxy (proxy.c, proxy_batch.c): get, put, create, update, del, ping,
+ * batch. With --store HOST:PORT it talks the storage protocol to one
+ * juno-store (store.c, store_batch.c), for operators and tests.
+ *
  * Options are read in two passes. Before COMMAND, every option may appear and
  * -V/--version prints juno's version. After COMMAND, the same options may
- * appear again, and there --version N is the record version (a raw storage
- * request's Version field), as the store's commands name it; --record-version
- * N means the same anywhere.
- *
- * Modes: --store HOST:PORT talks the storage protocol to one juno-store
- * (store.c, batch.c). The proxy mode (juno get/put/del through juno-proxy)
- * will be the branch taken without --store.
+ * appear again; in store mode --version N there is the record version (a raw
+ * storage request's Version field), as the store's commands name it, and
+ * --record-version N means the same anywhere. Each option belongs to both
+ * modes or to one (the table's mode column); one of the other mode is a
+ * usage error.
  */
 #include "juno.h"
 
@@ -23,12 +26,58 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "Usage: juno --store HOST:PORT [options] COMMAND [ARGS...] [record options]\n"
+    "Usage: juno [options] COMMAND [ARGS...]\n"
+    "       juno --store HOST:PORT [options] STORE-COMMAND [ARGS...] [record options]\n"
     "\n"
-    "The juno shell client. With --store it speaks the storage protocol to one\n"
-    "juno-store directly (for operators and tests); nothing is replicated.\n"
+    "The juno shell client. By default it talks to juno-proxy with the JunoDB\n"
+    "client protocol. With --store it speaks the storage protocol to one juno-store\n"
+    "directly (for operators and tests; nothing is replicated).\n"
     "\n"
-    "Store commands:\n"
+    "Commands:\n"
+    "  get KEY                        print the value: its bytes as stored, no\n"
+    "                                 newline added (see --newline)\n"
+    "  put KEY [VALUE|-]              create or replace (Set)\n"
+    "  create KEY [VALUE|-]           create; exit 1 if KEY exists\n"
+    "  update KEY [VALUE|-]           replace; exit 1 if KEY is missing, or with\n"
+    "                                 --if-version V if its version is not V\n"
+    "  del KEY                        delete (also exit 0 when KEY is missing)\n"
+    "  ping                           a Nop round trip to the proxy\n"
+    "  batch                          many requests from stdin, pipelined (below)\n"
+    "A VALUE of - or none reads the value from stdin (binary-safe).\n"
+    "\n"
+    "Options:\n"
+    "  -s, --server HOST:PORT     the juno-proxy (default: $JUNO_PROXY, else\n"
+    "                             " JUNO_DEFAULT_PROXY ")\n"
+    "  -n, --namespace NS         namespace (default: $JUNO_NAMESPACE, else \"default\")\n"
+    "      --ttl SECONDS          create, put, update: the record expires SECONDS\n"
+    "                             from now; get: extend the record's TTL to SECONDS\n"
+    "      --if-version V         update: only if the record's version is V\n"
+    "  -j, --json                 print status, metadata (version, creation_time,\n"
+    "                             expiration_time, ttl, last_modified, request_id,\n"
+    "                             originator_id) and the value as one JSON object; a\n"
+    "                             value that is not UTF-8 is base64 with\n"
+    "                             \"value_encoding\":\"base64\"\n"
+    "      --newline              get: write a newline after the value\n"
+    "  -t, --timeout MS           connect and reply timeout (default 5000)\n"
+    "  -r, --retries N            retry RecordLocked, NoStorageServer, Busy and\n"
+    "                             failed connections N times, with a short backoff\n"
+    "                             and the same request id (default 2)\n"
+    "  -w, --window N             batch: requests in flight at once (default 256)\n"
+    "  -h, --help                 show this help and exit\n"
+    "  -V, --version              show the version and exit (before COMMAND)\n"
+    "\n"
+    "Batch format: one request per line on stdin, fields separated by a tab:\n"
+    "  get<TAB>KEY, put<TAB>KEY[<TAB>VALUE], create<TAB>KEY[<TAB>VALUE],\n"
+    "  update<TAB>KEY[<TAB>VALUE[<TAB>VERSION]], del<TAB>KEY\n"
+    "KEY and VALUE use the escapes \\t \\n \\r \\0 \\\\ and \\xHH for any byte. One\n"
+    "result line per input line, in input order: OK, OK<TAB>VALUE (get, escaped\n"
+    "the same way), NOT_FOUND, EXISTS (create), CONFLICT (update with a stale\n"
+    "VERSION) or ERR<TAB>STATUS (BadInput: a line that cannot be parsed;\n"
+    "Unavailable: no answer). Lines on one key run in input order. --ttl applies to\n"
+    "every put, create and update. Exit 0 if every line was OK, NOT_FOUND or\n"
+    "EXISTS, else 1; 69 if the proxy could not be reached.\n"
+    "\n"
+    "Store mode (--store HOST:PORT):\n"
     "  read KEY                       the record: status, metadata, value\n"
     "  get KEY                        the value bytes only (like read)\n"
     "  set KEY [VALUE|-]              PrepareSet then Commit (version + 1): a\n"
@@ -46,25 +95,19 @@ static const char usage_text[] =
     "  drop-shard SHARD               delete a shard the store does not own\n"
     "  nop                            a Nop round trip\n"
     "  batch                          lines \"set|get|del<TAB>KEY[<TAB>VALUE]\" from stdin,\n"
-    "                                 pipelined; one result line per input line:\n"
-    "                                 OK, OK<TAB>VALUE, NOT_FOUND or ERR<TAB>STATUS\n"
-    "                                 (keys and values use \\t \\n \\r \\0 \\\\ \\xHH escapes)\n"
-    "A VALUE of - or none reads the value from stdin (binary-safe).\n"
+    "                                 pipelined, escapes as above; one result line per\n"
+    "                                 input line: OK, OK<TAB>VALUE, NOT_FOUND or\n"
+    "                                 ERR<TAB>STATUS\n"
+    "Output: the status name on the first line, then \"name value\" lines for the\n"
+    "metadata returned, then the value (read). get prints the value bytes only.\n"
     "\n"
-    "Options:\n"
-    "  -s, --store HOST:PORT      the juno-store to talk to\n"
-    "  -n, --namespace NS         namespace (default \"default\")\n"
+    "Store options:\n"
+    "      --store HOST:PORT      the juno-store to talk to (selects store mode)\n"
     "  -S, --shards N             shard count of the cluster (default 1024)\n"
     "  -m, --map FILE             take the shard count from this shard map\n"
-    "  -j, --json                 print one JSON object instead of lines\n"
-    "  -t, --timeout MS           connect and reply timeout (default 5000)\n"
-    "  -w, --window N             batch: keys in flight at once (default 256)\n"
-    "  -h, --help                 show this help and exit\n"
-    "  -V, --version              show the version and exit (before COMMAND)\n"
-    "\n"
     "Record options (raw commands; set uses --ttl, --expire and --rid):\n"
     "      --rid UUID             request id (default: a random one)\n"
-    "      --version N            after COMMAND: the record version\n"
+    "      --version N            after STORE-COMMAND: the record version\n"
     "      --record-version N     the record version, anywhere\n"
     "      --ttl S                TTL field (set: expire S seconds from now)\n"
     "      --creation T           creation time (unix s)\n"
@@ -75,10 +118,15 @@ static const char usage_text[] =
     "      --shard N              send this shard id instead of the key's\n"
     "      --value-type N         payload value type byte (0-255)\n"
     "\n"
-    "Output: the status name on the first line, then \"name value\" lines for the\n"
-    "metadata returned, then the value (read). get prints the value bytes only.\n"
+    "Environment:\n"
+    "  JUNO_PROXY                 the default for --server\n"
+    "  JUNO_NAMESPACE             the default for --namespace\n"
     "\n"
-    "Statuses: 0 Ok, AlreadyFulfilled; 1 NoKey, DupKey, VersionConflict,\n"
+    "Statuses, proxy mode: 0 Ok, Inconsistent; 1 NoKey (get, update), DupKey\n"
+    "(create), VersionConflict; 65 BadParam, BadMsg; 69 NoStorageServer, connection\n"
+    "refused, timed out or closed; 75 RecordLocked, Busy (retryable); 74\n"
+    "CommitFailure, SSError; 76 a reply that is not JunoDB, or NotSupported.\n"
+    "Store mode: 0 Ok, AlreadyFulfilled; 1 NoKey, DupKey, VersionConflict,\n"
     "NoUncommitted, MarkedDelete; 65 BadParam, BadMsg; 74 SSError; 75 RecordLocked,\n"
     "Busy, NoStorageServer; 69 connection refused, timed out or closed; 76 a reply\n"
     "that is not JunoDB, or NotSupported.\n"
@@ -96,18 +144,52 @@ enum {
     OPT_TOMBSTONE,
     OPT_SHARD,
     OPT_VALUE_TYPE,
+    OPT_STORE,
+    OPT_IF_VERSION,
+    OPT_NEWLINE,
 };
 
-/* Pass 1 uses the table as it is; pass 2 turns entry 0 into --version N. */
+enum { M_BOTH, M_PROXY, M_STORE };
+
+/* The mode each option belongs to, by its getopt value. */
+static const struct {
+    int val, mode;
+    const char *name;
+} opt_modes[] = {
+    {'s', M_PROXY, "server"},
+    {'r', M_PROXY, "retries"},
+    {OPT_IF_VERSION, M_PROXY, "if-version"},
+    {OPT_NEWLINE, M_PROXY, "newline"},
+    {OPT_STORE, M_STORE, "store"},
+    {'S', M_STORE, "shards"},
+    {'m', M_STORE, "map"},
+    {OPT_RID, M_STORE, "rid"},
+    {OPT_VERSION_ARG, M_STORE, "version"},
+    {OPT_RECORD_VERSION, M_STORE, "record-version"},
+    {OPT_CREATION, M_STORE, "creation"},
+    {OPT_EXPIRE, M_STORE, "expire"},
+    {OPT_LAST_MODIFIED, M_STORE, "last-modified"},
+    {OPT_ORIGIN, M_STORE, "origin"},
+    {OPT_TOMBSTONE, M_STORE, "tombstone"},
+    {OPT_SHARD, M_STORE, "shard"},
+    {OPT_VALUE_TYPE, M_STORE, "value-type"},
+};
+
+/* Pass 1 uses the table as it is; in store mode pass 2 turns entry 0 into
+ * --version N. */
 static struct option long_opts[] = {
     {"version", no_argument, NULL, 'V'},
-    {"store", required_argument, NULL, 's'},
+    {"server", required_argument, NULL, 's'},
+    {"store", required_argument, NULL, OPT_STORE},
     {"namespace", required_argument, NULL, 'n'},
     {"shards", required_argument, NULL, 'S'},
     {"map", required_argument, NULL, 'm'},
     {"json", no_argument, NULL, 'j'},
     {"timeout", required_argument, NULL, 't'},
+    {"retries", required_argument, NULL, 'r'},
     {"window", required_argument, NULL, 'w'},
+    {"if-version", required_argument, NULL, OPT_IF_VERSION},
+    {"newline", no_argument, NULL, OPT_NEWLINE},
     {"help", no_argument, NULL, 'h'},
     {"rid", required_argument, NULL, OPT_RID},
     {"record-version", required_argument, NULL, OPT_RECORD_VERSION},
@@ -121,6 +203,11 @@ static struct option long_opts[] = {
     {"value-type", required_argument, NULL, OPT_VALUE_TYPE},
     {NULL, 0, NULL, 0},
 };
+
+static const char short_opts[] = "s:n:S:m:jt:r:w:hV";
+
+/* Options given, by their index in opt_modes. */
+static unsigned char opt_seen[sizeof(opt_modes) / sizeof(opt_modes[0])];
 
 static uint64_t
 num_opt(const char *name, const char *arg, uint64_t min, uint64_t max)
@@ -144,8 +231,13 @@ uuid_opt(const char *name, const char *arg, uint8_t out[16])
 static int
 take_option(struct juno_opts *o, int opt, const char *arg)
 {
+    for (size_t i = 0; i < sizeof(opt_modes) / sizeof(opt_modes[0]); i++)
+        if (opt_modes[i].val == opt) opt_seen[i] = 1;
     switch (opt) {
     case 's':
+        o->server = arg;
+        break;
+    case OPT_STORE:
         o->store = arg;
         break;
     case 'n':
@@ -165,8 +257,18 @@ take_option(struct juno_opts *o, int opt, const char *arg)
     case 't':
         o->timeout_ms = (int)num_opt("timeout", arg, 1, 86400000);
         break;
+    case 'r':
+        o->retries = (unsigned)num_opt("retries", arg, 0, JUNO_MAX_RETRIES);
+        break;
     case 'w':
         o->window = (unsigned)num_opt("window", arg, 1, 65535);
+        break;
+    case OPT_IF_VERSION:
+        o->if_version = (uint32_t)num_opt("if-version", arg, 1, UINT32_MAX);
+        o->has_if_version = 1;
+        break;
+    case OPT_NEWLINE:
+        o->newline = 1;
         break;
     case 'h':
         fputs(usage_text, stdout);
@@ -216,7 +318,29 @@ take_option(struct juno_opts *o, int opt, const char *arg)
     return 0;
 }
 
-static const char short_opts[] = "s:n:S:m:jt:w:hV";
+/* 1 if argv selects store mode: --store (or --store=ADDR) before any "--". */
+static int
+store_mode(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--store") == 0 || strncmp(argv[i], "--store=", 8) == 0) return 1;
+    }
+    return 0;
+}
+
+/* A usage error for an option of the other mode. */
+static void
+check_mode(int store)
+{
+    for (size_t i = 0; i < sizeof(opt_modes) / sizeof(opt_modes[0]); i++) {
+        if (!opt_seen[i]) continue;
+        if (store && opt_modes[i].mode == M_PROXY)
+            cli_usage("--%s is for the proxy mode (without --store)", opt_modes[i].name);
+        if (!store && opt_modes[i].mode == M_STORE)
+            cli_usage("--%s needs --store HOST:PORT", opt_modes[i].name);
+    }
+}
 
 /* The shard count from --map FILE. */
 static uint32_t
@@ -235,43 +359,56 @@ map_shards(const char *path)
     return s;
 }
 
+/* A default from the environment: the variable when set and not empty. */
+static const char *
+env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : dflt;
+}
+
 int
 main(int argc, char **argv)
 {
     cli_init("juno");
     struct juno_opts o;
     memset(&o, 0, sizeof(o));
-    o.ns = JUNO_DEFAULT_NS;
+    o.ns = env_or("JUNO_NAMESPACE", JUNO_DEFAULT_NS);
+    if (strlen(o.ns) > WIRE_MAX_NAMESPACE)
+        cli_usage("invalid JUNO_NAMESPACE: 1 to %d bytes", WIRE_MAX_NAMESPACE);
     o.timeout_ms = JUNO_DEFAULT_TIMEOUT;
     o.window = JUNO_DEFAULT_WINDOW;
-    int opt, shards_given = 0;
+    o.retries = JUNO_DEFAULT_RETRIES;
+    int store = store_mode(argc, argv);
+    int opt;
     /* pass 1: options before COMMAND ('+': stop at the first non-option) */
-    while ((opt = getopt_long(argc, argv, "+s:n:S:m:jt:w:hV", long_opts, NULL)) != -1) {
-        if (opt == 'S') shards_given = 1;
+    while ((opt = getopt_long(argc, argv, "+s:n:S:m:jt:r:w:hV", long_opts, NULL)) != -1)
         if (take_option(&o, opt, optarg) != 0) cli_usage("unknown option");
-    }
     if (optind >= argc) cli_usage("no command given");
     int cmd = optind;
     /* pass 2: options after COMMAND, mixed with its arguments */
     int cargc = argc - cmd;
     char **cargv = argv + cmd;
     optind = 0;
-    long_opts[0].has_arg = required_argument;
-    long_opts[0].val = OPT_VERSION_ARG;
-    while ((opt = getopt_long(cargc, cargv, short_opts, long_opts, NULL)) != -1) {
-        if (opt == 'S') shards_given = 1;
-        if (take_option(&o, opt, optarg) != 0) cli_usage("unknown option");
+    if (store) {
+        long_opts[0].has_arg = required_argument;
+        long_opts[0].val = OPT_VERSION_ARG;
     }
+    while ((opt = getopt_long(cargc, cargv, short_opts, long_opts, NULL)) != -1)
+        if (take_option(&o, opt, optarg) != 0) cli_usage("unknown option");
     /* cargv[0] is the command; getopt moved the other non-options to optind.. */
     int nargs = cargc - optind;
     char **args = cargv + optind - 1;
     args[0] = cargv[0];
+    check_mode(store);
+    if (!store) {
+        if (o.server == NULL) o.server = env_or("JUNO_PROXY", JUNO_DEFAULT_PROXY);
+        return proxy_main(&o, nargs + 1, args);
+    }
     if (o.map_path != NULL) {
-        if (shards_given) cli_usage("give --shards or --map, not both");
+        if (o.shards != 0) cli_usage("give --shards or --map, not both");
         o.shards = map_shards(o.map_path);
     }
     if (o.shards == 0) o.shards = HASH_DEFAULT_SHARDS;
-    if (o.store == NULL)
-        cli_usage("no store given: use --store HOST:PORT (the proxy mode is not available yet)");
     return store_main(&o, nargs + 1, args);
 }

@@ -1,6 +1,6 @@
 /* output.c: how `juno` prints a reply and which exit code it gives.
  *
- * Human form (stable, one item per line):
+ * Store mode, human form (stable, one item per line):
  *   Ok                          the status name, always first
  *   version 2                   then "name value" for each meta field present
  *   ...                         (creation_time, expiration_time, ttl,
@@ -9,6 +9,10 @@
  * JSON form: one object per line, {"status":"Ok","code":0,"version":2,...,
  * "value":"..."}; a value that is not UTF-8 is base64 with
  * "value_encoding":"base64".
+ *
+ * Proxy mode prints only JSON here (--json): the same object with the
+ * originator as "originator_id", and "ttl" computed from the expiration time
+ * when the reply has no TimeToLive (as the JunoDB clients do).
  */
 #include "juno.h"
 
@@ -19,6 +23,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 uint16_t
 juno_shard_of(const struct juno_opts *o, const void *key, size_t len)
@@ -59,31 +65,6 @@ output_exit_code(int status)
         return EX_IOERR;
     default:
         return EX_PROTOCOL; /* NotSupported, or a status this client does not know */
-    }
-}
-
-int
-output_exit_error(int rc)
-{
-    switch (rc) {
-    case JUNO_EINVAL:
-        return EX_USAGE;
-    case JUNO_EPROTO:
-        return EX_PROTOCOL;
-    case JUNO_ENOMEM:
-        return EX_OSERR;
-    case JUNO_ECONNREFUSED:
-    case JUNO_ETIMEDOUT:
-    case JUNO_ECONNRESET:
-    case JUNO_EOF:
-    case JUNO_ENOTFOUND:
-    case -EPIPE:
-    case -ENETUNREACH:
-    case -EHOSTUNREACH:
-    case -EADDRNOTAVAIL:
-        return EX_UNAVAILABLE;
-    default:
-        return EX_IOERR;
     }
 }
 
@@ -148,4 +129,47 @@ output_reply(const struct juno_opts *o, const struct wire_msg *r, int with_value
         if (r->value.len > 0) fwrite(r->value.ptr, 1, r->value.len, stdout);
         putchar('\n');
     }
+}
+
+void
+output_record_json(const struct wire_msg *r, int with_value)
+{
+    const struct wire_meta *m = &r->meta;
+    printf("{\"status\":\"%s\",\"code\":%u", wire_status_name(r->status), r->status);
+    if (wire_meta_has(m, WIRE_F_VERSION)) put_num("version", m->version, 1);
+    if (wire_meta_has(m, WIRE_F_CREATION_TIME)) put_num("creation_time", m->creation_time, 1);
+    if (wire_meta_has(m, WIRE_F_EXPIRATION_TIME)) put_num("expiration_time", m->expiration_time, 1);
+    if (wire_meta_has(m, WIRE_F_TTL)) {
+        put_num("ttl", m->ttl, 1);
+    } else if (wire_meta_has(m, WIRE_F_EXPIRATION_TIME)) {
+        time_t now = time(NULL);
+        put_num("ttl", (time_t)m->expiration_time > now ? (uint64_t)(m->expiration_time - now) : 0,
+                1);
+    }
+    if (wire_meta_has(m, WIRE_F_LAST_MODIFIED)) put_num("last_modified", m->last_modified, 1);
+    if (wire_meta_has(m, WIRE_F_REQUEST_ID)) put_id("request_id", m->request_id, 1);
+    if (wire_meta_has(m, WIRE_F_ORIGINATOR_ID)) put_id("originator_id", m->originator_id, 1);
+    if (with_value || r->value.len > 0) put_json_value(r);
+    printf("}\n");
+}
+
+const char *
+output_quote(const void *key, size_t len)
+{
+    static char buf[2 + 4 * 64 + 4 + 1];
+    size_t show = len > 64 ? 64 : len, o = 0;
+    buf[o++] = '"';
+    const uint8_t *p = key;
+    for (size_t i = 0; i < show; i++) {
+        if (p[i] == '"') {
+            buf[o++] = '\\';
+            buf[o++] = '"';
+        } else {
+            o += esc_batch_escape(p + i, 1, buf + o);
+        }
+    }
+    buf[o++] = '"';
+    if (show < len) memcpy(buf + o, "...", 3), o += 3;
+    buf[o] = '\0';
+    return buf;
 }

@@ -62,7 +62,7 @@ session_open(struct session *s, const struct juno_opts *o)
     client_buf_init(&s->in);
     s->opaque = (uint32_t)getpid();
     s->fd = client_connect(o->store, o->timeout_ms, err, sizeof(err));
-    if (s->fd < 0) cli_die(output_exit_error(s->fd), "%s", err);
+    if (s->fd < 0) cli_die(request_exit_error(s->fd), "%s", err);
 }
 
 static void
@@ -81,12 +81,12 @@ roundtrip(struct session *s, struct wire_msg *req, struct wire_msg *reply)
     int rc = client_send(s->fd, req);
     if (rc == JUNO_EINVAL) cli_die(EX_DATAERR, "unable to encode the request: a field is too long");
     if (rc != 0)
-        cli_die(output_exit_error(rc), "unable to send to %s: %s", s->o->store, error_str(rc));
+        cli_die(request_exit_error(rc), "unable to send to %s: %s", s->o->store, error_str(rc));
     rc = client_recv(&s->in, s->fd, s->o->timeout_ms, reply);
     if (rc == JUNO_EOF)
         cli_die(EX_UNAVAILABLE, "unable to read the reply: %s closed the connection", s->o->store);
     if (rc != 0)
-        cli_die(output_exit_error(rc), "unable to read the reply from %s: %s", s->o->store,
+        cli_die(request_exit_error(rc), "unable to read the reply from %s: %s", s->o->store,
                 error_str(rc));
     if (reply->opaque != req->opaque || reply->opcode != req->opcode)
         cli_die(EX_PROTOCOL, "unable to use the reply: it answers another request (opaque %u, %s)",
@@ -292,7 +292,7 @@ store_main(struct juno_opts *o, int argc, char **argv)
     if (strcmp(name, "get") == 0) return run_get(o, argc, argv);
     if (strcmp(name, "batch") == 0) {
         if (argc > 1) cli_usage("batch: unexpected argument '%s'", argv[1]);
-        return batch_main(o);
+        return store_batch_main(o);
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (strcmp(name, commands[i].name) == 0) return run_raw(o, &commands[i], argc, argv);
