@@ -81,10 +81,14 @@ pconn_close(struct pconn *c)
  * connection's SourceInfo), wait for the reply with its opaque. Returns 0
  * with *reply (borrowed from c->in), or a failure code with err set. */
 static int
-attempt(struct pconn *c, int opcode, const uint8_t rid[16], const struct request_args *a,
-        struct wire_msg *reply, char *err, size_t errlen)
+attempt(struct pconn *c, const struct pcommand *cmd, const uint8_t rid[16],
+        const struct request_args *a, struct wire_msg *reply, char *err, size_t errlen)
 {
     const struct juno_opts *o = c->o;
+    int opcode = cmd->opcode;
+    char what[128]; /* "get \"key\"" or "ping HOST:PORT" */
+    snprintf(what, sizeof(what), "%s %s", cmd->verb,
+             opcode == WIRE_OP_NOP ? o->server : output_quote(a->key, a->klen));
     if (c->fd < 0) {
         int fd = client_connect(o->server, o->timeout_ms, err, errlen);
         if (fd < 0) return fd;
@@ -95,11 +99,11 @@ attempt(struct pconn *c, int opcode, const uint8_t rid[16], const struct request
     request_build(&req, opcode, ++c->opaque, rid, &c->src, a);
     int rc = client_send(c->fd, &req);
     if (rc == JUNO_EINVAL) {
-        snprintf(err, errlen, "unable to send the request: a field is over the protocol's limits");
+        snprintf(err, errlen, "unable to %s: a field is over the protocol's limits", what);
         return JUNO_EBADDATA;
     }
     if (rc != 0) {
-        snprintf(err, errlen, "unable to send to %s: %s", o->server, error_str(rc));
+        snprintf(err, errlen, "unable to %s: sending to %s: %s", what, o->server, error_str(rc));
         return rc;
     }
     int64_t deadline = mono_us() / 1000 + o->timeout_ms;
@@ -107,22 +111,23 @@ attempt(struct pconn *c, int opcode, const uint8_t rid[16], const struct request
         int64_t left = deadline - mono_us() / 1000;
         rc = left <= 0 ? JUNO_ETIMEDOUT : client_recv(&c->in, c->fd, (int)left, reply);
         if (rc == JUNO_EOF) {
-            snprintf(err, errlen, "%s closed the connection", o->server);
+            snprintf(err, errlen, "unable to %s: %s closed the connection", what, o->server);
             return rc;
         }
         if (rc == JUNO_ETIMEDOUT) {
-            snprintf(err, errlen, "no reply from %s within %d ms", o->server, o->timeout_ms);
+            snprintf(err, errlen, "unable to %s: no reply from %s within %d ms", what, o->server,
+                     o->timeout_ms);
             return rc;
         }
         if (rc != 0) {
-            snprintf(err, errlen, "unable to read the reply from %s: %s", o->server,
+            snprintf(err, errlen, "unable to %s: reading from %s: %s", what, o->server,
                      rc == JUNO_EPROTO ? "not a JunoDB message" : error_str(rc));
             return rc;
         }
         if (reply->opaque != req.opaque) continue; /* a late reply to an earlier try */
         if (reply->opcode != opcode) {
-            snprintf(err, errlen, "the reply from %s answers %s, not %s", o->server,
-                     wire_opcode_name(reply->opcode), wire_opcode_name(opcode));
+            snprintf(err, errlen, "unable to %s: the reply from %s answers %s, not %s", what,
+                     o->server, wire_opcode_name(reply->opcode), wire_opcode_name(opcode));
             return JUNO_EPROTO;
         }
         return 0;
@@ -232,7 +237,7 @@ run(const struct juno_opts *o, const struct pcommand *c, int argc, char **argv)
     for (;; tries++) {
         if (tries > 0) sleep_ms(request_backoff_ms(tries));
         t0 = mono_us();
-        rc = attempt(&conn, c->opcode, rid, &a, &reply, err, sizeof(err));
+        rc = attempt(&conn, c, rid, &a, &reply, err, sizeof(err));
         if (rc == 0 && !request_status_retryable(reply.status)) break;
         if (rc != 0) pconn_close(&conn);
         if (rc != 0 && !request_error_retryable(rc)) break;
