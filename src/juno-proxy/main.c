@@ -1,0 +1,495 @@
+/* main.c: juno-proxy, the routing and replication daemon.
+ *
+ * defaults → options → map check → log → listening sockets (one per worker,
+ * SO_REUSEPORT) → worker threads (each: listener, upstreams, loop) → the main
+ * loop handles signals → drain → join → exit 0.
+ *
+ * SIGHUP reopens the log and re-reads the map file: a map that does not parse,
+ * has another shard count or an older version is refused (the old one stays);
+ * an accepted one goes to every worker, which connects to new stores and then
+ * swaps (maploader.c). SIGTERM/SIGINT: stop accepting and reading, finish the
+ * requests in flight, exit 0; a second SIGINT exits at once.
+ */
+#include "proxy.h"
+
+#include "cli.h"
+#include "error.h"
+#include "log.h"
+
+#include <getopt.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "Usage: juno-proxy --map FILE [options]\n"
+    "\n"
+    "The juno proxy: serves the JunoDB client protocol, routes each key to its\n"
+    "replica in every zone of the shard map and replicates with quorums\n"
+    "(W = R = zones/2 + 1, two-phase writes, read repair).\n"
+    "\n"
+    "Options:\n"
+    "  -l, --listen HOST:PORT     address to serve (default 127.0.0.1:8080)\n"
+    "  -m, --map FILE             the shard map (JSON from juno-ring); re-read on SIGHUP\n"
+    "  -t, --threads N            event-loop threads, each with its own listener and\n"
+    "                             store connections (default 1)\n"
+    "      --default-ttl S        TTL of a new record written without one; 0 = records\n"
+    "                             do not expire (default 0)\n"
+    "      --max-ttl S            largest TTL accepted (default 259200)\n"
+    "      --idle-timeout S       close client connections idle this long; 0 = never\n"
+    "                             (default 120)\n"
+    "      --request-timeout MS   time a store has to answer one request (default 500)\n"
+    "      --max-frame BYTES      largest client message (default 1048576)\n"
+    "      --max-namespace BYTES  namespace length limit (default 64, at most 64)\n"
+    "      --max-key BYTES        key length limit (default 256)\n"
+    "      --max-value BYTES      value length limit (default 204800)\n"
+    "      --log-level LEVEL      debug | info | warn | error (default info)\n"
+    "      --log-file FILE        log here instead of stderr; reopened on SIGHUP\n"
+    "      --check-config         check options and map, print the result, exit\n"
+    "  -h, --help                 show this help and exit\n"
+    "  -V, --version              show the version and exit\n"
+    "\n"
+    "Signals: TERM/INT stop accepting, finish the requests in flight and exit 0 (a\n"
+    "second INT exits at once); HUP reopens the log file and re-reads the map.\n"
+    "\n" CLI_EXIT_CODES_HELP;
+
+enum {
+    OPT_DEFAULT_TTL = 256,
+    OPT_MAX_TTL,
+    OPT_IDLE,
+    OPT_REQ_TIMEOUT,
+    OPT_MAX_FRAME,
+    OPT_MAX_NS,
+    OPT_MAX_KEY,
+    OPT_MAX_VALUE,
+    OPT_LOG_LEVEL,
+    OPT_LOG_FILE,
+    OPT_CHECK
+};
+
+static const struct option long_opts[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"map", required_argument, NULL, 'm'},
+    {"threads", required_argument, NULL, 't'},
+    {"default-ttl", required_argument, NULL, OPT_DEFAULT_TTL},
+    {"max-ttl", required_argument, NULL, OPT_MAX_TTL},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"request-timeout", required_argument, NULL, OPT_REQ_TIMEOUT},
+    {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
+    {"max-namespace", required_argument, NULL, OPT_MAX_NS},
+    {"max-key", required_argument, NULL, OPT_MAX_KEY},
+    {"max-value", required_argument, NULL, OPT_MAX_VALUE},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"check-config", no_argument, NULL, OPT_CHECK},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static uint64_t
+num_opt(const char *name, const char *arg, uint64_t min, uint64_t max)
+{
+    uint64_t v;
+    int rc = cli_parse_u64(arg, min, max, &v);
+    if (rc == JUNO_ERANGE)
+        cli_usage("invalid --%s '%s': must be between %llu and %llu", name, arg,
+                  (unsigned long long)min, (unsigned long long)max);
+    if (rc != 0) cli_usage("invalid --%s '%s': not a number", name, arg);
+    return v;
+}
+
+static void
+parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
+{
+    const char *listen = "127.0.0.1:8080";
+    int opt;
+    while ((opt = getopt_long(argc, argv, "l:m:t:hV", long_opts, NULL)) != -1) {
+        switch (opt) {
+        case 'l':
+            listen = optarg;
+            break;
+        case 'm':
+            c->map_path = optarg;
+            break;
+        case 't':
+            c->threads = (unsigned)num_opt("threads", optarg, 1, 256);
+            break;
+        case OPT_DEFAULT_TTL:
+            c->default_ttl = num_opt("default-ttl", optarg, 0, UINT32_MAX / 2);
+            break;
+        case OPT_MAX_TTL:
+            c->max_ttl = num_opt("max-ttl", optarg, 1, UINT32_MAX / 2);
+            break;
+        case OPT_IDLE:
+            c->idle_timeout_s = num_opt("idle-timeout", optarg, 0, 86400 * 365);
+            break;
+        case OPT_REQ_TIMEOUT:
+            c->request_timeout_ms = num_opt("request-timeout", optarg, 1, 600000);
+            break;
+        case OPT_MAX_FRAME:
+            c->max_frame = num_opt("max-frame", optarg, 64, 64u << 20);
+            break;
+        case OPT_MAX_NS:
+            c->max_ns = num_opt("max-namespace", optarg, 1, 64);
+            break;
+        case OPT_MAX_KEY:
+            c->max_key = num_opt("max-key", optarg, 1, 65535);
+            break;
+        case OPT_MAX_VALUE:
+            c->max_value = num_opt("max-value", optarg, 0, 32u << 20);
+            break;
+        case OPT_LOG_LEVEL: {
+            enum log_level lv;
+            if (log_parse_level(optarg, &lv) != 0)
+                cli_usage("invalid --log-level '%s': use debug, info, warn or error", optarg);
+            log_set_level(lv);
+            break;
+        }
+        case OPT_LOG_FILE:
+            c->log_file = optarg;
+            break;
+        case OPT_CHECK:
+            *check_only = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            exit(0);
+        case 'V':
+            cli_version();
+            exit(0);
+        default:
+            cli_usage("unknown option");
+        }
+    }
+    if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
+    if (cli_parse_hostport(listen, c->listen_host, sizeof(c->listen_host), &c->listen_port) != 0)
+        cli_usage("invalid --listen '%s': expected HOST:PORT", listen);
+    if (c->map_path == NULL) cli_usage("--map FILE is required");
+    if (c->default_ttl > c->max_ttl)
+        cli_usage("--default-ttl %llu is over --max-ttl %llu", (unsigned long long)c->default_ttl,
+                  (unsigned long long)c->max_ttl);
+    if (c->max_frame < c->max_value + c->max_key + c->max_ns + 1024)
+        cli_usage("--max-frame %llu is too small for --max-value %llu",
+                  (unsigned long long)c->max_frame, (unsigned long long)c->max_value);
+}
+
+/* ---- listening sockets ---- */
+
+/* One socket per worker on the same address: SO_REUSEPORT lets the kernel
+ * spread connections over them (libuv 1.44 has no flag for it). */
+static int
+open_listeners(struct proxy *p, char *err, size_t errlen)
+{
+    const struct proxy_config *c = &p->cfg;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", c->listen_port);
+    struct addrinfo hints, *res;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int rc = getaddrinfo(c->listen_host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", c->listen_host, gai_strerror(rc));
+        return JUNO_ENOTFOUND;
+    }
+    for (unsigned i = 0; i < p->nworkers; i++) p->workers[i].listen_fd = -1;
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int one = 1;
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+            (p->nworkers > 1 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+            bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+            rc = error_from_errno(errno);
+            snprintf(err, errlen, "cannot listen on %s:%u: %s", c->listen_host, c->listen_port,
+                     error_str(rc));
+            if (fd >= 0) close(fd);
+            freeaddrinfo(res);
+            return rc;
+        }
+        p->workers[i].listen_fd = fd;
+    }
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* ---- workers ---- */
+
+void
+worker_request_id(struct worker *w, uint8_t id[16])
+{
+    for (int half = 0; half < 2; half++) { /* splitmix64 */
+        uint64_t z = (w->rng += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        for (int i = 0; i < 8; i++) id[half * 8 + i] = (uint8_t)(z >> (8 * i));
+    }
+    id[6] = (uint8_t)((id[6] & 0x0F) | 0x40); /* version 4 */
+    id[8] = (uint8_t)((id[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+}
+
+void
+worker_maybe_finish(struct worker *w)
+{
+    if (!w->draining || w->finished || w->inflight > 0 || client_output_pending(w)) return;
+    w->finished = 1;
+    client_close_all(w);
+    route_unref(w->next);
+    w->next = NULL;
+    route_unref(w->route);
+    w->route = NULL;
+    upstream_close_all(w);
+    uv_close((uv_handle_t *)&w->flush_check, NULL);
+    uv_close((uv_handle_t *)&w->sweep_timer, NULL);
+    uv_close((uv_handle_t *)&w->wake, NULL);
+    log_info("worker drained thread=%u connections=%llu requests=%llu errors=%llu bad_frames=%llu",
+             w->id, (unsigned long long)w->stats.connections, (unsigned long long)w->stats.requests,
+             (unsigned long long)w->stats.errors, (unsigned long long)w->stats.bad_frames);
+}
+
+static void
+worker_on_check(uv_check_t *h)
+{
+    struct worker *w = h->data;
+    upstream_flush_all(w);
+    client_flush_all(w);
+}
+
+static void
+worker_on_sweep(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    client_sweep(w);
+    route_maybe_swap(w);
+    worker_maybe_finish(w);
+}
+
+static void
+worker_on_wake(uv_async_t *a)
+{
+    struct worker *w = a->data;
+    uv_mutex_lock(&w->p->mu);
+    int drain = w->drain_requested;
+    uv_mutex_unlock(&w->p->mu);
+    if (w->finished) return;
+    route_adopt_incoming(w);
+    if (drain && !w->draining) {
+        w->draining = 1;
+        client_drain(w);
+        log_info("draining thread=%u in_flight=%llu", w->id, (unsigned long long)w->inflight);
+        worker_maybe_finish(w);
+    }
+}
+
+static void
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+    int rc = client_listen(w);
+    if (rc != 0) log_error("cannot serve on the listener thread=%u: %s", w->id, error_str(rc));
+    route_adopt_incoming(w);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    struct proxy *p = w->p;
+    atomic_fetch_add(&p->done, 1);
+    uv_async_send(&p->worker_done);
+}
+
+static int
+worker_init(struct proxy *p, struct worker *w, unsigned id)
+{
+    w->p = p;
+    w->id = id;
+    if (uv_loop_init(&w->loop) != 0) return JUNO_ENOMEM;
+    w->nbuckets = 1024;
+    w->up_buckets = calloc(w->nbuckets, sizeof(*w->up_buckets));
+    if (w->up_buckets == NULL) return JUNO_ENOMEM;
+    if (getrandom(&w->rng, sizeof(w->rng), 0) != sizeof(w->rng))
+        w->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ id;
+    uv_check_init(&w->loop, &w->flush_check);
+    w->flush_check.data = w;
+    uv_check_start(&w->flush_check, worker_on_check);
+    uv_timer_init(&w->loop, &w->sweep_timer);
+    w->sweep_timer.data = w;
+    uv_timer_start(&w->sweep_timer, worker_on_sweep, 100, 100);
+    uv_async_init(&w->loop, &w->wake, worker_on_wake);
+    w->wake.data = w;
+    pmap_ref(p->current);
+    w->incoming = p->current;
+    return 0;
+}
+
+/* ---- the main thread: signals and map reloads ---- */
+
+static void
+reload_map(struct proxy *p)
+{
+    char err[700];
+    struct pmap *pm = pmap_load(p->cfg.map_path, err, sizeof(err));
+    if (pm == NULL) {
+        log_error("map reload refused, keeping version %llu: %s",
+                  (unsigned long long)p->current->map->version, err);
+        return;
+    }
+    const struct map *old = p->current->map, *m = pm->map;
+    const char *why = NULL;
+    if (m->shards != old->shards)
+        why = "its shard count differs";
+    else if (m->version < old->version)
+        why = "its version is older";
+    else if (m->version == old->version) {
+        char *a = map_to_json(old, NULL), *b = map_to_json(m, NULL);
+        int same = a && b && strcmp(a, b) == 0;
+        free(a);
+        free(b);
+        if (same) {
+            log_info("map unchanged version=%llu", (unsigned long long)m->version);
+            pmap_unref(pm);
+            return;
+        }
+        why = "it changes the map without a new version";
+    }
+    if (why != NULL) {
+        log_error("map reload refused, keeping version %llu: map %s version %llu shards %u: %s",
+                  (unsigned long long)old->version, p->cfg.map_path, (unsigned long long)m->version,
+                  m->shards, why);
+        pmap_unref(pm);
+        return;
+    }
+    log_info("map reloaded version=%llu previous=%llu zones=%u", (unsigned long long)m->version,
+             (unsigned long long)old->version, m->nzones);
+    uv_mutex_lock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        struct worker *w = &p->workers[i];
+        pmap_unref(w->incoming);
+        pmap_ref(pm);
+        w->incoming = pm;
+    }
+    uv_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++) uv_async_send(&p->workers[i].wake);
+    pmap_unref(p->current);
+    p->current = pm;
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+    struct proxy *p = h->data;
+    if (signum == SIGHUP) {
+        int rc = log_reopen();
+        if (rc != 0) log_error("cannot reopen log: %s", error_str(rc));
+        reload_map(p);
+        return;
+    }
+    if (signum == SIGINT && p->interrupts++ > 0) {
+        log_warn("second interrupt: exiting at once");
+        _exit(EX_TEMPFAIL);
+    }
+    if (p->draining) return;
+    p->draining = 1;
+    log_info("signal %s: draining", signum == SIGTERM ? "TERM" : "INT");
+    uv_mutex_lock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++) p->workers[i].drain_requested = 1;
+    uv_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++) uv_async_send(&p->workers[i].wake);
+}
+
+static void
+on_worker_done(uv_async_t *a)
+{
+    struct proxy *p = a->data;
+    if (atomic_load(&p->done) < p->nworkers) return;
+    uv_close((uv_handle_t *)&p->sig_term, NULL);
+    uv_close((uv_handle_t *)&p->sig_int, NULL);
+    uv_close((uv_handle_t *)&p->sig_hup, NULL);
+    uv_close((uv_handle_t *)&p->worker_done, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+    cli_init("juno-proxy");
+    static struct proxy proxy;
+    struct proxy *p = &proxy;
+    struct proxy_config *c = &p->cfg;
+    c->threads = 1;
+    c->default_ttl = 0;
+    c->max_ttl = 259200;
+    c->idle_timeout_s = 120;
+    c->request_timeout_ms = 500;
+    c->max_frame = WIRE_DEFAULT_MAX_FRAME;
+    c->max_ns = 64;
+    c->max_key = 256;
+    c->max_value = 204800;
+    c->max_inflight = 16384;
+    int check_only = 0;
+    parse_options(c, argc, argv, &check_only);
+
+    char err[700];
+    p->current = pmap_load(c->map_path, err, sizeof(err));
+    if (p->current == NULL) cli_die(EX_CONFIG, "%s", err);
+    const struct map *m = p->current->map;
+    if (check_only) {
+        unsigned stores = 0;
+        for (uint32_t z = 0; z < m->nzones; z++) stores += m->zones[z].nnodes;
+        printf("ok: map %s version %llu, %u zones (W = R = %u), %u shards, %u stores; listen "
+               "%s:%u, %u threads\n",
+               m->cluster, (unsigned long long)m->version, m->nzones, m->nzones / 2 + 1, m->shards,
+               stores, c->listen_host, c->listen_port, c->threads);
+        pmap_unref(p->current);
+        return 0;
+    }
+    if (c->log_file != NULL) {
+        int rc = log_open(c->log_file);
+        if (rc != 0) cli_die(EX_IOERR, "unable to open log %s: %s", c->log_file, error_str(rc));
+    }
+    signal(SIGPIPE, SIG_IGN);
+    hlc_init(&p->clock, NULL, NULL);
+    uv_mutex_init(&p->mu);
+    p->nworkers = c->threads;
+    p->workers = calloc(p->nworkers, sizeof(*p->workers));
+    if (p->workers == NULL) cli_die(EX_OSERR, "out of memory");
+    if (open_listeners(p, err, sizeof(err)) != 0) cli_die(EX_UNAVAILABLE, "%s", err);
+    for (unsigned i = 0; i < p->nworkers; i++)
+        if (worker_init(p, &p->workers[i], i) != 0) cli_die(EX_OSERR, "out of memory");
+
+    p->loop = uv_default_loop();
+    uv_signal_init(p->loop, &p->sig_term);
+    uv_signal_init(p->loop, &p->sig_int);
+    uv_signal_init(p->loop, &p->sig_hup);
+    p->sig_term.data = p->sig_int.data = p->sig_hup.data = p;
+    uv_signal_start(&p->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&p->sig_int, on_signal, SIGINT);
+    uv_signal_start(&p->sig_hup, on_signal, SIGHUP);
+    uv_async_init(p->loop, &p->worker_done, on_worker_done);
+    p->worker_done.data = p;
+
+    log_info("listening addr=%s:%u map=%s version=%llu zones=%u shards=%u threads=%u "
+             "request_timeout_ms=%llu default_ttl=%llu pid=%ld",
+             c->listen_host, c->listen_port, c->map_path, (unsigned long long)m->version, m->nzones,
+             m->shards, c->threads, (unsigned long long)c->request_timeout_ms,
+             (unsigned long long)c->default_ttl, (long)getpid());
+    for (unsigned i = 0; i < p->nworkers; i++)
+        if (uv_thread_create(&p->workers[i].thread, worker_main, &p->workers[i]) != 0)
+            cli_die(EX_OSERR, "cannot start thread %u", i);
+    uv_run(p->loop, UV_RUN_DEFAULT);
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        struct worker *w = &p->workers[i];
+        uv_thread_join(&w->thread);
+        uv_run(&w->loop, UV_RUN_DEFAULT); /* close callbacks still queued, if any */
+        uv_loop_close(&w->loop);
+        pmap_unref(w->incoming);
+        free(w->up_buckets);
+    }
+    free(p->workers);
+    pmap_unref(p->current);
+    uv_mutex_destroy(&p->mu);
+    uv_loop_close(p->loop);
+    log_info("drained, exiting");
+    return 0;
+}

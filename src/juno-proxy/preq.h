@@ -1,0 +1,107 @@
+/* preq.h: a client request being replicated (internal to replicate.c and
+ * twophase.c).
+ *
+ * A preq lives from the client's request until every storage request it sent
+ * has been answered or has failed: the client may already have its reply
+ * while Commits, Aborts, Repairs and read repairs finish in the background.
+ * Each replica (one per zone) has at most one storage request in flight, so
+ * the ureq is embedded in it.
+ */
+#ifndef JUNO_PROXY_PREQ_H
+#define JUNO_PROXY_PREQ_H
+
+#include "proxy.h"
+
+/* What a replica answered to the Prepare or Read. */
+enum rclass {
+    C_NONE = 0, /* not answered yet (or not asked) */
+    C_OK,       /* prepared (lock held) / record read */
+    C_AF,       /* AlreadyFulfilled: this request id already wrote the record */
+    C_DUP,      /* DupKey (PrepareCreate) */
+    C_NOKEY,    /* NoKey */
+    C_VC,       /* VersionConflict (conditional PrepareUpdate) */
+    C_LOCKED,   /* RecordLocked */
+    C_MARKED,   /* MarkedDelete (Read of a tombstone) */
+    C_FAIL      /* down, timed out, connection lost, any other status */
+};
+
+/* Second-phase state of a replica. */
+enum wstate { WS_NONE = 0, WS_SENT, WS_OK, WS_FAIL };
+
+/* A record's metadata as a store reported it. */
+struct rmeta {
+    int has;  /* a record (live or tombstone) was reported */
+    int tomb; /* it is a tombstone */
+    uint32_t version, ctime, etime;
+    uint64_t lmt;
+    uint8_t origin[16];
+    int has_origin;
+};
+
+struct preq;
+
+struct replica {
+    struct ureq u; /* first member: the ureq callback finds the replica from it */
+    struct preq *rq;
+    struct upstream *up; /* borrowed: rq->rt holds it */
+    int busy;            /* u in flight */
+    uint8_t op;          /* opcode of the last storage request sent */
+    uint8_t cls;         /* enum rclass */
+    uint8_t ws;          /* enum wstate */
+    uint8_t guard;       /* Destroy: a tombstone sent after a failed Delete elsewhere */
+    struct rmeta m;
+    uint8_t *val; /* owned: the value read (Get) or reported (VersionConflict) */
+    size_t vlen;
+    uint8_t vtype;
+};
+
+enum decision { D_NONE = 0, D_COMMIT, D_ABORT, D_FULFILLED, D_DELETE, D_MARK, D_READ };
+
+struct preq {
+    struct worker *w;
+    struct conn *c;   /* ref (conn_ref) until the client has its reply */
+    struct route *rt; /* ref */
+    uint64_t t0;      /* uv_hrtime() at arrival */
+    uint32_t opaque;
+    uint8_t opcode; /* the client's */
+    uint16_t shard;
+    uint8_t rid[16];
+    uint32_t ttl;          /* 0: none given */
+    uint32_t cond_version; /* Update: 0 = unconditional */
+    int n, quorum;         /* replicas (zones), W = R */
+    int pending;           /* storage requests in flight */
+    int decision;          /* enum decision */
+    int replied;
+    int repaired;     /* Get: read repair sent; Destroy: guard tombstones sent */
+    struct rmeta out; /* the record written (writes), reported (Get) */
+    uint8_t vtype;
+    size_t nslen, klen, vlen;
+    struct replica rep[MAP_MAX_ZONES];
+    uint8_t data[]; /* namespace, key, value (owned copies) */
+};
+
+static inline const uint8_t *
+rq_value(const struct preq *rq)
+{
+    return rq->data + rq->nslen + rq->klen;
+}
+
+/* replicate.c */
+int rmeta_cmp(const struct rmeta *a, const struct rmeta *b); /* newer: > 0 */
+void rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct replica *with);
+/* Send a storage request to replica i: opcode and flags, meta built from rec
+ * (NULL: RequestID only), with value (NULL: none). Returns 1 if sent, 0 if the
+ * store is unavailable. */
+int rq_send(struct preq *rq, int i, uint8_t opcode, uint8_t flags, const struct rmeta *rec,
+            uint8_t vtype, const uint8_t *val, size_t vlen);
+uint32_t rq_now_s(void);
+
+/* twophase.c */
+void write_start(struct preq *rq);
+void write_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg *reply);
+void write_progress(struct preq *rq);
+void destroy_start(struct preq *rq);
+void destroy_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg *reply);
+void destroy_progress(struct preq *rq);
+
+#endif

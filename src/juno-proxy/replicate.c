@@ -1,0 +1,374 @@
+/* replicate.c: a client request's life in the proxy, and Get.
+ *
+ * preq_start copies what the request needs (namespace, key, value, request id),
+ * finds the key's replicas in the route it starts with (zone z: the node
+ * owners[shard] of zone z) and hands over to the operation's state machine:
+ * Get below, Create/Update/Set/Destroy in twophase.c. Every storage answer (or
+ * failure) comes back through rq_on_answer, which lets the machine advance;
+ * the request is freed once nothing of it is in flight and the client has its
+ * reply.
+ *
+ * Get:  Read ──► every replica not marked down
+ *         R answers in ──► reply: the newest copy (last-modified, then
+ *                          version) wins; a newest tombstone means NoKey
+ *         too few can answer ──► NoStorageServer
+ *         all answered (or failed) ──► read repair: every replica whose copy
+ *                          is older or missing gets a Repair of the newest
+ *                          (a tombstone with flags 0x02)
+ *
+ * Tombstones: stores report them on Read as MarkedDelete; in a Prepare reply a
+ * tombstone looks like a record, so the proxy writes every tombstone with
+ * CreationTime PROXY_TOMB_CTIME (1 s after the epoch, a time no real record
+ * has) and recognises them by it.
+ */
+#include "preq.h"
+
+#include "error.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+uint32_t
+rq_now_s(void)
+{
+    return (uint32_t)time(NULL);
+}
+
+int
+rmeta_cmp(const struct rmeta *a, const struct rmeta *b)
+{
+    if (a->lmt != b->lmt) return a->lmt > b->lmt ? 1 : -1;
+    if (a->version != b->version) return a->version > b->version ? 1 : -1;
+    return 0;
+}
+
+/* The record metadata in a store's reply (none when it carries no version). */
+static void
+rmeta_from(struct rmeta *m, const struct wire_msg *r, int tomb)
+{
+    memset(m, 0, sizeof(*m));
+    const struct wire_meta *wm = &r->meta;
+    if (!wire_meta_has(wm, WIRE_F_VERSION)) return;
+    m->has = 1;
+    m->version = wm->version;
+    m->ctime = wire_meta_has(wm, WIRE_F_CREATION_TIME) ? wm->creation_time : 0;
+    m->etime = wire_meta_has(wm, WIRE_F_EXPIRATION_TIME) ? wm->expiration_time : 0;
+    m->lmt = wire_meta_has(wm, WIRE_F_LAST_MODIFIED) ? wm->last_modified : 0;
+    if (wire_meta_has(wm, WIRE_F_ORIGINATOR_ID)) {
+        memcpy(m->origin, wm->originator_id, 16);
+        m->has_origin = 1;
+    }
+    m->tomb = tomb || (r->flags & WIRE_FLAG_MARK_DELETE) || m->ctime == PROXY_TOMB_CTIME;
+}
+
+static void
+rq_free(struct preq *rq)
+{
+    struct worker *w = rq->w;
+    for (int i = 0; i < rq->n; i++) free(rq->rep[i].val);
+    if (rq->c) conn_unref(rq->c);
+    route_unref(rq->rt);
+    free(rq);
+    w->inflight--;
+    worker_maybe_finish(w);
+}
+
+void
+rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct replica *with)
+{
+    if (rq->replied) return;
+    rq->replied = 1;
+    if (status != WIRE_ST_OK && status != WIRE_ST_NO_KEY) rq->w->stats.errors++;
+    if (rq->c == NULL) return;
+    struct wire_msg r;
+    memset(&r, 0, sizeof(r));
+    r.type_flag = WIRE_TF_RESPONSE;
+    r.opaque = rq->opaque;
+    r.opcode = rq->opcode;
+    r.status = (uint8_t)status;
+    wire_meta_set_request_id(&r.meta, rq->rid);
+    int vc = status == WIRE_ST_VERSION_CONFLICT;
+    if (status == WIRE_ST_OK) {
+        uint64_t ms = (uv_hrtime() - rq->t0) / 1000000;
+        wire_meta_set_u32(&r.meta, WIRE_F_HANDLING_TIME, ms >= 1 ? (uint32_t)ms : 1);
+    }
+    if (rec != NULL && rec->has && (status == WIRE_ST_OK || vc)) {
+        uint32_t now = rq_now_s();
+        if (rec->etime > now) wire_meta_set_u32(&r.meta, WIRE_F_TTL, rec->etime - now);
+        wire_meta_set_u32(&r.meta, WIRE_F_VERSION, rec->version);
+        wire_meta_set_u32(&r.meta, WIRE_F_CREATION_TIME, rec->ctime);
+        wire_meta_set_u32(&r.meta, WIRE_F_EXPIRATION_TIME, rec->etime);
+        if (!vc) {
+            wire_meta_set_last_modified(&r.meta, rec->lmt);
+            if (rec->has_origin) wire_meta_set_originator_id(&r.meta, rec->origin);
+        }
+    }
+    if (with != NULL && with->vlen > 0) {
+        r.value_type = with->vtype;
+        r.value.ptr = with->val;
+        r.value.len = with->vlen;
+    }
+    r.ns.ptr = rq->data;
+    r.ns.len = rq->nslen;
+    r.key.ptr = rq->data + rq->nslen;
+    r.key.len = rq->klen;
+    conn_reply(rq->c, &r);
+    conn_unref(rq->c);
+    rq->c = NULL;
+}
+
+int
+rq_send(struct preq *rq, int i, uint8_t opcode, uint8_t flags, const struct rmeta *rec,
+        uint8_t vtype, const uint8_t *val, size_t vlen)
+{
+    struct replica *r = &rq->rep[i];
+    struct wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type_flag = WIRE_TF_REQUEST;
+    m.opcode = opcode;
+    m.flags = flags;
+    m.shard_id = rq->shard;
+    wire_meta_set_request_id(&m.meta, rq->rid);
+    if (rec != NULL) {
+        wire_meta_set_u32(&m.meta, WIRE_F_VERSION, rec->version);
+        wire_meta_set_u32(&m.meta, WIRE_F_CREATION_TIME, rec->ctime);
+        wire_meta_set_u32(&m.meta, WIRE_F_EXPIRATION_TIME, rec->etime);
+        wire_meta_set_last_modified(&m.meta, rec->lmt);
+        if (rec->has_origin) wire_meta_set_originator_id(&m.meta, rec->origin);
+    }
+    m.ns.ptr = rq->data;
+    m.ns.len = rq->nslen;
+    m.key.ptr = rq->data + rq->nslen;
+    m.key.len = rq->klen;
+    if (val != NULL && vlen > 0) {
+        m.value_type = vtype;
+        m.value.ptr = val;
+        m.value.len = vlen;
+    }
+    r->op = opcode;
+    if (upstream_send(r->up, &r->u, &m) != 0) return 0;
+    r->busy = 1;
+    rq->pending++;
+    return 1;
+}
+
+/* ---- Get ---- */
+
+static void
+get_start(struct preq *rq)
+{
+    for (int i = 0; i < rq->n; i++)
+        if (!rq_send(rq, i, WIRE_OP_READ, 0, NULL, 0, NULL, 0)) rq->rep[i].cls = C_FAIL;
+}
+
+static void
+get_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg *reply)
+{
+    (void)rq;
+    if (r->op != WIRE_OP_READ) { /* a read repair */
+        r->ws = st == WIRE_ST_OK ? WS_OK : WS_FAIL;
+        return;
+    }
+    switch (st) {
+    case WIRE_ST_OK:
+        r->cls = C_OK;
+        rmeta_from(&r->m, reply, 0);
+        if (!r->m.has) {
+            r->cls = C_FAIL;
+            break;
+        }
+        if (reply->value.len > 0) {
+            r->val = malloc(reply->value.len);
+            if (r->val == NULL) {
+                r->cls = C_FAIL;
+                break;
+            }
+            memcpy(r->val, reply->value.ptr, reply->value.len);
+            r->vlen = reply->value.len;
+            r->vtype = reply->value_type;
+        }
+        break;
+    case WIRE_ST_NO_KEY:
+        r->cls = C_NOKEY;
+        break;
+    case WIRE_ST_MARKED_DELETE:
+        r->cls = C_MARKED;
+        rmeta_from(&r->m, reply, 1);
+        if (!r->m.has) r->cls = C_NOKEY;
+        break;
+    default:
+        r->cls = C_FAIL;
+    }
+}
+
+/* The replica with the newest copy among those that answered, or NULL. */
+static struct replica *
+newest_copy(struct preq *rq)
+{
+    struct replica *best = NULL;
+    for (int i = 0; i < rq->n; i++) {
+        struct replica *r = &rq->rep[i];
+        if ((r->cls == C_OK || r->cls == C_MARKED) && r->m.has &&
+            (best == NULL || rmeta_cmp(&r->m, &best->m) > 0))
+            best = r;
+    }
+    return best;
+}
+
+static void
+read_repair(struct preq *rq)
+{
+    struct replica *best = newest_copy(rq);
+    if (best == NULL) return;
+    int sent = 0;
+    for (int i = 0; i < rq->n; i++) {
+        struct replica *r = &rq->rep[i];
+        if (r == best || (r->cls != C_OK && r->cls != C_NOKEY && r->cls != C_MARKED)) continue;
+        if (r->m.has && rmeta_cmp(&best->m, &r->m) <= 0) continue;
+        uint8_t flags = best->m.tomb ? WIRE_FLAG_MARK_DELETE : 0;
+        if (rq_send(rq, i, WIRE_OP_REPAIR, flags, &best->m, best->vtype,
+                    best->m.tomb ? NULL : best->val, best->m.tomb ? 0 : best->vlen))
+            sent++;
+    }
+    if (sent > 0)
+        log_debug("read repair shard=%u version=%u tombstone=%d replicas=%d", rq->shard,
+                  best->m.version, best->m.tomb, sent);
+}
+
+static void
+get_progress(struct preq *rq)
+{
+    if (rq->decision != D_NONE) return; /* read repairs in flight */
+    int valid = 0;
+    for (int i = 0; i < rq->n; i++) {
+        int c = rq->rep[i].cls;
+        valid += c == C_OK || c == C_NOKEY || c == C_MARKED;
+    }
+    if (!rq->replied) {
+        if (valid >= rq->quorum) {
+            struct replica *best = newest_copy(rq);
+            if (best != NULL && !best->m.tomb)
+                rq_reply(rq, WIRE_ST_OK, &best->m, best);
+            else
+                rq_reply(rq, WIRE_ST_NO_KEY, NULL, NULL);
+        } else if (valid + rq->pending < rq->quorum) {
+            rq_reply(rq, WIRE_ST_NO_STORAGE_SERVER, NULL, NULL);
+        }
+    }
+    if (rq->pending == 0) {
+        rq->decision = D_READ;
+        read_repair(rq);
+    }
+}
+
+/* ---- dispatch ---- */
+
+static void
+rq_progress(struct preq *rq)
+{
+    switch (rq->opcode) {
+    case WIRE_OP_GET:
+        get_progress(rq);
+        break;
+    case WIRE_OP_DESTROY:
+        destroy_progress(rq);
+        break;
+    default:
+        write_progress(rq);
+        break;
+    }
+    if (rq->pending == 0 && rq->replied) rq_free(rq);
+}
+
+static void
+rq_on_answer(struct ureq *u, int rc, const struct wire_msg *reply)
+{
+    struct replica *r = (struct replica *)u;
+    struct preq *rq = r->rq;
+    r->busy = 0;
+    rq->pending--;
+    int st = rc < 0 ? -1 : reply->status;
+    if (rc < 0) reply = NULL;
+    switch (rq->opcode) {
+    case WIRE_OP_GET:
+        get_answer(rq, r, st, reply);
+        break;
+    case WIRE_OP_DESTROY:
+        destroy_answer(rq, r, st, reply);
+        break;
+    default:
+        write_answer(rq, r, st, reply);
+        break;
+    }
+    rq_progress(rq);
+}
+
+void
+preq_start(struct worker *w, struct conn *c, const struct wire_msg *req, uint64_t t0)
+{
+    struct route *rt = w->route;
+    int writes_value = req->opcode == WIRE_OP_CREATE || req->opcode == WIRE_OP_UPDATE ||
+                       req->opcode == WIRE_OP_SET;
+    size_t vlen = writes_value ? req->value.len : 0;
+    struct preq *rq = rt ? calloc(1, sizeof(*rq) + req->ns.len + req->key.len + vlen) : NULL;
+    if (rq == NULL) {
+        struct wire_msg r;
+        memset(&r, 0, sizeof(r));
+        r.type_flag = WIRE_TF_RESPONSE;
+        r.opaque = req->opaque;
+        r.opcode = req->opcode;
+        r.status = rt ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER;
+        if (wire_meta_has(&req->meta, WIRE_F_REQUEST_ID))
+            wire_meta_set_request_id(&r.meta, req->meta.request_id);
+        r.ns = req->ns;
+        r.key = req->key;
+        conn_reply(c, &r);
+        return;
+    }
+    rq->w = w;
+    rq->c = c;
+    rq->rt = rt;
+    rq->t0 = t0;
+    rq->opaque = req->opaque;
+    rq->opcode = req->opcode;
+    if (wire_meta_has(&req->meta, WIRE_F_REQUEST_ID))
+        memcpy(rq->rid, req->meta.request_id, 16);
+    else
+        worker_request_id(w, rq->rid);
+    rq->ttl = wire_meta_has(&req->meta, WIRE_F_TTL) ? req->meta.ttl : 0;
+    if (req->opcode == WIRE_OP_UPDATE && wire_meta_has(&req->meta, WIRE_F_VERSION))
+        rq->cond_version = req->meta.version;
+    rq->nslen = req->ns.len;
+    rq->klen = req->key.len;
+    rq->vlen = vlen;
+    rq->vtype = writes_value && vlen > 0 ? req->value_type : 0;
+    memcpy(rq->data, req->ns.ptr, rq->nslen);
+    memcpy(rq->data + rq->nslen, req->key.ptr, rq->klen);
+    if (vlen > 0) memcpy(rq->data + rq->nslen + rq->klen, req->value.ptr, vlen);
+    const struct map *m = rt->pm->map;
+    rq->n = (int)m->nzones;
+    rq->quorum = rq->n / 2 + 1;
+    rq->shard = (uint16_t)map_shard_of(m, req->key.ptr, req->key.len);
+    for (int z = 0; z < rq->n; z++) {
+        rq->rep[z].rq = rq;
+        rq->rep[z].up = rt->ups[z][m->zones[z].owners[rq->shard]];
+        rq->rep[z].u.cb = rq_on_answer;
+    }
+    route_ref(rt);
+    conn_ref(c);
+    w->inflight++;
+    switch (rq->opcode) {
+    case WIRE_OP_GET:
+        get_start(rq);
+        break;
+    case WIRE_OP_DESTROY:
+        destroy_start(rq);
+        break;
+    default:
+        write_start(rq);
+        break;
+    }
+    rq_progress(rq);
+}
