@@ -24,6 +24,7 @@ struct engine {
     rocksdb_block_based_table_options_t *table; /* owned */
     rocksdb_compactionfilter_t *filter;         /* owned */
     rocksdb_readoptions_t *ropts;    /* owned */
+    rocksdb_readoptions_t *cached;   /* owned: read_tier = block cache, never does I/O */
     rocksdb_writeoptions_t *wopts;   /* owned */
     enum engine_sync sync;
     uint32_t tombstone_grace_s;
@@ -272,6 +273,7 @@ engine__release(struct engine *e)
 {
     if (e->db) rocksdb_close(e->db);
     if (e->ropts) rocksdb_readoptions_destroy(e->ropts);
+    if (e->cached) rocksdb_readoptions_destroy(e->cached);
     if (e->wopts) rocksdb_writeoptions_destroy(e->wopts);
     if (e->opts) rocksdb_options_destroy(e->opts);
     if (e->table) rocksdb_block_based_options_destroy(e->table);
@@ -311,6 +313,8 @@ engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **ou
         rocksdb_options_set_env(e->opts, e->env);
     }
     e->ropts = rocksdb_readoptions_create();
+    e->cached = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_read_tier(e->cached, 1 /* kBlockCacheTier */);
     e->wopts = rocksdb_writeoptions_create();
 
     char *rerr = NULL;
@@ -373,6 +377,22 @@ engine_get(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t
         log_error("rocksdb read failed: %s", err);
         rocksdb_free(err);
         return JUNO_EIO;
+    }
+    if (v == NULL) return JUNO_ENOTFOUND;
+    *val = v;
+    return 0;
+}
+
+int
+engine_get_cached(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen)
+{
+    char *err = NULL;
+    char *v = rocksdb_get(e->db, e->cached, (const char *)key, klen, vlen, &err);
+    if (err != NULL) {
+        int incomplete = strncmp(err, "Incomplete", 10) == 0;
+        if (!incomplete) log_error("rocksdb read failed: %s", err);
+        rocksdb_free(err);
+        return incomplete ? JUNO_EAGAIN : JUNO_EIO;
     }
     if (v == NULL) return JUNO_ENOTFOUND;
     *val = v;

@@ -2,7 +2,8 @@
  *
  * Writes are queued from the loop thread (engine_submit) to one writer thread
  * that takes everything queued, applies it as one WriteBatch (group commit)
- * and posts the completions back to the loop (uv_async). Reads run on libuv's
+ * and posts the completions back to the loop (uv_async). The loop reads what
+ * is in memory with engine_get_cached; reads that need the disk run on libuv's
  * thread pool through engine_get, which any thread may call.
  *
  *   --sync none    WAL written, not fsynced: a crash of the machine (not of
@@ -60,6 +61,11 @@ void engine_submit(struct engine *e, struct engine_write *w);
  * Returns 0, JUNO_ENOTFOUND or JUNO_EIO. Safe from any thread. */
 int engine_get(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen);
 void engine_free(void *p);
+
+/* engine_get, but only from memory (memtables and block cache): never waits on
+ * disk, so the loop thread may call it. JUNO_EAGAIN when the answer needs I/O. */
+int engine_get_cached(struct engine *e, const uint8_t *key, size_t klen, char **val,
+                      size_t *vlen);
 
 /* Mark whether compaction may drop every record of shard (a shard this store
  * no longer owns). Safe from any thread. */

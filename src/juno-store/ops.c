@@ -14,7 +14,8 @@
  *   ShardInfo       iterate the shard ──► reply with counts and a hash (JSON value)
  *   Compact         full manual compaction (runs the compaction filter) ──► reply
  *
- * Reads run on libuv's thread pool; writes on the engine's writer thread,
+ * Reads are answered on the loop when RocksDB has them in memory, else on
+ * libuv's thread pool; writes run on the engine's writer thread,
  * where "if newer" is decided atomically. A request id seen as the record's
  * last writer makes a replayed write answer AlreadyFulfilled.
  */
@@ -156,10 +157,17 @@ op__after_get(uv_work_t *w, int status)
     op->after_read(op);
 }
 
+/* Read op's record, then call after (at once when the answer is in memory,
+ * else from the thread pool). */
 static void
 op__read(struct op *op, void (*after)(struct op *))
 {
     op->after_read = after;
+    op->get_rc = engine_get_cached(op->s->engine, op->key, op->klen, &op->got, &op->glen);
+    if (op->get_rc != JUNO_EAGAIN) {
+        after(op);
+        return;
+    }
     op->work.data = op;
     uv_queue_work(op->s->loop, &op->work, op__work_get, op__after_get);
 }

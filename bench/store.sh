@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# bench/store.sh: one juno-store over loopback next to RocksDB's own db_bench,
+# same key/value sizes, in the same run. Prints a markdown table for
+# docs/benchmarks.md.
+#
+#   bench/store.sh [N]        N records per phase (default 1000000)
+#
+# Rows:
+#   db_bench fillrandom / readrandom       in-process RocksDB, 1 thread, WAL on, no sync
+#   juno-store disk --sync none            juno-bench --store: set = PrepareSet + Commit,
+#   juno-store --memory                    get = Read; 4 connections x 64 pipelined
+#   db_bench --sync=1 fillrandom           one fsync per write, 1 thread
+#   juno-store --sync batch, 50 writers    50 connections, 1 request each (group commit)
+#
+# Needs: make all, db_bench (Debian rocksdb-tools; installed if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+SYNC_N=${SYNC_N:-20000}
+BUILD=${BUILD:-build}
+export PATH="$PWD/$BUILD:$PATH"
+
+if ! command -v db_bench >/dev/null; then
+    sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get install -y -qq rocksdb-tools >/dev/null
+fi
+[ -x "$BUILD/juno-store" ] && [ -x "$BUILD/juno-bench" ] || make -s -j2 all
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# db_bench: ops/sec from its "name : x micros/op y ops/sec" line
+dbb() { # name, extra flags...
+    local name=$1; shift
+    db_bench --db="$TMP/dbbench" --key_size=16 --value_size=100 --compression_type=none \
+        --threads=1 "$@" 2>/dev/null | awk -v n="$name" '$1 == n && $2 == ":" { print int($5) }' | tail -1
+}
+
+# start a store; sets PORT (no command substitution: the daemon must not hold its pipe)
+start_store() { # extra flags...
+    local port dir
+    port=$(free_port)
+    dir="$TMP/store-$port"
+    mkdir -p "$dir"
+    juno-ring init --cluster bench --shards 1024 --zone "z0=s1@127.0.0.1:$port" > "$dir/map.json"
+    juno-store --map "$dir/map.json" --listen "127.0.0.1:$port" "$@" >"$dir/log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        juno --store "127.0.0.1:$port" nop >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    PORT=$port
+}
+
+stop_last_store() {
+    local p=${PIDS[-1]}
+    kill "$p"; wait "$p" 2>/dev/null || true
+    unset 'PIDS[-1]'
+}
+
+jb() { # port, test, extra flags... -> ops/s
+    local port=$1 test=$2; shift 2
+    juno-bench --store -s "127.0.0.1:$port" --csv -d 100 -r "$N" -n "$N" -t "$test" "$@" |
+        awk -F, 'NR == 2 { print $4 }'
+}
+
+echo "# bench/store.sh N=$N SYNC_N=$SYNC_N on $(nproc) cores, $(date -u +%Y-%m-%d)" >&2
+db_fill=$(dbb fillrandom --benchmarks=fillrandom --num="$N")
+db_read=$(dbb readrandom --benchmarks=fillrandom,readrandom --num="$N" --reads="$N")
+rm -rf "$TMP/dbbench"
+
+start_store --data "$TMP/disk" --sync none
+disk_set=$(jb "$PORT" set -c 4 -P 64)
+disk_get=$(jb "$PORT" get -c 4 -P 64)
+stop_last_store
+
+start_store --memory
+mem_set=$(jb "$PORT" set -c 4 -P 64)
+mem_get=$(jb "$PORT" get -c 4 -P 64)
+stop_last_store
+
+db_sync=$(dbb fillrandom --benchmarks=fillrandom --num="$SYNC_N" --sync=1)
+rm -rf "$TMP/dbbench"
+start_store --data "$TMP/batch" --sync batch
+batch_set=$(juno-bench --store -s "127.0.0.1:$PORT" --csv -d 100 -r 1000000 -n "$SYNC_N" -t set -c 50 -P 1 |
+    awk -F, 'NR == 2 { print $4 }')
+stop_last_store
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
+cat <<EOF
+| workload | db_bench (in-process) ops/s | juno-store over loopback ops/s | ratio |
+|---|---:|---:|---:|
+| random write, 100 B, disk, no sync | $db_fill | $disk_set | $(ratio "$disk_set" "$db_fill") |
+| random read, 100 B, disk | $db_read | $disk_get | $(ratio "$disk_get" "$db_read") |
+| random write, 100 B, --memory | $db_fill | $mem_set | $(ratio "$mem_set" "$db_fill") |
+| random read, 100 B, --memory | $db_read | $mem_get | $(ratio "$mem_get" "$db_read") |
+| durable write: db_bench --sync=1 vs --sync batch, 50 writers | $db_sync | $batch_set | $(ratio "$batch_set" "$db_sync") |
+EOF
