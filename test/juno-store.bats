@@ -656,8 +656,6 @@ for i in range(300000): print(f"set\tt{i}\tv{i}")' >"$TMP/in"
     [ "$status" -eq 64 ]
     run juno --store "$A" --shards 0 read k
     [ "$status" -eq 64 ]
-    run juno get k
-    [ "$status" -eq 64 ]
 }
 
 @test "a missing map, or a map without this node, exits 78 with a clear message" {

@@ -389,7 +389,8 @@ engine_get_cached(struct engine *e, const uint8_t *key, size_t klen, char **val,
     char *err = NULL;
     char *v = rocksdb_get(e->db, e->cached, (const char *)key, klen, vlen, &err);
     if (err != NULL) {
-        int incomplete = strncmp(err, "Incomplete", 10) == 0;
+        /* Status::Incomplete prints as "Result incomplete: ..." */
+        int incomplete = strstr(err, "ncomplete") != NULL;
         if (!incomplete) log_error("rocksdb read failed: %s", err);
         rocksdb_free(err);
         return incomplete ? JUNO_EAGAIN : JUNO_EIO;
