@@ -8,7 +8,8 @@ proxy against a second implementation of the format.
   proxy_client.py HOST:PORT create|set|update NS KEY VALUE [--ttl S] [--version V]
   proxy_client.py HOST:PORT get|destroy NS KEY [--ttl S]
   proxy_client.py HOST:PORT nop
-  proxy_client.py HOST:PORT raw HEX [HEX...]   send bytes, print each reply (or "closed")
+  proxy_client.py HOST:PORT raw HEX|@FILE...   send bytes, print each reply, then
+                                               "closed" (EOF) or "open" (--wait S passed)
   proxy_client.py HOST:PORT random --seed N [--ops 2000] [--keys 200]
   proxy_client.py HOST:PORT race [--rounds 50]
   proxy_client.py HOST:PORT stream --stop FILE [--keys 50]
@@ -382,7 +383,10 @@ def mode_pipeline(addr, count, op, ns, prefix):
 def mode_raw(addr, hexes, wait):
     c = Conn(addr, timeout=wait)
     for h in hexes:
-        c.send_raw(bytes.fromhex(h.replace(" ", "")))
+        if h.startswith("@"):  # hex in a file (too long for a command line)
+            with open(h[1:]) as f:
+                h = f.read()
+        c.send_raw(bytes.fromhex(h.replace(" ", "").strip()))
     out = []
     try:
         while True:
@@ -419,7 +423,7 @@ def main():
     ap.add_argument("--count", type=int, default=20)
     ap.add_argument("--stop")
     ap.add_argument("--wait", type=float, default=1.0)
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     try:
         if a.op == "random":
             return mode_random(a.addr, a.seed, a.ops, a.keys)

@@ -1,0 +1,546 @@
+#!/usr/bin/env bats
+# juno-proxy.bats: the proxy end to end, with real daemons: three zones of two
+# juno-store each and one juno-proxy, on free loopback ports in a temp dir.
+# Clients are test/proxy_client.py (the JunoDB client protocol, written
+# independently of lib/wire) and `juno --store` to look at one replica.
+# teardown stops every process started (by PID), even when a test failed.
+
+PC_PY="$BATS_TEST_DIRNAME/proxy_client.py"
+
+setup() {
+    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-proxy.XXXXXX")
+    : >"$TMP/pids"
+    read -r PA1 PA2 PB1 PB2 PC1 PC2 PX PC3 < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(8)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+    A1=127.0.0.1:$PA1 A2=127.0.0.1:$PA2 B1=127.0.0.1:$PB1 B2=127.0.0.1:$PB2
+    C1=127.0.0.1:$PC1 C2=127.0.0.1:$PC2 C3=127.0.0.1:$PC3
+    PROXY=127.0.0.1:$PX
+    MAP=$TMP/map.json
+    juno-ring init --cluster t --shards 64 --zone "z0=a1@$A1,a2@$A2" \
+        --zone "z1=b1@$B1,b2@$B2" --zone "z2=c1@$C1,c2@$C2" >"$MAP"
+    PLOG=$TMP/proxy.log
+}
+
+teardown() {
+    local pid i
+    for pid in $(cat "$TMP/pids" 2>/dev/null); do
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || continue
+        for i in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+
+# start_store NAME ADDR [juno-store options]: run one store in the background
+# (PID in $TMP/pid-NAME and $TMP/pids) and wait until it answers a Nop.
+start_store() {
+    local name=$1 addr=$2 i
+    shift 2
+    juno-store --listen "$addr" --map "$MAP" "$@" 2>>"$TMP/store-$name.log" &
+    echo $! >"$TMP/pid-$name"
+    echo $! >>"$TMP/pids"
+    for i in $(seq 200); do
+        juno --store "$addr" --timeout 200 nop >/dev/null 2>&1 && return 0
+        kill -0 "$(cat "$TMP/pid-$name")" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "juno-store $name did not start:" >&2
+    cat "$TMP/store-$name.log" >&2
+    return 1
+}
+
+# start_stores [--data]: the six stores, in memory or each on its own data dir.
+start_stores() {
+    local n
+    for n in a1:$A1 a2:$A2 b1:$B1 b2:$B2 c1:$C1 c2:$C2; do
+        if [ "${1:-}" = --data ]; then
+            start_store "${n%%:*}" "${n#*:}" --data "$TMP/data-${n%%:*}" --sync none
+        else
+            start_store "${n%%:*}" "${n#*:}" --memory
+        fi
+    done
+}
+
+# start_proxy [juno-proxy options]: the proxy on $PROXY (PID in $PPID_), ready
+# once a Nop comes back and every store is connected.
+start_proxy() {
+    local i
+    juno-proxy --listen "$PROXY" --map "$MAP" "$@" 2>>"$PLOG" &
+    PPID_=$!
+    echo "$PPID_" >>"$TMP/pids"
+    for i in $(seq 200); do
+        if pc nop >/dev/null 2>&1; then
+            sleep 0.1 # the first connections to the stores
+            return 0
+        fi
+        kill -0 "$PPID_" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "juno-proxy did not start:" >&2
+    cat "$PLOG" >&2
+    return 1
+}
+
+pc() { python3 "$PC_PY" "$PROXY" "$@"; }
+
+# jfield FIELD: a field of the JSON object on stdin ("" when absent).
+jfield() {
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"
+}
+
+# store_read ADDR KEY: the record as one replica holds it (juno --store read --json).
+store_read() {
+    juno --store "$1" --map "$MAP" -n t read --json "$2" 2>/dev/null || true
+}
+
+# owner ZONE KEY: the address of KEY's owner in ZONE (in map $MAP or $3).
+owner() {
+    juno-ring lookup --json "${3:-$MAP}" "$2" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+z = [o for o in d["owners"] if o["zone"] == sys.argv[1]][0]
+print(z["addr"])' "$1"
+}
+
+# key_on ADDR ZONE PREFIX: the first key PREFIX<n> whose owner in ZONE is ADDR.
+key_on() {
+    local i
+    for i in $(seq 0 999); do
+        [ "$(owner "$2" "$3$i" "${4:-$MAP}")" = "$1" ] && echo "$3$i" && return 0
+    done
+    return 1
+}
+
+@test "--help and --version; bad options exit 64; a missing or invalid map exits 78" {
+    run juno-proxy --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Usage: juno-proxy --map FILE"* ]]
+    [[ "$output" == *"--request-timeout MS"* ]]
+    [[ "$output" == *"78  configuration error"* ]]
+    run juno-proxy -V
+    [ "$status" -eq 0 ]
+    [[ "$output" == "juno-proxy "* ]]
+    run juno-proxy --map "$MAP" --bogus
+    [ "$status" -eq 64 ]
+    run juno-proxy --map "$MAP" --threads 0
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"juno-proxy: error: invalid --threads '0'"* ]]
+    run juno-proxy --map "$MAP" --listen nowhere
+    [ "$status" -eq 64 ]
+    run juno-proxy
+    [ "$status" -eq 64 ]
+    run juno-proxy --map "$MAP" --default-ttl 10 --max-ttl 5
+    [ "$status" -eq 64 ]
+    run juno-proxy --map "$TMP/absent.json"
+    [ "$status" -eq 78 ]
+    [[ "$output" == *"juno-proxy: error: cannot read map"* ]]
+    echo '{"cluster": "t", "version": 1' >"$TMP/bad.json"
+    run juno-proxy --map "$TMP/bad.json"
+    [ "$status" -eq 78 ]
+    [[ "$output" == *"invalid map"* ]]
+}
+
+@test "--check-config prints the map and quorum, starts nothing" {
+    run juno-proxy --map "$MAP" --listen "$PROXY" --threads 2 --check-config
+    [ "$status" -eq 0 ]
+    [ "$output" = "ok: map t version 1, 3 zones (W = R = 2), 64 shards, 6 stores; listen $PROXY, 2 threads" ]
+}
+
+@test "help and completions list the same long options" {
+    opts=$(juno-proxy --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
+    bash_opts=$(grep -o -- '--[a-z][a-z-]*' "$BATS_TEST_DIRNAME/../completions/juno-proxy.bash" | sort -u)
+    zsh_opts=$(grep -o -- '--[a-z][a-z-]*' "$BATS_TEST_DIRNAME/../completions/_juno-proxy" | sort -u)
+    [ "$(echo "$opts" | wc -l)" -eq 16 ]
+    [ "$opts" = "$bash_opts" ]
+    [ "$opts" = "$zsh_opts" ]
+}
+
+@test "set, get, update, destroy: versions 1,2,3, creation time kept, all metadata" {
+    start_stores
+    start_proxy
+    run pc set t k1 one
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(echo "$output" | jfield version)" = 1 ]
+    ct=$(echo "$output" | jfield creation_time)
+    lm1=$(echo "$output" | jfield last_modified)
+    rid=$(echo "$output" | jfield request_id)
+    [ "$(echo "$output" | jfield originator)" = "$rid" ]
+    [ "$(echo "$output" | jfield handling_time)" -ge 1 ]
+    [ "$(echo "$output" | jfield ns)" = t ]
+    [ "$(echo "$output" | jfield key)" = k1 ]
+    run pc get t k1
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(echo "$output" | jfield value)" = one ]
+    [ "$(echo "$output" | jfield version)" = 1 ]
+    [ "$(echo "$output" | jfield originator)" = "$rid" ]
+    [ "$(echo "$output" | jfield last_modified)" = "$lm1" ]
+    sleep 1.1
+    run pc update t k1 two
+    [ "$(echo "$output" | jfield version)" = 2 ]
+    [ "$(echo "$output" | jfield creation_time)" = "$ct" ]
+    [ "$(echo "$output" | jfield originator)" = "$rid" ]
+    [ "$(echo "$output" | jfield last_modified)" -gt "$lm1" ]
+    run pc set t k1 three
+    [ "$(echo "$output" | jfield version)" = 3 ]
+    [ "$(echo "$output" | jfield creation_time)" = "$ct" ]
+    run pc get t k1
+    [ "$(echo "$output" | jfield value)" = three ]
+    [ "$(echo "$output" | jfield version)" = 3 ]
+    run pc update t k1 four --version 3
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(echo "$output" | jfield version)" = 4 ]
+    run pc destroy t k1
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ -n "$(echo "$output" | jfield request_id)" ]
+    run pc get t k1
+    [ "$(echo "$output" | jfield status)" = NoKey ]
+    run pc destroy t k1
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    run pc create t k1 again
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(echo "$output" | jfield version)" = 1 ]
+    [ "$(echo "$output" | jfield creation_time)" -ge "$ct" ]
+}
+
+@test "create on an existing key is DupKey; update of a missing key is NoKey; a stale version is VersionConflict with the current value" {
+    start_stores
+    start_proxy
+    pc create t k v1 >/dev/null
+    run pc create t k other
+    [ "$(echo "$output" | jfield status)" = DupKey ]
+    [ "$(echo "$output" | jfield code)" = 4 ]
+    run pc get t k
+    [ "$(echo "$output" | jfield value)" = v1 ]
+    run pc update t missing x
+    [ "$(echo "$output" | jfield status)" = NoKey ]
+    run pc get t missing
+    [ "$(echo "$output" | jfield status)" = NoKey ]
+    pc update t k v2 >/dev/null
+    run pc update t k v3 --version 1
+    [ "$(echo "$output" | jfield status)" = VersionConflict ]
+    [ "$(echo "$output" | jfield code)" = 19 ]
+    [ "$(echo "$output" | jfield version)" = 2 ]
+    [ "$(echo "$output" | jfield value)" = v2 ]
+    [ -n "$(echo "$output" | jfield creation_time)" ]
+    run pc get t k
+    [ "$(echo "$output" | jfield value)" = v2 ]
+    [ "$(echo "$output" | jfield version)" = 2 ]
+}
+
+@test "the same request id twice is done once (idempotent retry)" {
+    start_stores
+    start_proxy
+    rid=5d3a0f6e-8c1b-4f3e-9a7d-2b6c4e8f1a09
+    run pc set t idem first --rid $rid
+    [ "$(echo "$output" | jfield version)" = 1 ]
+    run pc set t idem first --rid $rid
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(echo "$output" | jfield version)" = 1 ]
+    run pc create t idem2 x --rid 11111111-2222-4333-8444-555555555555
+    run pc create t idem2 x --rid 11111111-2222-4333-8444-555555555555
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(echo "$output" | jfield version)" = 1 ]
+}
+
+@test "TTL: remaining TTL and expiration reported, expired records are NoKey, --default-ttl for new records" {
+    start_stores
+    start_proxy --default-ttl 100
+    now=$(date +%s)
+    run pc set t short v --ttl 1
+    [ "$(echo "$output" | jfield ttl)" = 1 ]
+    exp=$(echo "$output" | jfield expiration_time)
+    [ "$exp" -ge $((now + 1)) ] && [ "$exp" -le $((now + 2)) ]
+    run pc create t dflt v
+    [ "$(echo "$output" | jfield ttl)" -ge 99 ]
+    run pc update t dflt v2
+    [ "$(echo "$output" | jfield ttl)" -ge 98 ]
+    run pc update t dflt v3 --ttl 5000
+    [ "$(echo "$output" | jfield ttl)" -ge 4999 ]
+    run pc set t toolong v --ttl 259201
+    [ "$(echo "$output" | jfield status)" = BadParam ]
+    sleep 2.1
+    run pc get t short
+    [ "$(echo "$output" | jfield status)" = NoKey ]
+    run pc get t dflt
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    run pc update t short v
+    [ "$(echo "$output" | jfield status)" = NoKey ]
+    run pc create t short again
+    [ "$(echo "$output" | jfield status)" = Ok ]
+}
+
+@test "the replica in every zone holds the write" {
+    start_stores
+    start_proxy
+    for i in 1 2 3 4 5; do
+        pc set t rep$i "value $i" >/dev/null
+        pc set t rep$i "value $i b" >/dev/null
+        for z in z0 z1 z2; do
+            r=$(store_read "$(owner $z rep$i)" rep$i)
+            [ "$(echo "$r" | jfield version)" = 2 ]
+            [ "$(echo "$r" | jfield value)" = "value $i b" ]
+        done
+    done
+    pc destroy t rep1 >/dev/null
+    for z in z0 z1 z2; do
+        [ "$(store_read "$(owner $z rep1)" rep1 | jfield status)" = NoKey ]
+    done
+}
+
+@test "kill -9 one zone's store: reads and writes go on (W = 2 of 3); restarted, read repair heals it" {
+    start_stores --data
+    start_proxy
+    k=$(key_on "$A1" z0 heal)
+    k2=$(key_on "$A1" z0 other)
+    pc set t "$k" old >/dev/null
+    [ "$(store_read "$A1" "$k" | jfield version)" = 1 ]
+    kill -KILL "$(cat "$TMP/pid-a1")"
+    for i in 1 2 3 4 5; do
+        [ "$(pc set t "$k" "new $i" | jfield status)" = Ok ]
+        [ "$(pc get t "$k" | jfield value)" = "new $i" ]
+    done
+    [ "$(pc create t "$k2" c | jfield status)" = Ok ]
+    [ "$(pc update t "$k2" u | jfield status)" = Ok ]
+    [ "$(pc get t "$k2" | jfield value)" = u ]
+    [ "$(pc destroy t "$k2" | jfield status)" = Ok ]
+    [ "$(pc get t "$k2" | jfield status)" = NoKey ]
+    grep -q "store marked down addr=$A1" "$PLOG"
+    start_store a1 "$A1" --data "$TMP/data-a1" --sync none
+    [ "$(store_read "$A1" "$k" | jfield version)" = 1 ] # stale copy, kept on disk
+    healed=
+    for i in $(seq 60); do
+        run pc get t "$k"
+        [ "$(echo "$output" | jfield value)" = "new 5" ]
+        [ "$(echo "$output" | jfield version)" = 6 ]
+        if [ "$(store_read "$A1" "$k" | jfield version)" = 6 ]; then
+            healed=1
+            break
+        fi
+        sleep 0.1
+    done
+    [ -n "$healed" ]
+    [ "$(store_read "$A1" "$k" | jfield value)" = "new 5" ]
+    grep -q "store recovered addr=$A1" "$PLOG"
+    # the destroyed key: the restarted store had missed the tombstone; a read repairs it
+    pc get t "$k2" >/dev/null
+    sleep 0.2
+    [ "$(store_read "$A1" "$k2" | jfield status)" != Ok ]
+    [ "$(pc create t "$k2" fresh | jfield status)" = Ok ]
+}
+
+@test "two clients create the same key at once: exactly one wins, 50 times" {
+    start_stores
+    start_proxy
+    run pc race --rounds 50
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "2,000 random operations over 200 keys match an in-memory model" {
+    start_stores
+    start_proxy
+    run pc random --seed 42 --ops 2000 --keys 200
+    echo "$output"
+    [ "$status" -eq 0 ]
+}
+
+@test "--threads 3: three listeners on one port (SO_REUSEPORT) serve the same data" {
+    start_stores
+    start_proxy --threads 3
+    [ "$(grep -c 'map in use' "$PLOG")" -eq 3 ]
+    run pc random --seed 9 --ops 500 --keys 50
+    echo "$output"
+    [ "$status" -eq 0 ]
+    for i in $(seq 10); do pc set t th$i v$i >/dev/null; done
+    for i in $(seq 10); do [ "$(pc get t th$i | jfield value)" = v$i ]; done
+}
+
+@test "pipelined requests on one connection are all answered, matched by opaque" {
+    start_stores
+    start_proxy
+    run pc pipeline --count 500 set t pipe-
+    [ "$(echo "$output" | jfield answered)" = 500 ]
+    [ "$output" = '{"sent": 500, "answered": 500, "statuses": {"Ok": 500}}' ]
+    [ "$(pc get t pipe-499 | jfield value)" = pipelined ]
+}
+
+@test "Nop is echoed; keepalive; a message of another type gets no reply; unknown and storage opcodes are NotSupported" {
+    start_stores
+    start_proxy
+    run pc raw "50500140000000100000000C00000000"
+    [ "$(echo "${lines[0]}" | jfield hex)" = 50500140000000100000000C00000000 ]
+    run pc raw "50500140000000280000000700010000000000080200000000000010010000000000000000000000"
+    [ "$(echo "${lines[0]}" | jfield hex)" = 50500100000000280000000700010000000000080200000000000010010000000000000000000000 ]
+    run pc raw "50500141000000280000000700000000000000080200000000000010010000000000000000000000"
+    [ "$output" = '"open"' ]
+    unknown=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import proxy_client as p; print(p.encode(0x10, 5, b"t", b"k", b"v", {p.RID: b"A" * 16}).hex())' "$BATS_TEST_DIRNAME")
+    run pc raw "$unknown"
+    [ "$(echo "${lines[0]}" | jfield status)" = NotSupported ]
+    [ "$(echo "${lines[0]}" | jfield opaque)" = 5 ]
+    storage=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import proxy_client as p; print(p.encode(0x84, 6, b"t", b"sk", b"v", {p.RID: b"A" * 16}).hex())' "$BATS_TEST_DIRNAME")
+    run pc raw "$storage"
+    [ "$(echo "${lines[0]}" | jfield status)" = NotSupported ]
+    [ "$(echo "${lines[0]}" | jfield opcode)" = 132 ]
+    [ "$(echo "${lines[0]}" | jfield value)" = v ]
+    udf=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import proxy_client as p; print(p.encode(6, 7, b"t", b"k", None, {p.RID: b"A" * 16}).hex())' "$BATS_TEST_DIRNAME")
+    run pc raw "$udf"
+    [ "$(echo "${lines[0]}" | jfield code)" = 28 ]
+    [ "$(pc get t sk | jfield status)" = NoKey ]
+}
+
+@test "bad input: each gets its answer or a closed connection, nothing is written, the proxy stays up" {
+    start_stores
+    start_proxy
+    pc stream --stop "$TMP/stop" --keys 20 >"$TMP/stream.out" &
+    spid=$!
+    enc() { python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import proxy_client as p; print(eval(sys.argv[2]).hex())' "$BATS_TEST_DIRNAME" "$1"; }
+    run pc raw "DEADBEEF00000000000000000000000000000000"
+    [ "$output" = '"closed"' ]
+    run pc raw "5051014000000010000000010000000000"
+    [ "$output" = '"closed"' ]
+    run pc raw "5050014000200000" # msgSize 2 MiB: over --max-frame, refused from the header
+    [ "$output" = '"closed"' ]
+    run pc raw "5050014000000008"   # msgSize below 12
+    [ "$output" = '"closed"' ]
+    run pc raw "$(enc 'p.encode(4, 7, b"t", b"", b"v", {p.RID: b"A" * 16})')"
+    [ "$(echo "${lines[0]}" | jfield status)" = BadParam ]
+    run pc raw "$(enc 'p.encode(4, 8, b"t", b"k" * 257, b"v", {p.RID: b"A" * 16})')"
+    [ "$(echo "${lines[0]}" | jfield status)" = BadParam ]
+    run pc raw "$(enc 'p.encode(4, 9, b"", b"nsless", b"v", {p.RID: b"A" * 16})')"
+    [ "$(echo "${lines[0]}" | jfield status)" = BadParam ]
+    enc 'p.encode(4, 10, b"t", b"big", b"x" * 204801, {p.RID: b"A" * 16})' >"$TMP/big.hex"
+    run pc raw "@$TMP/big.hex"
+    [ "$(echo "${lines[0]}" | jfield status)" = BadParam ]
+    # no payload component at all
+    run pc raw "50500140000000180000000B0400000000000008020000000"0
+    [ "$(echo "${lines[0]}" | jfield status)" = BadParam ]
+    # a meta component whose size (3) is impossible: BadMsg with the opaque
+    run pc raw "50500140000000280000000C04000000000000030200000000000010010000000000000000000000"
+    [ "$(echo "${lines[0]}" | jfield status)" = BadMsg ]
+    [ "$(echo "${lines[0]}" | jfield opaque)" = 12 ]
+    # a payload whose key runs past the component: BadMsg
+    run pc raw "50500140000000300000000D040000000000000802000000000000180101FFFF00000000740000000000000000"
+    [ "$(echo "${lines[0]}" | jfield status)" = BadMsg ]
+    # a body too short to decode
+    run pc raw "50500140000000140000000E0400000000000000"
+    [ "$(echo "${lines[0]}" | jfield status)" = BadMsg ]
+    # half a message, then nothing: kept open until the client gives up
+    run pc raw "5050014000000028000000" --wait 0.5
+    [ "$output" = '"open"' ]
+    for k in big nsless; do [ "$(pc get t $k | jfield status)" = NoKey ]; done
+    [ "$(pc get t "$(printf 'k%.0s' $(seq 256))" | jfield status)" = NoKey ]
+    kill -0 "$PPID_"
+    touch "$TMP/stop"
+    wait "$spid"
+    cat "$TMP/stream.out"
+    [ "$(jfield errors <"$TMP/stream.out")" = 0 ]
+    [ "$(grep -c 'bad frame, closing connection' "$PLOG")" -ge 4 ]
+}
+
+@test "idle connections are closed after --idle-timeout; a keepalive Nop keeps one open" {
+    start_stores
+    start_proxy --idle-timeout 1
+    run pc raw "50500140000000100000000C00000000" --wait 3
+    [ "${lines[1]}" = '"closed"' ]
+    run pc raw "50500140000000280000000700010000000000080200000000000010010000000000000000000000" --wait 2.5
+    [ "${lines[1]}" = '"open"' ]
+}
+
+@test "SIGHUP: a new map version is swapped in under steady traffic; new requests follow it" {
+    start_stores
+    start_proxy
+    for i in $(seq 100); do pc set t pre$i "pre $i" >/dev/null; done
+    juno-ring plan "$MAP" --add "z2=c3@$C3" --out "$TMP/map2.json" >/dev/null
+    [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$TMP/map2.json")" = 2 ]
+    k=$(key_on "$C3" z2 moved "$TMP/map2.json")
+    pc stream --stop "$TMP/stop" --keys 50 >"$TMP/stream.out" &
+    spid=$!
+    sleep 0.5
+    cp "$TMP/map2.json" "$MAP"
+    start_store c3 "$C3" --memory
+    kill -HUP "$(cat "$TMP/pid-c1")" "$(cat "$TMP/pid-c2")"
+    kill -HUP "$PPID_"
+    for i in $(seq 50); do
+        grep -q "map swapped cluster=t version=2" "$PLOG" && break
+        sleep 0.1
+    done
+    grep -q "map swapped cluster=t version=2" "$PLOG"
+    sleep 0.5
+    touch "$TMP/stop"
+    wait "$spid"
+    cat "$TMP/stream.out"
+    [ "$(jfield errors <"$TMP/stream.out")" = 0 ]
+    [ "$(jfield ops <"$TMP/stream.out")" -gt 100 ]
+    run pc set t "$k" after
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(store_read "$C3" "$k" | jfield version)" = 1 ]
+    [ "$(store_read "$C3" "$k" | jfield value)" = after ]
+    for i in $(seq 100); do [ "$(pc get t pre$i | jfield value)" = "pre $i" ]; done
+    ! grep -q "error" "$PLOG"
+}
+
+@test "SIGHUP: an invalid map, an older version or another shard count is refused; the old map stays" {
+    start_stores
+    start_proxy
+    pc set t keep v >/dev/null
+    cp "$MAP" "$TMP/map1.json"
+    echo '{"cluster": ' >"$MAP"
+    kill -HUP "$PPID_"
+    sleep 0.3
+    grep -q "map reload refused, keeping version 1: invalid map" "$PLOG"
+    juno-ring init --cluster t --shards 32 --zone "z0=$A1" >"$MAP"
+    kill -HUP "$PPID_"
+    sleep 0.3
+    grep -q "its shard count differs" "$PLOG"
+    cp "$TMP/map1.json" "$MAP"
+    kill -HUP "$PPID_"
+    sleep 0.3
+    grep -q "map unchanged version=1" "$PLOG"
+    [ "$(pc get t keep | jfield value)" = v ]
+    kill -0 "$PPID_"
+}
+
+@test "SIGTERM drains: requests in flight are answered, then exit 0" {
+    start_stores
+    start_proxy --request-timeout 1500
+    kill -STOP "$(cat "$TMP/pid-c1")" # Destroys on c1's shards wait for its timeout
+    pc pipeline --count 30 destroy t drain- >"$TMP/pipe.out" &
+    cpid=$!
+    sleep 0.4
+    kill -TERM "$PPID_"
+    wait "$cpid"
+    cat "$TMP/pipe.out"
+    [ "$(cat "$TMP/pipe.out")" = '{"sent": 30, "answered": 30, "statuses": {"Ok": 30}}' ]
+    run wait "$PPID_"
+    [ "$status" -eq 0 ]
+    kill -CONT "$(cat "$TMP/pid-c1")"
+    grep -q "drained, exiting" "$PLOG"
+    run pc nop
+    [ "$status" -eq 2 ]
+}
+
+@test "a store that stops answering is marked down after timeouts, skipped, and recovers" {
+    start_stores
+    start_proxy --request-timeout 200
+    k=$(key_on "$B1" z1 slow)
+    kill -STOP "$(cat "$TMP/pid-b1")"
+    for i in 1 2 3 4 5 6; do [ "$(pc set t "$k" v$i | jfield status)" = Ok ]; done
+    grep -q "store marked down addr=$B1 .*timed out" "$PLOG"
+    start=$(date +%s%N)
+    [ "$(pc get t "$k" | jfield value)" = v6 ]
+    [ $((($(date +%s%N) - start) / 1000000)) -lt 150 ] # skipped, not waited for
+    kill -CONT "$(cat "$TMP/pid-b1")"
+    for i in $(seq 40); do
+        pc get t "$k" >/dev/null
+        grep -q "store recovered addr=$B1" "$PLOG" && break
+        sleep 0.1
+    done
+    grep -q "store recovered addr=$B1" "$PLOG"
+}
