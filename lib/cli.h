@@ -16,17 +16,17 @@
 #define EXIT_NO 1 /* the answer is "no": key not found, condition failed */
 
 /* The exit-code table for --help texts and man pages. */
-#define CLI_EXIT_CODES_HELP                                                                    \
-    "Exit status:\n"                                                                           \
-    "  0   success\n"                                                                          \
-    "  1   no: key not found, condition failed\n"                                              \
-    "  64  usage error (EX_USAGE)\n"                                                           \
-    "  65  bad input data (EX_DATAERR)\n"                                                      \
-    "  69  service unavailable (EX_UNAVAILABLE)\n"                                             \
-    "  70  internal software error (EX_SOFTWARE)\n"                                            \
-    "  74  input/output error (EX_IOERR)\n"                                                    \
-    "  75  temporary failure, retry (EX_TEMPFAIL)\n"                                           \
-    "  76  protocol error (EX_PROTOCOL)\n"                                                     \
+#define CLI_EXIT_CODES_HELP                                                                        \
+    "Exit status:\n"                                                                               \
+    "  0   success\n"                                                                              \
+    "  1   no: key not found, condition failed\n"                                                  \
+    "  64  usage error (EX_USAGE)\n"                                                               \
+    "  65  bad input data (EX_DATAERR)\n"                                                          \
+    "  69  service unavailable (EX_UNAVAILABLE)\n"                                                 \
+    "  70  internal software error (EX_SOFTWARE)\n"                                                \
+    "  74  input/output error (EX_IOERR)\n"                                                        \
+    "  75  temporary failure, retry (EX_TEMPFAIL)\n"                                               \
+    "  76  protocol error (EX_PROTOCOL)\n"                                                         \
     "  78  configuration error (EX_CONFIG)\n"
 
 /* Set the program name used in messages (borrowed). Also sets the log name. */

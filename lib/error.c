@@ -7,15 +7,12 @@ const char *
 error_name(int code)
 {
     switch (code) {
-#define XX(name, value, msg)                                                                   \
-    case (value):                                                                              \
-        return #name;
+#define XX(name, value, msg)                                                                       \
+    case (value): return #name;
         JUNO_ERROR_MAP(XX)
 #undef XX
-    case 0:
-        return "OK";
-    default:
-        return "UNKNOWN";
+    case 0: return "OK";
+    default: return "UNKNOWN";
     }
 }
 
@@ -23,15 +20,12 @@ const char *
 error_str(int code)
 {
     switch (code) {
-#define XX(name, value, msg)                                                                   \
-    case (value):                                                                              \
-        return msg;
+#define XX(name, value, msg)                                                                       \
+    case (value): return msg;
         JUNO_ERROR_MAP(XX)
 #undef XX
-    case 0:
-        return "success";
-    default:
-        return code < 0 && code > -4096 ? strerror(-code) : "unknown error";
+    case 0: return "success";
+    default: return code < 0 && code > -4096 ? strerror(-code) : "unknown error";
     }
 }
 

@@ -12,30 +12,30 @@
 #include <errno.h>
 
 /* XX(name, value, message) */
-#define JUNO_ERROR_MAP(XX)                                                                     \
-    XX(EPERM, -EPERM, "operation not permitted")                                               \
-    XX(ENOENT, -ENOENT, "no such file or directory")                                           \
-    XX(EIO, -EIO, "input/output error")                                                        \
-    XX(EBADF, -EBADF, "bad file descriptor")                                                   \
-    XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                                    \
-    XX(ENOMEM, -ENOMEM, "out of memory")                                                       \
-    XX(EACCES, -EACCES, "permission denied")                                                   \
-    XX(EEXIST, -EEXIST, "already exists")                                                      \
-    XX(EINVAL, -EINVAL, "invalid argument")                                                    \
-    XX(EMFILE, -EMFILE, "too many open files")                                                 \
-    XX(ENOSPC, -ENOSPC, "no space left on device")                                             \
-    XX(ERANGE, -ERANGE, "value out of range")                                                  \
-    XX(EPROTO, -EPROTO, "protocol error")                                                      \
-    XX(EMSGSIZE, -EMSGSIZE, "message too long")                                                \
-    XX(EADDRINUSE, -EADDRINUSE, "address already in use")                                      \
-    XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                                      \
-    XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                                    \
-    XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                     \
-    XX(ECANCELED, -ECANCELED, "operation canceled")                                            \
-    XX(EOF, -4095, "end of file")                                                              \
-    XX(EBADDATA, -4094, "malformed data")                                                      \
-    XX(EBADMAP, -4093, "invalid shard map")                                                    \
-    XX(ENOTFOUND, -4092, "not found")                                                          \
+#define JUNO_ERROR_MAP(XX)                                                                         \
+    XX(EPERM, -EPERM, "operation not permitted")                                                   \
+    XX(ENOENT, -ENOENT, "no such file or directory")                                               \
+    XX(EIO, -EIO, "input/output error")                                                            \
+    XX(EBADF, -EBADF, "bad file descriptor")                                                       \
+    XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                                        \
+    XX(ENOMEM, -ENOMEM, "out of memory")                                                           \
+    XX(EACCES, -EACCES, "permission denied")                                                       \
+    XX(EEXIST, -EEXIST, "already exists")                                                          \
+    XX(EINVAL, -EINVAL, "invalid argument")                                                        \
+    XX(EMFILE, -EMFILE, "too many open files")                                                     \
+    XX(ENOSPC, -ENOSPC, "no space left on device")                                                 \
+    XX(ERANGE, -ERANGE, "value out of range")                                                      \
+    XX(EPROTO, -EPROTO, "protocol error")                                                          \
+    XX(EMSGSIZE, -EMSGSIZE, "message too long")                                                    \
+    XX(EADDRINUSE, -EADDRINUSE, "address already in use")                                          \
+    XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                                          \
+    XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                                        \
+    XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                         \
+    XX(ECANCELED, -ECANCELED, "operation canceled")                                                \
+    XX(EOF, -4095, "end of file")                                                                  \
+    XX(EBADDATA, -4094, "malformed data")                                                          \
+    XX(EBADMAP, -4093, "invalid shard map")                                                        \
+    XX(ENOTFOUND, -4092, "not found")                                                              \
     XX(EUNAVAIL, -4091, "service unavailable")
 
 enum juno_error {

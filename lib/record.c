@@ -6,8 +6,8 @@
 #include <string.h>
 
 int
-record_key_encode(uint16_t shard, const void *ns, size_t ns_len, const void *key,
-                  size_t key_len, uint8_t *out)
+record_key_encode(uint16_t shard, const void *ns, size_t ns_len, const void *key, size_t key_len,
+                  uint8_t *out)
 {
     if (ns_len == 0 || ns_len > RECORD_MAX_NS || key_len == 0) return JUNO_EINVAL;
     pack_u16(out, shard);
@@ -18,8 +18,8 @@ record_key_encode(uint16_t shard, const void *ns, size_t ns_len, const void *key
 }
 
 int
-record_key_decode(const uint8_t *k, size_t len, uint16_t *shard, const uint8_t **ns,
-                  size_t *ns_len, const uint8_t **key, size_t *key_len)
+record_key_decode(const uint8_t *k, size_t len, uint16_t *shard, const uint8_t **ns, size_t *ns_len,
+                  const uint8_t **key, size_t *key_len)
 {
     if (len < 3) return JUNO_EBADDATA;
     size_t nl = k[2];
@@ -45,8 +45,7 @@ record_shard_range(uint16_t shard, uint8_t start[2], uint8_t end[3])
 }
 
 void
-record_value_encode(const struct record_meta *m, const void *data, size_t data_len,
-                    uint8_t *out)
+record_value_encode(const struct record_meta *m, const void *data, size_t data_len, uint8_t *out)
 {
     out[0] = RECORD_FORMAT;
     out[1] = m->tombstone ? RECORD_F_TOMBSTONE : 0;

@@ -67,8 +67,8 @@ void record_value_encode(const struct record_meta *m, const void *data, size_t d
 
 /* Decode a stored value. *data points into v (borrowed). Returns 0 or
  * JUNO_EBADDATA (too short, unknown format). */
-int record_value_decode(const uint8_t *v, size_t len, struct record_meta *m,
-                        const uint8_t **data, size_t *data_len);
+int record_value_decode(const uint8_t *v, size_t len, struct record_meta *m, const uint8_t **data,
+                        size_t *data_len);
 
 /* Whether m has expired at unix time now_s. */
 static inline int

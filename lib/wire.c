@@ -33,12 +33,10 @@ wire_opcode_name(int op)
 {
     switch (op) {
 #define XX(name, value, str)                                                                       \
-    case (value):                                                                                  \
-        return str;
+    case (value): return str;
         WIRE_OPCODE_MAP(XX)
 #undef XX
-    default:
-        return "unknown";
+    default: return "unknown";
     }
 }
 
@@ -47,12 +45,10 @@ wire_status_name(int status)
 {
     switch (status) {
 #define XX(name, value, str, msg)                                                                  \
-    case (value):                                                                                  \
-        return str;
+    case (value): return str;
         WIRE_STATUS_MAP(XX)
 #undef XX
-    default:
-        return "unknown";
+    default: return "unknown";
     }
 }
 
@@ -61,12 +57,10 @@ wire_status_str(int status)
 {
     switch (status) {
 #define XX(name, value, str, msg)                                                                  \
-    case (value):                                                                                  \
-        return msg;
+    case (value): return msg;
         WIRE_STATUS_MAP(XX)
 #undef XX
-    default:
-        return "unknown status";
+    default: return "unknown status";
     }
 }
 

@@ -79,10 +79,10 @@ wire_rq(uint8_t type_flag)
     XX(REPAIR, 0xC3, "Repair")                                                                     \
     XX(MARK_DELETE, 0xC4, "MarkDelete")                                                            \
     XX(CLONE, 0xE1, "Clone")                                                                       \
-    XX(VER_HANDSHAKE, 0xE2, "VerHandshake")                                                    \
-    XX(DROP_SHARD, 0xF1, "DropShard")   /* juno: delete a shard's key range */          \
-    XX(SHARD_INFO, 0xF2, "ShardInfo")   /* juno: a shard's record count and hash */     \
-    XX(COMPACT, 0xF3, "Compact")        /* juno: run a full compaction now */
+    XX(VER_HANDSHAKE, 0xE2, "VerHandshake")                                                        \
+    XX(DROP_SHARD, 0xF1, "DropShard") /* juno: delete a shard's key range */                       \
+    XX(SHARD_INFO, 0xF2, "ShardInfo") /* juno: a shard's record count and hash */                  \
+    XX(COMPACT, 0xF3, "Compact")      /* juno: run a full compaction now */
 
 enum wire_opcode {
 #define XX(name, value, str) WIRE_OP_##name = (value),

@@ -69,18 +69,12 @@ static uint32_t *
 u32_slot(struct wire_meta *meta, int tag)
 {
     switch (tag) {
-    case WIRE_F_TTL:
-        return &meta->ttl;
-    case WIRE_F_VERSION:
-        return &meta->version;
-    case WIRE_F_CREATION_TIME:
-        return &meta->creation_time;
-    case WIRE_F_EXPIRATION_TIME:
-        return &meta->expiration_time;
-    case WIRE_F_HANDLING_TIME:
-        return &meta->handling_time;
-    default:
-        return NULL;
+    case WIRE_F_TTL: return &meta->ttl;
+    case WIRE_F_VERSION: return &meta->version;
+    case WIRE_F_CREATION_TIME: return &meta->creation_time;
+    case WIRE_F_EXPIRATION_TIME: return &meta->expiration_time;
+    case WIRE_F_HANDLING_TIME: return &meta->handling_time;
+    default: return NULL;
     }
 }
 
@@ -143,12 +137,8 @@ decode_field(int tag, const uint8_t *f, size_t flen, struct wire_meta *meta)
         meta->last_modified = unpack_u64(f);
         set_present(meta, tag, meta->last_modified != 0);
         return 0;
-    case WIRE_F_REQUEST_ID:
-        memcpy(meta->request_id, f, 16);
-        break;
-    case WIRE_F_ORIGINATOR_ID:
-        memcpy(meta->originator_id, f, 16);
-        break;
+    case WIRE_F_REQUEST_ID: memcpy(meta->request_id, f, 16); break;
+    case WIRE_F_ORIGINATOR_ID: memcpy(meta->originator_id, f, 16); break;
     case WIRE_F_SOURCE_INFO:
         if (decode_source(f, flen, &meta->source) != 0) return WIRE_ST_BADMSG;
         break;
@@ -158,8 +148,7 @@ decode_field(int tag, const uint8_t *f, size_t flen, struct wire_meta *meta)
     case WIRE_F_UDF_NAME:
         if (decode_byte_seq(f, flen, &meta->udf_name) != 0) return WIRE_ST_BADMSG;
         break;
-    default:
-        return 0;
+    default: return 0;
     }
     set_present(meta, tag, 1);
     return 0;
@@ -206,13 +195,10 @@ field_len(const struct wire_meta *meta, int tag)
     case WIRE_F_VERSION:
     case WIRE_F_CREATION_TIME:
     case WIRE_F_EXPIRATION_TIME:
-    case WIRE_F_HANDLING_TIME:
-        return u32_get(meta, tag) != 0 ? 4 : 0;
-    case WIRE_F_LAST_MODIFIED:
-        return meta->last_modified != 0 ? 8 : 0;
+    case WIRE_F_HANDLING_TIME: return u32_get(meta, tag) != 0 ? 4 : 0;
+    case WIRE_F_LAST_MODIFIED: return meta->last_modified != 0 ? 8 : 0;
     case WIRE_F_REQUEST_ID:
-    case WIRE_F_ORIGINATOR_ID:
-        return 16;
+    case WIRE_F_ORIGINATOR_ID: return 16;
     case WIRE_F_SOURCE_INFO:
         if (meta->source.app_len > WIRE_MAX_APP_NAME) return JUNO_EINVAL;
         if (meta->source.app_len > 0 && meta->source.app == NULL) return JUNO_EINVAL;
@@ -224,8 +210,7 @@ field_len(const struct wire_meta *meta, int tag)
         if (b->len > WIRE_MAX_BYTE_SEQ || (b->len > 0 && b->ptr == NULL)) return JUNO_EINVAL;
         return (int)align4(2 + b->len);
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -257,15 +242,9 @@ write_field(const struct wire_meta *meta, int tag, uint8_t *f, size_t flen)
     const struct wire_source *src = &meta->source;
     size_t ip_len = src->ipv6 ? 16 : 4;
     switch (tag) {
-    case WIRE_F_LAST_MODIFIED:
-        pack_u64(f, meta->last_modified);
-        break;
-    case WIRE_F_REQUEST_ID:
-        memcpy(f, meta->request_id, 16);
-        break;
-    case WIRE_F_ORIGINATOR_ID:
-        memcpy(f, meta->originator_id, 16);
-        break;
+    case WIRE_F_LAST_MODIFIED: pack_u64(f, meta->last_modified); break;
+    case WIRE_F_REQUEST_ID: memcpy(f, meta->request_id, 16); break;
+    case WIRE_F_ORIGINATOR_ID: memcpy(f, meta->originator_id, 16); break;
     case WIRE_F_SOURCE_INFO:
         f[0] = (uint8_t)flen;
         f[1] = (uint8_t)(src->app_len | (src->ipv6 ? 0x80 : 0));
@@ -273,15 +252,9 @@ write_field(const struct wire_meta *meta, int tag, uint8_t *f, size_t flen)
         memcpy(f + 4, src->ip, ip_len);
         if (src->app_len > 0) memcpy(f + 4 + ip_len, src->app, src->app_len);
         break;
-    case WIRE_F_CORRELATION_ID:
-        write_byte_seq(&meta->correlation_id, f, flen);
-        break;
-    case WIRE_F_UDF_NAME:
-        write_byte_seq(&meta->udf_name, f, flen);
-        break;
-    default:
-        pack_u32(f, u32_get(meta, tag));
-        break;
+    case WIRE_F_CORRELATION_ID: write_byte_seq(&meta->correlation_id, f, flen); break;
+    case WIRE_F_UDF_NAME: write_byte_seq(&meta->udf_name, f, flen); break;
+    default: pack_u32(f, u32_get(meta, tag)); break;
     }
 }
 

@@ -128,7 +128,8 @@ send_msg(struct bconn *c, uint32_t opaque, uint8_t opcode, const struct slot *s,
         m.value.len = b->value_size;
     }
     if (opcode == WIRE_OP_COMMIT) { /* a one-replica proxy's commit */
-        uint32_t version = resp && wire_meta_has(&resp->meta, WIRE_F_VERSION) ? resp->meta.version : 0;
+        uint32_t version =
+            resp && wire_meta_has(&resp->meta, WIRE_F_VERSION) ? resp->meta.version : 0;
         uint32_t created = resp && wire_meta_has(&resp->meta, WIRE_F_CREATION_TIME)
                                ? resp->meta.creation_time
                                : (uint32_t)time(NULL);
@@ -210,7 +211,8 @@ finish_request(struct bconn *c, struct slot *s, int status)
     s->busy = 0;
     c->inflight--;
     if (want_more(b)) issue(c, now_ns());
-    int all_issued = b->rate || b->duration_s ? now_ns() >= b->deadline_ns : b->issued >= b->requests;
+    int all_issued =
+        b->rate || b->duration_s ? now_ns() >= b->deadline_ns : b->issued >= b->requests;
     if (all_issued && b->done == b->issued) {
         b->end_ns = t;
         b->finished = 1;
@@ -359,7 +361,9 @@ report(struct bench *b, int first)
                    hist_percentile(&b->hist, 100) / 1e6};
     const char *name = test_names[b->test];
     if (b->csv) {
-        if (first) printf("test,requests,seconds,ops_per_sec,errors,misses,p50_ms,p90_ms,p99_ms,p999_ms,max_ms\n");
+        if (first)
+            printf("test,requests,seconds,ops_per_sec,errors,misses,p50_ms,p90_ms,p99_ms,p999_ms,"
+                   "max_ms\n");
         printf("%s,%llu,%.3f,%.0f,%llu,%llu,%.3f,%.3f,%.3f,%.3f,%.3f\n", name,
                (unsigned long long)b->done, secs, ops, (unsigned long long)b->errors,
                (unsigned long long)b->misses, q[0], q[1], q[2], q[3], q[4]);
@@ -368,8 +372,8 @@ report(struct bench *b, int first)
                "\"errors\":%llu,\"misses\":%llu,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
                "\"p99\":%.3f,\"p99.9\":%.3f,\"max\":%.3f}}",
                first ? "{\"tests\":[" : ",", name, (unsigned long long)b->done, secs, ops,
-               (unsigned long long)b->errors, (unsigned long long)b->misses, q[0], q[1], q[2],
-               q[3], q[4]);
+               (unsigned long long)b->errors, (unsigned long long)b->misses, q[0], q[1], q[2], q[3],
+               q[4]);
     } else {
         printf("%s: %llu requests in %.2f s: %.0f ops/s, errors %llu, misses %llu\n"
                "  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
@@ -388,11 +392,13 @@ run_test(struct bench *b)
     b->start_ns = now_ns();
     b->deadline_ns = b->start_ns + (b->duration_s ? b->duration_s : 3600) * 1000000000ull;
     if (b->rate > 0) {
-        if (b->duration_s == 0) b->deadline_ns = b->start_ns + b->requests * 1000000000ull / b->rate;
+        if (b->duration_s == 0)
+            b->deadline_ns = b->start_ns + b->requests * 1000000000ull / b->rate;
         uv_timer_start(&b->tick, on_tick, 0, 1);
     } else {
         for (unsigned i = 0; i < b->clients; i++)
-            while (want_more(b) && issue(&b->conns[i], now_ns())) {}
+            while (want_more(b) && issue(&b->conns[i], now_ns())) {
+            }
         on_flush(&b->flush);
     }
     uv_run(b->loop, UV_RUN_DEFAULT);
@@ -436,21 +442,27 @@ main(int argc, char **argv)
     const char *server = "127.0.0.1:8080", *tests = "set,get";
     b->clients = 50, b->requests = 100000, b->value_size = 100, b->keyspace = 100000;
     b->pipeline = 1, b->shards = 1024, b->ns = "bench";
-    static const struct option opts[] = {
-        {"server", required_argument, NULL, 's'},   {"clients", required_argument, NULL, 'c'},
-        {"requests", required_argument, NULL, 'n'}, {"data-size", required_argument, NULL, 'd'},
-        {"keyspace", required_argument, NULL, 'r'}, {"pipeline", required_argument, NULL, 'P'},
-        {"tests", required_argument, NULL, 't'},    {"rate", required_argument, NULL, 'R'},
-        {"duration", required_argument, NULL, 'D'}, {"namespace", required_argument, NULL, 'N'},
-        {"store", no_argument, NULL, 'S'},          {"shards", required_argument, NULL, OPT_SHARDS},
-        {"csv", no_argument, NULL, OPT_CSV},        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                         {"clients", required_argument, NULL, 'c'},
+                                         {"requests", required_argument, NULL, 'n'},
+                                         {"data-size", required_argument, NULL, 'd'},
+                                         {"keyspace", required_argument, NULL, 'r'},
+                                         {"pipeline", required_argument, NULL, 'P'},
+                                         {"tests", required_argument, NULL, 't'},
+                                         {"rate", required_argument, NULL, 'R'},
+                                         {"duration", required_argument, NULL, 'D'},
+                                         {"namespace", required_argument, NULL, 'N'},
+                                         {"store", no_argument, NULL, 'S'},
+                                         {"shards", required_argument, NULL, OPT_SHARDS},
+                                         {"csv", no_argument, NULL, OPT_CSV},
+                                         {"json", no_argument, NULL, OPT_JSON},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
     int opt;
     uint64_t v;
-#define NUM(name, lo, hi)                                                                      \
-    (cli_parse_u64(optarg, lo, hi, &v) == 0 ? v                                                \
-                                            : (cli_usage("invalid --%s '%s'", name, optarg), 0))
+#define NUM(name, lo, hi)                                                                          \
+    (cli_parse_u64(optarg, lo, hi, &v) == 0 ? v : (cli_usage("invalid --%s '%s'", name, optarg), 0))
     while ((opt = getopt_long(argc, argv, "s:c:n:d:r:P:t:R:D:N:ShV", opts, NULL)) != -1) {
         switch (opt) {
         case 's': server = optarg; break;

@@ -145,14 +145,9 @@ parse_options(int argc, char **argv, struct jring_opts *o)
             o->seen |= OPT_HEX;
             o->hex = 1;
             break;
-        case 'h':
-            fputs(help, stdout);
-            exit(0);
-        case 'V':
-            cli_version();
-            exit(0);
-        case ':':
-            cli_usage("unable to parse options: %s needs an argument", argv[optind - 1]);
+        case 'h': fputs(help, stdout); exit(0);
+        case 'V': cli_version(); exit(0);
+        case ':': cli_usage("unable to parse options: %s needs an argument", argv[optind - 1]);
         default:
             if (optopt != 0) cli_usage("unable to parse options: unknown option -%c", optopt);
             cli_usage("unable to parse options: unknown option %s", argv[optind - 1]);

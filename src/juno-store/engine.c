@@ -17,15 +17,15 @@
 #define ENGINE_GROUP_MAX 4096 /* writes per group: bounds the latency of one fsync batch */
 
 struct engine {
-    rocksdb_t *db;                   /* owned */
-    rocksdb_options_t *opts;         /* owned */
-    rocksdb_env_t *env;              /* owned; memory mode only */
-    rocksdb_cache_t *cache;          /* owned */
+    rocksdb_t *db;                              /* owned */
+    rocksdb_options_t *opts;                    /* owned */
+    rocksdb_env_t *env;                         /* owned; memory mode only */
+    rocksdb_cache_t *cache;                     /* owned */
     rocksdb_block_based_table_options_t *table; /* owned */
     rocksdb_compactionfilter_t *filter;         /* owned */
-    rocksdb_readoptions_t *ropts;    /* owned */
-    rocksdb_readoptions_t *cached;   /* owned: read_tier = block cache, never does I/O */
-    rocksdb_writeoptions_t *wopts;   /* owned */
+    rocksdb_readoptions_t *ropts;               /* owned */
+    rocksdb_readoptions_t *cached;              /* owned: read_tier = block cache, never does I/O */
+    rocksdb_writeoptions_t *wopts;              /* owned */
     enum engine_sync sync;
     uint32_t tombstone_grace_s;
     atomic_uchar droppable[65536];
@@ -44,8 +44,8 @@ struct engine {
 /* ---- compaction filter: expired records, old tombstones, dropped shards ---- */
 
 static unsigned char
-engine__filter(void *state, int level, const char *key, size_t klen, const char *val,
-               size_t vlen, char **new_val, size_t *new_vlen, unsigned char *changed)
+engine__filter(void *state, int level, const char *key, size_t klen, const char *val, size_t vlen,
+               char **new_val, size_t *new_vlen, unsigned char *changed)
 {
     (void)level, (void)new_val, (void)new_vlen, (void)changed;
     struct engine *e = state;
@@ -170,8 +170,8 @@ engine__apply(struct engine *e, struct engine_write *batch, size_t n, int sync)
             /* later conditional writes must see the range gone: write what is
              * batched, then the range, and forget the group's keys */
             rc = engine__write_batch(e, wb, 0);
-            rocksdb_writebatch_delete_range(wb, (const char *)w->key, w->klen,
-                                            (const char *)w->val, w->vlen);
+            rocksdb_writebatch_delete_range(wb, (const char *)w->key, w->klen, (const char *)w->val,
+                                            w->vlen);
             if (rc == 0) rc = engine__write_batch(e, wb, sync);
             memset(g.slots, 0, cap * sizeof(*g.slots));
             break;
@@ -215,8 +215,10 @@ engine__writer_main(void *arg)
         }
 
         pthread_mutex_lock(&e->mu);
-        if (e->done_tail) e->done_tail->next = head;
-        else e->done_head = head;
+        if (e->done_tail)
+            e->done_tail->next = head;
+        else
+            e->done_head = head;
         e->done_tail = tail;
         uv_async_send(&e->async);
     }
@@ -253,8 +255,10 @@ engine_submit(struct engine *e, struct engine_write *w)
     w->status = 0;
     e->pending++;
     pthread_mutex_lock(&e->mu);
-    if (e->queue_tail) e->queue_tail->next = w;
-    else e->queue_head = w;
+    if (e->queue_tail)
+        e->queue_tail->next = w;
+    else
+        e->queue_head = w;
     e->queue_tail = w;
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);

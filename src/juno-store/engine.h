@@ -51,8 +51,8 @@ struct engine;
 
 /* Open (creating) the database. On failure returns a negative code and writes
  * RocksDB's reason into err. */
-int engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **out,
-                char *err, size_t errlen);
+int engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **out, char *err,
+                size_t errlen);
 
 /* Queue a write (loop thread only). cb always runs later on the loop. */
 void engine_submit(struct engine *e, struct engine_write *w);
@@ -64,8 +64,7 @@ void engine_free(void *p);
 
 /* engine_get, but only from memory (memtables and block cache): never waits on
  * disk, so the loop thread may call it. JUNO_EAGAIN when the answer needs I/O. */
-int engine_get_cached(struct engine *e, const uint8_t *key, size_t klen, char **val,
-                      size_t *vlen);
+int engine_get_cached(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen);
 
 /* Mark whether compaction may drop every record of shard (a shard this store
  * no longer owns). Safe from any thread. */
@@ -89,8 +88,8 @@ struct engine_iter;
 struct engine_iter *engine_iter_create(struct engine *e, const uint8_t *start, size_t slen,
                                        const uint8_t *end, size_t elen);
 /* Returns 1 with key/value borrowed until the next call, or 0 at the end. */
-int engine_iter_next(struct engine_iter *it, const uint8_t **k, size_t *klen,
-                     const uint8_t **v, size_t *vlen);
+int engine_iter_next(struct engine_iter *it, const uint8_t **k, size_t *klen, const uint8_t **v,
+                     size_t *vlen);
 void engine_iter_destroy(struct engine_iter *it);
 
 #endif

@@ -123,8 +123,7 @@ find_self(const struct store *s, const struct map *m, int *zone, int *node, char
         snprintf(err, errlen, "node \"%s\" is not in zone \"%s\" of the map", s->cfg.node,
                  s->cfg.zone ? s->cfg.zone : "(any)");
     else
-        snprintf(err, errlen, "no node of the map has address %s (give --zone and --node)",
-                 listen);
+        snprintf(err, errlen, "no node of the map has address %s (give --zone and --node)", listen);
     return JUNO_EBADMAP;
 }
 
@@ -177,7 +176,8 @@ store_load_map(struct store *s, char *err, size_t errlen)
         if (s->owned && s->owned[sh] && !owned[sh]) lost++;
         /* a shard that left this store may be dropped by compaction; one that
          * came back (or arrives) must not be */
-        if (s->owned && s->owned[sh] != owned[sh]) engine_set_droppable(s->engine, (uint16_t)sh, !owned[sh]);
+        if (s->owned && s->owned[sh] != owned[sh])
+            engine_set_droppable(s->engine, (uint16_t)sh, !owned[sh]);
     }
     free(s->owned);
     s->owned = owned;
@@ -226,10 +226,14 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
         case 'd': c->data_dir = optarg; break;
         case 'M': c->memory = 1; break;
         case 's':
-            if (strcmp(optarg, "none") == 0) c->sync = ENGINE_SYNC_NONE;
-            else if (strcmp(optarg, "batch") == 0) c->sync = ENGINE_SYNC_BATCH;
-            else if (strcmp(optarg, "always") == 0) c->sync = ENGINE_SYNC_ALWAYS;
-            else cli_usage("invalid --sync '%s': use none, batch or always", optarg);
+            if (strcmp(optarg, "none") == 0)
+                c->sync = ENGINE_SYNC_NONE;
+            else if (strcmp(optarg, "batch") == 0)
+                c->sync = ENGINE_SYNC_BATCH;
+            else if (strcmp(optarg, "always") == 0)
+                c->sync = ENGINE_SYNC_ALWAYS;
+            else
+                cli_usage("invalid --sync '%s': use none, batch or always", optarg);
             break;
         case 't': c->threads = (unsigned)num_opt("threads", optarg, 1, 128); break;
         case OPT_LOCK_MS: c->lock_ms = num_opt("lock-ms", optarg, 10, 60000); break;
@@ -238,7 +242,9 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
         case OPT_MAX_KEY: c->max_key = num_opt("max-key", optarg, 1, 65535); break;
         case OPT_MAX_VALUE: c->max_value = num_opt("max-value", optarg, 0, 32u << 20); break;
         case OPT_MAX_TTL: c->max_ttl = num_opt("max-ttl", optarg, 1, UINT32_MAX); break;
-        case OPT_GRACE: c->tombstone_grace_s = num_opt("tombstone-grace", optarg, 0, UINT32_MAX); break;
+        case OPT_GRACE:
+            c->tombstone_grace_s = num_opt("tombstone-grace", optarg, 0, UINT32_MAX);
+            break;
         case OPT_IDLE: c->idle_timeout_s = num_opt("idle-timeout", optarg, 0, 86400 * 365); break;
         case OPT_LOG_LEVEL: {
             enum log_level lv;
@@ -320,9 +326,11 @@ main(int argc, char **argv)
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
-    log_info("listening addr=%s:%u data=%s memory=%d sync=%s threads=%u pid=%ld",
-             c->listen_host, c->listen_port, c->memory ? "(memory)" : c->data_dir, c->memory,
-             c->sync == ENGINE_SYNC_NONE ? "none" : c->sync == ENGINE_SYNC_BATCH ? "batch" : "always",
+    log_info("listening addr=%s:%u data=%s memory=%d sync=%s threads=%u pid=%ld", c->listen_host,
+             c->listen_port, c->memory ? "(memory)" : c->data_dir, c->memory,
+             c->sync == ENGINE_SYNC_NONE    ? "none"
+             : c->sync == ENGINE_SYNC_BATCH ? "batch"
+                                            : "always",
              c->threads, (long)getpid());
     uv_run(s->loop, UV_RUN_DEFAULT);
     locks_deinit(&s->locks);

@@ -51,7 +51,7 @@ struct op {
     void (*after_read)(struct op *op);
     uv_work_t work;
     struct engine_write w;
-    uint8_t *rec; /* owned: the encoded record being written */
+    uint8_t *rec;     /* owned: the encoded record being written */
     uint64_t info[6]; /* ShardInfo: records, live, tombstones, expired, bytes, hash */
     size_t nslen;
     size_t klen;
@@ -78,8 +78,8 @@ op__done(struct op *op)
 /* Reply to op with status and, when m is given, the record's metadata (and
  * data when with_value). */
 static void
-op__reply(struct op *op, int status, const struct record_meta *m, const uint8_t *data,
-          size_t dlen, int with_value)
+op__reply(struct op *op, int status, const struct record_meta *m, const uint8_t *data, size_t dlen,
+          int with_value)
 {
     struct wire_msg r;
     memset(&r, 0, sizeof(r));
@@ -178,8 +178,8 @@ static int
 op__current(struct op *op, struct record_meta *m, const uint8_t **data, size_t *dlen)
 {
     if (op->get_rc == JUNO_ENOTFOUND) return 0;
-    if (op->get_rc == 0 && record_value_decode((const uint8_t *)op->got, op->glen, m, data,
-                                               dlen) == 0)
+    if (op->get_rc == 0 &&
+        record_value_decode((const uint8_t *)op->got, op->glen, m, data, dlen) == 0)
         return 1;
     log_error("cannot read record op=%s shard=%u: %s", wire_opcode_name(op->opcode), op->shard,
               op->get_rc ? error_str(op->get_rc) : "corrupt record header");
@@ -209,8 +209,10 @@ op__read_done(struct op *op)
         op__finish(op, WIRE_ST_NO_KEY);
         return;
     }
-    if (m.tombstone) op__reply(op, WIRE_ST_MARKED_DELETE, &m, NULL, 0, 0);
-    else op__reply(op, WIRE_ST_OK, &m, data, dlen, 1);
+    if (m.tombstone)
+        op__reply(op, WIRE_ST_MARKED_DELETE, &m, NULL, 0, 0);
+    else
+        op__reply(op, WIRE_ST_OK, &m, data, dlen, 1);
     op__done(op);
 }
 
@@ -266,8 +268,8 @@ op__prepare(struct op *op)
     struct store *s = op->s;
     uint64_t now = uv_now(s->loop);
     struct lock *l = locks_find(&s->locks, op->key, op->klen);
-    if (l != NULL && (l->busy || (l->expires_ms > now &&
-                                  !same_id(l->request_id, op->in.request_id)))) {
+    if (l != NULL &&
+        (l->busy || (l->expires_ms > now && !same_id(l->request_id, op->in.request_id)))) {
         op__finish(op, WIRE_ST_RECORD_LOCKED);
         return;
     }
@@ -346,8 +348,10 @@ op__meta_from_request(const struct op *op, struct record_meta *m)
     m->creation_time = op->in.creation_time ? op->in.creation_time : (uint32_t)time(NULL);
     m->expiration_time = op->in.expiration_time;
     m->last_modified = op->in.last_modified ? op->in.last_modified : now_ns();
-    if (wire_meta_has(&op->in, WIRE_F_ORIGINATOR_ID)) memcpy(m->origin_id, op->in.originator_id, 16);
-    else memcpy(m->origin_id, op->in.request_id, 16);
+    if (wire_meta_has(&op->in, WIRE_F_ORIGINATOR_ID))
+        memcpy(m->origin_id, op->in.originator_id, 16);
+    else
+        memcpy(m->origin_id, op->in.request_id, 16);
     memcpy(m->last_req_id, op->in.request_id, 16);
 }
 
@@ -442,10 +446,8 @@ needs_request_id(int opcode)
     case WIRE_OP_DELETE:
     case WIRE_OP_MARK_DELETE:
     case WIRE_OP_REPAIR:
-    case WIRE_OP_CLONE:
-        return 1;
-    default:
-        return 0;
+    case WIRE_OP_CLONE: return 1;
+    default: return 0;
     }
 }
 
@@ -457,9 +459,12 @@ check_request(struct store *s, struct conn *c, const struct wire_msg *req)
     const struct store_config *cfg = &s->cfg;
     const char *why = NULL;
     int st = WIRE_ST_BAD_PARAM;
-    if (req->ns.len == 0 || req->ns.len > cfg->max_ns) why = "namespace length out of range";
-    else if (req->key.len == 0 || req->key.len > cfg->max_key) why = "key length out of range";
-    else if (req->value.len > cfg->max_value) why = "value too large";
+    if (req->ns.len == 0 || req->ns.len > cfg->max_ns)
+        why = "namespace length out of range";
+    else if (req->key.len == 0 || req->key.len > cfg->max_key)
+        why = "key length out of range";
+    else if (req->value.len > cfg->max_value)
+        why = "value too large";
     else if (wire_meta_has(&req->meta, WIRE_F_TTL) && req->meta.ttl > cfg->max_ttl)
         why = "ttl over the limit";
     else if (req->meta.expiration_time > (uint64_t)time(NULL) + cfg->max_ttl + 60)
@@ -522,8 +527,10 @@ drop_shard(struct store *s, struct conn *c, const struct wire_msg *req)
     }
     struct op *op = op_create(s, c, req);
     if (op == NULL || (op->rec = malloc(2 + 3)) == NULL) { /* start key, then end key */
-        if (op) op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
-        else reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
+        if (op)
+            op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
+        else
+            reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
         return;
     }
     size_t elen = record_shard_range(req->shard_id, op->rec, op->rec + 2);
@@ -565,8 +572,10 @@ op__work_shard_info(uv_work_t *w)
             op->info[3]++;
             continue; /* expiry is not synchronised between copies: leave it out of the hash */
         }
-        if (m.tombstone) op->info[2]++;
-        else op->info[1]++;
+        if (m.tombstone)
+            op->info[2]++;
+        else
+            op->info[1]++;
         op->info[5] += XXH64(v, vl, XXH64(k, kl, 0)); /* a sum: independent of order */
     }
     engine_iter_destroy(it);
@@ -581,12 +590,12 @@ op__after_shard_info(uv_work_t *w, int status)
         return;
     }
     char json[256];
-    int n = snprintf(json, sizeof(json),
-                     "{\"shard\":%u,\"records\":%" PRIu64 ",\"live\":%" PRIu64
-                     ",\"tombstones\":%" PRIu64 ",\"expired\":%" PRIu64 ",\"bytes\":%" PRIu64
-                     ",\"hash\":\"%016" PRIx64 "\",\"owned\":%s}",
-                     op->shard, op->info[0], op->info[1], op->info[2], op->info[3], op->info[4],
-                     op->info[5], op->shard < op->s->nshards && op->s->owned[op->shard] ? "true" : "false");
+    int n = snprintf(
+        json, sizeof(json),
+        "{\"shard\":%u,\"records\":%" PRIu64 ",\"live\":%" PRIu64 ",\"tombstones\":%" PRIu64
+        ",\"expired\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"hash\":\"%016" PRIx64 "\",\"owned\":%s}",
+        op->shard, op->info[0], op->info[1], op->info[2], op->info[3], op->info[4], op->info[5],
+        op->shard < op->s->nshards && op->s->owned[op->shard] ? "true" : "false");
     struct record_meta m;
     memset(&m, 0, sizeof(m));
     m.version = 1;
@@ -671,11 +680,8 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     case WIRE_OP_DELETE:
     case WIRE_OP_MARK_DELETE:
     case WIRE_OP_REPAIR:
-    case WIRE_OP_CLONE:
-        break;
-    default:
-        reply_status(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode");
-        return;
+    case WIRE_OP_CLONE: break;
+    default: reply_status(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode"); return;
     }
     if (check_request(s, c, req) != 0) return;
     struct op *op = op_create(s, c, req);
@@ -685,18 +691,12 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     }
     int st;
     switch (req->opcode) {
-    case WIRE_OP_READ:
-        op__read(op, op__read_done);
-        break;
+    case WIRE_OP_READ: op__read(op, op__read_done); break;
     case WIRE_OP_PREPARE_CREATE:
     case WIRE_OP_PREPARE_UPDATE:
     case WIRE_OP_PREPARE_SET:
-    case WIRE_OP_PREPARE_DELETE:
-        op__prepare(op);
-        break;
-    case WIRE_OP_COMMIT:
-        op__commit(op);
-        break;
+    case WIRE_OP_PREPARE_DELETE: op__prepare(op); break;
+    case WIRE_OP_COMMIT: op__commit(op); break;
     case WIRE_OP_ABORT: {
         struct lock *l = locks_find(&s->locks, op->key, op->klen);
         if (l && !l->busy && same_id(l->request_id, op->in.request_id)) locks_remove(&s->locks, l);

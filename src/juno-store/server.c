@@ -22,15 +22,15 @@
 struct conn {
     uv_tcp_t tcp; /* embedded; the conn is freed after its close callback */
     struct store *s;
-    struct conn *prev, *next;   /* s->conns */
-    struct conn *dirty_next;    /* s->dirty */
+    struct conn *prev, *next; /* s->conns */
+    struct conn *dirty_next;  /* s->dirty */
     int dirty, closing, closed, reading;
     uint8_t *rbuf; /* owned */
     size_t rlen, rcap, need;
     uint8_t *obuf; /* owned: encoded replies not yet handed to uv_write */
     size_t olen, ocap;
-    uint64_t inflight;   /* requests not yet replied */
-    size_t writes;       /* uv_write requests in flight */
+    uint64_t inflight;    /* requests not yet replied */
+    size_t writes;        /* uv_write requests in flight */
     uint64_t last_active; /* uv_now */
     char peer[64];
 };
@@ -74,8 +74,10 @@ conn__close(struct conn *c)
     if (c->closing) return;
     c->closing = 1;
     struct store *s = c->s;
-    if (c->prev) c->prev->next = c->next;
-    else s->conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     if (c->dirty) { /* unlink from the dirty list */
         struct conn **pp = &s->dirty;
@@ -152,8 +154,10 @@ conn__on_write(uv_write_t *req, int status)
         log_info("write failed, closing peer=%s error=%s", c->peer, uv_strerror(status));
         conn__close(c);
     }
-    if (c->closing) conn__free_if_done(c);
-    else server__maybe_finish(c->s);
+    if (c->closing)
+        conn__free_if_done(c);
+    else
+        server__maybe_finish(c->s);
 }
 
 /* uv_check: hand each connection's coalesced replies to one uv_write. */
@@ -219,8 +223,9 @@ conn__process(struct conn *c)
         const char *why = NULL;
         int rc = wire_frame(c->rbuf + off, c->rlen - off, s->cfg.max_frame, &flen, &why);
         if (rc == WIRE_AGAIN) {
-            if (c->rlen - off >= 8) c->need = (c->rbuf[off + 4] << 24 | c->rbuf[off + 5] << 16 |
-                                               c->rbuf[off + 6] << 8 | c->rbuf[off + 7]);
+            if (c->rlen - off >= 8)
+                c->need = (c->rbuf[off + 4] << 24 | c->rbuf[off + 5] << 16 | c->rbuf[off + 6] << 8 |
+                           c->rbuf[off + 7]);
             break;
         }
         if (rc == WIRE_ERROR) {
@@ -236,8 +241,10 @@ conn__process(struct conn *c)
             s->stats.errors++;
             log_warn("malformed message peer=%s opaque=%u op=%s", c->peer, m.opaque,
                      wire_opcode_name(m.opcode));
-            struct wire_msg r = {.type_flag = WIRE_TF_RESPONSE, .opaque = m.opaque,
-                                 .opcode = m.opcode, .status = (uint8_t)st};
+            struct wire_msg r = {.type_flag = WIRE_TF_RESPONSE,
+                                 .opaque = m.opaque,
+                                 .opcode = m.opcode,
+                                 .status = (uint8_t)st};
             conn_reply(c, &r);
         } else {
             ops_dispatch(s, c, &m);
@@ -368,8 +375,8 @@ server_start(struct store *s, char *err, size_t errlen)
     rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
     if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, 1024, server__on_connection);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot listen on %s:%u: %s", s->cfg.listen_host,
-                 s->cfg.listen_port, uv_strerror(rc));
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", s->cfg.listen_host, s->cfg.listen_port,
+                 uv_strerror(rc));
         uv_close((uv_handle_t *)&s->listener, NULL);
         return error_from_errno(-rc);
     }

@@ -307,18 +307,12 @@ static uint64_t
 numeric_value(const struct wire_meta *meta, int tag)
 {
     switch (tag) {
-    case WIRE_F_TTL:
-        return meta->ttl;
-    case WIRE_F_VERSION:
-        return meta->version;
-    case WIRE_F_CREATION_TIME:
-        return meta->creation_time;
-    case WIRE_F_EXPIRATION_TIME:
-        return meta->expiration_time;
-    case WIRE_F_HANDLING_TIME:
-        return meta->handling_time;
-    default:
-        return meta->last_modified;
+    case WIRE_F_TTL: return meta->ttl;
+    case WIRE_F_VERSION: return meta->version;
+    case WIRE_F_CREATION_TIME: return meta->creation_time;
+    case WIRE_F_EXPIRATION_TIME: return meta->expiration_time;
+    case WIRE_F_HANDLING_TIME: return meta->handling_time;
+    default: return meta->last_modified;
     }
 }
 
@@ -1506,9 +1500,7 @@ mutate(uint8_t *b, size_t *len, size_t cap)
             (*len)--;
         }
         break;
-    case 6:
-        *len = n ? rng() % n : 0;
-        break;
+    case 6: *len = n ? rng() % n : 0; break;
     case 7: { /* duplicate a slice in place */
         size_t from = n ? rng() % n : 0, sl = 1 + rng() % 24;
         if (from + sl > n) sl = n - from;
