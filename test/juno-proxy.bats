@@ -418,15 +418,15 @@ key_on() {
     enc 'p.encode(4, 10, b"t", b"big", b"x" * 204801, {p.RID: b"A" * 16})' >"$TMP/big.hex"
     run pc raw "@$TMP/big.hex"
     [ "$(echo "${lines[0]}" | jfield status)" = BadParam ]
-    # no payload component at all
-    run pc raw "50500140000000180000000B0400000000000008020000000"0
+    # no payload component (an unknown one is skipped)
+    run pc raw "50500140 00000020 0000000B 04000000 00000008 02000000 00000008 03000000"
     [ "$(echo "${lines[0]}" | jfield status)" = BadParam ]
     # a meta component whose size (3) is impossible: BadMsg with the opaque
     run pc raw "50500140000000280000000C04000000000000030200000000000010010000000000000000000000"
     [ "$(echo "${lines[0]}" | jfield status)" = BadMsg ]
     [ "$(echo "${lines[0]}" | jfield opaque)" = 12 ]
     # a payload whose key runs past the component: BadMsg
-    run pc raw "50500140000000300000000D040000000000000802000000000000180101FFFF00000000740000000000000000"
+    run pc raw "50500140 00000030 0000000D 04000000 00000008 02000000 00000018 0101FFFF 00000000 74000000 00000000 00000000"
     [ "$(echo "${lines[0]}" | jfield status)" = BadMsg ]
     # a body too short to decode
     run pc raw "50500140000000140000000E0400000000000000"
