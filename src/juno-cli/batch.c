@@ -6,16 +6,19 @@
  * mode (proxy_batch.c, store_batch.c) knows the commands. Output: one line
  * per input line on stdout, in input order.
  *
- *   stdin ─► next_line ─► window (a ring of --window lines) ─► print_done ─► stdout
+ *   stdin ─► next_line ─► ring of lines (input order) ─► print_done ─► stdout
  *                          │   ▲
  *            mode->start   ▼   │ mode->reply (next stage, finish or retry)
  *                     one connection, requests pipelined, matched by opaque
  *
- * Up to --window lines are in flight at once; a line whose key is still busy
- * (in flight or waiting for a retry) waits for it, so the lines of one key
- * apply in input order. A line's opaque is (generation << 16 | slot), so a
- * late reply to an earlier request of the same slot is recognised and
- * dropped.
+ * Up to --window lines are in flight (or waiting for a retry) at once; a
+ * line whose key is still busy waits for it, so the lines of one key apply in
+ * input order (busy keys are counted in a small hash set). The ring holds
+ * 64 times more lines than the window, finished ones waiting for the lines
+ * before them to be printed, so a line waiting for a retry holds up the
+ * output, not the requests behind it. A line's opaque is (generation << 16 |
+ * slot), so a late reply to an earlier request of the same slot is
+ * recognised and dropped.
  *
  * Failures: a mode with retries (proxy) reconnects when the connection fails
  * (refused, reset, closed, or no reply for --timeout) and resends every line
@@ -45,13 +48,22 @@ struct batch {
     int fd;
     struct request_source src;
     struct client_buf in, out;
-    struct batch_line *lines; /* owned: window entries, a ring from head */
-    unsigned window, head, count;
+    struct batch_line *lines; /* owned: cap entries, a ring from head */
+    unsigned window, cap, head, count;
     unsigned inflight, ready; /* lines in each state */
+    int64_t next_due;         /* ms: no READY line is due before */
+    struct busy *busy;        /* owned: busy_mask + 1 entries */
+    size_t busy_mask;
     uint32_t gen;
     int failed;
     unsigned long lineno;
     int64_t last_progress; /* ms: the last reply, or when requests went out after none */
+};
+
+/* A key with unfinished lines: its hash and how many (0: an empty entry). */
+struct busy {
+    uint64_t h;
+    uint32_t n;
 };
 
 static int64_t
@@ -90,9 +102,46 @@ batch_source(const struct batch *b)
     return &b->src;
 }
 
+/* The busy set: an open-addressing table of key hashes (linear probing,
+ * backward-shift deletion). Two keys with one 64-bit hash merely wait for
+ * each other. */
+static size_t
+busy_find(const struct batch *b, uint64_t h)
+{
+    size_t i = h & b->busy_mask;
+    while (b->busy[i].n != 0 && b->busy[i].h != h) i = (i + 1) & b->busy_mask;
+    return i;
+}
+
+static void
+busy_add(struct batch *b, uint64_t h)
+{
+    size_t i = busy_find(b, h);
+    b->busy[i].h = h;
+    b->busy[i].n++;
+}
+
+static void
+busy_del(struct batch *b, uint64_t h)
+{
+    size_t m = b->busy_mask, i = busy_find(b, h), j = i;
+    if (b->busy[i].n == 0 || --b->busy[i].n > 0) return;
+    for (;;) {
+        j = (j + 1) & m;
+        if (b->busy[j].n == 0) break;
+        size_t k = b->busy[j].h & m; /* where it would like to be */
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
+        b->busy[i] = b->busy[j];
+        i = j;
+    }
+    b->busy[i].n = 0;
+}
+
 static void
 set_state(struct batch *b, struct batch_line *l, enum batch_state st)
 {
+    if (l->state == BL_DONE && st != BL_DONE) busy_add(b, l->khash);
+    if (l->state != BL_DONE && st == BL_DONE) busy_del(b, l->khash);
     if (l->state == BL_INFLIGHT) b->inflight--;
     if (l->state == BL_READY) b->ready--;
     l->state = st;
@@ -149,6 +198,7 @@ batch_retry(struct batch *b, struct batch_line *l, const char *result_if_exhaust
     }
     l->tries++;
     l->retry_at = now_ms() + request_backoff_ms(l->tries);
+    if (b->ready == 0 || l->retry_at < b->next_due) b->next_due = l->retry_at;
     set_state(b, l, BL_READY);
 }
 
@@ -211,20 +261,6 @@ next_line(struct batch *b, struct batch_line *l)
     return 0;
 }
 
-/* 1 if a line in the window with n's key is not finished yet. */
-static int
-key_busy(const struct batch *b, const struct batch_line *n)
-{
-    if (b->inflight + b->ready == 0) return 0;
-    for (unsigned i = 0; i < b->count; i++) {
-        const struct batch_line *s = &b->lines[(b->head + i) % b->window];
-        if (s->state != BL_DONE && s->khash == n->khash && s->klen == n->klen &&
-            memcmp(s->key, n->key, n->klen) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 /* Print and free the finished lines at the head of the ring. */
 static void
 print_done(struct batch *b)
@@ -237,7 +273,7 @@ print_done(struct batch *b)
         free(l->result);
         free(l->line);
         memset(l, 0, sizeof(*l));
-        b->head = (b->head + 1) % b->window;
+        b->head = (b->head + 1) % b->cap;
         b->count--;
     }
 }
@@ -246,7 +282,7 @@ static void
 on_reply(struct batch *b, const struct wire_msg *r)
 {
     unsigned idx = r->opaque & 0xFFFF;
-    struct batch_line *l = idx < b->window ? &b->lines[idx] : NULL;
+    struct batch_line *l = idx < b->cap ? &b->lines[idx] : NULL;
     if (l == NULL || l->state != BL_INFLIGHT || l->opaque != r->opaque) {
         cli_error("ignoring a reply that matches no request (opaque %u)", r->opaque);
         return;
@@ -262,14 +298,16 @@ start_due(struct batch *b)
 {
     if (b->ready == 0) return -1;
     int64_t now = now_ms(), next = -1;
+    if (now < b->next_due) return b->next_due;
     for (unsigned i = 0; i < b->count && b->ready > 0; i++) {
-        struct batch_line *l = &b->lines[(b->head + i) % b->window];
+        struct batch_line *l = &b->lines[(b->head + i) % b->cap];
         if (l->state != BL_READY) continue;
         if (l->retry_at <= now)
             b->mode->start(b, l);
         else if (next < 0 || l->retry_at < next)
             next = l->retry_at;
     }
+    b->next_due = next;
     return next;
 }
 
@@ -312,7 +350,7 @@ lost(struct batch *b, int rc, const char *why, struct batch_line *pending)
     else
         cli_error("unable to finish the batch: %s: %s", b->mode->addr, error_str(rc));
     for (unsigned i = 0; i < b->count; i++) {
-        struct batch_line *l = &b->lines[(b->head + i) % b->window];
+        struct batch_line *l = &b->lines[(b->head + i) % b->cap];
         if (l->state != BL_DONE) batch_finish(b, l, "ERR\tUnavailable", 0);
     }
     print_done(b);
@@ -338,13 +376,14 @@ connection_failed(struct batch *b, int rc, struct batch_line *pending)
     reset_connection(b);
     if (b->mode->retries == 0) return lost(b, rc, NULL, pending);
     for (unsigned i = 0; i < b->count; i++) {
-        struct batch_line *l = &b->lines[(b->head + i) % b->window];
+        struct batch_line *l = &b->lines[(b->head + i) % b->cap];
         if (l->state != BL_INFLIGHT) continue;
         if (l->tries >= b->mode->retries) {
             batch_finish(b, l, "ERR\tUnavailable", 0);
         } else {
             l->tries++;
             l->retry_at = 0;
+            b->next_due = 0;
             set_state(b, l, BL_READY);
         }
     }
@@ -398,8 +437,13 @@ batch_run(const struct juno_opts *o, const struct batch_mode *mode)
     b.mode = mode;
     b.fd = -1;
     b.window = o->window;
-    b.lines = calloc(b.window, sizeof(*b.lines));
-    if (b.lines == NULL) cli_die(EX_OSERR, "out of memory");
+    b.cap = b.window > 65536 / 64 ? 65536 : b.window * 64; /* the opaque has 16 bits of slot */
+    b.lines = calloc(b.cap, sizeof(*b.lines));
+    size_t busy_size = 4;
+    while (busy_size < 2 * (size_t)b.window + 2) busy_size *= 2;
+    b.busy = calloc(busy_size, sizeof(*b.busy));
+    b.busy_mask = busy_size - 1;
+    if (b.lines == NULL || b.busy == NULL) cli_die(EX_OSERR, "out of memory");
     client_buf_init(&b.in);
     client_buf_init(&b.out);
     char err[512];
@@ -408,7 +452,7 @@ batch_run(const struct juno_opts *o, const struct batch_mode *mode)
     struct batch_line next;
     int have_next = 0, eof = 0, code = -1;
     while (code < 0) {
-        while (b.count < b.window) {
+        while (b.count < b.cap && b.inflight + b.ready < b.window) {
             if (!have_next) {
                 if (eof || next_line(&b, &next) != 0) {
                     eof = 1;
@@ -416,13 +460,15 @@ batch_run(const struct juno_opts *o, const struct batch_mode *mode)
                 }
                 have_next = 1;
             }
-            if (next.state != BL_DONE && key_busy(&b, &next)) break;
-            struct batch_line *l = &b.lines[(b.head + b.count) % b.window];
+            enum batch_state st = next.state;
+            if (st != BL_DONE && b.busy[busy_find(&b, next.khash)].n > 0) break;
+            struct batch_line *l = &b.lines[(b.head + b.count) % b.cap];
             *l = next;
+            l->state = BL_DONE;
             have_next = 0;
             b.count++;
-            if (l->state == BL_READY) {
-                b.ready++;
+            if (st == BL_READY) {
+                set_state(&b, l, BL_READY);
                 mode->start(&b, l);
             }
         }
@@ -439,11 +485,12 @@ batch_run(const struct juno_opts *o, const struct batch_mode *mode)
         }
     }
     if (fflush(stdout) != 0 && code == 0) code = EX_IOERR;
-    for (unsigned i = 0; i < b.window; i++) {
+    for (unsigned i = 0; i < b.cap; i++) {
         free(b.lines[i].line);
         free(b.lines[i].result);
     }
     free(b.lines);
+    free(b.busy);
     client_buf_deinit(&b.in);
     client_buf_deinit(&b.out);
     reset_connection(&b);
