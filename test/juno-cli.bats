@@ -88,7 +88,7 @@ start_cluster() {
 setup_file() {
     : >"$BATS_FILE_TMPDIR/pids"
     if [ ! -x "$BUILD_DIR/juno-proxy" ]; then
-        export JUNO_CLI_SKIP="juno-proxy is not built yet ($BUILD_DIR/juno-proxy missing): skipping the juno proxy-mode tests"
+        export JUNO_CLI_SKIP="juno-proxy is not built yet ($BUILD_DIR/juno-proxy missing)"
         return 0
     fi
     start_cluster || {
@@ -514,6 +514,43 @@ EOF
     run --separate-stderr juno -s "127.0.0.1:$dead" batch <<<"get	k"
     [ "$status" -eq 69 ]
     [[ "$stderr" == *"connection refused"* ]]
+}
+
+@test "batch: a proxy killed and restarted mid-run: lines in flight are resent, every line OK" {
+    read -r port < <(free_ports 1)
+    p2=127.0.0.1:$port
+    juno-proxy --listen "$p2" --map "$MAP" 2>>proxy2.log &
+    pid=$!
+    echo "$pid" >>"$BATS_FILE_TMPDIR/pids"
+    wait_for "second juno-proxy" proxy2.log "$pid" juno -s "$p2" --retries 0 ping
+    python3 -c '
+import sys
+for i in range(150000): print(f"put\t{sys.argv[1]}{i}\tvalue-{i}")' "$K" >in
+    juno -s "$p2" --retries 10 batch <in >out 2>err &
+    bpid=$!
+    sleep 0.7
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    juno-proxy --listen "$p2" --map "$MAP" 2>>proxy2.log &
+    pid=$!
+    echo "$pid" >>"$BATS_FILE_TMPDIR/pids"
+    rc=0
+    wait "$bpid" || rc=$?
+    kill -TERM "$pid"
+    echo "batch exit $rc; stderr:" >&2
+    head -n 5 err >&2
+    sort out | uniq -c | sort -rn | head -n 5 >&2
+    [ "$rc" -eq 0 ]
+    [ "$(wc -l <out)" -eq 150000 ]
+    [ "$(grep -c '^OK$' out)" -eq 150000 ]
+    # the proxy was killed in the middle of the run, and the batch noticed
+    grep -q 'reconnecting' err
+    # every value is there, written once: version 1 (a conditional update
+    # on version 1 succeeds for every key)
+    sed 's/^put\t\([^\t]*\)\t.*/get\t\1/' in | j batch >got
+    sed 's/^put\t[^\t]*\t/OK\t/' in | diff - got >/dev/null
+    sed 's/$/\t1/; s/^put/update/' in | j batch >upd
+    [ "$(grep -c '^OK$' upd)" -eq 150000 ]
 }
 
 @test "--help lists commands, options, environment and exit codes; --version" {

@@ -375,6 +375,11 @@ connection_failed(struct batch *b, int rc, struct batch_line *pending)
 {
     reset_connection(b);
     if (b->mode->retries == 0) return lost(b, rc, NULL, pending);
+    fprintf(stderr,
+            "%s: warning: the connection to the %s at %s failed (%s); reconnecting and "
+            "resending %u requests\n",
+            cli_prog(), b->mode->peer, b->mode->addr, rc == JUNO_EOF ? "closed" : error_str(rc),
+            b->inflight);
     for (unsigned i = 0; i < b->count; i++) {
         struct batch_line *l = &b->lines[(b->head + i) % b->cap];
         if (l->state != BL_INFLIGHT) continue;
