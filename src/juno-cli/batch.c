@@ -284,7 +284,8 @@ on_reply(struct batch *b, const struct wire_msg *r)
     unsigned idx = r->opaque & 0xFFFF;
     struct batch_line *l = idx < b->cap ? &b->lines[idx] : NULL;
     if (l == NULL || l->state != BL_INFLIGHT || l->opaque != r->opaque) {
-        cli_error("ignoring a reply that matches no request (opaque %u)", r->opaque);
+        fprintf(stderr, "%s: warning: ignoring a reply that matches no request (opaque %u)\n",
+                cli_prog(), r->opaque);
         return;
     }
     set_state(b, l, BL_DONE); /* the mode sends, finishes or retries */

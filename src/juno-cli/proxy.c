@@ -62,7 +62,7 @@ mono_us(void)
 }
 
 static void
-sleep_ms(int ms)
+pause_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) != 0) {
@@ -235,7 +235,7 @@ run(const struct juno_opts *o, const struct pcommand *c, int argc, char **argv)
     unsigned tries = 0;
     int64_t t0 = 0;
     for (;; tries++) {
-        if (tries > 0) sleep_ms(request_backoff_ms(tries));
+        if (tries > 0) pause_ms(request_backoff_ms(tries));
         t0 = mono_us();
         rc = attempt(&conn, c, rid, &a, &reply, err, sizeof(err));
         if (rc == 0 && !request_status_retryable(reply.status)) break;

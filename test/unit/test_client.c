@@ -1,11 +1,14 @@
 /* test_client.c: lib/client (framing replies off a socket, connecting, request
  * ids), the CLI's text encodings (src/juno-cli/escape.h), and the proxy mode
  * of juno: requests byte for byte against the reference vectors, exit codes,
- * and retries against a fake proxy in a thread (the CLI's request.c,
- * output.c and proxy.c are compiled in here). */
+ * and retries against a fake proxy in a thread, for single commands and for
+ * the batch engine (the CLI's request.c, output.c, proxy.c, batch.c and
+ * proxy_batch.c are compiled in here). */
+#include "../../src/juno-cli/batch.c"
 #include "../../src/juno-cli/escape.h"
 #include "../../src/juno-cli/output.c"
 #include "../../src/juno-cli/proxy.c"
+#include "../../src/juno-cli/proxy_batch.c"
 #include "../../src/juno-cli/request.c"
 #include "client.h"
 #include "error.h"
@@ -18,14 +21,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* proxy.c's batch command is not under test here. */
-int
-proxy_batch_main(struct juno_opts *o)
-{
-    (void)o;
-    return 70;
-}
 
 UNIT_TEST(batch_escape_round_trip)
 {
@@ -617,6 +612,195 @@ UNIT_TEST(get_writes_the_raw_value)
     CHECK_EQ_U(n, 0);
 }
 
+/* ---- the batch engine against a fake proxy ------------------------------- */
+
+/* A fake proxy for batches: keys "kN" (N < 1000) with values; every request
+ * id is answered Busy the first time it is seen (when busy_first), and the
+ * connection is closed once after drop_after requests. */
+struct bfake {
+    int lfd;
+    int busy_first;
+    int drop_after; /* 0: never */
+    int total;      /* stop at the end of a connection once this many were served */
+    int n, conns, dropped;
+    uint8_t (*seen)[16]; /* request ids seen */
+    int nseen;
+    char *val[1000]; /* owned */
+    uint32_t ver[1000];
+};
+
+static int
+bfake_seen(struct bfake *f, const uint8_t rid[16])
+{
+    for (int i = 0; i < f->nseen; i++)
+        if (memcmp(f->seen[i], rid, 16) == 0) return 1;
+    memcpy(f->seen[f->nseen++], rid, 16);
+    return 0;
+}
+
+static void *
+bfake_serve(void *arg)
+{
+    struct bfake *f = arg;
+    struct client_buf in, out;
+    client_buf_init(&in);
+    client_buf_init(&out);
+    int fd = -1;
+    for (;;) {
+        if (fd < 0) {
+            if (f->n >= f->total) break;
+            fd = accept(f->lfd, NULL, NULL);
+            if (fd < 0) break;
+            f->conns++;
+            in.len = in.used = out.len = 0;
+        }
+        struct wire_msg req, rep;
+        if (client_recv(&in, fd, 5000, &req) != 0) {
+            close(fd), fd = -1;
+            continue;
+        }
+        f->n++;
+        if (f->drop_after > 0 && !f->dropped && f->n == f->drop_after) {
+            f->dropped = 1;
+            close(fd), fd = -1;
+            continue;
+        }
+        char kbuf[16] = "";
+        if (req.key.len > 1 && req.key.len < sizeof(kbuf))
+            memcpy(kbuf, req.key.ptr + 1, req.key.len - 1);
+        int k = atoi(kbuf) % 1000;
+        memset(&rep, 0, sizeof(rep));
+        rep.type_flag = WIRE_TF_RESPONSE;
+        rep.opcode = req.opcode;
+        rep.opaque = req.opaque;
+        wire_meta_set_request_id(&rep.meta, req.meta.request_id);
+        if (f->busy_first && !bfake_seen(f, req.meta.request_id)) {
+            rep.status = WIRE_ST_BUSY;
+        } else if (req.opcode == WIRE_OP_SET) {
+            free(f->val[k]);
+            f->val[k] = strndup((const char *)req.value.ptr, req.value.len);
+            f->ver[k]++;
+        } else if (req.opcode == WIRE_OP_GET) {
+            if (f->val[k] == NULL) {
+                rep.status = WIRE_ST_NO_KEY;
+            } else {
+                rep.value.ptr = (const uint8_t *)f->val[k];
+                rep.value.len = strlen(f->val[k]);
+            }
+        }
+        CHECK_EQ_I(client_queue(&out, &rep), 0);
+        if (in.len == in.used) CHECK_EQ_I(client_flush(&out, fd, 5000), 0);
+    }
+    client_buf_deinit(&in);
+    client_buf_deinit(&out);
+    return NULL;
+}
+
+/* Run `juno batch` on input against f; the output into out (cap bytes,
+ * NUL-terminated). Returns the exit code. */
+static int
+run_batch(struct bfake *f, unsigned retries, unsigned window, const char *input, char *out,
+          size_t cap)
+{
+    f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    CHECK_EQ_I(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    CHECK_EQ_I(listen(f->lfd, 8), 0);
+    CHECK_EQ_I(getsockname(f->lfd, (struct sockaddr *)&a, &alen), 0);
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(a.sin_port));
+    struct juno_opts o;
+    memset(&o, 0, sizeof(o));
+    o.server = addr;
+    o.ns = "ns";
+    o.timeout_ms = 2000;
+    o.retries = retries;
+    o.window = window;
+    pthread_t t;
+    CHECK_EQ_I(pthread_create(&t, NULL, bfake_serve, f), 0);
+    FILE *fin = tmpfile(), *fout = tmpfile();
+    fputs(input, fin);
+    fflush(fin);
+    rewind(fin);
+    fflush(stdout);
+    int saved_in = dup(STDIN_FILENO), saved_out = dup(STDOUT_FILENO);
+    dup2(fileno(fin), STDIN_FILENO);
+    dup2(fileno(fout), STDOUT_FILENO);
+    clearerr(stdin);
+    int code = proxy_batch_main(&o);
+    fflush(stdout);
+    dup2(saved_in, STDIN_FILENO);
+    dup2(saved_out, STDOUT_FILENO);
+    close(saved_in);
+    close(saved_out);
+    clearerr(stdin);
+    rewind(fout);
+    size_t n = fread(out, 1, cap - 1, fout);
+    out[n] = '\0';
+    fclose(fin);
+    fclose(fout);
+    pthread_join(t, NULL);
+    close(f->lfd);
+    for (int i = 0; i < 1000; i++) free(f->val[i]);
+    return code;
+}
+
+/* 300 puts on 100 keys, then a get of each: the last put of a key wins. */
+static void
+batch_case(char **input, char **want)
+{
+    size_t cap = 64 * 1024;
+    char *in = malloc(cap), *w = malloc(cap);
+    size_t i_len = 0, w_len = 0;
+    for (int i = 0; i < 300; i++) {
+        i_len += (size_t)snprintf(in + i_len, cap - i_len, "put\tk%d\tv%d\n", i % 100, i);
+        w_len += (size_t)snprintf(w + w_len, cap - w_len, "OK\n");
+    }
+    for (int k = 0; k < 100; k++) {
+        i_len += (size_t)snprintf(in + i_len, cap - i_len, "get\tk%d\n", k);
+        w_len += (size_t)snprintf(w + w_len, cap - w_len, "OK\tv%d\n", 200 + k);
+    }
+    i_len += (size_t)snprintf(in + i_len, cap - i_len, "get\tk999\n");
+    snprintf(w + w_len, cap - w_len, "NOT_FOUND\n");
+    *input = in;
+    *want = w;
+}
+
+UNIT_TEST(batch_in_order_with_busy_retries)
+{
+    char *in, *want, out[64 * 1024];
+    batch_case(&in, &want);
+    uint8_t seen[1000][16];
+    struct bfake f = {.busy_first = 1, .total = 2 * 401, .seen = seen};
+    CHECK_EQ_I(run_batch(&f, 2, 16, in, out, sizeof(out)), 0);
+    CHECK_STR(out, want);
+    CHECK_EQ_I(f.nseen, 401); /* one request id per line, each sent twice */
+    CHECK_EQ_I(f.conns, 1);
+    /* no retries: every line says Busy, exit 1 */
+    struct bfake g = {.busy_first = 1, .total = 401, .seen = seen};
+    CHECK_EQ_I(run_batch(&g, 0, 256, in, out, sizeof(out)), 1);
+    CHECK(strncmp(out, "ERR\tBusy\nERR\tBusy\n", 18) == 0);
+    free(in);
+    free(want);
+}
+
+UNIT_TEST(batch_reconnects_and_resends)
+{
+    char *in, *want, out[64 * 1024];
+    batch_case(&in, &want);
+    uint8_t seen[1000][16];
+    /* the connection drops at the 150th request: what was in flight is resent */
+    struct bfake f = {.drop_after = 150, .total = 401, .seen = seen};
+    int code = run_batch(&f, 2, 32, in, out, sizeof(out));
+    CHECK_EQ_I(code, 0);
+    CHECK_STR(out, want);
+    CHECK_EQ_I(f.conns, 2);
+    CHECK(f.n > 401); /* some requests went twice */
+    free(in);
+    free(want);
+}
+
 int
 main(void)
 {
@@ -640,5 +824,7 @@ main(void)
     RUN(retry_a_dropped_connection_on_a_new_one);
     RUN(statuses_are_not_retried_unless_retryable);
     RUN(get_writes_the_raw_value);
+    RUN(batch_in_order_with_busy_retries);
+    RUN(batch_reconnects_and_resends);
     return unit_done();
 }
