@@ -255,6 +255,29 @@ key_on() {
     [ "$(echo "$output" | jfield version)" = 1 ]
 }
 
+@test "a Get with a TTL extends the record's TTL on every replica, never shortens it" {
+    start_stores
+    start_proxy
+    pc set t ext v --ttl 5 >/dev/null
+    now=$(date +%s)
+    run pc get t ext --ttl 100
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(echo "$output" | jfield value)" = v ]
+    [ "$(echo "$output" | jfield version)" = 1 ]
+    [ "$(echo "$output" | jfield ttl)" -ge 99 ]
+    for z in z0 z1 z2; do
+        [ "$(store_read "$(owner $z ext)" ext | jfield expiration_time)" -ge $((now + 100)) ]
+    done
+    run pc get t ext --ttl 3
+    [ "$(echo "$output" | jfield ttl)" -ge 98 ]
+    pc set t forever v >/dev/null
+    run pc get t forever --ttl 50
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ -z "$(echo "$output" | jfield ttl)" ]
+    run pc update t ext v2 --version 1
+    [ "$(echo "$output" | jfield status)" = Ok ]
+}
+
 @test "TTL: remaining TTL and expiration reported, expired records are NoKey, --default-ttl for new records" {
     start_stores
     start_proxy --default-ttl 100

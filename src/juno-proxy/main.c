@@ -110,39 +110,21 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
     int opt;
     while ((opt = getopt_long(argc, argv, "l:m:t:hV", long_opts, NULL)) != -1) {
         switch (opt) {
-        case 'l':
-            listen = optarg;
-            break;
-        case 'm':
-            c->map_path = optarg;
-            break;
-        case 't':
-            c->threads = (unsigned)num_opt("threads", optarg, 1, 256);
-            break;
+        case 'l': listen = optarg; break;
+        case 'm': c->map_path = optarg; break;
+        case 't': c->threads = (unsigned)num_opt("threads", optarg, 1, 256); break;
         case OPT_DEFAULT_TTL:
             c->default_ttl = num_opt("default-ttl", optarg, 0, UINT32_MAX / 2);
             break;
-        case OPT_MAX_TTL:
-            c->max_ttl = num_opt("max-ttl", optarg, 1, UINT32_MAX / 2);
-            break;
-        case OPT_IDLE:
-            c->idle_timeout_s = num_opt("idle-timeout", optarg, 0, 86400 * 365);
-            break;
+        case OPT_MAX_TTL: c->max_ttl = num_opt("max-ttl", optarg, 1, UINT32_MAX / 2); break;
+        case OPT_IDLE: c->idle_timeout_s = num_opt("idle-timeout", optarg, 0, 86400 * 365); break;
         case OPT_REQ_TIMEOUT:
             c->request_timeout_ms = num_opt("request-timeout", optarg, 1, 600000);
             break;
-        case OPT_MAX_FRAME:
-            c->max_frame = num_opt("max-frame", optarg, 64, 64u << 20);
-            break;
-        case OPT_MAX_NS:
-            c->max_ns = num_opt("max-namespace", optarg, 1, 64);
-            break;
-        case OPT_MAX_KEY:
-            c->max_key = num_opt("max-key", optarg, 1, 65535);
-            break;
-        case OPT_MAX_VALUE:
-            c->max_value = num_opt("max-value", optarg, 0, 32u << 20);
-            break;
+        case OPT_MAX_FRAME: c->max_frame = num_opt("max-frame", optarg, 64, 64u << 20); break;
+        case OPT_MAX_NS: c->max_ns = num_opt("max-namespace", optarg, 1, 64); break;
+        case OPT_MAX_KEY: c->max_key = num_opt("max-key", optarg, 1, 65535); break;
+        case OPT_MAX_VALUE: c->max_value = num_opt("max-value", optarg, 0, 32u << 20); break;
         case OPT_LOG_LEVEL: {
             enum log_level lv;
             if (log_parse_level(optarg, &lv) != 0)
@@ -150,20 +132,11 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
             log_set_level(lv);
             break;
         }
-        case OPT_LOG_FILE:
-            c->log_file = optarg;
-            break;
-        case OPT_CHECK:
-            *check_only = 1;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            exit(0);
-        case 'V':
-            cli_version();
-            exit(0);
-        default:
-            cli_usage("unknown option");
+        case OPT_LOG_FILE: c->log_file = optarg; break;
+        case OPT_CHECK: *check_only = 1; break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        case 'V': cli_version(); exit(0);
+        default: cli_usage("unknown option");
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);

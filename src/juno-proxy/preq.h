@@ -64,6 +64,10 @@ struct preq {
     uint64_t t0;      /* uv_hrtime() at arrival */
     uint32_t opaque;
     uint8_t opcode; /* the client's */
+    uint8_t wop;    /* the write the two-phase machine runs (Create, Update, Set) */
+    int extending;  /* a Get with a TTL running its TTL extension as an Update */
+    struct rmeta x; /* extending: the record read */
+    uint8_t *xval;  /* owned: extending: its value */
     uint16_t shard;
     uint8_t rid[16];
     uint32_t ttl;          /* 0: none given */
@@ -80,10 +84,11 @@ struct preq {
     uint8_t data[]; /* namespace, key, value (owned copies) */
 };
 
+/* The value a write carries: the request's, or the record's for a TTL extension. */
 static inline const uint8_t *
 rq_value(const struct preq *rq)
 {
-    return rq->data + rq->nslen + rq->klen;
+    return rq->extending ? rq->xval : rq->data + rq->nslen + rq->klen;
 }
 
 /* replicate.c */

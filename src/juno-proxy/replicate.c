@@ -68,6 +68,7 @@ rq_free(struct preq *rq)
 {
     struct worker *w = rq->w;
     for (int i = 0; i < rq->n; i++) free(rq->rep[i].val);
+    free(rq->xval);
     if (rq->c) conn_unref(rq->c);
     route_unref(rq->rt);
     free(rq);
@@ -80,6 +81,19 @@ rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct repl
 {
     if (rq->replied) return;
     rq->replied = 1;
+    struct replica xv; /* a TTL extension answers with the record read */
+    if (rq->extending && status != WIRE_ST_OK) {
+        log_info("ttl extension failed shard=%u status=%s", rq->shard, wire_status_name(status));
+        status = WIRE_ST_TTL_EXTEND_ERR;
+        rec = NULL;
+        with = NULL;
+    } else if (rq->extending && with == NULL) {
+        memset(&xv, 0, sizeof(xv));
+        xv.val = rq->xval;
+        xv.vlen = rq->vlen;
+        xv.vtype = rq->vtype;
+        with = &xv;
+    }
     if (status != WIRE_ST_OK && status != WIRE_ST_NO_KEY) rq->w->stats.errors++;
     if (rq->c == NULL) return;
     struct wire_msg r;
@@ -148,7 +162,11 @@ rq_send(struct preq *rq, int i, uint8_t opcode, uint8_t flags, const struct rmet
         m.value.len = vlen;
     }
     r->op = opcode;
-    if (upstream_send(r->up, &r->u, &m) != 0) return 0;
+    if (upstream_send(r->up, &r->u, &m) != 0) {
+        log_debug("store unavailable, skipped store=%s op=%s shard=%u", upstream_addr(r->up),
+                  wire_opcode_name(opcode), rq->shard);
+        return 0;
+    }
     r->busy = 1;
     rq->pending++;
     return 1;
@@ -190,16 +208,13 @@ get_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg *re
             r->vtype = reply->value_type;
         }
         break;
-    case WIRE_ST_NO_KEY:
-        r->cls = C_NOKEY;
-        break;
+    case WIRE_ST_NO_KEY: r->cls = C_NOKEY; break;
     case WIRE_ST_MARKED_DELETE:
         r->cls = C_MARKED;
         rmeta_from(&r->m, reply, 1);
         if (!r->m.has) r->cls = C_NOKEY;
         break;
-    default:
-        r->cls = C_FAIL;
+    default: r->cls = C_FAIL;
     }
 }
 
@@ -237,9 +252,55 @@ read_repair(struct preq *rq)
                   best->m.version, best->m.tomb, sent);
 }
 
+/* A Get with a TTL extends the record's expiration to now + TTL when that is
+ * later than its current one (a record that never expires is left alone). */
+static int
+wants_extension(const struct preq *rq, const struct replica *best)
+{
+    return rq->ttl > 0 && best->m.etime != 0 && rq_now_s() + (uint64_t)rq->ttl > best->m.etime;
+}
+
+/* Run the extension as a conditional Update of the record read (same value,
+ * same version, later expiration, new stamp): the record locks keep it from
+ * overwriting a write that raced with the read. Stale replicas are repaired
+ * by its Commit phase, so there is no separate read repair. */
+static void
+start_extension(struct preq *rq, const struct replica *best)
+{
+    rq->xval = malloc(best->vlen ? best->vlen : 1);
+    if (rq->xval == NULL) {
+        rq_reply(rq, WIRE_ST_TTL_EXTEND_ERR, NULL, NULL);
+        rq->decision = D_READ;
+        return;
+    }
+    memcpy(rq->xval, best->val, best->vlen);
+    rq->vlen = best->vlen;
+    rq->vtype = best->vtype;
+    rq->x = best->m;
+    for (int i = 0; i < rq->n; i++) {
+        struct replica *r = &rq->rep[i];
+        free(r->val);
+        r->val = NULL;
+        r->vlen = 0;
+        r->cls = C_NONE;
+        r->ws = WS_NONE;
+        memset(&r->m, 0, sizeof(r->m));
+    }
+    rq->extending = 1;
+    rq->wop = WIRE_OP_UPDATE;
+    rq->cond_version = rq->x.version;
+    rq->decision = D_NONE;
+    write_start(rq);
+    write_progress(rq); /* every store may be unavailable */
+}
+
 static void
 get_progress(struct preq *rq)
 {
+    if (rq->extending) {
+        write_progress(rq);
+        return;
+    }
     if (rq->decision != D_NONE) return; /* read repairs in flight */
     int valid = 0;
     for (int i = 0; i < rq->n; i++) {
@@ -249,6 +310,10 @@ get_progress(struct preq *rq)
     if (!rq->replied) {
         if (valid >= rq->quorum) {
             struct replica *best = newest_copy(rq);
+            if (best != NULL && !best->m.tomb && wants_extension(rq, best)) {
+                if (rq->pending == 0) start_extension(rq, best); /* once every copy is in */
+                return;
+            }
             if (best != NULL && !best->m.tomb)
                 rq_reply(rq, WIRE_ST_OK, &best->m, best);
             else
@@ -269,15 +334,9 @@ static void
 rq_progress(struct preq *rq)
 {
     switch (rq->opcode) {
-    case WIRE_OP_GET:
-        get_progress(rq);
-        break;
-    case WIRE_OP_DESTROY:
-        destroy_progress(rq);
-        break;
-    default:
-        write_progress(rq);
-        break;
+    case WIRE_OP_GET: get_progress(rq); break;
+    case WIRE_OP_DESTROY: destroy_progress(rq); break;
+    default: write_progress(rq); break;
     }
     if (rq->pending == 0 && rq->replied) rq_free(rq);
 }
@@ -293,14 +352,13 @@ rq_on_answer(struct ureq *u, int rc, const struct wire_msg *reply)
     if (rc < 0) reply = NULL;
     switch (rq->opcode) {
     case WIRE_OP_GET:
-        get_answer(rq, r, st, reply);
+        if (rq->extending)
+            write_answer(rq, r, st, reply);
+        else
+            get_answer(rq, r, st, reply);
         break;
-    case WIRE_OP_DESTROY:
-        destroy_answer(rq, r, st, reply);
-        break;
-    default:
-        write_answer(rq, r, st, reply);
-        break;
+    case WIRE_OP_DESTROY: destroy_answer(rq, r, st, reply); break;
+    default: write_answer(rq, r, st, reply); break;
     }
     rq_progress(rq);
 }
@@ -333,6 +391,7 @@ preq_start(struct worker *w, struct conn *c, const struct wire_msg *req, uint64_
     rq->t0 = t0;
     rq->opaque = req->opaque;
     rq->opcode = req->opcode;
+    rq->wop = req->opcode;
     if (wire_meta_has(&req->meta, WIRE_F_REQUEST_ID))
         memcpy(rq->rid, req->meta.request_id, 16);
     else
@@ -360,15 +419,9 @@ preq_start(struct worker *w, struct conn *c, const struct wire_msg *req, uint64_
     conn_ref(c);
     w->inflight++;
     switch (rq->opcode) {
-    case WIRE_OP_GET:
-        get_start(rq);
-        break;
-    case WIRE_OP_DESTROY:
-        destroy_start(rq);
-        break;
-    default:
-        write_start(rq);
-        break;
+    case WIRE_OP_GET: get_start(rq); break;
+    case WIRE_OP_DESTROY: destroy_start(rq); break;
+    default: write_start(rq); break;
     }
     rq_progress(rq);
 }

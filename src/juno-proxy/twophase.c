@@ -44,20 +44,13 @@ static int
 prepare_class(int st)
 {
     switch (st) {
-    case WIRE_ST_OK:
-        return C_OK;
-    case WIRE_ST_ALREADY_FULFILLED:
-        return C_AF;
-    case WIRE_ST_DUP_KEY:
-        return C_DUP;
-    case WIRE_ST_NO_KEY:
-        return C_NOKEY;
-    case WIRE_ST_VERSION_CONFLICT:
-        return C_VC;
-    case WIRE_ST_RECORD_LOCKED:
-        return C_LOCKED;
-    default:
-        return C_FAIL;
+    case WIRE_ST_OK: return C_OK;
+    case WIRE_ST_ALREADY_FULFILLED: return C_AF;
+    case WIRE_ST_DUP_KEY: return C_DUP;
+    case WIRE_ST_NO_KEY: return C_NOKEY;
+    case WIRE_ST_VERSION_CONFLICT: return C_VC;
+    case WIRE_ST_RECORD_LOCKED: return C_LOCKED;
+    default: return C_FAIL;
     }
 }
 
@@ -150,6 +143,14 @@ commit(struct preq *rq)
     }
     uint32_t now = rq_now_s();
     struct rmeta *o = &rq->out;
+    if (rq->extending) { /* the record read, with a later expiration and a new stamp */
+        *o = rq->x;
+        o->etime = now + rq->ttl;
+        o->lmt = hlc_now(&rq->w->p->clock);
+        rq->decision = D_COMMIT;
+        for (int i = 0; i < rq->n; i++) commit_one(rq, i);
+        return;
+    }
     memset(o, 0, sizeof(*o));
     o->has = 1;
     o->version = maxv + 1;
@@ -194,28 +195,18 @@ write_decide(struct preq *rq)
             if (r->m.has && r->m.tomb && (!newest_tomb || rmeta_cmp(&r->m, &newest_tomb->m) > 0))
                 newest_tomb = r;
             break;
-        case C_AF:
-            af = r;
-            break;
-        case C_DUP:
-            dup++;
-            break;
-        case C_NOKEY:
-            nokey++;
-            break;
-        case C_VC:
-            vc++;
-            break;
-        case C_LOCKED:
-            locked++;
-            break;
+        case C_AF: af = r; break;
+        case C_DUP: dup++; break;
+        case C_NOKEY: nokey++; break;
+        case C_VC: vc++; break;
+        case C_LOCKED: locked++; break;
         }
     }
     if (af != NULL) {
         fulfilled(rq, af);
         return;
     }
-    if (rq->opcode == WIRE_OP_CREATE) {
+    if (rq->wop == WIRE_OP_CREATE) {
         if (dup == 0 && ok >= W) {
             commit(rq);
             return;
@@ -234,7 +225,7 @@ write_decide(struct preq *rq)
             fail(rq, locked);
         return;
     }
-    if (rq->opcode == WIRE_OP_UPDATE) {
+    if (rq->wop == WIRE_OP_UPDATE) {
         int stale = 0, stale_vc = 0;
         const struct replica *real_vc = NULL;
         for (int i = 0; i < rq->n; i++) {
@@ -273,9 +264,9 @@ write_decide(struct preq *rq)
 void
 write_start(struct preq *rq)
 {
-    uint8_t op = rq->opcode == WIRE_OP_CREATE   ? WIRE_OP_PREPARE_CREATE
-                 : rq->opcode == WIRE_OP_UPDATE ? WIRE_OP_PREPARE_UPDATE
-                                                : WIRE_OP_PREPARE_SET;
+    uint8_t op = rq->wop == WIRE_OP_CREATE   ? WIRE_OP_PREPARE_CREATE
+                 : rq->wop == WIRE_OP_UPDATE ? WIRE_OP_PREPARE_UPDATE
+                                             : WIRE_OP_PREPARE_SET;
     struct rmeta cond;
     memset(&cond, 0, sizeof(cond));
     cond.version = rq->cond_version; /* only Version is sent: the other fields are 0 */
@@ -294,6 +285,8 @@ write_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg *
     case WIRE_OP_PREPARE_SET:
         r->cls = (uint8_t)prepare_class(st);
         prepare_meta(r, reply);
+        log_debug("prepare answer store=%s op=%s shard=%u status=%d", upstream_addr(r->up),
+                  wire_opcode_name(r->op), rq->shard, st);
         if (r->cls == C_VC && reply && reply->value.len > 0 &&
             (r->val = malloc(reply->value.len)) != NULL) {
             memcpy(r->val, reply->value.ptr, reply->value.len);
@@ -320,8 +313,7 @@ write_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg *
     case WIRE_OP_REPAIR:
         r->ws = st == WIRE_ST_OK || st == WIRE_ST_ALREADY_FULFILLED ? WS_OK : WS_FAIL;
         break;
-    default: /* Abort */
-        break;
+    default: /* Abort */ break;
     }
 }
 
@@ -364,8 +356,7 @@ destroy_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg
     case WIRE_OP_MARK_DELETE:
         if (!r->guard) r->ws = st == WIRE_ST_OK ? WS_OK : WS_FAIL;
         break;
-    default: /* Abort */
-        break;
+    default: /* Abort */ break;
     }
 }
 
