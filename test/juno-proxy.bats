@@ -515,23 +515,57 @@ key_on() {
     ! grep -q "error" "$PLOG"
 }
 
-@test "SIGHUP: an invalid map, an older version or another shard count is refused; the old map stays" {
+@test "SIGHUP: a store that left the map is disconnected once idle; its shards go to the new owner" {
+    start_stores
+    start_proxy
+    k=$(key_on "$C2" z2 gone)
+    pc set t "$k" before >/dev/null
+    juno-ring plan "$MAP" --remove z2=c2 --out "$TMP/map2.json" >/dev/null
+    cp "$TMP/map2.json" "$MAP"
+    kill -HUP "$(cat "$TMP/pid-c1")"
+    kill -HUP "$PPID_"
+    for i in $(seq 50); do
+        grep -q "store connection closed: no longer in the map addr=$C2" "$PLOG" && break
+        sleep 0.1
+    done
+    grep -q "store connection closed: no longer in the map addr=$C2" "$PLOG"
+    [ "$(owner z2 "$k")" = "$C1" ]
+    [ "$(pc get t "$k" | jfield value)" = before ] # two zones still have it
+    run pc set t "$k" after
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(store_read "$C1" "$k" | jfield value)" = after ]
+}
+
+@test "SIGHUP: an invalid map, an older version, another shard count or a silent change is refused; the old map stays" {
+    cp "$MAP" "$TMP/map1.json"
+    python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); m["version"] = 2; json.dump(m, open(sys.argv[1], "w"))' "$MAP"
+    cp "$MAP" "$TMP/map2.json"
     start_stores
     start_proxy
     pc set t keep v >/dev/null
-    cp "$MAP" "$TMP/map1.json"
     echo '{"cluster": ' >"$MAP"
     kill -HUP "$PPID_"
     sleep 0.3
-    grep -q "map reload refused, keeping version 1: invalid map" "$PLOG"
-    juno-ring init --cluster t --shards 32 --zone "z0=$A1" >"$MAP"
-    kill -HUP "$PPID_"
-    sleep 0.3
-    grep -q "its shard count differs" "$PLOG"
+    grep -q "map reload refused, keeping version 2: invalid map" "$PLOG"
     cp "$TMP/map1.json" "$MAP"
     kill -HUP "$PPID_"
     sleep 0.3
-    grep -q "map unchanged version=1" "$PLOG"
+    grep -q "version 1 shards 64: its version is older" "$PLOG"
+    juno-ring init --cluster t --shards 32 --zone "z0=$A1" >"$MAP"
+    python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); m["version"] = 3; json.dump(m, open(sys.argv[1], "w"))' "$MAP"
+    kill -HUP "$PPID_"
+    sleep 0.3
+    grep -q "its shard count differs" "$PLOG"
+    python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); m["cluster"] = "other"; json.dump(m, open(sys.argv[1], "w"))' "$TMP/map2.json"
+    cp "$TMP/map2.json" "$MAP"
+    kill -HUP "$PPID_"
+    sleep 0.3
+    grep -q "it changes the map without a new version" "$PLOG"
+    python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); m["cluster"] = "t"; json.dump(m, open(sys.argv[1], "w"))' "$MAP"
+    kill -HUP "$PPID_"
+    sleep 0.3
+    grep -q "map unchanged version=2" "$PLOG"
+    ! grep -q "map swapped" "$PLOG"
     [ "$(pc get t keep | jfield value)" = v ]
     kill -0 "$PPID_"
 }
