@@ -240,7 +240,7 @@ key_on() {
     [ "$(echo "$output" | jfield version)" = 2 ]
 }
 
-@test "the same request id twice is done once (idempotent retry)" {
+@test "the same request id twice is done once (idempotent retry); a missing one is generated" {
     start_stores
     start_proxy
     rid=5d3a0f6e-8c1b-4f3e-9a7d-2b6c4e8f1a09
@@ -253,6 +253,13 @@ key_on() {
     run pc create t idem2 x --rid 11111111-2222-4333-8444-555555555555
     [ "$(echo "$output" | jfield status)" = Ok ]
     [ "$(echo "$output" | jfield version)" = 1 ]
+    # no RequestID from the client: the proxy makes a version 4 one
+    norid=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import proxy_client as p; print(p.encode(4, 3, b"t", b"norid", b"v", {}).hex())' "$BATS_TEST_DIRNAME")
+    run pc raw "$norid"
+    [ "$(echo "${lines[0]}" | jfield status)" = Ok ]
+    rid=$(echo "${lines[0]}" | jfield request_id)
+    [[ "$rid" =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]
+    [ "$(echo "${lines[0]}" | jfield originator)" = "$rid" ]
 }
 
 @test "a Get with a TTL extends the record's TTL on every replica, never shortens it" {

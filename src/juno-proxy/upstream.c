@@ -194,8 +194,9 @@ static void
 up_maybe_close_retired(struct upstream *up)
 {
     if (!up->retired || up->count > 0 || up->state == UP_CLOSED) return;
-    log_info("store connection closed: no longer in the map addr=%s thread=%u", up->addr,
-             up->w->id);
+    if (!up->w->draining)
+        log_info("store connection closed: no longer in the map addr=%s thread=%u", up->addr,
+                 up->w->id);
     up->state = UP_CLOSED;
     up_close_tcp(up);
     uv_close((uv_handle_t *)&up->retry_timer, up_on_handle_close);
