@@ -39,21 +39,11 @@ esc_batch_unescape(const char *in, size_t len, char *out)
         }
         if (++i >= len) return -1;
         switch (in[i]) {
-        case 't':
-            out[o++] = '\t';
-            break;
-        case 'n':
-            out[o++] = '\n';
-            break;
-        case 'r':
-            out[o++] = '\r';
-            break;
-        case '0':
-            out[o++] = '\0';
-            break;
-        case '\\':
-            out[o++] = '\\';
-            break;
+        case 't': out[o++] = '\t'; break;
+        case 'n': out[o++] = '\n'; break;
+        case 'r': out[o++] = '\r'; break;
+        case '0': out[o++] = '\0'; break;
+        case '\\': out[o++] = '\\'; break;
         case 'x': {
             int hi = i + 1 < len ? esc__hex((unsigned char)in[i + 1]) : -1;
             int lo = i + 2 < len ? esc__hex((unsigned char)in[i + 2]) : -1;
@@ -62,8 +52,7 @@ esc_batch_unescape(const char *in, size_t len, char *out)
             i += 2;
             break;
         }
-        default:
-            return -1;
+        default: return -1;
         }
     }
     return (long)o;

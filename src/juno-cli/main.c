@@ -234,59 +234,33 @@ take_option(struct juno_opts *o, int opt, const char *arg)
     for (size_t i = 0; i < sizeof(opt_modes) / sizeof(opt_modes[0]); i++)
         if (opt_modes[i].val == opt) opt_seen[i] = 1;
     switch (opt) {
-    case 's':
-        o->server = arg;
-        break;
-    case OPT_STORE:
-        o->store = arg;
-        break;
+    case 's': o->server = arg; break;
+    case OPT_STORE: o->store = arg; break;
     case 'n':
         if (arg[0] == '\0' || strlen(arg) > WIRE_MAX_NAMESPACE)
             cli_usage("invalid --namespace: 1 to %d bytes", WIRE_MAX_NAMESPACE);
         o->ns = arg;
         break;
-    case 'S':
-        o->shards = (uint32_t)num_opt("shards", arg, 1, MAP_MAX_SHARDS);
-        break;
-    case 'm':
-        o->map_path = arg;
-        break;
-    case 'j':
-        o->json = 1;
-        break;
-    case 't':
-        o->timeout_ms = (int)num_opt("timeout", arg, 1, 86400000);
-        break;
-    case 'r':
-        o->retries = (unsigned)num_opt("retries", arg, 0, JUNO_MAX_RETRIES);
-        break;
-    case 'w':
-        o->window = (unsigned)num_opt("window", arg, 1, 65535);
-        break;
+    case 'S': o->shards = (uint32_t)num_opt("shards", arg, 1, MAP_MAX_SHARDS); break;
+    case 'm': o->map_path = arg; break;
+    case 'j': o->json = 1; break;
+    case 't': o->timeout_ms = (int)num_opt("timeout", arg, 1, 86400000); break;
+    case 'r': o->retries = (unsigned)num_opt("retries", arg, 0, JUNO_MAX_RETRIES); break;
+    case 'w': o->window = (unsigned)num_opt("window", arg, 1, 65535); break;
     case OPT_IF_VERSION:
         o->if_version = (uint32_t)num_opt("if-version", arg, 1, UINT32_MAX);
         o->has_if_version = 1;
         break;
-    case OPT_NEWLINE:
-        o->newline = 1;
-        break;
-    case 'h':
-        fputs(usage_text, stdout);
-        exit(0);
-    case 'V':
-        cli_version();
-        exit(0);
-    case OPT_RID:
-        uuid_opt("rid", arg, o->rid), o->has_rid = 1;
-        break;
+    case OPT_NEWLINE: o->newline = 1; break;
+    case 'h': fputs(usage_text, stdout); exit(0);
+    case 'V': cli_version(); exit(0);
+    case OPT_RID: uuid_opt("rid", arg, o->rid), o->has_rid = 1; break;
     case OPT_VERSION_ARG:
     case OPT_RECORD_VERSION:
         o->version = (uint32_t)num_opt("version", arg, 0, UINT32_MAX);
         o->has_version = 1;
         break;
-    case OPT_TTL:
-        o->ttl = (uint32_t)num_opt("ttl", arg, 0, UINT32_MAX), o->has_ttl = 1;
-        break;
+    case OPT_TTL: o->ttl = (uint32_t)num_opt("ttl", arg, 0, UINT32_MAX), o->has_ttl = 1; break;
     case OPT_CREATION:
         o->creation = (uint32_t)num_opt("creation", arg, 0, UINT32_MAX);
         o->has_creation = 1;
@@ -299,21 +273,14 @@ take_option(struct juno_opts *o, int opt, const char *arg)
         o->last_modified = num_opt("last-modified", arg, 0, UINT64_MAX);
         o->has_lm = 1;
         break;
-    case OPT_ORIGIN:
-        uuid_opt("origin", arg, o->origin), o->has_origin = 1;
-        break;
-    case OPT_TOMBSTONE:
-        o->tombstone = 1;
-        break;
-    case OPT_SHARD:
-        o->shard = (uint32_t)num_opt("shard", arg, 0, 65535), o->has_shard = 1;
-        break;
+    case OPT_ORIGIN: uuid_opt("origin", arg, o->origin), o->has_origin = 1; break;
+    case OPT_TOMBSTONE: o->tombstone = 1; break;
+    case OPT_SHARD: o->shard = (uint32_t)num_opt("shard", arg, 0, 65535), o->has_shard = 1; break;
     case OPT_VALUE_TYPE:
         o->value_type = (uint8_t)num_opt("value-type", arg, 0, 255);
         o->has_value_type = 1;
         break;
-    default:
-        return -1;
+    default: return -1;
     }
     return 0;
 }

@@ -38,33 +38,27 @@ output_exit_code(int status)
 {
     switch (status) {
     case WIRE_ST_OK:
-    case WIRE_ST_ALREADY_FULFILLED:
-        return 0;
+    case WIRE_ST_ALREADY_FULFILLED: return 0;
     case WIRE_ST_NO_KEY:
     case WIRE_ST_DUP_KEY:
     case WIRE_ST_VERSION_CONFLICT:
     case WIRE_ST_NO_UNCOMMITTED:
     case WIRE_ST_MARKED_DELETE:
-    case WIRE_ST_DATA_EXPIRED:
-        return EXIT_NO;
+    case WIRE_ST_DATA_EXPIRED: return EXIT_NO;
     case WIRE_ST_RECORD_LOCKED:
     case WIRE_ST_BUSY:
     case WIRE_ST_NO_STORAGE_SERVER:
     case WIRE_ST_INSERTING:
     case WIRE_ST_SS_OUT_OF_RESOURCE:
     case WIRE_ST_OUT_OF_MEM:
-    case WIRE_ST_REQ_PROC_TIMEOUT:
-        return EX_TEMPFAIL;
+    case WIRE_ST_REQ_PROC_TIMEOUT: return EX_TEMPFAIL;
     case WIRE_ST_BADMSG:
     case WIRE_ST_BAD_PARAM:
     case WIRE_ST_INVALID_NAMESPACE:
-    case WIRE_ST_BAD_REQUEST_ID:
-        return EX_DATAERR;
+    case WIRE_ST_BAD_REQUEST_ID: return EX_DATAERR;
     case WIRE_ST_SS_ERROR:
-    case WIRE_ST_COMMIT_FAILURE:
-        return EX_IOERR;
-    default:
-        return EX_PROTOCOL; /* NotSupported, or a status this client does not know */
+    case WIRE_ST_COMMIT_FAILURE: return EX_IOERR;
+    default: return EX_PROTOCOL; /* NotSupported, or a status this client does not know */
     }
 }
 

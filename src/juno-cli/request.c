@@ -82,36 +82,28 @@ request_exit_code(int status)
 {
     switch (status) {
     case WIRE_ST_OK:
-    case WIRE_ST_INCONSISTENT: /* the JunoDB clients count it as success */
-        return 0;
+    case WIRE_ST_INCONSISTENT: /* the JunoDB clients count it as success */ return 0;
     case WIRE_ST_NO_KEY:
     case WIRE_ST_DUP_KEY:
     case WIRE_ST_VERSION_CONFLICT:
-    case WIRE_ST_DATA_EXPIRED:
-        return EXIT_NO;
+    case WIRE_ST_DATA_EXPIRED: return EXIT_NO;
     case WIRE_ST_BADMSG:
     case WIRE_ST_BAD_PARAM:
     case WIRE_ST_INVALID_NAMESPACE:
     case WIRE_ST_BAD_REQUEST_ID:
-    case WIRE_ST_VERSION_TOO_OLD:
-        return EX_DATAERR;
+    case WIRE_ST_VERSION_TOO_OLD: return EX_DATAERR;
     case WIRE_ST_NO_STORAGE_SERVER:
-    case WIRE_ST_SERVICE_DENIED:
-        return EX_UNAVAILABLE;
+    case WIRE_ST_SERVICE_DENIED: return EX_UNAVAILABLE;
     case WIRE_ST_RECORD_LOCKED:
     case WIRE_ST_BUSY:
     case WIRE_ST_REQ_PROC_TIMEOUT:
     case WIRE_ST_TTL_EXTEND_ERR:
     case WIRE_ST_OUT_OF_MEM:
-    case WIRE_ST_SS_OUT_OF_RESOURCE:
-        return EX_TEMPFAIL;
+    case WIRE_ST_SS_OUT_OF_RESOURCE: return EX_TEMPFAIL;
     case WIRE_ST_SS_ERROR:
-    case WIRE_ST_COMMIT_FAILURE:
-        return EX_IOERR;
-    case WIRE_ST_INTERNAL:
-        return EX_SOFTWARE;
-    default:
-        return EX_PROTOCOL; /* NotSupported, or a status a client never gets */
+    case WIRE_ST_COMMIT_FAILURE: return EX_IOERR;
+    case WIRE_ST_INTERNAL: return EX_SOFTWARE;
+    default: return EX_PROTOCOL; /* NotSupported, or a status a client never gets */
     }
 }
 
@@ -130,10 +122,8 @@ request_error_retryable(int rc)
     case JUNO_ECONNRESET:
     case JUNO_ETIMEDOUT:
     case JUNO_EOF:
-    case -EPIPE:
-        return 1;
-    default:
-        return 0;
+    case -EPIPE: return 1;
+    default: return 0;
     }
 }
 
@@ -141,14 +131,10 @@ int
 request_exit_error(int rc)
 {
     switch (rc) {
-    case JUNO_EINVAL:
-        return EX_USAGE;
-    case JUNO_EBADDATA:
-        return EX_DATAERR;
-    case JUNO_EPROTO:
-        return EX_PROTOCOL;
-    case JUNO_ENOMEM:
-        return EX_OSERR;
+    case JUNO_EINVAL: return EX_USAGE;
+    case JUNO_EBADDATA: return EX_DATAERR;
+    case JUNO_EPROTO: return EX_PROTOCOL;
+    case JUNO_ENOMEM: return EX_OSERR;
     case JUNO_ECONNREFUSED:
     case JUNO_ETIMEDOUT:
     case JUNO_ECONNRESET:
@@ -157,10 +143,8 @@ request_exit_error(int rc)
     case -EPIPE:
     case -ENETUNREACH:
     case -EHOSTUNREACH:
-    case -EADDRNOTAVAIL:
-        return EX_UNAVAILABLE;
-    default:
-        return EX_IOERR;
+    case -EADDRNOTAVAIL: return EX_UNAVAILABLE;
+    default: return EX_IOERR;
     }
 }
 
