@@ -669,3 +669,58 @@ for i in range(300000): print(f"set\tt{i}\tv{i}")' >"$TMP/in"
     [ "$status" -eq 78 ]
     [[ "$output" == *"s9"* ]]
 }
+
+@test "compaction filter: expired records and old tombstones are purged; shard-info counts them" {
+    one_node_map
+    start_store --memory --tombstone-grace 0
+    j set exp1 v >/dev/null
+    j set tomb1 v >/dev/null
+    j set live1 keep >/dev/null
+    j repair exp1 soon --record-version 5 --last-modified "$(now_ns)" --expire $(($(date +%s) + 1)) >/dev/null
+    j mark-delete tomb1 --record-version 9 --last-modified "$(now_ns)" >/dev/null
+    shards=$(for k in exp1 tomb1 live1; do shard_of "$k"; done | sort -u)
+    total() { # FIELD summed over the three keys' shards
+        for s in $shards; do j shard-info "$s"; done |
+            python3 -c 'import json,sys; print(sum(json.loads(l)[sys.argv[1]] for l in sys.stdin))' "$1"
+    }
+    [ "$(total records)" -eq 3 ]
+    [ "$(total tombstones)" -eq 1 ]
+    sleep 2.2
+    [ "$(total expired)" -eq 1 ]
+    run j read exp1
+    [ "${lines[0]}" = NoKey ]
+    run j compact
+    [ "$status" -eq 0 ]
+    [ "$(total records)" -eq 1 ]
+    [ "$(total live)" -eq 1 ]
+    [ "$(total tombstones)" -eq 0 ]
+    [ "$(total expired)" -eq 0 ]
+    run j get live1
+    [ "$output" = keep ]
+    grep -q "manual compaction done" "$LOG"
+}
+
+@test "compaction filter: a shard a new map takes away is purged; a shard moved in by Clone is kept" {
+    juno-ring plan "$MAP" --add z0=s3@127.0.0.1:1 --out "$TMP/map2.json" >/dev/null
+    gone=
+    for i in $(seq 0 999); do # a key s1 owns now and gives to s3
+        juno-ring lookup "$MAP" "g$i" | grep -q "z0: s1 " &&
+            juno-ring lookup "$TMP/map2.json" "g$i" | grep -q "z0: s3 " && gone=g$i && break
+    done
+    [ -n "$gone" ]
+    other=$(key_for s2 o)
+    start_store --memory
+    j set "$gone" v >/dev/null
+    j clone "$other" moved-in --record-version 1 --last-modified "$(now_ns)" >/dev/null
+    sh=$(shard_of "$gone")
+    osh=$(shard_of "$other")
+    [ "$(j shard-info "$sh" | jfield records)" -eq 1 ]
+    cp "$TMP/map2.json" "$MAP"
+    kill -HUP "$SPID"
+    for i in $(seq 50); do grep -q "version=2" "$LOG" && break; sleep 0.05; done
+    [ "$(j shard-info "$sh" | jfield owned)" = False ]
+    run j compact
+    [ "$status" -eq 0 ]
+    [ "$(j shard-info "$sh" | jfield records)" -eq 0 ]
+    [ "$(j shard-info "$osh" | jfield records)" -eq 1 ]
+}

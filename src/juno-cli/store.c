@@ -44,6 +44,8 @@ static const struct command commands[] = {
     {"repair", WIRE_OP_REPAIR, A_KEY | A_VALUE | A_RID},
     {"clone", WIRE_OP_CLONE, A_KEY | A_VALUE | A_RID},
     {"drop-shard", WIRE_OP_DROP_SHARD, A_SHARD},
+    {"shard-info", WIRE_OP_SHARD_INFO, A_SHARD},
+    {"compact", WIRE_OP_COMPACT, 0},
     {"nop", WIRE_OP_NOP, 0},
 };
 
@@ -175,7 +177,7 @@ run_raw(const struct juno_opts *o, const struct command *c, int argc, char **arg
     if (c->args & A_SHARD) {
         uint64_t sh;
         if (cli_parse_u64(argv[1], 0, 65535, &sh) != 0)
-            cli_usage("drop-shard: invalid SHARD '%s': 0 to 65535", argv[1]);
+            cli_usage("%s: invalid SHARD '%s': 0 to 65535", c->name, argv[1]);
         req.shard_id = (uint16_t)sh;
     }
     if (c->opcode == WIRE_OP_NOP) {
@@ -185,7 +187,11 @@ run_raw(const struct juno_opts *o, const struct command *c, int argc, char **arg
     struct session s;
     session_open(&s, o);
     roundtrip(&s, &req, &reply);
-    output_reply(o, &reply, c->opcode == WIRE_OP_READ && reply.status == WIRE_ST_OK);
+    if (c->opcode == WIRE_OP_SHARD_INFO && reply.status == WIRE_ST_OK && !o->json)
+        printf("%.*s\n", (int)reply.value.len, (const char *)reply.value.ptr); /* JSON */
+    else
+        output_reply(o, &reply, reply.status == WIRE_ST_OK && (c->opcode == WIRE_OP_READ ||
+                                                               c->opcode == WIRE_OP_SHARD_INFO));
     int code = c->opcode == WIRE_OP_NOP ? 0 : output_exit_code(reply.status);
     session_close(&s);
     free(owned);
