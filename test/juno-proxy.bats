@@ -325,8 +325,8 @@ key_on() {
         done
     done
     pc destroy t rep1 >/dev/null
-    for z in z0 z1 z2; do
-        [ "$(store_read "$(owner $z rep1)" rep1 | jfield status)" = NoKey ]
+    for z in z0 z1 z2; do # a Destroy leaves a tombstone on every replica
+        [ "$(store_read "$(owner $z rep1)" rep1 | jfield status)" = MarkedDelete ]
     done
 }
 

@@ -48,14 +48,13 @@ struct replica {
     uint8_t op;          /* opcode of the last storage request sent */
     uint8_t cls;         /* enum rclass */
     uint8_t ws;          /* enum wstate */
-    uint8_t guard;       /* Destroy: a tombstone sent after a failed Delete elsewhere */
     struct rmeta m;
     uint8_t *val; /* owned: the value read (Get) or reported (VersionConflict) */
     size_t vlen;
     uint8_t vtype;
 };
 
-enum decision { D_NONE = 0, D_COMMIT, D_ABORT, D_FULFILLED, D_DELETE, D_MARK, D_READ };
+enum decision { D_NONE = 0, D_COMMIT, D_ABORT, D_FULFILLED, D_MARK, D_READ };
 
 struct preq {
     struct worker *w;
@@ -76,7 +75,7 @@ struct preq {
     int pending;           /* storage requests in flight */
     int decision;          /* enum decision */
     int replied;
-    int repaired;     /* Get: read repair sent; Destroy: guard tombstones sent */
+    int repaired;     /* Get: read repair sent */
     struct rmeta out; /* the record written (writes), reported (Get) */
     uint8_t vtype;
     size_t nslen, klen, vlen;

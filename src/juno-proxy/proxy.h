@@ -41,7 +41,6 @@
 #define PROXY_BACKOFF_MIN_MS 50
 #define PROXY_BACKOFF_MAX_MS 2000
 #define PROXY_KEEPALIVE_MS   (24ull * 3600 * 1000) /* idle timeout after a keepalive Nop */
-#define PROXY_TOMB_CTIME     1 /* CreationTime stamped on tombstones (see replicate.c) */
 
 struct proxy_config {
     char listen_host[256];

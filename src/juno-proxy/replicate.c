@@ -16,10 +16,8 @@
  *                          is older or missing gets a Repair of the newest
  *                          (a tombstone with flags 0x02)
  *
- * Tombstones: stores report them on Read as MarkedDelete; in a Prepare reply a
- * tombstone looks like a record, so the proxy writes every tombstone with
- * CreationTime PROXY_TOMB_CTIME (1 s after the epoch, a time no real record
- * has) and recognises them by it.
+ * Tombstones: stores report them on Read as MarkedDelete, and flag every reply
+ * whose record metadata describes a tombstone with 0x02 (WIRE_FLAG_MARK_DELETE).
  */
 #include "preq.h"
 
@@ -60,7 +58,7 @@ rmeta_from(struct rmeta *m, const struct wire_msg *r, int tomb)
         memcpy(m->origin, wm->originator_id, 16);
         m->has_origin = 1;
     }
-    m->tomb = tomb || (r->flags & WIRE_FLAG_MARK_DELETE) || m->ctime == PROXY_TOMB_CTIME;
+    m->tomb = tomb || (r->flags & WIRE_FLAG_MARK_DELETE);
 }
 
 static void

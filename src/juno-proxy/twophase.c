@@ -28,10 +28,13 @@
  * the write, CommitFailure (25) if in the end fewer do. Prepare answers that
  * arrive after the decision get a Commit (or Repair) or an Abort.
  *
- * Destroy: PrepareDelete to every replica not down; all answered: all N Ok
- * ──► Delete everywhere (if a Delete then fails, the replicas that deleted get
- * a tombstone, so the one that missed it cannot bring the key back); W Ok ──►
- * MarkDelete (tombstone) on those; else Abort. Ok once W confirm.
+ * Destroy: PrepareDelete to every replica not down; all answered: W Ok ──►
+ * MarkDelete (a tombstone, newer than every copy seen) on those; else Abort.
+ * Ok once W hold the tombstone. Destroy never deletes outright: a replica
+ * whose copy is gone cannot tell that copy was newer than a stale one that
+ * missed the Destroy, so a late Delete or a read repair of a stale copy would
+ * bring the key back. Tombstones win by timestamp and are purged by the
+ * stores' compaction after their grace period (--tombstone-grace).
  */
 #include "preq.h"
 
@@ -71,12 +74,12 @@ prepare_meta(struct replica *r, const struct wire_msg *reply)
         memcpy(r->m.origin, wm->originator_id, 16);
         r->m.has_origin = 1;
     }
-    r->m.tomb = r->cls == C_NOKEY || (reply->flags & WIRE_FLAG_MARK_DELETE) ||
-                r->m.ctime == PROXY_TOMB_CTIME;
+    r->m.tomb = r->cls == C_NOKEY || (reply->flags & WIRE_FLAG_MARK_DELETE);
 }
 
-/* The largest version and last-modified time any replica reported; the
- * clock observes the latter so the next stamp is above it. */
+/* The largest version of a live record and the largest last-modified time
+ * (tombstones included) any replica reported; the clock observes the latter so
+ * the next stamp is above it. */
 static void
 seen_max(struct preq *rq, uint32_t *version, uint64_t *lmt)
 {
@@ -85,7 +88,9 @@ seen_max(struct preq *rq, uint32_t *version, uint64_t *lmt)
     for (int i = 0; i < rq->n; i++) {
         const struct rmeta *m = &rq->rep[i].m;
         if (!m->has) continue;
-        if (m->version > *version) *version = m->version;
+        /* a tombstone's version does not carry over: a key created again
+         * starts at 1, as in JunoDB; its newer timestamp is what orders it */
+        if (!m->tomb && m->version > *version) *version = m->version;
         if (m->lmt > *lmt) *lmt = m->lmt;
     }
     hlc_observe(&rq->w->p->clock, *lmt);
@@ -352,9 +357,8 @@ destroy_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg
             r->cls = C_FAIL;
         prepare_meta(r, r->cls == C_OK ? reply : NULL);
         break;
-    case WIRE_OP_DELETE:
     case WIRE_OP_MARK_DELETE:
-        if (!r->guard) r->ws = st == WIRE_ST_OK ? WS_OK : WS_FAIL;
+        r->ws = st == WIRE_ST_OK ? WS_OK : WS_FAIL;
         break;
     default: /* Abort */ break;
     }
@@ -370,7 +374,6 @@ tombstone(struct preq *rq, struct rmeta *t)
     memset(t, 0, sizeof(*t));
     t->has = t->tomb = 1;
     t->version = maxv + 1;
-    t->ctime = PROXY_TOMB_CTIME;
     t->lmt = hlc_now(&rq->w->p->clock);
 }
 
@@ -388,32 +391,17 @@ destroy_progress(struct preq *rq)
             fail(rq, locked);
             return;
         }
-        int all = ok == rq->n;
-        rq->decision = all ? D_DELETE : D_MARK;
-        if (!all) tombstone(rq, &rq->out);
+        rq->decision = D_MARK;
+        tombstone(rq, &rq->out);
         for (int i = 0; i < rq->n; i++) {
             if (rq->rep[i].cls != C_OK) continue;
-            int sent = all ? rq_send(rq, i, WIRE_OP_DELETE, 0, NULL, 0, NULL, 0)
-                           : rq_send(rq, i, WIRE_OP_MARK_DELETE, 0, &rq->out, 0, NULL, 0);
+            int sent = rq_send(rq, i, WIRE_OP_MARK_DELETE, 0, &rq->out, 0, NULL, 0);
             rq->rep[i].ws = sent ? WS_SENT : WS_FAIL;
         }
     }
-    if (rq->decision != D_DELETE && rq->decision != D_MARK) return;
-    int confirmed = 0, failed = 0;
-    for (int i = 0; i < rq->n; i++) {
-        confirmed += rq->rep[i].ws == WS_OK;
-        failed += rq->rep[i].ws == WS_FAIL;
-    }
+    if (rq->decision != D_MARK) return;
+    int confirmed = 0;
+    for (int i = 0; i < rq->n; i++) confirmed += rq->rep[i].ws == WS_OK;
     if (!rq->replied && confirmed >= rq->quorum) rq_reply(rq, WIRE_ST_OK, NULL, NULL);
-    if (rq->pending > 0) return;
-    if (rq->decision == D_DELETE && failed > 0 && confirmed > 0 && !rq->repaired) {
-        rq->repaired = 1; /* a Delete failed somewhere: tombstones where it succeeded */
-        tombstone(rq, &rq->out);
-        for (int i = 0; i < rq->n; i++) {
-            if (rq->rep[i].ws != WS_OK) continue;
-            rq->rep[i].guard = 1;
-            rq_send(rq, i, WIRE_OP_MARK_DELETE, 0, &rq->out, 0, NULL, 0);
-        }
-    }
     if (rq->pending == 0 && !rq->replied) rq_reply(rq, WIRE_ST_COMMIT_FAILURE, NULL, NULL);
 }

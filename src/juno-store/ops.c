@@ -90,6 +90,7 @@ op__reply(struct op *op, int status, const struct record_meta *m, const uint8_t 
     if (op->has_rid) wire_meta_set_request_id(&r.meta, op->in.request_id);
     if (m != NULL) {
         uint64_t now = (uint64_t)time(NULL);
+        if (m->tombstone) r.flags |= WIRE_FLAG_MARK_DELETE; /* the record described is a tombstone */
         wire_meta_set_u32(&r.meta, WIRE_F_VERSION, m->version);
         wire_meta_set_u32(&r.meta, WIRE_F_CREATION_TIME, m->creation_time);
         wire_meta_set_u32(&r.meta, WIRE_F_EXPIRATION_TIME, m->expiration_time);
