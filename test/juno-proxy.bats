@@ -168,6 +168,16 @@ key_on() {
     [ "$opts" = "$zsh_opts" ]
 }
 
+@test "the reference's request vectors (current and published forms) are answered as the reference says" {
+    start_stores
+    start_proxy
+    run python3 "$BATS_TEST_DIRNAME/proxy_vectors.py" "$PROXY"
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"0 failed"* ]]
+    [ "$(grep -c '^ok ' <<<"$output")" -ge 50 ]
+}
+
 @test "set, get, update, destroy: versions 1,2,3, creation time kept, all metadata" {
     start_stores
     start_proxy

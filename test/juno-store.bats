@@ -724,3 +724,24 @@ for i in range(300000): print(f"set\tt{i}\tv{i}")' >"$TMP/in"
     [ "$(j shard-info "$sh" | jfield records)" -eq 0 ]
     [ "$(j shard-info "$osh" | jfield records)" -eq 1 ]
 }
+
+@test "a newer Repair that lands between Prepare and Commit is not overwritten by the Commit" {
+    start_store --memory
+    k=$(key_for s1 race)
+    rid=$(python3 -c 'import uuid; print(uuid.uuid4())')
+    run j prepare-set "$k" from-commit --rid "$rid"
+    [ "${lines[0]}" = Ok ]
+    future=$(($(now_ns) + 3600000000000))
+    run j repair "$k" from-repair --record-version 7 --last-modified "$future"
+    [ "${lines[0]}" = Ok ]
+    run j commit "$k" --rid "$rid" --record-version 1 --last-modified "$(now_ns)"
+    [ "${lines[0]}" = Ok ]
+    run j get "$k"
+    [ "$output" = from-repair ]
+    # and an ordinary commit still lands
+    rid2=$(python3 -c 'import uuid; print(uuid.uuid4())')
+    j prepare-set "$k" later --rid "$rid2" >/dev/null
+    j commit "$k" --rid "$rid2" --record-version 8 --last-modified $((future + 1)) >/dev/null
+    run j get "$k"
+    [ "$output" = later ]
+}

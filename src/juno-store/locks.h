@@ -22,6 +22,11 @@ struct lock {
     uint8_t op;          /* the prepare opcode */
     uint8_t value_type;
     uint8_t *value; /* owned, NULL when empty */
+    /* The newest record this key is known to hold while locked: the one read
+     * at prepare, raised by any Repair, Clone or MarkDelete submitted since.
+     * A Commit newer than this can be written without reading the key again. */
+    uint64_t seen_lm;
+    uint32_t seen_version;
     size_t vlen;
 };
 

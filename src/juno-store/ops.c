@@ -259,6 +259,8 @@ op__prepare_done(struct op *op)
         with_value = 1;
     }
     if (!keep) locks_remove(&s->locks, l);
+    else if (has) l->seen_lm = m.last_modified, l->seen_version = m.version;
+    else l->seen_lm = 0, l->seen_version = 0;
     op__reply(op, status, alive || (has && m.tombstone) ? &m : NULL, data, dlen, with_value);
     op__done(op);
 }
@@ -397,7 +399,11 @@ op__commit(struct op *op)
         op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
         return;
     }
-    op__write(op, ENGINE_PUT_IF_NEWER);
+    /* Under the lock no other Commit can write this key, and every Repair,
+     * Clone or MarkDelete since the prepare raised seen_lm: a Commit newer
+     * than that needs no read on the writer thread. */
+    struct record_meta seen = {.last_modified = l->seen_lm, .version = l->seen_version};
+    op__write(op, record_cmp(&m, &seen) > 0 ? ENGINE_PUT : ENGINE_PUT_IF_NEWER);
 }
 
 /* For Delete and MarkDelete: take over this request's lock, or refuse when
@@ -421,6 +427,12 @@ op__store_record(struct op *op, int tombstone)
 {
     struct record_meta m;
     op__meta_from_request(op, &m);
+    struct lock *held = locks_find(&op->s->locks, op->key, op->klen);
+    if (held != NULL && (m.last_modified > held->seen_lm ||
+                         (m.last_modified == held->seen_lm && m.version > held->seen_version))) {
+        held->seen_lm = m.last_modified; /* a Commit under this lock must beat it */
+        held->seen_version = m.version;
+    }
     m.tombstone = (uint8_t)tombstone;
     m.value_type = op->value_type;
     if (tombstone) m.expiration_time = 0;
