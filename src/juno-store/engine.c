@@ -38,6 +38,7 @@ struct engine {
     struct engine_write *done_head, *done_tail;   /* under mu */
     int stopping;                                 /* under mu */
     size_t pending;                               /* loop thread */
+    struct engine_write *local_head, *local_tail; /* loop thread: not yet published */
     uv_async_t async;                             /* posts completions to the loop */
 };
 
@@ -254,14 +255,26 @@ engine_submit(struct engine *e, struct engine_write *w)
     w->next = NULL;
     w->status = 0;
     e->pending++;
+    if (e->local_tail)
+        e->local_tail->next = w;
+    else
+        e->local_head = w;
+    e->local_tail = w;
+}
+
+void
+engine_kick(struct engine *e)
+{
+    if (e->local_head == NULL) return;
     pthread_mutex_lock(&e->mu);
     if (e->queue_tail)
-        e->queue_tail->next = w;
+        e->queue_tail->next = e->local_head;
     else
-        e->queue_head = w;
-    e->queue_tail = w;
+        e->queue_head = e->local_head;
+    e->queue_tail = e->local_tail;
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
+    e->local_head = e->local_tail = NULL;
 }
 
 size_t
@@ -353,6 +366,7 @@ engine__on_async_closed(uv_handle_t *h)
 void
 engine_close(struct engine *e)
 {
+    engine_kick(e);
     pthread_mutex_lock(&e->mu);
     e->stopping = 1;
     pthread_cond_signal(&e->cv);

@@ -54,8 +54,13 @@ struct engine;
 int engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **out, char *err,
                 size_t errlen);
 
-/* Queue a write (loop thread only). cb always runs later on the loop. */
+/* Queue a write (loop thread only); the writer sees it at the next engine_kick.
+ * cb always runs later on the loop. */
 void engine_submit(struct engine *e, struct engine_write *w);
+
+/* Hand every write submitted since the last kick to the writer thread, with
+ * one lock and one wakeup (loop thread; call once per loop turn). */
+void engine_kick(struct engine *e);
 
 /* Read key. On 0, *val (owned; release with engine_free) holds *vlen bytes.
  * Returns 0, JUNO_ENOTFOUND or JUNO_EIO. Safe from any thread. */

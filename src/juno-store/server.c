@@ -165,6 +165,7 @@ static void
 server__on_check(uv_check_t *h)
 {
     struct store *s = h->data;
+    if (s->engine) engine_kick(s->engine); /* this turn's writes: one lock, one wakeup */
     while (s->dirty) {
         struct conn *c = s->dirty;
         s->dirty = c->dirty_next;
