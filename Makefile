@@ -129,10 +129,10 @@ install: all
 	for c in completions/_*; do install -m 0644 $$c $(DESTDIR)$(PREFIX)/share/zsh/site-functions/; done
 
 format:
-	clang-format -i lib/*.[ch] src/*/*.[ch] test/unit/*.[ch] test/fuzz/*.c
+	clang-format -i lib/*.[ch] src/*/*.[ch] bench/*/*.c test/unit/*.[ch] test/fuzz/*.c
 
 check-format:
-	clang-format --dry-run -Werror lib/*.[ch] src/*/*.[ch] test/unit/*.[ch] test/fuzz/*.c
+	clang-format --dry-run -Werror lib/*.[ch] src/*/*.[ch] bench/*/*.c test/unit/*.[ch] test/fuzz/*.c
 
 clean:
 	rm -rf build

@@ -85,6 +85,18 @@ cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
+uint64_t
+cli_opt_u64(const char *name, const char *arg, uint64_t min, uint64_t max)
+{
+    uint64_t v = 0;
+    int rc = cli_parse_u64(arg, min, max, &v);
+    if (rc == JUNO_ERANGE)
+        cli_usage("invalid --%s '%s': must be between %llu and %llu", name, arg,
+                  (unsigned long long)min, (unsigned long long)max);
+    if (rc != 0) cli_usage("invalid --%s '%s': not a number", name, arg);
+    return v;
+}
+
 int
 cli_parse_hostport(const char *s, char *host, size_t hostcap, uint16_t *port)
 {

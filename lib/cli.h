@@ -49,6 +49,10 @@ void cli_version(void);
  * Returns 0, JUNO_EINVAL (not a number) or JUNO_ERANGE (out of bounds). */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* The value of option --name given as arg: a decimal integer in [min, max],
+ * or a usage error (exit 64) naming the option and the bounds. */
+uint64_t cli_opt_u64(const char *name, const char *arg, uint64_t min, uint64_t max);
+
 /* Split "HOST:PORT" (or "[v6]:PORT") into host (NUL-terminated, at most
  * hostcap-1 bytes) and port 1..65535. Returns 0 or JUNO_EINVAL. */
 int cli_parse_hostport(const char *s, char *host, size_t hostcap, uint16_t *port);

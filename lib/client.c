@@ -1,4 +1,5 @@
 /* client.c: blocking JunoDB wire client over non-blocking sockets (see client.h). */
+#include "clock.h"
 #include "client.h"
 
 #include "cli.h"
@@ -19,20 +20,12 @@
 
 #define RECV_CHUNK (64 * 1024)
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left until deadline (-1: none) for poll; 0 once passed. */
 static int
 remaining(int64_t deadline)
 {
     if (deadline < 0) return -1;
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - clock_mono_ms();
     if (left <= 0) return 0;
     return left > INT32_MAX ? INT32_MAX : (int)left;
 }
@@ -128,7 +121,7 @@ client_connect(const char *hostport, int timeout_ms, char *err, size_t errlen)
         if (errlen > 0) snprintf(err, errlen, "unable to resolve %s: %s", host, gai_strerror(gai));
         return JUNO_ENOTFOUND;
     }
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
     int rc = JUNO_ENOTFOUND, fd = -1;
     for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
         rc = connect_one(ai, deadline, &fd);
@@ -136,7 +129,8 @@ client_connect(const char *hostport, int timeout_ms, char *err, size_t errlen)
     }
     freeaddrinfo(res);
     if (rc != 0) {
-        if (errlen > 0) snprintf(err, errlen, "unable to connect to %s: %s", hostport, error_str(rc));
+        if (errlen > 0)
+            snprintf(err, errlen, "unable to connect to %s: %s", hostport, error_str(rc));
         return rc;
     }
     return fd;
@@ -178,7 +172,7 @@ int
 client_flush(struct client_buf *out, int fd, int timeout_ms)
 {
     size_t done;
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
     int rc = write_all(fd, out->data, out->len, deadline, &done);
     if (done > 0 && done < out->len) memmove(out->data, out->data + done, out->len - done);
     out->len -= done;
@@ -205,7 +199,7 @@ client_recv(struct client_buf *b, int fd, int timeout_ms, struct wire_msg *out)
         b->used = 0;
     }
     size_t max = b->max_frame ? b->max_frame : CLIENT_MAX_FRAME;
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
     for (;;) {
         uint32_t flen;
         int fr = wire_frame(b->data, b->len, max, &flen, NULL);

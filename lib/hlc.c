@@ -1,15 +1,15 @@
 /* hlc.c: hybrid logical clock (see hlc.h). */
 #include "hlc.h"
 
+#include "clock.h"
+
 #include <time.h>
 
 uint64_t
 hlc_wall_ns(void *arg)
 {
     (void)arg;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return clock_wall_ns();
 }
 
 void

@@ -12,6 +12,7 @@
  * proxy does: a set is PrepareSet then Commit, a get is Read, a del is
  * PrepareDelete then Delete; the shard id is computed from --shards.
  */
+#include "clock.h"
 #include "cli.h"
 #include "error.h"
 #include "hash.h"
@@ -71,22 +72,6 @@ struct bench {
 };
 
 static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
-wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
 rng_next(uint64_t *s)
 {
     uint64_t x = *s; /* xorshift64* */
@@ -135,7 +120,7 @@ send_msg(struct bconn *c, uint32_t opaque, uint8_t opcode, const struct slot *s,
                                : (uint32_t)time(NULL);
         wire_meta_set_u32(&m.meta, WIRE_F_VERSION, version + 1);
         wire_meta_set_u32(&m.meta, WIRE_F_CREATION_TIME, created);
-        wire_meta_set_last_modified(&m.meta, wall_ns());
+        wire_meta_set_last_modified(&m.meta, clock_wall_ns());
         if (resp && wire_meta_has(&resp->meta, WIRE_F_ORIGINATOR_ID))
             wire_meta_set_originator_id(&m.meta, resp->meta.originator_id);
     }
@@ -189,7 +174,7 @@ static int
 want_more(const struct bench *b)
 {
     if (b->rate > 0) return 0; /* the tick timer issues */
-    if (b->duration_s > 0) return now_ns() < b->deadline_ns;
+    if (b->duration_s > 0) return clock_mono_ns() < b->deadline_ns;
     return b->issued < b->requests;
 }
 
@@ -197,7 +182,7 @@ static void
 finish_request(struct bconn *c, struct slot *s, int status)
 {
     struct bench *b = c->b;
-    uint64_t t = now_ns();
+    uint64_t t = clock_mono_ns();
     hist_record(&b->hist, t - s->start_ns);
     b->done++;
     if (status == WIRE_ST_OK || status == WIRE_ST_ALREADY_FULFILLED) {
@@ -210,9 +195,9 @@ finish_request(struct bconn *c, struct slot *s, int status)
     }
     s->busy = 0;
     c->inflight--;
-    if (want_more(b)) issue(c, now_ns());
+    if (want_more(b)) issue(c, clock_mono_ns());
     int all_issued =
-        b->rate || b->duration_s ? now_ns() >= b->deadline_ns : b->issued >= b->requests;
+        b->rate || b->duration_s ? clock_mono_ns() >= b->deadline_ns : b->issued >= b->requests;
     if (all_issued && b->done == b->issued) {
         b->end_ns = t;
         b->finished = 1;
@@ -314,7 +299,7 @@ static void
 on_tick(uv_timer_t *t)
 {
     struct bench *b = t->data;
-    uint64_t now = now_ns();
+    uint64_t now = clock_mono_ns();
     uint64_t end = now < b->deadline_ns ? now : b->deadline_ns;
     uint64_t due = (end - b->start_ns) * b->rate / 1000000000u;
     static unsigned rr;
@@ -389,7 +374,7 @@ run_test(struct bench *b)
     b->issued = b->done = b->errors = b->misses = 0;
     b->finished = 0;
     hist_init(&b->hist);
-    b->start_ns = now_ns();
+    b->start_ns = clock_mono_ns();
     b->deadline_ns = b->start_ns + (b->duration_s ? b->duration_s : 3600) * 1000000000ull;
     if (b->rate > 0) {
         if (b->duration_s == 0)
@@ -397,7 +382,7 @@ run_test(struct bench *b)
         uv_timer_start(&b->tick, on_tick, 0, 1);
     } else {
         for (unsigned i = 0; i < b->clients; i++)
-            while (want_more(b) && issue(&b->conns[i], now_ns())) {
+            while (want_more(b) && issue(&b->conns[i], clock_mono_ns())) {
             }
         on_flush(&b->flush);
     }
@@ -460,23 +445,20 @@ main(int argc, char **argv)
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     int opt;
-    uint64_t v;
-#define NUM(name, lo, hi)                                                                          \
-    (cli_parse_u64(optarg, lo, hi, &v) == 0 ? v : (cli_usage("invalid --%s '%s'", name, optarg), 0))
     while ((opt = getopt_long(argc, argv, "s:c:n:d:r:P:t:R:D:N:ShV", opts, NULL)) != -1) {
         switch (opt) {
         case 's': server = optarg; break;
-        case 'c': b->clients = (unsigned)NUM("clients", 1, 10000); break;
-        case 'n': b->requests = NUM("requests", 1, UINT64_MAX / 2); break;
-        case 'd': b->value_size = NUM("data-size", 0, 16u << 20); break;
-        case 'r': b->keyspace = NUM("keyspace", 1, UINT32_MAX); break;
-        case 'P': b->pipeline = (unsigned)NUM("pipeline", 1, 65536); break;
+        case 'c': b->clients = (unsigned)cli_opt_u64("clients", optarg, 1, 10000); break;
+        case 'n': b->requests = cli_opt_u64("requests", optarg, 1, UINT64_MAX / 2); break;
+        case 'd': b->value_size = cli_opt_u64("data-size", optarg, 0, 16u << 20); break;
+        case 'r': b->keyspace = cli_opt_u64("keyspace", optarg, 1, UINT32_MAX); break;
+        case 'P': b->pipeline = (unsigned)cli_opt_u64("pipeline", optarg, 1, 65536); break;
         case 't': tests = optarg; break;
-        case 'R': b->rate = NUM("rate", 1, 100000000); break;
-        case 'D': b->duration_s = NUM("duration", 1, 86400); break;
+        case 'R': b->rate = cli_opt_u64("rate", optarg, 1, 100000000); break;
+        case 'D': b->duration_s = cli_opt_u64("duration", optarg, 1, 86400); break;
         case 'N': b->ns = optarg; break;
         case 'S': b->store_mode = 1; break;
-        case OPT_SHARDS: b->shards = (unsigned)NUM("shards", 1, 65536); break;
+        case OPT_SHARDS: b->shards = (unsigned)cli_opt_u64("shards", optarg, 1, 65536); break;
         case OPT_CSV: b->csv = 1; break;
         case OPT_JSON: b->json = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;

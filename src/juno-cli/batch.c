@@ -27,6 +27,7 @@
  * retries (store), every line not answered says ERR<TAB>Unavailable and the
  * exit status is 69.
  */
+#include "clock.h"
 #include "juno.h"
 
 #include "cli.h"
@@ -65,14 +66,6 @@ struct busy {
     uint64_t h;
     uint32_t n;
 };
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sleep_ms(int ms)
@@ -185,7 +178,7 @@ batch_send(struct batch *b, struct batch_line *l, struct wire_msg *m)
         batch_finish(b, l, "ERR\tBadInput", 0);
         return;
     }
-    if (b->inflight == 0) b->last_progress = now_ms();
+    if (b->inflight == 0) b->last_progress = clock_mono_ms();
     set_state(b, l, BL_INFLIGHT);
 }
 
@@ -197,7 +190,7 @@ batch_retry(struct batch *b, struct batch_line *l, const char *result_if_exhaust
         return;
     }
     l->tries++;
-    l->retry_at = now_ms() + request_backoff_ms(l->tries);
+    l->retry_at = clock_mono_ms() + request_backoff_ms(l->tries);
     if (b->ready == 0 || l->retry_at < b->next_due) b->next_due = l->retry_at;
     set_state(b, l, BL_READY);
 }
@@ -298,7 +291,7 @@ static int64_t
 start_due(struct batch *b)
 {
     if (b->ready == 0) return -1;
-    int64_t now = now_ms(), next = -1;
+    int64_t now = clock_mono_ms(), next = -1;
     if (now < b->next_due) return b->next_due;
     for (unsigned i = 0; i < b->count && b->ready > 0; i++) {
         struct batch_line *l = &b->lines[(b->head + i) % b->cap];
@@ -405,7 +398,7 @@ connection_failed(struct batch *b, int rc, struct batch_line *pending)
 static int
 io_round(struct batch *b, int64_t wake)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_mono_ms();
     int64_t deadline = b->inflight > 0 ? b->last_progress + b->o->timeout_ms : -1;
     if (deadline >= 0 && now >= deadline) return JUNO_ETIMEDOUT;
     int64_t until = deadline;
@@ -427,7 +420,7 @@ io_round(struct batch *b, int64_t wake)
             int rc = client_recv(&b->in, b->fd, 0, &r);
             if (rc == JUNO_ETIMEDOUT) break;
             if (rc != 0) return rc;
-            b->last_progress = now_ms();
+            b->last_progress = clock_mono_ms();
             on_reply(b, &r);
         }
     }

@@ -213,18 +213,6 @@ static const char short_opts[] = "s:n:S:m:jt:r:w:hV";
 /* Options given, by their index in opt_modes. */
 static unsigned char opt_seen[sizeof(opt_modes) / sizeof(opt_modes[0])];
 
-static uint64_t
-num_opt(const char *name, const char *arg, uint64_t min, uint64_t max)
-{
-    uint64_t v;
-    int rc = cli_parse_u64(arg, min, max, &v);
-    if (rc == JUNO_ERANGE)
-        cli_usage("invalid --%s '%s': must be between %llu and %llu", name, arg,
-                  (unsigned long long)min, (unsigned long long)max);
-    if (rc != 0) cli_usage("invalid --%s '%s': not a number", name, arg);
-    return v;
-}
-
 static void
 uuid_opt(const char *name, const char *arg, uint8_t out[16])
 {
@@ -245,14 +233,14 @@ take_option(struct juno_opts *o, int opt, const char *arg)
             cli_usage("invalid --namespace: 1 to %d bytes", WIRE_MAX_NAMESPACE);
         o->ns = arg;
         break;
-    case 'S': o->shards = (uint32_t)num_opt("shards", arg, 1, MAP_MAX_SHARDS); break;
+    case 'S': o->shards = (uint32_t)cli_opt_u64("shards", arg, 1, MAP_MAX_SHARDS); break;
     case 'm': o->map_path = arg; break;
     case 'j': o->json = 1; break;
-    case 't': o->timeout_ms = (int)num_opt("timeout", arg, 1, 86400000); break;
-    case 'r': o->retries = (unsigned)num_opt("retries", arg, 0, JUNO_MAX_RETRIES); break;
-    case 'w': o->window = (unsigned)num_opt("window", arg, 1, 65535); break;
+    case 't': o->timeout_ms = (int)cli_opt_u64("timeout", arg, 1, 86400000); break;
+    case 'r': o->retries = (unsigned)cli_opt_u64("retries", arg, 0, JUNO_MAX_RETRIES); break;
+    case 'w': o->window = (unsigned)cli_opt_u64("window", arg, 1, 65535); break;
     case OPT_IF_VERSION:
-        o->if_version = (uint32_t)num_opt("if-version", arg, 1, UINT32_MAX);
+        o->if_version = (uint32_t)cli_opt_u64("if-version", arg, 1, UINT32_MAX);
         o->has_if_version = 1;
         break;
     case OPT_NEWLINE: o->newline = 1; break;
@@ -261,27 +249,29 @@ take_option(struct juno_opts *o, int opt, const char *arg)
     case OPT_RID: uuid_opt("rid", arg, o->rid), o->has_rid = 1; break;
     case OPT_VERSION_ARG:
     case OPT_RECORD_VERSION:
-        o->version = (uint32_t)num_opt("version", arg, 0, UINT32_MAX);
+        o->version = (uint32_t)cli_opt_u64("version", arg, 0, UINT32_MAX);
         o->has_version = 1;
         break;
-    case OPT_TTL: o->ttl = (uint32_t)num_opt("ttl", arg, 0, UINT32_MAX), o->has_ttl = 1; break;
+    case OPT_TTL: o->ttl = (uint32_t)cli_opt_u64("ttl", arg, 0, UINT32_MAX), o->has_ttl = 1; break;
     case OPT_CREATION:
-        o->creation = (uint32_t)num_opt("creation", arg, 0, UINT32_MAX);
+        o->creation = (uint32_t)cli_opt_u64("creation", arg, 0, UINT32_MAX);
         o->has_creation = 1;
         break;
     case OPT_EXPIRE:
-        o->expire = (uint32_t)num_opt("expire", arg, 0, UINT32_MAX);
+        o->expire = (uint32_t)cli_opt_u64("expire", arg, 0, UINT32_MAX);
         o->has_expire = 1;
         break;
     case OPT_LAST_MODIFIED:
-        o->last_modified = num_opt("last-modified", arg, 0, UINT64_MAX);
+        o->last_modified = cli_opt_u64("last-modified", arg, 0, UINT64_MAX);
         o->has_lm = 1;
         break;
     case OPT_ORIGIN: uuid_opt("origin", arg, o->origin), o->has_origin = 1; break;
     case OPT_TOMBSTONE: o->tombstone = 1; break;
-    case OPT_SHARD: o->shard = (uint32_t)num_opt("shard", arg, 0, 65535), o->has_shard = 1; break;
+    case OPT_SHARD:
+        o->shard = (uint32_t)cli_opt_u64("shard", arg, 0, 65535), o->has_shard = 1;
+        break;
     case OPT_VALUE_TYPE:
-        o->value_type = (uint8_t)num_opt("value-type", arg, 0, 255);
+        o->value_type = (uint8_t)cli_opt_u64("value-type", arg, 0, 255);
         o->has_value_type = 1;
         break;
     default: return -1;

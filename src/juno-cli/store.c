@@ -11,6 +11,7 @@
  *                   always the newer copy;
  *   get KEY         Read, printing the value bytes only.
  */
+#include "clock.h"
 #include "juno.h"
 
 #include "cli.h"
@@ -93,14 +94,6 @@ roundtrip(struct session *s, struct wire_msg *req, struct wire_msg *reply)
     if (reply->opaque != req->opaque || reply->opcode != req->opcode)
         cli_die(EX_PROTOCOL, "unable to use the reply: it answers another request (opaque %u, %s)",
                 reply->opaque, wire_opcode_name(reply->opcode));
-}
-
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* A request for o's namespace and key, with every record option given. */
@@ -190,8 +183,9 @@ run_raw(const struct juno_opts *o, const struct command *c, int argc, char **arg
     if (c->opcode == WIRE_OP_SHARD_INFO && reply.status == WIRE_ST_OK && !o->json)
         printf("%.*s\n", (int)reply.value.len, (const char *)reply.value.ptr); /* JSON */
     else
-        output_reply(o, &reply, reply.status == WIRE_ST_OK && (c->opcode == WIRE_OP_READ ||
-                                                               c->opcode == WIRE_OP_SHARD_INFO));
+        output_reply(o, &reply,
+                     reply.status == WIRE_ST_OK &&
+                         (c->opcode == WIRE_OP_READ || c->opcode == WIRE_OP_SHARD_INFO));
     int code = c->opcode == WIRE_OP_NOP ? 0 : output_exit_code(reply.status);
     session_close(&s);
     free(owned);
@@ -227,7 +221,7 @@ void
 store_commit_meta(const struct juno_opts *o, const struct wire_meta *cur, const uint8_t rid[16],
                   struct wire_meta *out)
 {
-    uint64_t now = now_ns();
+    uint64_t now = clock_wall_ns();
     uint32_t now_s = (uint32_t)(now / 1000000000u);
     uint32_t version =
         o->has_version ? o->version : (wire_meta_has(cur, WIRE_F_VERSION) ? cur->version : 0) + 1;

@@ -91,18 +91,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static uint64_t
-num_opt(const char *name, const char *arg, uint64_t min, uint64_t max)
-{
-    uint64_t v;
-    int rc = cli_parse_u64(arg, min, max, &v);
-    if (rc == JUNO_ERANGE)
-        cli_usage("invalid --%s '%s': must be between %llu and %llu", name, arg,
-                  (unsigned long long)min, (unsigned long long)max);
-    if (rc != 0) cli_usage("invalid --%s '%s': not a number", name, arg);
-    return v;
-}
-
 static void
 parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
 {
@@ -112,19 +100,21 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         switch (opt) {
         case 'l': listen = optarg; break;
         case 'm': c->map_path = optarg; break;
-        case 't': c->threads = (unsigned)num_opt("threads", optarg, 1, 256); break;
+        case 't': c->threads = (unsigned)cli_opt_u64("threads", optarg, 1, 256); break;
         case OPT_DEFAULT_TTL:
-            c->default_ttl = num_opt("default-ttl", optarg, 0, UINT32_MAX / 2);
+            c->default_ttl = cli_opt_u64("default-ttl", optarg, 0, UINT32_MAX / 2);
             break;
-        case OPT_MAX_TTL: c->max_ttl = num_opt("max-ttl", optarg, 1, UINT32_MAX / 2); break;
-        case OPT_IDLE: c->idle_timeout_s = num_opt("idle-timeout", optarg, 0, 86400 * 365); break;
+        case OPT_MAX_TTL: c->max_ttl = cli_opt_u64("max-ttl", optarg, 1, UINT32_MAX / 2); break;
+        case OPT_IDLE:
+            c->idle_timeout_s = cli_opt_u64("idle-timeout", optarg, 0, 86400 * 365);
+            break;
         case OPT_REQ_TIMEOUT:
-            c->request_timeout_ms = num_opt("request-timeout", optarg, 1, 600000);
+            c->request_timeout_ms = cli_opt_u64("request-timeout", optarg, 1, 600000);
             break;
-        case OPT_MAX_FRAME: c->max_frame = num_opt("max-frame", optarg, 64, 64u << 20); break;
-        case OPT_MAX_NS: c->max_ns = num_opt("max-namespace", optarg, 1, 64); break;
-        case OPT_MAX_KEY: c->max_key = num_opt("max-key", optarg, 1, 65535); break;
-        case OPT_MAX_VALUE: c->max_value = num_opt("max-value", optarg, 0, 32u << 20); break;
+        case OPT_MAX_FRAME: c->max_frame = cli_opt_u64("max-frame", optarg, 64, 64u << 20); break;
+        case OPT_MAX_NS: c->max_ns = cli_opt_u64("max-namespace", optarg, 1, 64); break;
+        case OPT_MAX_KEY: c->max_key = cli_opt_u64("max-key", optarg, 1, 65535); break;
+        case OPT_MAX_VALUE: c->max_value = cli_opt_u64("max-value", optarg, 0, 32u << 20); break;
         case OPT_LOG_LEVEL: {
             enum log_level lv;
             if (log_parse_level(optarg, &lv) != 0)

@@ -357,9 +357,7 @@ destroy_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg
             r->cls = C_FAIL;
         prepare_meta(r, r->cls == C_OK ? reply : NULL);
         break;
-    case WIRE_OP_MARK_DELETE:
-        r->ws = st == WIRE_ST_OK ? WS_OK : WS_FAIL;
-        break;
+    case WIRE_OP_MARK_DELETE: r->ws = st == WIRE_ST_OK ? WS_OK : WS_FAIL; break;
     default: /* Abort */ break;
     }
 }

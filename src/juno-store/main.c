@@ -87,18 +87,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static uint64_t
-num_opt(const char *name, const char *arg, uint64_t min, uint64_t max)
-{
-    uint64_t v;
-    int rc = cli_parse_u64(arg, min, max, &v);
-    if (rc == JUNO_ERANGE)
-        cli_usage("invalid --%s '%s': must be between %llu and %llu", name, arg,
-                  (unsigned long long)min, (unsigned long long)max);
-    if (rc != 0) cli_usage("invalid --%s '%s': not a number", name, arg);
-    return v;
-}
-
 /* Find this store in map m: by --zone/--node if given, else by --listen address. */
 static int
 find_self(const struct store *s, const struct map *m, int *zone, int *node, char *err,
@@ -235,17 +223,19 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
             else
                 cli_usage("invalid --sync '%s': use none, batch or always", optarg);
             break;
-        case 't': c->threads = (unsigned)num_opt("threads", optarg, 1, 128); break;
-        case OPT_LOCK_MS: c->lock_ms = num_opt("lock-ms", optarg, 10, 60000); break;
-        case OPT_MAX_FRAME: c->max_frame = num_opt("max-frame", optarg, 64, 64u << 20); break;
-        case OPT_MAX_NS: c->max_ns = num_opt("max-namespace", optarg, 1, 64); break;
-        case OPT_MAX_KEY: c->max_key = num_opt("max-key", optarg, 1, 65535); break;
-        case OPT_MAX_VALUE: c->max_value = num_opt("max-value", optarg, 0, 32u << 20); break;
-        case OPT_MAX_TTL: c->max_ttl = num_opt("max-ttl", optarg, 1, UINT32_MAX); break;
+        case 't': c->threads = (unsigned)cli_opt_u64("threads", optarg, 1, 128); break;
+        case OPT_LOCK_MS: c->lock_ms = cli_opt_u64("lock-ms", optarg, 10, 60000); break;
+        case OPT_MAX_FRAME: c->max_frame = cli_opt_u64("max-frame", optarg, 64, 64u << 20); break;
+        case OPT_MAX_NS: c->max_ns = cli_opt_u64("max-namespace", optarg, 1, 64); break;
+        case OPT_MAX_KEY: c->max_key = cli_opt_u64("max-key", optarg, 1, 65535); break;
+        case OPT_MAX_VALUE: c->max_value = cli_opt_u64("max-value", optarg, 0, 32u << 20); break;
+        case OPT_MAX_TTL: c->max_ttl = cli_opt_u64("max-ttl", optarg, 1, UINT32_MAX); break;
         case OPT_GRACE:
-            c->tombstone_grace_s = num_opt("tombstone-grace", optarg, 0, UINT32_MAX);
+            c->tombstone_grace_s = cli_opt_u64("tombstone-grace", optarg, 0, UINT32_MAX);
             break;
-        case OPT_IDLE: c->idle_timeout_s = num_opt("idle-timeout", optarg, 0, 86400 * 365); break;
+        case OPT_IDLE:
+            c->idle_timeout_s = cli_opt_u64("idle-timeout", optarg, 0, 86400 * 365);
+            break;
         case OPT_LOG_LEVEL: {
             enum log_level lv;
             if (log_parse_level(optarg, &lv) != 0)

@@ -19,6 +19,7 @@
  * where "if newer" is decided atomically. A request id seen as the record's
  * last writer makes a replayed write answer AlreadyFulfilled.
  */
+#include "clock.h"
 #include "store.h"
 
 #include "error.h"
@@ -58,14 +59,6 @@ struct op {
     uint8_t key[]; /* the storage key */
 };
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 op__done(struct op *op)
 {
@@ -90,7 +83,8 @@ op__reply(struct op *op, int status, const struct record_meta *m, const uint8_t 
     if (op->has_rid) wire_meta_set_request_id(&r.meta, op->in.request_id);
     if (m != NULL) {
         uint64_t now = (uint64_t)time(NULL);
-        if (m->tombstone) r.flags |= WIRE_FLAG_MARK_DELETE; /* the record described is a tombstone */
+        if (m->tombstone)
+            r.flags |= WIRE_FLAG_MARK_DELETE; /* the record described is a tombstone */
         wire_meta_set_u32(&r.meta, WIRE_F_VERSION, m->version);
         wire_meta_set_u32(&r.meta, WIRE_F_CREATION_TIME, m->creation_time);
         wire_meta_set_u32(&r.meta, WIRE_F_EXPIRATION_TIME, m->expiration_time);
@@ -258,9 +252,12 @@ op__prepare_done(struct op *op)
         keep = 0;
         with_value = 1;
     }
-    if (!keep) locks_remove(&s->locks, l);
-    else if (has) l->seen_lm = m.last_modified, l->seen_version = m.version;
-    else l->seen_lm = 0, l->seen_version = 0;
+    if (!keep)
+        locks_remove(&s->locks, l);
+    else if (has)
+        l->seen_lm = m.last_modified, l->seen_version = m.version;
+    else
+        l->seen_lm = 0, l->seen_version = 0;
     op__reply(op, status, alive || (has && m.tombstone) ? &m : NULL, data, dlen, with_value);
     op__done(op);
 }
@@ -350,7 +347,7 @@ op__meta_from_request(const struct op *op, struct record_meta *m)
     m->version = op->in.version;
     m->creation_time = op->in.creation_time ? op->in.creation_time : (uint32_t)time(NULL);
     m->expiration_time = op->in.expiration_time;
-    m->last_modified = op->in.last_modified ? op->in.last_modified : now_ns();
+    m->last_modified = op->in.last_modified ? op->in.last_modified : clock_wall_ns();
     if (wire_meta_has(&op->in, WIRE_F_ORIGINATOR_ID))
         memcpy(m->origin_id, op->in.originator_id, 16);
     else
