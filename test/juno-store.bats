@@ -134,7 +134,7 @@ one_node_map() {
     [ "$(echo "$r2" | jfield value)" = two ]
     [ "$(echo "$r2" | jfield creation_time)" = "$(echo "$r1" | jfield creation_time)" ]
     [ "$(echo "$r2" | jfield last_modified)" -gt "$(echo "$r1" | jfield last_modified)" ]
-    [ "$(echo "$r2" | jfield originator)" = "$(echo "$r1" | jfield originator)" ]
+    [ "$(echo "$r2" | jfield originator_id)" = "$(echo "$r1" | jfield originator_id)" ]
 }
 
 @test "prepare-create on an existing key is DupKey; prepare-update on a missing key is NoKey" {

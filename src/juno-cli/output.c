@@ -113,7 +113,7 @@ output_reply(const struct juno_opts *o, const struct wire_msg *r, int with_value
         put_num("expiration_time", m->expiration_time, json);
     if (wire_meta_has(m, WIRE_F_TTL)) put_num("ttl", m->ttl, json);
     if (wire_meta_has(m, WIRE_F_LAST_MODIFIED)) put_num("last_modified", m->last_modified, json);
-    if (wire_meta_has(m, WIRE_F_ORIGINATOR_ID)) put_id("originator", m->originator_id, json);
+    if (wire_meta_has(m, WIRE_F_ORIGINATOR_ID)) put_id("originator_id", m->originator_id, json);
     if (wire_meta_has(m, WIRE_F_REQUEST_ID)) put_id("request_id", m->request_id, json);
     with_value = with_value || r->value.len > 0;
     if (json) {
