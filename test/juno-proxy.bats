@@ -163,7 +163,7 @@ key_on() {
     opts=$(juno-proxy --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
     bash_opts=$(grep -o -- '--[a-z][a-z-]*' "$BATS_TEST_DIRNAME/../completions/juno-proxy.bash" | sort -u)
     zsh_opts=$(grep -o -- '--[a-z][a-z-]*' "$BATS_TEST_DIRNAME/../completions/_juno-proxy" | sort -u)
-    [ "$(echo "$opts" | wc -l)" -eq 16 ]
+    [ "$(echo "$opts" | wc -l)" -eq 17 ]
     [ "$opts" = "$bash_opts" ]
     [ "$opts" = "$zsh_opts" ]
 }
@@ -630,4 +630,25 @@ key_on() {
     done
     grep -q "store recovered addr=$B1" "$PLOG"
     [ "$(pc get t "$k" | jfield status)" = NoKey ]
+}
+
+@test "a request over --deadline is answered Busy (14) at once; the proxy keeps serving" {
+    start_stores
+    start_proxy --request-timeout 5000 --deadline 300
+    [ "$(pc set t dl v1 | jfield status)" = Ok ]
+    for n in b1 b2 c1 c2; do kill -STOP "$(cat "$TMP/pid-$n")"; done # only z0 answers: no quorum
+    start=$(date +%s%N)
+    run pc set t dl v2
+    ms=$((($(date +%s%N) - start) / 1000000))
+    for n in b1 b2 c1 c2; do kill -CONT "$(cat "$TMP/pid-$n")"; done
+    echo "$output; ${ms} ms" >&2
+    [ "$(echo "$output" | jfield status)" = Busy ]
+    [ "$ms" -lt 1500 ] # the storage timeout is 5 s
+    grep -q "request over its deadline, answering Busy op=Set" "$PLOG"
+    # the stores are back: the proxy serves, and a retry of the write succeeds
+    for i in $(seq 50); do
+        [ "$(pc set t dl v3 | jfield status)" = Ok ] && break
+        sleep 0.1
+    done
+    [ "$(pc get t dl | jfield value)" = v3 ]
 }

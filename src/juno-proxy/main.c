@@ -10,6 +10,7 @@
  * swaps (maploader.c). SIGTERM/SIGINT: stop accepting and reading, finish the
  * requests in flight, exit 0; a second SIGINT exits at once.
  */
+#include "preq.h"
 #include "proxy.h"
 
 #include "cli.h"
@@ -43,6 +44,9 @@ static const char usage_text[] =
     "      --idle-timeout S       close client connections idle this long; 0 = never\n"
     "                             (default 120)\n"
     "      --request-timeout MS   time a store has to answer one request (default 500)\n"
+    "      --deadline MS          time a client request may take before the proxy\n"
+    "                             answers Busy (14), retryable; the storage work goes\n"
+    "                             on (default 3 x --request-timeout)\n"
     "      --max-frame BYTES      largest client message (default 1048576)\n"
     "      --max-namespace BYTES  namespace length limit (default 64, at most 64)\n"
     "      --max-key BYTES        key length limit (default 256)\n"
@@ -62,6 +66,7 @@ enum {
     OPT_MAX_TTL,
     OPT_IDLE,
     OPT_REQ_TIMEOUT,
+    OPT_DEADLINE,
     OPT_MAX_FRAME,
     OPT_MAX_NS,
     OPT_MAX_KEY,
@@ -79,6 +84,7 @@ static const struct option long_opts[] = {
     {"max-ttl", required_argument, NULL, OPT_MAX_TTL},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"request-timeout", required_argument, NULL, OPT_REQ_TIMEOUT},
+    {"deadline", required_argument, NULL, OPT_DEADLINE},
     {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
     {"max-namespace", required_argument, NULL, OPT_MAX_NS},
     {"max-key", required_argument, NULL, OPT_MAX_KEY},
@@ -111,6 +117,9 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_REQ_TIMEOUT:
             c->request_timeout_ms = cli_opt_u64("request-timeout", optarg, 1, 600000);
             break;
+        case OPT_DEADLINE:
+            c->deadline_ms = cli_opt_u64("deadline", optarg, 1, 3600000);
+            break;
         case OPT_MAX_FRAME: c->max_frame = cli_opt_u64("max-frame", optarg, 64, 64u << 20); break;
         case OPT_MAX_NS: c->max_ns = cli_opt_u64("max-namespace", optarg, 1, 64); break;
         case OPT_MAX_KEY: c->max_key = cli_opt_u64("max-key", optarg, 1, 65535); break;
@@ -133,6 +142,7 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
     if (cli_parse_hostport(listen, c->listen_host, sizeof(c->listen_host), &c->listen_port) != 0)
         cli_usage("invalid --listen '%s': expected HOST:PORT", listen);
     if (c->map_path == NULL) cli_usage("--map FILE is required");
+    if (c->deadline_ms == 0) c->deadline_ms = 3 * c->request_timeout_ms;
     if (c->default_ttl > c->max_ttl)
         cli_usage("--default-ttl %llu is over --max-ttl %llu", (unsigned long long)c->default_ttl,
                   (unsigned long long)c->max_ttl);
@@ -229,6 +239,7 @@ worker_on_sweep(uv_timer_t *t)
 {
     struct worker *w = t->data;
     client_sweep(w);
+    preq_expire(w);
     route_maybe_swap(w);
     worker_maybe_finish(w);
 }

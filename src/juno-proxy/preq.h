@@ -75,6 +75,8 @@ struct preq {
     int pending;           /* storage requests in flight */
     int decision;          /* enum decision */
     int replied;
+    struct preq *dl_prev, *dl_next; /* w->dl_head list while not replied */
+    int on_dl;
     int repaired;     /* Get: read repair sent */
     struct rmeta out; /* the record written (writes), reported (Get) */
     uint8_t vtype;
@@ -91,6 +93,8 @@ rq_value(const struct preq *rq)
 }
 
 /* replicate.c */
+/* Answer Busy (14) to every request older than the deadline (loop thread). */
+void preq_expire(struct worker *w);
 int rmeta_cmp(const struct rmeta *a, const struct rmeta *b); /* newer: > 0 */
 void rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct replica *with);
 /* Send a storage request to replica i: opcode and flags, meta built from rec

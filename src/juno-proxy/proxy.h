@@ -51,6 +51,7 @@ struct proxy_config {
     uint64_t default_ttl, max_ttl; /* seconds */
     uint64_t idle_timeout_s;       /* 0 = never */
     uint64_t request_timeout_ms;   /* per storage request */
+    uint64_t deadline_ms;          /* a whole client request; then Busy (14) */
     uint64_t max_frame, max_ns, max_key, max_value;
     uint64_t max_inflight; /* per client connection, before reading pauses */
 };
@@ -100,6 +101,7 @@ struct worker {
     struct upstream **up_buckets; /* owned: address hash of live upstreams */
     size_t nbuckets;
     uint64_t inflight; /* requests alive, background work included */
+    struct preq *dl_head, *dl_tail; /* requests not yet answered, oldest first */
     int draining, finished;
     uint64_t rng; /* request id generator state */
     struct worker_stats stats;

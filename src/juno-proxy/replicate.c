@@ -61,12 +61,30 @@ rmeta_from(struct rmeta *m, const struct wire_msg *r, int tomb)
     m->tomb = tomb || (r->flags & WIRE_FLAG_MARK_DELETE);
 }
 
+/* Take rq off its worker's list of unanswered requests. */
+static void
+rq_deadline_unlink(struct preq *rq)
+{
+    struct worker *w = rq->w;
+    if (!rq->on_dl) return;
+    if (rq->dl_prev)
+        rq->dl_prev->dl_next = rq->dl_next;
+    else
+        w->dl_head = rq->dl_next;
+    if (rq->dl_next)
+        rq->dl_next->dl_prev = rq->dl_prev;
+    else
+        w->dl_tail = rq->dl_prev;
+    rq->on_dl = 0;
+}
+
 static void
 rq_free(struct preq *rq)
 {
     struct worker *w = rq->w;
     for (int i = 0; i < rq->n; i++) free(rq->rep[i].val);
     free(rq->xval);
+    rq_deadline_unlink(rq);
     if (rq->c) conn_unref(rq->c);
     route_unref(rq->rt);
     free(rq);
@@ -75,10 +93,24 @@ rq_free(struct preq *rq)
 }
 
 void
+preq_expire(struct worker *w)
+{
+    uint64_t limit = w->p->cfg.deadline_ms * 1000000u, now = uv_hrtime();
+    while (w->dl_head && now - w->dl_head->t0 >= limit) {
+        struct preq *rq = w->dl_head;
+        log_info("request over its deadline, answering Busy op=%s shard=%u ms=%llu",
+                 wire_opcode_name(rq->opcode), rq->shard,
+                 (unsigned long long)((now - rq->t0) / 1000000u));
+        rq_reply(rq, WIRE_ST_BUSY, NULL, NULL); /* unlinks; the storage work goes on */
+    }
+}
+
+void
 rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct replica *with)
 {
     if (rq->replied) return;
     rq->replied = 1;
+    rq_deadline_unlink(rq);
     struct replica xv; /* a TTL extension answers with the record read */
     if (rq->extending && status != WIRE_ST_OK) {
         log_info("ttl extension failed shard=%u status=%s", rq->shard, wire_status_name(status));
@@ -387,6 +419,13 @@ preq_start(struct worker *w, struct conn *c, const struct wire_msg *req, uint64_
     rq->c = c;
     rq->rt = rt;
     rq->t0 = t0;
+    rq->on_dl = 1; /* requests arrive in t0 order: the list stays sorted */
+    rq->dl_prev = w->dl_tail;
+    if (w->dl_tail)
+        w->dl_tail->dl_next = rq;
+    else
+        w->dl_head = rq;
+    w->dl_tail = rq;
     rq->opaque = req->opaque;
     rq->opcode = req->opcode;
     rq->wop = req->opcode;
