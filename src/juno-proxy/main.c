@@ -117,9 +117,7 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_REQ_TIMEOUT:
             c->request_timeout_ms = cli_opt_u64("request-timeout", optarg, 1, 600000);
             break;
-        case OPT_DEADLINE:
-            c->deadline_ms = cli_opt_u64("deadline", optarg, 1, 3600000);
-            break;
+        case OPT_DEADLINE: c->deadline_ms = cli_opt_u64("deadline", optarg, 1, 3600000); break;
         case OPT_MAX_FRAME: c->max_frame = cli_opt_u64("max-frame", optarg, 64, 64u << 20); break;
         case OPT_MAX_NS: c->max_ns = cli_opt_u64("max-namespace", optarg, 1, 64); break;
         case OPT_MAX_KEY: c->max_key = cli_opt_u64("max-key", optarg, 1, 65535); break;

@@ -100,7 +100,7 @@ struct worker {
     struct upstream *dirty_ups;   /* upstreams with output to write */
     struct upstream **up_buckets; /* owned: address hash of live upstreams */
     size_t nbuckets;
-    uint64_t inflight; /* requests alive, background work included */
+    uint64_t inflight;              /* requests alive, background work included */
     struct preq *dl_head, *dl_tail; /* requests not yet answered, oldest first */
     int draining, finished;
     uint64_t rng; /* request id generator state */
