@@ -97,6 +97,15 @@ cli_opt_u64(const char *name, const char *arg, uint64_t min, uint64_t max)
     return v;
 }
 
+void
+cli_opt_log_level(const char *arg)
+{
+    enum log_level lv;
+    if (log_parse_level(arg, &lv) != 0)
+        cli_usage("invalid --log-level '%s': use debug, info, warn, error or off", arg);
+    log_set_level(lv);
+}
+
 int
 cli_parse_hostport(const char *s, char *host, size_t hostcap, uint16_t *port)
 {

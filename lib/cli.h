@@ -53,6 +53,9 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * or a usage error (exit 64) naming the option and the bounds. */
 uint64_t cli_opt_u64(const char *name, const char *arg, uint64_t min, uint64_t max);
 
+/* Apply option --log-level arg (debug, info, warn, error, off), or exit 64. */
+void cli_opt_log_level(const char *arg);
+
 /* Split "HOST:PORT" (or "[v6]:PORT") into host (NUL-terminated, at most
  * hostcap-1 bytes) and port 1..65535. Returns 0 or JUNO_EINVAL. */
 int cli_parse_hostport(const char *s, char *host, size_t hostcap, uint16_t *port);

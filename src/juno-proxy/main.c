@@ -122,13 +122,7 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_MAX_NS: c->max_ns = cli_opt_u64("max-namespace", optarg, 1, 64); break;
         case OPT_MAX_KEY: c->max_key = cli_opt_u64("max-key", optarg, 1, 65535); break;
         case OPT_MAX_VALUE: c->max_value = cli_opt_u64("max-value", optarg, 0, 32u << 20); break;
-        case OPT_LOG_LEVEL: {
-            enum log_level lv;
-            if (log_parse_level(optarg, &lv) != 0)
-                cli_usage("invalid --log-level '%s': use debug, info, warn or error", optarg);
-            log_set_level(lv);
-            break;
-        }
+        case OPT_LOG_LEVEL: cli_opt_log_level(optarg); break;
         case OPT_LOG_FILE: c->log_file = optarg; break;
         case OPT_CHECK: *check_only = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);

@@ -236,13 +236,7 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
         case OPT_IDLE:
             c->idle_timeout_s = cli_opt_u64("idle-timeout", optarg, 0, 86400 * 365);
             break;
-        case OPT_LOG_LEVEL: {
-            enum log_level lv;
-            if (log_parse_level(optarg, &lv) != 0)
-                cli_usage("invalid --log-level '%s': use debug, info, warn or error", optarg);
-            log_set_level(lv);
-            break;
-        }
+        case OPT_LOG_LEVEL: cli_opt_log_level(optarg); break;
         case OPT_LOG_FILE: c->log_file = optarg; break;
         case OPT_CHECK: *check_only = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
