@@ -443,6 +443,7 @@ op__store_record(struct op *op, int tombstone)
 
 /* ---- dispatch ---- */
 
+/* The keyed writes: every keyed operation but Read. */
 static int
 needs_request_id(int opcode)
 {
@@ -679,19 +680,9 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
         scan_op(s, c, req, op__work_compact, op__after_compact);
         return;
     }
-    switch (req->opcode) {
-    case WIRE_OP_READ:
-    case WIRE_OP_PREPARE_CREATE:
-    case WIRE_OP_PREPARE_UPDATE:
-    case WIRE_OP_PREPARE_SET:
-    case WIRE_OP_PREPARE_DELETE:
-    case WIRE_OP_COMMIT:
-    case WIRE_OP_ABORT:
-    case WIRE_OP_DELETE:
-    case WIRE_OP_MARK_DELETE:
-    case WIRE_OP_REPAIR:
-    case WIRE_OP_CLONE: break;
-    default: reply_status(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode"); return;
+    if (req->opcode != WIRE_OP_READ && !needs_request_id(req->opcode)) {
+        reply_status(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode"); /* keyed ops only below */
+        return;
     }
     if (check_request(s, c, req) != 0) return;
     struct op *op = op_create(s, c, req);
