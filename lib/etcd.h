@@ -2,7 +2,7 @@
  *
  * juno keeps its cluster state under /juno/<cluster>/ in etcd (the key layout is
  * in docs/operations.md). This module speaks the gateway's JSON: POST
- * /v3/kv/range, /v3/kv/put, /v3/kv/deleterange, /v3/kv/txn, /v3/lease/*, and
+ * /v3/kv/range, /v3/kv/put, /v3/kv/deleterange, /v3/kv/txn, /v3/lease/..., and
  * the streaming /v3/watch. Keys and values are base64 on the wire; here they
  * are plain bytes (values binary-safe with a length, keys C strings).
  *
