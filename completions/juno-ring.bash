@@ -22,11 +22,11 @@ _juno_ring()
         words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
     fi
 
-    local commands="init show lookup plan check"
+    local commands="init show lookup plan check publish fetch"
     local cmd="" w
     for w in "${words[@]:1:cword-1}"; do
         case $w in
-        init | show | lookup | plan | check) cmd=$w; break ;;
+        init | show | lookup | plan | check | publish | fetch) cmd=$w; break ;;
         esac
     done
 
@@ -39,7 +39,7 @@ _juno_ring()
         COMPREPLY=($(compgen -W "256 512 1024 2048 4096 8192 16384 65536" -- "$cur"))
         return
         ;;
-    -c | --cluster | -z | --zone | -a | --add | -r | --remove)
+    -c | --cluster | -z | --zone | -a | --add | -r | --remove | -e | --etcd)
         return
         ;;
     esac
@@ -51,13 +51,15 @@ _juno_ring()
     lookup) opts+=" --json --hex" ;;
     plan) opts+=" --add --remove --out --json" ;;
     check) ;;
+    publish) opts+=" --etcd" ;;
+    fetch) opts+=" --etcd --cluster --out" ;;
     esac
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
     elif [[ -z $cmd ]]; then
         COMPREPLY=($(compgen -W "$commands" -- "$cur"))
-    elif [[ $cmd != init ]]; then
+    elif [[ $cmd != init && $cmd != fetch ]]; then
         _juno_ring_files
     fi
 }

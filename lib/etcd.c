@@ -115,6 +115,14 @@ etcd_prefix_end(const char *prefix, char *out, size_t outcap)
     return (int)n;
 }
 
+int
+etcd_juno_key(char *buf, size_t cap, const char *cluster, const char *suffix)
+{
+    int n = snprintf(buf, cap, "/juno/%s/%s", cluster, suffix);
+    if (n < 0 || (size_t)n >= cap) return JUNO_EMSGSIZE;
+    return n;
+}
+
 /* ---- JSON helpers ---- */
 
 cJSON *

@@ -193,6 +193,12 @@ int etcd_reg_update(struct etcd_reg *r, const char *value);
  * at once (else it expires after the TTL). Joins the thread. NULL is allowed. */
 void etcd_reg_stop(struct etcd_reg *r, int revoke);
 
+/* juno's key layout (docs/operations.md): /juno/<cluster>/<suffix>, e.g.
+ * etcd_juno_key(buf, sizeof(buf), "demo", "map") gives "/juno/demo/map".
+ * Returns the length, or JUNO_EMSGSIZE when it does not fit in cap. */
+#define ETCD_JUNO_DEFAULT_CLUSTER "juno"
+int etcd_juno_key(char *buf, size_t cap, const char *cluster, const char *suffix);
+
 /* Helpers, exposed for the unit tests. */
 /* Standard base64 with padding of len bytes into out (outcap >= 4*ceil(len/3)+1,
  * NUL-terminated). Returns the encoded length, or JUNO_EMSGSIZE. */

@@ -31,6 +31,7 @@ enum {
     OPT_OUT = 1 << 5,
     OPT_JSON = 1 << 6,
     OPT_HEX = 1 << 7,
+    OPT_ETCD = 1 << 8,
 };
 
 struct jring_opts {
@@ -44,7 +45,8 @@ struct jring_opts {
     size_t nchanges;
     const char *out; /* borrowed: --out FILE, or NULL */
     int json, hex;
-    char **args; /* borrowed: positional arguments after the command */
+    const char *etcd; /* borrowed: --etcd URL[,URL...], or NULL (JUNO_ETCD) */
+    char **args;      /* borrowed: positional arguments after the command */
     int nargs;
 };
 
@@ -54,6 +56,8 @@ int jring__cmd_show(struct jring_opts *o);
 int jring__cmd_lookup(struct jring_opts *o);
 int jring__cmd_check(struct jring_opts *o);
 int jring__cmd_plan(struct jring_opts *o);
+int jring__cmd_publish(struct jring_opts *o);
+int jring__cmd_fetch(struct jring_opts *o);
 
 /* Read and validate the map at path (NULL or "-": stdin). On any problem,
  * print every error as "unable to VERB map PATH: ..." and exit (65 for bad

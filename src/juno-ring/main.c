@@ -1,5 +1,5 @@
 /* main.c: juno-ring's command line: options, help, and dispatch to the
- * commands (init, show, lookup, plan, check). The option table below is the one
+ * commands (init, show, lookup, plan, check, publish, fetch). The option table below is the one
  * the help text lists and the completions (completions/juno-ring.bash, _juno-ring)
  * are tested against. */
 #include "jring.h"
@@ -28,14 +28,19 @@ static const char help[] =
     "          the moves a membership change needs, applied in the order given,\n"
     "          and the new map (version + 1)\n"
     "  check   [MAP]       validate a map; every error on its own line\n"
+    "  publish [MAP] --etcd URL  make MAP the cluster's live map in etcd, only if\n"
+    "          etcd holds the version it was planned from (version - 1; none for\n"
+    "          version 1); exit 1 if not\n"
+    "  fetch   --etcd URL [--cluster NAME]  print the live map (cluster default juno)\n"
     "\n"
     "Options:\n"
-    "  -c, --cluster NAME    cluster name (init)\n"
+    "  -c, --cluster NAME    cluster name (init, fetch)\n"
     "  -s, --shards S        number of shards, 1..65536, default 1024 (init)\n"
     "  -z, --zone ZONE=NODE,...  a zone and its nodes; repeat for up to 5 zones (init)\n"
     "  -a, --add ZONE=[NAME@]ADDR  add a node to a zone (plan)\n"
     "  -r, --remove ZONE=NAME  remove a node from a zone (plan)\n"
-    "  -o, --out FILE        write the new map to FILE, atomically (init, plan)\n"
+    "  -o, --out FILE        write the new map to FILE, atomically (init, plan, fetch)\n"
+    "  -e, --etcd URL[,URL...]  etcd endpoints (publish, fetch); default $JUNO_ETCD\n"
     "  -j, --json            print JSON instead of text (show, lookup, plan)\n"
     "  -x, --hex             KEY is hex-encoded bytes (lookup)\n"
     "  -h, --help            print this help and exit\n"
@@ -44,20 +49,16 @@ static const char help[] =
     "Examples:\n"
     "  juno-ring init --cluster demo --zone z0=127.0.0.1:9001,127.0.0.1:9002 > map.json\n"
     "  juno-ring plan map.json --add z0=s3@127.0.0.1:9003 --out map2.json\n"
-    "  juno-ring lookup map2.json user:42\n";
+    "  juno-ring lookup map2.json user:42\n"
+    "  juno-ring publish map2.json --etcd http://127.0.0.1:2379\n";
 
 static const struct option longopts[] = {
-    {"cluster", required_argument, NULL, 'c'},
-    {"shards", required_argument, NULL, 's'},
-    {"zone", required_argument, NULL, 'z'},
-    {"add", required_argument, NULL, 'a'},
-    {"remove", required_argument, NULL, 'r'},
-    {"out", required_argument, NULL, 'o'},
-    {"json", no_argument, NULL, 'j'},
-    {"hex", no_argument, NULL, 'x'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+    {"cluster", required_argument, NULL, 'c'}, {"shards", required_argument, NULL, 's'},
+    {"zone", required_argument, NULL, 'z'},    {"add", required_argument, NULL, 'a'},
+    {"remove", required_argument, NULL, 'r'},  {"out", required_argument, NULL, 'o'},
+    {"json", no_argument, NULL, 'j'},          {"hex", no_argument, NULL, 'x'},
+    {"etcd", required_argument, NULL, 'e'},    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 };
 
 static const struct command {
@@ -70,13 +71,15 @@ static const struct command {
     {"lookup", OPT_JSON | OPT_HEX, jring__cmd_lookup},
     {"plan", OPT_ADD | OPT_REMOVE | OPT_OUT | OPT_JSON, jring__cmd_plan},
     {"check", 0, jring__cmd_check},
+    {"publish", OPT_ETCD, jring__cmd_publish},
+    {"fetch", OPT_ETCD | OPT_CLUSTER | OPT_OUT, jring__cmd_fetch},
 };
 
 static const char *
 opt_name(unsigned bit)
 {
-    static const char *names[] = {"--cluster", "--shards", "--zone", "--add",
-                                  "--remove",  "--out",    "--json", "--hex"};
+    static const char *names[] = {"--cluster", "--shards", "--zone", "--add", "--remove",
+                                  "--out",     "--json",   "--hex",  "--etcd"};
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (bit == 1u << i) return names[i];
     }
@@ -104,7 +107,7 @@ parse_options(int argc, char **argv, struct jring_opts *o)
     uint64_t v;
     o->shards = HASH_DEFAULT_SHARDS;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":c:s:z:a:r:o:jxhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:s:z:a:r:o:e:jxhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             o->seen |= OPT_CLUSTER;
@@ -145,6 +148,10 @@ parse_options(int argc, char **argv, struct jring_opts *o)
             o->seen |= OPT_HEX;
             o->hex = 1;
             break;
+        case 'e':
+            o->seen |= OPT_ETCD;
+            o->etcd = optarg;
+            break;
         case 'h': fputs(help, stdout); exit(0);
         case 'V': cli_version(); exit(0);
         case ':': cli_usage("unable to parse options: %s needs an argument", argv[optind - 1]);
@@ -162,8 +169,8 @@ main(int argc, char **argv)
     cli_init("juno-ring");
     parse_options(argc, argv, &o);
     if (optind >= argc)
-        cli_usage(
-            "unable to parse command line: missing command (init, show, lookup, plan or check)");
+        cli_usage("unable to parse command line: missing command (init, show, lookup, plan, check, "
+                  "publish or fetch)");
     const char *name = argv[optind];
     const struct command *cmd = NULL;
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

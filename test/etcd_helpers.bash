@@ -1,0 +1,68 @@
+# etcd_helpers.bash: a throwaway etcd for the bats suites (load it with
+# `load etcd_helpers`). Needs $TMP and $TMP/pids (teardown kills by PID).
+#
+#   start_etcd        a one-member etcd on free loopback ports: $ETCD (URL),
+#                     PID in $TMP/pid-etcd; data in $TMP/etcd
+#   stop_etcd [SIG]   stop it (default TERM) and wait for it to exit
+#   etcdctl_ ARGS     etcdctl against $ETCD
+#   etcd_get KEY      the value of KEY ("" when absent)
+
+free_ports() { # N: N free loopback ports on one line
+    python3 -c '
+import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])' "$1"
+}
+
+start_etcd() {
+    local i
+    if [ -z "${ETCD_CPORT:-}" ]; then
+        read -r ETCD_CPORT ETCD_PPORT < <(free_ports 2)
+        ETCD=http://127.0.0.1:$ETCD_CPORT
+    fi
+    setsid etcd --name n1 --data-dir "$TMP/etcd" \
+        --listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
+        --listen-peer-urls "http://127.0.0.1:$ETCD_PPORT" \
+        --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PPORT" \
+        --initial-cluster "n1=http://127.0.0.1:$ETCD_PPORT" \
+        --heartbeat-interval=10 --election-timeout=100 --unsafe-no-fsync \
+        --logger=zap --log-outputs=stderr >>"$TMP/etcd.log" 2>&1 </dev/null &
+    echo $! >"$TMP/pid-etcd"
+    echo $! >>"$TMP/pids"
+    for i in $(seq 400); do
+        curl -s -m 2 "$ETCD/health" 2>/dev/null | grep -q '"health":"true"' && return 0
+        kill -0 "$(cat "$TMP/pid-etcd")" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "etcd did not start:" >&2
+    tail -20 "$TMP/etcd.log" >&2
+    return 1
+}
+
+stop_etcd() {
+    local pid i
+    pid=$(cat "$TMP/pid-etcd")
+    kill "-${1:-TERM}" "$pid" 2>/dev/null || true
+    for i in $(seq 200); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.05
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+etcdctl_() { ETCDCTL_API=3 etcdctl --endpoints="$ETCD" "$@"; }
+
+etcd_get() { etcdctl_ get --print-value-only "$1"; }
+
+# wait_for DESCRIPTION COMMAND...: retry COMMAND (up to 20 s) until it succeeds.
+wait_for() {
+    local what=$1 i
+    shift
+    for i in $(seq 400); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "timed out waiting for: $what" >&2
+    return 1
+}
