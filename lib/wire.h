@@ -57,6 +57,9 @@ wire_rq(uint8_t type_flag)
 /* Header flags (byte 13). */
 #define WIRE_FLAG_REPLICATION 0x01 /* on a Nop: keepalive */
 #define WIRE_FLAG_MARK_DELETE 0x02
+/* juno: on PrepareCreate/Update/Set to a store, commit at once (a key with a
+ * single replica); the store computes the new record's metadata */
+#define WIRE_FLAG_ONE_PHASE   0x10
 
 /* XX(NAME, value, "Name") */
 #define WIRE_OPCODE_MAP(XX)                                                                        \
@@ -82,7 +85,12 @@ wire_rq(uint8_t type_flag)
     XX(VER_HANDSHAKE, 0xE2, "VerHandshake")                                                        \
     XX(DROP_SHARD, 0xF1, "DropShard") /* juno: delete a shard's key range */                       \
     XX(SHARD_INFO, 0xF2, "ShardInfo") /* juno: a shard's record count and hash */                  \
-    XX(COMPACT, 0xF3, "Compact")      /* juno: run a full compaction now */
+    XX(COMPACT, 0xF3, "Compact")              /* juno: run a full compaction now */                \
+    XX(MIGRATE_START, 0xF4, "MigrateStart")   /* juno: stream a shard to another store */          \
+    XX(MIGRATE_STATUS, 0xF5, "MigrateStatus") /* juno: how a shard's stream is going */            \
+    XX(MIGRATE_STOP, 0xF6, "MigrateStop")     /* juno: end a shard's stream and forwarding */      \
+    XX(MIGRATE_VERIFY, 0xF7, "MigrateVerify") /* juno: compare a shard, source and target */       \
+    XX(SHARD_ACCEPT, 0xF8, "ShardAccept")     /* juno: serve a shard being moved in */
 
 enum wire_opcode {
 #define XX(name, value, str) WIRE_OP_##name = (value),

@@ -745,3 +745,82 @@ for i in range(300000): print(f"set\tt{i}\tv{i}")' >"$TMP/in"
     run j get "$k"
     [ "$output" = later ]
 }
+
+@test "one-phase: prepare-set --one-phase writes at once: version 1, 2, creation time and originator kept" {
+    start_store --memory
+    k=$(key_for s1 k)
+    run j --one-phase prepare-set "$k" one
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = Ok ]
+    r1=$(j read --json "$k")
+    [ "$(echo "$r1" | jfield version)" = 1 ]
+    [ "$(echo "$r1" | jfield value)" = one ]
+    sleep 1.1
+    j --one-phase prepare-set "$k" two >/dev/null
+    r2=$(j read --json "$k")
+    [ "$(echo "$r2" | jfield version)" = 2 ]
+    [ "$(echo "$r2" | jfield value)" = two ]
+    [ "$(echo "$r2" | jfield creation_time)" = "$(echo "$r1" | jfield creation_time)" ]
+    [ "$(echo "$r2" | jfield originator_id)" = "$(echo "$r1" | jfield originator_id)" ]
+    [ "$(echo "$r2" | jfield last_modified)" -gt "$(echo "$r1" | jfield last_modified)" ]
+    # no lock is left behind: a two-phase write by another request id prepares at once
+    run j prepare-set "$k" three
+    [ "$status" -eq 0 ]
+}
+
+@test "one-phase: conditions are checked and a refused write changes nothing" {
+    start_store --memory
+    k=$(key_for s1 k)
+    j set "$k" v1 >/dev/null
+    run j --one-phase prepare-create "$k" x
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = DupKey ]
+    run j --one-phase prepare-update "$(key_for s1 missing)" x
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = NoKey ]
+    run j --one-phase prepare-update "$k" x --version 7
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = VersionConflict ]
+    [ "$(j get "$k")" = v1 ]
+    [ "$(j read --json "$k" | jfield version)" = 1 ]
+    run j --one-phase prepare-update "$k" v2 --version 1
+    [ "$status" -eq 0 ]
+    [ "$(j get "$k")" = v2 ]
+    [ "$(j read --json "$k" | jfield version)" = 2 ]
+}
+
+@test "one-phase: a replayed request id is AlreadyFulfilled; another writer's lock is RecordLocked" {
+    start_store --memory
+    k=$(key_for s1 k)
+    r1=11111111-1111-4111-8111-111111111111
+    r2=22222222-2222-4222-8222-222222222222
+    j --one-phase prepare-set "$k" a --rid "$r1" >/dev/null
+    run j --one-phase prepare-set "$k" a --rid "$r1"
+    [ "${lines[0]}" = AlreadyFulfilled ]
+    [ "$(j read --json "$k" | jfield version)" = 1 ]
+    run j prepare-set "$k" b --rid "$r2"
+    [ "$status" -eq 0 ]
+    run j --one-phase prepare-set "$k" c
+    [ "$status" -eq 75 ]
+    [ "${lines[0]}" = RecordLocked ]
+    [ "$(j get "$k")" = a ]
+}
+
+@test "one-phase: TTL given, then kept; over a tombstone the key starts again at version 1" {
+    start_store --memory
+    k=$(key_for s1 k)
+    j --one-phase prepare-set "$k" a --ttl 100 >/dev/null
+    e1=$(j read --json "$k" | jfield expiration_time)
+    [ "$e1" -gt "$(date +%s)" ]
+    j --one-phase prepare-set "$k" b >/dev/null
+    [ "$(j read --json "$k" | jfield expiration_time)" = "$e1" ]
+    lm=$(j read --json "$k" | jfield last_modified)
+    j mark-delete "$k" --record-version 3 --last-modified $((lm + 1000)) >/dev/null
+    run j read "$k"
+    [ "${lines[0]}" = MarkedDelete ]
+    j --one-phase prepare-set "$k" c --last-modified 5 >/dev/null
+    r=$(j read --json "$k")
+    [ "$(echo "$r" | jfield value)" = c ]
+    [ "$(echo "$r" | jfield version)" = 1 ]
+    [ "$(echo "$r" | jfield last_modified)" -gt $((lm + 1000)) ]
+}

@@ -57,7 +57,7 @@ struct bench {
     unsigned clients, pipeline, shards;
     uint64_t requests, keyspace, rate, duration_s;
     size_t value_size;
-    int store_mode, csv, json, quiet;
+    int store_mode, one_phase, csv, json, quiet;
     const char *ns;
     uint8_t *value; /* owned */
     struct bconn *conns;
@@ -104,6 +104,9 @@ send_msg(struct bconn *c, uint32_t opaque, uint8_t opcode, const struct slot *s,
     m.key.ptr = (const uint8_t *)key;
     m.key.len = (size_t)klen;
     if (b->store_mode) m.shard_id = (uint16_t)hash_shard(key, (size_t)klen, b->shards);
+    if (b->one_phase && opcode != WIRE_OP_READ && opcode != WIRE_OP_PREPARE_DELETE &&
+        opcode != WIRE_OP_DELETE)
+        m.flags = WIRE_FLAG_ONE_PHASE;
     wire_meta_set_request_id(&m.meta, s->rid);
     int with_value = opcode == WIRE_OP_SET || opcode == WIRE_OP_CREATE ||
                      opcode == WIRE_OP_UPDATE || opcode == WIRE_OP_PREPARE_SET ||
@@ -212,7 +215,8 @@ on_response(struct bconn *c, const struct wire_msg *m)
     if (m->opaque >= b->pipeline || !c->slots[m->opaque].busy) return; /* unknown: drop */
     struct slot *s = &c->slots[m->opaque];
     int st = m->status;
-    if (b->store_mode && s->stage == 0 && st == WIRE_ST_OK && b->test != T_GET) {
+    if (b->store_mode && s->stage == 0 && st == WIRE_ST_OK && b->test != T_GET &&
+        (!b->one_phase || b->test == T_DEL)) {
         s->stage = 1;
         send_msg(c, m->opaque, b->test == T_DEL ? WIRE_OP_DELETE : WIRE_OP_COMMIT, s, m);
         return;
@@ -408,6 +412,8 @@ static const char usage_text[] =
     "  -N, --namespace NS      namespace (default bench)\n"
     "  -S, --store             speak the storage opcodes to one juno-store\n"
     "      --shards S          the cluster's shard count, with --store (default 1024)\n"
+    "      --one-phase         with --store: a write is one flagged Prepare that commits at\n"
+    "                          once (what juno-proxy sends for a single-replica key)\n"
     "      --csv               CSV output\n"
     "      --json              JSON output\n"
     "  -h, --help              show this help and exit\n"
@@ -416,7 +422,7 @@ static const char usage_text[] =
     "Latency is measured per request from the moment it was due (open loop) or sent.\n"
     "\n" CLI_EXIT_CODES_HELP;
 
-enum { OPT_SHARDS = 256, OPT_CSV, OPT_JSON };
+enum { OPT_SHARDS = 256, OPT_CSV, OPT_JSON, OPT_ONE_PHASE };
 
 int
 main(int argc, char **argv)
@@ -441,6 +447,7 @@ main(int argc, char **argv)
                                          {"shards", required_argument, NULL, OPT_SHARDS},
                                          {"csv", no_argument, NULL, OPT_CSV},
                                          {"json", no_argument, NULL, OPT_JSON},
+                                         {"one-phase", no_argument, NULL, OPT_ONE_PHASE},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
@@ -461,6 +468,7 @@ main(int argc, char **argv)
         case OPT_SHARDS: b->shards = (unsigned)cli_opt_u64("shards", optarg, 1, 65536); break;
         case OPT_CSV: b->csv = 1; break;
         case OPT_JSON: b->json = 1; break;
+        case OPT_ONE_PHASE: b->one_phase = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': cli_version(); return 0;
         default: cli_usage("unknown option");

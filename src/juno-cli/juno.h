@@ -46,7 +46,7 @@ struct juno_opts {
     uint32_t if_version;
     /* record options: each has_* says the option was given */
     int has_rid, has_version, has_ttl, has_creation, has_expire, has_lm, has_origin;
-    int has_shard, has_value_type, tombstone;
+    int has_shard, has_value_type, tombstone, one_phase;
     uint8_t rid[16], origin[16];
     uint32_t version, ttl, creation, expire, shard;
     uint64_t last_modified;

@@ -95,6 +95,12 @@ static const char usage_text[] =
     "  drop-shard SHARD               delete a shard the store does not own\n"
     "  shard-info SHARD               the shard's records, live records, tombstones,\n"
     "                                 expired records, bytes and hash, as JSON\n"
+    "  migrate-start SHARD JSON       stream SHARD to another store and forward its\n"
+    "                                 writes there: {\"target\":\"H:P\",\"rate\":B/s}\n"
+    "  migrate-status SHARD           the stream's state, records, bytes, forwarded\n"
+    "  migrate-stop SHARD             end the stream once forwarded writes are in\n"
+    "  migrate-verify SHARD           hold SHARD's writes, compare source and target\n"
+    "  shard-accept SHARD             serve SHARD before the map gives it (moving in)\n"
     "  compact                        run a full compaction (drops expired records,\n"
     "                                 old tombstones, shards given up) and wait for it\n"
     "  nop                            a Nop round trip\n"
@@ -119,6 +125,9 @@ static const char usage_text[] =
     "      --last-modified NS     last-modified time (unix ns)\n"
     "      --origin UUID          originator request id\n"
     "      --tombstone            repair/clone a tombstone (header flag 0x02)\n"
+    "      --one-phase            prepare-create/-update/-set: commit at once\n"
+    "                             (header flag 0x10, as juno-proxy sends for a\n"
+    "                             single-replica key)\n"
     "      --shard N              send this shard id instead of the key's\n"
     "      --value-type N         payload value type byte (0-255)\n"
     "\n"
@@ -146,6 +155,7 @@ enum {
     OPT_LAST_MODIFIED,
     OPT_ORIGIN,
     OPT_TOMBSTONE,
+    OPT_ONE_PHASE,
     OPT_SHARD,
     OPT_VALUE_TYPE,
     OPT_STORE,
@@ -175,6 +185,7 @@ static const struct {
     {OPT_LAST_MODIFIED, M_STORE, "last-modified"},
     {OPT_ORIGIN, M_STORE, "origin"},
     {OPT_TOMBSTONE, M_STORE, "tombstone"},
+    {OPT_ONE_PHASE, M_STORE, "one-phase"},
     {OPT_SHARD, M_STORE, "shard"},
     {OPT_VALUE_TYPE, M_STORE, "value-type"},
 };
@@ -203,6 +214,7 @@ static struct option long_opts[] = {
     {"last-modified", required_argument, NULL, OPT_LAST_MODIFIED},
     {"origin", required_argument, NULL, OPT_ORIGIN},
     {"tombstone", no_argument, NULL, OPT_TOMBSTONE},
+    {"one-phase", no_argument, NULL, OPT_ONE_PHASE},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"value-type", required_argument, NULL, OPT_VALUE_TYPE},
     {NULL, 0, NULL, 0},
@@ -267,6 +279,7 @@ take_option(struct juno_opts *o, int opt, const char *arg)
         break;
     case OPT_ORIGIN: uuid_opt("origin", arg, o->origin), o->has_origin = 1; break;
     case OPT_TOMBSTONE: o->tombstone = 1; break;
+    case OPT_ONE_PHASE: o->one_phase = 1; break;
     case OPT_SHARD:
         o->shard = (uint32_t)cli_opt_u64("shard", arg, 0, 65535), o->has_shard = 1;
         break;

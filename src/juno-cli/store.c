@@ -46,6 +46,11 @@ static const struct command commands[] = {
     {"clone", WIRE_OP_CLONE, A_KEY | A_VALUE | A_RID},
     {"drop-shard", WIRE_OP_DROP_SHARD, A_SHARD},
     {"shard-info", WIRE_OP_SHARD_INFO, A_SHARD},
+    {"migrate-start", WIRE_OP_MIGRATE_START, A_SHARD | A_VALUE},
+    {"migrate-status", WIRE_OP_MIGRATE_STATUS, A_SHARD},
+    {"migrate-stop", WIRE_OP_MIGRATE_STOP, A_SHARD},
+    {"migrate-verify", WIRE_OP_MIGRATE_VERIFY, A_SHARD},
+    {"shard-accept", WIRE_OP_SHARD_ACCEPT, A_SHARD},
     {"compact", WIRE_OP_COMPACT, 0},
     {"nop", WIRE_OP_NOP, 0},
 };
@@ -105,6 +110,7 @@ build_request(const struct juno_opts *o, struct wire_msg *m, int opcode, const c
     m->type_flag = WIRE_TF_REQUEST;
     m->opcode = (uint8_t)opcode;
     m->flags = o->tombstone ? WIRE_FLAG_MARK_DELETE : 0;
+    if (o->one_phase) m->flags |= WIRE_FLAG_ONE_PHASE;
     if (key != NULL) {
         m->ns.ptr = (const uint8_t *)o->ns;
         m->ns.len = strlen(o->ns);
@@ -180,7 +186,10 @@ run_raw(const struct juno_opts *o, const struct command *c, int argc, char **arg
     struct session s;
     session_open(&s, o);
     roundtrip(&s, &req, &reply);
-    if (c->opcode == WIRE_OP_SHARD_INFO && reply.status == WIRE_ST_OK && !o->json)
+    int migrate = c->opcode >= WIRE_OP_MIGRATE_START && c->opcode <= WIRE_OP_SHARD_ACCEPT;
+    if (((c->opcode == WIRE_OP_SHARD_INFO && reply.status == WIRE_ST_OK) ||
+         (migrate && reply.value.len > 0)) &&
+        !o->json)
         printf("%.*s\n", (int)reply.value.len, (const char *)reply.value.ptr); /* JSON */
     else
         output_reply(o, &reply,

@@ -177,6 +177,7 @@ store_load_map(struct store *s, char *err, size_t errlen)
              m->zones[z].nodes[node].name, count, m->shards, lost);
     map_destroy(s->map);
     s->map = m;
+    migrate_map_loaded(s); /* shards still moving stay safe from compaction */
     return 0;
 }
 

@@ -5,6 +5,7 @@
  *
  *   Read            read ──► reply (record, NoKey, or MarkedDelete for a tombstone)
  *   Prepare*        lock ──► read ──► check the condition ──► reply (lock kept on Ok)
+ *   Prepare* with the one-phase flag: ... check ──► write as a Commit would ──► unlock, reply
  *   Commit          lock held by this request id ──► write if newer ──► unlock, reply
  *   Abort           unlock, reply
  *   Delete          write a delete ──► unlock, reply
@@ -219,6 +220,8 @@ same_id(const uint8_t a[16], const uint8_t b[16])
     return memcmp(a, b, 16) == 0;
 }
 
+static void op__commit_now(struct op *op, const struct record_meta *cur, int alive);
+
 static void
 op__prepare_done(struct op *op)
 {
@@ -252,12 +255,18 @@ op__prepare_done(struct op *op)
         keep = 0;
         with_value = 1;
     }
-    if (!keep)
+    if (!keep) {
         locks_remove(&s->locks, l);
-    else if (has)
-        l->seen_lm = m.last_modified, l->seen_version = m.version;
-    else
-        l->seen_lm = 0, l->seen_version = 0;
+    } else if (has && (m.last_modified > l->seen_lm ||
+                       (m.last_modified == l->seen_lm && m.version > l->seen_version))) {
+        /* a Repair or Clone applied while the read was in flight raised it */
+        l->seen_lm = m.last_modified;
+        l->seen_version = m.version;
+    }
+    if (keep && (op->flags & WIRE_FLAG_ONE_PHASE) && op->opcode != WIRE_OP_PREPARE_DELETE) {
+        op__commit_now(op, has ? &m : NULL, alive);
+        return;
+    }
     op__reply(op, status, alive || (has && m.tombstone) ? &m : NULL, data, dlen, with_value);
     op__done(op);
 }
@@ -297,6 +306,7 @@ static void
 op__write_done(struct engine_write *w, int status)
 {
     struct op *op = w->data;
+    migrate_written(op->s, op->shard, w, status); /* forwards it when the shard streams out */
     if (op->lock) locks_remove(&op->s->locks, op->lock);
     op->lock = NULL;
     if (status != 0) {
@@ -325,7 +335,7 @@ op__write(struct op *op, enum engine_op kind)
     op->w.val = op->rec;
     op->w.cb = op__write_done;
     op->w.data = op;
-    engine_submit(op->s->engine, &op->w);
+    migrate_submit(op->s, op->shard, &op->w); /* held for a moment while a move verifies */
 }
 
 /* Encode the record to write into op->rec. Returns 0 or JUNO_ENOMEM. */
@@ -401,6 +411,44 @@ op__commit(struct op *op)
      * than that needs no read on the writer thread. */
     struct record_meta seen = {.last_modified = l->seen_lm, .version = l->seen_version};
     op__write(op, record_cmp(&m, &seen) > 0 ? ENGINE_PUT : ENGINE_PUT_IF_NEWER);
+}
+
+/* A one-phase write (a Prepare flagged WIRE_FLAG_ONE_PHASE, which a proxy
+ * sends when the key has a single replica): the prepare's checks passed and
+ * the lock is held, so write the new record now, with the metadata a proxy's
+ * Commit would carry: version + 1 of a live record (1 for a new key or over a
+ * tombstone), creation time and originator kept from a live record, the TTL
+ * given (else the live record's expiration, else the request's
+ * expiration_time for a new record), and a last-modified stamp above the
+ * current record's. */
+static void
+op__commit_now(struct op *op, const struct record_meta *cur, int alive)
+{
+    struct lock *l = locks_find(&op->s->locks, op->key, op->klen);
+    uint32_t now = (uint32_t)time(NULL);
+    struct record_meta m;
+    memset(&m, 0, sizeof(m));
+    m.version = alive ? cur->version + 1 : 1;
+    m.creation_time = alive && cur->creation_time ? cur->creation_time : now;
+    if (wire_meta_has(&op->in, WIRE_F_TTL) && op->in.ttl > 0)
+        m.expiration_time = now + op->in.ttl;
+    else if (alive)
+        m.expiration_time = cur->expiration_time;
+    else
+        m.expiration_time = op->in.expiration_time;
+    m.last_modified = op->in.last_modified ? op->in.last_modified : clock_wall_ns();
+    if (l->seen_lm >= m.last_modified) m.last_modified = l->seen_lm + 1;
+    memcpy(m.origin_id, alive ? cur->origin_id : op->in.request_id, 16);
+    memcpy(m.last_req_id, op->in.request_id, 16);
+    m.value_type = l->value_type;
+    op->lock = l;
+    if (op__encode(op, &m, l->value, l->vlen) != 0) {
+        locks_remove(&op->s->locks, l);
+        op->lock = NULL;
+        op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
+        return;
+    }
+    op__write(op, ENGINE_PUT); /* newer than everything seen under the lock */
 }
 
 /* For Delete and MarkDelete: take over this request's lock, or refuse when
@@ -485,7 +533,8 @@ check_request(struct store *s, struct conn *c, const struct wire_msg *req)
     else if (req->shard_id >= s->nshards ||
              req->shard_id != hash_shard(req->key.ptr, req->key.len, s->nshards))
         why = "shard id does not match the key";
-    else if (!s->owned[req->shard_id] && req->opcode != WIRE_OP_CLONE) {
+    else if (!s->owned[req->shard_id] && req->opcode != WIRE_OP_CLONE &&
+             !migrate_serves(s, req->shard_id)) {
         st = WIRE_ST_NO_STORAGE_SERVER;
         why = "shard not owned by this store";
     }
@@ -546,6 +595,7 @@ drop_shard(struct store *s, struct conn *c, const struct wire_msg *req)
     }
     size_t elen = record_shard_range(req->shard_id, op->rec, op->rec + 2);
     log_info("dropping shard shard=%u", req->shard_id);
+    migrate_dropped(s, req->shard_id);
     op->w.op = ENGINE_DELETE_RANGE;
     op->w.key = op->rec;
     op->w.klen = 2;
@@ -558,15 +608,16 @@ drop_shard(struct store *s, struct conn *c, const struct wire_msg *req)
 
 /* ---- ShardInfo and Compact: worker-thread scans ---- */
 
-static void
-op__work_shard_info(uv_work_t *w)
+void
+ops_shard_scan(struct store *s, uint16_t shard, uint64_t info[6], int *rc)
 {
-    struct op *op = w->data;
     uint8_t start[2], end[3];
-    size_t elen = record_shard_range(op->shard, start, end);
-    struct engine_iter *it = engine_iter_create(op->s->engine, start, 2, end, elen);
+    size_t elen = record_shard_range(shard, start, end);
+    struct engine_iter *it = engine_iter_create(s->engine, start, 2, end, elen);
+    memset(info, 0, 6 * sizeof(*info));
+    *rc = 0;
     if (it == NULL) {
-        op->get_rc = JUNO_ENOMEM;
+        *rc = JUNO_ENOMEM;
         return;
     }
     uint64_t now = (uint64_t)time(NULL);
@@ -576,20 +627,38 @@ op__work_shard_info(uv_work_t *w)
         struct record_meta m;
         const uint8_t *data;
         size_t dlen;
-        op->info[0]++;
-        op->info[4] += kl + vl;
+        info[0]++;
+        info[4] += kl + vl;
         if (record_value_decode(v, vl, &m, &data, &dlen) != 0) continue;
         if (record_expired(&m, now)) {
-            op->info[3]++;
+            info[3]++;
             continue; /* expiry is not synchronised between copies: leave it out of the hash */
         }
         if (m.tombstone)
-            op->info[2]++;
+            info[2]++;
         else
-            op->info[1]++;
-        op->info[5] += XXH64(v, vl, XXH64(k, kl, 0)); /* a sum: independent of order */
+            info[1]++;
+        info[5] += XXH64(v, vl, XXH64(k, kl, 0)); /* a sum: independent of order */
     }
     engine_iter_destroy(it);
+}
+
+int
+ops_shard_json(const struct store *s, uint16_t shard, const uint64_t info[6], char *buf, size_t cap)
+{
+    return snprintf(buf, cap,
+                    "{\"shard\":%u,\"records\":%" PRIu64 ",\"live\":%" PRIu64
+                    ",\"tombstones\":%" PRIu64 ",\"expired\":%" PRIu64 ",\"bytes\":%" PRIu64
+                    ",\"hash\":\"%016" PRIx64 "\",\"owned\":%s}",
+                    shard, info[0], info[1], info[2], info[3], info[4], info[5],
+                    shard < s->nshards && s->owned[shard] ? "true" : "false");
+}
+
+static void
+op__work_shard_info(uv_work_t *w)
+{
+    struct op *op = w->data;
+    ops_shard_scan(op->s, op->shard, op->info, &op->get_rc);
 }
 
 static void
@@ -601,12 +670,7 @@ op__after_shard_info(uv_work_t *w, int status)
         return;
     }
     char json[256];
-    int n = snprintf(
-        json, sizeof(json),
-        "{\"shard\":%u,\"records\":%" PRIu64 ",\"live\":%" PRIu64 ",\"tombstones\":%" PRIu64
-        ",\"expired\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"hash\":\"%016" PRIx64 "\",\"owned\":%s}",
-        op->shard, op->info[0], op->info[1], op->info[2], op->info[3], op->info[4], op->info[5],
-        op->shard < op->s->nshards && op->s->owned[op->shard] ? "true" : "false");
+    int n = ops_shard_json(op->s, op->shard, op->info, json, sizeof(json));
     struct record_meta m;
     memset(&m, 0, sizeof(m));
     m.version = 1;
@@ -673,6 +737,10 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     }
     if (req->opcode == WIRE_OP_SHARD_INFO) {
         scan_op(s, c, req, op__work_shard_info, op__after_shard_info);
+        return;
+    }
+    if (req->opcode >= WIRE_OP_MIGRATE_START && req->opcode <= WIRE_OP_SHARD_ACCEPT) {
+        migrate_dispatch(s, c, req);
         return;
     }
     if (req->opcode == WIRE_OP_COMPACT) {

@@ -165,6 +165,7 @@ static void
 server__on_check(uv_check_t *h)
 {
     struct store *s = h->data;
+    migrate_flush(s);                      /* forwarded writes and copied records */
     if (s->engine) engine_kick(s->engine); /* this turn's writes: one lock, one wakeup */
     while (s->dirty) {
         struct conn *c = s->dirty;
@@ -398,6 +399,7 @@ server_drain(struct store *s)
     log_info("draining: no new connections or requests in_flight=%llu",
              (unsigned long long)s->inflight);
     uv_close((uv_handle_t *)&s->listener, NULL);
+    migrate_shutdown(s);
     for (struct conn *c = s->conns; c; c = c->next) {
         if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;

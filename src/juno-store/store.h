@@ -6,6 +6,7 @@
  *             MarkDelete, Delete, Clone, Nop, DropShard)
  *   engine.c  RocksDB: writer thread with group commit, reads, compaction filter
  *   locks.c   record locks taken by Prepare
+ *   migrate.c shards streaming out to another store (copy + forwarding) or in
  *
  * Threads: one libuv loop thread owns every connection, the lock table and the
  * map; reads run on libuv's thread pool (--threads); writes on the engine's
@@ -66,6 +67,7 @@ struct store {
     int draining, interrupts; /* SIGTERM/SIGINT seen */
     int finished;             /* drained: every handle is closing */
     struct store_stats stats;
+    struct migrate *migrate; /* owned: migrate.c's state, made on first use */
 };
 
 /* server.c */
@@ -81,6 +83,29 @@ struct store *conn_store(struct conn *c);
 
 /* ops.c: handle one decoded request from c (loop thread). */
 void ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
+
+/* ops.c: a shard's counts and order-independent hash (see ShardInfo), from
+ * any thread: info = records, live, tombstones, expired, bytes, hash; *rc 0 or
+ * JUNO_ENOMEM. ops_shard_json prints them as ShardInfo's JSON (snprintf's result). */
+void ops_shard_scan(struct store *s, uint16_t shard, uint64_t info[6], int *rc);
+int ops_shard_json(const struct store *s, uint16_t shard, const uint64_t info[6], char *buf,
+                   size_t cap);
+
+/* migrate.c (loop thread). migrate_dispatch handles MigrateStart/Status/Stop/
+ * Verify and ShardAccept. migrate_submit replaces engine_submit for keyed
+ * writes (it may hold one for a moment while a move verifies); migrate_written
+ * is called when any write completes (forwarding). migrate_serves: whether a
+ * shard the map does not give this store is still served (streaming out, or
+ * accepted while moving in). migrate_flush writes what is queued to targets
+ * (once per loop turn); migrate_shutdown closes every stream (drain). */
+void migrate_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
+void migrate_submit(struct store *s, uint16_t shard, struct engine_write *w);
+void migrate_written(struct store *s, uint16_t shard, const struct engine_write *w, int status);
+int migrate_serves(const struct store *s, uint16_t shard);
+void migrate_dropped(struct store *s, uint16_t shard);
+void migrate_map_loaded(struct store *s);
+void migrate_flush(struct store *s);
+void migrate_shutdown(struct store *s);
 
 /* main.c: (re)load the map file and recompute owned shards. Returns 0 or a
  * negative code with a message in err. */

@@ -1,0 +1,1102 @@
+/* migrate.c: a shard streaming from this store (the source) to another (the
+ * target), for juno-migrate.
+ *
+ *   MigrateStart S {"target":"H:P","rate":B}
+ *        │  forwarding on: from now every write applied to S is also sent
+ *        │  to the target as a Clone (a Delete as a Delete)
+ *        ▼
+ *   copying ── a worker-thread iterator over S's key range (a snapshot
+ *        │     taken after forwarding began) produces chunks of Clones; the
+ *        │     loop sends them, at most MIG_WINDOW bytes unacknowledged, at
+ *        │     most B bytes/s when a rate is given
+ *        ▼
+ *   caught_up ── every copied record acknowledged; forwarding goes on
+ *        │
+ *        ├─ MigrateVerify S: hold new writes to S, wait for S's writes in
+ *        │  flight and every forward to be acknowledged, scan S here and ask
+ *        │  the target for its ShardInfo, release the writes, answer both
+ *        ▼
+ *   MigrateStop S ── waits for forwards in flight, then closes: stopped
+ *
+ * Any failure of the target connection (or a refused Clone) ends in failed;
+ * juno-migrate starts the move again (Clone keeps the newer copy, so a
+ * second pass is harmless). The first message on the connection is a
+ * ShardAccept: the target then serves S to proxies even before the map
+ * gives it S, and the source keeps serving S while it forwards, so proxies
+ * on either side of a map change are answered.
+ *
+ * Messages to the target carry their own size in the opaque (the reply
+ * gives it back, which is how the unacknowledged bytes are counted), bit 30
+ * for a forwarded write, bit 31 for a control message.
+ */
+#include "store.h"
+
+#include "client.h"
+#include "cli.h"
+#include "error.h"
+#include "log.h"
+#include "record.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MIG_CHUNK_BYTES   (256u << 10) /* encoded Clones per worker pass */
+#define MIG_CHUNK_RECORDS 4096
+#define MIG_WINDOW        (4u << 20)   /* copy bytes sent and not yet acknowledged */
+#define MIG_FORWARD_MAX   (256u << 20) /* unacknowledged forwards before giving up */
+#define MIG_WAIT_MS       10000        /* a Verify or Stop waits at most this long */
+#define MIG_SHARDS        65536
+
+#define OPQ_CTL     0x80000000u
+#define OPQ_FORWARD 0x40000000u
+#define OPQ_SIZE    0x3FFFFFFFu
+#define OPQ_ACCEPT  (OPQ_CTL | 1)
+#define OPQ_INFO    (OPQ_CTL | 2)
+
+enum mig_state { MIG_COPYING = 0, MIG_CAUGHT_UP, MIG_FAILED, MIG_STOPPED };
+static const char *const mig_state_name[] = {"copying", "caught_up", "failed", "stopped"};
+
+struct mig {
+    struct store *s;
+    struct mig *next;       /* migrate.all */
+    struct mig *dirty_next; /* migrate.dirty */
+    uint16_t shard;
+    enum mig_state state;
+    char target[MAP_ADDR_MAX + 1];
+    char error[200];
+    uint64_t rate; /* copy bytes per second; 0 = as fast as it goes */
+    uint64_t records, bytes, forwarded;
+    uint64_t started_ms, finished_ms;
+    /* the connection to the target */
+    uv_getaddrinfo_t gai;
+    uv_connect_t creq;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    int handles; /* open libuv handles (timer, tcp) */
+    int resolving, connecting, connected, closed, dirty, detached, draining;
+    size_t writes; /* uv_write in flight */
+    uint8_t *obuf; /* owned: encoded messages not yet handed to uv_write */
+    size_t olen, ocap;
+    uint8_t *rbuf; /* owned: replies being framed */
+    size_t rlen, rcap;
+    uint64_t unacked, copy_unacked; /* bytes sent and not acknowledged */
+    /* the copy */
+    uv_work_t cwork;
+    struct engine_iter *it; /* owned; used by one thread at a time */
+    int working, copy_done, chunk_end;
+    uint8_t *chunk; /* owned: the worker's encoded Clones */
+    size_t chunk_len, chunk_cap;
+    uint64_t chunk_records, chunk_bytes, copy_sent;
+    /* a Verify or Stop waiting (one at a time) */
+    struct conn *waiter; /* ref (conn_ref) while waiting */
+    uint32_t wopaque;
+    uint8_t wop;
+    uint64_t wdeadline;
+    int holding, scanning, scanned, info_sent;
+    struct engine_write *held_head, *held_tail; /* writes to the shard held by a Verify */
+    uv_work_t vwork;
+    uint64_t src_info[6];
+    int src_rc;
+};
+
+struct migrate {
+    struct mig **out;  /* owned: per shard, its latest stream (or NULL) */
+    uint8_t *incoming; /* owned: per shard, 1 after a ShardAccept */
+    uint32_t *pending; /* owned: per shard, keyed writes submitted and not completed */
+    struct mig *all;   /* every stream still allocated */
+    struct mig *dirty; /* streams with queued output */
+    uint64_t fwd_ids;  /* request ids of forwarded Deletes */
+    int shutting_down;
+};
+
+static void mig__step(struct mig *g);
+static void mig__detach(struct mig *g);
+static void mig__copy_next(struct mig *g);
+static void mig__fail(struct mig *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static struct migrate *
+migrate__get(struct store *s)
+{
+    if (s->migrate != NULL || s->draining) return s->migrate;
+    struct migrate *m = calloc(1, sizeof(*m));
+    if (m == NULL) return NULL;
+    m->out = calloc(MIG_SHARDS, sizeof(*m->out));
+    m->incoming = calloc(MIG_SHARDS, 1);
+    m->pending = calloc(MIG_SHARDS, sizeof(*m->pending));
+    if (m->out == NULL || m->incoming == NULL || m->pending == NULL) {
+        free(m->out), free(m->incoming), free(m->pending), free(m);
+        return NULL;
+    }
+    s->migrate = m;
+    return m;
+}
+
+static int
+mig__forwarding(const struct mig *g)
+{
+    return (!g->detached || g->draining) && (g->state == MIG_COPYING || g->state == MIG_CAUGHT_UP);
+}
+
+/* ---- replies to the juno-migrate connection ---- */
+
+static void
+reply_json(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
+           const char *json)
+{
+    struct wire_msg r;
+    memset(&r, 0, sizeof(r));
+    r.type_flag = WIRE_TF_RESPONSE;
+    r.opaque = opaque;
+    r.opcode = opcode;
+    r.status = (uint8_t)status;
+    r.shard_id = shard;
+    if (json != NULL) {
+        r.value.ptr = (const uint8_t *)json;
+        r.value.len = strlen(json);
+    }
+    conn_reply(c, &r);
+}
+
+static void
+reply_error(struct conn *c, const struct wire_msg *req, int status, const char *why)
+{
+    log_info("rejected request op=%s shard=%u status=%s reason=\"%s\"",
+             wire_opcode_name(req->opcode), req->shard_id, wire_status_name(status), why);
+    char json[300];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", why);
+    if (o == NULL || !cJSON_PrintPreallocated(o, json, sizeof(json), 0)) json[0] = '\0';
+    cJSON_Delete(o);
+    reply_json(c, req->opaque, req->opcode, req->shard_id, status, json[0] ? json : NULL);
+}
+
+/* The status JSON of g (or of no stream for shard): owned string. */
+static char *
+mig__status_json(const struct mig *g, uint16_t shard, uint64_t now)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "shard", g ? g->shard : shard);
+    if (g == NULL) {
+        cJSON_AddStringToObject(o, "state", "none");
+    } else {
+        cJSON_AddStringToObject(o, "target", g->target);
+        cJSON_AddStringToObject(o, "state", mig_state_name[g->state]);
+        cJSON_AddNumberToObject(o, "records", (double)g->records);
+        cJSON_AddNumberToObject(o, "bytes", (double)g->bytes);
+        cJSON_AddNumberToObject(o, "forwarded", (double)g->forwarded);
+        uint64_t end = g->finished_ms ? g->finished_ms : now;
+        cJSON_AddNumberToObject(o, "copy_ms", (double)(end - g->started_ms));
+        cJSON_AddNumberToObject(o, "rate", (double)g->rate);
+        cJSON_AddStringToObject(o, "error", g->error);
+    }
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return json;
+}
+
+static void
+reply_status_json(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
+                  const struct mig *g)
+{
+    char *json = mig__status_json(g, shard, uv_now(conn_store(c)->loop));
+    reply_json(c, opaque, opcode, shard, json ? status : WIRE_ST_SS_OUT_OF_RESOURCE, json);
+    free(json);
+}
+
+/* ---- lifetime ---- */
+
+static void
+mig__maybe_free(struct mig *g)
+{
+    if (!g->detached || g->handles > 0 || g->working || g->scanning || g->resolving ||
+        g->writes > 0)
+        return;
+    struct store *s = g->s;
+    struct migrate *m = s->migrate;
+    for (struct mig **pp = &m->all; *pp; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    }
+    for (struct mig **pp = &m->dirty; *pp; pp = &(*pp)->dirty_next) {
+        if (*pp == g) {
+            *pp = g->dirty_next;
+            break;
+        }
+    }
+    if (g->it) engine_iter_destroy(g->it);
+    free(g->obuf);
+    free(g->rbuf);
+    free(g->chunk);
+    free(g);
+    if (m->shutting_down && m->all == NULL) {
+        free(m->out), free(m->incoming), free(m->pending), free(m);
+        s->migrate = NULL;
+    }
+}
+
+static void
+mig__on_handle_closed(uv_handle_t *h)
+{
+    struct mig *g = h->data;
+    g->handles--;
+    mig__maybe_free(g);
+}
+
+/* Release the writes a Verify held, in their order. */
+static void
+mig__release(struct mig *g)
+{
+    struct migrate *m = g->s->migrate;
+    g->holding = 0;
+    while (g->held_head) {
+        struct engine_write *w = g->held_head;
+        g->held_head = w->next;
+        m->pending[g->shard]++;
+        engine_submit(g->s->engine, w);
+    }
+    g->held_tail = NULL;
+}
+
+/* Close the connection and the timer (the stream's state stays readable). */
+static void
+mig__close(struct mig *g)
+{
+    if (g->closed) return;
+    g->closed = 1;
+    struct migrate *m = g->s->migrate;
+    if (m->shutting_down) { /* nobody will ask for its state again */
+        if (m->out[g->shard] == g) m->out[g->shard] = NULL;
+        g->detached = 1;
+    }
+    if (g->holding) mig__release(g);
+    if (g->it && !g->working) {
+        engine_iter_destroy(g->it);
+        g->it = NULL;
+    }
+    if (g->resolving) uv_cancel((uv_req_t *)&g->gai);
+    if (g->handles > 0) {
+        if (!uv_is_closing((uv_handle_t *)&g->timer))
+            uv_close((uv_handle_t *)&g->timer, mig__on_handle_closed);
+        if (g->handles > 1 && !uv_is_closing((uv_handle_t *)&g->tcp))
+            uv_close((uv_handle_t *)&g->tcp, mig__on_handle_closed);
+    }
+}
+
+static void
+mig__finish_waiter(struct mig *g, int status, const char *json)
+{
+    struct conn *c = g->waiter;
+    if (c == NULL) return;
+    g->waiter = NULL;
+    if (g->holding) mig__release(g);
+    if (!g->closed) {
+        uv_timer_stop(&g->timer);
+        mig__copy_next(g); /* the timer may have been the copy's rate limit */
+    }
+    if (json != NULL)
+        reply_json(c, g->wopaque, g->wop, g->shard, status, json);
+    else
+        reply_status_json(c, g->wopaque, g->wop, g->shard, status, g);
+    conn_unref(c);
+}
+
+static void
+mig__fail(struct mig *g, const char *fmt, ...)
+{
+    if (!mig__forwarding(g)) {
+        mig__close(g);
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->error, sizeof(g->error), fmt, ap);
+    va_end(ap);
+    g->state = MIG_FAILED;
+    if (!g->finished_ms) g->finished_ms = uv_now(g->s->loop);
+    log_warn("shard stream failed shard=%u target=%s reason=\"%s\"", g->shard, g->target, g->error);
+    mig__finish_waiter(g, WIRE_ST_SS_ERROR, NULL);
+    mig__close(g);
+}
+
+/* ---- output to the target ---- */
+
+static void
+mig__mark_dirty(struct mig *g)
+{
+    if (g->dirty) return;
+    g->dirty = 1;
+    g->dirty_next = g->s->migrate->dirty;
+    g->s->migrate->dirty = g;
+}
+
+/* Queue m for the target; its opaque becomes its size | kind. */
+static int
+mig__queue(struct mig *g, struct wire_msg *m, uint32_t kind)
+{
+    size_t n = wire_encoded_size(m);
+    if (n == 0 || n > OPQ_SIZE) return JUNO_EINVAL;
+    if (g->olen + n > g->ocap) {
+        size_t cap = g->ocap ? g->ocap : 65536;
+        while (cap < g->olen + n) cap *= 2;
+        uint8_t *b = realloc(g->obuf, cap);
+        if (b == NULL) return JUNO_ENOMEM;
+        g->obuf = b;
+        g->ocap = cap;
+    }
+    m->opaque = (kind & OPQ_CTL) ? kind : (uint32_t)n | kind;
+    int w = wire_encode(m, g->obuf + g->olen, g->ocap - g->olen);
+    if (w < 0) return w;
+    g->olen += (size_t)w;
+    if (!(kind & OPQ_CTL)) g->unacked += (size_t)w;
+    mig__mark_dirty(g);
+    return 0;
+}
+
+/* A Clone request carrying the stored record (k, v). Returns 0 or JUNO_EBADDATA. */
+static int
+mig__clone_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struct wire_msg *msg)
+{
+    uint16_t shard;
+    const uint8_t *ns, *key, *data;
+    size_t nslen, keylen, dlen;
+    struct record_meta rm;
+    if (record_key_decode(k, kl, &shard, &ns, &nslen, &key, &keylen) != 0 ||
+        record_value_decode(v, vl, &rm, &data, &dlen) != 0)
+        return JUNO_EBADDATA;
+    memset(msg, 0, sizeof(*msg));
+    msg->type_flag = WIRE_TF_REQUEST;
+    msg->opcode = WIRE_OP_CLONE;
+    msg->shard_id = shard;
+    msg->flags = rm.tombstone ? WIRE_FLAG_MARK_DELETE : 0;
+    wire_meta_set_request_id(&msg->meta, rm.last_req_id);
+    wire_meta_set_originator_id(&msg->meta, rm.origin_id);
+    wire_meta_set_u32(&msg->meta, WIRE_F_VERSION, rm.version);
+    wire_meta_set_u32(&msg->meta, WIRE_F_CREATION_TIME, rm.creation_time);
+    wire_meta_set_u32(&msg->meta, WIRE_F_EXPIRATION_TIME, rm.expiration_time);
+    wire_meta_set_last_modified(&msg->meta, rm.last_modified);
+    msg->ns.ptr = ns;
+    msg->ns.len = nslen;
+    msg->key.ptr = key;
+    msg->key.len = keylen;
+    msg->value_type = rm.value_type;
+    msg->value.ptr = data;
+    msg->value.len = dlen;
+    return 0;
+}
+
+struct mig_write {
+    uv_write_t req;
+    struct mig *g; /* counted in g->writes */
+    uint8_t *buf;  /* owned */
+};
+
+static void
+mig__on_write(uv_write_t *req, int status)
+{
+    struct mig_write *mw = (struct mig_write *)req;
+    struct mig *g = mw->g;
+    free(mw->buf);
+    free(mw);
+    g->writes--;
+    if (status < 0) mig__fail(g, "cannot write to the target: %s", uv_strerror(status));
+    mig__maybe_free(g);
+}
+
+static void
+mig__flush_one(struct mig *g)
+{
+    if (!g->connected || g->closed || g->olen == 0) return;
+    struct mig_write *mw = malloc(sizeof(*mw));
+    if (mw == NULL) {
+        mig__fail(g, "out of memory");
+        return;
+    }
+    mw->g = g;
+    mw->buf = g->obuf; /* handed over: freed when the write completes */
+    uv_buf_t b = uv_buf_init((char *)g->obuf, (unsigned)g->olen);
+    g->obuf = NULL;
+    g->olen = g->ocap = 0;
+    g->writes++;
+    int rc = uv_write(&mw->req, (uv_stream_t *)&g->tcp, &b, 1, mig__on_write);
+    if (rc < 0) {
+        g->writes--;
+        free(mw->buf);
+        free(mw);
+        mig__fail(g, "cannot write to the target: %s", uv_strerror(rc));
+    }
+}
+
+void
+migrate_flush(struct store *s)
+{
+    struct migrate *m = s->migrate;
+    if (m == NULL) return;
+    while (m->dirty) {
+        struct mig *g = m->dirty;
+        m->dirty = g->dirty_next;
+        g->dirty = 0;
+        mig__flush_one(g);
+    }
+}
+
+/* ---- replies from the target ---- */
+
+static void
+mig__check_caught_up(struct mig *g)
+{
+    if (g->state != MIG_COPYING || !g->copy_done || g->copy_unacked > 0 || g->working) return;
+    g->state = MIG_CAUGHT_UP;
+    g->finished_ms = uv_now(g->s->loop);
+    log_info("shard stream caught up shard=%u target=%s records=%" PRIu64 " bytes=%" PRIu64
+             " ms=%" PRIu64 " forwarded=%" PRIu64,
+             g->shard, g->target, g->records, g->bytes, g->finished_ms - g->started_ms,
+             g->forwarded);
+}
+
+static void
+mig__on_reply(struct mig *g, const struct wire_msg *r)
+{
+    if (r->opaque & OPQ_CTL) {
+        if (r->opaque == OPQ_INFO && g->waiter && g->info_sent) {
+            if (r->status != WIRE_ST_OK || r->value.len == 0 || r->value.len > 1024) {
+                mig__fail(g, "target answered %s to ShardInfo", wire_status_name(r->status));
+                return;
+            }
+            cJSON *t = cJSON_ParseWithLength((const char *)r->value.ptr, r->value.len);
+            char src[300];
+            ops_shard_json(g->s, g->shard, g->src_info, src, sizeof(src));
+            cJSON *so = cJSON_Parse(src);
+            int match = t != NULL && so != NULL;
+            static const char *const keys[] = {"live", "tombstones", "hash"};
+            for (int i = 0; match && i < 3; i++) {
+                cJSON *a = cJSON_GetObjectItem(so, keys[i]), *b = cJSON_GetObjectItem(t, keys[i]);
+                char *x = cJSON_PrintUnformatted(a), *y = cJSON_PrintUnformatted(b);
+                match = x && y && strcmp(x, y) == 0;
+                free(x), free(y);
+            }
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "shard", g->shard);
+            cJSON_AddBoolToObject(o, "match", match);
+            cJSON_AddItemToObject(o, "source", so ? so : cJSON_CreateNull());
+            cJSON_AddItemToObject(o, "target", t ? t : cJSON_CreateNull());
+            char *json = cJSON_PrintUnformatted(o);
+            cJSON_Delete(o);
+            log_info("shard verified shard=%u target=%s match=%s", g->shard, g->target,
+                     match ? "yes" : "no");
+            mig__finish_waiter(g, json ? WIRE_ST_OK : WIRE_ST_SS_OUT_OF_RESOURCE, json);
+            free(json);
+        } else if (r->opaque == OPQ_ACCEPT && r->status != WIRE_ST_OK) {
+            mig__fail(g, "target refused the shard: %s", wire_status_name(r->status));
+        }
+        return;
+    }
+    uint64_t size = r->opaque & OPQ_SIZE;
+    g->unacked -= size < g->unacked ? size : g->unacked;
+    if (!(r->opaque & OPQ_FORWARD))
+        g->copy_unacked -= size < g->copy_unacked ? size : g->copy_unacked;
+    if (r->status != WIRE_ST_OK) {
+        mig__fail(g, "target answered %s to a %s", wire_status_name(r->status),
+                  wire_opcode_name(r->opcode));
+        return;
+    }
+    mig__check_caught_up(g);
+    mig__copy_next(g);
+    mig__step(g);
+}
+
+static void
+mig__on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct mig *g = h->data;
+    if (g->rcap - g->rlen < 16384) {
+        size_t cap = g->rcap ? g->rcap * 2 : 65536;
+        uint8_t *b = realloc(g->rbuf, cap);
+        if (b == NULL) {
+            *buf = uv_buf_init(NULL, 0);
+            return;
+        }
+        g->rbuf = b;
+        g->rcap = cap;
+    }
+    *buf = uv_buf_init((char *)g->rbuf + g->rlen, (unsigned)(g->rcap - g->rlen));
+}
+
+static void
+mig__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct mig *g = st->data;
+    if (n < 0) {
+        mig__fail(g, "target connection lost: %s", n == UV_EOF ? "closed" : uv_strerror((int)n));
+        return;
+    }
+    g->rlen += (size_t)n;
+    size_t off = 0;
+    while (!g->closed) {
+        uint32_t flen;
+        const char *why = NULL;
+        int rc = wire_frame(g->rbuf + off, g->rlen - off, CLIENT_MAX_FRAME, &flen, &why);
+        if (rc == WIRE_AGAIN) break;
+        struct wire_msg r;
+        if (rc == WIRE_ERROR || wire_decode(g->rbuf + off, flen, &r) != WIRE_ST_OK) {
+            mig__fail(g, "bad reply from the target: %s", why ? why : "undecodable");
+            return;
+        }
+        mig__on_reply(g, &r);
+        off += flen;
+    }
+    if (g->closed) return;
+    memmove(g->rbuf, g->rbuf + off, g->rlen - off);
+    g->rlen -= off;
+}
+
+static void
+mig__on_connect(uv_connect_t *req, int status)
+{
+    struct mig *g = req->data;
+    g->connecting = 0;
+    if (g->closed) return;
+    if (status < 0) {
+        mig__fail(g, "cannot connect to %s: %s", g->target, uv_strerror(status));
+        return;
+    }
+    g->connected = 1;
+    uv_tcp_nodelay(&g->tcp, 1);
+    uv_read_start((uv_stream_t *)&g->tcp, mig__on_alloc, mig__on_read);
+    mig__mark_dirty(g);
+}
+
+static void
+mig__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct mig *g = req->data;
+    g->resolving = 0;
+    if (g->closed || status < 0) {
+        if (status < 0 && !g->closed)
+            mig__fail(g, "cannot resolve %s: %s", g->target, uv_strerror(status));
+        uv_freeaddrinfo(res);
+        mig__maybe_free(g);
+        return;
+    }
+    uv_tcp_init(g->s->loop, &g->tcp);
+    g->tcp.data = g;
+    g->handles++;
+    g->creq.data = g;
+    g->connecting = 1;
+    int rc = uv_tcp_connect(&g->creq, &g->tcp, res->ai_addr, mig__on_connect);
+    uv_freeaddrinfo(res);
+    if (rc < 0) {
+        g->connecting = 0;
+        mig__fail(g, "cannot connect to %s: %s", g->target, uv_strerror(rc));
+    }
+}
+
+/* ---- the copy ---- */
+
+static void
+mig__work_copy(uv_work_t *w)
+{
+    struct mig *g = w->data;
+    g->chunk_len = 0;
+    g->chunk_records = g->chunk_bytes = 0;
+    g->chunk_end = 0;
+    if (g->it == NULL) {
+        uint8_t start[2], end[3];
+        size_t elen = record_shard_range(g->shard, start, end);
+        g->it = engine_iter_create(g->s->engine, start, 2, end, elen);
+        if (g->it == NULL) return;
+    }
+    uint64_t now = (uint64_t)time(NULL);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    while (g->chunk_len < MIG_CHUNK_BYTES && g->chunk_records < MIG_CHUNK_RECORDS) {
+        if (!engine_iter_next(g->it, &k, &kl, &v, &vl)) {
+            g->chunk_end = 1;
+            break;
+        }
+        struct wire_msg msg;
+        if (mig__clone_msg(k, kl, v, vl, &msg) != 0) continue;
+        if (msg.meta.expiration_time && msg.meta.expiration_time <= now) continue;
+        size_t n = wire_encoded_size(&msg);
+        if (n == 0 || n > OPQ_SIZE) continue;
+        if (g->chunk_len + n > g->chunk_cap) {
+            size_t cap = g->chunk_cap ? g->chunk_cap : MIG_CHUNK_BYTES + 65536;
+            while (cap < g->chunk_len + n) cap *= 2;
+            uint8_t *b = realloc(g->chunk, cap);
+            if (b == NULL) break;
+            g->chunk = b;
+            g->chunk_cap = cap;
+        }
+        msg.opaque = (uint32_t)n;
+        int wn = wire_encode(&msg, g->chunk + g->chunk_len, g->chunk_cap - g->chunk_len);
+        if (wn < 0) continue;
+        g->chunk_len += (size_t)wn;
+        g->chunk_records++;
+        g->chunk_bytes += kl + vl;
+    }
+}
+
+static void
+mig__after_copy(uv_work_t *w, int status)
+{
+    struct mig *g = w->data;
+    struct store *s = g->s;
+    g->working = 0;
+    s->inflight--;
+    if (g->closed || g->detached || status != 0) {
+        if (g->it) engine_iter_destroy(g->it);
+        g->it = NULL;
+        mig__maybe_free(g);
+        return;
+    }
+    if (g->it == NULL) {
+        mig__fail(g, "cannot iterate the shard");
+        return;
+    }
+    if (g->chunk_len > 0) {
+        if (g->olen + g->chunk_len > g->ocap) {
+            size_t cap = g->ocap ? g->ocap : 65536;
+            while (cap < g->olen + g->chunk_len) cap *= 2;
+            uint8_t *b = realloc(g->obuf, cap);
+            if (b == NULL) {
+                mig__fail(g, "out of memory");
+                return;
+            }
+            g->obuf = b;
+            g->ocap = cap;
+        }
+        memcpy(g->obuf + g->olen, g->chunk, g->chunk_len);
+        g->olen += g->chunk_len;
+        g->unacked += g->chunk_len;
+        g->copy_unacked += g->chunk_len;
+        g->copy_sent += g->chunk_len;
+        g->records += g->chunk_records;
+        g->bytes += g->chunk_bytes;
+        mig__mark_dirty(g);
+    }
+    if (g->chunk_end) {
+        g->copy_done = 1;
+        engine_iter_destroy(g->it);
+        g->it = NULL;
+        mig__check_caught_up(g);
+        return;
+    }
+    mig__copy_next(g);
+}
+
+static void
+mig__on_timer(uv_timer_t *t)
+{
+    struct mig *g = t->data;
+    mig__copy_next(g);
+    mig__step(g);
+    if (!g->closed && (g->waiter || g->draining) && !uv_is_active((uv_handle_t *)t))
+        uv_timer_start(t, mig__on_timer, 50, 50); /* keep watching the deadline */
+}
+
+/* Queue the next chunk of the copy when the window and the rate allow. */
+static void
+mig__copy_next(struct mig *g)
+{
+    struct store *s = g->s;
+    if (g->state != MIG_COPYING || g->copy_done || g->working || g->closed ||
+        s->migrate->shutting_down || (g->waiter && g->wop == WIRE_OP_MIGRATE_STOP))
+        return;
+    if (g->copy_unacked >= MIG_WINDOW) return; /* resumed by the next acknowledgement */
+    if (g->rate > 0) {
+        uint64_t elapsed = uv_now(s->loop) - g->started_ms;
+        uint64_t allowed = g->rate * elapsed / 1000 + MIG_CHUNK_BYTES;
+        if (g->copy_sent > allowed) {
+            uint64_t wait = (g->copy_sent - allowed) * 1000 / g->rate + 1;
+            uv_timer_start(&g->timer, mig__on_timer, wait, 0);
+            return;
+        }
+    }
+    g->working = 1;
+    s->inflight++; /* a drain waits for the worker */
+    g->cwork.data = g;
+    uv_queue_work(s->loop, &g->cwork, mig__work_copy, mig__after_copy);
+}
+
+/* ---- Verify and Stop ---- */
+
+static void
+mig__work_scan(uv_work_t *w)
+{
+    struct mig *g = w->data;
+    ops_shard_scan(g->s, g->shard, g->src_info, &g->src_rc);
+}
+
+static void
+mig__after_scan(uv_work_t *w, int status)
+{
+    struct mig *g = w->data;
+    g->scanning = 0;
+    g->s->inflight--;
+    if (status != 0 || g->src_rc != 0) {
+        mig__finish_waiter(g, WIRE_ST_SS_ERROR, NULL);
+        mig__maybe_free(g);
+        return;
+    }
+    g->scanned = 1;
+    mig__step(g);
+    mig__maybe_free(g);
+}
+
+/* Whether every write to the shard is applied and acknowledged by the target. */
+static int
+mig__quiet(const struct mig *g)
+{
+    return g->s->migrate->pending[g->shard] == 0 && g->unacked == 0 && g->olen == 0 &&
+           g->writes == 0;
+}
+
+/* Move a waiting Verify or Stop (or a draining stream) along. */
+static void
+mig__step(struct mig *g)
+{
+    uint64_t now = uv_now(g->s->loop);
+    if (g->draining && !g->closed) {
+        if ((g->s->inflight == 0 && mig__quiet(g)) || now > g->wdeadline) mig__detach(g);
+        return;
+    }
+    if (g->waiter == NULL) return;
+    if (now > g->wdeadline) {
+        if (g->wop == WIRE_OP_MIGRATE_STOP) {
+            snprintf(g->error, sizeof(g->error), "stopped with writes still in flight");
+            g->state = MIG_STOPPED;
+            mig__finish_waiter(g, WIRE_ST_OK, NULL);
+            mig__close(g);
+        } else {
+            mig__finish_waiter(g, WIRE_ST_BUSY, NULL);
+        }
+        return;
+    }
+    if (g->wop == WIRE_OP_MIGRATE_STOP) {
+        if (!mig__quiet(g) && mig__forwarding(g)) return;
+        if (mig__forwarding(g)) g->state = MIG_STOPPED;
+        log_info("shard stream stopped shard=%u target=%s forwarded=%" PRIu64, g->shard, g->target,
+                 g->forwarded);
+        if (!g->s->owned[g->shard]) engine_set_droppable(g->s->engine, g->shard, 1);
+        mig__finish_waiter(g, WIRE_ST_OK, NULL);
+        mig__close(g);
+        return;
+    }
+    /* Verify */
+    if (!g->scanned && !g->scanning) {
+        if (!mig__quiet(g)) return;
+        g->scanning = 1;
+        g->s->inflight++;
+        g->vwork.data = g;
+        uv_queue_work(g->s->loop, &g->vwork, mig__work_scan, mig__after_scan);
+        return;
+    }
+    if (g->scanned && !g->info_sent) {
+        struct wire_msg q;
+        memset(&q, 0, sizeof(q));
+        q.type_flag = WIRE_TF_REQUEST;
+        q.opcode = WIRE_OP_SHARD_INFO;
+        q.shard_id = g->shard;
+        if (mig__queue(g, &q, OPQ_INFO) != 0) {
+            mig__finish_waiter(g, WIRE_ST_SS_OUT_OF_RESOURCE, NULL);
+            return;
+        }
+        g->info_sent = 1;
+    }
+}
+
+static void
+mig__wait(struct mig *g, struct conn *c, const struct wire_msg *req)
+{
+    g->waiter = c;
+    conn_ref(c);
+    g->wopaque = req->opaque;
+    g->wop = req->opcode;
+    g->wdeadline = uv_now(g->s->loop) + MIG_WAIT_MS;
+    g->scanned = g->scanning = g->info_sent = 0;
+    if (req->opcode == WIRE_OP_MIGRATE_VERIFY) g->holding = 1;
+    uv_timer_start(&g->timer, mig__on_timer, 50, 50);
+    mig__step(g);
+}
+
+/* ---- requests ---- */
+
+static void
+mig__detach(struct mig *g)
+{
+    struct migrate *m = g->s->migrate;
+    if (m->out[g->shard] == g) m->out[g->shard] = NULL;
+    g->detached = 1;
+    mig__finish_waiter(g, WIRE_ST_SS_ERROR, NULL);
+    mig__close(g);
+    mig__maybe_free(g);
+}
+
+static void
+migrate_start(struct store *s, struct conn *c, const struct wire_msg *req)
+{
+    struct migrate *m = s->migrate;
+    uint16_t shard = req->shard_id;
+    cJSON *o = cJSON_ParseWithLength((const char *)req->value.ptr, req->value.len);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "target");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rate");
+    char host[256], self[300];
+    uint16_t port;
+    const char *why = NULL;
+    if (o == NULL || !cJSON_IsObject(o))
+        why = "expected a JSON object {\"target\":\"HOST:PORT\",\"rate\":BYTES_PER_SECOND}";
+    else if (!cJSON_IsString(t) || strlen(t->valuestring) > MAP_ADDR_MAX ||
+             cli_parse_hostport(t->valuestring, host, sizeof(host), &port) != 0)
+        why = "\"target\" must be HOST:PORT";
+    else if (r != NULL && (!cJSON_IsNumber(r) || r->valuedouble < 0 || r->valuedouble > 1e12))
+        why = "\"rate\" must be a number of bytes per second, 0 for no limit";
+    else if (!s->owned[shard] && !(m->out[shard] && mig__forwarding(m->out[shard])))
+        why = "shard not owned by this store";
+    if (why == NULL) {
+        snprintf(self, sizeof(self), "%s:%u", s->cfg.listen_host, s->cfg.listen_port);
+        if (strcmp(self, t->valuestring) == 0) why = "the target is this store";
+    }
+    if (why != NULL) {
+        cJSON_Delete(o);
+        reply_error(c, req, WIRE_ST_BAD_PARAM, why);
+        return;
+    }
+    struct mig *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        cJSON_Delete(o);
+        reply_error(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
+        return;
+    }
+    if (m->out[shard]) {
+        snprintf(m->out[shard]->error, sizeof(m->out[shard]->error), "replaced by a new start");
+        if (mig__forwarding(m->out[shard])) m->out[shard]->state = MIG_STOPPED;
+        mig__detach(m->out[shard]);
+    }
+    g->s = s;
+    g->shard = shard;
+    snprintf(g->target, sizeof(g->target), "%s", t->valuestring);
+    g->rate = r ? (uint64_t)r->valuedouble : 0;
+    cJSON_Delete(o);
+    g->started_ms = uv_now(s->loop);
+    g->next = m->all;
+    m->all = g;
+    m->out[shard] = g;
+    uv_timer_init(s->loop, &g->timer);
+    g->timer.data = g;
+    g->handles = 1;
+    engine_set_droppable(s->engine, shard, 0);
+
+    struct wire_msg accept;
+    memset(&accept, 0, sizeof(accept));
+    accept.type_flag = WIRE_TF_REQUEST;
+    accept.opcode = WIRE_OP_SHARD_ACCEPT;
+    accept.shard_id = shard;
+    mig__queue(g, &accept, OPQ_ACCEPT); /* the first message the target reads */
+
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%u", port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    g->gai.data = g;
+    g->resolving = 1;
+    int rc = uv_getaddrinfo(s->loop, &g->gai, mig__on_resolved, host, portstr, &hints);
+    log_info("shard stream starting shard=%u target=%s rate=%" PRIu64, shard, g->target, g->rate);
+    if (rc < 0) {
+        g->resolving = 0;
+        mig__fail(g, "cannot resolve %s: %s", g->target, uv_strerror(rc));
+    } else {
+        mig__copy_next(g); /* forwarding is on: the iterator's snapshot comes after it */
+    }
+    reply_status_json(c, req->opaque, req->opcode, shard, WIRE_ST_OK, g);
+}
+
+void
+migrate_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
+{
+    struct migrate *m = migrate__get(s);
+    uint16_t shard = req->shard_id;
+    if (m == NULL) {
+        reply_error(c, req, s->draining ? WIRE_ST_BUSY : WIRE_ST_SS_OUT_OF_RESOURCE,
+                    s->draining ? "draining" : "out of memory");
+        return;
+    }
+    if (shard >= s->nshards) {
+        reply_error(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
+        return;
+    }
+    if (m->shutting_down) {
+        reply_error(c, req, WIRE_ST_BUSY, "draining");
+        return;
+    }
+    struct mig *g = m->out[shard];
+    switch (req->opcode) {
+    case WIRE_OP_MIGRATE_START: migrate_start(s, c, req); break;
+    case WIRE_OP_MIGRATE_STATUS:
+        reply_status_json(c, req->opaque, req->opcode, shard, WIRE_ST_OK, g);
+        break;
+    case WIRE_OP_MIGRATE_STOP:
+    case WIRE_OP_MIGRATE_VERIFY:
+        if (g == NULL) {
+            reply_status_json(c, req->opaque, req->opcode, shard,
+                              req->opcode == WIRE_OP_MIGRATE_STOP ? WIRE_ST_OK : WIRE_ST_NO_KEY,
+                              NULL);
+        } else if (g->waiter != NULL) {
+            reply_error(c, req, WIRE_ST_BUSY, "a verify or stop of this shard is under way");
+        } else if (req->opcode == WIRE_OP_MIGRATE_VERIFY && g->state != MIG_CAUGHT_UP) {
+            reply_status_json(c, req->opaque, req->opcode, shard,
+                              g->state == MIG_COPYING ? WIRE_ST_BUSY : WIRE_ST_SS_ERROR, g);
+        } else if (req->opcode == WIRE_OP_MIGRATE_STOP && !mig__forwarding(g)) {
+            reply_status_json(c, req->opaque, req->opcode, shard, WIRE_ST_OK, g);
+        } else {
+            mig__wait(g, c, req);
+        }
+        break;
+    case WIRE_OP_SHARD_ACCEPT:
+        if (!m->incoming[shard] && !s->owned[shard])
+            log_info("accepting shard moving in shard=%u", shard);
+        m->incoming[shard] = 1;
+        engine_set_droppable(s->engine, shard, 0);
+        reply_json(c, req->opaque, req->opcode, shard, WIRE_ST_OK, NULL);
+        break;
+    default: reply_error(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode");
+    }
+}
+
+/* ---- hooks from ops.c, server.c and main.c ---- */
+
+void
+migrate_submit(struct store *s, uint16_t shard, struct engine_write *w)
+{
+    struct migrate *m = migrate__get(s);
+    if (m == NULL) {
+        engine_submit(s->engine, w);
+        return;
+    }
+    struct mig *g = m->out[shard];
+    if (g != NULL && g->holding) {
+        w->next = NULL;
+        if (g->held_tail)
+            g->held_tail->next = w;
+        else
+            g->held_head = w;
+        g->held_tail = w;
+        return;
+    }
+    m->pending[shard]++;
+    engine_submit(s->engine, w);
+}
+
+/* Forward an applied write to the target. */
+static void
+mig__forward(struct mig *g, const struct engine_write *w)
+{
+    struct wire_msg msg;
+    if (w->op == ENGINE_DELETE) {
+        uint16_t shard;
+        const uint8_t *ns, *key;
+        size_t nslen, keylen;
+        if (record_key_decode(w->key, w->klen, &shard, &ns, &nslen, &key, &keylen) != 0) return;
+        memset(&msg, 0, sizeof(msg));
+        msg.type_flag = WIRE_TF_REQUEST;
+        msg.opcode = WIRE_OP_DELETE;
+        msg.shard_id = shard;
+        uint8_t rid[16] = {0xF0};
+        uint64_t n = ++g->s->migrate->fwd_ids, t = uv_hrtime();
+        memcpy(rid + 1, &n, 8);
+        memcpy(rid + 8, &t, 8);
+        wire_meta_set_request_id(&msg.meta, rid);
+        msg.ns.ptr = ns;
+        msg.ns.len = nslen;
+        msg.key.ptr = key;
+        msg.key.len = keylen;
+    } else if (mig__clone_msg(w->key, w->klen, w->val, w->vlen, &msg) != 0) {
+        return;
+    }
+    int rc = mig__queue(g, &msg, OPQ_FORWARD);
+    if (rc != 0) {
+        mig__fail(g, "cannot forward a write: %s", error_str(rc));
+        return;
+    }
+    g->forwarded++;
+    if (g->unacked > MIG_FORWARD_MAX)
+        mig__fail(g, "the target is too slow: %" PRIu64 " bytes unacknowledged", g->unacked);
+}
+
+void
+migrate_written(struct store *s, uint16_t shard, const struct engine_write *w, int status)
+{
+    struct migrate *m = s->migrate;
+    if (m == NULL || w->op == ENGINE_DELETE_RANGE) return;
+    if (m->pending[shard] > 0) m->pending[shard]--;
+    struct mig *g = m->out[shard];
+    if (g == NULL) return;
+    if (status == 0 && mig__forwarding(g) && (w->op == ENGINE_DELETE || w->applied))
+        mig__forward(g, w);
+    if (g->waiter || g->draining) mig__step(g);
+}
+
+int
+migrate_serves(const struct store *s, uint16_t shard)
+{
+    const struct migrate *m = s->migrate;
+    if (m == NULL) return 0;
+    return m->incoming[shard] || (m->out[shard] != NULL && mig__forwarding(m->out[shard]));
+}
+
+void
+migrate_dropped(struct store *s, uint16_t shard)
+{
+    if (s->migrate != NULL) s->migrate->incoming[shard] = 0;
+}
+
+void
+migrate_map_loaded(struct store *s)
+{
+    struct migrate *m = s->migrate;
+    if (m == NULL) return;
+    for (uint32_t sh = 0; sh < s->nshards && sh < MIG_SHARDS; sh++) {
+        if (s->owned[sh]) {
+            m->incoming[sh] = 0; /* the map gives it now */
+        } else if (m->incoming[sh] || (m->out[sh] && mig__forwarding(m->out[sh]))) {
+            engine_set_droppable(s->engine, (uint16_t)sh, 0); /* still moving */
+        }
+    }
+}
+
+void
+migrate_shutdown(struct store *s)
+{
+    struct migrate *m = s->migrate;
+    if (m == NULL) return;
+    m->shutting_down = 1;
+    for (struct mig *g = m->all, *next; g; g = next) {
+        next = g->next;
+        if (g->it && !g->working) {
+            engine_iter_destroy(g->it); /* before the engine closes */
+            g->it = NULL;
+        }
+        if (g->holding) mig__release(g);
+        if (mig__forwarding(g) && g->connected && !g->closed) {
+            /* let writes in flight be forwarded, then close */
+            g->draining = 1;
+            g->wdeadline = uv_now(s->loop) + 5000;
+            uv_timer_start(&g->timer, mig__on_timer, 20, 20);
+            mig__finish_waiter(g, WIRE_ST_BUSY, NULL);
+        } else {
+            mig__detach(g);
+        }
+    }
+    if (m->all == NULL) { /* nothing was open */
+        free(m->out), free(m->incoming), free(m->pending), free(m);
+        s->migrate = NULL;
+    }
+}
