@@ -83,8 +83,8 @@ wire_rq(uint8_t type_flag)
     XX(MARK_DELETE, 0xC4, "MarkDelete")                                                            \
     XX(CLONE, 0xE1, "Clone")                                                                       \
     XX(VER_HANDSHAKE, 0xE2, "VerHandshake")                                                        \
-    XX(DROP_SHARD, 0xF1, "DropShard") /* juno: delete a shard's key range */                       \
-    XX(SHARD_INFO, 0xF2, "ShardInfo") /* juno: a shard's record count and hash */                  \
+    XX(DROP_SHARD, 0xF1, "DropShard")         /* juno: delete a shard's key range */               \
+    XX(SHARD_INFO, 0xF2, "ShardInfo")         /* juno: a shard's record count and hash */          \
     XX(COMPACT, 0xF3, "Compact")              /* juno: run a full compaction now */                \
     XX(MIGRATE_START, 0xF4, "MigrateStart")   /* juno: stream a shard to another store */          \
     XX(MIGRATE_STATUS, 0xF5, "MigrateStatus") /* juno: how a shard's stream is going */            \
