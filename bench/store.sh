@@ -7,10 +7,12 @@
 #
 # Rows:
 #   db_bench fillrandom / readrandom       in-process RocksDB, 1 thread, WAL on, no sync
-#   juno-store disk --sync none            juno-bench --store: set = PrepareSet + Commit,
-#   juno-store --memory                    get = Read; 4 connections x 64 pipelined
+#   juno-store disk --sync none            juno-bench --store: set = PrepareSet + Commit
+#   juno-store --memory                    (two-phase, as for a replicated key) or one
+#                                          PrepareSet flagged one-phase (a single-replica
+#                                          key), get = Read; 4 connections x 64 pipelined
 #   db_bench --sync=1 fillrandom           one fsync per write, 1 thread
-#   juno-store --sync batch, 50 writers    50 connections, 1 request each (group commit)
+#   juno-store --sync batch, 50 writers    50 connections, 1 write each (group commit)
 #
 # Needs: make all, db_bench (Debian rocksdb-tools; installed if missing).
 set -euo pipefail
@@ -80,11 +82,13 @@ rm -rf "$TMP/dbbench"
 start_store --data "$TMP/disk" --sync none
 disk_set=$(jb "$PORT" set -c 4 -P 64)
 disk_get=$(jb "$PORT" get -c 4 -P 64)
+disk_set1=$(jb "$PORT" set -c 4 -P 64 --one-phase)
 stop_last_store
 
 start_store --memory
 mem_set=$(jb "$PORT" set -c 4 -P 64)
 mem_get=$(jb "$PORT" get -c 4 -P 64)
+mem_set1=$(jb "$PORT" set -c 4 -P 64 --one-phase)
 stop_last_store
 
 db_sync=$(dbb fillrandom --benchmarks=fillrandom --num="$SYNC_N" --sync=1)
@@ -92,15 +96,20 @@ rm -rf "$TMP/dbbench"
 start_store --data "$TMP/batch" --sync batch
 batch_set=$(juno-bench --store -s "127.0.0.1:$PORT" --csv -d 100 -r 1000000 -n "$SYNC_N" -t set -c 50 -P 1 |
     awk -F, 'NR == 2 { print $4 }')
+batch_set1=$(juno-bench --store -s "127.0.0.1:$PORT" --csv -d 100 -r 1000000 -n "$SYNC_N" -t set -c 50 -P 1 \
+    --one-phase | awk -F, 'NR == 2 { print $4 }')
 stop_last_store
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
 cat <<EOF
 | workload | db_bench (in-process) ops/s | juno-store over loopback ops/s | ratio |
 |---|---:|---:|---:|
-| random write, 100 B, disk, no sync | $db_fill | $disk_set | $(ratio "$disk_set" "$db_fill") |
+| random write, 100 B, disk, no sync, two-phase | $db_fill | $disk_set | $(ratio "$disk_set" "$db_fill") |
+| random write, 100 B, disk, no sync, one-phase | $db_fill | $disk_set1 | $(ratio "$disk_set1" "$db_fill") |
 | random read, 100 B, disk | $db_read | $disk_get | $(ratio "$disk_get" "$db_read") |
-| random write, 100 B, --memory | $db_fill | $mem_set | $(ratio "$mem_set" "$db_fill") |
+| random write, 100 B, --memory, two-phase | $db_fill | $mem_set | $(ratio "$mem_set" "$db_fill") |
+| random write, 100 B, --memory, one-phase | $db_fill | $mem_set1 | $(ratio "$mem_set1" "$db_fill") |
 | random read, 100 B, --memory | $db_read | $mem_get | $(ratio "$mem_get" "$db_read") |
-| durable write: db_bench --sync=1 vs --sync batch, 50 writers | $db_sync | $batch_set | $(ratio "$batch_set" "$db_sync") |
+| durable write, two-phase: db_bench --sync=1 vs --sync batch, 50 writers | $db_sync | $batch_set | $(ratio "$batch_set" "$db_sync") |
+| durable write, one-phase: db_bench --sync=1 vs --sync batch, 50 writers | $db_sync | $batch_set1 | $(ratio "$batch_set1" "$db_sync") |
 EOF
