@@ -185,8 +185,9 @@ struct etcd_reg;
 struct etcd_reg *etcd_reg_start(struct etcd *e, const char *key, const char *value, int64_t ttl_s,
                                 int *rc);
 
-/* Change the registered value (copied); written at once. Returns the put's
- * result (the new value is kept and written on the next renewal if it failed). */
+/* Change the registered value (copied). Never blocks on etcd: the
+ * registration's thread writes it at once (and again until it succeeds).
+ * Returns 0 or JUNO_ENOMEM. */
 int etcd_reg_update(struct etcd_reg *r, const char *value);
 
 /* Stop keeping the key alive; with revoke, revoke the lease so the key is gone

@@ -291,30 +291,37 @@ struct etcd_reg {
     struct etcd *e;
     char *key;
     int64_t ttl;
-    pthread_mutex_t mu; /* guards value, dirty, lease, stop; held across etcd writes */
+    pthread_mutex_t mu; /* guards value, gen, stop (never held across etcd calls) */
     pthread_cond_t cv;
-    char *value; /* owned */
-    int dirty;   /* value not yet written */
-    int64_t lease;
+    char *value;  /* owned */
+    uint64_t gen; /* +1 per etcd_reg_update */
     int stop;
+    /* the thread's own (and etcd_reg_start's before the thread runs) */
+    int64_t lease;
+    uint64_t written; /* gen of the value etcd holds */
     pthread_t thread;
 };
 
-/* With r->mu held: make sure a live lease carries the current value. */
+/* Make sure a live lease carries the current value (no lock held). */
 static int
 reg_sync(struct etcd_reg *r)
 {
     int rc;
     if (r->lease == 0) {
         if ((rc = etcd_lease_grant(r->e, r->ttl, &r->lease)) < 0) return rc;
-        r->dirty = 1;
+        r->written = 0;
     }
-    if (r->dirty) {
-        rc = etcd_put(r->e, r->key, r->value, strlen(r->value), r->lease, NULL);
-        if (rc == JUNO_ENOTFOUND) r->lease = 0; /* the lease expired meanwhile */
-        if (rc < 0) return rc;
-        r->dirty = 0;
-    }
+    pthread_mutex_lock(&r->mu);
+    uint64_t gen = r->gen;
+    char *v = gen != r->written ? strdup(r->value) : NULL;
+    pthread_mutex_unlock(&r->mu);
+    if (gen == r->written) return 0;
+    if (v == NULL) return JUNO_ENOMEM;
+    rc = etcd_put(r->e, r->key, v, strlen(v), r->lease, NULL);
+    free(v);
+    if (rc == JUNO_ENOTFOUND) r->lease = 0; /* the lease expired meanwhile */
+    if (rc < 0) return rc;
+    r->written = gen;
     return 0;
 }
 
@@ -322,27 +329,32 @@ static void *
 reg_thread(void *arg)
 {
     struct etcd_reg *r = arg;
+    int failing = r->written != r->gen; /* the first write failed */
     pthread_mutex_lock(&r->mu);
-    int failing = r->lease == 0 || r->dirty; /* the first write failed */
     while (!r->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        long ms = failing ? 500 : (long)(r->ttl * 1000 / 3);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
+        if (r->gen == r->written || failing) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            long ms = failing ? 500 : (long)(r->ttl * 1000 / 3);
+            ts.tv_sec += ms / 1000;
+            ts.tv_nsec += (ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+            if (r->stop) break;
         }
-        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-        if (r->stop) break;
+        int dirty = r->gen != r->written;
+        pthread_mutex_unlock(&r->mu);
         int rc = 0;
-        if (r->lease != 0 && !r->dirty) {
+        if (r->lease != 0 && !dirty) {
             rc = etcd_lease_keepalive(r->e, r->lease, NULL);
-            if (rc == JUNO_ENOTFOUND) r->lease = 0;
+            if (rc == JUNO_ENOTFOUND) r->lease = 0, r->written = 0;
         }
-        if (r->lease == 0 || r->dirty) rc = reg_sync(r);
+        if (r->lease == 0 || dirty) rc = reg_sync(r);
         failing = rc < 0;
+        pthread_mutex_lock(&r->mu);
     }
     pthread_mutex_unlock(&r->mu);
     return NULL;
@@ -357,7 +369,7 @@ etcd_reg_start(struct etcd *e, const char *key, const char *value, int64_t ttl_s
     r->ttl = ttl_s < 1 ? 1 : ttl_s;
     r->key = strdup(key);
     r->value = strdup(value);
-    r->dirty = 1;
+    r->gen = 1;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     if (r->key == NULL || r->value == NULL) goto fail;
@@ -383,10 +395,10 @@ etcd_reg_update(struct etcd_reg *r, const char *value)
     pthread_mutex_lock(&r->mu);
     free(r->value);
     r->value = v;
-    r->dirty = 1;
-    int rc = reg_sync(r);
+    r->gen++;
+    pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    return rc;
+    return 0;
 }
 
 void

@@ -302,9 +302,16 @@ UNIT_TEST(registration)
     CHECK(lease != 0);
     etcd_kvs_deinit(&kvs);
     CHECK_EQ_I(etcd_reg_update(r, "{\"v\":2}"), 0);
-    CHECK_EQ_I(etcd_get(E, "/t/reg/s1", 0, &kvs), 0);
-    if (kvs.n == 1) CHECK_MEM(kvs.kvs[0].value, kvs.kvs[0].value_len, "{\"v\":2}", 7);
-    etcd_kvs_deinit(&kvs);
+    int updated = 0;
+    for (int i = 0; i < 200 && !updated; i++) { /* written by the thread, soon */
+        if (etcd_get(E, "/t/reg/s1", 0, &kvs) == 0) {
+            updated = kvs.n == 1 && kvs.kvs[0].value_len == 7 &&
+                      memcmp(kvs.kvs[0].value, "{\"v\":2}", 7) == 0 && kvs.kvs[0].lease == lease;
+            etcd_kvs_deinit(&kvs);
+        }
+        if (!updated) sleep_ms(20);
+    }
+    CHECK(updated);
     /* outlives its TTL: kept alive */
     sleep_ms(3000);
     CHECK_EQ_I(etcd_get(E, "/t/reg/s1", 0, &kvs), 0);
