@@ -369,6 +369,14 @@ put(struct resp_buf *b, const void *p, size_t n)
     b->len += n;
 }
 
+int
+resp_raw(struct resp_buf *b, const void *p, size_t n)
+{
+    if (reserve(b, n) != 0) return JUNO_ENOMEM;
+    put(b, p, n);
+    return 0;
+}
+
 /* prefix, then s with \r and \n as spaces, then \r\n. */
 static int
 line_reply(struct resp_buf *b, const char *prefix, const char *s)

@@ -112,6 +112,9 @@ void resp_buf_deinit(struct resp_buf *b);
 /* Each encoder appends one reply to b and returns 0, or JUNO_ENOMEM with b
  * unchanged. */
 
+/* n bytes as they are (an encoded reply, or part of one). */
+int resp_raw(struct resp_buf *b, const void *p, size_t n);
+
 /* +s\r\n; any \r or \n in s becomes a space. */
 int resp_simple(struct resp_buf *b, const char *s);
 

@@ -20,6 +20,7 @@
  * connection is freed only after its close callback, once no request and no
  * write refers to it.
  */
+#include "preq.h"
 #include "proxy.h"
 
 #include "error.h"
@@ -55,12 +56,6 @@ struct conn_write {
     struct conn *c; /* ref: counted in c->writes */
     uint8_t *buf;   /* owned */
 };
-
-const char *
-conn_peer(const struct conn *c)
-{
-    return c->peer;
-}
 
 static void
 conn_free_if_done(struct conn *c)
@@ -103,15 +98,19 @@ conn_close(struct conn *c)
 
 static void conn_start_reading(struct conn *c);
 
-void
-conn_ref(struct conn *c)
+/* In-flight accounting (the native sink): a request holds its connection
+ * until it has replied. */
+static void
+conn_ref(void *obj)
 {
+    struct conn *c = obj;
     c->inflight++;
 }
 
-void
-conn_unref(struct conn *c)
+static void
+conn_unref(void *obj)
 {
+    struct conn *c = obj;
     c->inflight--;
     if (c->closing) {
         conn_free_if_done(c);
@@ -145,7 +144,8 @@ conn_reserve(struct conn *c, size_t n)
     return c->obuf + c->olen;
 }
 
-void
+/* Queue the encoded reply m on c. Dropped if c is closing. */
+static void
 conn_reply(struct conn *c, const struct wire_msg *m)
 {
     if (c->closing) return;
@@ -159,6 +159,17 @@ conn_reply(struct conn *c, const struct wire_msg *m)
     int len = wire_encode(m, p, c->ocap - c->olen);
     if (len > 0) c->olen += (size_t)len;
 }
+
+static void
+conn_sink_reply(void *obj, uintptr_t tag, const struct preq *rq, const struct preq_result *res)
+{
+    (void)tag;
+    struct wire_msg r;
+    preq_wire_reply(rq, res, &r);
+    conn_reply(obj, &r);
+}
+
+static const struct psink_ops conn_sink = {conn_sink_reply, conn_ref, conn_unref};
 
 static void
 conn_reply_raw(struct conn *c, const uint8_t *bytes, size_t n)
@@ -301,7 +312,10 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
             reply_status(c, &m, WIRE_ST_BAD_PARAM);
             return;
         }
-        preq_start(w, c, &m, t0);
+        struct psink sink = {&conn_sink, c, 0};
+        int rc = preq_start(w, &sink, &m, 0, t0);
+        if (rc != 0)
+            reply_status(c, &m, rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER);
         return;
     }
     default:

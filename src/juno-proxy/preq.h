@@ -58,9 +58,9 @@ enum decision { D_NONE = 0, D_COMMIT, D_ABORT, D_FULFILLED, D_MARK, D_READ };
 
 struct preq {
     struct worker *w;
-    struct conn *c;   /* ref (conn_ref) until the client has its reply */
-    struct route *rt; /* ref */
-    uint64_t t0;      /* uv_hrtime() at arrival */
+    struct psink sink; /* sink.obj: ref (sink.ops->ref) until it has its reply, then NULL */
+    struct route *rt;  /* ref */
+    uint64_t t0;       /* uv_hrtime() at arrival */
     uint32_t opaque;
     uint8_t opcode; /* the client's */
     uint8_t wop;    /* the write the two-phase machine runs (Create, Update, Set) */
@@ -71,6 +71,8 @@ struct preq {
     uint8_t rid[16];
     uint32_t ttl;          /* 0: none given */
     uint32_t cond_version; /* Update: 0 = unconditional */
+    int ttl_reset;         /* PREQ_TTL_RESET */
+    int existed;           /* Destroy: a prepared replica held a live record */
     int n, quorum;         /* replicas (zones), W = R */
     int pending;           /* storage requests in flight */
     int decision;          /* enum decision */
@@ -92,7 +94,20 @@ rq_value(const struct preq *rq)
     return rq->extending ? rq->xval : rq->data + rq->nslen + rq->klen;
 }
 
+/* What a request's originator is told (psink_ops.reply). */
+struct preq_result {
+    int status;              /* WIRE_ST_* */
+    const struct rmeta *rec; /* the record (Ok; VersionConflict) or NULL; see rec->has */
+    const uint8_t *val;      /* the value (Get; VersionConflict), vlen bytes */
+    size_t vlen;
+    uint8_t vtype;
+    int existed; /* Destroy: a live record was deleted */
+};
+
 /* replicate.c */
+/* The JunoDB response to rq with result res, into *r (which borrows from
+ * both): what the native protocol answers. */
+void preq_wire_reply(const struct preq *rq, const struct preq_result *res, struct wire_msg *r);
 /* Answer Busy (14) to every request older than the deadline (loop thread). */
 void preq_expire(struct worker *w);
 int rmeta_cmp(const struct rmeta *a, const struct rmeta *b); /* newer: > 0 */

@@ -4,6 +4,9 @@
  *   main.c       options, config check, listeners, worker threads, signals, drain
  *   maploader.c  the shard map: load and check a file, reference-counted maps,
  *                each worker's route (map + one upstream per store), clean swap
+ *   etcdwatch.c  --etcd: the map, store registrations and zone mark-downs from
+ *                etcd (a watch thread, handed to the main loop), the map cache
+ *                file, this proxy's own registration
  *   client.c     client connections: framing, validation, replies, idle timeout
  *   upstream.c   store connections: pipelining by opaque, timeouts, reconnect
  *                with backoff, mark-down
@@ -47,6 +50,9 @@ struct proxy_config {
     uint16_t listen_port;
     const char *map_path; /* borrowed (argv) */
     const char *log_file; /* borrowed; NULL = stderr */
+    const char *etcd;     /* borrowed: --etcd URL[,URL...]; NULL = map file only */
+    const char *cluster;  /* borrowed: --cluster, the /juno/<cluster>/ in etcd */
+    const char *map_cache; /* borrowed: --map-cache FILE, or NULL */
     unsigned threads;
     uint64_t default_ttl, max_ttl; /* seconds */
     uint64_t idle_timeout_s;       /* 0 = never */
@@ -54,6 +60,18 @@ struct proxy_config {
     uint64_t deadline_ms;          /* a whole client request; then Busy (14) */
     uint64_t max_frame, max_ns, max_key, max_value;
     uint64_t max_inflight; /* per client connection, before reading pauses */
+    char resp_host[256];   /* the RESP face (resp_face.c); resp_port 0: none */
+    uint16_t resp_port;
+    const char *resp_ns; /* borrowed: the namespace of RESP commands */
+};
+
+/* Stores that etcd says are gone (registration expired) or in a zone marked
+ * down: every upstream to one of these addresses refuses requests. Immutable
+ * once made, shared by every worker (atomic reference count). */
+struct pdown {
+    atomic_int refs;
+    size_t n;
+    char (*addrs)[MAP_ADDR_MAX + 1]; /* owned: n addresses, sorted */
 };
 
 /* A loaded map, shared by every worker. */
@@ -80,6 +98,12 @@ struct worker_stats {
     uint64_t connections, requests, bad_frames, errors;
 };
 
+/* The RESP face's counters: written by the worker only, with relaxed atomic
+ * stores, so that INFO on any worker can read them. */
+struct rface_stats {
+    uint64_t accepted, open, commands, errors, protocol_errors;
+};
+
 struct worker {
     struct proxy *p;
     unsigned id;
@@ -94,6 +118,9 @@ struct worker {
     int drain_requested;    /* guarded by p->mu */
     struct route *route;    /* ref: the current route */
     struct route *next;     /* ref: a route whose new stores are still connecting */
+    struct pdown *down;     /* ref: stores to skip (etcd), or NULL */
+    struct pdown *incoming_down;   /* guarded by p->mu: a new down set to adopt */
+    _Atomic uint64_t map_version; /* of the current route: read by the main thread */
     uint64_t next_since;    /* uv_now when next was built */
     struct conn *conns, *dirty_conns;
     struct upstream *ups;         /* every live upstream (list) */
@@ -105,6 +132,10 @@ struct worker {
     int draining, finished;
     uint64_t rng; /* request id generator state */
     struct worker_stats stats;
+    int resp_fd;            /* the RESP face: bound and listening, or -1 */
+    uv_tcp_t resp_listener; /* resp_face.c */
+    struct rconn *rconns, *dirty_rconns;
+    struct rface_stats rstats;
 };
 
 struct proxy {
@@ -114,6 +145,7 @@ struct proxy {
     struct worker *workers; /* owned */
     uv_mutex_t mu;
     struct pmap *current; /* ref: the newest map accepted (main thread) */
+    struct pcluster *cluster; /* owned: etcdwatch.c's state; NULL without --etcd */
     uv_loop_t *loop;      /* main thread: signals */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_async_t worker_done;
@@ -141,6 +173,33 @@ void route_adopt_incoming(struct worker *w);
 /* Swap in w->next once its new stores have connected or failed (or after a
  * second). Called from the sweep and when a store connects. */
 void route_maybe_swap(struct worker *w);
+/* Parse and check a map from text (source names it in messages). Returns a
+ * pmap with one reference, or NULL with the reason in err. */
+struct pmap *pmap_from_json(const char *text, size_t len, const char *source, char *err,
+                            size_t errlen);
+/* Main thread: make pm (borrowed; referenced if kept) the proxy's map and hand
+ * it to every worker, unless it has another shard count, an older version, or
+ * the same version with other contents (logged, old map kept). Returns 1 when
+ * adopted, 0 when it is the current map, -1 when refused. */
+int proxy_offer_map(struct proxy *p, struct pmap *pm, const char *source);
+/* Main thread: hand the down set d (borrowed; referenced) to every worker. */
+void proxy_offer_down(struct proxy *p, struct pdown *d);
+void pdown_unref(struct pdown *d);
+/* 1 when addr is in d (NULL: none is). */
+int pdown_has(const struct pdown *d, const char *addr);
+
+/* ---- etcdwatch.c (main thread unless said) ---- */
+
+/* --etcd: read the map (from etcd; when that fails from --map-cache, then
+ * --map) into p->current. Returns 0, or a negative code with err set. */
+int pcluster_init(struct proxy *p, char *err, size_t errlen);
+/* Start the watch and the proxy's registration (after the workers exist). */
+void pcluster_start(struct proxy *p);
+/* Revoke the registration, stop the watch, close its handle (drain). Safe to
+ * call twice and without --etcd. */
+void pcluster_stop(struct proxy *p);
+/* Any thread: a worker swapped maps; the main thread reports the version. */
+void pcluster_notify(struct proxy *p);
 
 /* ---- upstream.c ---- */
 
@@ -167,6 +226,9 @@ void upstream_route_ref(struct upstream *up);
 void upstream_route_unref(struct upstream *up);
 /* 1 while the store is connecting (a new store for a route swap). */
 int upstream_connecting(const struct upstream *up);
+/* Skip the store (etcd: its registration is gone, or its zone is marked
+ * down) until called again with down 0; logged on each change. */
+void upstream_set_down(struct upstream *up, int down);
 /* Send req (its opaque is overwritten) and track u until its answer, a
  * timeout (--request-timeout) or a connection failure, reported once through
  * u->cb (never from inside this call). Returns 0, or JUNO_EUNAVAIL when the
@@ -186,18 +248,48 @@ int client_output_pending(struct worker *w); /* replies not yet written */
 void client_sweep(struct worker *w);         /* idle connections */
 void client_drain(struct worker *w);         /* stop accepting and reading */
 void client_close_all(struct worker *w);
-/* Queue the encoded reply m on c. Dropped if c is closing. */
-void conn_reply(struct conn *c, const struct wire_msg *m);
-/* In-flight accounting: a request holds its connection until it replies. */
-void conn_ref(struct conn *c);
-void conn_unref(struct conn *c);
-const char *conn_peer(const struct conn *c);
+
+/* ---- resp_face.c: the Redis protocol (RESP2) face ---- */
+
+int rface_listen(struct worker *w); /* worker thread; 0 or a negative code */
+void rface_flush_all(struct worker *w);
+int rface_output_pending(struct worker *w);
+void rface_sweep(struct worker *w);
+void rface_drain(struct worker *w);
+void rface_close_all(struct worker *w);
 
 /* ---- replicate.c ---- */
 
-/* Start the client request req (Create, Get, Update, Set, Destroy; checked)
- * from c. t0 is uv_hrtime() when it arrived. */
-void preq_start(struct worker *w, struct conn *c, const struct wire_msg *req, uint64_t t0);
+struct preq;
+struct preq_result; /* preq.h */
+
+/* The originator of a client request (a native connection, a RESP command)
+ * and where its answer goes: the request holds a reference on obj (ops->ref)
+ * until ops->reply has been called, exactly once, then drops it
+ * (ops->unref). reply gets tag back, and the request (namespace, key) and
+ * its result, both borrowed for the call; it may start other requests. */
+struct psink_ops {
+    void (*reply)(void *obj, uintptr_t tag, const struct preq *rq, const struct preq_result *res);
+    void (*ref)(void *obj);
+    void (*unref)(void *obj);
+};
+
+struct psink {
+    const struct psink_ops *ops; /* borrowed: static */
+    void *obj;
+    uintptr_t tag; /* the originator's: which command, which key */
+};
+
+/* preq_start flag: a write without a TTL gives the record --default-ttl (or
+ * no expiration), not the expiration it has (Redis's SET, PERSIST). */
+#define PREQ_TTL_RESET 0x1
+
+/* Start the client request req (Create, Get, Update, Set, Destroy; checked
+ * by the caller) for sink s. t0 is uv_hrtime() when it arrived. Returns 0:
+ * s will be answered; or, with no answer to come, JUNO_EUNAVAIL (no map yet)
+ * or JUNO_ENOMEM. */
+int preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, unsigned flags,
+               uint64_t t0);
 
 /* ---- main.c ---- */
 

@@ -85,7 +85,7 @@ rq_free(struct preq *rq)
     for (int i = 0; i < rq->n; i++) free(rq->rep[i].val);
     free(rq->xval);
     rq_deadline_unlink(rq);
-    if (rq->c) conn_unref(rq->c);
+    if (rq->sink.obj) rq->sink.ops->unref(rq->sink.obj);
     route_unref(rq->rt);
     free(rq);
     w->inflight--;
@@ -125,42 +125,55 @@ rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct repl
         with = &xv;
     }
     if (status != WIRE_ST_OK && status != WIRE_ST_NO_KEY) rq->w->stats.errors++;
-    if (rq->c == NULL) return;
-    struct wire_msg r;
-    memset(&r, 0, sizeof(r));
-    r.type_flag = WIRE_TF_RESPONSE;
-    r.opaque = rq->opaque;
-    r.opcode = rq->opcode;
-    r.status = (uint8_t)status;
-    wire_meta_set_request_id(&r.meta, rq->rid);
+    void *obj = rq->sink.obj;
+    if (obj == NULL) return;
+    rq->sink.obj = NULL;
+    struct preq_result res = {.status = status, .rec = rec, .existed = rq->existed};
+    if (with != NULL && with->vlen > 0) {
+        res.val = with->val;
+        res.vlen = with->vlen;
+        res.vtype = with->vtype;
+    }
+    rq->sink.ops->reply(obj, rq->sink.tag, rq, &res);
+    rq->sink.ops->unref(obj);
+}
+
+void
+preq_wire_reply(const struct preq *rq, const struct preq_result *res, struct wire_msg *r)
+{
+    int status = res->status;
+    const struct rmeta *rec = res->rec;
+    memset(r, 0, sizeof(*r));
+    r->type_flag = WIRE_TF_RESPONSE;
+    r->opaque = rq->opaque;
+    r->opcode = rq->opcode;
+    r->status = (uint8_t)status;
+    wire_meta_set_request_id(&r->meta, rq->rid);
     int vc = status == WIRE_ST_VERSION_CONFLICT;
     if (status == WIRE_ST_OK) {
         uint64_t ms = (uv_hrtime() - rq->t0) / 1000000;
-        wire_meta_set_u32(&r.meta, WIRE_F_HANDLING_TIME, ms >= 1 ? (uint32_t)ms : 1);
+        wire_meta_set_u32(&r->meta, WIRE_F_HANDLING_TIME, ms >= 1 ? (uint32_t)ms : 1);
     }
     if (rec != NULL && rec->has && (status == WIRE_ST_OK || vc)) {
         uint32_t now = rq_now_s();
-        if (rec->etime > now) wire_meta_set_u32(&r.meta, WIRE_F_TTL, rec->etime - now);
-        wire_meta_set_u32(&r.meta, WIRE_F_VERSION, rec->version);
-        wire_meta_set_u32(&r.meta, WIRE_F_CREATION_TIME, rec->ctime);
-        wire_meta_set_u32(&r.meta, WIRE_F_EXPIRATION_TIME, rec->etime);
+        if (rec->etime > now) wire_meta_set_u32(&r->meta, WIRE_F_TTL, rec->etime - now);
+        wire_meta_set_u32(&r->meta, WIRE_F_VERSION, rec->version);
+        wire_meta_set_u32(&r->meta, WIRE_F_CREATION_TIME, rec->ctime);
+        wire_meta_set_u32(&r->meta, WIRE_F_EXPIRATION_TIME, rec->etime);
         if (!vc) {
-            wire_meta_set_last_modified(&r.meta, rec->lmt);
-            if (rec->has_origin) wire_meta_set_originator_id(&r.meta, rec->origin);
+            wire_meta_set_last_modified(&r->meta, rec->lmt);
+            if (rec->has_origin) wire_meta_set_originator_id(&r->meta, rec->origin);
         }
     }
-    if (with != NULL && with->vlen > 0) {
-        r.value_type = with->vtype;
-        r.value.ptr = with->val;
-        r.value.len = with->vlen;
+    if (res->vlen > 0) {
+        r->value_type = res->vtype;
+        r->value.ptr = res->val;
+        r->value.len = res->vlen;
     }
-    r.ns.ptr = rq->data;
-    r.ns.len = rq->nslen;
-    r.key.ptr = rq->data + rq->nslen;
-    r.key.len = rq->klen;
-    conn_reply(rq->c, &r);
-    conn_unref(rq->c);
-    rq->c = NULL;
+    r->ns.ptr = rq->data;
+    r->ns.len = rq->nslen;
+    r->key.ptr = rq->data + rq->nslen;
+    r->key.len = rq->klen;
 }
 
 int
@@ -393,30 +406,19 @@ rq_on_answer(struct ureq *u, int rc, const struct wire_msg *reply)
     rq_progress(rq);
 }
 
-void
-preq_start(struct worker *w, struct conn *c, const struct wire_msg *req, uint64_t t0)
+int
+preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, unsigned flags,
+           uint64_t t0)
 {
     struct route *rt = w->route;
+    if (rt == NULL) return JUNO_EUNAVAIL;
     int writes_value = req->opcode == WIRE_OP_CREATE || req->opcode == WIRE_OP_UPDATE ||
                        req->opcode == WIRE_OP_SET;
     size_t vlen = writes_value ? req->value.len : 0;
-    struct preq *rq = rt ? calloc(1, sizeof(*rq) + req->ns.len + req->key.len + vlen) : NULL;
-    if (rq == NULL) {
-        struct wire_msg r;
-        memset(&r, 0, sizeof(r));
-        r.type_flag = WIRE_TF_RESPONSE;
-        r.opaque = req->opaque;
-        r.opcode = req->opcode;
-        r.status = rt ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER;
-        if (wire_meta_has(&req->meta, WIRE_F_REQUEST_ID))
-            wire_meta_set_request_id(&r.meta, req->meta.request_id);
-        r.ns = req->ns;
-        r.key = req->key;
-        conn_reply(c, &r);
-        return;
-    }
+    struct preq *rq = calloc(1, sizeof(*rq) + req->ns.len + req->key.len + vlen);
+    if (rq == NULL) return JUNO_ENOMEM;
     rq->w = w;
-    rq->c = c;
+    rq->sink = *s;
     rq->rt = rt;
     rq->t0 = t0;
     rq->on_dl = 1; /* requests arrive in t0 order: the list stays sorted */
@@ -434,6 +436,7 @@ preq_start(struct worker *w, struct conn *c, const struct wire_msg *req, uint64_
     else
         worker_request_id(w, rq->rid);
     rq->ttl = wire_meta_has(&req->meta, WIRE_F_TTL) ? req->meta.ttl : 0;
+    rq->ttl_reset = (flags & PREQ_TTL_RESET) != 0;
     if (req->opcode == WIRE_OP_UPDATE && wire_meta_has(&req->meta, WIRE_F_VERSION))
         rq->cond_version = req->meta.version;
     rq->nslen = req->ns.len;
@@ -453,7 +456,7 @@ preq_start(struct worker *w, struct conn *c, const struct wire_msg *req, uint64_
         rq->rep[z].u.cb = rq_on_answer;
     }
     route_ref(rt);
-    conn_ref(c);
+    s->ops->ref(s->obj);
     w->inflight++;
     switch (rq->opcode) {
     case WIRE_OP_GET: get_start(rq); break;
@@ -461,4 +464,5 @@ preq_start(struct worker *w, struct conn *c, const struct wire_msg *req, uint64_
     default: write_start(rq); break;
     }
     rq_progress(rq);
+    return 0;
 }

@@ -21,7 +21,8 @@
  *
  * Commit carries the new record's metadata: version max(seen) + 1, creation
  * time and originator kept from the live record (or now and the request id),
- * expiration now + TTL (no TTL: the record's, or --default-ttl for a new one),
+ * expiration now + TTL (no TTL: the record's, or --default-ttl for a new one
+ * or with PREQ_TTL_RESET),
  * last-modified a hybrid-clock stamp above every one seen. A replica whose
  * Commit fails, or that answered NoKey/DupKey/VersionConflict as a stale copy,
  * gets a Repair of the full record. The client gets Ok once W replicas hold
@@ -30,6 +31,8 @@
  *
  * Destroy: PrepareDelete to every replica not down; all answered: W Ok ──►
  * MarkDelete (a tombstone, newer than every copy seen) on those; else Abort.
+ * The originator learns whether the newest copy those W reported was live
+ * (preq_result.existed: Redis's DEL counts deleted keys).
  * Ok once W hold the tombstone. Destroy never deletes outright: a replica
  * whose copy is gone cannot tell that copy was newer than a stale one that
  * missed the Destroy, so a late Delete or a read repair of a stale copy would
@@ -162,7 +165,7 @@ commit(struct preq *rq)
     o->ctime = live && live->ctime ? live->ctime : now;
     if (rq->ttl)
         o->etime = now + rq->ttl;
-    else if (live)
+    else if (live && !rq->ttl_reset)
         o->etime = live->etime;
     else
         o->etime = cfg->default_ttl ? now + (uint32_t)cfg->default_ttl : 0;
@@ -390,6 +393,13 @@ destroy_progress(struct preq *rq)
             return;
         }
         rq->decision = D_MARK;
+        const struct rmeta *newest = NULL; /* W prepared: they see every acknowledged write */
+        for (int i = 0; i < rq->n; i++) {
+            const struct rmeta *m = &rq->rep[i].m;
+            if (rq->rep[i].cls == C_OK && m->has && (!newest || rmeta_cmp(m, newest) > 0))
+                newest = m;
+        }
+        rq->existed = newest != NULL && !newest->tomb;
         tombstone(rq, &rq->out);
         for (int i = 0; i < rq->n; i++) {
             if (rq->rep[i].cls != C_OK) continue;
