@@ -508,3 +508,38 @@ metric_index__fill(struct metric_index *ix, uint8_t a, uint8_t b)
     ix->rows[a][b] = m;
     return m;
 }
+
+/* ---- label tables ---- */
+
+static int
+is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static int
+is_lower(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+void
+metric_labels_init(struct metric_labels *l, metric_label_fn *name, const char *unknown_name)
+{
+    for (int k = 0; k < 256; k++) {
+        const char *s = name(k);
+        char *o = l->v[k];
+        size_t n = 0, cap = sizeof(l->v[k]);
+        if (s == NULL || (unknown_name != NULL && strcmp(s, unknown_name) == 0)) s = "unknown";
+        for (size_t i = 0; s[i] != '\0' && n + 2 < cap; i++) {
+            char c = s[i];
+            /* a word starts at an upper-case letter after a lower-case one, or
+             * at the last capital of an acronym followed by lower case */
+            if (i > 0 && is_upper(c) &&
+                (is_lower(s[i - 1]) || (is_upper(s[i - 1]) && is_lower(s[i + 1]))))
+                o[n++] = '_';
+            o[n++] = is_upper(c) ? (char)(c - 'A' + 'a') : c;
+        }
+        o[n] = '\0';
+    }
+}

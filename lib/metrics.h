@@ -139,6 +139,14 @@ int64_t metric_value(const struct metric *m);
 
 typedef const char *metric_label_fn(int key);
 
+/* Label values for the keys 0..255 in snake case, from a table of CamelCase
+ * names ("PrepareCreate" -> "prepare_create", "UDFGet" -> "udf_get"); a name
+ * equal to unknown_name (wire_opcode_name's "unknown") stays "unknown". */
+struct metric_labels {
+    char v[256][32];
+};
+void metric_labels_init(struct metric_labels *l, metric_label_fn *name, const char *unknown_name);
+
 struct metric_index {
     struct metric_family *f; /* borrowed */
     metric_label_fn *label[2];

@@ -1,5 +1,6 @@
 /* engine.c: RocksDB behind a group-committing writer thread (see engine.h). */
 #include "engine.h"
+#include "smetrics.h"
 
 #include "error.h"
 #include "log.h"
@@ -129,6 +130,7 @@ engine__write_batch(struct engine *e, rocksdb_writebatch_t *wb, int sync)
     rocksdb_writeoptions_set_sync(e->wopts, (unsigned char)sync);
     rocksdb_write(e->db, e->wopts, wb, &err);
     rocksdb_writebatch_clear(wb);
+    if (sync && err == NULL) smetrics_wal_sync();
     if (err != NULL) {
         log_error("rocksdb write failed: %s", err);
         rocksdb_free(err);
@@ -201,6 +203,7 @@ engine__writer_main(void *arg)
         tail->next = NULL;
         pthread_mutex_unlock(&e->mu);
 
+        uint64_t t0 = uv_hrtime();
         if (e->sync == ENGINE_SYNC_ALWAYS) {
             /* one fsync per write, each acknowledged after its own sync */
             for (struct engine_write *w = head; w;) {
@@ -214,6 +217,7 @@ engine__writer_main(void *arg)
             int rc = engine__apply(e, head, n, e->sync == ENGINE_SYNC_BATCH);
             for (struct engine_write *w = head; w; w = w->next) w->status = rc;
         }
+        smetrics_write_group(n, uv_hrtime() - t0);
 
         pthread_mutex_lock(&e->mu);
         if (e->done_tail)
@@ -445,6 +449,12 @@ char *
 engine_property(struct engine *e, const char *name)
 {
     return rocksdb_property_value(e->db, name);
+}
+
+int
+engine_property_u64(struct engine *e, const char *name, uint64_t *out)
+{
+    return rocksdb_property_int(e->db, name, out) == 0 ? 0 : JUNO_ENOTFOUND;
 }
 
 /* ---- iteration ---- */

@@ -81,6 +81,11 @@ void engine_compact(struct engine *e);
 /* A RocksDB property as an owned string ("rocksdb.estimate-num-keys"), or NULL. */
 char *engine_property(struct engine *e, const char *name);
 
+/* An integer RocksDB property into *out. Returns 0 or JUNO_ENOTFOUND (unknown
+ * or not an integer property). Safe from any thread; cheap for the in-memory
+ * properties ("rocksdb.cur-size-all-mem-tables", ...). */
+int engine_property_u64(struct engine *e, const char *name, uint64_t *out);
+
 /* Number of writes queued or in flight. Loop thread. */
 size_t engine_pending(const struct engine *e);
 

@@ -3,6 +3,7 @@
  * defaults → options → config check (map, zone, node) → log → RocksDB →
  * listener → loop → drain (SIGTERM) → exit 0.
  */
+#include "smetrics.h"
 #include "store.h"
 
 #include "cli.h"
@@ -40,6 +41,8 @@ static const char usage_text[] =
     "      --idle-timeout SEC     close connections idle this long; 0 = never (default 0)\n"
     "      --log-level LEVEL      debug | info | warn | error (default info)\n"
     "      --log-file FILE        log here instead of stderr; reopened on SIGHUP\n"
+    "      --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n"
+    "                             (default: off)\n"
     "      --check-config         check options and map, print the result, exit\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit\n"
@@ -59,6 +62,7 @@ enum {
     OPT_IDLE,
     OPT_LOG_LEVEL,
     OPT_LOG_FILE,
+    OPT_METRICS,
     OPT_CHECK
 };
 
@@ -81,6 +85,7 @@ static const struct option long_opts[] = {
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -239,6 +244,11 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
             break;
         case OPT_LOG_LEVEL: cli_opt_log_level(optarg); break;
         case OPT_LOG_FILE: c->log_file = optarg; break;
+        case OPT_METRICS:
+            if (cli_parse_hostport(optarg, c->metrics_host, sizeof(c->metrics_host),
+                                   &c->metrics_port) != 0)
+                cli_usage("invalid --metrics '%s': expected HOST:PORT", optarg);
+            break;
         case OPT_CHECK: *check_only = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': cli_version(); exit(0);
@@ -291,14 +301,17 @@ main(int argc, char **argv)
     setenv("UV_THREADPOOL_SIZE", threads, 1); /* before the loop's first work item */
 
     s->loop = uv_default_loop();
-    if (locks_init(&s->locks) != 0) cli_die(EX_OSERR, "out of memory");
+    if (locks_init(&s->locks) != 0 || smetrics_init(s) != 0) cli_die(EX_OSERR, "out of memory");
     struct engine_config ec = {.dir = c->data_dir ? c->data_dir : "/juno-memory",
                                .memory = c->memory,
                                .sync = c->sync,
                                .tombstone_grace_s = (uint32_t)c->tombstone_grace_s};
     int rc = engine_open(s->loop, &ec, &s->engine, err, sizeof(err));
     if (rc != 0) cli_die(EX_IOERR, "unable to open database %s: %s", ec.dir, err);
-    if (server_start(s, err, sizeof(err)) != 0) {
+    if ((c->metrics_port != 0 &&
+         smetrics_listen(s, c->metrics_host, c->metrics_port, err, sizeof(err)) != 0) ||
+        server_start(s, err, sizeof(err)) != 0) {
+        smetrics_stop();
         engine_close(s->engine);
         uv_run(s->loop, UV_RUN_DEFAULT);
         cli_die(EX_UNAVAILABLE, "%s", err);
@@ -318,6 +331,7 @@ main(int argc, char **argv)
                                             : "always",
              c->threads, (long)getpid());
     uv_run(s->loop, UV_RUN_DEFAULT);
+    smetrics_deinit();
     locks_deinit(&s->locks);
     map_destroy(s->map);
     free(s->owned);

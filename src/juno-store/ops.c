@@ -21,6 +21,7 @@
  * last writer makes a replayed write answer AlreadyFulfilled.
  */
 #include "clock.h"
+#include "smetrics.h"
 #include "store.h"
 
 #include "error.h"
@@ -41,6 +42,7 @@ struct op {
     uint32_t opaque;
     uint8_t opcode, flags;
     uint16_t shard;
+    uint64_t t0;         /* uv_hrtime() at dispatch: juno_store_request_duration_seconds */
     struct wire_meta in; /* the request's fixed-size meta fields; byte fields cleared */
     int has_rid;
     uint8_t value_type;
@@ -107,6 +109,7 @@ op__reply(struct op *op, int status, const struct record_meta *m, const uint8_t 
     }
     r.shard_id = op->shard;
     conn_reply(op->c, &r);
+    smetrics_latency(op->opcode, op->t0);
 }
 
 static void
@@ -556,6 +559,7 @@ op_create(struct store *s, struct conn *c, const struct wire_msg *req)
     op->opcode = req->opcode;
     op->flags = req->flags;
     op->shard = req->shard_id;
+    op->t0 = uv_hrtime();
     op->in = req->meta;
     memset(&op->in.source, 0, sizeof(op->in.source));
     memset(&op->in.correlation_id, 0, sizeof(op->in.correlation_id));

@@ -8,6 +8,7 @@
  * its replies drain. A connection is freed only after its handle has closed
  * and no request or write still refers to it.
  */
+#include "smetrics.h"
 #include "store.h"
 
 #include "error.h"
@@ -73,6 +74,7 @@ conn__close(struct conn *c)
 {
     if (c->closing) return;
     c->closing = 1;
+    smetrics_conn(-1);
     struct store *s = c->s;
     if (c->prev)
         c->prev->next = c->next;
@@ -115,6 +117,7 @@ conn_unref(struct conn *c)
 void
 conn_reply(struct conn *c, const struct wire_msg *m)
 {
+    smetrics_reply(m->opcode, m->status);
     if (c->closing) return;
     size_t n = wire_encoded_size(m);
     if (c->olen + n > c->ocap) {
@@ -232,6 +235,7 @@ conn__process(struct conn *c)
         }
         if (rc == WIRE_ERROR) {
             s->stats.bad_frames++;
+            smetrics_bad_frame();
             log_warn("bad frame, closing connection peer=%s reason=\"%s\"", c->peer, why);
             conn__close(c);
             return;
@@ -338,6 +342,7 @@ server__on_connection(uv_stream_t *listener, int status)
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     s->stats.connections++;
+    smetrics_conn(1);
     c->last_active = uv_now(s->loop);
     conn__start_reading(c);
 }
@@ -423,6 +428,7 @@ server__maybe_finish(struct store *s)
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
+    smetrics_stop();
     engine_close(s->engine); /* syncs the WAL; its handle closes with the rest */
     s->engine = NULL;
     log_info("drained, exiting");

@@ -223,6 +223,31 @@ UNIT_TEST(index_caches_series)
     metrics_destroy(r);
 }
 
+static const char *
+camel(int k)
+{
+    static const char *const n[] = {"Nop",    "PrepareCreate", "UDFGet",          "VerHandshake",
+                                    "Ok",     "NoKey",         "SSOutofResource", "BadRequestID",
+                                    "unknown"};
+    return k < 9 ? n[k] : "unknown";
+}
+
+UNIT_TEST(snake_case_labels)
+{
+    static struct metric_labels l;
+    metric_labels_init(&l, camel, "unknown");
+    CHECK_STR(l.v[0], "nop");
+    CHECK_STR(l.v[1], "prepare_create");
+    CHECK_STR(l.v[2], "udf_get");
+    CHECK_STR(l.v[3], "ver_handshake");
+    CHECK_STR(l.v[4], "ok");
+    CHECK_STR(l.v[5], "no_key");
+    CHECK_STR(l.v[6], "ss_outof_resource");
+    CHECK_STR(l.v[7], "bad_request_id");
+    CHECK_STR(l.v[8], "unknown");
+    CHECK_STR(l.v[255], "unknown");
+}
+
 struct thr {
     struct metric *c, *h;
     unsigned slot;
@@ -295,6 +320,7 @@ main(void)
     RUN(bucket_cumulation_over_slots);
     RUN(invalid_names_and_duplicates_refused);
     RUN(index_caches_series);
+    RUN(snake_case_labels);
     RUN(threads_on_their_own_slots_and_a_shared_one);
     RUN(collector_runs_before_each_render);
     return unit_done();
