@@ -39,7 +39,7 @@ struct store_config {
     uint64_t max_ns, max_key, max_value, max_ttl;
     uint64_t tombstone_grace_s;
     uint64_t idle_timeout_s;
-    uint64_t max_inflight; /* per connection, before reading pauses */
+    uint64_t max_inflight;  /* per connection, before reading pauses */
     char metrics_host[256]; /* --metrics (smetrics.c); metrics_port 0: none */
     uint16_t metrics_port;
 };
