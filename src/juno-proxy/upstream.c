@@ -56,7 +56,8 @@ struct upstream {
     uint64_t down_until; /* uv_now ms */
     uint64_t marked_at;
     unsigned timeouts_in_row;
-    int marked; /* logged as down, not yet as recovered */
+    int marked;    /* logged as down, not yet as recovered */
+    int etcd_down; /* upstream_set_down: skipped until set up again */
     uint32_t next_opaque;
     struct ureq **table; /* owned: opaque hash, tmask + 1 buckets */
     size_t tmask, count;
@@ -228,6 +229,19 @@ up_mark_up(struct upstream *up)
     up->marked = 0;
     log_info("store recovered addr=%s thread=%u down_ms=%llu", up->addr, up->w->id,
              (unsigned long long)(uv_now(&up->w->loop) - up->marked_at));
+}
+
+void
+upstream_set_down(struct upstream *up, int down)
+{
+    if (up->etcd_down == down) return;
+    up->etcd_down = down;
+    if (down)
+        log_warn("store marked down addr=%s thread=%u reason=\"etcd: unregistered or zone down\"",
+                 up->addr, up->w->id);
+    else
+        log_info("store back up addr=%s thread=%u reason=\"etcd: registered\"", up->addr,
+                 up->w->id);
 }
 
 /* ---- timeouts ---- */
@@ -476,7 +490,7 @@ upstream_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
 {
     uint64_t now = uv_now(&up->w->loop);
     if (up->retired || (up->state != UP_CONNECTED && up->state != UP_CONNECTING) ||
-        now < up->down_until)
+        now < up->down_until || up->etcd_down)
         return JUNO_EUNAVAIL;
     if (up->table == NULL || up->count >= up->tmask + 1) {
         if (up_table_grow(up) != 0) return JUNO_EUNAVAIL;

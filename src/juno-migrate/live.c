@@ -1,0 +1,263 @@
+/* live.c: where the live shard map and juno-migrate's state are kept.
+ *
+ *   --etcd URL   /juno/<cluster>/map (published by compare-and-swap against
+ *                the mod_revision read with the plan's base version),
+ *                /juno/<cluster>/migration (the state), and the proxies'
+ *                and stores' registrations (proxies/NAME) whose
+ *                map_version tells when everyone has switched
+ *   --map-file F the map in a file (written atomically, then SIGHUP to each
+ *                --reload PID), the state in F.migration (or --state)
+ */
+#include "jmig.h"
+
+#include "cli.h"
+#include "error.h"
+#include "etcd.h"
+
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char state_path[4096];
+
+static void
+key_of(const struct jmig *j, const char *suffix, char *buf, size_t cap)
+{
+    etcd_juno_key(buf, cap, j->cluster, suffix);
+}
+
+static int
+etcd_err(int rc, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", what, etcd_strerror()[0] ? etcd_strerror() : error_str(rc));
+    return rc;
+}
+
+int
+live_open(struct jmig *j, char *err, size_t errlen)
+{
+    if (j->etcd_url != NULL) {
+        struct etcd_opts o = {.connect_timeout_ms = 2000, .request_timeout_ms = 5000};
+        j->etcd = etcd_create(j->etcd_url, &o, err, errlen);
+        return j->etcd ? 0 : JUNO_EINVAL;
+    }
+    if (j->state_file)
+        snprintf(state_path, sizeof(state_path), "%s", j->state_file);
+    else
+        snprintf(state_path, sizeof(state_path), "%s.migration", j->map_file);
+    return 0;
+}
+
+void
+live_close(struct jmig *j)
+{
+    etcd_destroy(j->etcd);
+    j->etcd = NULL;
+}
+
+int
+live_map(struct jmig *j, struct map **m, int64_t *rev, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+    *rev = 0;
+    if (j->etcd) {
+        char key[512];
+        key_of(j, "map", key, sizeof(key));
+        struct etcd_kvs kvs;
+        if ((rc = etcd_get(j->etcd, key, 0, &kvs)) < 0)
+            return etcd_err(rc, "unable to read the map from etcd", err, errlen);
+        if (kvs.n == 0) {
+            etcd_kvs_deinit(&kvs);
+            snprintf(err, errlen, "no map in etcd at %s", key);
+            return JUNO_ENOTFOUND;
+        }
+        *rev = kvs.kvs[0].mod_revision;
+        text = kvs.kvs[0].value;
+        len = kvs.kvs[0].value_len;
+        kvs.kvs[0].value = NULL;
+        etcd_kvs_deinit(&kvs);
+    } else if ((rc = cli_read_file(j->map_file, 64u << 20, &text, &len)) != 0) {
+        snprintf(err, errlen, "unable to read %s: %s", j->map_file, error_str(rc));
+        return rc;
+    }
+    char why[400];
+    rc = map_parse(text, len, m, why, sizeof(why));
+    free(text);
+    if (rc != 0) snprintf(err, errlen, "the live map is invalid: %s", why);
+    return rc;
+}
+
+static int
+same_map(const struct map *a, const struct map *b)
+{
+    size_t la, lb;
+    char *x = map_to_json(a, &la), *y = map_to_json(b, &lb);
+    int same = x && y && la == lb && memcmp(x, y, la) == 0;
+    free(x), free(y);
+    return same;
+}
+
+int
+live_publish(struct jmig *j, char *err, size_t errlen)
+{
+    struct map *cur;
+    int64_t rev;
+    int rc = live_map(j, &cur, &rev, err, errlen);
+    if (rc != 0) return rc;
+    const struct map *next = j->plan.map;
+    if (cur->version == next->version && same_map(cur, next)) {
+        map_destroy(cur);
+        return 0; /* published by an earlier run */
+    }
+    if (cur->version != j->plan.from_version) {
+        snprintf(err, errlen,
+                 "the live map is version %llu, the plan was made from version %llu: "
+                 "make a new plan",
+                 (unsigned long long)cur->version, (unsigned long long)j->plan.from_version);
+        map_destroy(cur);
+        return JUNO_EBADMAP;
+    }
+    map_destroy(cur);
+    size_t len;
+    char *json = map_to_json(next, &len);
+    if (json == NULL) return JUNO_ENOMEM;
+    if (j->etcd) {
+        char key[512];
+        key_of(j, "map", key, sizeof(key));
+        int ok = 0;
+        rc = etcd_cas(j->etcd, key, rev, json, len, &ok, NULL);
+        free(json);
+        if (rc < 0) return etcd_err(rc, "unable to publish the map", err, errlen);
+        if (!ok) {
+            snprintf(err, errlen, "the map in etcd changed while publishing: make a new plan");
+            return JUNO_EBADMAP;
+        }
+        return 0;
+    }
+    rc = cli_write_file(j->map_file, json, len);
+    free(json);
+    if (rc != 0) {
+        snprintf(err, errlen, "unable to write %s: %s", j->map_file, error_str(rc));
+        return rc;
+    }
+    return 0;
+}
+
+int
+live_state_get(struct jmig *j, char **text, size_t *len, char *err, size_t errlen)
+{
+    int rc;
+    if (j->etcd) {
+        char key[512];
+        key_of(j, "migration", key, sizeof(key));
+        struct etcd_kvs kvs;
+        if ((rc = etcd_get(j->etcd, key, 0, &kvs)) < 0)
+            return etcd_err(rc, "unable to read the migration state", err, errlen);
+        if (kvs.n == 0) {
+            etcd_kvs_deinit(&kvs);
+            return JUNO_ENOTFOUND;
+        }
+        *text = kvs.kvs[0].value;
+        *len = kvs.kvs[0].value_len;
+        kvs.kvs[0].value = NULL;
+        etcd_kvs_deinit(&kvs);
+        return 0;
+    }
+    if (access(state_path, F_OK) != 0) return JUNO_ENOTFOUND;
+    if ((rc = cli_read_file(state_path, 64u << 20, text, len)) != 0)
+        snprintf(err, errlen, "unable to read %s: %s", state_path, error_str(rc));
+    return rc;
+}
+
+int
+live_state_put(struct jmig *j, const char *text, char *err, size_t errlen)
+{
+    int rc;
+    if (j->etcd) {
+        char key[512];
+        key_of(j, "migration", key, sizeof(key));
+        if ((rc = etcd_put(j->etcd, key, text, strlen(text), 0, NULL)) < 0)
+            return etcd_err(rc, "unable to save the migration state", err, errlen);
+        return 0;
+    }
+    if ((rc = cli_write_file(state_path, text, strlen(text))) != 0)
+        snprintf(err, errlen, "unable to write %s: %s", state_path, error_str(rc));
+    return rc;
+}
+
+int
+live_state_delete(struct jmig *j, char *err, size_t errlen)
+{
+    int rc;
+    if (j->etcd) {
+        char key[512];
+        key_of(j, "migration", key, sizeof(key));
+        if ((rc = etcd_delete(j->etcd, key, 0, NULL)) < 0)
+            return etcd_err(rc, "unable to clear the migration state", err, errlen);
+        return 0;
+    }
+    if (unlink(state_path) != 0 && access(state_path, F_OK) == 0) {
+        snprintf(err, errlen, "unable to remove %s", state_path);
+        return JUNO_EIO;
+    }
+    return 0;
+}
+
+/* The registrations under prefix whose map_version is below version: their
+ * names appended to lag. Returns how many, or a negative code. */
+static int
+lagging(struct jmig *j, const char *suffix, uint64_t version, char *lag, size_t lagcap)
+{
+    char key[512];
+    key_of(j, suffix, key, sizeof(key));
+    struct etcd_kvs kvs;
+    int rc = etcd_get(j->etcd, key, 1, &kvs);
+    if (rc < 0) return rc;
+    int n = 0;
+    for (size_t i = 0; i < kvs.n; i++) {
+        cJSON *o = cJSON_ParseWithLength(kvs.kvs[i].value, kvs.kvs[i].value_len);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "map_version");
+        if (!cJSON_IsNumber(v) || (uint64_t)v->valuedouble < version) {
+            size_t used = strlen(lag);
+            snprintf(lag + used, lagcap - used, "%s%s (map version %.0f)", used ? ", " : "",
+                     kvs.kvs[i].key + strlen(key), cJSON_IsNumber(v) ? v->valuedouble : 0.0);
+            n++;
+        }
+        cJSON_Delete(o);
+    }
+    etcd_kvs_deinit(&kvs);
+    return n;
+}
+
+int
+live_wait_switched(struct jmig *j, uint64_t version, char *err, size_t errlen)
+{
+    if (j->etcd == NULL) {
+        for (size_t i = 0; i < j->nreload; i++)
+            if (kill(j->reload_pids[i], SIGHUP) != 0)
+                fprintf(stderr, "%s: warning: cannot signal pid %d\n", cli_prog(),
+                        (int)j->reload_pids[i]);
+        return 0;
+    }
+    uint64_t deadline = jmig_now_ms() + j->wait_ms;
+    char lag[2048];
+    for (;;) {
+        lag[0] = '\0';
+        int a = lagging(j, "proxies/", version, lag, sizeof(lag));
+        if (a < 0) return etcd_err(a, "unable to read the proxies' registrations", err, errlen);
+        if (a == 0) return 0;
+        if (jmig_now_ms() > deadline) {
+            snprintf(err, errlen, "after %llu ms, still on an older map: %s",
+                     (unsigned long long)j->wait_ms, lag);
+            return JUNO_ETIMEDOUT;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
