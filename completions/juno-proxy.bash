@@ -4,10 +4,10 @@ _juno_proxy() {
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     case $prev in
-    -m|--map|--log-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -m|--map|--map-cache|--log-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --log-level) COMPREPLY=($(compgen -W "debug info warn error" -- "$cur")); return ;;
-    -l|--listen|-t|--threads|--default-ttl|--max-ttl|--idle-timeout|--request-timeout|--deadline|--max-frame|--max-namespace|--max-key|--max-value) return ;;
+    -l|--listen|-e|--etcd|-c|--cluster|-t|--threads|--default-ttl|--max-ttl|--idle-timeout|--request-timeout|--deadline|--max-frame|--max-namespace|--max-key|--max-value) return ;;
     esac
-    COMPREPLY=($(compgen -W "--listen --map --threads --default-ttl --max-ttl --idle-timeout --request-timeout --deadline --max-frame --max-namespace --max-key --max-value --log-level --log-file --check-config --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--listen --map --etcd --cluster --map-cache --threads --default-ttl --max-ttl --idle-timeout --request-timeout --deadline --max-frame --max-namespace --max-key --max-value --log-level --log-file --check-config --help --version" -- "$cur"))
 }
 complete -F _juno_proxy juno-proxy

@@ -4,6 +4,9 @@
  * SO_REUSEPORT) → worker threads (each: listener, upstreams, loop) → the main
  * loop handles signals → drain → join → exit 0.
  *
+ * With --etcd the map comes from etcd instead and is followed live
+ * (etcdwatch.c); SIGHUP then only reopens the log.
+ *
  * SIGHUP reopens the log and re-reads the map file: a map that does not parse,
  * has another shard count or an older version is refused (the old one stays);
  * an accepted one goes to every worker, which connects to new stores and then
@@ -27,7 +30,7 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-    "Usage: juno-proxy --map FILE [options]\n"
+    "Usage: juno-proxy --map FILE | --etcd URL [options]\n"
     "\n"
     "The juno proxy: serves the JunoDB client protocol, routes each key to its\n"
     "replica in every zone of the shard map and replicates with quorums\n"
@@ -36,6 +39,12 @@ static const char usage_text[] =
     "Options:\n"
     "  -l, --listen HOST:PORT     address to serve (default 127.0.0.1:8080)\n"
     "  -m, --map FILE             the shard map (JSON from juno-ring); re-read on SIGHUP\n"
+    "  -e, --etcd URL[,URL...]    follow the live map in etcd (/juno/CLUSTER/map), skip\n"
+    "                             stores whose registration is gone or whose zone is\n"
+    "                             marked down, register under /juno/CLUSTER/proxies/\n"
+    "  -c, --cluster NAME         the cluster in etcd (default juno)\n"
+    "      --map-cache FILE       keep the last map from etcd here; start from it when\n"
+    "                             etcd cannot be reached (then from --map)\n"
     "  -t, --threads N            event-loop threads, each with its own listener and\n"
     "                             store connections (default 1)\n"
     "      --default-ttl S        TTL of a new record written without one; 0 = records\n"
@@ -73,12 +82,16 @@ enum {
     OPT_MAX_VALUE,
     OPT_LOG_LEVEL,
     OPT_LOG_FILE,
-    OPT_CHECK
+    OPT_CHECK,
+    OPT_MAP_CACHE
 };
 
 static const struct option long_opts[] = {
     {"listen", required_argument, NULL, 'l'},
     {"map", required_argument, NULL, 'm'},
+    {"etcd", required_argument, NULL, 'e'},
+    {"cluster", required_argument, NULL, 'c'},
+    {"map-cache", required_argument, NULL, OPT_MAP_CACHE},
     {"threads", required_argument, NULL, 't'},
     {"default-ttl", required_argument, NULL, OPT_DEFAULT_TTL},
     {"max-ttl", required_argument, NULL, OPT_MAX_TTL},
@@ -102,10 +115,13 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
 {
     const char *listen = "127.0.0.1:8080";
     int opt;
-    while ((opt = getopt_long(argc, argv, "l:m:t:hV", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "l:m:e:c:t:hV", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'l': listen = optarg; break;
         case 'm': c->map_path = optarg; break;
+        case 'e': c->etcd = optarg; break;
+        case 'c': c->cluster = optarg; break;
+        case OPT_MAP_CACHE: c->map_cache = optarg; break;
         case 't': c->threads = (unsigned)cli_opt_u64("threads", optarg, 1, 256); break;
         case OPT_DEFAULT_TTL:
             c->default_ttl = cli_opt_u64("default-ttl", optarg, 0, UINT32_MAX / 2);
@@ -133,7 +149,9 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (cli_parse_hostport(listen, c->listen_host, sizeof(c->listen_host), &c->listen_port) != 0)
         cli_usage("invalid --listen '%s': expected HOST:PORT", listen);
-    if (c->map_path == NULL) cli_usage("--map FILE is required");
+    if (c->map_path == NULL && c->etcd == NULL) cli_usage("--map FILE or --etcd URL is required");
+    if (c->etcd == NULL && (c->cluster != NULL || c->map_cache != NULL))
+        cli_usage("--cluster and --map-cache need --etcd");
     if (c->deadline_ms == 0) c->deadline_ms = 3 * c->request_timeout_ms;
     if (c->default_ttl > c->max_ttl)
         cli_usage("--default-ttl %llu is over --max-ttl %llu", (unsigned long long)c->default_ttl,
@@ -295,6 +313,7 @@ worker_init(struct proxy *p, struct worker *w, unsigned id)
 static void
 reload_map(struct proxy *p)
 {
+    if (p->cluster != NULL) return; /* the map follows etcd */
     char err[700];
     struct pmap *pm = pmap_load(p->cfg.map_path, err, sizeof(err));
     if (pm == NULL) {
@@ -302,44 +321,8 @@ reload_map(struct proxy *p)
                   (unsigned long long)p->current->map->version, err);
         return;
     }
-    const struct map *old = p->current->map, *m = pm->map;
-    const char *why = NULL;
-    if (m->shards != old->shards)
-        why = "its shard count differs";
-    else if (m->version < old->version)
-        why = "its version is older";
-    else if (m->version == old->version) {
-        char *a = map_to_json(old, NULL), *b = map_to_json(m, NULL);
-        int same = a && b && strcmp(a, b) == 0;
-        free(a);
-        free(b);
-        if (same) {
-            log_info("map unchanged version=%llu", (unsigned long long)m->version);
-            pmap_unref(pm);
-            return;
-        }
-        why = "it changes the map without a new version";
-    }
-    if (why != NULL) {
-        log_error("map reload refused, keeping version %llu: map %s version %llu shards %u: %s",
-                  (unsigned long long)old->version, p->cfg.map_path, (unsigned long long)m->version,
-                  m->shards, why);
-        pmap_unref(pm);
-        return;
-    }
-    log_info("map reloaded version=%llu previous=%llu zones=%u", (unsigned long long)m->version,
-             (unsigned long long)old->version, m->nzones);
-    uv_mutex_lock(&p->mu);
-    for (unsigned i = 0; i < p->nworkers; i++) {
-        struct worker *w = &p->workers[i];
-        pmap_unref(w->incoming);
-        pmap_ref(pm);
-        w->incoming = pm;
-    }
-    uv_mutex_unlock(&p->mu);
-    for (unsigned i = 0; i < p->nworkers; i++) uv_async_send(&p->workers[i].wake);
-    pmap_unref(p->current);
-    p->current = pm;
+    proxy_offer_map(p, pm, p->cfg.map_path);
+    pmap_unref(pm);
 }
 
 static void
@@ -359,6 +342,7 @@ on_signal(uv_signal_t *h, int signum)
     if (p->draining) return;
     p->draining = 1;
     log_info("signal %s: draining", signum == SIGTERM ? "TERM" : "INT");
+    pcluster_stop(p);
     uv_mutex_lock(&p->mu);
     for (unsigned i = 0; i < p->nworkers; i++) p->workers[i].drain_requested = 1;
     uv_mutex_unlock(&p->mu);
@@ -370,6 +354,7 @@ on_worker_done(uv_async_t *a)
 {
     struct proxy *p = a->data;
     if (atomic_load(&p->done) < p->nworkers) return;
+    pcluster_stop(p);
     uv_close((uv_handle_t *)&p->sig_term, NULL);
     uv_close((uv_handle_t *)&p->sig_int, NULL);
     uv_close((uv_handle_t *)&p->sig_hup, NULL);
@@ -397,8 +382,13 @@ main(int argc, char **argv)
     parse_options(c, argc, argv, &check_only);
 
     char err[700];
-    p->current = pmap_load(c->map_path, err, sizeof(err));
-    if (p->current == NULL) cli_die(EX_CONFIG, "%s", err);
+    if (c->etcd != NULL) {
+        int rc = pcluster_init(p, err, sizeof(err));
+        if (rc != 0) cli_die(rc == JUNO_EINVAL ? EX_USAGE : EX_UNAVAILABLE, "%s", err);
+    } else {
+        p->current = pmap_load(c->map_path, err, sizeof(err));
+        if (p->current == NULL) cli_die(EX_CONFIG, "%s", err);
+    }
     const struct map *m = p->current->map;
     if (check_only) {
         unsigned stores = 0;
@@ -408,6 +398,7 @@ main(int argc, char **argv)
                m->cluster, (unsigned long long)m->version, m->nzones, m->nzones / 2 + 1, m->shards,
                stores, c->listen_host, c->listen_port, c->threads);
         pmap_unref(p->current);
+        pcluster_destroy(p);
         return 0;
     }
     if (c->log_file != NULL) {
@@ -434,12 +425,14 @@ main(int argc, char **argv)
     uv_signal_start(&p->sig_hup, on_signal, SIGHUP);
     uv_async_init(p->loop, &p->worker_done, on_worker_done);
     p->worker_done.data = p;
+    pcluster_start(p);
 
     log_info("listening addr=%s:%u map=%s version=%llu zones=%u shards=%u threads=%u "
              "request_timeout_ms=%llu default_ttl=%llu pid=%ld",
-             c->listen_host, c->listen_port, c->map_path, (unsigned long long)m->version, m->nzones,
-             m->shards, c->threads, (unsigned long long)c->request_timeout_ms,
-             (unsigned long long)c->default_ttl, (long)getpid());
+             c->listen_host, c->listen_port, c->etcd ? "etcd" : c->map_path,
+             (unsigned long long)m->version, m->nzones, m->shards, c->threads,
+             (unsigned long long)c->request_timeout_ms, (unsigned long long)c->default_ttl,
+             (long)getpid());
     for (unsigned i = 0; i < p->nworkers; i++)
         if (uv_thread_create(&p->workers[i].thread, worker_main, &p->workers[i]) != 0)
             cli_die(EX_OSERR, "cannot start thread %u", i);
@@ -450,9 +443,12 @@ main(int argc, char **argv)
         uv_run(&w->loop, UV_RUN_DEFAULT); /* close callbacks still queued, if any */
         uv_loop_close(&w->loop);
         pmap_unref(w->incoming);
+        pdown_unref(w->incoming_down);
+        pdown_unref(w->down);
         free(w->up_buckets);
     }
     free(p->workers);
+    pcluster_destroy(p);
     pmap_unref(p->current);
     uv_mutex_destroy(&p->mu);
     uv_loop_close(p->loop);

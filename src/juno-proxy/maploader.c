@@ -10,6 +10,11 @@
  * (at most a second), make it current and drop the worker's reference on the
  * old one. Stores that are in no route any more are disconnected when the
  * last request using them is done (upstream_route_unref).
+ *
+ * Maps come from a file (SIGHUP) or from etcd (etcdwatch.c); either way the
+ * main thread checks them in proxy_offer_map and hands them over. Likewise a
+ * down set (stores etcd says are gone) goes to every worker, which applies it
+ * to its upstreams.
  */
 #include "proxy.h"
 
@@ -23,21 +28,14 @@
 #define SWAP_WAIT_MS 1000
 
 struct pmap *
-pmap_load(const char *path, char *err, size_t errlen)
+pmap_from_json(const char *text, size_t len, const char *source, char *err, size_t errlen)
 {
-    char *text;
-    size_t len;
-    int rc = cli_read_file(path, MAP_MAX_JSON, &text, &len);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot read map %s: %s", path, error_str(rc));
-        return NULL;
-    }
     struct map *m;
     char why[512];
-    rc = map_parse(text, len, &m, why, sizeof(why));
-    free(text);
+    int rc = map_parse(text, len, &m, why, sizeof(why));
     if (rc != 0) {
-        snprintf(err, errlen, "invalid map %s: %s", path, rc == JUNO_EBADMAP ? why : error_str(rc));
+        snprintf(err, errlen, "invalid map %s: %s", source,
+                 rc == JUNO_EBADMAP ? why : error_str(rc));
         return NULL;
     }
     struct pmap *pm = malloc(sizeof(*pm));
@@ -48,6 +46,21 @@ pmap_load(const char *path, char *err, size_t errlen)
     }
     atomic_init(&pm->refs, 1);
     pm->map = m;
+    return pm;
+}
+
+struct pmap *
+pmap_load(const char *path, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    int rc = cli_read_file(path, MAP_MAX_JSON, &text, &len);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot read map %s: %s", path, error_str(rc));
+        return NULL;
+    }
+    struct pmap *pm = pmap_from_json(text, len, path, err, errlen);
+    free(text);
     return pm;
 }
 
@@ -96,6 +109,7 @@ route_create(struct worker *w, struct pmap *pm)
             struct upstream *up = upstream_get(w, m->zones[z].nodes[i].addr);
             if (up == NULL) goto fail;
             upstream_route_ref(up);
+            upstream_set_down(up, pdown_has(w->down, m->zones[z].nodes[i].addr));
             rt->ups[z][i] = up;
         }
     }
@@ -138,6 +152,8 @@ route_maybe_swap(struct worker *w)
     w->route = next;
     w->next = NULL;
     const struct map *m = next->pm->map;
+    atomic_store(&w->map_version, m->version);
+    if (w->p->cluster != NULL) pcluster_notify(w->p);
     if (old == NULL)
         log_info("map in use cluster=%s version=%llu zones=%u shards=%u thread=%u", m->cluster,
                  (unsigned long long)m->version, m->nzones, m->shards, w->id);
@@ -148,13 +164,32 @@ route_maybe_swap(struct worker *w)
     route_unref(old);
 }
 
+/* Apply the down set to every upstream of w's routes. */
+static void
+route_apply_down(struct worker *w, struct route *rt)
+{
+    if (rt == NULL) return;
+    const struct map *m = rt->pm->map;
+    for (uint32_t z = 0; z < m->nzones; z++)
+        for (uint32_t i = 0; i < m->zones[z].nnodes; i++)
+            upstream_set_down(rt->ups[z][i], pdown_has(w->down, m->zones[z].nodes[i].addr));
+}
+
 void
 route_adopt_incoming(struct worker *w)
 {
     uv_mutex_lock(&w->p->mu);
     struct pmap *pm = w->incoming;
     w->incoming = NULL;
+    struct pdown *d = w->incoming_down;
+    w->incoming_down = NULL;
     uv_mutex_unlock(&w->p->mu);
+    if (d != NULL) {
+        pdown_unref(w->down);
+        w->down = d;
+        route_apply_down(w, w->route);
+        route_apply_down(w, w->next);
+    }
     if (pm == NULL) return;
     if (w->draining || (w->route && w->route->pm == pm)) {
         pmap_unref(pm);
@@ -170,4 +205,89 @@ route_adopt_incoming(struct worker *w)
     w->next = rt;
     w->next_since = uv_now(&w->loop);
     route_maybe_swap(w);
+}
+
+/* ---- the main thread: offering maps and down sets ---- */
+
+int
+proxy_offer_map(struct proxy *p, struct pmap *pm, const char *source)
+{
+    const struct map *old = p->current->map, *m = pm->map;
+    const char *why = NULL;
+    if (m->shards != old->shards)
+        why = "its shard count differs";
+    else if (m->version < old->version)
+        why = "its version is older";
+    else if (m->version == old->version) {
+        char *a = map_to_json(old, NULL), *b = map_to_json(m, NULL);
+        int same = a && b && strcmp(a, b) == 0;
+        free(a);
+        free(b);
+        if (same) {
+            log_info("map unchanged version=%llu source=%s", (unsigned long long)m->version,
+                     source);
+            return 0;
+        }
+        why = "it changes the map without a new version";
+    }
+    if (why != NULL) {
+        log_error("map reload refused, keeping version %llu: map %s version %llu shards %u: %s",
+                  (unsigned long long)old->version, source, (unsigned long long)m->version,
+                  m->shards, why);
+        return -1;
+    }
+    log_info("map reloaded version=%llu previous=%llu zones=%u source=%s",
+             (unsigned long long)m->version, (unsigned long long)old->version, m->nzones, source);
+    uv_mutex_lock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        struct worker *w = &p->workers[i];
+        pmap_unref(w->incoming);
+        pmap_ref(pm);
+        w->incoming = pm;
+    }
+    uv_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++) uv_async_send(&p->workers[i].wake);
+    pmap_ref(pm);
+    pmap_unref(p->current);
+    p->current = pm;
+    return 1;
+}
+
+void
+proxy_offer_down(struct proxy *p, struct pdown *d)
+{
+    uv_mutex_lock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        struct worker *w = &p->workers[i];
+        pdown_unref(w->incoming_down);
+        atomic_fetch_add(&d->refs, 1);
+        w->incoming_down = d;
+    }
+    uv_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nworkers; i++) uv_async_send(&p->workers[i].wake);
+}
+
+void
+pdown_unref(struct pdown *d)
+{
+    if (d == NULL || atomic_fetch_sub(&d->refs, 1) != 1) return;
+    free(d->addrs);
+    free(d);
+}
+
+int
+pdown_has(const struct pdown *d, const char *addr)
+{
+    if (d == NULL) return 0;
+    size_t lo = 0, hi = d->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(d->addrs[mid], addr);
+        if (c == 0) return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
 }

@@ -1,0 +1,410 @@
+/* etcdwatch.c: juno-proxy --etcd: the cluster's state from etcd.
+ *
+ *   etcd /juno/<c>/ ──watch thread (lib/etcd)──► pending state (mutex) ──uv_async──►
+ *   main thread: check the map (proxy_offer_map), write --map-cache, compute the
+ *   down set, hand both to the workers (as SIGHUP does); report the version
+ *   every worker has swapped to in /juno/<c>/proxies/<name>.
+ *
+ * One watch covers the whole /juno/<c>/ prefix:
+ *   map                 a new map (garbage, an older version, another shard
+ *                       count are refused: logged, the old map stays)
+ *   stores/<zone>/<node> registrations ({"addr": ...}); a store whose key was
+ *                       seen and is gone (lease expired, store stopped) is
+ *                       down until it registers again
+ *   down/<zone>         every store of that zone is down while the key exists
+ * Nothing here runs on a worker loop; workers only adopt what they are given.
+ */
+#include "proxy.h"
+
+#include "cli.h"
+#include "error.h"
+#include "etcd.h"
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PC_MAX_STORES 4096
+#define PC_MAX_DOWN   64
+#define PC_TTL_S      5
+
+struct preg {
+    char key[MAP_NAME_MAX * 2 + 2]; /* "<zone>/<node>" */
+    char addr[MAP_ADDR_MAX + 1];
+    int present;
+};
+
+struct pcluster {
+    struct proxy *p;
+    struct etcd *etcd; /* owned */
+    char prefix[128];  /* /juno/<c>/ */
+    char map_key[160];
+    struct etcd_watch *watch; /* owned */
+    struct etcd_reg *reg;     /* owned */
+    char name[300];           /* this proxy's registration name: its address */
+    uv_async_t wake;
+    int started, stopped;
+    uv_mutex_t mu;     /* guards the pending state below (watch thread -> main) */
+    char *pending_map; /* owned: the newest map text not yet looked at */
+    size_t pending_len;
+    int state_dirty;
+    struct preg *stores; /* owned, nstores */
+    size_t nstores;
+    char down_zones[PC_MAX_DOWN][MAP_NAME_MAX + 1];
+    size_t ndown;
+    int lost;
+    /* main thread only */
+    uint64_t reported;  /* map_version last registered */
+    struct pdown *down; /* ref: the last down set handed out */
+};
+
+/* ---- the watch thread ---- */
+
+static struct preg *
+store_find(struct pcluster *c, const char *key, int add)
+{
+    for (size_t i = 0; i < c->nstores; i++)
+        if (strcmp(c->stores[i].key, key) == 0) return &c->stores[i];
+    if (!add || c->nstores >= PC_MAX_STORES) return NULL;
+    struct preg *n = realloc(c->stores, (c->nstores + 1) * sizeof(*n));
+    if (n == NULL) return NULL;
+    c->stores = n;
+    struct preg *r = &c->stores[c->nstores++];
+    memset(r, 0, sizeof(*r));
+    snprintf(r->key, sizeof(r->key), "%s", key);
+    return r;
+}
+
+static void
+store_put(struct pcluster *c, const char *key, const char *value, size_t len)
+{
+    cJSON *j = cJSON_ParseWithLength(value, len);
+    const cJSON *addr = cJSON_GetObjectItemCaseSensitive(j, "addr");
+    if (!cJSON_IsString(addr) || map_addr_valid(addr->valuestring) != 0) {
+        log_warn("etcd: ignoring a store registration without a valid addr key=%s%s", c->prefix,
+                 key);
+    } else {
+        struct preg *r = store_find(c, key, 1);
+        if (r != NULL) {
+            snprintf(r->addr, sizeof(r->addr), "%s", addr->valuestring);
+            r->present = 1;
+        }
+    }
+    cJSON_Delete(j);
+}
+
+static void
+down_set(struct pcluster *c, const char *zone, int on)
+{
+    for (size_t i = 0; i < c->ndown; i++) {
+        if (strcmp(c->down_zones[i], zone) != 0) continue;
+        if (!on)
+            memmove(c->down_zones[i], c->down_zones[i + 1],
+                    (c->ndown-- - i - 1) * sizeof(c->down_zones[0]));
+        return;
+    }
+    if (on && c->ndown < PC_MAX_DOWN && strlen(zone) <= MAP_NAME_MAX)
+        strcpy(c->down_zones[c->ndown++], zone);
+}
+
+/* One changed key (c->mu held). */
+static void
+apply_kv(struct pcluster *c, const struct etcd_kv *kv, int deleted)
+{
+    size_t plen = strlen(c->prefix);
+    if (strncmp(kv->key, c->prefix, plen) != 0) return;
+    const char *rest = kv->key + plen;
+    if (strcmp(rest, "map") == 0) {
+        if (deleted) {
+            log_warn("etcd: the map was deleted from %s; keeping the current one", kv->key);
+            return;
+        }
+        char *copy = malloc(kv->value_len + 1);
+        if (copy == NULL) return;
+        memcpy(copy, kv->value, kv->value_len + 1);
+        free(c->pending_map);
+        c->pending_map = copy;
+        c->pending_len = kv->value_len;
+    } else if (strncmp(rest, "stores/", 7) == 0) {
+        if (deleted) {
+            struct preg *r = store_find(c, rest + 7, 0);
+            if (r != NULL) r->present = 0;
+        } else {
+            store_put(c, rest + 7, kv->value, kv->value_len);
+        }
+        c->state_dirty = 1;
+    } else if (strncmp(rest, "down/", 5) == 0 && strchr(rest + 5, '/') == NULL) {
+        down_set(c, rest + 5, !deleted);
+        c->state_dirty = 1;
+    }
+}
+
+static void
+on_watch(void *arg, const struct etcd_event *ev)
+{
+    struct pcluster *c = arg;
+    if (ev->type == ETCD_EV_LOST) {
+        log_warn("etcd unreachable, serving the current map; retrying endpoints=%s error=\"%s\"",
+                 etcd_endpoints(c->etcd), ev->error ? ev->error : "");
+        uv_mutex_lock(&c->mu);
+        c->lost = 1;
+        uv_mutex_unlock(&c->mu);
+        return;
+    }
+    uv_mutex_lock(&c->mu);
+    if (c->lost) {
+        log_info("etcd reachable again endpoints=%s", etcd_endpoints(c->etcd));
+        c->lost = 0;
+    }
+    if (ev->type == ETCD_EV_SNAPSHOT) {
+        for (size_t i = 0; i < c->nstores; i++) c->stores[i].present = 0;
+        c->ndown = 0;
+        c->state_dirty = 1;
+        for (size_t i = 0; i < ev->all->n; i++) apply_kv(c, &ev->all->kvs[i], 0);
+    } else {
+        apply_kv(c, ev->kv, ev->type == ETCD_EV_DELETE);
+    }
+    uv_mutex_unlock(&c->mu);
+    uv_async_send(&c->wake);
+}
+
+/* ---- the main thread ---- */
+
+static int
+cmp_addr(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* The down set for map m: stores seen registered and now gone, every store of
+ * a zone marked down (c->mu held). NULL when out of memory. */
+static struct pdown *
+down_compute(struct pcluster *c, const struct map *m)
+{
+    struct pdown *d = calloc(1, sizeof(*d));
+    size_t cap = c->nstores;
+    for (uint32_t z = 0; z < m->nzones; z++) cap += m->zones[z].nnodes;
+    if (d == NULL || (cap > 0 && (d->addrs = calloc(cap, sizeof(*d->addrs))) == NULL)) {
+        free(d);
+        return NULL;
+    }
+    atomic_init(&d->refs, 1);
+    for (size_t i = 0; i < c->nstores; i++)
+        if (!c->stores[i].present) strcpy(d->addrs[d->n++], c->stores[i].addr);
+    for (size_t k = 0; k < c->ndown; k++) {
+        int z = map_zone_find(m, c->down_zones[k]);
+        if (z < 0) continue;
+        for (uint32_t i = 0; i < m->zones[z].nnodes; i++)
+            strcpy(d->addrs[d->n++], m->zones[z].nodes[i].addr);
+    }
+    qsort(d->addrs, d->n, sizeof(d->addrs[0]), cmp_addr);
+    size_t u = 0; /* unique */
+    for (size_t i = 0; i < d->n; i++)
+        if (u == 0 || strcmp(d->addrs[u - 1], d->addrs[i]) != 0)
+            memmove(d->addrs[u++], d->addrs[i], sizeof(d->addrs[0]));
+    d->n = u;
+    return d;
+}
+
+static int
+down_equal(const struct pdown *a, const struct pdown *b)
+{
+    size_t na = a ? a->n : 0, nb = b ? b->n : 0;
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a->addrs[i], b->addrs[i]) != 0) return 0;
+    return 1;
+}
+
+static void
+write_cache(struct pcluster *c)
+{
+    const char *path = c->p->cfg.map_cache;
+    if (path == NULL) return;
+    size_t len;
+    char *json = map_to_json(c->p->current->map, &len);
+    int rc = json ? cli_write_file(path, json, len) : JUNO_ENOMEM;
+    free(json);
+    if (rc != 0) log_error("cannot write map cache %s: %s", path, error_str(rc));
+}
+
+static void
+register_version(struct pcluster *c)
+{
+    struct proxy *p = c->p;
+    uint64_t v = UINT64_MAX;
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        uint64_t wv = atomic_load(&p->workers[i].map_version);
+        if (wv < v) v = wv;
+    }
+    if (c->reg == NULL || v == c->reported || v == UINT64_MAX) return;
+    char val[512];
+    snprintf(val, sizeof(val), "{\"addr\":\"%s\",\"pid\":%ld,\"map_version\":%llu}", c->name,
+             (long)getpid(), (unsigned long long)v);
+    if (etcd_reg_update(c->reg, val) == 0) c->reported = v;
+}
+
+static void
+on_wake(uv_async_t *a)
+{
+    struct pcluster *c = a->data;
+    struct proxy *p = c->p;
+    if (c->stopped) return;
+    uv_mutex_lock(&c->mu);
+    char *text = c->pending_map;
+    size_t len = c->pending_len;
+    c->pending_map = NULL;
+    uv_mutex_unlock(&c->mu);
+    int map_changed = 0;
+    if (text != NULL) {
+        char err[700];
+        struct pmap *pm = pmap_from_json(text, len, c->map_key, err, sizeof(err));
+        if (pm == NULL) {
+            log_error("map from etcd refused, keeping version %llu: %s",
+                      (unsigned long long)p->current->map->version, err);
+        } else {
+            map_changed = proxy_offer_map(p, pm, c->map_key) == 1;
+            pmap_unref(pm);
+            if (map_changed) write_cache(c);
+        }
+        free(text);
+    }
+    uv_mutex_lock(&c->mu);
+    struct pdown *d = NULL;
+    if (c->state_dirty || map_changed) {
+        c->state_dirty = 0;
+        d = down_compute(c, p->current->map);
+    }
+    uv_mutex_unlock(&c->mu);
+    if (d != NULL) {
+        if (!down_equal(d, c->down)) {
+            log_info("etcd: stores to skip changed count=%zu", d->n);
+            proxy_offer_down(p, d);
+        }
+        pdown_unref(c->down);
+        c->down = d;
+    }
+    register_version(c);
+}
+
+int
+pcluster_init(struct proxy *p, char *err, size_t errlen)
+{
+    const struct proxy_config *cfg = &p->cfg;
+    struct pcluster *c = calloc(1, sizeof(*c));
+    if (c == NULL) return JUNO_ENOMEM;
+    c->p = p;
+    c->wake.data = c;
+    p->cluster = c;
+    uv_mutex_init(&c->mu);
+    const char *cluster = cfg->cluster ? cfg->cluster : ETCD_JUNO_DEFAULT_CLUSTER;
+    if (map_name_valid(cluster) != 0) {
+        snprintf(err, errlen, "invalid --cluster '%s'", cluster);
+        return JUNO_EINVAL;
+    }
+    etcd_juno_key(c->prefix, sizeof(c->prefix), cluster, "");
+    etcd_juno_key(c->map_key, sizeof(c->map_key), cluster, "map");
+    snprintf(c->name, sizeof(c->name), "%s:%u", cfg->listen_host, cfg->listen_port);
+    char why[300];
+    struct etcd_opts o = {.connect_timeout_ms = 1000, .request_timeout_ms = 3000};
+    c->etcd = etcd_create(cfg->etcd, &o, why, sizeof(why));
+    if (c->etcd == NULL) {
+        snprintf(err, errlen, "invalid --etcd '%s': %s", cfg->etcd, why);
+        return JUNO_EINVAL;
+    }
+    struct etcd_kvs kvs;
+    int rc = etcd_get(c->etcd, c->map_key, 0, &kvs);
+    char etcd_err[700] = "";
+    if (rc == 0 && kvs.n == 1) {
+        p->current = pmap_from_json(kvs.kvs[0].value, kvs.kvs[0].value_len, c->map_key, etcd_err,
+                                    sizeof(etcd_err));
+        if (p->current != NULL) write_cache(c);
+    } else if (rc == 0) {
+        snprintf(etcd_err, sizeof(etcd_err), "no map at %s", c->map_key);
+    } else {
+        snprintf(etcd_err, sizeof(etcd_err), "etcd unreachable: %s", etcd_strerror());
+    }
+    if (rc == 0) etcd_kvs_deinit(&kvs);
+    if (p->current != NULL) return 0;
+    const char *fallback[2] = {cfg->map_cache, cfg->map_path};
+    for (int i = 0; i < 2 && p->current == NULL; i++) {
+        if (fallback[i] == NULL || (i == 0 && access(fallback[i], F_OK) != 0)) continue;
+        char ferr[700];
+        p->current = pmap_load(fallback[i], ferr, sizeof(ferr));
+        if (p->current != NULL)
+            log_warn("starting from map %s version %llu: %s", fallback[i],
+                     (unsigned long long)p->current->map->version, etcd_err);
+        else
+            log_error("%s", ferr);
+    }
+    if (p->current != NULL) return 0;
+    snprintf(err, errlen, "no map to start from: %s%s", etcd_err,
+             cfg->map_cache ? " and no usable --map-cache" : " (--map-cache FILE keeps one)");
+    return JUNO_EUNAVAIL;
+}
+
+void
+pcluster_start(struct proxy *p)
+{
+    struct pcluster *c = p->cluster;
+    if (c == NULL) return;
+    uv_async_init(p->loop, &c->wake, on_wake);
+    c->wake.data = c;
+    c->started = 1;
+    char key[512], val[512];
+    snprintf(key, sizeof(key), "%sproxies/%s", c->prefix, c->name);
+    snprintf(val, sizeof(val), "{\"addr\":\"%s\",\"pid\":%ld,\"map_version\":0}", c->name,
+             (long)getpid());
+    int rc = 0;
+    c->reg = etcd_reg_start(c->etcd, key, val, PC_TTL_S, &rc);
+    if (rc != 0)
+        log_warn("cannot register in etcd yet (retrying) key=%s error=\"%s\"", key,
+                 etcd_strerror());
+    c->watch = etcd_watch_start(c->etcd, c->prefix, 1, on_watch, c);
+    if (c->watch == NULL) log_error("cannot start the etcd watch: out of memory");
+    log_info("following etcd endpoints=%s prefix=%s cache=%s", etcd_endpoints(c->etcd), c->prefix,
+             p->cfg.map_cache ? p->cfg.map_cache : "(none)");
+    uv_async_send(&c->wake); /* report the version once the workers swapped */
+}
+
+void
+pcluster_notify(struct proxy *p)
+{
+    struct pcluster *c = p->cluster;
+    if (c == NULL) return;
+    uv_mutex_lock(&c->mu);
+    if (c->started && !c->stopped) uv_async_send(&c->wake);
+    uv_mutex_unlock(&c->mu);
+}
+
+void
+pcluster_stop(struct proxy *p)
+{
+    struct pcluster *c = p->cluster;
+    if (c == NULL || c->stopped) return;
+    etcd_watch_stop(c->watch);
+    c->watch = NULL;
+    etcd_reg_stop(c->reg, 1); /* gone from /proxies/ at once */
+    c->reg = NULL;
+    uv_mutex_lock(&c->mu);
+    c->stopped = 1;
+    uv_mutex_unlock(&c->mu);
+    if (c->started) uv_close((uv_handle_t *)&c->wake, NULL);
+}
+
+void
+pcluster_destroy(struct proxy *p)
+{
+    struct pcluster *c = p->cluster;
+    if (c == NULL) return;
+    pcluster_stop(p);
+    p->cluster = NULL;
+    free(c->pending_map);
+    free(c->stores);
+    pdown_unref(c->down);
+    uv_mutex_destroy(&c->mu);
+    etcd_destroy(c->etcd);
+    free(c);
+}
