@@ -45,6 +45,8 @@ struct plan {
 struct jmig {
     /* options */
     const char *etcd_url, *cluster, *map_file, *state_file;
+    const char *more_maps[16]; /* further --map-file copies, written too */
+    size_t nmore;
     pid_t reload_pids[64];
     size_t nreload;
     uint64_t rate;     /* bytes/s over all streams; 0 = unlimited */

@@ -140,13 +140,15 @@ live_publish(struct jmig *j, char *err, size_t errlen)
         }
         return 0;
     }
-    rc = cli_write_file(j->map_file, json, len);
-    free(json);
-    if (rc != 0) {
-        snprintf(err, errlen, "unable to write %s: %s", j->map_file, error_str(rc));
-        return rc;
+    for (size_t i = 0; i <= j->nmore; i++) { /* the first (the one read) last */
+        const char *path = i < j->nmore ? j->more_maps[i] : j->map_file;
+        if ((rc = cli_write_file(path, json, len)) != 0) {
+            snprintf(err, errlen, "unable to write %s: %s", path, error_str(rc));
+            break;
+        }
     }
-    return 0;
+    free(json);
+    return rc;
 }
 
 int

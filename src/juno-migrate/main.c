@@ -34,7 +34,8 @@ static const char usage_text[] =
     "                        state and the proxies' registrations live there\n"
     "  -c, --cluster NAME    cluster name (default: the plan map's \"cluster\")\n"
     "  -f, --map-file FILE   without etcd: the map file stores and proxies read;\n"
-    "                        the new map is written there (atomically)\n"
+    "                        the new map is written there (atomically); repeat it\n"
+    "                        for more copies (the first one is read)\n"
     "  -R, --reload PID      with --map-file: send SIGHUP to PID after writing the\n"
     "                        map (repeat for each store and proxy)\n"
     "      --state FILE      with --map-file: the state file (default FILE.migration)\n"
@@ -119,7 +120,14 @@ parse_options(struct jmig *j, int argc, char **argv)
         switch (opt) {
         case 'e': j->etcd_url = optarg; break;
         case 'c': j->cluster = optarg; break;
-        case 'f': j->map_file = optarg; break;
+        case 'f':
+            if (j->map_file == NULL)
+                j->map_file = optarg;
+            else if (j->nmore < sizeof(j->more_maps) / sizeof(j->more_maps[0]))
+                j->more_maps[j->nmore++] = optarg;
+            else
+                cli_usage("unable to use --map-file: at most 17");
+            break;
         case 'R':
             if (j->nreload == sizeof(j->reload_pids) / sizeof(j->reload_pids[0]))
                 cli_usage("unable to use --reload: at most 64");

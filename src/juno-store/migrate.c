@@ -69,7 +69,8 @@ struct mig {
     enum mig_state state;
     char target[MAP_ADDR_MAX + 1];
     char error[200];
-    uint64_t rate; /* copy bytes per second; 0 = as fast as it goes */
+    uint64_t rate;        /* copy bytes per second; 0 = as fast as it goes */
+    uint64_t chunk_limit; /* bytes per worker pass: smaller when rate limited */
     uint64_t records, bytes, forwarded;
     uint64_t started_ms, finished_ms;
     /* the connection to the target */
@@ -617,7 +618,7 @@ mig__work_copy(uv_work_t *w)
     uint64_t now = (uint64_t)time(NULL);
     const uint8_t *k, *v;
     size_t kl, vl;
-    while (g->chunk_len < MIG_CHUNK_BYTES && g->chunk_records < MIG_CHUNK_RECORDS) {
+    while (g->chunk_len < g->chunk_limit && g->chunk_records < MIG_CHUNK_RECORDS) {
         if (!engine_iter_next(g->it, &k, &kl, &v, &vl)) {
             g->chunk_end = 1;
             break;
@@ -713,7 +714,7 @@ mig__copy_next(struct mig *g)
     if (g->copy_unacked >= MIG_WINDOW) return; /* resumed by the next acknowledgement */
     if (g->rate > 0) {
         uint64_t elapsed = uv_now(s->loop) - g->started_ms;
-        uint64_t allowed = g->rate * elapsed / 1000 + MIG_CHUNK_BYTES;
+        uint64_t allowed = g->rate * elapsed / 1000 + g->chunk_limit;
         if (g->copy_sent > allowed) {
             uint64_t wait = (g->copy_sent - allowed) * 1000 / g->rate + 1;
             uv_timer_start(&g->timer, mig__on_timer, wait, 0);
@@ -884,6 +885,9 @@ migrate_start(struct store *s, struct conn *c, const struct wire_msg *req)
     g->shard = shard;
     snprintf(g->target, sizeof(g->target), "%s", t->valuestring);
     g->rate = r ? (uint64_t)r->valuedouble : 0;
+    g->chunk_limit = MIG_CHUNK_BYTES; /* a tenth of a second's worth when rate limited */
+    if (g->rate > 0 && g->rate / 10 < g->chunk_limit)
+        g->chunk_limit = g->rate / 10 < 1024 ? 1024 : g->rate / 10;
     cJSON_Delete(o);
     g->started_ms = uv_now(s->loop);
     g->next = m->all;
