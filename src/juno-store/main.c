@@ -16,7 +16,7 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "Usage: juno-store --map FILE [--data DIR | --memory] [options]\n"
+    "Usage: juno-store --map FILE | --etcd URL [--data DIR | --memory] [options]\n"
     "\n"
     "The juno storage daemon: serves the shards that the shard map gives its\n"
     "(zone, node) from one RocksDB, to juno-proxy and juno-migrate.\n"
@@ -24,6 +24,9 @@ static const char usage_text[] =
     "Options:\n"
     "  -l, --listen HOST:PORT     address to serve (default 127.0.0.1:9001)\n"
     "  -m, --map FILE             the shard map (JSON from juno-ring); re-read on SIGHUP\n"
+    "  -e, --etcd URL[,URL...]    follow the live map in etcd (/juno/CLUSTER/map) and\n"
+    "                             register under /juno/CLUSTER/stores/ZONE/NODE (lease)\n"
+    "  -c, --cluster NAME         the cluster in etcd (default juno)\n"
     "  -z, --zone NAME            this store's zone (default: found by --listen in the map)\n"
     "  -N, --node NAME            this store's node name (default: found by --listen)\n"
     "  -d, --data DIR             RocksDB directory (created if missing)\n"
@@ -69,6 +72,8 @@ enum {
 static const struct option long_opts[] = {
     {"listen", required_argument, NULL, 'l'},
     {"map", required_argument, NULL, 'm'},
+    {"etcd", required_argument, NULL, 'e'},
+    {"cluster", required_argument, NULL, 'c'},
     {"zone", required_argument, NULL, 'z'},
     {"node", required_argument, NULL, 'N'},
     {"data", required_argument, NULL, 'd'},
@@ -138,21 +143,26 @@ store_load_map(struct store *s, char *err, size_t errlen)
         snprintf(err, errlen, "invalid map %s: %s", s->cfg.map_path, why);
         return rc;
     }
-    int z, node;
+    return store_adopt_map(s, m, s->cfg.map_path, err, errlen);
+}
+
+int
+store_adopt_map(struct store *s, struct map *m, const char *source, char *err, size_t errlen)
+{
+    int z, node, rc;
     if ((rc = find_self(s, m, &z, &node, err, errlen)) != 0) {
         map_destroy(m);
         return rc;
     }
     if (s->map != NULL && m->shards != s->nshards) {
-        snprintf(err, errlen, "map %s has %u shards, this store serves %u: refusing",
-                 s->cfg.map_path, m->shards, s->nshards);
+        snprintf(err, errlen, "map %s has %u shards, this store serves %u: refusing", source,
+                 m->shards, s->nshards);
         map_destroy(m);
         return JUNO_EBADMAP;
     }
     if (s->map != NULL && m->version < s->map->version) {
         snprintf(err, errlen, "map %s has version %llu, older than the current %llu: refusing",
-                 s->cfg.map_path, (unsigned long long)m->version,
-                 (unsigned long long)s->map->version);
+                 source, (unsigned long long)m->version, (unsigned long long)s->map->version);
         map_destroy(m);
         return JUNO_EBADMAP;
     }
@@ -194,7 +204,8 @@ on_signal(uv_signal_t *h, int signum)
         int rc = log_reopen();
         if (rc != 0) log_error("cannot reopen log: %s", error_str(rc));
         char err[600];
-        if (store_load_map(s, err, sizeof(err)) != 0) log_error("map reload failed: %s", err);
+        if (s->cluster == NULL && store_load_map(s, err, sizeof(err)) != 0)
+            log_error("map reload failed: %s", err);
         return;
     }
     if (signum == SIGINT && s->interrupts++ > 0) {
@@ -202,6 +213,7 @@ on_signal(uv_signal_t *h, int signum)
         exit(EX_TEMPFAIL);
     }
     log_info("signal %s: draining", signum == SIGTERM ? "TERM" : "INT");
+    scluster_stop(s); /* gone from etcd at once: proxies skip this store */
     server_drain(s);
 }
 
@@ -211,10 +223,12 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
     struct store_config *c = &s->cfg;
     const char *listen = "127.0.0.1:9001";
     int opt;
-    while ((opt = getopt_long(argc, argv, "l:m:z:N:d:Ms:t:hV", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "l:m:e:c:z:N:d:Ms:t:hV", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'l': listen = optarg; break;
         case 'm': c->map_path = optarg; break;
+        case 'e': c->etcd = optarg; break;
+        case 'c': c->cluster = optarg; break;
         case 'z': c->zone = optarg; break;
         case 'N': c->node = optarg; break;
         case 'd': c->data_dir = optarg; break;
@@ -258,7 +272,8 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (cli_parse_hostport(listen, c->listen_host, sizeof(c->listen_host), &c->listen_port) != 0)
         cli_usage("invalid --listen '%s': expected HOST:PORT", listen);
-    if (c->map_path == NULL) cli_usage("--map FILE is required");
+    if (c->map_path == NULL && c->etcd == NULL) cli_usage("--map FILE or --etcd URL is required");
+    if (c->cluster != NULL && c->etcd == NULL) cli_usage("--cluster needs --etcd");
     if (c->data_dir == NULL && !c->memory) cli_usage("--data DIR is required (or --memory)");
     if (c->max_frame < c->max_value + c->max_key + c->max_ns + 1024)
         cli_usage("--max-frame %llu is too small for --max-value %llu",
@@ -286,7 +301,12 @@ main(int argc, char **argv)
     parse_options(s, argc, argv, &check_only);
 
     char err[600];
-    if (store_load_map(s, err, sizeof(err)) != 0) cli_die(EX_CONFIG, "%s", err);
+    if (c->etcd != NULL) {
+        int rc = scluster_init(s, err, sizeof(err));
+        if (rc != 0) cli_die(rc == JUNO_EINVAL ? EX_USAGE : EX_UNAVAILABLE, "%s", err);
+    } else if (store_load_map(s, err, sizeof(err)) != 0) {
+        cli_die(EX_CONFIG, "%s", err);
+    }
     if (check_only) {
         printf("ok: zone %s, %s shards, listen %s:%u\n", s->map->zones[s->zone_index].name,
                "serving its", c->listen_host, c->listen_port);
@@ -324,6 +344,7 @@ main(int argc, char **argv)
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
+    scluster_start(s);
     log_info("listening addr=%s:%u data=%s memory=%d sync=%s threads=%u pid=%ld", c->listen_host,
              c->listen_port, c->memory ? "(memory)" : c->data_dir, c->memory,
              c->sync == ENGINE_SYNC_NONE    ? "none"
@@ -331,6 +352,7 @@ main(int argc, char **argv)
                                             : "always",
              c->threads, (long)getpid());
     uv_run(s->loop, UV_RUN_DEFAULT);
+    scluster_destroy(s);
     smetrics_deinit();
     locks_deinit(&s->locks);
     map_destroy(s->map);

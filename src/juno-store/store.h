@@ -7,6 +7,8 @@
  *   engine.c  RocksDB: writer thread with group commit, reads, compaction filter
  *   locks.c   record locks taken by Prepare
  *   migrate.c shards streaming out to another store (copy + forwarding) or in
+ *   cluster.c --etcd: the map from etcd (a watch thread, handed to the loop)
+ *             and this store's registration under a lease
  *
  * Threads: one libuv loop thread owns every connection, the lock table and the
  * map; reads run on libuv's thread pool (--threads); writes on the engine's
@@ -31,6 +33,8 @@ struct store_config {
     const char *zone;     /* borrowed */
     const char *node;     /* borrowed */
     const char *log_file; /* borrowed; NULL = stderr */
+    const char *etcd;     /* borrowed: --etcd URL[,URL...]; NULL = map file only */
+    const char *cluster;  /* borrowed: --cluster (default juno) */
     int memory;
     enum engine_sync sync;
     unsigned threads;
@@ -69,7 +73,8 @@ struct store {
     int draining, interrupts; /* SIGTERM/SIGINT seen */
     int finished;             /* drained: every handle is closing */
     struct store_stats stats;
-    struct migrate *migrate; /* owned: migrate.c's state, made on first use */
+    struct migrate *migrate;  /* owned: migrate.c's state, made on first use */
+    struct scluster *cluster; /* owned: cluster.c's state; NULL without --etcd */
 };
 
 /* server.c */
@@ -112,5 +117,19 @@ void migrate_shutdown(struct store *s);
 /* main.c: (re)load the map file and recompute owned shards. Returns 0 or a
  * negative code with a message in err. */
 int store_load_map(struct store *s, char *err, size_t errlen);
+/* main.c: make map m (owned: taken on success and on failure) the store's
+ * map; source names it in messages. Refused (JUNO_EBADMAP, err set): this
+ * store is not in it, another shard count, an older version. */
+int store_adopt_map(struct store *s, struct map *m, const char *source, char *err, size_t errlen);
+
+/* cluster.c (loop thread). init: read the map from etcd into s->map (when
+ * etcd cannot be reached or holds none: from --map FILE if given); 0 or a
+ * negative code with err set. start: register under a lease and watch the
+ * map (after the listener is up). stop: revoke the registration, stop the
+ * watch (drain; twice is fine). destroy: free (after the loop ended). */
+int scluster_init(struct store *s, char *err, size_t errlen);
+void scluster_start(struct store *s);
+void scluster_stop(struct store *s);
+void scluster_destroy(struct store *s);
 
 #endif
