@@ -26,10 +26,16 @@ struct hconn {
     int handles;               /* tcp, timer: open */
     int writes;                /* responses being written (0 or 1) */
     int closing, reading, close_after;
+    int lingering;    /* answered for the last time: reading and discarding until EOF */
+    size_t discarded; /* bytes discarded while lingering */
+    uv_shutdown_t shut;
     size_t len;
     char peer[64];
     char buf[HTTPD_MAX_HEADER];
 };
+
+#define LINGER_MS    2000
+#define LINGER_BYTES (1u << 20)
 
 struct hwrite {
     uv_write_t req;
@@ -103,7 +109,9 @@ static void
 hconn_on_timeout(uv_timer_t *t)
 {
     struct hconn *c = t->data;
-    if (c->writes == 0) {
+    if (c->lingering) {
+        hconn_close(c);
+    } else if (c->writes == 0) {
         log_debug("metrics: closing connection: no whole request within %d ms peer=%s bytes=%zu",
                   HTTPD_REQUEST_MS, c->peer, c->len);
         hconn_close(c);
@@ -134,6 +142,34 @@ hconn_read(struct hconn *c, int on)
 }
 
 static void
+hconn_on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct hconn *c = req->data;
+    c->writes--; /* the shutdown request holds the connection like a write */
+    if (status < 0 && !c->closing) hconn_close(c);
+    hconn_free_if_done(c);
+}
+
+/* After the last response: send FIN, then read and drop what the client still
+ * sends until it closes (or for LINGER_MS, or LINGER_BYTES), so that closing
+ * with unread bytes does not reset the connection before the client has read
+ * the response (a 400 for an oversized header, a 405 with a body). */
+static void
+hconn_linger(struct hconn *c)
+{
+    c->lingering = 1;
+    c->len = 0;
+    c->shut.data = c;
+    if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, hconn_on_shutdown) != 0) {
+        hconn_close(c);
+        return;
+    }
+    c->writes++;
+    uv_timer_start(&c->timer, hconn_on_timeout, LINGER_MS, 0);
+    hconn_read(c, 1);
+}
+
+static void
 hconn_on_write(uv_write_t *req, int status)
 {
     struct hwrite *w = (struct hwrite *)req;
@@ -145,8 +181,12 @@ hconn_on_write(uv_write_t *req, int status)
         hconn_free_if_done(c);
         return;
     }
-    if (status < 0 || c->close_after) {
+    if (status < 0) {
         hconn_close(c);
+        return;
+    }
+    if (c->close_after) {
+        hconn_linger(c);
         return;
     }
     uv_timer_start(&c->timer, hconn_on_timeout, HTTPD_REQUEST_MS, 0);
@@ -397,7 +437,17 @@ hconn_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     (void)buf;
     struct hconn *c = s->data;
     if (n < 0) {
+        if (n == UV_EOF && c->writes > 0 && !c->lingering) { /* half-closed: answer first */
+            c->close_after = 1;
+            hconn_read(c, 0);
+            return;
+        }
         hconn_close(c);
+        return;
+    }
+    if (c->lingering) {
+        c->discarded += (size_t)n;
+        if (c->discarded > LINGER_BYTES) hconn_close(c);
         return;
     }
     c->len += (size_t)n;

@@ -20,6 +20,7 @@
  * connection is freed only after its close callback, once no request and no
  * write refers to it.
  */
+#include "pmetrics.h"
 #include "preq.h"
 #include "proxy.h"
 
@@ -82,6 +83,7 @@ conn_close(struct conn *c)
     if (c->closing) return;
     c->closing = 1;
     struct worker *w = c->w;
+    pmetrics_conn(w, -1);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -239,8 +241,9 @@ client_output_pending(struct worker *w)
 /* A reply carrying only a status (and the RequestID, namespace and key of
  * the request when it had them). */
 static void
-reply_status(struct conn *c, const struct wire_msg *req, int status)
+reply_status(struct conn *c, const struct wire_msg *req, int status, uint64_t t0)
 {
+    pmetrics_request(c->w, req->opcode, status, t0);
     struct wire_msg r;
     memset(&r, 0, sizeof(r));
     r.type_flag = WIRE_TF_RESPONSE;
@@ -278,6 +281,7 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
     if (wire_type(m.type_flag) != 0) return; /* admin / cluster control: no reply */
     if (len == WIRE_HEADER_SIZE && m.opcode == WIRE_OP_NOP) {
         conn_reply_raw(c, frame, len); /* byte for byte, RQ bits included */
+        pmetrics_request(w, WIRE_OP_NOP, WIRE_ST_OK, t0);
         return;
     }
     if (st != WIRE_ST_OK || m.header_only) {
@@ -289,6 +293,7 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
                              .opcode = m.opcode,
                              .status = WIRE_ST_BADMSG};
         conn_reply(c, &r);
+        pmetrics_request(w, m.opcode, WIRE_ST_BADMSG, t0);
         return;
     }
     switch (m.opcode) {
@@ -296,6 +301,7 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
         struct wire_msg echo = m;
         echo.type_flag = WIRE_TF_RESPONSE; /* status = byte 15 of the request, as JunoDB */
         conn_reply(c, &echo);
+        pmetrics_request(w, WIRE_OP_NOP, WIRE_ST_OK, t0);
         if (m.flags & WIRE_FLAG_REPLICATION) c->idle_ms = PROXY_KEEPALIVE_MS;
         return;
     }
@@ -309,13 +315,14 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
             w->stats.errors++;
             log_debug("bad parameter peer=%s opaque=%u op=%s reason=\"%s\"", c->peer, m.opaque,
                       wire_opcode_name(m.opcode), why);
-            reply_status(c, &m, WIRE_ST_BAD_PARAM);
+            reply_status(c, &m, WIRE_ST_BAD_PARAM, t0);
             return;
         }
         struct psink sink = {&conn_sink, c, 0};
         int rc = preq_start(w, &sink, &m, 0, t0);
         if (rc != 0)
-            reply_status(c, &m, rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER);
+            reply_status(c, &m, rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER,
+                         t0);
         return;
     }
     default:
@@ -325,8 +332,9 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
             echo.type_flag = WIRE_TF_RESPONSE;
             echo.status = WIRE_ST_NOT_SUPPORTED;
             conn_reply(c, &echo);
+            pmetrics_request(w, m.opcode, WIRE_ST_NOT_SUPPORTED, t0);
         } else {
-            reply_status(c, &m, WIRE_ST_NOT_SUPPORTED);
+            reply_status(c, &m, WIRE_ST_NOT_SUPPORTED, t0);
         }
         return;
     }
@@ -352,6 +360,7 @@ conn_process(struct conn *c)
         }
         if (rc == WIRE_ERROR) {
             w->stats.bad_frames++;
+            pmetrics_bad_frame(w);
             log_warn("bad frame, closing connection peer=%s reason=\"%s\"", c->peer, why);
             conn_close(c);
             return;
@@ -474,6 +483,7 @@ on_connection(uv_stream_t *listener, int status)
     if (w->conns) w->conns->prev = c;
     w->conns = c;
     w->stats.connections++;
+    pmetrics_conn(w, 1);
     c->last_active = uv_now(&w->loop);
     c->idle_ms = w->p->cfg.idle_timeout_s * 1000;
     conn_start_reading(c);

@@ -13,6 +13,7 @@
  * swaps (maploader.c). SIGTERM/SIGINT: stop accepting and reading, finish the
  * requests in flight, exit 0; a second SIGINT exits at once.
  */
+#include "pmetrics.h"
 #include "preq.h"
 #include "proxy.h"
 
@@ -62,6 +63,8 @@ static const char usage_text[] =
     "      --max-value BYTES      value length limit (default 204800)\n"
     "      --log-level LEVEL      debug | info | warn | error (default info)\n"
     "      --log-file FILE        log here instead of stderr; reopened on SIGHUP\n"
+    "      --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n"
+    "                             (default: off)\n"
     "      --check-config         check options and map, print the result, exit\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit\n"
@@ -83,7 +86,8 @@ enum {
     OPT_LOG_LEVEL,
     OPT_LOG_FILE,
     OPT_CHECK,
-    OPT_MAP_CACHE
+    OPT_MAP_CACHE,
+    OPT_METRICS
 };
 
 static const struct option long_opts[] = {
@@ -104,6 +108,7 @@ static const struct option long_opts[] = {
     {"max-value", required_argument, NULL, OPT_MAX_VALUE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -140,6 +145,7 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_MAX_VALUE: c->max_value = cli_opt_u64("max-value", optarg, 0, 32u << 20); break;
         case OPT_LOG_LEVEL: cli_opt_log_level(optarg); break;
         case OPT_LOG_FILE: c->log_file = optarg; break;
+        case OPT_METRICS: pmetrics_option(optarg); break;
         case OPT_CHECK: *check_only = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': cli_version(); exit(0);
@@ -355,6 +361,7 @@ on_worker_done(uv_async_t *a)
     struct proxy *p = a->data;
     if (atomic_load(&p->done) < p->nworkers) return;
     pcluster_stop(p);
+    pmetrics_stop();
     uv_close((uv_handle_t *)&p->sig_term, NULL);
     uv_close((uv_handle_t *)&p->sig_int, NULL);
     uv_close((uv_handle_t *)&p->sig_hup, NULL);
@@ -410,12 +417,13 @@ main(int argc, char **argv)
     uv_mutex_init(&p->mu);
     p->nworkers = c->threads;
     p->workers = calloc(p->nworkers, sizeof(*p->workers));
-    if (p->workers == NULL) cli_die(EX_OSERR, "out of memory");
+    if (p->workers == NULL || pmetrics_init(p) != 0) cli_die(EX_OSERR, "out of memory");
     if (open_listeners(p, err, sizeof(err)) != 0) cli_die(EX_UNAVAILABLE, "%s", err);
     for (unsigned i = 0; i < p->nworkers; i++)
         if (worker_init(p, &p->workers[i], i) != 0) cli_die(EX_OSERR, "out of memory");
 
     p->loop = uv_default_loop();
+    if (pmetrics_listen(p, err, sizeof(err)) != 0) cli_die(EX_UNAVAILABLE, "%s", err);
     uv_signal_init(p->loop, &p->sig_term);
     uv_signal_init(p->loop, &p->sig_int);
     uv_signal_init(p->loop, &p->sig_hup);
@@ -447,6 +455,7 @@ main(int argc, char **argv)
         pdown_unref(w->down);
         free(w->up_buckets);
     }
+    pmetrics_deinit();
     free(p->workers);
     pcluster_destroy(p);
     pmap_unref(p->current);

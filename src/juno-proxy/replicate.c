@@ -19,6 +19,7 @@
  * Tombstones: stores report them on Read as MarkedDelete, and flag every reply
  * whose record metadata describes a tombstone with 0x02 (WIRE_FLAG_MARK_DELETE).
  */
+#include "pmetrics.h"
 #include "preq.h"
 
 #include "error.h"
@@ -85,6 +86,7 @@ rq_free(struct preq *rq)
     for (int i = 0; i < rq->n; i++) free(rq->rep[i].val);
     free(rq->xval);
     rq_deadline_unlink(rq);
+    if (!rq->replied) pmetrics_inflight(w, -1);
     if (rq->sink.obj) rq->sink.ops->unref(rq->sink.obj);
     route_unref(rq->rt);
     free(rq);
@@ -125,6 +127,8 @@ rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct repl
         with = &xv;
     }
     if (status != WIRE_ST_OK && status != WIRE_ST_NO_KEY) rq->w->stats.errors++;
+    pmetrics_request(rq->w, rq->opcode, status, rq->t0);
+    pmetrics_inflight(rq->w, -1);
     void *obj = rq->sink.obj;
     if (obj == NULL) return;
     rq->sink.obj = NULL;
@@ -458,6 +462,7 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
     route_ref(rt);
     s->ops->ref(s->obj);
     w->inflight++;
+    pmetrics_inflight(w, 1);
     switch (rq->opcode) {
     case WIRE_OP_GET: get_start(rq); break;
     case WIRE_OP_DESTROY: destroy_start(rq); break;

@@ -17,6 +17,7 @@
  * left the map) it is closed as soon as nothing is in flight on it. Memory is
  * freed only after every handle's close callback.
  */
+#include "pmetrics.h"
 #include "proxy.h"
 
 #include "cli.h"
@@ -67,6 +68,8 @@ struct upstream {
     uint8_t *rbuf; /* owned */
     size_t rlen, rcap, need;
     size_t writes; /* uv_write requests in flight */
+    struct pm_store pm;
+    int pm_down; /* counted in juno_proxy_store_down: marked || etcd_down */
 };
 
 struct up_write {
@@ -106,6 +109,7 @@ up_free_if_done(struct upstream *up)
 {
     if (up->state != UP_CLOSED || up->handles > 0 || up->writes > 0 || up->gai_busy) return;
     struct worker *w = up->w;
+    if (up->pm_down) pmetrics_store_down(w, &up->pm, -1);
     if (up->prev)
         up->prev->next = up->next;
     else
@@ -208,6 +212,16 @@ up_maybe_close_retired(struct upstream *up)
 
 /* ---- marking down ---- */
 
+/* Keep juno_proxy_store_down in step with whether this thread skips the store. */
+static void
+up_pm_down(struct upstream *up)
+{
+    int down = up->marked || up->etcd_down;
+    if (down == up->pm_down) return;
+    up->pm_down = down;
+    pmetrics_store_down(up->w, &up->pm, down ? 1 : -1);
+}
+
 static void
 up_mark_down(struct upstream *up, const char *why)
 {
@@ -216,6 +230,7 @@ up_mark_down(struct upstream *up, const char *why)
     if (up->marked) return;
     up->marked = 1;
     up->marked_at = now;
+    up_pm_down(up);
     log_warn("store marked down addr=%s thread=%u reason=\"%s\" for_ms=%d", up->addr, up->w->id,
              why, PROXY_DOWN_MS);
 }
@@ -227,6 +242,7 @@ up_mark_up(struct upstream *up)
     up->down_until = 0;
     if (!up->marked) return;
     up->marked = 0;
+    up_pm_down(up);
     log_info("store recovered addr=%s thread=%u down_ms=%llu", up->addr, up->w->id,
              (unsigned long long)(uv_now(&up->w->loop) - up->marked_at));
 }
@@ -236,6 +252,7 @@ upstream_set_down(struct upstream *up, int down)
 {
     if (up->etcd_down == down) return;
     up->etcd_down = down;
+    up_pm_down(up);
     if (down)
         log_warn("store marked down addr=%s thread=%u reason=\"etcd: unregistered or zone down\"",
                  up->addr, up->w->id);
@@ -269,6 +286,7 @@ up_on_req_timer(uv_timer_t *t)
         struct ureq *u = up->head;
         up_unlink(up, u);
         expired++;
+        pmetrics_storage(up->w, &up->pm, PM_TIMEOUT);
         if (++up->timeouts_in_row >= PROXY_DOWN_TIMEOUTS) up_mark_down(up, "requests timed out");
         u->cb(u, JUNO_ETIMEDOUT, NULL);
     }
@@ -289,6 +307,7 @@ up_fail_all(struct upstream *up, int err)
     while (up->head) {
         struct ureq *u = up->head;
         up_unlink(up, u);
+        if (err != JUNO_ECANCELED) pmetrics_storage(up->w, &up->pm, PM_FAILED);
         u->cb(u, err, NULL);
     }
 }
@@ -392,6 +411,7 @@ up_process(struct upstream *up)
         }
         up_unlink(up, u);
         up_mark_up(up);
+        pmetrics_storage(up->w, &up->pm, PM_ANSWERED);
         u->cb(u, 0, &m); /* m borrows from rbuf, which stays put during the call */
     }
     if (up->state != UP_CONNECTED) return;
@@ -485,8 +505,8 @@ up_mark_dirty(struct upstream *up)
     up->w->dirty_ups = up;
 }
 
-int
-upstream_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
+static int
+up_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
 {
     uint64_t now = uv_now(&up->w->loop);
     if (up->retired || (up->state != UP_CONNECTED && up->state != UP_CONNECTING) ||
@@ -526,6 +546,14 @@ upstream_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
         uv_timer_start(&up->req_timer, up_on_req_timer, up->w->p->cfg.request_timeout_ms, 0);
     if (up->state == UP_CONNECTED) up_mark_dirty(up);
     return 0;
+}
+
+int
+upstream_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
+{
+    int rc = up_send(up, u, req);
+    if (rc != 0) pmetrics_storage(up->w, &up->pm, PM_UNAVAILABLE);
+    return rc;
 }
 
 /* ---- connecting ---- */
@@ -638,6 +666,7 @@ upstream_get(struct worker *w, const char *addr)
     }
     up->w = w;
     snprintf(up->addr, sizeof(up->addr), "%s", addr);
+    pmetrics_store_init(w, up->addr, &up->pm);
     up->backoff_ms = PROXY_BACKOFF_MIN_MS;
     up->next_opaque = 1;
     uv_timer_init(&w->loop, &up->retry_timer);
