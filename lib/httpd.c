@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "net.h"
 
 #include <netdb.h>
 #include <stdio.h>
@@ -463,23 +464,6 @@ on_refused_close(uv_handle_t *handle)
 }
 
 static void
-peer_name(uv_tcp_t *tcp, char *out, size_t cap)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    char ip[48] = "?";
-    snprintf(out, cap, "?");
-    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0) return;
-    if (ss.ss_family == AF_INET) {
-        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-        snprintf(out, cap, "%s:%u", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-        snprintf(out, cap, "[%s]:%u", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-    }
-}
-
-static void
 on_connection(uv_stream_t *listener, int status)
 {
     struct httpd *h = listener->data;
@@ -508,7 +492,7 @@ on_connection(uv_stream_t *listener, int status)
         hconn_close(c);
         return;
     }
-    peer_name(&c->tcp, c->peer, sizeof(c->peer));
+    net_peer_name(&c->tcp, c->peer, sizeof(c->peer));
     uv_timer_start(&c->timer, hconn_on_timeout, HTTPD_REQUEST_MS, 0);
     hconn_read(c, 1);
 }
@@ -517,18 +501,9 @@ int
 httpd_start(uv_loop_t *loop, const char *host, uint16_t port, httpd_render_fn *render, void *arg,
             struct httpd **out, char *err, size_t errlen)
 {
-    char portstr[8];
-    snprintf(portstr, sizeof(portstr), "%u", port);
-    struct addrinfo hints, *res;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    int rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
-        return JUNO_ENOTFOUND;
-    }
+    struct addrinfo *res;
+    int rc = net_resolve_listen(host, port, &res, err, errlen);
+    if (rc != 0) return rc;
     struct httpd *h = calloc(1, sizeof(*h));
     if (h == NULL) {
         freeaddrinfo(res);

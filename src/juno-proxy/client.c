@@ -26,6 +26,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "net.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -438,25 +439,6 @@ conn_start_reading(struct conn *c)
 }
 
 static void
-peer_name(uv_tcp_t *tcp, char *out, size_t cap)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    snprintf(out, cap, "?");
-    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0) return;
-    char ip[48];
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        uv_ip4_name(a, ip, sizeof(ip));
-        snprintf(out, cap, "%s:%u", ip, ntohs(a->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        uv_ip6_name(a, ip, sizeof(ip));
-        snprintf(out, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
-    }
-}
-
-static void
 on_connection(uv_stream_t *listener, int status)
 {
     struct worker *w = listener->data;
@@ -478,7 +460,7 @@ on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    peer_name(&c->tcp, c->peer, sizeof(c->peer));
+    net_peer_name(&c->tcp, c->peer, sizeof(c->peer));
     c->next = w->conns;
     if (w->conns) w->conns->prev = c;
     w->conns = c;

@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "net.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -323,21 +324,7 @@ server__on_connection(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    strcpy(c->peer, "?");
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        char ip[48];
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            uv_ip4_name(a, ip, sizeof(ip));
-            snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, ntohs(a->sin_port));
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            uv_ip6_name(a, ip, sizeof(ip));
-            snprintf(c->peer, sizeof(c->peer), "[%s]:%u", ip, ntohs(a->sin6_port));
-        }
-    }
+    net_peer_name(&c->tcp, c->peer, sizeof(c->peer));
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
