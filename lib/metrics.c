@@ -65,19 +65,25 @@ series_free(struct metric *m)
     free(m);
 }
 
+static void
+family_free(struct metric_family *f)
+{
+    for (struct metric *m = f->series, *mn; m; m = mn) {
+        mn = m->next;
+        series_free(m);
+    }
+    for (unsigned i = 0; i < f->nlabels; i++) free(f->label_names[i]);
+    free(f->help);
+    free(f);
+}
+
 void
 metrics_destroy(struct metrics *r)
 {
     if (r == NULL) return;
     for (struct metric_family *f = r->families, *fn; f; f = fn) {
         fn = f->next;
-        for (struct metric *m = f->series, *mn; m; m = mn) {
-            mn = m->next;
-            series_free(m);
-        }
-        for (unsigned i = 0; i < f->nlabels; i++) free(f->label_names[i]);
-        free(f->help);
-        free(f);
+        family_free(f);
     }
     for (struct collector *c = r->collectors, *cn; c; c = cn) {
         cn = c->next;
@@ -167,13 +173,7 @@ family_create(struct metrics *r, enum metric_type type, const char *name, const 
     }
     pthread_mutex_unlock(&r->mu);
     if (ok) return f;
-    for (struct metric *m = f->series, *mn; m; m = mn) {
-        mn = m->next;
-        series_free(m);
-    }
-    for (unsigned i = 0; i < f->nlabels; i++) free(f->label_names[i]);
-    free(f->help);
-    free(f);
+    family_free(f);
     return NULL;
 }
 
