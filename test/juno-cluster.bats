@@ -24,7 +24,13 @@ up() {
 
 @test "up brings up 3 zones and a proxy; juno put and get work through it" {
     up --memory
-    [[ "$output" == *"juno cluster up in $DIR: 3 zone(s) x 1 store(s), proxy 127.0.0.1:"* ]]
+    [[ "$output" == *"juno cluster up in $DIR: 3 zone(s), 3 store(s), proxy at 127.0.0.1:"* ]]
+    # the map went through etcd: the live map is version 1, every store registered
+    run juno-ring fetch --etcd "$(cat "$DIR/etcd")"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'"version": 1,'* ]]
+    run env ETCDCTL_API=3 etcdctl --endpoints="$(cat "$DIR/etcd")" get --prefix --keys-only /juno/juno/stores/
+    [ "$(grep -c /juno/juno/stores/ <<<"$output")" -eq 3 ]
     P=$(cat "$DIR/proxy")
     run juno -s "$P" put hello world
     [ "$status" -eq 0 ]
@@ -41,8 +47,10 @@ up() {
     up --memory --zones 2 --stores-per-zone 2
     run juno-cluster status --dir "$DIR"
     [ "$status" -eq 0 ]
-    [ "$(grep -c ' running$' <<<"$output")" -eq 5 ]
-    [[ "$output" == *"5 of 5 processes running"* ]]
+    # etcd, 4 stores, 1 proxy: each running and healthy, the daemons on map 1
+    [ "$(grep -c ' running  ok ' <<<"$output")" -eq 6 ]
+    [ "$(grep -cE '^(store|proxy)-.* running  ok +1 ' <<<"$output")" -eq 5 ]
+    [[ "$output" == *"map version 1 in etcd http://127.0.0.1:"*"6 of 6 processes running"* ]]
     pids=$(cat "$DIR"/pid/*.pid)
     run juno-cluster up --dir "$DIR"
     [ "$status" -eq 0 ]
