@@ -114,3 +114,139 @@ mkmap() {
     run juno-ring publish "$TMP/bad.json" --etcd "$ETCD"
     [ "$status" -eq 65 ]
 }
+
+# ---- daemons following etcd ----
+
+# cluster3 [K]: a map of 3 zones x K stores (default 1) published to etcd as
+# version 1; addresses in $S_<zone>_<n> (S_z0_1 ...), map in $TMP/m1.json.
+cluster3() {
+    local k=${1:-1} z n zone ports i=0
+    read -r -a ports < <(free_ports $((3 * k + 2)))
+    PROXY=127.0.0.1:${ports[$((3 * k))]}
+    PROXY2=127.0.0.1:${ports[$((3 * k + 1))]}
+    local args=()
+    for z in 0 1 2; do
+        zone=
+        for n in $(seq 1 "$k"); do
+            eval "S_z${z}_$n=127.0.0.1:${ports[$i]}"
+            zone+="${zone:+,}s$n@127.0.0.1:${ports[$i]}"
+            i=$((i + 1))
+        done
+        args+=(--zone "z$z=$zone")
+    done
+    juno-ring init --cluster c1 --shards 64 "${args[@]}" --out "$TMP/m1.json"
+    juno-ring publish "$TMP/m1.json" --etcd "$ETCD" >/dev/null
+}
+
+# start_store ZONE NODE [options]: juno-store --etcd for that node, in memory;
+# PID in $TMP/pid-ZONE-NODE; waits until it answers.
+start_store() {
+    local z=$1 n=$2 addr i
+    shift 2
+    eval "addr=\$S_${z}_${n#s}"
+    juno-store --etcd "$ETCD" --cluster c1 --zone "$z" --node "$n" --listen "$addr" --memory "$@" \
+        2>>"$TMP/store-$z-$n.log" &
+    echo $! >"$TMP/pid-$z-$n"
+    echo $! >>"$TMP/pids"
+    wait_for "store $z/$n" juno --store "$addr" --timeout 200 nop
+}
+
+# start_proxy [ADDR [options]]: juno-proxy --etcd with a map cache; PID in
+# $TMP/pid-proxy; waits until it answers.
+start_proxy() {
+    local addr=${1:-$PROXY}
+    shift || true
+    juno-proxy --etcd "$ETCD" --cluster c1 --map-cache "$TMP/cache.json" --listen "$addr" "$@" \
+        2>>"$TMP/proxy.log" &
+    echo $! >"$TMP/pid-proxy"
+    echo $! >>"$TMP/pids"
+    wait_for "proxy $addr" juno -s "$addr" --timeout 200 --retries 0 ping
+}
+
+# bump FROM TO: publish the map of FROM (a file) again as version TO.
+bump() {
+    sed "s/\"version\": [0-9]*,/\"version\": $2,/" "$1" >"$TMP/v$2.json"
+    juno-ring publish "$TMP/v$2.json" --etcd "$ETCD" >/dev/null
+}
+
+# proxy_version: the map_version the proxy registered (every worker swapped).
+proxy_version() {
+    etcd_get "/juno/c1/proxies/$PROXY" | sed -n 's/.*"map_version":\([0-9]*\).*/\1/p'
+}
+proxy_at() { [ "$(proxy_version)" = "$1" ]; }
+log_has() { grep -q -- "$2" "$1"; }
+
+@test "a store registers under a lease; SIGTERM removes it at once, kill -9 after the TTL; the proxy marks it down" {
+    start_etcd
+    cluster3
+    start_store z0 s1
+    start_store z1 s1
+    start_store z2 s1
+    v=$(etcd_get /juno/c1/stores/z0/s1)
+    [[ $v == "{\"addr\":\"$S_z0_1\",\"zone\":\"z0\",\"node\":\"s1\",\"pid\":$(cat "$TMP/pid-z0-s1"),\"map_version\":1}" ]]
+    etcdctl_ get /juno/c1/stores/z0/s1 -w json | grep -q '"lease":[1-9]'
+    start_proxy
+    juno -s "$PROXY" put k1 v1
+    # SIGTERM: the registration goes with the store, and the proxy skips it
+    kill -TERM "$(cat "$TMP/pid-z1-s1")"
+    wait_for "z1/s1 gone" bash -c "[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD get /juno/c1/stores/z1/s1)\" ]"
+    wait_for "proxy marks z1/s1 down" log_has "$TMP/proxy.log" "store marked down addr=$S_z1_1 thread=0 reason=\"etcd: unregistered"
+    # kill -9: the lease keeps the key until its TTL, then it expires
+    kill -KILL "$(cat "$TMP/pid-z2-s1")"
+    [ -n "$(etcd_get /juno/c1/stores/z2/s1)" ]
+    wait_for "z2/s1 expired" bash -c "[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD get /juno/c1/stores/z2/s1)\" ]"
+    wait_for "proxy marks z2/s1 down" log_has "$TMP/proxy.log" "store marked down addr=$S_z2_1 thread=0 reason=\"etcd: unregistered"
+    # a store that registers again is used again
+    start_store z1 s1
+    wait_for "proxy marks z1/s1 up" log_has "$TMP/proxy.log" "store back up addr=$S_z1_1"
+    juno -s "$PROXY" put k2 v2
+    run juno --store "$S_z1_1" --map "$TMP/m1.json" read k2 --json
+    [[ $output == *'"status":"Ok"'* ]]
+}
+
+@test "a zone marked down under /down/ is skipped, and used again when the key goes" {
+    start_etcd
+    cluster3
+    for z in z0 z1 z2; do start_store $z s1; done
+    start_proxy
+    etcdctl_ put /juno/c1/down/z0 '{"reason":"maintenance"}' >/dev/null
+    wait_for "z0 down" log_has "$TMP/proxy.log" "store marked down addr=$S_z0_1"
+    juno -s "$PROXY" put kd vd
+    run juno --store "$S_z0_1" --map "$TMP/m1.json" read kd --json
+    [[ $output != *'"status":"Ok"'* ]]
+    run juno --store "$S_z1_1" --map "$TMP/m1.json" read kd --json
+    [[ $output == *'"status":"Ok"'* ]]
+    etcdctl_ del /juno/c1/down/z0 >/dev/null
+    wait_for "z0 up" log_has "$TMP/proxy.log" "store back up addr=$S_z0_1"
+    juno -s "$PROXY" put ke ve
+    run juno --store "$S_z0_1" --map "$TMP/m1.json" read ke --json
+    [[ $output == *'"status":"Ok"'* ]]
+}
+
+@test "steady load through the proxy while the map changes 20 times (stores come and go): zero errors" {
+    start_etcd
+    cluster3 2
+    for z in z0 z1 z2; do
+        start_store $z s1
+        start_store $z s2
+    done
+    start_proxy
+    # two maps that differ: s2 of z0 leaves and comes back (connections to it
+    # are made before each swap that needs it)
+    juno-ring plan "$TMP/m1.json" --remove z0=s2 --out "$TMP/mA.json" >/dev/null
+    juno-bench -s "$PROXY" -c 2 -t set -D 10 -r 1000000000 --json >"$TMP/bench.json" 2>"$TMP/bench.err" &
+    bench=$!
+    echo $bench >>"$TMP/pids"
+    sleep 0.5
+    for v in $(seq 2 21); do
+        if [ $((v % 2)) -eq 0 ]; then bump "$TMP/mA.json" "$v"; else bump "$TMP/m1.json" "$v"; fi
+        wait_for "proxy on version $v" proxy_at "$v"
+    done
+    wait_for "store on version 21" bash -c "ETCDCTL_API=3 etcdctl --endpoints=$ETCD get --print-value-only /juno/c1/stores/z0/s2 | grep -q '\"map_version\":21'"
+    kill -0 "$bench" # the load ran through every change
+    wait "$bench"
+    cat "$TMP/bench.json" "$TMP/bench.err" >&2
+    [ "$(grep -c 'map swapped' "$TMP/proxy.log")" -ge 20 ]
+    grep -q '"errors":0,' "$TMP/bench.json"
+    [ "$(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' "$TMP/bench.json")" -gt 1000 ]
+}
