@@ -250,3 +250,76 @@ log_has() { grep -q -- "$2" "$1"; }
     grep -q '"errors":0,' "$TMP/bench.json"
     [ "$(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' "$TMP/bench.json")" -gt 1000 ]
 }
+
+@test "garbage or an older map in etcd is refused with a log line; the old map stays" {
+    start_etcd
+    cluster3
+    for z in z0 z1 z2; do start_store $z s1; done
+    start_proxy
+    bump "$TMP/m1.json" 2
+    bump "$TMP/m1.json" 3
+    wait_for "proxy on version 3" proxy_at 3
+    etcdctl_ put /juno/c1/map '{"cluster": "c1", "version": 4, "shards": 64' >/dev/null
+    wait_for "proxy refuses garbage" log_has "$TMP/proxy.log" "map from etcd refused, keeping version 3: invalid map /juno/c1/map"
+    wait_for "store refuses garbage" log_has "$TMP/store-z0-s1.log" "map from etcd refused, keeping version 3: invalid map /juno/c1/map"
+    # an older version (2) written over it by hand
+    sed 's/"version": 1,/"version": 2,/' "$TMP/m1.json" | etcdctl_ put /juno/c1/map >/dev/null
+    wait_for "proxy refuses an older map" log_has "$TMP/proxy.log" "keeping version 3: map /juno/c1/map version 2 shards 64: its version is older"
+    wait_for "store refuses an older map" log_has "$TMP/store-z0-s1.log" "version 2, older than the current 3"
+    juno -s "$PROXY" put g1 v1
+    [ "$(juno -s "$PROXY" get g1)" = v1 ]
+    [ "$(proxy_version)" = 3 ]
+    grep -q '"version": 3,' "$TMP/cache.json" # the cache kept the last good map
+    kill -0 "$(cat "$TMP/pid-proxy")" "$(cat "$TMP/pid-z0-s1")"
+}
+
+@test "etcd down: a restarted proxy serves from its map cache; etcd back: a new map is picked up" {
+    start_etcd
+    cluster3
+    for z in z0 z1 z2; do start_store $z s1; done
+    start_proxy
+    bump "$TMP/m1.json" 2
+    wait_for "proxy on version 2" proxy_at 2
+    juno -s "$PROXY" put c1 before
+    stop_etcd TERM
+    kill -TERM "$(cat "$TMP/pid-proxy")"
+    wait_for "proxy gone" bash -c "! kill -0 $(cat "$TMP/pid-proxy") 2>/dev/null"
+    start_proxy
+    grep -q "starting from map $TMP/cache.json version 2: etcd unreachable" "$TMP/proxy.log"
+    [ "$(juno -s "$PROXY" get c1)" = before ]
+    juno -s "$PROXY" put c2 during
+    [ "$(juno -s "$PROXY" get c2)" = during ]
+    # etcd comes back (same data, same ports): the watch finds it, a new map arrives
+    start_etcd
+    bump "$TMP/m1.json" 3
+    wait_for "proxy on version 3" proxy_at 3
+    wait_for "cache on version 3" grep -q '"version": 3,' "$TMP/cache.json"
+    [ "$(juno -s "$PROXY" get c2)" = during ]
+    # without etcd, a cache or a map, the proxy cannot start (69)
+    stop_etcd KILL
+    run juno-proxy --etcd "$ETCD" --cluster c1 --listen "$PROXY2" --map-cache "$TMP/none.json"
+    [ "$status" -eq 69 ]
+    [[ $output == *"juno-proxy: error: no map to start from: etcd unreachable"* ]]
+    run juno-store --etcd "$ETCD" --cluster c1 --zone z0 --node s9 --memory
+    [ "$status" -eq 69 ]
+}
+
+@test "etcd restarted under a running proxy and stores: their watches resume" {
+    start_etcd
+    cluster3
+    for z in z0 z1 z2; do start_store $z s1; done
+    start_proxy
+    stop_etcd KILL
+    start_etcd
+    bump "$TMP/m1.json" 2
+    wait_for "proxy on version 2" proxy_at 2
+    wait_for "store on version 2" log_has "$TMP/store-z1-s1.log" "map loaded cluster=c1 version=2"
+    stop_etcd TERM
+    start_etcd
+    bump "$TMP/m1.json" 3
+    wait_for "proxy on version 3" proxy_at 3
+    wait_for "store on version 3" log_has "$TMP/store-z1-s1.log" "map loaded cluster=c1 version=3"
+    # the registrations came back too (leases re-granted if they expired)
+    for z in z0 z1 z2; do [ -n "$(etcd_get /juno/c1/stores/$z/s1)" ]; done
+    juno -s "$PROXY" put r1 v1
+}
