@@ -91,3 +91,47 @@ up() {
     [ "$status" -eq 0 ]
     [[ "$output" == *"Usage: juno-cluster up"* ]]
 }
+
+@test "2 proxies behind HAProxy: kill -9 one mid-load, a retrying client loses nothing" {
+    up --memory --proxies 2
+    [[ "$output" == *"HAProxy in front of 2 proxies at 127.0.0.1:"* ]]
+    P=$(cat "$DIR/proxy")
+    [ "$P" = "$(cat "$DIR/addr/haproxy")" ]
+    victim=$(cat "$DIR/pid/proxy-1.pid")
+    (sleep 0.3 && kill -KILL "$victim") &
+    killer=$!
+    fails=0
+    for i in $(seq 1 300); do
+        juno -s "$P" --retries 5 put "k$i" "v$i" >/dev/null || fails=$((fails + 1))
+    done
+    wait "$killer"
+    ! kill -0 "$victim" 2>/dev/null
+    [ "$fails" -eq 0 ]
+    for i in $(seq 1 300); do
+        [ "$(juno -s "$P" --retries 5 get "k$i")" = "v$i" ]
+    done
+    run juno-cluster status --dir "$DIR"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"proxy-1 "*" stopped "* ]]
+}
+
+@test "kill -9 one store of 3 zones: clients keep working" {
+    up --memory
+    P=$(cat "$DIR/proxy")
+    for i in $(seq 1 50); do juno -s "$P" put "a$i" "v$i" >/dev/null; done
+    kill -KILL "$(cat "$DIR/pid/store-z1-s1.pid")"
+    fails=0
+    for i in $(seq 1 50); do
+        [ "$(juno -s "$P" --retries 5 get "a$i")" = "v$i" ] || fails=$((fails + 1))
+        juno -s "$P" --retries 5 put "b$i" "w$i" >/dev/null || fails=$((fails + 1))
+    done
+    [ "$fails" -eq 0 ]
+    # its registration expires with its lease
+    E=$(cat "$DIR/etcd")
+    for i in $(seq 200); do
+        [ -z "$(ETCDCTL_API=3 etcdctl --endpoints="$E" get /juno/juno/stores/z1/s1)" ] && break
+        sleep 0.05
+    done
+    [ -z "$(ETCDCTL_API=3 etcdctl --endpoints="$E" get /juno/juno/stores/z1/s1)" ]
+    grep -q "store marked down addr=$(cat "$DIR/addr/store-z1-s1")" "$DIR/log/proxy-1.log"
+}
