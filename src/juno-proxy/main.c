@@ -65,6 +65,10 @@ static const char usage_text[] =
     "      --log-file FILE        log here instead of stderr; reopened on SIGHUP\n"
     "      --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n"
     "                             (default: off)\n"
+    "      --resp HOST:PORT       also serve the Redis protocol (RESP2) here: GET, SET,\n"
+    "                             DEL, MGET, EXPIRE... (default: off)\n"
+    "      --resp-namespace NS    the namespace of RESP commands (default \"default\",\n"
+    "                             the juno CLI's)\n"
     "      --check-config         check options and map, print the result, exit\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit\n"
@@ -86,6 +90,8 @@ enum {
     OPT_LOG_LEVEL,
     OPT_LOG_FILE,
     OPT_CHECK,
+    OPT_RESP,
+    OPT_RESP_NS,
     OPT_MAP_CACHE,
     OPT_METRICS
 };
@@ -109,6 +115,8 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
     {"metrics", required_argument, NULL, OPT_METRICS},
+    {"resp", required_argument, NULL, OPT_RESP},
+    {"resp-namespace", required_argument, NULL, OPT_RESP_NS},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -118,7 +126,7 @@ static const struct option long_opts[] = {
 static void
 parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
 {
-    const char *listen = "127.0.0.1:8080";
+    const char *listen = "127.0.0.1:8080", *resp = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "l:m:e:c:t:hV", long_opts, NULL)) != -1) {
         switch (opt) {
@@ -146,6 +154,8 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_LOG_LEVEL: cli_opt_log_level(optarg); break;
         case OPT_LOG_FILE: c->log_file = optarg; break;
         case OPT_METRICS: pmetrics_option(optarg); break;
+        case OPT_RESP: resp = optarg; break;
+        case OPT_RESP_NS: c->resp_ns = optarg; break;
         case OPT_CHECK: *check_only = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': cli_version(); exit(0);
@@ -155,6 +165,13 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
     if (cli_parse_hostport(listen, c->listen_host, sizeof(c->listen_host), &c->listen_port) != 0)
         cli_usage("invalid --listen '%s': expected HOST:PORT", listen);
+    if (resp != NULL &&
+        cli_parse_hostport(resp, c->resp_host, sizeof(c->resp_host), &c->resp_port) != 0)
+        cli_usage("invalid --resp '%s': expected HOST:PORT", resp);
+    if (c->resp_ns == NULL) c->resp_ns = "default";
+    if (strlen(c->resp_ns) == 0 || strlen(c->resp_ns) > c->max_ns)
+        cli_usage("invalid --resp-namespace: 1 to %llu bytes (--max-namespace)",
+                  (unsigned long long)c->max_ns);
     if (c->map_path == NULL && c->etcd == NULL) cli_usage("--map FILE or --etcd URL is required");
     if (c->etcd == NULL && (c->cluster != NULL || c->map_cache != NULL))
         cli_usage("--cluster and --map-cache need --etcd");
@@ -170,24 +187,24 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
 /* ---- listening sockets ---- */
 
 /* One socket per worker on the same address: SO_REUSEPORT lets the kernel
- * spread connections over them (libuv 1.44 has no flag for it). */
+ * spread connections over them (libuv 1.44 has no flag for it). resp: the
+ * RESP face's (w->resp_fd), else the native one's (w->listen_fd). */
 static int
-open_listeners(struct proxy *p, char *err, size_t errlen)
+open_listeners(struct proxy *p, const char *host, uint16_t lport, int resp, char *err,
+               size_t errlen)
 {
-    const struct proxy_config *c = &p->cfg;
     char port[8];
-    snprintf(port, sizeof(port), "%u", c->listen_port);
+    snprintf(port, sizeof(port), "%u", lport);
     struct addrinfo hints, *res;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE;
-    int rc = getaddrinfo(c->listen_host, port, &hints, &res);
+    int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s", c->listen_host, gai_strerror(rc));
+        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
         return JUNO_ENOTFOUND;
     }
-    for (unsigned i = 0; i < p->nworkers; i++) p->workers[i].listen_fd = -1;
     for (unsigned i = 0; i < p->nworkers; i++) {
         int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         int one = 1;
@@ -195,13 +212,12 @@ open_listeners(struct proxy *p, char *err, size_t errlen)
             (p->nworkers > 1 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
             bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
             rc = error_from_errno(errno);
-            snprintf(err, errlen, "cannot listen on %s:%u: %s", c->listen_host, c->listen_port,
-                     error_str(rc));
+            snprintf(err, errlen, "cannot listen on %s:%u: %s", host, lport, error_str(rc));
             if (fd >= 0) close(fd);
             freeaddrinfo(res);
             return rc;
         }
-        p->workers[i].listen_fd = fd;
+        *(resp ? &p->workers[i].resp_fd : &p->workers[i].listen_fd) = fd;
     }
     freeaddrinfo(res);
     return 0;
@@ -226,9 +242,12 @@ worker_request_id(struct worker *w, uint8_t id[16])
 void
 worker_maybe_finish(struct worker *w)
 {
-    if (!w->draining || w->finished || w->inflight > 0 || client_output_pending(w)) return;
+    if (!w->draining || w->finished || w->inflight > 0 || client_output_pending(w) ||
+        rface_output_pending(w))
+        return;
     w->finished = 1;
     client_close_all(w);
+    rface_close_all(w);
     route_unref(w->next);
     w->next = NULL;
     route_unref(w->route);
@@ -236,6 +255,7 @@ worker_maybe_finish(struct worker *w)
     upstream_close_all(w);
     uv_close((uv_handle_t *)&w->flush_check, NULL);
     uv_close((uv_handle_t *)&w->sweep_timer, NULL);
+    uv_close((uv_handle_t *)&w->retry_timer, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
     log_info("worker drained thread=%u connections=%llu requests=%llu errors=%llu bad_frames=%llu",
              w->id, (unsigned long long)w->stats.connections, (unsigned long long)w->stats.requests,
@@ -248,6 +268,7 @@ worker_on_check(uv_check_t *h)
     struct worker *w = h->data;
     upstream_flush_all(w);
     client_flush_all(w);
+    rface_flush_all(w);
 }
 
 static void
@@ -255,6 +276,7 @@ worker_on_sweep(uv_timer_t *t)
 {
     struct worker *w = t->data;
     client_sweep(w);
+    rface_sweep(w);
     preq_expire(w);
     route_maybe_swap(w);
     worker_maybe_finish(w);
@@ -272,6 +294,7 @@ worker_on_wake(uv_async_t *a)
     if (drain && !w->draining) {
         w->draining = 1;
         client_drain(w);
+        rface_drain(w);
         log_info("draining thread=%u in_flight=%llu", w->id, (unsigned long long)w->inflight);
         worker_maybe_finish(w);
     }
@@ -283,6 +306,8 @@ worker_main(void *arg)
     struct worker *w = arg;
     int rc = client_listen(w);
     if (rc != 0) log_error("cannot serve on the listener thread=%u: %s", w->id, error_str(rc));
+    rc = rface_listen(w);
+    if (rc != 0) log_error("cannot serve on the RESP listener thread=%u: %s", w->id, error_str(rc));
     route_adopt_incoming(w);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     struct proxy *p = w->p;
@@ -307,6 +332,8 @@ worker_init(struct proxy *p, struct worker *w, unsigned id)
     uv_timer_init(&w->loop, &w->sweep_timer);
     w->sweep_timer.data = w;
     uv_timer_start(&w->sweep_timer, worker_on_sweep, 100, 100);
+    uv_timer_init(&w->loop, &w->retry_timer);
+    w->retry_timer.data = w;
     uv_async_init(&w->loop, &w->wake, worker_on_wake);
     w->wake.data = w;
     pmap_ref(p->current);
@@ -401,9 +428,12 @@ main(int argc, char **argv)
         unsigned stores = 0;
         for (uint32_t z = 0; z < m->nzones; z++) stores += m->zones[z].nnodes;
         printf("ok: map %s version %llu, %u zones (W = R = %u), %u shards, %u stores; listen "
-               "%s:%u, %u threads\n",
+               "%s:%u, %u threads",
                m->cluster, (unsigned long long)m->version, m->nzones, m->nzones / 2 + 1, m->shards,
                stores, c->listen_host, c->listen_port, c->threads);
+        if (c->resp_port)
+            printf("; resp %s:%u namespace %s", c->resp_host, c->resp_port, c->resp_ns);
+        putchar('\n');
         pmap_unref(p->current);
         pcluster_destroy(p);
         return 0;
@@ -418,7 +448,11 @@ main(int argc, char **argv)
     p->nworkers = c->threads;
     p->workers = calloc(p->nworkers, sizeof(*p->workers));
     if (p->workers == NULL || pmetrics_init(p) != 0) cli_die(EX_OSERR, "out of memory");
-    if (open_listeners(p, err, sizeof(err)) != 0) cli_die(EX_UNAVAILABLE, "%s", err);
+    for (unsigned i = 0; i < p->nworkers; i++) p->workers[i].listen_fd = p->workers[i].resp_fd = -1;
+    if (open_listeners(p, c->listen_host, c->listen_port, 0, err, sizeof(err)) != 0 ||
+        (c->resp_port != 0 &&
+         open_listeners(p, c->resp_host, c->resp_port, 1, err, sizeof(err)) != 0))
+        cli_die(EX_UNAVAILABLE, "%s", err);
     for (unsigned i = 0; i < p->nworkers; i++)
         if (worker_init(p, &p->workers[i], i) != 0) cli_die(EX_OSERR, "out of memory");
 
@@ -441,6 +475,8 @@ main(int argc, char **argv)
              (unsigned long long)m->version, m->nzones, m->shards, c->threads,
              (unsigned long long)c->request_timeout_ms, (unsigned long long)c->default_ttl,
              (long)getpid());
+    if (c->resp_port)
+        log_info("serving RESP addr=%s:%u namespace=%s", c->resp_host, c->resp_port, c->resp_ns);
     for (unsigned i = 0; i < p->nworkers; i++)
         if (uv_thread_create(&p->workers[i].thread, worker_main, &p->workers[i]) != 0)
             cli_die(EX_OSERR, "cannot start thread %u", i);
@@ -454,6 +490,7 @@ main(int argc, char **argv)
         pdown_unref(w->incoming_down);
         pdown_unref(w->down);
         free(w->up_buckets);
+        free(w->key_buckets);
     }
     pmetrics_deinit();
     free(p->workers);

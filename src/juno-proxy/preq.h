@@ -54,7 +54,8 @@ struct replica {
     uint8_t vtype;
 };
 
-enum decision { D_NONE = 0, D_COMMIT, D_ABORT, D_FULFILLED, D_MARK, D_READ };
+/* D_RETRY: aborted on RecordLocked, to run again (PREQ_RETRY_LOCKED) */
+enum decision { D_NONE = 0, D_COMMIT, D_ABORT, D_FULFILLED, D_MARK, D_READ, D_RETRY };
 
 struct preq {
     struct worker *w;
@@ -72,10 +73,19 @@ struct preq {
     uint32_t ttl;          /* 0: none given */
     uint32_t cond_version; /* Update: 0 = unconditional */
     int ttl_reset;         /* PREQ_TTL_RESET */
-    int existed;           /* Destroy: a prepared replica held a live record */
-    int n, quorum;         /* replicas (zones), W = R */
-    int pending;           /* storage requests in flight */
-    int decision;          /* enum decision */
+    int retry_locked;      /* PREQ_RETRY_LOCKED */
+    int retries;           /* runs after RecordLocked so far */
+    int retry_queued;      /* on w->retry_head */
+    uint64_t retry_at;     /* uv_now when it runs again */
+    struct preq *retry_next;
+    int key_queued;        /* PREQ_KEY_QUEUE: 1 running (in w->key_buckets), 2 waiting */
+    uint64_t khash;        /* of namespace and key */
+    struct preq *key_next; /* running: bucket chain; waiting: the next waiter */
+    struct preq *waiters, *waiters_tail; /* running: the writes of this key queued behind */
+    int existed;                         /* Destroy: a prepared replica held a live record */
+    int n, quorum;                       /* replicas (zones), W = R */
+    int pending;                         /* storage requests in flight */
+    int decision;                        /* enum decision */
     int replied;
     struct preq *dl_prev, *dl_next; /* w->dl_head list while not replied */
     int on_dl;
@@ -110,6 +120,10 @@ struct preq_result {
 void preq_wire_reply(const struct preq *rq, const struct preq_result *res, struct wire_msg *r);
 /* Answer Busy (14) to every request older than the deadline (loop thread). */
 void preq_expire(struct worker *w);
+/* A write or Destroy that failed on RecordLocked: 1 if it will run again
+ * (PREQ_RETRY_LOCKED, time left before the deadline; the caller aborts what
+ * is prepared), 0 if it is to be answered RecordLocked. */
+int preq_retry(struct preq *rq);
 int rmeta_cmp(const struct rmeta *a, const struct rmeta *b); /* newer: > 0 */
 void rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct replica *with);
 /* Send a storage request to replica i: opcode and flags, meta built from rec

@@ -48,10 +48,10 @@
 struct proxy_config {
     char listen_host[256];
     uint16_t listen_port;
-    const char *map_path; /* borrowed (argv) */
-    const char *log_file; /* borrowed; NULL = stderr */
-    const char *etcd;     /* borrowed: --etcd URL[,URL...]; NULL = map file only */
-    const char *cluster;  /* borrowed: --cluster, the /juno/<cluster>/ in etcd */
+    const char *map_path;  /* borrowed (argv) */
+    const char *log_file;  /* borrowed; NULL = stderr */
+    const char *etcd;      /* borrowed: --etcd URL[,URL...]; NULL = map file only */
+    const char *cluster;   /* borrowed: --cluster, the /juno/<cluster>/ in etcd */
     const char *map_cache; /* borrowed: --map-cache FILE, or NULL */
     unsigned threads;
     uint64_t default_ttl, max_ttl; /* seconds */
@@ -111,17 +111,17 @@ struct worker {
     uv_thread_t thread;
     int listen_fd; /* bound and listening; handed to listener in the worker */
     uv_tcp_t listener;
-    uv_check_t flush_check; /* writes coalesced output once per loop turn */
-    uv_timer_t sweep_timer; /* idle connections, route swap, drain */
-    uv_async_t wake;        /* a new map or a drain from the main thread */
-    struct pmap *incoming;  /* guarded by p->mu: a map to adopt */
-    int drain_requested;    /* guarded by p->mu */
-    struct route *route;    /* ref: the current route */
-    struct route *next;     /* ref: a route whose new stores are still connecting */
-    struct pdown *down;     /* ref: stores to skip (etcd), or NULL */
-    struct pdown *incoming_down;   /* guarded by p->mu: a new down set to adopt */
+    uv_check_t flush_check;       /* writes coalesced output once per loop turn */
+    uv_timer_t sweep_timer;       /* idle connections, route swap, drain */
+    uv_async_t wake;              /* a new map or a drain from the main thread */
+    struct pmap *incoming;        /* guarded by p->mu: a map to adopt */
+    int drain_requested;          /* guarded by p->mu */
+    struct route *route;          /* ref: the current route */
+    struct route *next;           /* ref: a route whose new stores are still connecting */
+    struct pdown *down;           /* ref: stores to skip (etcd), or NULL */
+    struct pdown *incoming_down;  /* guarded by p->mu: a new down set to adopt */
     _Atomic uint64_t map_version; /* of the current route: read by the main thread */
-    uint64_t next_since;    /* uv_now when next was built */
+    uint64_t next_since;          /* uv_now when next was built */
     struct conn *conns, *dirty_conns;
     struct upstream *ups;         /* every live upstream (list) */
     struct upstream *dirty_ups;   /* upstreams with output to write */
@@ -136,6 +136,10 @@ struct worker {
     uv_tcp_t resp_listener; /* resp_face.c */
     struct rconn *rconns, *dirty_rconns;
     struct rface_stats rstats;
+    uv_timer_t retry_timer;    /* replicate.c: requests to run again (PREQ_RETRY_LOCKED) */
+    struct preq *retry_head;   /* those requests, unordered */
+    struct preq **key_buckets; /* owned: PREQ_KEY_QUEUE, the request running per key */
+    size_t key_nbuckets, key_count;
 };
 
 struct proxy {
@@ -144,9 +148,9 @@ struct proxy {
     unsigned nworkers;
     struct worker *workers; /* owned */
     uv_mutex_t mu;
-    struct pmap *current; /* ref: the newest map accepted (main thread) */
+    struct pmap *current;     /* ref: the newest map accepted (main thread) */
     struct pcluster *cluster; /* owned: etcdwatch.c's state; NULL without --etcd */
-    uv_loop_t *loop;      /* main thread: signals */
+    uv_loop_t *loop;          /* main thread: signals */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_async_t worker_done;
     atomic_uint done;
@@ -198,6 +202,8 @@ void pcluster_start(struct proxy *p);
 /* Revoke the registration, stop the watch, close its handle (drain). Safe to
  * call twice and without --etcd. */
 void pcluster_stop(struct proxy *p);
+/* Free it all, once the workers are joined (NULL-safe). */
+void pcluster_destroy(struct proxy *p);
 /* Any thread: a worker swapped maps; the main thread reports the version. */
 void pcluster_notify(struct proxy *p);
 
@@ -282,7 +288,16 @@ struct psink {
 
 /* preq_start flag: a write without a TTL gives the record --default-ttl (or
  * no expiration), not the expiration it has (Redis's SET, PERSIST). */
-#define PREQ_TTL_RESET 0x1
+#define PREQ_TTL_RESET    0x1
+/* preq_start flag: a write or Destroy refused with RecordLocked (a concurrent
+ * write to the key) aborts and runs again after 1, 2, 4... 16 ms while the
+ * deadline allows, instead of answering RecordLocked (Redis clients expect
+ * the last writer to win, not an error). */
+#define PREQ_RETRY_LOCKED 0x2
+/* preq_start flag: writes and Destroys of one key with this flag run one at
+ * a time on a worker, in arrival order (each once the previous one has
+ * nothing in flight), so that they do not lock each other out. */
+#define PREQ_KEY_QUEUE    0x4
 
 /* Start the client request req (Create, Get, Update, Set, Destroy; checked
  * by the caller) for sink s. t0 is uv_hrtime() when it arrived. Returns 0:

@@ -23,6 +23,7 @@
 #include "preq.h"
 
 #include "error.h"
+#include "hash.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -79,10 +80,13 @@ rq_deadline_unlink(struct preq *rq)
     rq->on_dl = 0;
 }
 
+static void key_release(struct preq *rq);
+
 static void
 rq_free(struct preq *rq)
 {
     struct worker *w = rq->w;
+    if (rq->key_queued == 1) key_release(rq);
     for (int i = 0; i < rq->n; i++) free(rq->rep[i].val);
     free(rq->xval);
     rq_deadline_unlink(rq);
@@ -219,6 +223,21 @@ rq_send(struct preq *rq, int i, uint8_t opcode, uint8_t flags, const struct rmet
     return 1;
 }
 
+/* Forget what every replica answered: the request runs again. */
+static void
+replicas_reset(struct preq *rq)
+{
+    for (int i = 0; i < rq->n; i++) {
+        struct replica *r = &rq->rep[i];
+        free(r->val);
+        r->val = NULL;
+        r->vlen = 0;
+        r->cls = C_NONE;
+        r->ws = WS_NONE;
+        memset(&r->m, 0, sizeof(r->m));
+    }
+}
+
 /* ---- Get ---- */
 
 static void
@@ -324,15 +343,7 @@ start_extension(struct preq *rq, const struct replica *best)
     rq->vlen = best->vlen;
     rq->vtype = best->vtype;
     rq->x = best->m;
-    for (int i = 0; i < rq->n; i++) {
-        struct replica *r = &rq->rep[i];
-        free(r->val);
-        r->val = NULL;
-        r->vlen = 0;
-        r->cls = C_NONE;
-        r->ws = WS_NONE;
-        memset(&r->m, 0, sizeof(r->m));
-    }
+    replicas_reset(rq);
     rq->extending = 1;
     rq->wop = WIRE_OP_UPDATE;
     rq->cond_version = rq->x.version;
@@ -375,6 +386,164 @@ get_progress(struct preq *rq)
     }
 }
 
+/* ---- RecordLocked: run again (PREQ_RETRY_LOCKED) ---- */
+
+#define RETRY_MAX_MS 16
+
+static uint64_t
+retry_delay_ms(const struct preq *rq)
+{
+    return rq->retries >= 4 ? RETRY_MAX_MS : 1u << rq->retries;
+}
+
+int
+preq_retry(struct preq *rq)
+{
+    if (!rq->retry_locked || rq->replied || rq->extending) return 0;
+    uint64_t spent = (uv_hrtime() - rq->t0) / 1000000u;
+    return spent + retry_delay_ms(rq) < rq->w->p->cfg.deadline_ms;
+}
+
+static void rq_progress(struct preq *rq);
+
+static void
+on_retry_timer(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    uint64_t now = uv_now(&w->loop), next = 0;
+    struct preq *due = NULL;
+    for (struct preq **pp = &w->retry_head; *pp;) {
+        struct preq *rq = *pp;
+        if (rq->retry_at <= now) {
+            *pp = rq->retry_next;
+            rq->retry_next = due;
+            due = rq;
+        } else {
+            if (next == 0 || rq->retry_at < next) next = rq->retry_at;
+            pp = &rq->retry_next;
+        }
+    }
+    if (next) uv_timer_start(&w->retry_timer, on_retry_timer, next - now, 0);
+    while (due) {
+        struct preq *rq = due;
+        due = rq->retry_next;
+        rq->retry_queued = 0;
+        if (rq->replied) { /* answered Busy at its deadline meanwhile */
+            rq_free(rq);
+            continue;
+        }
+        log_debug("running again after RecordLocked shard=%u tries=%d", rq->shard, rq->retries);
+        replicas_reset(rq);
+        rq->decision = D_NONE;
+        if (rq->opcode == WIRE_OP_DESTROY)
+            destroy_start(rq);
+        else
+            write_start(rq);
+        rq_progress(rq);
+    }
+    /* the loop may sleep in poll before its check handle runs: write now */
+    upstream_flush_all(w);
+    client_flush_all(w);
+    rface_flush_all(w);
+}
+
+/* rq has nothing in flight: run it again after delay ms. */
+static void
+retry_schedule(struct preq *rq, uint64_t delay)
+{
+    struct worker *w = rq->w;
+    rq->retry_at = uv_now(&w->loop) + delay;
+    rq->retry_queued = 1;
+    rq->retry_next = w->retry_head;
+    w->retry_head = rq;
+    uint64_t due = uv_timer_get_due_in(&w->retry_timer);
+    if (!uv_is_active((uv_handle_t *)&w->retry_timer) || due > delay)
+        uv_timer_start(&w->retry_timer, on_retry_timer, delay, 0);
+}
+
+/* ---- one write at a time per key (PREQ_KEY_QUEUE) ---- */
+
+static int
+same_key(const struct preq *a, const struct preq *b)
+{
+    return a->khash == b->khash && a->nslen == b->nslen && a->klen == b->klen &&
+           memcmp(a->data, b->data, a->nslen + a->klen) == 0;
+}
+
+static struct preq **
+key_bucket(struct worker *w, uint64_t h)
+{
+    return &w->key_buckets[h & (w->key_nbuckets - 1)];
+}
+
+/* Double the table when it is full; a failure keeps the old one. */
+static void
+key_grow(struct worker *w)
+{
+    size_t n = w->key_nbuckets ? w->key_nbuckets * 2 : 1024;
+    struct preq **b = calloc(n, sizeof(*b));
+    if (b == NULL) return;
+    for (size_t i = 0; i < w->key_nbuckets; i++)
+        for (struct preq *rq = w->key_buckets[i], *next; rq; rq = next) {
+            next = rq->key_next;
+            rq->key_next = b[rq->khash & (n - 1)];
+            b[rq->khash & (n - 1)] = rq;
+        }
+    free(w->key_buckets);
+    w->key_buckets = b;
+    w->key_nbuckets = n;
+}
+
+/* 1: rq runs now (and holds its key); 0: it waits behind the one running. */
+static int
+key_acquire(struct preq *rq)
+{
+    struct worker *w = rq->w;
+    rq->khash = hash_key(rq->data, rq->nslen + rq->klen);
+    if (w->key_count >= w->key_nbuckets) key_grow(w);
+    if (w->key_nbuckets == 0) return 1; /* out of memory: run unqueued */
+    struct preq **b = key_bucket(w, rq->khash);
+    for (struct preq *o = *b; o; o = o->key_next) {
+        if (!same_key(o, rq)) continue;
+        rq->key_queued = 2;
+        if (o->waiters_tail)
+            o->waiters_tail->key_next = rq;
+        else
+            o->waiters = rq;
+        o->waiters_tail = rq;
+        return 0;
+    }
+    rq->key_queued = 1;
+    rq->key_next = *b;
+    *b = rq;
+    w->key_count++;
+    return 1;
+}
+
+/* rq, running, is done: the first waiter takes the key and runs from the
+ * retry timer (not from here: no recursion through a long queue). */
+static void
+key_release(struct preq *rq)
+{
+    struct worker *w = rq->w;
+    struct preq **pp = key_bucket(w, rq->khash);
+    while (*pp != rq) pp = &(*pp)->key_next;
+    *pp = rq->key_next;
+    rq->key_queued = 0;
+    struct preq *nx = rq->waiters;
+    if (nx == NULL) {
+        w->key_count--;
+        return;
+    }
+    nx->waiters = nx->key_next;
+    nx->waiters_tail = nx->waiters ? rq->waiters_tail : NULL;
+    nx->key_queued = 1;
+    nx->key_next = *key_bucket(w, nx->khash);
+    *key_bucket(w, nx->khash) = nx;
+    nx->decision = D_RETRY; /* not started yet: the retry timer starts it */
+    retry_schedule(nx, 0);
+}
+
 /* ---- dispatch ---- */
 
 static void
@@ -385,7 +554,12 @@ rq_progress(struct preq *rq)
     case WIRE_OP_DESTROY: destroy_progress(rq); break;
     default: write_progress(rq); break;
     }
-    if (rq->pending == 0 && rq->replied) rq_free(rq);
+    if (rq->decision == D_RETRY && rq->pending == 0 && !rq->retry_queued && !rq->replied) {
+        retry_schedule(rq, retry_delay_ms(rq));
+        rq->retries++;
+        return;
+    }
+    if (rq->pending == 0 && rq->replied && !rq->retry_queued) rq_free(rq);
 }
 
 static void
@@ -441,6 +615,7 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
         worker_request_id(w, rq->rid);
     rq->ttl = wire_meta_has(&req->meta, WIRE_F_TTL) ? req->meta.ttl : 0;
     rq->ttl_reset = (flags & PREQ_TTL_RESET) != 0;
+    rq->retry_locked = (flags & PREQ_RETRY_LOCKED) != 0;
     if (req->opcode == WIRE_OP_UPDATE && wire_meta_has(&req->meta, WIRE_F_VERSION))
         rq->cond_version = req->meta.version;
     rq->nslen = req->ns.len;
@@ -463,6 +638,8 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
     s->ops->ref(s->obj);
     w->inflight++;
     pmetrics_inflight(w, 1);
+    if ((flags & PREQ_KEY_QUEUE) && rq->opcode != WIRE_OP_GET && !key_acquire(rq))
+        return 0; /* runs when the write ahead of it is done */
     switch (rq->opcode) {
     case WIRE_OP_GET: get_start(rq); break;
     case WIRE_OP_DESTROY: destroy_start(rq); break;

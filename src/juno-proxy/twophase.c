@@ -118,6 +118,11 @@ abort_reply(struct preq *rq, int status, const struct replica *with)
 static void
 fail(struct preq *rq, int locked)
 {
+    if (locked && preq_retry(rq)) {
+        rq->decision = D_RETRY;
+        abort_prepared(rq);
+        return;
+    }
     abort_reply(rq, locked ? WIRE_ST_RECORD_LOCKED : WIRE_ST_NO_STORAGE_SERVER, NULL);
 }
 

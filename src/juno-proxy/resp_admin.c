@@ -1,0 +1,582 @@
+/* resp_admin.c: the RESP face's connection and server commands, answered by
+ * the proxy itself: PING ECHO QUIT SELECT AUTH HELLO CLIENT CONFIG INFO
+ * COMMAND. They say what Redis clients and tools need to hear (redis-cli's
+ * COMMAND DOCS at start-up, redis-benchmark's CONFIG GET save / appendonly,
+ * HELLO 2) and, where Redis would describe its own state, juno's.
+ *
+ * COMMAND DOCS arguments come from each command's argument spec (struct
+ * rcmd_def.args): words separated by spaces; a word is "name:type", "TOKEN"
+ * (a pure token) or "TOKEN=name:type"; alternatives joined by '|' make a
+ * oneof, parts joined by ',' a block; a leading '?' marks it optional, a
+ * trailing '*' repeatable.
+ */
+#include "resp_face.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PUT(rc, call)                                                                              \
+    do {                                                                                           \
+        if ((call) != 0) (rc)->nomem = 1;                                                          \
+    } while (0)
+
+#define REDIS_VERSION "7.0.0" /* the protocol level the face speaks, for HELLO and INFO */
+
+static struct resp_buf *
+out(struct rconn *rc)
+{
+    return rconn_out(rc);
+}
+
+static void
+put_cstr(struct rconn *rc, struct resp_buf *b, const char *s)
+{
+    PUT(rc, resp_bulk(b, s, strlen(s)));
+}
+
+void
+rcmd_ping(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    if (cmd->argc > 2) {
+        rcmd_arity_error(rc, "ping");
+        return;
+    }
+    struct resp_buf *b = out(rc);
+    if (b == NULL) return;
+    if (cmd->argc == 2)
+        PUT(rc, resp_bulk(b, cmd->argv[1].ptr, cmd->argv[1].len));
+    else
+        PUT(rc, resp_raw(b, "+PONG\r\n", 7));
+}
+
+void
+rcmd_echo(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    struct resp_buf *b = out(rc);
+    if (b != NULL) PUT(rc, resp_bulk(b, cmd->argv[1].ptr, cmd->argv[1].len));
+}
+
+void
+rcmd_quit(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    (void)cmd;
+    struct resp_buf *b = out(rc);
+    if (b != NULL) PUT(rc, resp_raw(b, "+OK\r\n", 5));
+    rconn_quit(rc);
+}
+
+void
+rcmd_select(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    int64_t db;
+    if (resp_arg_i64(cmd, 1, &db) != 0) {
+        rcmd_error(rc, "value is not an integer or out of range");
+        return;
+    }
+    if (db != 0) {
+        rcmd_error(rc, "DB index is out of range");
+        return;
+    }
+    struct resp_buf *b = out(rc);
+    if (b != NULL) PUT(rc, resp_raw(b, "+OK\r\n", 5));
+}
+
+void
+rcmd_auth(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    if (cmd->argc > 3) {
+        rcmd_error(rc, "syntax error");
+        return;
+    }
+    rcmd_error(rc, "AUTH <password> called without any password configured for the default user. "
+                   "Are you sure your configuration is correct?");
+}
+
+/* A client name: printable ASCII without spaces, as Redis requires. */
+static int
+set_name(struct rconn *rc, const struct resp_arg *a)
+{
+    if (a->len >= sizeof(rc->name)) {
+        rcmd_error(rc, "juno: client names are at most %zu bytes", sizeof(rc->name) - 1);
+        return 0;
+    }
+    for (size_t i = 0; i < a->len; i++)
+        if (a->ptr[i] < '!' || a->ptr[i] > '~') {
+            rcmd_error(rc, "Client names cannot contain spaces, newlines or special characters.");
+            return 0;
+        }
+    memcpy(rc->name, a->ptr, a->len);
+    rc->name[a->len] = '\0';
+    return 1;
+}
+
+void
+rcmd_hello(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    size_t i = 1;
+    if (cmd->argc >= 2) {
+        int64_t ver;
+        if (resp_arg_i64(cmd, 1, &ver) != 0) {
+            rcmd_error(rc, "Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver != 2) {
+            rcmd_error(rc, "-NOPROTO unsupported protocol version (juno-proxy speaks RESP2)");
+            return;
+        }
+        i = 2;
+    }
+    for (; i < cmd->argc; i++) {
+        if (resp_arg_eq(cmd, i, "AUTH") && i + 2 < cmd->argc) {
+            i += 2; /* no passwords: any is accepted, as by Redis's nopass default user */
+        } else if (resp_arg_eq(cmd, i, "SETNAME") && i + 1 < cmd->argc) {
+            if (!set_name(rc, &cmd->argv[++i])) return;
+        } else {
+            rcmd_error(rc, "Syntax error in HELLO option '%.*s'", (int)cmd->argv[i].len,
+                       (const char *)cmd->argv[i].ptr);
+            return;
+        }
+    }
+    struct resp_buf *b = out(rc);
+    if (b == NULL) return;
+    PUT(rc, resp_array_header(b, 14));
+    put_cstr(rc, b, "server");
+    put_cstr(rc, b, "juno");
+    put_cstr(rc, b, "version");
+    put_cstr(rc, b, REDIS_VERSION);
+    put_cstr(rc, b, "proto");
+    PUT(rc, resp_integer(b, 2));
+    put_cstr(rc, b, "id");
+    PUT(rc, resp_integer(b, (int64_t)rc->id));
+    put_cstr(rc, b, "mode");
+    put_cstr(rc, b, "standalone");
+    put_cstr(rc, b, "role");
+    put_cstr(rc, b, "master");
+    put_cstr(rc, b, "modules");
+    PUT(rc, resp_array_header(b, 0));
+}
+
+void
+rcmd_client(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    struct resp_buf *b;
+    if (resp_arg_eq(cmd, 1, "SETNAME")) {
+        if (cmd->argc != 3) {
+            rcmd_arity_error(rc, "client|setname");
+        } else if (set_name(rc, &cmd->argv[2]) && (b = out(rc)) != NULL) {
+            PUT(rc, resp_raw(b, "+OK\r\n", 5));
+        }
+    } else if (resp_arg_eq(cmd, 1, "GETNAME")) {
+        if (cmd->argc != 2) {
+            rcmd_arity_error(rc, "client|getname");
+        } else if ((b = out(rc)) != NULL) {
+            if (rc->name[0])
+                put_cstr(rc, b, rc->name);
+            else
+                PUT(rc, resp_null(b));
+        }
+    } else if (resp_arg_eq(cmd, 1, "ID")) {
+        if (cmd->argc != 2)
+            rcmd_arity_error(rc, "client|id");
+        else if ((b = out(rc)) != NULL)
+            PUT(rc, resp_integer(b, (int64_t)rc->id));
+    } else if (resp_arg_eq(cmd, 1, "SETINFO")) {
+        if (cmd->argc != 4)
+            rcmd_arity_error(rc, "client|setinfo");
+        else if ((b = out(rc)) != NULL)
+            PUT(rc, resp_raw(b, "+OK\r\n", 5)); /* lib-name, lib-ver: accepted, not kept */
+    } else {
+        rcmd_error(rc, "unknown subcommand '%.*s'. Try CLIENT HELP.",
+                   (int)(cmd->argv[1].len < 128 ? cmd->argv[1].len : 128),
+                   (const char *)cmd->argv[1].ptr);
+    }
+}
+
+/* ---- CONFIG GET ---- */
+
+/* Glob match, ASCII case-insensitive: * ? and literal characters. */
+static int
+glob_match(const char *p, size_t plen, const char *s)
+{
+    size_t pi = 0, si = 0, slen = strlen(s), star = (size_t)-1, mark = 0;
+    while (si < slen) {
+        if (pi < plen && p[pi] == '*') {
+            star = pi++;
+            mark = si;
+        } else if (pi < plen &&
+                   (p[pi] == '?' || (p[pi] | 0x20) == (s[si] | 0x20) || p[pi] == s[si])) {
+            pi++;
+            si++;
+        } else if (star != (size_t)-1) {
+            pi = star + 1;
+            si = ++mark;
+        } else {
+            return 0;
+        }
+    }
+    while (pi < plen && p[pi] == '*') pi++;
+    return pi == plen;
+}
+
+void
+rcmd_config(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    if (!resp_arg_eq(cmd, 1, "GET")) {
+        if (resp_arg_eq(cmd, 1, "SET") || resp_arg_eq(cmd, 1, "RESETSTAT") ||
+            resp_arg_eq(cmd, 1, "REWRITE"))
+            rcmd_error(rc,
+                       "juno-proxy does not support CONFIG %.*s: its settings are command "
+                       "line options",
+                       (int)cmd->argv[1].len, (const char *)cmd->argv[1].ptr);
+        else
+            rcmd_error(rc, "unknown subcommand '%.*s'. Try CONFIG HELP.",
+                       (int)(cmd->argv[1].len < 128 ? cmd->argv[1].len : 128),
+                       (const char *)cmd->argv[1].ptr);
+        return;
+    }
+    if (cmd->argc < 3) {
+        rcmd_arity_error(rc, "config|get");
+        return;
+    }
+    const struct proxy_config *c = &rc->w->p->cfg;
+    char v[16][32];
+    snprintf(v[0], sizeof(v[0]), "%llu", (unsigned long long)c->idle_timeout_s);
+    snprintf(v[1], sizeof(v[1]), "%u", c->resp_port);
+    snprintf(v[2], sizeof(v[2]), "%llu", (unsigned long long)c->max_frame);
+    snprintf(v[3], sizeof(v[3]), "%llu", (unsigned long long)(8 * c->max_frame));
+    snprintf(v[4], sizeof(v[4]), "%llu", (unsigned long long)c->default_ttl);
+    snprintf(v[5], sizeof(v[5]), "%llu", (unsigned long long)c->max_ttl);
+    snprintf(v[6], sizeof(v[6]), "%llu", (unsigned long long)c->max_key);
+    snprintf(v[7], sizeof(v[7]), "%llu", (unsigned long long)c->max_value);
+    const char *params[][2] = {
+        {"save", ""},
+        {"appendonly", "no"},
+        {"databases", "1"},
+        {"maxmemory", "0"},
+        {"timeout", v[0]},
+        {"port", v[1]},
+        {"bind", c->resp_host},
+        {"proto-max-bulk-len", v[2]},
+        {"client-query-buffer-limit", v[3]},
+        {"juno-namespace", c->resp_ns},
+        {"juno-default-ttl", v[4]},
+        {"juno-max-ttl", v[5]},
+        {"juno-max-key", v[6]},
+        {"juno-max-value", v[7]},
+    };
+    size_t np = sizeof(params) / sizeof(params[0]), hits = 0;
+    int match[sizeof(params) / sizeof(params[0])] = {0};
+    for (size_t i = 2; i < cmd->argc; i++)
+        for (size_t j = 0; j < np; j++)
+            if (!match[j] &&
+                glob_match((const char *)cmd->argv[i].ptr, cmd->argv[i].len, params[j][0]))
+                match[j] = 1, hits++;
+    struct resp_buf *b = out(rc);
+    if (b == NULL) return;
+    PUT(rc, resp_array_header(b, 2 * hits));
+    for (size_t j = 0; j < np; j++) {
+        if (!match[j]) continue;
+        put_cstr(rc, b, params[j][0]);
+        put_cstr(rc, b, params[j][1]);
+    }
+}
+
+/* ---- INFO ---- */
+
+static int
+raw_str(struct resp_buf *t, const char *s)
+{
+    return resp_raw(t, s, strlen(s));
+}
+
+static void
+info_add(struct resp_buf *t, int *rc_, const char *fmt, unsigned long long v)
+{
+    char line[128];
+    int n = snprintf(line, sizeof(line), fmt, v);
+    *rc_ |= resp_raw(t, line, (size_t)n);
+}
+
+void
+rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    static const char *names[] = {"server", "clients", "stats", "keyspace"};
+    int want[4] = {0}, any = 0;
+    for (size_t i = 1; i < cmd->argc; i++) {
+        if (resp_arg_eq(cmd, i, "all") || resp_arg_eq(cmd, i, "everything") ||
+            resp_arg_eq(cmd, i, "default"))
+            want[0] = want[1] = want[2] = want[3] = 1;
+        for (int k = 0; k < 4; k++)
+            if (resp_arg_eq(cmd, i, names[k])) want[k] = 1;
+        any = 1;
+    }
+    if (!any) want[0] = want[1] = want[2] = want[3] = 1;
+    struct proxy *p = rc->w->p;
+    const struct proxy_config *c = &p->cfg;
+    struct rface_stats sum = {0};
+    unsigned long long native_conns = 0, native_reqs = 0;
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        struct worker *w = &p->workers[i];
+        sum.accepted += __atomic_load_n(&w->rstats.accepted, __ATOMIC_RELAXED);
+        sum.open += __atomic_load_n(&w->rstats.open, __ATOMIC_RELAXED);
+        sum.commands += __atomic_load_n(&w->rstats.commands, __ATOMIC_RELAXED);
+        sum.errors += __atomic_load_n(&w->rstats.errors, __ATOMIC_RELAXED);
+        sum.protocol_errors += __atomic_load_n(&w->rstats.protocol_errors, __ATOMIC_RELAXED);
+        native_conns += __atomic_load_n(&w->stats.connections, __ATOMIC_RELAXED);
+        native_reqs += __atomic_load_n(&w->stats.requests, __ATOMIC_RELAXED);
+    }
+    struct resp_buf t;
+    resp_buf_init(&t);
+    int e = 0, sections = 0;
+    if (want[0]) {
+        const struct map *m = rc->w->route ? rc->w->route->pm->map : NULL;
+        uint64_t up = rface_uptime();
+        e |= raw_str(&t, "# Server\r\nredis_version:" REDIS_VERSION "\r\njuno_version:" JUNO_VERSION
+                         "\r\nredis_mode:standalone\r\narch_bits:64\r\nmultiplexing_api:epoll\r\n");
+        info_add(&t, &e, "process_id:%llu\r\n", (unsigned long long)getpid());
+        info_add(&t, &e, "tcp_port:%llu\r\n", c->resp_port);
+        info_add(&t, &e, "uptime_in_seconds:%llu\r\n", up);
+        info_add(&t, &e, "uptime_in_days:%llu\r\n", up / 86400);
+        info_add(&t, &e, "juno_threads:%llu\r\n", p->nworkers);
+        char line[160];
+        int n = snprintf(line, sizeof(line), "juno_namespace:%s\r\n", c->resp_ns);
+        e |= resp_raw(&t, line, (size_t)n);
+        if (m != NULL) {
+            info_add(&t, &e, "juno_map_version:%llu\r\n", (unsigned long long)m->version);
+            info_add(&t, &e, "juno_zones:%llu\r\n", m->nzones);
+            info_add(&t, &e, "juno_quorum:%llu\r\n", m->nzones / 2 + 1);
+            info_add(&t, &e, "juno_shards:%llu\r\n", m->shards);
+        }
+        sections++;
+    }
+    if (want[1]) {
+        if (sections++) e |= raw_str(&t, "\r\n");
+        e |= raw_str(&t, "# Clients\r\n");
+        info_add(&t, &e, "connected_clients:%llu\r\n", (unsigned long long)sum.open);
+    }
+    if (want[2]) {
+        if (sections++) e |= raw_str(&t, "\r\n");
+        e |= raw_str(&t, "# Stats\r\n");
+        info_add(&t, &e, "total_connections_received:%llu\r\n", (unsigned long long)sum.accepted);
+        info_add(&t, &e, "total_commands_processed:%llu\r\n", (unsigned long long)sum.commands);
+        info_add(&t, &e, "total_error_replies:%llu\r\n", (unsigned long long)sum.errors);
+        info_add(&t, &e, "juno_protocol_errors:%llu\r\n", (unsigned long long)sum.protocol_errors);
+        info_add(&t, &e, "juno_native_connections_received:%llu\r\n", native_conns);
+        info_add(&t, &e, "juno_native_requests:%llu\r\n", native_reqs);
+    }
+    if (want[3]) { /* juno does not count keys: the section of an empty Redis */
+        if (sections++) e |= raw_str(&t, "\r\n");
+        e |= raw_str(&t, "# Keyspace\r\n");
+    }
+    struct resp_buf *b = e ? NULL : out(rc);
+    if (b == NULL)
+        rc->nomem = 1;
+    else
+        PUT(rc, resp_bulk(b, t.data, t.len));
+    resp_buf_deinit(&t);
+}
+
+/* ---- COMMAND ---- */
+
+static size_t
+count_words(const char *s, char sep)
+{
+    size_t n = 0;
+    for (const char *p = s; *p;) {
+        while (*p == sep) p++;
+        if (!*p) break;
+        n++;
+        while (*p && *p != sep) p++;
+    }
+    return n;
+}
+
+/* Each space-separated word of s as a simple string. */
+static void
+put_status_words(struct rconn *rc, struct resp_buf *b, const char *s)
+{
+    PUT(rc, resp_array_header(b, count_words(s, ' ')));
+    for (const char *p = s; *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        const char *e = p;
+        while (*e && *e != ' ') e++;
+        char w[64];
+        snprintf(w, sizeof(w), "%.*s", (int)(e - p), p);
+        PUT(rc, resp_simple(b, w));
+        p = e;
+    }
+}
+
+static void
+put_entry(struct rconn *rc, struct resp_buf *b, const struct rcmd_def *d)
+{
+    PUT(rc, resp_array_header(b, 10));
+    put_cstr(rc, b, d->name);
+    PUT(rc, resp_integer(b, d->arity));
+    put_status_words(rc, b, d->flags);
+    PUT(rc, resp_integer(b, d->first));
+    PUT(rc, resp_integer(b, d->last));
+    PUT(rc, resp_integer(b, d->step));
+    put_status_words(rc, b, d->acl);
+    PUT(rc, resp_array_header(b, 0)); /* tips */
+    PUT(rc, resp_array_header(b, 0)); /* key specs */
+    PUT(rc, resp_array_header(b, 0)); /* subcommands */
+}
+
+/* One argument of a spec (p, n): a oneof, a block or a plain word. */
+static void put_arg(struct rconn *rc, struct resp_buf *b, const char *p, size_t n);
+
+static void
+put_args(struct rconn *rc, struct resp_buf *b, const char *p, size_t n, char sep)
+{
+    size_t k = 1;
+    for (size_t i = 0; i < n; i++) k += p[i] == sep;
+    PUT(rc, resp_array_header(b, k));
+    for (size_t i = 0, start = 0; i <= n; i++)
+        if (i == n || p[i] == sep) {
+            put_arg(rc, b, p + start, i - start);
+            start = i + 1;
+        }
+}
+
+static void
+put_str(struct rconn *rc, struct resp_buf *b, const char *p, size_t n)
+{
+    PUT(rc, resp_bulk(b, p, n));
+}
+
+static void
+put_arg(struct rconn *rc, struct resp_buf *b, const char *p, size_t n)
+{
+    int optional = n > 0 && p[0] == '?', multiple = n > 0 && p[n - 1] == '*';
+    if (optional) p++, n--;
+    if (multiple) n--;
+    const char *bar = memchr(p, '|', n), *comma = memchr(p, ',', n), *eq = memchr(p, '=', n);
+    int composite = bar || comma;
+    const char *name = p, *type = composite ? (bar ? "oneof" : "block") : "pure-token";
+    size_t nlen = n, tlen = strlen(type);
+    const char *token = NULL;
+    size_t toklen = 0;
+    if (composite) {
+        name = bar ? "option" : "data";
+        nlen = strlen(name);
+    } else {
+        const char *w = p;
+        size_t wn = n;
+        if (eq) {
+            token = p;
+            toklen = (size_t)(eq - p);
+            w = eq + 1;
+            wn = n - toklen - 1;
+        }
+        const char *colon = memchr(w, ':', wn);
+        if (colon) {
+            name = w;
+            nlen = (size_t)(colon - w);
+            type = colon + 1;
+            tlen = wn - nlen - 1;
+        } else { /* a pure token: its name is itself in lower case */
+            token = w;
+            toklen = wn;
+            name = w;
+            nlen = wn;
+        }
+    }
+    size_t fields = 2 + (token != NULL) + (optional || multiple) + composite;
+    PUT(rc, resp_array_header(b, 2 * fields));
+    put_cstr(rc, b, "name");
+    char low[64];
+    size_t ln = nlen < sizeof(low) ? nlen : sizeof(low) - 1;
+    for (size_t i = 0; i < ln; i++)
+        low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    put_str(rc, b, low, ln);
+    put_cstr(rc, b, "type");
+    put_str(rc, b, type, tlen);
+    if (token != NULL) {
+        put_cstr(rc, b, "token");
+        put_str(rc, b, token, toklen);
+    }
+    if (optional || multiple) {
+        put_cstr(rc, b, "flags");
+        PUT(rc, resp_array_header(b, (size_t)optional + (size_t)multiple));
+        if (optional) PUT(rc, resp_simple(b, "optional"));
+        if (multiple) PUT(rc, resp_simple(b, "multiple"));
+    }
+    if (composite) {
+        put_cstr(rc, b, "arguments");
+        put_args(rc, b, p, n, bar ? '|' : ',');
+    }
+}
+
+static void
+put_docs(struct rconn *rc, struct resp_buf *b, const struct rcmd_def *d)
+{
+    int has_args = d->args[0] != '\0';
+    put_cstr(rc, b, d->name);
+    PUT(rc, resp_array_header(b, has_args ? 10 : 8));
+    put_cstr(rc, b, "summary");
+    put_cstr(rc, b, d->summary);
+    put_cstr(rc, b, "since");
+    put_cstr(rc, b, d->since);
+    put_cstr(rc, b, "group");
+    put_cstr(rc, b, d->group);
+    put_cstr(rc, b, "complexity");
+    put_cstr(rc, b, d->complexity);
+    if (has_args) {
+        put_cstr(rc, b, "arguments");
+        put_args(rc, b, d->args, strlen(d->args), ' ');
+    }
+}
+
+void
+rcmd_command(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    struct resp_buf *b;
+    if (cmd->argc == 1) {
+        if ((b = out(rc)) == NULL) return;
+        PUT(rc, resp_array_header(b, rcmd_count));
+        for (size_t i = 0; i < rcmd_count; i++) put_entry(rc, b, &rcmd_table[i]);
+    } else if (resp_arg_eq(cmd, 1, "COUNT") && cmd->argc == 2) {
+        if ((b = out(rc)) != NULL) PUT(rc, resp_integer(b, (int64_t)rcmd_count));
+    } else if (resp_arg_eq(cmd, 1, "LIST") && cmd->argc == 2) {
+        if ((b = out(rc)) == NULL) return;
+        PUT(rc, resp_array_header(b, rcmd_count));
+        for (size_t i = 0; i < rcmd_count; i++) put_cstr(rc, b, rcmd_table[i].name);
+    } else if (resp_arg_eq(cmd, 1, "INFO")) {
+        if ((b = out(rc)) == NULL) return;
+        if (cmd->argc == 2) {
+            PUT(rc, resp_array_header(b, rcmd_count));
+            for (size_t i = 0; i < rcmd_count; i++) put_entry(rc, b, &rcmd_table[i]);
+            return;
+        }
+        PUT(rc, resp_array_header(b, cmd->argc - 2));
+        for (size_t i = 2; i < cmd->argc; i++) {
+            const struct rcmd_def *d = rcmd_find(cmd->argv[i].ptr, cmd->argv[i].len);
+            if (d)
+                put_entry(rc, b, d);
+            else
+                PUT(rc, resp_null(b));
+        }
+    } else if (resp_arg_eq(cmd, 1, "DOCS")) {
+        if ((b = out(rc)) == NULL) return;
+        const struct rcmd_def *found[64];
+        size_t n = 0;
+        if (cmd->argc == 2)
+            for (size_t i = 0; i < rcmd_count && n < 64; i++) found[n++] = &rcmd_table[i];
+        for (size_t i = 2; i < cmd->argc && n < 64; i++) {
+            const struct rcmd_def *d = rcmd_find(cmd->argv[i].ptr, cmd->argv[i].len);
+            if (d) found[n++] = d;
+        }
+        PUT(rc, resp_array_header(b, 2 * n));
+        for (size_t i = 0; i < n; i++) put_docs(rc, b, found[i]);
+    } else if (resp_arg_eq(cmd, 1, "COUNT") || resp_arg_eq(cmd, 1, "LIST")) {
+        rcmd_error(rc, "syntax error");
+    } else {
+        rcmd_error(rc, "unknown subcommand '%.*s'. Try COMMAND HELP.",
+                   (int)(cmd->argv[1].len < 128 ? cmd->argv[1].len : 128),
+                   (const char *)cmd->argv[1].ptr);
+    }
+}

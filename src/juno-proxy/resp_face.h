@@ -1,0 +1,137 @@
+/* resp_face.h: the Redis protocol (RESP2) face of juno-proxy, internal to
+ * resp_face.c (connections: reading, parsing, replies in order, writing) and
+ * resp_cmd.c (the commands, onto the replicated operations of replicate.c).
+ *
+ * Every command of a connection gets a slot in a ring, in arrival order; a
+ * command answered at once (PING, an error) without anything ahead of it
+ * writes its reply straight to the output, otherwise it gets a slot too. A
+ * slot's replicated requests answer through the RESP sink with tag
+ * (slot sequence << 24 | sub-request); when the slot at the head is done its
+ * reply goes to the output, then the next done ones: replies leave strictly
+ * in request order, however the stores' answers interleave. A reply finished
+ * while its slot is the head is encoded straight into the output. Slots and
+ * their buffers are kept and reused: no allocation per command once warm.
+ */
+#ifndef JUNO_PROXY_RESP_FACE_H
+#define JUNO_PROXY_RESP_FACE_H
+
+#include "preq.h"
+#include "proxy.h"
+#include "resp.h"
+
+#define RFACE_MAX_ARGS 16384 /* arguments of one command (keys of MGET, DEL...) */
+#define RFACE_SUB_BITS 24    /* tag = seq << 24 | sub */
+
+/* Where sub-request i's reply sits in a slot's buffer (MGET). */
+struct rpiece {
+    size_t off, len;
+};
+
+struct rslot {
+    uint64_t seq;
+    uint8_t kind;       /* enum rkind (resp_cmd.c) */
+    uint8_t done;       /* the reply is complete (in buf, or the pieces) */
+    uint8_t stage;      /* EXPIRE, PERSIST: 0 reading, 1 updating, 2 deleting */
+    uint8_t tries;      /* EXPIRE, PERSIST: reads after a version conflict */
+    uint8_t opt;        /* EXPIRE: NX XX GT LT */
+    uint8_t use_pieces; /* the reply is an array of pieces[0..nsub) of buf */
+    uint32_t nsub, ndone;
+    int err;               /* the failure of the lowest failed sub-request (wire status), 0: none */
+    uint32_t err_sub;      /* its index */
+    int64_t count;         /* DEL, EXISTS */
+    int64_t arg;           /* EXPIRE: seconds */
+    struct resp_buf buf;   /* owned, kept: the reply, or its pieces */
+    struct rpiece *pieces; /* owned, kept: pieces_cap entries */
+    size_t pieces_cap;
+};
+
+struct rconn {
+    uv_tcp_t tcp; /* embedded; the rconn is freed after its close callback */
+    struct worker *w;
+    struct rconn *prev, *next; /* w->rconns */
+    struct rconn *dirty_next;  /* w->dirty_rconns */
+    int dirty, closing, closed, reading, writing;
+    int quitting;  /* QUIT or a protocol error: read no more, close once replies are out */
+    int nomem;     /* an encoder ran out of memory: the stream is broken, close */
+    uint8_t *rbuf; /* owned */
+    size_t rlen, rcap;
+    struct resp_cmd cmd;
+    struct rslot *slots; /* owned ring: cap (a power of 2) entries */
+    uint32_t cap, head, count;
+    uint64_t next_seq;         /* the seq of the next slot; the head's is next_seq - count */
+    struct resp_buf out, wbuf; /* replies not yet written; the one being written */
+    uv_write_t wreq;           /* embedded: one write at a time */
+    uint64_t inflight;         /* replicated requests holding this rconn */
+    uint64_t last_active;      /* uv_now of the last bytes read */
+    uint64_t partial_since;    /* uv_now when a partial command began, 0 if none */
+    uint64_t idle_ms, t0, id;  /* t0: uv_hrtime of the read being parsed */
+    char name[64];             /* CLIENT SETNAME */
+    char peer[80];
+};
+
+/* ---- resp_face.c ---- */
+
+/* The buffer a reply decided now goes to, in order: the output when nothing
+ * is ahead of it, else a new slot that is already done. NULL (nomem set)
+ * when out of memory. */
+struct resp_buf *rconn_out(struct rconn *rc);
+/* A new slot for a command answered later. NULL (nomem set) when out of memory. */
+struct rslot *rconn_slot(struct rconn *rc);
+/* Where s's final reply goes: the output when s is the head, else s->buf. */
+struct resp_buf *rconn_slot_buf(struct rconn *rc, struct rslot *s);
+/* s's reply is complete: send it and the done slots after it if s is the head. */
+void rconn_slot_done(struct rconn *rc, struct rslot *s);
+/* Start replicated request m (namespace filled in here) for sub-request sub
+ * of s. Its answer comes to rcmd_answer, possibly before this returns. */
+void rconn_start(struct rconn *rc, struct rslot *s, uint32_t sub, struct wire_msg *m,
+                 unsigned flags);
+/* QUIT: read no more; close once every reply is written. */
+void rconn_quit(struct rconn *rc);
+/* Seconds since the first RESP listener started. */
+uint64_t rface_uptime(void);
+
+/* Counters (struct rface_stats): one writer (the worker), read by INFO on any worker. */
+#define RSTAT_ADD(w, field, n)                                                                     \
+    __atomic_store_n(&(w)->rstats.field, (w)->rstats.field + (n), __ATOMIC_RELAXED)
+
+/* ---- resp_cmd.c: dispatch and the key-value commands ---- */
+
+typedef void rcmd_fn(struct rconn *rc, const struct resp_cmd *cmd);
+
+/* A command as COMMAND and COMMAND DOCS describe it. */
+struct rcmd_def {
+    const char *name; /* lower case */
+    int arity;        /* Redis's: n exactly, -n at least n (the name counts) */
+    rcmd_fn *run;
+    const char *flags; /* space-separated, "write denyoom" */
+    int first, last, step;
+    const char *acl;   /* ACL categories, "@read @string @fast" */
+    const char *group; /* COMMAND DOCS */
+    const char *summary, *since, *complexity;
+    const char *args; /* argument spec, see resp_admin.c */
+};
+
+extern const struct rcmd_def rcmd_table[];
+extern const size_t rcmd_count;
+
+/* The definition of the command named (name, len), any case, or NULL. */
+const struct rcmd_def *rcmd_find(const uint8_t *name, size_t len);
+
+/* Reply an error (printf-style message, "-CODE ..." for a code other than ERR). */
+void rcmd_error(struct rconn *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "wrong number of arguments for 'NAME' command" */
+void rcmd_arity_error(struct rconn *rc, const char *name);
+
+/* Run the parsed command cmd (argc > 0) of rc. */
+void rcmd_run(struct rconn *rc, const struct resp_cmd *cmd);
+/* The answer res to sub-request sub of slot s; rq is NULL when the request
+ * could not start. */
+void rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *rq,
+                 const struct preq_result *res);
+
+/* ---- resp_admin.c: connection and server commands ---- */
+
+rcmd_fn rcmd_ping, rcmd_echo, rcmd_quit, rcmd_select, rcmd_auth, rcmd_hello, rcmd_client,
+    rcmd_config, rcmd_info, rcmd_command;
+
+#endif
