@@ -6,8 +6,8 @@ _juno_proxy() {
     case $prev in
     -m|--map|--map-cache|--log-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --log-level) COMPREPLY=($(compgen -W "debug info warn error" -- "$cur")); return ;;
-    -l|--listen|-e|--etcd|-c|--cluster|-t|--threads|--default-ttl|--max-ttl|--idle-timeout|--request-timeout|--deadline|--max-frame|--max-namespace|--max-key|--max-value|--metrics) return ;;
+    -l|--listen|-e|--etcd|-c|--cluster|-t|--threads|--default-ttl|--max-ttl|--idle-timeout|--request-timeout|--deadline|--max-frame|--max-namespace|--max-key|--max-value|--metrics|--resp|--resp-namespace) return ;;
     esac
-    COMPREPLY=($(compgen -W "--listen --map --etcd --cluster --map-cache --threads --default-ttl --max-ttl --idle-timeout --request-timeout --deadline --max-frame --max-namespace --max-key --max-value --log-level --log-file --metrics --check-config --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--listen --map --etcd --cluster --map-cache --threads --default-ttl --max-ttl --idle-timeout --request-timeout --deadline --max-frame --max-namespace --max-key --max-value --log-level --log-file --metrics --resp --resp-namespace --check-config --help --version" -- "$cur"))
 }
 complete -F _juno_proxy juno-proxy
