@@ -395,12 +395,18 @@ post_one(struct etcd *e, const char *url, const char *path, const char *body, cJ
     return 0;
 }
 
-/* POST body (a JSON object, consumed) to path on the first endpoint that
- * answers. Returns 0 with *out owned by the caller, or a negative code. */
+/* POST req (a JSON object, consumed) to path on the first endpoint that
+ * answers. built is how building req went: a negative code (or req NULL) is
+ * returned without sending anything. Returns 0 with *out owned by the
+ * caller, or a negative code. */
 static int
-post(struct etcd *e, const char *path, cJSON *req, cJSON **out)
+post(struct etcd *e, const char *path, cJSON *req, int built, cJSON **out)
 {
     *out = NULL;
+    if (req == NULL || built < 0) {
+        cJSON_Delete(req);
+        return req == NULL ? JUNO_ENOMEM : built;
+    }
     char *body = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
     if (body == NULL) return JUNO_ENOMEM;
@@ -445,13 +451,8 @@ etcd_get(struct etcd *e, const char *key, int prefix, struct etcd_kvs *out)
 {
     memset(out, 0, sizeof(*out));
     cJSON *req = cJSON_CreateObject(), *res;
-    if (req == NULL) return JUNO_ENOMEM;
-    int rc = etcd__add_key(req, key, prefix);
-    if (rc < 0) {
-        cJSON_Delete(req);
-        return rc;
-    }
-    if ((rc = post(e, "/v3/kv/range", req, &res)) < 0) return rc;
+    int rc = post(e, "/v3/kv/range", req, req ? etcd__add_key(req, key, prefix) : 0, &res);
+    if (rc < 0) return rc;
     out->revision = etcd__i64(cJSON_GetObjectItemCaseSensitive(res, "header"), "revision");
     rc = parse_kvs(res, out);
     cJSON_Delete(res);
@@ -481,13 +482,8 @@ etcd_put(struct etcd *e, const char *key, const void *value, size_t len, int64_t
          int64_t *revision)
 {
     cJSON *req = cJSON_CreateObject(), *res;
-    if (req == NULL) return JUNO_ENOMEM;
-    int rc = put_fields(req, key, value, len, lease);
-    if (rc < 0) {
-        cJSON_Delete(req);
-        return rc;
-    }
-    if ((rc = post(e, "/v3/kv/put", req, &res)) < 0) return rc;
+    int rc = post(e, "/v3/kv/put", req, req ? put_fields(req, key, value, len, lease) : 0, &res);
+    if (rc < 0) return rc;
     if (revision) *revision = header_revision(res);
     cJSON_Delete(res);
     return 0;
@@ -497,13 +493,8 @@ int
 etcd_delete(struct etcd *e, const char *key, int prefix, int64_t *deleted)
 {
     cJSON *req = cJSON_CreateObject(), *res;
-    if (req == NULL) return JUNO_ENOMEM;
-    int rc = etcd__add_key(req, key, prefix);
-    if (rc < 0) {
-        cJSON_Delete(req);
-        return rc;
-    }
-    if ((rc = post(e, "/v3/kv/deleterange", req, &res)) < 0) return rc;
+    int rc = post(e, "/v3/kv/deleterange", req, req ? etcd__add_key(req, key, prefix) : 0, &res);
+    if (rc < 0) return rc;
     if (deleted) *deleted = etcd__i64(res, "deleted");
     cJSON_Delete(res);
     return 0;
@@ -551,13 +542,8 @@ etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t ncmp, const struct e
 {
     *succeeded = 0;
     cJSON *req = cJSON_CreateObject(), *res;
-    if (req == NULL) return JUNO_ENOMEM;
-    int rc = txn_body(req, cmp, ncmp, ops, nops);
-    if (rc < 0) {
-        cJSON_Delete(req);
-        return rc;
-    }
-    if ((rc = post(e, "/v3/kv/txn", req, &res)) < 0) return rc;
+    int rc = post(e, "/v3/kv/txn", req, req ? txn_body(req, cmp, ncmp, ops, nops) : 0, &res);
+    if (rc < 0) return rc;
     *succeeded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded"));
     if (revision) *revision = header_revision(res);
     cJSON_Delete(res);
@@ -575,16 +561,19 @@ etcd_cas(struct etcd *e, const char *key, int64_t mod_rev, const void *value, si
 
 /* ---- leases ---- */
 
+/* req[name] = v (req may be NULL: post reports that). 0 or JUNO_ENOMEM. */
+static int
+id_field(cJSON *req, const char *name, int64_t v)
+{
+    return req == NULL || add_i64(req, name, v) ? 0 : JUNO_ENOMEM;
+}
+
 int
 etcd_lease_grant(struct etcd *e, int64_t ttl_s, int64_t *id)
 {
     if (ttl_s < 1) return JUNO_EINVAL;
     cJSON *req = cJSON_CreateObject(), *res;
-    if (req == NULL || !add_i64(req, "TTL", ttl_s)) {
-        cJSON_Delete(req);
-        return JUNO_ENOMEM;
-    }
-    int rc = post(e, "/v3/lease/grant", req, &res);
+    int rc = post(e, "/v3/lease/grant", req, id_field(req, "TTL", ttl_s), &res);
     if (rc < 0) return rc;
     *id = etcd__i64(res, "ID");
     cJSON_Delete(res);
@@ -599,11 +588,7 @@ int
 etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl)
 {
     cJSON *req = cJSON_CreateObject(), *res;
-    if (req == NULL || !add_i64(req, "ID", id)) {
-        cJSON_Delete(req);
-        return JUNO_ENOMEM;
-    }
-    int rc = post(e, "/v3/lease/keepalive", req, &res);
+    int rc = post(e, "/v3/lease/keepalive", req, id_field(req, "ID", id), &res);
     if (rc < 0) return rc;
     int64_t t = etcd__i64(cJSON_GetObjectItemCaseSensitive(res, "result"), "TTL");
     cJSON_Delete(res);
@@ -619,11 +604,7 @@ int
 etcd_lease_revoke(struct etcd *e, int64_t id)
 {
     cJSON *req = cJSON_CreateObject(), *res;
-    if (req == NULL || !add_i64(req, "ID", id)) {
-        cJSON_Delete(req);
-        return JUNO_ENOMEM;
-    }
-    int rc = post(e, "/v3/lease/revoke", req, &res);
+    int rc = post(e, "/v3/lease/revoke", req, id_field(req, "ID", id), &res);
     if (rc == 0) cJSON_Delete(res);
     return rc;
 }

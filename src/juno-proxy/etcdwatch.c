@@ -18,7 +18,7 @@
 
 #include "cli.h"
 #include "error.h"
-#include "etcd.h"
+#include "etcd_uv.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -38,15 +38,10 @@ struct preg {
 
 struct pcluster {
     struct proxy *p;
-    struct etcd *etcd; /* owned */
-    char prefix[128];  /* /juno/<c>/ */
+    struct etcd_uv u; /* u.mu guards the pending state below (watch thread -> main) */
+    char prefix[128]; /* /juno/<c>/ */
     char map_key[160];
-    struct etcd_watch *watch; /* owned */
-    struct etcd_reg *reg;     /* owned */
-    char name[300];           /* this proxy's registration name: its address */
-    uv_async_t wake;
-    int started, stopped;
-    uv_mutex_t mu;     /* guards the pending state below (watch thread -> main) */
+    char name[300];    /* this proxy's registration name: its address */
     char *pending_map; /* owned: the newest map text not yet looked at */
     size_t pending_len;
     int state_dirty;
@@ -109,7 +104,7 @@ down_set(struct pcluster *c, const char *zone, int on)
         strcpy(c->down_zones[c->ndown++], zone);
 }
 
-/* One changed key (c->mu held). */
+/* One changed key (c->u.mu held). */
 static void
 apply_kv(struct pcluster *c, const struct etcd_kv *kv, int deleted)
 {
@@ -147,15 +142,15 @@ on_watch(void *arg, const struct etcd_event *ev)
     struct pcluster *c = arg;
     if (ev->type == ETCD_EV_LOST) {
         log_warn("etcd unreachable, serving the current map; retrying endpoints=%s error=\"%s\"",
-                 etcd_endpoints(c->etcd), ev->error ? ev->error : "");
-        uv_mutex_lock(&c->mu);
+                 etcd_endpoints(c->u.etcd), ev->error ? ev->error : "");
+        uv_mutex_lock(&c->u.mu);
         c->lost = 1;
-        uv_mutex_unlock(&c->mu);
+        uv_mutex_unlock(&c->u.mu);
         return;
     }
-    uv_mutex_lock(&c->mu);
+    uv_mutex_lock(&c->u.mu);
     if (c->lost) {
-        log_info("etcd reachable again endpoints=%s", etcd_endpoints(c->etcd));
+        log_info("etcd reachable again endpoints=%s", etcd_endpoints(c->u.etcd));
         c->lost = 0;
     }
     if (ev->type == ETCD_EV_SNAPSHOT) {
@@ -166,8 +161,8 @@ on_watch(void *arg, const struct etcd_event *ev)
     } else {
         apply_kv(c, ev->kv, ev->type == ETCD_EV_DELETE);
     }
-    uv_mutex_unlock(&c->mu);
-    uv_async_send(&c->wake);
+    uv_mutex_unlock(&c->u.mu);
+    etcd_uv_wake(&c->u);
 }
 
 /* ---- the main thread ---- */
@@ -179,7 +174,7 @@ cmp_addr(const void *a, const void *b)
 }
 
 /* The down set for map m: stores seen registered and now gone, every store of
- * a zone marked down (c->mu held). NULL when out of memory. */
+ * a zone marked down (c->u.mu held). NULL when out of memory. */
 static struct pdown *
 down_compute(struct pcluster *c, const struct map *m)
 {
@@ -239,11 +234,11 @@ register_version(struct pcluster *c)
         uint64_t wv = atomic_load(&p->workers[i].map_version);
         if (wv < v) v = wv;
     }
-    if (c->reg == NULL || v == c->reported || v == UINT64_MAX) return;
+    if (c->u.reg == NULL || v == c->reported || v == UINT64_MAX) return;
     char val[512];
     snprintf(val, sizeof(val), "{\"addr\":\"%s\",\"pid\":%ld,\"map_version\":%llu}", c->name,
              (long)getpid(), (unsigned long long)v);
-    if (etcd_reg_update(c->reg, val) == 0) c->reported = v;
+    if (etcd_reg_update(c->u.reg, val) == 0) c->reported = v;
 }
 
 static void
@@ -251,12 +246,12 @@ on_wake(uv_async_t *a)
 {
     struct pcluster *c = a->data;
     struct proxy *p = c->p;
-    if (c->stopped) return;
-    uv_mutex_lock(&c->mu);
+    if (c->u.stopped) return;
+    uv_mutex_lock(&c->u.mu);
     char *text = c->pending_map;
     size_t len = c->pending_len;
     c->pending_map = NULL;
-    uv_mutex_unlock(&c->mu);
+    uv_mutex_unlock(&c->u.mu);
     int map_changed = 0;
     if (text != NULL) {
         char err[700];
@@ -271,13 +266,13 @@ on_wake(uv_async_t *a)
         }
         free(text);
     }
-    uv_mutex_lock(&c->mu);
+    uv_mutex_lock(&c->u.mu);
     struct pdown *d = NULL;
     if (c->state_dirty || map_changed) {
         c->state_dirty = 0;
         d = down_compute(c, p->current->map);
     }
-    uv_mutex_unlock(&c->mu);
+    uv_mutex_unlock(&c->u.mu);
     if (d != NULL) {
         if (!down_equal(d, c->down)) {
             log_info("etcd: stores to skip changed count=%zu", d->n);
@@ -296,9 +291,9 @@ pcluster_init(struct proxy *p, char *err, size_t errlen)
     struct pcluster *c = calloc(1, sizeof(*c));
     if (c == NULL) return JUNO_ENOMEM;
     c->p = p;
-    c->wake.data = c;
     p->cluster = c;
-    uv_mutex_init(&c->mu);
+    int rc = etcd_uv_init(&c->u, cfg->etcd, err, errlen);
+    if (rc != 0) return rc;
     const char *cluster = cfg->cluster ? cfg->cluster : ETCD_JUNO_DEFAULT_CLUSTER;
     if (map_name_valid(cluster) != 0) {
         snprintf(err, errlen, "invalid --cluster '%s'", cluster);
@@ -307,26 +302,13 @@ pcluster_init(struct proxy *p, char *err, size_t errlen)
     etcd_juno_key(c->prefix, sizeof(c->prefix), cluster, "");
     etcd_juno_key(c->map_key, sizeof(c->map_key), cluster, "map");
     snprintf(c->name, sizeof(c->name), "%s:%u", cfg->listen_host, cfg->listen_port);
-    char why[300];
-    struct etcd_opts o = {.connect_timeout_ms = 1000, .request_timeout_ms = 3000};
-    c->etcd = etcd_create(cfg->etcd, &o, why, sizeof(why));
-    if (c->etcd == NULL) {
-        snprintf(err, errlen, "invalid --etcd '%s': %s", cfg->etcd, why);
-        return JUNO_EINVAL;
-    }
-    struct etcd_kvs kvs;
-    int rc = etcd_get(c->etcd, c->map_key, 0, &kvs);
-    char etcd_err[700] = "";
-    if (rc == 0 && kvs.n == 1) {
-        p->current = pmap_from_json(kvs.kvs[0].value, kvs.kvs[0].value_len, c->map_key, etcd_err,
-                                    sizeof(etcd_err));
+    char etcd_err[900] = "", *text;
+    size_t len;
+    if (etcd_uv_read(&c->u, c->map_key, &text, &len, etcd_err, sizeof(etcd_err)) == 0) {
+        p->current = pmap_from_json(text, len, c->map_key, etcd_err, sizeof(etcd_err));
+        free(text);
         if (p->current != NULL) write_cache(c);
-    } else if (rc == 0) {
-        snprintf(etcd_err, sizeof(etcd_err), "no map at %s", c->map_key);
-    } else {
-        snprintf(etcd_err, sizeof(etcd_err), "etcd unreachable: %s", etcd_strerror());
     }
-    if (rc == 0) etcd_kvs_deinit(&kvs);
     if (p->current != NULL) return 0;
     const char *fallback[2] = {cfg->map_cache, cfg->map_path};
     for (int i = 0; i < 2 && p->current == NULL; i++) {
@@ -350,48 +332,26 @@ pcluster_start(struct proxy *p)
 {
     struct pcluster *c = p->cluster;
     if (c == NULL) return;
-    uv_async_init(p->loop, &c->wake, on_wake);
-    c->wake.data = c;
-    c->started = 1;
     char key[512], val[512];
     snprintf(key, sizeof(key), "%sproxies/%s", c->prefix, c->name);
     snprintf(val, sizeof(val), "{\"addr\":\"%s\",\"pid\":%ld,\"map_version\":0}", c->name,
              (long)getpid());
-    int rc = 0;
-    c->reg = etcd_reg_start(c->etcd, key, val, PC_TTL_S, &rc);
-    if (rc != 0)
-        log_warn("cannot register in etcd yet (retrying) key=%s error=\"%s\"", key,
-                 etcd_strerror());
-    c->watch = etcd_watch_start(c->etcd, c->prefix, 1, on_watch, c);
-    if (c->watch == NULL) log_error("cannot start the etcd watch: out of memory");
-    log_info("following etcd endpoints=%s prefix=%s cache=%s", etcd_endpoints(c->etcd), c->prefix,
-             p->cfg.map_cache ? p->cfg.map_cache : "(none)");
-    uv_async_send(&c->wake); /* report the version once the workers swapped */
+    etcd_uv_start(&c->u, p->loop, on_wake, c, c->prefix, 1, on_watch, c, key, val, PC_TTL_S);
+    if (p->cfg.map_cache) log_info("map cache file=%s", p->cfg.map_cache);
+    etcd_uv_wake(&c->u); /* report the version once the workers swapped */
 }
 
 void
 pcluster_notify(struct proxy *p)
 {
     struct pcluster *c = p->cluster;
-    if (c == NULL) return;
-    uv_mutex_lock(&c->mu);
-    if (c->started && !c->stopped) uv_async_send(&c->wake);
-    uv_mutex_unlock(&c->mu);
+    if (c != NULL) etcd_uv_wake(&c->u);
 }
 
 void
 pcluster_stop(struct proxy *p)
 {
-    struct pcluster *c = p->cluster;
-    if (c == NULL || c->stopped) return;
-    etcd_watch_stop(c->watch);
-    c->watch = NULL;
-    etcd_reg_stop(c->reg, 1); /* gone from /proxies/ at once */
-    c->reg = NULL;
-    uv_mutex_lock(&c->mu);
-    c->stopped = 1;
-    uv_mutex_unlock(&c->mu);
-    if (c->started) uv_close((uv_handle_t *)&c->wake, NULL);
+    if (p->cluster != NULL) etcd_uv_stop(&p->cluster->u); /* gone from /proxies/ at once */
 }
 
 void
@@ -399,12 +359,10 @@ pcluster_destroy(struct proxy *p)
 {
     struct pcluster *c = p->cluster;
     if (c == NULL) return;
-    pcluster_stop(p);
+    etcd_uv_deinit(&c->u);
     p->cluster = NULL;
     free(c->pending_map);
     free(c->stores);
     pdown_unref(c->down);
-    uv_mutex_destroy(&c->mu);
-    etcd_destroy(c->etcd);
     free(c);
 }

@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "error.h"
-#include "etcd.h"
+#include "etcd_uv.h"
 #include "log.h"
 
 #include <stdlib.h>
@@ -27,16 +27,11 @@
 
 struct scluster {
     struct store *s;
-    struct etcd *etcd; /* owned */
-    char prefix[128];  /* /juno/<c>/stores */
+    struct etcd_uv u;
+    char prefix[128]; /* /juno/<c>/stores */
     char map_key[160];
     char zone[MAP_NAME_MAX + 1], node[MAP_NAME_MAX + 1];
-    struct etcd_watch *watch; /* owned */
-    struct etcd_reg *reg;     /* owned */
-    uv_async_t wake;
-    int started, stopped;
-    uv_mutex_t mu; /* guards pending, stopped (watch thread -> loop) */
-    char *pending; /* owned: the newest map text not yet looked at */
+    char *pending; /* guarded by u.mu; owned: the newest map text not yet looked at */
     size_t pending_len;
     uint64_t reported; /* map_version last registered */
 };
@@ -47,8 +42,8 @@ on_watch(void *arg, const struct etcd_event *ev)
     struct scluster *c = arg;
     const struct etcd_kv *kv = NULL;
     if (ev->type == ETCD_EV_LOST) {
-        log_warn("etcd unreachable, keeping map version %llu; retrying error=\"%s\"",
-                 (unsigned long long)c->s->map->version, ev->error ? ev->error : "");
+        log_warn("etcd unreachable, keeping the current map; retrying error=\"%s\"",
+                 ev->error ? ev->error : "");
         return;
     }
     if (ev->type == ETCD_EV_SNAPSHOT && ev->all->n == 1) kv = &ev->all->kvs[0];
@@ -59,12 +54,12 @@ on_watch(void *arg, const struct etcd_event *ev)
     char *copy = malloc(kv->value_len + 1);
     if (copy == NULL) return;
     memcpy(copy, kv->value, kv->value_len + 1);
-    uv_mutex_lock(&c->mu);
+    uv_mutex_lock(&c->u.mu);
     free(c->pending);
     c->pending = copy;
     c->pending_len = kv->value_len;
-    if (!c->stopped) uv_async_send(&c->wake);
-    uv_mutex_unlock(&c->mu);
+    uv_mutex_unlock(&c->u.mu);
+    etcd_uv_wake(&c->u);
 }
 
 static void
@@ -81,10 +76,10 @@ reg_value(const struct scluster *c, char *buf, size_t cap)
 static void
 register_version(struct scluster *c)
 {
-    if (c->reg == NULL || c->s->map->version == c->reported) return;
+    if (c->u.reg == NULL || c->s->map->version == c->reported) return;
     char val[1024];
     reg_value(c, val, sizeof(val));
-    if (etcd_reg_update(c->reg, val) == 0) c->reported = c->s->map->version;
+    if (etcd_reg_update(c->u.reg, val) == 0) c->reported = c->s->map->version;
 }
 
 static void
@@ -92,12 +87,12 @@ on_wake(uv_async_t *a)
 {
     struct scluster *c = a->data;
     struct store *s = c->s;
-    uv_mutex_lock(&c->mu);
+    uv_mutex_lock(&c->u.mu);
     char *text = c->pending;
     size_t len = c->pending_len;
     c->pending = NULL;
-    uv_mutex_unlock(&c->mu);
-    if (text == NULL || c->stopped) {
+    uv_mutex_unlock(&c->u.mu);
+    if (text == NULL || c->u.stopped) {
         free(text);
         return;
     }
@@ -129,7 +124,8 @@ scluster_init(struct store *s, char *err, size_t errlen)
     if (c == NULL) return JUNO_ENOMEM;
     c->s = s;
     s->cluster = c;
-    uv_mutex_init(&c->mu);
+    int rc = etcd_uv_init(&c->u, s->cfg.etcd, err, errlen);
+    if (rc != 0) return rc;
     const char *cluster = s->cfg.cluster ? s->cfg.cluster : ETCD_JUNO_DEFAULT_CLUSTER;
     if (map_name_valid(cluster) != 0) {
         snprintf(err, errlen, "invalid --cluster '%s'", cluster);
@@ -137,28 +133,17 @@ scluster_init(struct store *s, char *err, size_t errlen)
     }
     etcd_juno_key(c->prefix, sizeof(c->prefix), cluster, "stores");
     etcd_juno_key(c->map_key, sizeof(c->map_key), cluster, "map");
-    char why[300];
-    struct etcd_opts o = {.connect_timeout_ms = 1000, .request_timeout_ms = 3000};
-    if ((c->etcd = etcd_create(s->cfg.etcd, &o, why, sizeof(why))) == NULL) {
-        snprintf(err, errlen, "invalid --etcd '%s': %s", s->cfg.etcd, why);
-        return JUNO_EINVAL;
-    }
-    struct etcd_kvs kvs;
-    int rc = etcd_get(c->etcd, c->map_key, 0, &kvs);
-    char from_etcd[900] = "";
-    if (rc == 0 && kvs.n == 1) {
+    char from_etcd[900] = "", *text;
+    size_t len;
+    if (etcd_uv_read(&c->u, c->map_key, &text, &len, from_etcd, sizeof(from_etcd)) == 0) {
         struct map *m;
         char perr[600];
-        if (map_parse(kvs.kvs[0].value, kvs.kvs[0].value_len, &m, perr, sizeof(perr)) != 0)
+        if (map_parse(text, len, &m, perr, sizeof(perr)) != 0)
             snprintf(from_etcd, sizeof(from_etcd), "invalid map %s: %s", c->map_key, perr);
-        else if (store_adopt_map(s, m, c->map_key, from_etcd, sizeof(from_etcd)) == 0)
-            from_etcd[0] = '\0';
-    } else if (rc == 0) {
-        snprintf(from_etcd, sizeof(from_etcd), "no map at %s", c->map_key);
-    } else {
-        snprintf(from_etcd, sizeof(from_etcd), "etcd unreachable: %s", etcd_strerror());
+        else
+            store_adopt_map(s, m, c->map_key, from_etcd, sizeof(from_etcd));
+        free(text);
     }
-    if (rc == 0) etcd_kvs_deinit(&kvs);
     if (s->map != NULL) return 0;
     if (s->cfg.map_path != NULL) {
         char ferr[700];
@@ -179,9 +164,6 @@ scluster_start(struct store *s)
 {
     struct scluster *c = s->cluster;
     if (c == NULL) return;
-    uv_async_init(s->loop, &c->wake, on_wake);
-    c->wake.data = c;
-    c->started = 1;
     const struct map_zone *z = &s->map->zones[s->zone_index];
     char listen[300];
     snprintf(listen, sizeof(listen), "%s:%u", s->cfg.listen_host, s->cfg.listen_port);
@@ -194,31 +176,14 @@ scluster_start(struct store *s)
     char key[512], val[1024];
     snprintf(key, sizeof(key), "%s/%s/%s", c->prefix, c->zone, c->node);
     reg_value(c, val, sizeof(val));
-    int rc = 0;
-    c->reg = etcd_reg_start(c->etcd, key, val, STORE_TTL_S, &rc);
-    if (c->reg != NULL) c->reported = s->map->version;
-    if (rc != 0)
-        log_warn("cannot register in etcd yet (retrying) key=%s error=\"%s\"", key,
-                 etcd_strerror());
-    c->watch = etcd_watch_start(c->etcd, c->map_key, 0, on_watch, c);
-    if (c->watch == NULL) log_error("cannot start the etcd watch: out of memory");
-    log_info("following etcd endpoints=%s map=%s registered=%s ttl_s=%d", etcd_endpoints(c->etcd),
-             c->map_key, key, STORE_TTL_S);
+    c->reported = s->map->version;
+    etcd_uv_start(&c->u, s->loop, on_wake, c, c->map_key, 0, on_watch, c, key, val, STORE_TTL_S);
 }
 
 void
 scluster_stop(struct store *s)
 {
-    struct scluster *c = s->cluster;
-    if (c == NULL || c->stopped) return;
-    etcd_watch_stop(c->watch);
-    c->watch = NULL;
-    etcd_reg_stop(c->reg, 1);
-    c->reg = NULL;
-    uv_mutex_lock(&c->mu);
-    c->stopped = 1;
-    uv_mutex_unlock(&c->mu);
-    if (c->started) uv_close((uv_handle_t *)&c->wake, NULL);
+    if (s->cluster != NULL) etcd_uv_stop(&s->cluster->u);
 }
 
 void
@@ -226,10 +191,8 @@ scluster_destroy(struct store *s)
 {
     struct scluster *c = s->cluster;
     if (c == NULL) return;
-    scluster_stop(s);
+    etcd_uv_deinit(&c->u);
     s->cluster = NULL;
     free(c->pending);
-    uv_mutex_destroy(&c->mu);
-    etcd_destroy(c->etcd);
     free(c);
 }
