@@ -294,9 +294,11 @@ struct psink {
  * deadline allows, instead of answering RecordLocked (Redis clients expect
  * the last writer to win, not an error). */
 #define PREQ_RETRY_LOCKED 0x2
-/* preq_start flag: writes and Destroys of one key with this flag run one at
- * a time on a worker, in arrival order (each once the previous one has
- * nothing in flight), so that they do not lock each other out. */
+/* preq_start flag: requests for one key with this flag run in arrival order
+ * on a worker: a write or Destroy, and whatever arrives while one runs,
+ * starts once the one ahead has nothing in flight (so writes do not lock each
+ * other out, and a Get sees the writes sent before it); Gets arriving while
+ * none runs start at once. */
 #define PREQ_KEY_QUEUE    0x4
 
 /* Start the client request req (Create, Get, Update, Set, Destroy; checked

@@ -435,7 +435,9 @@ on_retry_timer(uv_timer_t *t)
         log_debug("running again after RecordLocked shard=%u tries=%d", rq->shard, rq->retries);
         replicas_reset(rq);
         rq->decision = D_NONE;
-        if (rq->opcode == WIRE_OP_DESTROY)
+        if (rq->opcode == WIRE_OP_GET)
+            get_start(rq);
+        else if (rq->opcode == WIRE_OP_DESTROY)
             destroy_start(rq);
         else
             write_start(rq);
@@ -494,7 +496,8 @@ key_grow(struct worker *w)
     w->key_nbuckets = n;
 }
 
-/* 1: rq runs now (and holds its key); 0: it waits behind the one running. */
+/* 1: rq runs now (a write holds its key; a Get holds nothing); 0: it waits
+ * behind the request running, to start once that one is done. */
 static int
 key_acquire(struct preq *rq)
 {
@@ -513,6 +516,7 @@ key_acquire(struct preq *rq)
         o->waiters_tail = rq;
         return 0;
     }
+    if (rq->opcode == WIRE_OP_GET) return 1; /* reads do not wait for each other */
     rq->key_queued = 1;
     rq->key_next = *b;
     *b = rq;
@@ -638,8 +642,8 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
     s->ops->ref(s->obj);
     w->inflight++;
     pmetrics_inflight(w, 1);
-    if ((flags & PREQ_KEY_QUEUE) && rq->opcode != WIRE_OP_GET && !key_acquire(rq))
-        return 0; /* runs when the write ahead of it is done */
+    if ((flags & PREQ_KEY_QUEUE) && !key_acquire(rq))
+        return 0; /* runs when the request ahead of it is done */
     switch (rq->opcode) {
     case WIRE_OP_GET: get_start(rq); break;
     case WIRE_OP_DESTROY: destroy_start(rq); break;

@@ -14,6 +14,7 @@
  *                          --if-version its version and TTL s (s <= 0: Destroy);
  *                          a VersionConflict reads again (5 tries)
  *   PERSIST k              the same, TTL reset; only with --default-ttl 0
+ *                          (both hold the connection's later commands until done)
  *   MGET k... MSET k v...  one request per key, all at once; the reply when all
  *                          are in; a failure answers the lowest failed key's error
  *
@@ -375,6 +376,7 @@ cmd_expire(struct rconn *rc, const struct resp_cmd *cmd)
     if (s == NULL) return;
     s->arg = secs;
     s->opt = (uint8_t)opt;
+    rconn_barrier(rc, s);
     start_op(rc, s, 0, WIRE_OP_GET, cmd->argv[1].ptr, cmd->argv[1].len, NULL, 0, 0, 0, 0, 0);
 }
 
@@ -392,6 +394,7 @@ cmd_persist(struct rconn *rc, const struct resp_cmd *cmd)
     if (!key_ok(rc, &cmd->argv[1])) return;
     struct rslot *s = new_slot(rc, K_PERSIST, 1);
     if (s == NULL) return;
+    rconn_barrier(rc, s);
     start_op(rc, s, 0, WIRE_OP_GET, cmd->argv[1].ptr, cmd->argv[1].len, NULL, 0, 0, 0, 0, 0);
 }
 

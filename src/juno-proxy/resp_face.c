@@ -111,7 +111,7 @@ rconn_stop_reading(struct rconn *rc)
 static void
 rconn_maybe_resume(struct rconn *rc)
 {
-    if (rc->reading || rc->closing || rc->quitting || rc->w->draining) return;
+    if (rc->reading || rc->closing || rc->quitting || rc->barrier || rc->w->draining) return;
     if (rc->count <= rc->w->p->cfg.max_inflight / 2 && rc->out.len < OUT_HIGH / 2)
         rconn_start_reading(rc);
 }
@@ -173,6 +173,8 @@ rconn_dirty(struct rconn *rc)
     rc->w->dirty_rconns = rc;
 }
 
+static void rconn_process(struct rconn *rc);
+
 void
 rface_flush_all(struct worker *w)
 {
@@ -180,6 +182,12 @@ rface_flush_all(struct worker *w)
         struct rconn *rc = w->dirty_rconns;
         w->dirty_rconns = rc->dirty_next;
         rc->dirty = 0;
+        if (rc->resume) { /* a barrier is gone: run the commands behind it */
+            rc->resume = 0;
+            rconn_process(rc);
+            if (rc->closing) continue;
+            rconn_maybe_resume(rc);
+        }
         rconn_write(rc);
     }
 }
@@ -281,9 +289,22 @@ slot_emit(struct rconn *rc, struct rslot *s)
 }
 
 void
+rconn_barrier(struct rconn *rc, struct rslot *s)
+{
+    rc->barrier = 1;
+    rc->barrier_seq = s->seq;
+    rconn_stop_reading(rc);
+}
+
+void
 rconn_slot_done(struct rconn *rc, struct rslot *s)
 {
     s->done = 1;
+    if (rc->barrier && s->seq == rc->barrier_seq) {
+        rc->barrier = 0;
+        rc->resume = 1;
+        rconn_dirty(rc);
+    }
     if (rc->count == 0 || s != slot_at(rc, 0)) return;
     while (rc->count > 0 && slot_at(rc, 0)->done) {
         slot_emit(rc, slot_at(rc, 0));
@@ -383,7 +404,7 @@ rconn_process(struct rconn *rc)
     size_t max_cmd = 8 * cfg->max_frame;
     size_t off = 0;
     rc->t0 = uv_hrtime();
-    while (!rc->closing && !rc->quitting && !w->draining && off < rc->rlen) {
+    while (!rc->closing && !rc->quitting && !rc->barrier && !w->draining && off < rc->rlen) {
         size_t used = 0;
         const char *why = NULL;
         int r = resp_parse(rc->rbuf + off, rc->rlen - off, &lim, &rc->cmd, &used, &why);

@@ -51,8 +51,11 @@ struct rconn {
     struct rconn *prev, *next; /* w->rconns */
     struct rconn *dirty_next;  /* w->dirty_rconns */
     int dirty, closing, closed, reading, writing;
-    int quitting;  /* QUIT or a protocol error: read no more, close once replies are out */
-    int nomem;     /* an encoder ran out of memory: the stream is broken, close */
+    int quitting; /* QUIT or a protocol error: read no more, close once replies are out */
+    int nomem;    /* an encoder ran out of memory: the stream is broken, close */
+    int barrier;  /* EXPIRE, PERSIST: later commands wait until slot barrier_seq is done */
+    int resume;   /* the barrier is gone: parse what is buffered at the next flush */
+    uint64_t barrier_seq;
     uint8_t *rbuf; /* owned */
     size_t rlen, rcap;
     struct resp_cmd cmd;
@@ -85,6 +88,9 @@ void rconn_slot_done(struct rconn *rc, struct rslot *s);
  * of s. Its answer comes to rcmd_answer, possibly before this returns. */
 void rconn_start(struct rconn *rc, struct rslot *s, uint32_t sub, struct wire_msg *m,
                  unsigned flags);
+/* The commands after s wait until s is done (its later steps must not be
+ * overtaken: EXPIRE's Update by a TTL read). Call before starting s. */
+void rconn_barrier(struct rconn *rc, struct rslot *s);
 /* QUIT: read no more; close once every reply is written. */
 void rconn_quit(struct rconn *rc);
 /* Seconds since the first RESP listener started. */
