@@ -1,0 +1,311 @@
+#!/usr/bin/env bats
+# juno-resp.bats: juno-proxy's Redis protocol face (--resp) with the real Redis
+# clients from Debian: redis-cli (one-shot and interactive, in tmux),
+# redis-benchmark and python3-redis (test/resp_client.py, run with
+# /usr/bin/python3). Three zones of one juno-store each, in memory, and one
+# juno-proxy serving both protocols, on free loopback ports in a temp dir;
+# teardown stops every process started (by PID), even when a test failed.
+
+RC_PY="$BATS_TEST_DIRNAME/resp_client.py"
+
+setup() {
+    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp.XXXXXX")
+    : >"$TMP/pids"
+    read -r PA PB PC PX PR < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(5)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+    A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
+    PROXY=127.0.0.1:$PX RESP=127.0.0.1:$PR
+    MAP=$TMP/map.json
+    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" --zone "z1=b@$B" --zone "z2=c@$C" >"$MAP"
+    PLOG=$TMP/proxy.log
+}
+
+teardown() {
+    local pid i
+    tmux -L "juno-resp-$$" kill-server 2>/dev/null || true
+    for pid in $(cat "$TMP/pids" 2>/dev/null); do
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || continue
+        for i in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if grep -q -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$PLOG" 2>/dev/null; then
+        cat "$PLOG" >&2
+        rm -rf "$TMP"
+        return 1
+    fi
+    rm -rf "$TMP"
+}
+
+# start_store NAME ADDR: one store in memory (PID in $TMP/pid-NAME), ready
+# once it answers a Nop.
+start_store() {
+    local i
+    juno-store --listen "$2" --map "$MAP" --memory 2>>"$TMP/store-$1.log" &
+    echo $! >"$TMP/pid-$1"
+    echo $! >>"$TMP/pids"
+    for i in $(seq 200); do
+        juno --store "$2" --timeout 200 nop >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    cat "$TMP/store-$1.log" >&2
+    return 1
+}
+
+# start_all [juno-proxy options]: the three stores, then the proxy serving the
+# native protocol on $PROXY and RESP on $RESP (PID in $PPID_), ready once
+# redis-cli gets PONG.
+start_all() {
+    local i
+    start_store a "$A" && start_store b "$B" && start_store c "$C" || return 1
+    juno-proxy --listen "$PROXY" --resp "$RESP" --map "$MAP" "$@" 2>>"$PLOG" &
+    PPID_=$!
+    echo "$PPID_" >>"$TMP/pids"
+    for i in $(seq 200); do
+        if [ "$(rc ping 2>/dev/null)" = PONG ]; then
+            sleep 0.1 # the first connections to the stores
+            return 0
+        fi
+        kill -0 "$PPID_" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$PLOG" >&2
+    return 1
+}
+
+rc() { redis-cli -h 127.0.0.1 -p "$PR" "$@"; }
+
+@test "--resp and --resp-namespace: help, bad values exit 64, --check-config shows them" {
+    run juno-proxy --help
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"--resp HOST:PORT"* ]]
+    [[ "$output" == *"--resp-namespace NS"* ]]
+    run juno-proxy --map "$MAP" --resp nowhere
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"juno-proxy: error: invalid --resp 'nowhere': expected HOST:PORT"* ]]
+    run juno-proxy --map "$MAP" --resp "$RESP" --resp-namespace ""
+    [ "$status" -eq 64 ]
+    run juno-proxy --map "$MAP" --resp "$RESP" --resp-namespace "$(printf 'n%.0s' $(seq 65))"
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"invalid --resp-namespace"* ]]
+    run juno-proxy --map "$MAP" --listen "$PROXY" --resp "$RESP" --check-config
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"; resp $RESP namespace default" ]]
+    run juno-proxy --map "$MAP" --listen "$PROXY" --resp "$RESP" --resp-namespace app --check-config
+    [[ "$output" == *"; resp $RESP namespace app" ]]
+}
+
+@test "redis-cli one-shot: every command and its output" {
+    start_all
+    [ "$(rc ping)" = PONG ]
+    [ "$(rc ping hello)" = hello ]
+    [ "$(rc echo 'a b')" = "a b" ]
+    [ "$(rc set k1 v1)" = OK ]
+    [ "$(rc get k1)" = v1 ]
+    [ "$(rc GET k1)" = v1 ]
+    [ "$(rc get nokey)" = "" ]
+    [ "$(rc set k1 other nx)" = "" ]
+    [ "$(rc set k2 v2 nx)" = OK ]
+    [ "$(rc set k3 v3 xx)" = "" ]
+    [ "$(rc set k2 w2 xx)" = OK ]
+    [ "$(rc get k2)" = w2 ]
+    [ "$(rc set t1 v ex 100)" = OK ]
+    ttl=$(rc ttl t1)
+    [ "$ttl" -ge 98 ] && [ "$ttl" -le 100 ]
+    pttl=$(rc pttl t1)
+    [ "$pttl" -ge 97000 ] && [ "$pttl" -le 100000 ]
+    [ "$(rc set t1 w keepttl)" = OK ]
+    [ "$(rc ttl t1)" -ge 95 ]
+    [ "$(rc expire t1 30)" = 1 ]
+    ttl=$(rc ttl t1)
+    [ "$ttl" -ge 28 ] && [ "$ttl" -le 30 ]
+    [ "$(rc get t1)" = w ]
+    [ "$(rc persist t1)" = 1 ]
+    [ "$(rc ttl t1)" = -1 ]
+    [ "$(rc ttl nokey)" = -2 ]
+    [ "$(rc expire nokey 10)" = 0 ]
+    [ "$(rc set t2 v px 2500)" = OK ]
+    [ "$(rc ttl t2)" -le 3 ]
+    [ "$(rc mset m1 a m2 b m3 c)" = OK ]
+    [ "$(rc mget m1 nokey m3 | tr '\n' ,)" = "a,,c," ]
+    [ "$(rc exists m1 m2 nokey m1)" = 3 ]
+    [ "$(rc del m1 m2 nokey)" = 2 ]
+    [ "$(rc del m1)" = 0 ]
+    [ "$(rc exists m1 m2 m3)" = 1 ]
+    [ "$(rc select 0)" = OK ]
+    [ "$(rc client setname me)" = OK ]
+    [ "$(rc config get save | tr '\n' ,)" = "save,," ]
+    [ "$(rc config get appendonly | tr '\n' ,)" = "appendonly,no," ]
+    [ "$(rc command count)" -ge 15 ]
+    rc command docs get | grep -q "Returns the string value of a key."
+    rc hello 2 | grep -qx juno
+    rc info | grep -q "^redis_version:7.0.0"
+    rc info server | grep -q "^juno_namespace:default"
+    rc info stats | grep -q "^total_commands_processed:"
+    [ "$(rc info keyspace | tr -d '\r')" = "# Keyspace" ]
+    [ "$(rc quit)" = OK ]
+}
+
+@test "redis-cli one-shot: error texts as Redis words them, juno's statuses named" {
+    start_all
+    [ "$(rc foo bar baz)" = "ERR unknown command 'foo', with args beginning with: 'bar' 'baz' " ]
+    [ "$(rc get)" = "ERR wrong number of arguments for 'get' command" ]
+    [ "$(rc set a)" = "ERR wrong number of arguments for 'set' command" ]
+    [ "$(rc mset a 1 b)" = "ERR wrong number of arguments for 'mset' command" ]
+    [ "$(rc set a v nx xx)" = "ERR syntax error" ]
+    [ "$(rc set a v ex zero)" = "ERR value is not an integer or out of range" ]
+    [ "$(rc set a v ex -1)" = "ERR invalid expire time in 'set' command" ]
+    [[ "$(rc set a v ex 999999999)" == "ERR invalid expire time in 'set' command: over juno-proxy's --max-ttl of 259200 s" ]]
+    [ "$(rc expire a 10 nx xx)" = "ERR NX and XX, GT or LT options at the same time are not compatible" ]
+    [ "$(rc select 3)" = "ERR DB index is out of range" ]
+    [ "$(rc hello 3)" = "NOPROTO unsupported protocol version (juno-proxy speaks RESP2)" ]
+    [ "$(rc config set save x)" = "ERR juno-proxy does not support CONFIG set: its settings are command line options" ]
+    [ "$(rc client kill x)" = "ERR unknown subcommand 'kill'. Try CLIENT HELP." ]
+    [ "$(rc get '')" = "ERR juno: key length must be 1 to 256 bytes (--max-key)" ]
+    [ "$(rc get k)" = "" ] # the connection's errors changed nothing
+    # a juno status: two of three stores down, no quorum
+    kill -STOP "$(cat "$TMP/pid-b")" "$(cat "$TMP/pid-c")"
+    run rc set k v
+    kill -CONT "$(cat "$TMP/pid-b")" "$(cat "$TMP/pid-c")"
+    [[ "$output" == "TRYAGAIN juno: NoStorageServer: too few stores answered for a quorum" ||
+        "$output" == "BUSY juno: Busy: no answer within the proxy's --deadline"* ]]
+}
+
+@test "the two faces share the data: RESP writes read back through the native port, and back" {
+    start_all
+    [ "$(rc set shared v1)" = OK ]
+    run juno -s "$PROXY" get shared
+    [ "$status" -eq 0 ]
+    [ "$output" = v1 ]
+    echo -n v2 | juno -s "$PROXY" put shared
+    [ "$(rc get shared)" = v2 ]
+    [ "$(rc del shared)" = 1 ]
+    run juno -s "$PROXY" get shared
+    [ "$status" -eq 1 ]
+    # another namespace: invisible to the default one
+    kill -TERM "$PPID_"
+    wait "$PPID_" || true
+    start_all_again() {
+        juno-proxy --listen "$PROXY" --resp "$RESP" --map "$MAP" --resp-namespace app 2>>"$PLOG" &
+        PPID_=$!
+        echo "$PPID_" >>"$TMP/pids"
+        for i in $(seq 200); do [ "$(rc ping 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done
+        return 1
+    }
+    start_all_again
+    sleep 0.1
+    [ "$(rc set only-app x)" = OK ]
+    [ "$(juno -s "$PROXY" -n app get only-app)" = x ]
+    run juno -s "$PROXY" get only-app
+    [ "$status" -eq 1 ]
+    [ "$(rc config get juno-namespace | tail -1)" = app ]
+}
+
+@test "TTLs under --default-ttl: SET without EX gets it, PERSIST is refused and says why" {
+    start_all --default-ttl 600
+    [ "$(rc set k v)" = OK ]
+    ttl=$(rc ttl k)
+    [ "$ttl" -ge 598 ] && [ "$ttl" -le 600 ]
+    [ "$(rc persist k)" = "ERR juno-proxy runs with --default-ttl 600: every record expires, PERSIST is not supported" ]
+    [ "$(rc expire k 30)" = 1 ]
+    [ "$(rc ttl k)" -le 30 ]
+}
+
+@test "python3-redis: every supported command, its result and its errors" {
+    start_all
+    run /usr/bin/python3 "$RC_PY" "$RESP" commands
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"# all checks passed"* ]]
+    [ "$(grep -c '^ok ' <<<"$output")" -ge 90 ]
+}
+
+@test "pipelining: 1,000 mixed commands in one write are answered strictly in order" {
+    start_all
+    run /usr/bin/python3 "$RC_PY" "$RESP" pipeline
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ok - 1,000 pipelined replies in order"* ]]
+}
+
+@test "garbage and oversized input: Protocol error, connection closed; the daemon serves on" {
+    start_all
+    run /usr/bin/python3 "$RC_PY" "$RESP" garbage
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"# all checks passed"* ]]
+    kill -0 "$PPID_"
+    [ "$(rc ping)" = PONG ]
+    [ "$(rc set after-garbage ok)" = OK ]
+    grep -q 'RESP protocol error, closing connection' "$PLOG"
+}
+
+@test "redis-benchmark SET/GET at -P 16 and -P 1: no errors, the keys read back through the native port" {
+    start_all
+    for p in 16 1; do
+        run redis-benchmark -h 127.0.0.1 -p "$PR" -t set,get -n 2000 -r 50 -P "$p" -q
+        echo "$output" >&2
+        [ "$status" -eq 0 ]
+        [[ "$output" != *rror* ]]
+        [[ "$output" == *"SET: "*"requests per second"* ]]
+        [[ "$output" == *"GET: "*"requests per second"* ]]
+    done
+    # redis-benchmark's keys are key:<12 digits>, its values 3 random letters
+    for i in 0 7 49; do
+        key=$(printf 'key:%012d' "$i")
+        v=$(juno -s "$PROXY" get "$key")
+        [ "${#v}" -eq 3 ]
+        [ "$(rc get "$key")" = "$v" ]
+    done
+    # no -r: 50 clients write one key at once; RESP writes of a key queue, no error
+    run redis-benchmark -h 127.0.0.1 -p "$PR" -t set -n 2000 -P 16 -q
+    echo "$output" >&2
+    [[ "$output" != *rror* ]]
+    [[ "$output" == *"SET: "*"requests per second"* ]]
+    v=$(juno -s "$PROXY" get 'key:__rand_int__')
+    [ "${#v}" -eq 3 ]
+    ! grep -q 'WARNING' <<<"$output"
+}
+
+@test "redis-cli interactive (tmux): prompt, commands, help from COMMAND DOCS, errors" {
+    command -v tmux >/dev/null || skip "tmux not installed"
+    start_all
+    local T="tmux -L juno-resp-$$"
+    $T new-session -d -s resp -x 200 -y 50 "redis-cli -h 127.0.0.1 -p $PR"
+    screen() { $T capture-pane -p -t resp; }
+    for i in $(seq 100); do screen | grep -q "127.0.0.1:$PR>" && break; sleep 0.05; done
+    $T send-keys -t resp 'set ik "hello world"' Enter
+    $T send-keys -t resp 'get ik' Enter
+    $T send-keys -t resp 'help get' Enter
+    $T send-keys -t resp 'nosuch 1' Enter
+    $T send-keys -t resp 'mget ik nokey' Enter
+    for i in $(seq 100); do screen | grep -q '2) (nil)' && break; sleep 0.05; done
+    screen >&2
+    screen | grep -q '^OK$'
+    screen | grep -q '^"hello world"$'
+    screen | grep -q 'summary: Returns the string value of a key.'
+    screen | grep -q "(error) ERR unknown command 'nosuch', with args beginning with: '1'"
+    screen | grep -q '^1) "hello world"$'
+    $T send-keys -t resp 'quit' Enter
+    for i in $(seq 100); do $T has-session -t resp 2>/dev/null || break; sleep 0.05; done
+    ! $T has-session -t resp 2>/dev/null
+}
+
+@test "SIGTERM under RESP load: the proxy drains and exits 0" {
+    start_all
+    redis-benchmark -h 127.0.0.1 -p "$PR" -t set -n 200000 -r 1000 -P 16 -c 10 -q >"$TMP/bench.out" 2>&1 &
+    echo $! >>"$TMP/pids"
+    sleep 0.5
+    kill -TERM "$PPID_"
+    st=0
+    wait "$PPID_" || st=$?
+    echo "status $st" >&2
+    [ "$st" -eq 0 ]
+    grep -q 'drained, exiting' "$PLOG"
+}
