@@ -325,33 +325,41 @@ reg_sync(struct etcd_reg *r)
     return 0;
 }
 
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Renew the lease every ttl/3 whatever else happens (a put does not renew
+ * it), write a new value as soon as there is one, retry failures every
+ * 500 ms. */
 static void *
 reg_thread(void *arg)
 {
     struct etcd_reg *r = arg;
-    int failing = r->written != r->gen; /* the first write failed */
+    uint64_t period = (uint64_t)r->ttl * 1000 / 3, renewed = now_ms();
     pthread_mutex_lock(&r->mu);
+    int failing = r->written != r->gen; /* the first write failed */
     while (!r->stop) {
-        if (r->gen == r->written || failing) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            long ms = failing ? 500 : (long)(r->ttl * 1000 / 3);
-            ts.tv_sec += ms / 1000;
-            ts.tv_nsec += (ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+        uint64_t due = failing ? now_ms() + 500 : renewed + period;
+        while (!r->stop && (failing || r->gen == r->written) && now_ms() < due) {
+            uint64_t t = due;
+            struct timespec ts = {(time_t)(t / 1000), (long)(t % 1000) * 1000000L};
             pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-            if (r->stop) break;
         }
+        if (r->stop) break;
         int dirty = r->gen != r->written;
         pthread_mutex_unlock(&r->mu);
         int rc = 0;
-        if (r->lease != 0 && !dirty) {
+        if (r->lease != 0 && now_ms() >= renewed + period) {
             rc = etcd_lease_keepalive(r->e, r->lease, NULL);
-            if (rc == JUNO_ENOTFOUND) r->lease = 0, r->written = 0;
+            if (rc == 0) renewed = now_ms();
+            if (rc == JUNO_ENOTFOUND) r->lease = 0; /* gone: grant anew, put again */
         }
+        if (r->lease == 0) renewed = now_ms(); /* a new lease starts now */
         if (r->lease == 0 || dirty) rc = reg_sync(r);
         failing = rc < 0;
         pthread_mutex_lock(&r->mu);
@@ -371,7 +379,11 @@ etcd_reg_start(struct etcd *e, const char *key, const char *value, int64_t ttl_s
     r->value = strdup(value);
     r->gen = 1;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* reg_thread's deadlines */
+    pthread_cond_init(&r->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (r->key == NULL || r->value == NULL) goto fail;
     int first = reg_sync(r);
     if (rc) *rc = first;

@@ -245,7 +245,9 @@ log_has() { grep -q -- "$2" "$1"; }
     wait_for "store on version 21" bash -c "ETCDCTL_API=3 etcdctl --endpoints=$ETCD get --print-value-only /juno/c1/stores/z0/s2 | grep -q '\"map_version\":21'"
     kill -0 "$bench" # the load ran through every change
     wait "$bench"
-    cat "$TMP/bench.json" "$TMP/bench.err" >&2
+    cat "$TMP/bench.json" >&2
+    sort "$TMP/bench.err" | uniq -c >&2
+    grep -v ' info ' "$TMP/proxy.log" | tail -20 >&2
     [ "$(grep -c 'map swapped' "$TMP/proxy.log")" -ge 20 ]
     grep -q '"errors":0,' "$TMP/bench.json"
     [ "$(sed -n 's/.*"requests":\([0-9]*\).*/\1/p' "$TMP/bench.json")" -gt 1000 ]

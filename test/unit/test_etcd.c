@@ -312,12 +312,30 @@ UNIT_TEST(registration)
         if (!updated) sleep_ms(20);
     }
     CHECK(updated);
+    /* a stream of updates for twice the TTL: a put does not renew a lease, so
+     * the keepalives must go on meanwhile; the key never disappears */
+    int kept = 1;
+    for (int i = 0; i < 40; i++) {
+        char v[32];
+        snprintf(v, sizeof(v), "{\"v\":%d}", 100 + i);
+        etcd_reg_update(r, v);
+        sleep_ms(100);
+        if (etcd_get(E, "/t/reg/s1", 0, &kvs) == 0) {
+            kept &= kvs.n == 1 && kvs.kvs[0].lease == lease;
+            etcd_kvs_deinit(&kvs);
+        }
+    }
+    CHECK(kept);
+    CHECK_EQ_I(etcd_reg_update(r, "{\"v\":2}"), 0);
     /* outlives its TTL: kept alive */
     sleep_ms(3000);
     CHECK_EQ_I(etcd_get(E, "/t/reg/s1", 0, &kvs), 0);
     CHECK_EQ_U(kvs.n, 1);
     etcd_kvs_deinit(&kvs);
     /* the lease is lost behind its back: it registers again under a new one */
+    CHECK_EQ_I(etcd_get(E, "/t/reg/s1", 0, &kvs), 0);
+    if (kvs.n == 1) CHECK_MEM(kvs.kvs[0].value, kvs.kvs[0].value_len, "{\"v\":2}", 7);
+    etcd_kvs_deinit(&kvs);
     CHECK_EQ_I(etcd_lease_revoke(E, lease), 0);
     int back = 0;
     for (int i = 0; i < 200 && !back; i++) {
