@@ -280,12 +280,21 @@ rc() { redis-cli -h 127.0.0.1 -p "$PR" "$@"; }
     $T new-session -d -s resp -x 200 -y 50 "redis-cli -h 127.0.0.1 -p $PR"
     screen() { $T capture-pane -p -t resp; }
     for i in $(seq 100); do screen | grep -q "127.0.0.1:$PR>" && break; sleep 0.05; done
-    $T send-keys -t resp 'set ik "hello world"' Enter
-    $T send-keys -t resp 'get ik' Enter
-    $T send-keys -t resp 'help get' Enter
-    $T send-keys -t resp 'nosuch 1' Enter
-    $T send-keys -t resp 'mget ik nokey' Enter
-    for i in $(seq 100); do screen | grep -q '2) (nil)' && break; sleep 0.05; done
+    # type a line once the prompt is back, as a person would
+    type_line() {
+        local n i
+        n=$(screen | grep -c "^127.0.0.1:$PR>")
+        $T send-keys -t resp "$1" Enter
+        for i in $(seq 200); do
+            [ "$(screen | grep -c "^127.0.0.1:$PR>")" -gt "$n" ] && return 0
+            sleep 0.05
+        done
+    }
+    type_line 'set ik "hello world"'
+    type_line 'get ik'
+    type_line 'help get'
+    type_line 'nosuch 1'
+    type_line 'mget ik nokey'
     screen >&2
     screen | grep -q '^OK$'
     screen | grep -q '^"hello world"$'

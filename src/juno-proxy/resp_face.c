@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "net.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -500,25 +501,6 @@ rconn_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 /* ---- accepting ---- */
 
 static void
-peer_name(uv_tcp_t *tcp, char *out, size_t cap)
-{
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    snprintf(out, cap, "?");
-    if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0) return;
-    char ip[48];
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        uv_ip4_name(a, ip, sizeof(ip));
-        snprintf(out, cap, "%s:%u", ip, ntohs(a->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        uv_ip6_name(a, ip, sizeof(ip));
-        snprintf(out, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
-    }
-}
-
-static void
 on_rconn(uv_stream_t *listener, int status)
 {
     struct worker *w = listener->data;
@@ -541,7 +523,7 @@ on_rconn(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&rc->tcp, 1);
-    peer_name(&rc->tcp, rc->peer, sizeof(rc->peer));
+    net_peer_name(&rc->tcp, rc->peer, sizeof(rc->peer));
     rc->next = w->rconns;
     if (w->rconns) w->rconns->prev = rc;
     w->rconns = rc;
