@@ -10,11 +10,17 @@
  *   client.c     client connections: framing, validation, replies, idle timeout
  *   upstream.c   store connections: pipelining by opaque, timeouts, reconnect
  *                with backoff, mark-down
- *   replicate.c  the per-request state machines (writes, Destroy, Get)
+ *   replicate.c  the per-request state machines (writes, Destroy, Get); the
+ *                originator of a request is a sink (psink): a native
+ *                connection or a RESP command
+ *   resp_face.c  --resp: the Redis protocol (RESP2) face: connections, replies
+ *                in order (resp_face.h); resp_cmd.c the key-value commands on
+ *                the replicated operations, resp_admin.c PING INFO COMMAND...
  *
  * Request path (one worker thread, one libuv loop; no locks on this path):
  *
  *   client ──► conn (frame, decode, check limits) ──► preq_start
+ *   Redis client ──► rconn (parse, command) ─────────────┤
  *                                                        │ shard = hash(key) % S
  *                                                        │ replica z = owners[shard] of zone z
  *                         ┌──────────────────────────────┴───────────────┐

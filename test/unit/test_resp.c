@@ -77,12 +77,14 @@ UNIT_TEST(encode_every_reply)
     CHECK_EQ_I(resp_array_header(&b, 2), 0);
     CHECK_EQ_I(resp_array_header(&b, 0), 0);
     CHECK_EQ_I(resp_null_array(&b), 0);
+    CHECK_EQ_I(resp_raw(&b, "+PONG\r\n", 7), 0);
+    CHECK_EQ_I(resp_raw(&b, NULL, 0), 0);
     static const char want[] = "+OK\r\n"
                                "-ERR unknown command 'foo'\r\n"
                                "-WRONGTYPE Operation against a key\r\n"
                                ":0\r\n:-42\r\n:9223372036854775807\r\n:-9223372036854775808\r\n"
                                "$5\r\nhello\r\n$0\r\n\r\n$5\r\na\0\r\nb\r\n$-1\r\n"
-                               "*2\r\n*0\r\n*-1\r\n";
+                               "*2\r\n*0\r\n*-1\r\n+PONG\r\n";
     CHECK_MEM(b.data, b.len, want, sizeof(want) - 1);
     resp_buf_deinit(&b);
     CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
