@@ -25,6 +25,12 @@ teardown() {
         done
         kill -KILL "$pid" 2>/dev/null || true
     done
+    # a sanitizer build reports to the logs: fail the test that caused it
+    if grep -l -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$TMP"/*.log 2>/dev/null; then
+        grep -h -A30 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$TMP"/*.log >&2
+        rm -rf "$TMP"
+        return 1
+    fi
     rm -rf "$TMP"
 }
 

@@ -13,6 +13,12 @@ teardown() {
         [ -e "$f" ] || continue
         kill -KILL "$(cat "$f")" 2>/dev/null || true
     done
+    # a sanitizer build reports to the logs: fail the test that caused it
+    if grep -l -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$DIR"/log/*.log 2>/dev/null; then
+        grep -h -A30 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$DIR"/log/*.log >&2
+        rm -rf "$TMP"
+        return 1
+    fi
     rm -rf "$TMP"
 }
 

@@ -79,6 +79,7 @@ struct up_write {
 };
 
 static void up_connect(struct upstream *up);
+static void up_on_retry(uv_timer_t *t);
 static void up_on_req_timer(uv_timer_t *t);
 static void up_fail(struct upstream *up, const char *why, int err);
 
@@ -259,6 +260,10 @@ upstream_set_down(struct upstream *up, int down)
     else
         log_info("store back up addr=%s thread=%u reason=\"etcd: registered\"", up->addr,
                  up->w->id);
+    if (!down && up->state == UP_IDLE && !up->retired) { /* it is back: reconnect now */
+        up->backoff_ms = PROXY_BACKOFF_MIN_MS;
+        uv_timer_start(&up->retry_timer, up_on_retry, 0, 0);
+    }
 }
 
 /* ---- timeouts ---- */
