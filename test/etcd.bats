@@ -331,3 +331,20 @@ log_has() { grep -q -- "$2" "$1"; }
     for z in z0 z1 z2; do [ -n "$(etcd_get /juno/c1/stores/$z/s1)" ]; done
     juno -s "$PROXY" put r1 v1
 }
+
+@test "a store not yet in the live map joins with no shard, and owns shards once a map names it" {
+    start_etcd
+    cluster3
+    for z in z0 z1 z2; do start_store $z s1; done
+    read -r p9 < <(free_ports 1)
+    S_z0_9=127.0.0.1:$p9
+    start_store z0 s9
+    grep -q "map loaded cluster=c1 version=1 zone=z0 node=s9 shards_owned=0/64" "$TMP/store-z0-s9.log"
+    [[ $(etcd_get /juno/c1/stores/z0/s9) == *"\"addr\":\"$S_z0_9\",\"zone\":\"z0\",\"node\":\"s9\""* ]]
+    juno-ring plan "$TMP/m1.json" --add "z0=s9@$S_z0_9" --out "$TMP/m2.json" >/dev/null
+    juno-ring publish "$TMP/m2.json" --etcd "$ETCD" >/dev/null
+    wait_for "s9 owns shards" grep -q "map loaded cluster=c1 version=2 zone=z0 node=s9 shards_owned=32/64" "$TMP/store-z0-s9.log"
+    # without --etcd, a node the map does not name is a configuration error
+    run juno-store --map "$TMP/m1.json" --zone z0 --node s8 --listen "$PROXY2" --memory
+    [ "$status" -eq 78 ]
+}

@@ -3,8 +3,12 @@
  *
  *   etcd /juno/<c>/map ──watch thread (lib/etcd)──► pending text (mutex)
  *        ──uv_async──► loop thread: parse, store_adopt_map (the same checks as
- *        a SIGHUP reload: garbage, an older version, another shard count, a
- *        map without this store are refused and logged; the old map stays)
+ *        a SIGHUP reload: garbage, an older version, another shard count are
+ *        refused and logged; the old map stays)
+ *
+ * A store started with --zone and --node that the map does not (yet) name
+ * runs with no shard of it: it joins before juno-migrate moves shards to it,
+ * and owns them once the map that names it is published.
  *
  * The registration /juno/<c>/stores/<zone>/<node> =
  *   {"addr":"H:P","zone":"z0","node":"s1","pid":N,"map_version":V}
@@ -172,6 +176,8 @@ scluster_start(struct store *s)
         if (s->cfg.node ? strcmp(n->name, s->cfg.node) == 0 : strcmp(n->addr, listen) == 0)
             snprintf(c->node, sizeof(c->node), "%s", n->name);
     }
+    if (c->node[0] == '\0') /* joining: not in the map yet */
+        snprintf(c->node, sizeof(c->node), "%s", s->cfg.node ? s->cfg.node : "?");
     snprintf(c->zone, sizeof(c->zone), "%s", z->name);
     char key[512], val[1024];
     snprintf(key, sizeof(key), "%s/%s/%s", c->prefix, c->zone, c->node);

@@ -151,8 +151,15 @@ store_adopt_map(struct store *s, struct map *m, const char *source, char *err, s
 {
     int z, node, rc;
     if ((rc = find_self(s, m, &z, &node, err, errlen)) != 0) {
-        map_destroy(m);
-        return rc;
+        /* --etcd with --zone and --node given, the node not (or no longer) in
+         * the map: a store that joins before juno-migrate moves shards to it,
+         * or whose shards moved away. It serves no shard of this map. */
+        z = s->cluster && s->cfg.zone && s->cfg.node ? map_zone_find(m, s->cfg.zone) : -1;
+        if (z < 0) {
+            map_destroy(m);
+            return rc;
+        }
+        node = -1; /* matches no owner */
     }
     if (s->map != NULL && m->shards != s->nshards) {
         snprintf(err, errlen, "map %s has %u shards, this store serves %u: refusing", source,
@@ -189,7 +196,7 @@ store_adopt_map(struct store *s, struct map *m, const char *source, char *err, s
     log_info("map loaded cluster=%s version=%llu zone=%s node=%s shards_owned=%u/%u "
              "shards_given_up=%u",
              m->cluster, (unsigned long long)m->version, m->zones[z].name,
-             m->zones[z].nodes[node].name, count, m->shards, lost);
+             node >= 0 ? m->zones[z].nodes[node].name : s->cfg.node, count, m->shards, lost);
     map_destroy(s->map);
     s->map = m;
     migrate_map_loaded(s); /* shards still moving stay safe from compaction */
