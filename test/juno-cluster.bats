@@ -141,3 +141,34 @@ up() {
     [ -z "$(ETCDCTL_API=3 etcdctl --endpoints="$E" get /juno/juno/stores/z1/s1)" ]
     grep -q "store marked down addr=$(cat "$DIR/addr/store-z1-s1")" "$DIR/log/proxy-1.log"
 }
+
+@test "add-store and remove-store move shards live through juno-migrate; every key stays readable" {
+    up --memory --shards 64
+    P=$(cat "$DIR/proxy")
+    for i in $(seq 1 60); do juno -s "$P" put "m$i" "v$i" >/dev/null; done
+    run juno-cluster add-store z1 --dir "$DIR" --yes
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"store z1/s2 added at 127.0.0.1:"* ]]
+    run juno-ring fetch --etcd "$(cat "$DIR/etcd")"
+    [[ "$output" == *'"version": 2,'* ]]
+    [[ "$output" == *'"name": "s2"'* ]]
+    for i in $(seq 1 60); do [ "$(juno -s "$P" get "m$i")" = "v$i" ]; done
+    # the new store holds some of the keys now
+    held=0
+    for i in $(seq 1 60); do
+        juno --store "$(cat "$DIR/addr/store-z1-s2")" --map "$DIR/map.json" read "m$i" --json | grep -q '"status":"Ok"' && held=$((held + 1))
+    done
+    [ "$held" -gt 0 ]
+    old=$(cat "$DIR/pid/store-z1-s1.pid")
+    run juno-cluster remove-store z1 s1 --dir "$DIR" --yes
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    ! kill -0 "$old" 2>/dev/null
+    for i in $(seq 1 60); do [ "$(juno -s "$P" get "m$i")" = "v$i" ]; done
+    run juno-cluster status --dir "$DIR"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"map version 3 in etcd"* ]]
+    run juno-cluster add-store z9 --dir "$DIR" --yes
+    [ "$status" -eq 64 ]
+}
