@@ -265,7 +265,7 @@ reload_args() {
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == *'"event":"resume"'* ]]
-    [[ "$output" == *'"event":"published","version":2'* ]]
+    [[ "$output" == *'"event":"published","elapsed_s":'*'"version":2}'* ]]
     [[ "$output" == *'"event":"done"'* ]]
     [ ! -f "$MAP.migration" ]
     [ "$(jfield version <"$MAP")" = 2 ]

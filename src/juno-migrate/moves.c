@@ -149,6 +149,8 @@ static int
 pick_source(struct jmig *j, struct move *mv)
 {
     int st;
+    if (strcmp(mv->src_addr, mv->from_addr) == 0 && mv->restarts == 0)
+        return 0; /* the first try: the status call that follows finds out */
     if (store_call(mv->from_addr, WIRE_OP_NOP, 0, NULL, &st, NULL, 0) == 0) {
         snprintf(mv->src_addr, sizeof(mv->src_addr), "%s", mv->from_addr);
         return 0;
@@ -184,19 +186,32 @@ step_pending(struct jmig *j, struct move *mv, char *err, size_t errlen)
         return unreachable(j, mv, mv->from_addr, JUNO_ECONNREFUSED, err, errlen);
     /* an earlier run's stream of this shard to this target: keep it */
     rc = store_call(mv->src_addr, WIRE_OP_MIGRATE_STATUS, mv->shard, NULL, &st, out, sizeof(out));
-    if (rc != 0) return unreachable(j, mv, mv->src_addr, rc, err, errlen);
+    if (rc != 0) {
+        mv->restarts += mv->restarts == 0; /* look for another source next time */
+        return unreachable(j, mv, mv->src_addr, rc, err, errlen);
+    }
     cJSON *o = cJSON_Parse(out);
     const char *state = json_str(o, "state");
     int keep = strcmp(json_str(o, "target"), mv->to_addr) == 0 &&
                (strcmp(state, "copying") == 0 || strcmp(state, "caught_up") == 0);
+    int none = strcmp(state, "none") == 0;
     cJSON_Delete(o);
     if (keep) {
         mv->phase = MV_COPYING;
         mv->unreachable_since_ms = 0;
         return 0;
     }
-    store_call(mv->src_addr, WIRE_OP_MIGRATE_STOP, mv->shard, NULL, &st, NULL, 0);
-    rc = store_call(mv->to_addr, WIRE_OP_DROP_SHARD, mv->shard, NULL, &st, out, sizeof(out));
+    if (!none) store_call(mv->src_addr, WIRE_OP_MIGRATE_STOP, mv->shard, NULL, &st, NULL, 0);
+    /* a clean slate on the target; an empty shard needs no DropShard (which
+     * costs a WAL sync) */
+    rc = store_call(mv->to_addr, WIRE_OP_SHARD_INFO, mv->shard, NULL, &st, out, sizeof(out));
+    if (rc != 0) return unreachable(j, mv, mv->to_addr, rc, err, errlen);
+    o = cJSON_Parse(out);
+    int empty = st == WIRE_ST_OK && json_num(o, "records") == 0;
+    cJSON_Delete(o);
+    st = WIRE_ST_OK;
+    if (!empty)
+        rc = store_call(mv->to_addr, WIRE_OP_DROP_SHARD, mv->shard, NULL, &st, out, sizeof(out));
     if (rc != 0) return unreachable(j, mv, mv->to_addr, rc, err, errlen);
     /* BadParam: the target owns the shard already (a new store started with
      * the plan's map); Clone keeps the newer copy, so go on without the drop */
@@ -301,7 +316,7 @@ moves_run(struct jmig *j, char *err, size_t errlen)
         progress_draw(j, 0);
         if (done == p->nmoves) return 0;
         if (!busy) {
-            struct timespec ts = {0, 50 * 1000000L};
+            struct timespec ts = {0, 10 * 1000000L}; /* status calls are cheap */
             nanosleep(&ts, NULL);
         }
     }

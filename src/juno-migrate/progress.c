@@ -143,7 +143,8 @@ progress_event(struct jmig *j, const char *event, const char *fmt, ...)
     vsnprintf(body, sizeof(body), fmt, ap);
     va_end(ap);
     if (j->json) {
-        printf("{\"event\":\"%s\"%s%s}\n", event, body[0] ? "," : "", body);
+        printf("{\"event\":\"%s\",\"elapsed_s\":%.3f%s%s}\n", event,
+               (jmig_now_ms() - j->started_ms) / 1000.0, body[0] ? "," : "", body);
     } else {
         char ts[96];
         timestamp(ts, sizeof(ts));

@@ -45,7 +45,10 @@
 #include <string.h>
 #include <time.h>
 
-#define MIG_CHUNK_BYTES   (256u << 10) /* encoded Clones per worker pass */
+#define MIG_CHUNK_BYTES (128u << 10) /* encoded Clones per worker pass */
+#define MIG_COPY_WORKERS                                                                           \
+    1 /* copy passes in the thread pool at once, store-wide:                                       \
+         foreground reads share the pool */
 #define MIG_CHUNK_RECORDS 4096
 #define MIG_WINDOW        (4u << 20)   /* copy bytes sent and not yet acknowledged */
 #define MIG_FORWARD_MAX   (256u << 20) /* unacknowledged forwards before giving up */
@@ -65,6 +68,8 @@ struct mig {
     struct store *s;
     struct mig *next;       /* migrate.all */
     struct mig *dirty_next; /* migrate.dirty */
+    struct mig *wait_next;  /* migrate.copy_wait, while queued */
+    int copy_queued;
     uint16_t shard;
     enum mig_state state;
     char target[MAP_ADDR_MAX + 1];
@@ -106,12 +111,14 @@ struct mig {
 };
 
 struct migrate {
-    struct mig **out;  /* owned: per shard, its latest stream (or NULL) */
-    uint8_t *incoming; /* owned: per shard, 1 after a ShardAccept */
-    uint32_t *pending; /* owned: per shard, keyed writes submitted and not completed */
-    struct mig *all;   /* every stream still allocated */
-    struct mig *dirty; /* streams with queued output */
-    uint64_t fwd_ids;  /* request ids of forwarded Deletes */
+    struct mig **out;      /* owned: per shard, its latest stream (or NULL) */
+    uint8_t *incoming;     /* owned: per shard, 1 after a ShardAccept */
+    uint32_t *pending;     /* owned: per shard, keyed writes submitted and not completed */
+    struct mig *all;       /* every stream still allocated */
+    struct mig *dirty;     /* streams with queued output */
+    uint64_t fwd_ids;      /* request ids of forwarded Deletes */
+    unsigned copy_running; /* copy passes in the thread pool */
+    struct mig *copy_wait, *copy_wait_tail; /* streams waiting for a turn (FIFO) */
     int shutting_down;
 };
 
@@ -228,6 +235,18 @@ mig__maybe_free(struct mig *g)
     for (struct mig **pp = &m->dirty; *pp; pp = &(*pp)->dirty_next) {
         if (*pp == g) {
             *pp = g->dirty_next;
+            break;
+        }
+    }
+    if (g->copy_queued) {
+        struct mig *prev = NULL;
+        for (struct mig *q = m->copy_wait; q; prev = q, q = q->wait_next) {
+            if (q != g) continue;
+            if (prev)
+                prev->wait_next = q->wait_next;
+            else
+                m->copy_wait = q->wait_next;
+            if (m->copy_wait_tail == g) m->copy_wait_tail = prev;
             break;
         }
     }
@@ -650,8 +669,17 @@ mig__after_copy(uv_work_t *w, int status)
 {
     struct mig *g = w->data;
     struct store *s = g->s;
+    struct migrate *m = s->migrate;
     g->working = 0;
     s->inflight--;
+    m->copy_running--;
+    while (m->copy_wait && m->copy_running < MIG_COPY_WORKERS) { /* the next stream's turn */
+        struct mig *next = m->copy_wait;
+        m->copy_wait = next->wait_next;
+        if (m->copy_wait == NULL) m->copy_wait_tail = NULL;
+        next->copy_queued = 0;
+        if (next != g) mig__copy_next(next);
+    }
     if (g->closed || g->detached || status != 0) {
         if (g->it) engine_iter_destroy(g->it);
         g->it = NULL;
@@ -721,6 +749,20 @@ mig__copy_next(struct mig *g)
             return;
         }
     }
+    struct migrate *m = s->migrate;
+    if (m->copy_running >= MIG_COPY_WORKERS) { /* wait for a turn */
+        if (!g->copy_queued) {
+            g->copy_queued = 1;
+            g->wait_next = NULL;
+            if (m->copy_wait_tail)
+                m->copy_wait_tail->wait_next = g;
+            else
+                m->copy_wait = g;
+            m->copy_wait_tail = g;
+        }
+        return;
+    }
+    m->copy_running++;
     g->working = 1;
     s->inflight++; /* a drain waits for the worker */
     g->cwork.data = g;

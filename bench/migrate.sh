@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# bench/migrate.sh: how fast juno-migrate moves data, and what a migration
+# costs foreground requests. Prints a markdown table for docs/benchmarks.md.
+#
+#   bench/migrate.sh [N]      N records of 100 bytes loaded first (default 1000000)
+#
+# One zone on disk (--sync batch): s1 holds every shard; a proxy in front.
+#   idle          juno-bench through the proxy, open loop (RATE req/s, set+get),
+#                 no migration: p50/p99
+#   unthrottled   add s2 (half the shards move s1 -> s2), no foreground load:
+#                 MB/s of record data (keys + stored values) over the copy
+#                 phase (juno-migrate start -> every move verified)
+#   under load    the same add/remove cycles, back to back, while juno-bench
+#                 runs at RATE: MB/s, and the foreground p50/p99 during them
+# s2 starts empty before each add. Needs: make all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+RATE=${RATE:-2000}
+SECS=${SECS:-10}
+LIMIT=${LIMIT:-10} # MB/s for the rate-limited runs
+BUILD=${BUILD:-build}
+export PATH="$PWD/$BUILD:$PATH"
+[ -x "$BUILD/juno-migrate" ] && [ -x "$BUILD/juno-bench" ] || make -s -j2 all
+
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 200); do juno --store "$1" --timeout 200 nop >/dev/null 2>&1 && return; sleep 0.05; done; exit 69; }
+
+S1=127.0.0.1:$(free_port) S2=127.0.0.1:$(free_port) PROXY=127.0.0.1:$(free_port)
+MAP=$TMP/map.json MAP2=$TMP/map2.json
+juno-ring init --cluster bench --shards 1024 --zone "z0=s1@$S1" >"$MAP"
+juno-store --listen "$S1" --map "$MAP" --data "$TMP/s1" >/dev/null 2>"$TMP/s1.log" &
+S1PID=$!
+PIDS+=($S1PID)
+wait_up "$S1"
+juno-proxy --listen "$PROXY" --map "$MAP" >/dev/null 2>"$TMP/proxy.log" &
+PPID_=$!
+PIDS+=($PPID_)
+sleep 0.5
+
+echo "loading $N records ..." >&2
+juno-bench --store -s "$S1" --shards 1024 -t set -n "$N" -r "$N" -c 4 -P 64 -d 100 >/dev/null
+
+S2PID=
+start_s2() { # a fresh, empty s2 reading MAP2
+    rm -rf "$TMP/s2"
+    juno-store --listen "$S2" --map "$MAP2" --data "$TMP/s2" >/dev/null 2>>"$TMP/s2.log" &
+    S2PID=$!
+    PIDS+=($S2PID)
+    wait_up "$S2"
+}
+stop_s2() { kill "$S2PID"; wait "$S2PID" 2>/dev/null || true; }
+
+# migrate PLANARGS...: plan from MAP and run it (in this shell, so that s2's PID
+# stays known); the bytes copied go to $TMP/bytes
+migrate() {
+    juno-ring plan "$MAP" "$@" --json >"$TMP/plan.json"
+    python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))["map"], open(sys.argv[2], "w"))' \
+        "$TMP/plan.json" "$MAP2"
+    if [ "$1" = --add ]; then start_s2; fi
+    local reload="--reload $S1PID --reload $PPID_"
+    [ -n "$S2PID" ] && kill -0 "$S2PID" 2>/dev/null && reload="$reload --reload $S2PID"
+    # shellcheck disable=SC2086
+    juno-migrate "$TMP/plan.json" --map-file "$MAP" --map-file "$MAP2" $reload --json --drain-ms 100 \
+        --yes --parallel "${PARALLEL:-16}" ${MIGRATE_OPTS:-} >"$TMP/events.json"
+    if [ "$1" = --remove ]; then stop_s2; fi
+    python3 - "$TMP/events.json" >"$TMP/bytes" <<'EOF'
+import json, sys
+prog, copy_s = {}, 0
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["event"] == "progress":
+        prog[e["zone"]] = e  # the last one per zone has the totals
+    elif e["event"] == "verified":
+        copy_s = e["elapsed_s"]  # start -> every move verified
+print(sum(p["bytes"] for p in prog.values()), copy_s)
+EOF
+}
+
+bench_fg() { # seconds -> "p50 p99 errors" (ms) in $TMP/fg.out
+    juno-bench -s "$PROXY" -t set,get -c 8 -R "$RATE" -D "$1" -r 100000 --json >"$TMP/fg.json"
+    python3 - "$TMP/fg.json" >"$TMP/fg.out" <<'EOF'
+import json, sys
+tests = json.load(open(sys.argv[1]))["tests"]
+p50 = max(t["latency_ms"]["p50"] for t in tests)
+p99 = max(t["latency_ms"]["p99"] for t in tests)
+print("%.2f %.2f %d" % (p50, p99, sum(t["errors"] for t in tests)))
+EOF
+}
+
+now() { date +%s.%N; }
+
+echo "idle foreground ..." >&2
+bench_fg "$SECS"
+read -r IDLE50 IDLE99 IDLEERR <"$TMP/fg.out"
+
+echo "unthrottled, no load ..." >&2
+migrate --add "z0=s2@$S2"
+read -r B T <"$TMP/bytes"
+read -r MBS MB < <(python3 -c "print('%.0f %.1f' % ($B / 1048576 / $T, $B / 1048576))")
+migrate --remove "z0=s2"
+
+echo "under load ..." >&2
+bench_fg "$SECS" &
+BENCH=$!
+: >"$TMP/moved"
+while kill -0 "$BENCH" 2>/dev/null; do
+    migrate --add "z0=s2@$S2"
+    cat "$TMP/bytes" >>"$TMP/moved"
+    migrate --remove "z0=s2"
+    cat "$TMP/bytes" >>"$TMP/moved"
+done
+wait "$BENCH"
+read -r LOAD50 LOAD99 LOADERR <"$TMP/fg.out"
+read -r LOADMBS RUNS < <(python3 -c '
+import sys
+rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+print("%.0f %d" % (sum(b for b, t in rows) / 1048576 / sum(t for b, t in rows), len(rows)))' "$TMP/moved")
+
+echo "under load, --rate $LIMIT MB/s ..." >&2
+bench_fg "$SECS" &
+BENCH=$!
+: >"$TMP/moved"
+while kill -0 "$BENCH" 2>/dev/null; do
+    MIGRATE_OPTS="--rate $LIMIT" migrate --add "z0=s2@$S2"
+    cat "$TMP/bytes" >>"$TMP/moved"
+    MIGRATE_OPTS="--rate $LIMIT" migrate --remove "z0=s2"
+    cat "$TMP/bytes" >>"$TMP/moved"
+done
+wait "$BENCH"
+read -r RL50 RL99 RLERR <"$TMP/fg.out"
+read -r RLMBS RLRUNS < <(python3 -c '
+import sys
+rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+print("%.0f %d" % (sum(b for b, t in rows) / 1048576 / sum(t for b, t in rows), len(rows)))' "$TMP/moved")
+
+cat <<EOF
+| | MB/s moved | foreground p50 (ms) | foreground p99 (ms) |
+|---|---|---|---|
+| idle: no migration; $RATE req/s set, then get, through the proxy ($IDLEERR errors) | - | $IDLE50 | $IDLE99 |
+| unthrottled, no foreground load: add a store, $MB MB copied and verified | $MBS | - | - |
+| $RUNS migrations (add, remove, ...) back to back under $RATE req/s ($LOADERR errors) | $LOADMBS | $LOAD50 | $LOAD99 |
+| $RLRUNS migrations with --rate $LIMIT back to back under $RATE req/s ($RLERR errors) | $RLMBS | $RL50 | $RL99 |
+EOF
