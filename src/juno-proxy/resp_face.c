@@ -26,7 +26,7 @@
 #define READ_CHUNK    (64 * 1024)
 #define OUT_HIGH      (32u << 20) /* pause reading above this much unwritten output */
 #define FRAME_MS      5000        /* a command begun must be complete within this */
-#define SLOT_KEEP_MAX (64 * 1024) /* a slot buffer larger than this is freed after use */
+#define SLOT_KEEP_MAX 4096        /* a slot buffer larger than this is freed after use */
 #define WBUF_KEEP_MAX (1u << 20)
 
 static const struct psink_ops rface_sink;
@@ -556,7 +556,7 @@ rface_sweep(struct worker *w)
     uint64_t now = uv_now(&w->loop);
     for (struct rconn *rc = w->rconns, *n; rc; rc = n) {
         n = rc->next;
-        if (rc->partial_since && now - rc->partial_since > FRAME_MS) {
+        if (rc->partial_since && !rc->barrier && now - rc->partial_since > FRAME_MS) {
             log_info("closing RESP connection: command incomplete for %d ms peer=%s bytes=%zu",
                      FRAME_MS, rc->peer, rc->rlen);
             rconn_close(rc);
