@@ -186,8 +186,13 @@ down_compute(struct pcluster *c, const struct map *m)
         return NULL;
     }
     atomic_init(&d->refs, 1);
-    for (size_t i = 0; i < c->nstores; i++)
-        if (!c->stores[i].present) strcpy(d->addrs[d->n++], c->stores[i].addr);
+    for (size_t i = 0; i < c->nstores; i++) {
+        if (c->stores[i].present) continue;
+        int again = 0; /* the address registered again under another name */
+        for (size_t j = 0; j < c->nstores && !again; j++)
+            again = c->stores[j].present && strcmp(c->stores[j].addr, c->stores[i].addr) == 0;
+        if (!again) strcpy(d->addrs[d->n++], c->stores[i].addr);
+    }
     for (size_t k = 0; k < c->ndown; k++) {
         int z = map_zone_find(m, c->down_zones[k]);
         if (z < 0) continue;
