@@ -246,6 +246,26 @@ rc() { redis-cli -h 127.0.0.1 -p "$PR" "$@"; }
     grep -q 'RESP protocol error, closing connection' "$PLOG"
 }
 
+@test "--idle-timeout closes an idle RESP connection; a busy one stays" {
+    start_all --idle-timeout 1
+    run python3 -c '
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+idle = socket.create_connection((host, int(port)), timeout=10)
+busy = socket.create_connection((host, int(port)), timeout=10)
+for _ in range(6):
+    busy.sendall(b"PING\r\n")
+    assert busy.recv(100) == b"+PONG\r\n"
+    time.sleep(0.5)
+print("idle:", idle.recv(100))
+busy.sendall(b"PING\r\n")
+print("busy:", busy.recv(100))' "$RESP"
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"idle: b''"* ]]
+    [[ "$output" == *"busy: b'+PONG\r\n'"* ]]
+}
+
 @test "redis-benchmark SET/GET at -P 16 and -P 1: no errors, the keys read back through the native port" {
     start_all
     for p in 16 1; do

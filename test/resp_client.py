@@ -224,6 +224,12 @@ def commands():
     check_error(r, "juno: value of 300000 bytes is over --max-value", "SET", k("big"),
                 "v" * 300000)
     check("big value refused, nothing written", r.get(k("big")), None)
+    large = os.urandom(150000)
+    check("SET 150 kB (spans reads)", r.set(k("large"), large), True)
+    check("GET 150 kB", r.get(k("large")), large)
+    check_error(r, "juno: value of 300000 bytes is over --max-value", "MSET", k("ms1"), "1",
+                k("ms2"), "v" * 300000)
+    check("MSET refused whole, nothing written", r.exists(k("ms1"), k("ms2")), 0)
     check_error(r, "AUTH <password> called without any password configured", "AUTH", "pw")
     check("the connection still works after errors", r.get(k("nx")), b"2")
     # QUIT: +OK then the connection closes
