@@ -222,8 +222,10 @@ etcd_watch_run(struct etcd *e, const char *key, int prefix, etcd_watch_fn *fn, v
         s.resnapshot = 0;
         stream(&s, k, stop);
         if (stopped(stop)) break;
-        if (s.resnapshot) {
+        if (s.resnapshot) { /* compacted (or refused): read everything again */
             need_snapshot = 1;
+            nap(s.created ? 0 : backoff, stop); /* refused at once again and again: slow down */
+            if (!s.created) backoff = backoff < 1000 ? backoff * 2 : 2000;
             continue;
         }
         if (s.created) { /* it worked for a while: come back at once */
