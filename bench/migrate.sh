@@ -2,7 +2,8 @@
 # bench/migrate.sh: how fast juno-migrate moves data, and what a migration
 # costs foreground requests. Prints a markdown table for docs/benchmarks.md.
 #
-#   bench/migrate.sh [N]      N records of 100 bytes loaded first (default 1000000)
+#   bench/migrate.sh [N]      N records of $VALUE bytes (default 100) loaded first
+#                             (default 1000000); RATE, SECS, LIMIT, PARALLEL below
 #
 # One zone on disk (--sync batch): s1 holds every shard; a proxy in front.
 #   idle          juno-bench through the proxy, open loop (RATE req/s, set+get),
@@ -17,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 RATE=${RATE:-2000}
+VALUE=${VALUE:-100} # value bytes
 SECS=${SECS:-10}
 LIMIT=${LIMIT:-10} # MB/s for the rate-limited runs
 BUILD=${BUILD:-build}
@@ -47,8 +49,8 @@ PPID_=$!
 PIDS+=($PPID_)
 sleep 0.5
 
-echo "loading $N records ..." >&2
-juno-bench --store -s "$S1" --shards 1024 -t set -n "$N" -r "$N" -c 4 -P 64 -d 100 >/dev/null
+echo "loading $N records of $VALUE bytes ..." >&2
+juno-bench --store -s "$S1" --shards 1024 -t set -n "$N" -r "$N" -c 4 -P 64 -d "$VALUE" >/dev/null
 
 S2PID=
 start_s2() { # a fresh, empty s2 reading MAP2
@@ -87,7 +89,7 @@ EOF
 }
 
 bench_fg() { # seconds -> "p50 p99 errors" (ms) in $TMP/fg.out
-    juno-bench -s "$PROXY" -t set,get -c 8 -R "$RATE" -D "$1" -r 100000 --json >"$TMP/fg.json"
+    juno-bench -s "$PROXY" -t set,get -c 8 -R "$RATE" -D "$1" -r 100000 -d 100 --json >"$TMP/fg.json"
     python3 - "$TMP/fg.json" >"$TMP/fg.out" <<'EOF'
 import json, sys
 tests = json.load(open(sys.argv[1]))["tests"]
@@ -106,48 +108,42 @@ read -r IDLE50 IDLE99 IDLEERR <"$TMP/fg.out"
 echo "unthrottled, no load ..." >&2
 migrate --add "z0=s2@$S2"
 read -r B T <"$TMP/bytes"
-read -r MBS MB < <(python3 -c "print('%.0f %.1f' % ($B / 1048576 / $T, $B / 1048576))")
+read -r MBS_UNTHROTTLED MB < <(python3 -c "print('%.0f %.1f' % ($B / 1048576 / $T, $B / 1048576))")
 migrate --remove "z0=s2"
 
-echo "under load ..." >&2
-bench_fg "$SECS" &
-BENCH=$!
-: >"$TMP/moved"
-while kill -0 "$BENCH" 2>/dev/null; do
-    migrate --add "z0=s2@$S2"
-    cat "$TMP/bytes" >>"$TMP/moved"
-    migrate --remove "z0=s2"
-    cat "$TMP/bytes" >>"$TMP/moved"
-done
-wait "$BENCH"
-read -r LOAD50 LOAD99 LOADERR <"$TMP/fg.out"
-read -r LOADMBS RUNS < <(python3 -c '
+# loaded_runs: add/remove cycles back to back while juno-bench runs for SECS
+# (MIGRATE_OPTS applies); sets RUNS, MBS, P50, P99, ERRS
+loaded_runs() {
+    bench_fg "$SECS" &
+    local bench=$!
+    : >"$TMP/moved"
+    while kill -0 "$bench" 2>/dev/null; do
+        migrate --add "z0=s2@$S2"
+        cat "$TMP/bytes" >>"$TMP/moved"
+        migrate --remove "z0=s2"
+        cat "$TMP/bytes" >>"$TMP/moved"
+    done
+    wait "$bench"
+    read -r P50 P99 ERRS <"$TMP/fg.out"
+    read -r MBS RUNS < <(python3 -c '
 import sys
 rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
 print("%.0f %d" % (sum(b for b, t in rows) / 1048576 / sum(t for b, t in rows), len(rows)))' "$TMP/moved")
+}
 
+echo "under load ..." >&2
+loaded_runs
+LOADMBS=$MBS RUNS_=$RUNS LOAD50=$P50 LOAD99=$P99 LOADERR=$ERRS
 echo "under load, --rate $LIMIT MB/s ..." >&2
-bench_fg "$SECS" &
-BENCH=$!
-: >"$TMP/moved"
-while kill -0 "$BENCH" 2>/dev/null; do
-    MIGRATE_OPTS="--rate $LIMIT" migrate --add "z0=s2@$S2"
-    cat "$TMP/bytes" >>"$TMP/moved"
-    MIGRATE_OPTS="--rate $LIMIT" migrate --remove "z0=s2"
-    cat "$TMP/bytes" >>"$TMP/moved"
-done
-wait "$BENCH"
-read -r RL50 RL99 RLERR <"$TMP/fg.out"
-read -r RLMBS RLRUNS < <(python3 -c '
-import sys
-rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-print("%.0f %d" % (sum(b for b, t in rows) / 1048576 / sum(t for b, t in rows), len(rows)))' "$TMP/moved")
+MIGRATE_OPTS="--rate $LIMIT" loaded_runs
+RLMBS=$MBS RLRUNS=$RUNS RL50=$P50 RL99=$P99 RLERR=$ERRS
+UNMBS=$MBS_UNTHROTTLED
 
 cat <<EOF
 | | MB/s moved | foreground p50 (ms) | foreground p99 (ms) |
 |---|---|---|---|
 | idle: no migration; $RATE req/s set, then get, through the proxy ($IDLEERR errors) | - | $IDLE50 | $IDLE99 |
-| unthrottled, no foreground load: add a store, $MB MB copied and verified | $MBS | - | - |
-| $RUNS migrations (add, remove, ...) back to back under $RATE req/s ($LOADERR errors) | $LOADMBS | $LOAD50 | $LOAD99 |
+| unthrottled, no foreground load: add a store, $MB MB copied and verified | $UNMBS | - | - |
+| $RUNS_ migrations (add, remove, ...) back to back under $RATE req/s ($LOADERR errors) | $LOADMBS | $LOAD50 | $LOAD99 |
 | $RLRUNS migrations with --rate $LIMIT back to back under $RATE req/s ($RLERR errors) | $RLMBS | $RL50 | $RL99 |
 EOF
