@@ -279,6 +279,36 @@ def pipeline():
         fail("1,000 pipelined replies in order", "first difference at byte %d: got %r want %r"
              % (n, got[n:n + 60], w[n:n + 60]))
     ok("1,000 pipelined replies in order (%d bytes)" % len(got))
+    same_key()
+
+
+def same_key():
+    """Writes of one key pipelined back to back (they queue, and a run of
+    Sets collapses into its last): the last write wins, a KEEPTTL keeps the
+    TTL of the write before it, a GET between writes sees the one before it."""
+    s = socket.create_connection((HOST, PORT), timeout=20)
+    key = (TAG + "hot").encode()
+
+    def cmd(*args):
+        return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+    req = [cmd(b"SET", key, b"%d" % i) for i in range(200)]
+    req += [cmd(b"GET", key)]
+    req += [cmd(b"SET", key, b"mid"), cmd(b"GET", key), cmd(b"SET", key, b"x", b"EX", b"100"),
+            cmd(b"SET", key, b"y", b"KEEPTTL"), cmd(b"TTL", key), cmd(b"GET", key),
+            cmd(b"SET", key, b"z", b"EX", b"50"), cmd(b"SET", key, b"w"), cmd(b"TTL", key),
+            b"QUIT\r\n"]
+    s.sendall(b"".join(req))
+    got = recv_all(s)
+    want = (b"+OK\r\n" * 200 + b"$3\r\n199\r\n" + b"+OK\r\n$3\r\nmid\r\n+OK\r\n+OK\r\n")
+    if not got.startswith(want):
+        fail("pipelined writes of one key", "got %r" % got[-200:])
+    rest = got[len(want):].split(b"\r\n")
+    # TTL after EX 100 then KEEPTTL, GET, +OK +OK, TTL after EX 50 then a plain SET
+    if not (rest[0].startswith(b":") and 98 <= int(rest[0][1:]) <= 100):
+        fail("KEEPTTL after EX 100, pipelined", rest)
+    if rest[1:8] != [b"$1", b"y", b"+OK", b"+OK", b":-1", b"+OK", b""]:
+        fail("pipelined writes of one key, the end", rest)
+    ok("200 pipelined SETs of one key: the last wins; KEEPTTL and plain SET after EX hold")
 
 
 def raw(payload, what, want_prefix):

@@ -82,10 +82,11 @@ struct preq {
     uint64_t khash;        /* of namespace and key */
     struct preq *key_next; /* running: bucket chain; waiting: the next waiter */
     struct preq *waiters, *waiters_tail; /* running: the writes of this key queued behind */
-    int existed;                         /* Destroy: a prepared replica held a live record */
-    int n, quorum;                       /* replicas (zones), W = R */
-    int pending;                         /* storage requests in flight */
-    int decision;                        /* enum decision */
+    struct preq *riders; /* blind Sets overwritten by this one: answered with it (key_next) */
+    int existed;         /* Destroy: a prepared replica held a live record */
+    int n, quorum;       /* replicas (zones), W = R */
+    int pending;         /* storage requests in flight */
+    int decision;        /* enum decision */
     int replied;
     struct preq *dl_prev, *dl_next; /* w->dl_head list while not replied */
     int on_dl;

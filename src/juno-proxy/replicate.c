@@ -111,6 +111,8 @@ preq_expire(struct worker *w)
     }
 }
 
+static void riders_reply(struct preq *rq, int status, const struct rmeta *rec);
+
 void
 rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct replica *with)
 {
@@ -144,6 +146,7 @@ rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct repl
     }
     rq->sink.ops->reply(obj, rq->sink.tag, rq, &res);
     rq->sink.ops->unref(obj);
+    if (rq->riders) riders_reply(rq, status, rec);
 }
 
 void
@@ -524,8 +527,34 @@ key_acquire(struct preq *rq)
     return 1;
 }
 
+/* A Set that leaves nothing of the record before it: new value, new TTL. */
+static int
+overwrites(const struct preq *rq)
+{
+    return rq->opcode == WIRE_OP_SET && (rq->ttl || rq->ttl_reset);
+}
+
+/* The Sets that rode on rq (overwritten by it before anyone could read them)
+ * get rq's answer, then go: they never reached a store. */
+static void
+riders_reply(struct preq *rq, int status, const struct rmeta *rec)
+{
+    struct preq *r = rq->riders;
+    rq->riders = NULL;
+    while (r) {
+        struct preq *next = r->key_next;
+        r->key_queued = 0;
+        rq_reply(r, status, rec, NULL);
+        rq_free(r);
+        r = next;
+    }
+}
+
 /* rq, running, is done: the first waiter takes the key and runs from the
- * retry timer (not from here: no recursion through a long queue). */
+ * retry timer (not from here: no recursion through a long queue). A run of
+ * Sets followed by a Set that overwrites value and TTL collapses into that
+ * last one: the others are answered with it (a valid order: each was
+ * applied and overwritten at once, while all were waiting). */
 static void
 key_release(struct preq *rq)
 {
@@ -539,8 +568,16 @@ key_release(struct preq *rq)
         w->key_count--;
         return;
     }
-    nx->waiters = nx->key_next;
-    nx->waiters_tail = nx->waiters ? rq->waiters_tail : NULL;
+    struct preq *rest = nx->key_next, *riders = NULL;
+    while (nx->opcode == WIRE_OP_SET && rest != NULL && overwrites(rest)) {
+        nx->key_next = riders;
+        riders = nx;
+        nx = rest;
+        rest = rest->key_next;
+    }
+    nx->riders = riders;
+    nx->waiters = rest;
+    nx->waiters_tail = rest ? rq->waiters_tail : NULL;
     nx->key_queued = 1;
     nx->key_next = *key_bucket(w, nx->khash);
     *key_bucket(w, nx->khash) = nx;
