@@ -178,6 +178,16 @@ confirm(const struct jmig *j, const struct map *live)
     return fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y');
 }
 
+static int
+finish(struct jmig *j)
+{
+    store_disconnect_all();
+    map_destroy(j->old_map);
+    plan_deinit(&j->plan);
+    live_close(j);
+    return 0;
+}
+
 static void
 sleep_ms(uint64_t ms)
 {
@@ -242,7 +252,7 @@ main(int argc, char **argv)
         j.plan = given;
     } else if (j.abort) {
         printf("nothing to abort: no migration is under way\n");
-        return 0;
+        return finish(&j);
     } else {
         cli_usage("unable to run: no PLAN.json given and no migration under way");
     }
@@ -280,7 +290,7 @@ main(int argc, char **argv)
         moves_abort(&j, err, sizeof(err));
         if ((rc = live_state_delete(&j, err, sizeof(err))) != 0) fail(&j, exit_for(rc), "%s", err);
         progress_event(&j, "aborted", "\"version\":%llu", (unsigned long long)j.plan.from_version);
-        return 0;
+        return finish(&j);
     }
 
     progress_event(&j, have_state ? "resume" : "start",
@@ -315,9 +325,5 @@ main(int argc, char **argv)
     progress_event(&j, "done", "\"version\":%llu,\"moves\":%zu,\"seconds\":%.1f",
                    (unsigned long long)j.plan.map->version, j.plan.nmoves,
                    (jmig_now_ms() - j.started_ms) / 1000.0);
-    store_disconnect_all();
-    map_destroy(j.old_map);
-    plan_deinit(&j.plan);
-    live_close(&j);
-    return 0;
+    return finish(&j);
 }

@@ -94,7 +94,7 @@ store_call(const char *addr, int opcode, uint32_t shard, const char *json, int *
     *status = r.status;
     if (out != NULL) {
         size_t n = r.value.len < outcap ? r.value.len : outcap - 1;
-        memcpy(out, r.value.ptr, n);
+        if (n > 0) memcpy(out, r.value.ptr, n);
         out[n] = '\0';
     }
     return 0;

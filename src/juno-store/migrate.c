@@ -1141,7 +1141,8 @@ migrate_shutdown(struct store *s)
             mig__detach(g);
         }
     }
-    if (m->all == NULL) { /* nothing was open */
+    m = s->migrate;                    /* freed with the last stream closed above */
+    if (m != NULL && m->all == NULL) { /* nothing was open */
         free(m->out), free(m->incoming), free(m->pending), free(m);
         s->migrate = NULL;
     }
