@@ -293,6 +293,18 @@ print("busy:", busy.recv(100))' "$RESP"
     ! grep -q 'WARNING' <<<"$output"
 }
 
+@test "--threads 3: a RESP listener per worker; writes of one key from every worker, no error" {
+    start_all --threads 3
+    # without -r every client writes one key: across workers the writes meet
+    # RecordLocked at the stores and are retried
+    run redis-benchmark -h 127.0.0.1 -p "$PR" -t set,get -n 20000 -c 30 -q
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" != *rror* ]]
+    [[ "$output" == *"GET: "*"requests per second"* ]]
+    [ "$(ss -Hltn "sport = :$PR" | wc -l)" -eq 3 ]
+}
+
 @test "redis-cli interactive (tmux): prompt, commands, help from COMMAND DOCS, errors" {
     command -v tmux >/dev/null || skip "tmux not installed"
     start_all
