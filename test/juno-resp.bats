@@ -217,6 +217,31 @@ rc() { redis-cli -h 127.0.0.1 -p "$PR" "$@"; }
     [ "$(rc ttl k)" -le 30 ]
 }
 
+@test "one zone (a single replica per key): SET drops a TTL, KEEPTTL keeps it, EXPIRE and PERSIST" {
+    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" >"$MAP"
+    start_store a "$A"
+    juno-proxy --listen "$PROXY" --resp "$RESP" --map "$MAP" 2>>"$PLOG" &
+    PPID_=$!
+    echo "$PPID_" >>"$TMP/pids"
+    for i in $(seq 200); do [ "$(rc ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+    [ "$(rc set k v ex 100)" = OK ]
+    [ "$(rc ttl k)" -ge 98 ]
+    [ "$(rc set k w keepttl)" = OK ]
+    [ "$(rc ttl k)" -ge 95 ]
+    [ "$(rc set k x)" = OK ]
+    [ "$(rc ttl k)" = -1 ]
+    [ "$(rc get k)" = x ]
+    [ "$(rc expire k 40)" = 1 ]
+    ttl=$(rc ttl k)
+    [ "$ttl" -ge 38 ] && [ "$ttl" -le 40 ]
+    [ "$(rc persist k)" = 1 ]
+    [ "$(rc ttl k)" = -1 ]
+    [ "$(rc set k y nx)" = "" ]
+    [ "$(rc set k2 y xx)" = "" ]
+    [ "$(rc del k k2)" = 1 ]
+    [ "$(rc get k)" = "" ]
+}
+
 @test "python3-redis: every supported command, its result and its errors" {
     start_all
     run /usr/bin/python3 "$RC_PY" "$RESP" commands
