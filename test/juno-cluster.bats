@@ -108,7 +108,7 @@ up() {
     killer=$!
     fails=0
     for i in $(seq 1 300); do
-        juno -s "$P" --retries 5 put "k$i" "v$i" >/dev/null || fails=$((fails + 1))
+        juno -s "$P" --retries 10 put "k$i" "v$i" >/dev/null || { fails=$((fails + 1)); echo "put k$i failed" >&2; }
     done
     wait "$killer"
     ! kill -0 "$victim" 2>/dev/null
