@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static _Thread_local char etcd_errmsg[512];
 
@@ -333,7 +334,8 @@ etcd_endpoints(const struct etcd *e)
 
 /* One POST to one endpoint. Returns 0 with *out (owned) set, a negative code,
  * or 1 to mean "try the next endpoint" (with *rc_next the code to report if it
- * was the last). */
+ * was the last); 2 is 1 from a member that answered but cannot serve now
+ * (no leader, leader changed, deadline exceeded): an election is on. */
 static int
 post_one(struct etcd *e, const char *url, const char *path, const char *body, cJSON **out,
          int *rc_next)
@@ -385,7 +387,7 @@ post_one(struct etcd *e, const char *url, const char *path, const char *body, cJ
         cJSON_Delete(root);
         if (code == 14 || code == 2 || status >= 500) { /* unavailable, no leader, deadline */
             *rc_next = JUNO_EUNAVAIL;
-            return 1;
+            return 2;
         }
         if (code == 5) return JUNO_ENOTFOUND;
         if (code == 3 || code == 11) return JUNO_EINVAL;
@@ -410,20 +412,34 @@ post(struct etcd *e, const char *path, cJSON *req, int built, cJSON **out)
     char *body = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
     if (body == NULL) return JUNO_ENOMEM;
-    unsigned start = atomic_load(&e->cur);
+    /* every endpoint in turn; while a member says an election is on, again
+     * every 100 ms for up to the request timeout */
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = JUNO_EUNAVAIL;
-    for (size_t i = 0; i < e->n; i++) {
-        unsigned k = (unsigned)((start + i) % e->n);
-        int next = JUNO_EUNAVAIL;
-        int r = post_one(e, e->urls[k], path, body, out, &next);
-        if (r == 1) {
-            rc = next;
-            continue;
+    for (;;) {
+        unsigned start = atomic_load(&e->cur);
+        int electing = 0;
+        for (size_t i = 0; i < e->n; i++) {
+            unsigned k = (unsigned)((start + i) % e->n);
+            int next = JUNO_EUNAVAIL;
+            int r = post_one(e, e->urls[k], path, body, out, &next);
+            if (r == 1 || r == 2) {
+                electing |= r == 2;
+                rc = next;
+                continue;
+            }
+            if (k != start) atomic_store(&e->cur, k);
+            rc = r;
+            goto done;
         }
-        if (k != start) atomic_store(&e->cur, k);
-        rc = r;
-        break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (!electing || ms + 100 >= e->request_ms) break;
+        struct timespec pause = {0, 100 * 1000000L};
+        nanosleep(&pause, NULL);
     }
+done:
     free(body);
     return rc;
 }

@@ -348,3 +348,35 @@ log_has() { grep -q -- "$2" "$1"; }
     run juno-store --map "$TMP/m1.json" --zone z0 --node s8 --listen "$PROXY2" --memory
     [ "$status" -eq 78 ]
 }
+
+@test "a 3-member etcd: the member the daemons use dies; they go on with another" {
+    local i cl="" urls="" ports
+    read -r -a ports < <(free_ports 6)
+    for i in 0 1 2; do cl+="${cl:+,}m$i=http://127.0.0.1:${ports[$((3 + i))]}"; done
+    for i in 0 1 2; do
+        setsid etcd --name "m$i" --data-dir "$TMP/etcd-m$i" \
+            --listen-client-urls "http://127.0.0.1:${ports[$i]}" \
+            --advertise-client-urls "http://127.0.0.1:${ports[$i]}" \
+            --listen-peer-urls "http://127.0.0.1:${ports[$((3 + i))]}" \
+            --initial-advertise-peer-urls "http://127.0.0.1:${ports[$((3 + i))]}" \
+            --initial-cluster "$cl" --initial-cluster-state new --unsafe-no-fsync \
+            --logger=zap --log-outputs=stderr >>"$TMP/etcd-m$i.log" 2>&1 </dev/null &
+        echo $! >"$TMP/pid-m$i"
+        echo $! >>"$TMP/pids"
+        urls+="${urls:+,}http://127.0.0.1:${ports[$i]}"
+    done
+    for i in 0 1 2; do
+        wait_for "member m$i" bash -c "curl -s -m 2 http://127.0.0.1:${ports[$i]}/health | grep -q '\"health\":\"true\"'"
+    done
+    ETCD=$urls # every tool gets the three URLs; the first is used first
+    cluster3
+    for z in z0 z1 z2; do start_store $z s1; done
+    start_proxy
+    kill -KILL "$(cat "$TMP/pid-m0")"
+    ETCD="http://127.0.0.1:${ports[1]}"
+    bump "$TMP/m1.json" 2
+    wait_for "proxy on version 2" proxy_at 2
+    wait_for "store on version 2" log_has "$TMP/store-z2-s1.log" "map loaded cluster=c1 version=2"
+    juno -s "$PROXY" put e1 v1
+    [ "$(juno -s "$PROXY" get e1)" = v1 ]
+}
