@@ -228,7 +228,7 @@ three_zones() {
     start_proxy
 }
 
-reload_args() {
+reload_args() { # --reload for every process started (stores and proxy)
     local f
     for f in "$TMP"/*.pid; do printf -- '--reload %s ' "$(cat "$f")"; done
 }
@@ -330,4 +330,37 @@ reload_args() {
     juno-ring plan "$MAP" --remove "z0=s2" --json | sed 's/"from_version": 1/"from_version": 7/; s/"version": 2/"version": 8/' >"$TMP/stale.json"
     run juno-migrate "$TMP/stale.json" --map-file "$MAP"
     [ "$status" -eq 65 ]
+}
+
+@test "juno-migrate: a target store killed mid-copy and restarted empty: the moves run again and finish" {
+    A=127.0.0.1:${PORTS[0]} B=127.0.0.1:${PORTS[1]} C=127.0.0.1:${PORTS[2]} PROXY=127.0.0.1:${PORTS[6]}
+    juno-ring init --cluster t --shards 64 --zone "z0=s1@$A,s2@$B" >"$MAP"
+    start_store s1 "$A" "$MAP"
+    start_store s2 "$B" "$MAP"
+    start_proxy
+    for i in $(seq 1 6000); do printf 'put\tk%d\tv%d\n' "$i" "$i"; done |
+        juno --server "$PROXY" --namespace t batch >/dev/null
+    juno-ring plan "$MAP" --add "z0=s3@$C" --json >"$TMP/plan.json"
+    python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["map"]))' "$TMP/plan.json" >"$TMP/new.json"
+    start_store s3 "$C" "$TMP/new.json"
+    juno-migrate "$TMP/plan.json" --map-file "$MAP" --map-file "$TMP/new.json" --rate 0.02 --parallel 1 \
+        --wait 60 $(reload_args) >"$TMP/m.out" 2>&1 &
+    MPID=$!
+    echo "$MPID" >>"$TMP/pids"
+    for i in $(seq 200); do
+        [ "$(juno --store "$C" shard-info "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["moves"][0]["shard"])' "$TMP/plan.json")" | jfield records)" != 0 ] && break
+        sleep 0.05
+    done
+    kill -KILL "$(cat "$TMP/s3.pid")"
+    sleep 0.5
+    start_store s3 "$C" "$TMP/new.json" # empty again (--memory)
+    # juno-migrate notices the failed streams, waits for the target and copies again
+    wait "$MPID"
+    grep -q restart "$TMP/m.out"
+    grep -q "done version=2" "$TMP/m.out"
+    [ "$(jfield version <"$MAP")" = 2 ]
+    # every key reads back with its value, in order
+    run bash -c "for i in \$(seq 1 6000); do printf 'get\tk%d\n' \"\$i\"; done |
+        juno --server $PROXY --namespace t batch | awk -F'\t' '\$1 == \"OK\" && \$2 == \"v\" NR { n++ } END { print n }'"
+    [ "$output" = 6000 ]
 }
