@@ -60,6 +60,9 @@ wire_rq(uint8_t type_flag)
 /* juno: on PrepareCreate/Update/Set to a store, commit at once (a key with a
  * single replica); the store computes the new record's metadata */
 #define WIRE_FLAG_ONE_PHASE   0x10
+/* juno: with ONE_PHASE, the record's expiration is the request's ExpirationTime
+ * (absent: never), whether the record exists or not */
+#define WIRE_FLAG_SET_EXPIRY  0x20
 
 /* XX(NAME, value, "Name") */
 #define WIRE_OPCODE_MAP(XX)                                                                        \

@@ -652,3 +652,43 @@ key_on() {
     done
     [ "$(pc get t dl | jfield value)" = v3 ]
 }
+
+@test "one zone: writes go out one-phase (no Commit reaches the store), with the same semantics" {
+    juno-ring init --cluster t --shards 64 --zone "z0=a1@$A1" >"$MAP"
+    mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    start_store a1 "$A1" --memory --metrics "127.0.0.1:$mport"
+    start_proxy
+    run pc set t k one --ttl 100
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(echo "$output" | jfield version)" = 1 ]
+    ct=$(echo "$output" | jfield creation_time)
+    rid=$(echo "$output" | jfield request_id)
+    [ "$(echo "$output" | jfield originator)" = "$rid" ]
+    et=$(store_read "$A1" k | jfield expiration_time)
+    [ "$et" -gt "$(date +%s)" ]
+    sleep 1.1
+    run pc update t k two
+    [ "$(echo "$output" | jfield version)" = 2 ]
+    [ "$(echo "$output" | jfield creation_time)" = "$ct" ]
+    [ "$(echo "$output" | jfield originator)" = "$rid" ]
+    [ "$(store_read "$A1" k | jfield expiration_time)" = "$et" ] # no TTL given: kept
+    [ "$(pc update t k x --version 1 | jfield status)" = VersionConflict ]
+    [ "$(pc update t k three --version 2 | jfield version)" = 3 ]
+    [ "$(pc create t k dup | jfield status)" = DupKey ]
+    [ "$(pc update t nothere x | jfield status)" = NoKey ]
+    [ "$(pc get t k | jfield value)" = three ]
+    [ "$(pc destroy t k | jfield status)" = Ok ]
+    [ "$(pc get t k | jfield status)" = NoKey ]
+    run pc create t k again
+    [ "$(echo "$output" | jfield status)" = Ok ]
+    [ "$(echo "$output" | jfield version)" = 1 ]
+    # a replayed request id is answered as done, and writes nothing
+    r=33333333-3333-4333-8333-333333333333
+    [ "$(pc set t k2 a --rid "$r" | jfield status)" = Ok ]
+    [ "$(pc set t k2 b --rid "$r" | jfield status)" = Ok ]
+    [ "$(pc get t k2 | jfield value)" = a ]
+    [ "$(pc get t k2 | jfield version)" = 1 ]
+    m=$(curl -sf "http://127.0.0.1:$mport/metrics")
+    echo "$m" | grep -q 'juno_store_requests_total{op="prepare_set",status="Ok"}'
+    ! echo "$m" | grep -q 'juno_store_requests_total{op="commit"'
+}

@@ -66,6 +66,7 @@ struct preq {
     uint8_t opcode; /* the client's */
     uint8_t wop;    /* the write the two-phase machine runs (Create, Update, Set) */
     int extending;  /* a Get with a TTL running its TTL extension as an Update */
+    int one_phase;  /* the write went out as one flagged Prepare (a single replica) */
     struct rmeta x; /* extending: the record read */
     uint8_t *xval;  /* owned: extending: its value */
     uint16_t shard;
@@ -132,6 +133,9 @@ void rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct
  * store is unavailable. */
 int rq_send(struct preq *rq, int i, uint8_t opcode, uint8_t flags, const struct rmeta *rec,
             uint8_t vtype, const uint8_t *val, size_t vlen);
+/* Send m (opcode, flags, meta and value set by the caller) to replica i, with
+ * rq's request id, shard, namespace and key filled in. Same returns. */
+int rq_send_msg(struct preq *rq, int i, struct wire_msg *m);
 uint32_t rq_now_s(void);
 
 /* twophase.c */

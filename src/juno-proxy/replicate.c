@@ -191,14 +191,10 @@ int
 rq_send(struct preq *rq, int i, uint8_t opcode, uint8_t flags, const struct rmeta *rec,
         uint8_t vtype, const uint8_t *val, size_t vlen)
 {
-    struct replica *r = &rq->rep[i];
     struct wire_msg m;
     memset(&m, 0, sizeof(m));
-    m.type_flag = WIRE_TF_REQUEST;
     m.opcode = opcode;
     m.flags = flags;
-    m.shard_id = rq->shard;
-    wire_meta_set_request_id(&m.meta, rq->rid);
     if (rec != NULL) {
         wire_meta_set_u32(&m.meta, WIRE_F_VERSION, rec->version);
         wire_meta_set_u32(&m.meta, WIRE_F_CREATION_TIME, rec->ctime);
@@ -206,19 +202,29 @@ rq_send(struct preq *rq, int i, uint8_t opcode, uint8_t flags, const struct rmet
         wire_meta_set_last_modified(&m.meta, rec->lmt);
         if (rec->has_origin) wire_meta_set_originator_id(&m.meta, rec->origin);
     }
-    m.ns.ptr = rq->data;
-    m.ns.len = rq->nslen;
-    m.key.ptr = rq->data + rq->nslen;
-    m.key.len = rq->klen;
     if (val != NULL && vlen > 0) {
         m.value_type = vtype;
         m.value.ptr = val;
         m.value.len = vlen;
     }
-    r->op = opcode;
-    if (upstream_send(r->up, &r->u, &m) != 0) {
+    return rq_send_msg(rq, i, &m);
+}
+
+int
+rq_send_msg(struct preq *rq, int i, struct wire_msg *m)
+{
+    struct replica *r = &rq->rep[i];
+    m->type_flag = WIRE_TF_REQUEST;
+    m->shard_id = rq->shard;
+    wire_meta_set_request_id(&m->meta, rq->rid);
+    m->ns.ptr = rq->data;
+    m->ns.len = rq->nslen;
+    m->key.ptr = rq->data + rq->nslen;
+    m->key.len = rq->klen;
+    r->op = m->opcode;
+    if (upstream_send(r->up, &r->u, m) != 0) {
         log_debug("store unavailable, skipped store=%s op=%s shard=%u", upstream_addr(r->up),
-                  wire_opcode_name(opcode), rq->shard);
+                  wire_opcode_name(m->opcode), rq->shard);
         return 0;
     }
     r->busy = 1;

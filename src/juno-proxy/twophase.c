@@ -29,6 +29,9 @@
  * the write, CommitFailure (25) if in the end fewer do. Prepare answers that
  * arrive after the decision get a Commit (or Repair) or an Abort.
  *
+ * One replica (a single zone): the Prepare goes out flagged one-phase and
+ * the store commits it at once (one_phase_start); its answer is the client's.
+ *
  * Destroy: PrepareDelete to every replica not down; all answered: W Ok ──►
  * MarkDelete (a tombstone, newer than every copy seen) on those; else Abort.
  * The originator learns whether the newest copy those W reported was live
@@ -274,12 +277,50 @@ write_decide(struct preq *rq)
         fail(rq, locked);
 }
 
+/* A key with a single replica (one zone) is written in one round trip: a
+ * Prepare flagged one-phase, which the store commits as soon as its checks
+ * pass, computing the new record's metadata as commit() would. The proxy
+ * sends what only it knows: the condition, the expiration when the write sets
+ * one (a TTL, or a reset to --default-ttl), and a hybrid-clock stamp. A new
+ * record without a TTL under --default-ttl needs the two phases: the store
+ * could not tell a new record's expiration from a kept one. */
+static int
+one_phase_start(struct preq *rq, uint8_t op)
+{
+    const struct proxy_config *cfg = &rq->w->p->cfg;
+    if (rq->n != 1 || rq->extending || (!rq->ttl && !rq->ttl_reset && cfg->default_ttl)) return 0;
+    struct wire_msg m;
+    memset(&m, 0, sizeof(m));
+    m.opcode = op;
+    m.flags = WIRE_FLAG_ONE_PHASE;
+    if (rq->cond_version) wire_meta_set_u32(&m.meta, WIRE_F_VERSION, rq->cond_version);
+    uint32_t now = rq_now_s();
+    uint32_t etime = 0;
+    if (rq->ttl)
+        etime = now + rq->ttl;
+    else if (rq->ttl_reset && cfg->default_ttl)
+        etime = now + (uint32_t)cfg->default_ttl;
+    if (rq->ttl || rq->ttl_reset) m.flags |= WIRE_FLAG_SET_EXPIRY; /* etime 0: never */
+    if (etime) wire_meta_set_u32(&m.meta, WIRE_F_EXPIRATION_TIME, etime);
+    wire_meta_set_last_modified(&m.meta, hlc_now(&rq->w->p->clock));
+    if (rq->vlen > 0) {
+        m.value_type = rq->vtype;
+        m.value.ptr = rq_value(rq);
+        m.value.len = rq->vlen;
+    }
+    rq->one_phase = 1;
+    if (!rq_send_msg(rq, 0, &m)) rq->rep[0].cls = C_FAIL;
+    return 1;
+}
+
 void
 write_start(struct preq *rq)
 {
     uint8_t op = rq->wop == WIRE_OP_CREATE   ? WIRE_OP_PREPARE_CREATE
                  : rq->wop == WIRE_OP_UPDATE ? WIRE_OP_PREPARE_UPDATE
                                              : WIRE_OP_PREPARE_SET;
+    rq->one_phase = 0;
+    if (one_phase_start(rq, op)) return;
     struct rmeta cond;
     memset(&cond, 0, sizeof(cond));
     cond.version = rq->cond_version; /* only Version is sent: the other fields are 0 */
@@ -306,7 +347,12 @@ write_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg *
             r->vlen = reply->value.len;
             r->vtype = reply->value_type;
         }
-        if (rq->decision == D_COMMIT)
+        if (rq->one_phase && r->cls == C_OK && rq->decision == D_NONE) {
+            r->ws = WS_OK; /* committed by the store: the answer carries the record */
+            rq->out = r->m;
+            hlc_observe(&rq->w->p->clock, r->m.lmt);
+            rq->decision = D_COMMIT;
+        } else if (rq->decision == D_COMMIT)
             commit_one(rq, (int)(r - rq->rep)); /* late answer */
         else if (rq->decision != D_NONE && r->cls == C_OK)
             rq_send(rq, (int)(r - rq->rep), WIRE_OP_ABORT, 0, NULL, 0, NULL, 0);

@@ -420,10 +420,11 @@ op__commit(struct op *op)
  * sends when the key has a single replica): the prepare's checks passed and
  * the lock is held, so write the new record now, with the metadata a proxy's
  * Commit would carry: version + 1 of a live record (1 for a new key or over a
- * tombstone), creation time and originator kept from a live record, the TTL
- * given (else the live record's expiration, else the request's
- * expiration_time for a new record), and a last-modified stamp above the
- * current record's. */
+ * tombstone), creation time and originator kept from a live record, the
+ * expiration from the TTL or, flagged WIRE_FLAG_SET_EXPIRY, the request's
+ * ExpirationTime (else the live record's; a new record's never expires), and
+ * a last-modified stamp
+ * above the current record's. */
 static void
 op__commit_now(struct op *op, const struct record_meta *cur, int alive)
 {
@@ -435,10 +436,10 @@ op__commit_now(struct op *op, const struct record_meta *cur, int alive)
     m.creation_time = alive && cur->creation_time ? cur->creation_time : now;
     if (wire_meta_has(&op->in, WIRE_F_TTL) && op->in.ttl > 0)
         m.expiration_time = now + op->in.ttl;
+    else if (op->flags & WIRE_FLAG_SET_EXPIRY)
+        m.expiration_time = op->in.expiration_time; /* set (0: never), live or new */
     else if (alive)
         m.expiration_time = cur->expiration_time;
-    else
-        m.expiration_time = op->in.expiration_time;
     m.last_modified = op->in.last_modified ? op->in.last_modified : clock_wall_ns();
     if (l->seen_lm >= m.last_modified) m.last_modified = l->seen_lm + 1;
     memcpy(m.origin_id, alive ? cur->origin_id : op->in.request_id, 16);
