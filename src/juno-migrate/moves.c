@@ -373,8 +373,11 @@ moves_finish(struct jmig *j, char *err, size_t errlen)
             if (rc == 0 && st == WIRE_ST_OK) break;
             if (jmig_now_ms() > deadline) {
                 snprintf(err, errlen, "unable to drop shard %u on %s: %s", mv->shard, mv->from_addr,
-                         rc ? error_str(rc) : out);
-                return rc ? rc : JUNO_EIO;
+                         rc                        ? error_str(rc)
+                         : st == WIRE_ST_BAD_PARAM ? "the store still owns it (has it loaded "
+                                                     "the new map?)"
+                                                   : wire_status_name(st));
+                return rc ? rc : JUNO_ETIMEDOUT;
             }
             struct timespec ts = {0, 100 * 1000000L}; /* it has not loaded the new map yet */
             nanosleep(&ts, NULL);
