@@ -742,7 +742,7 @@ mig__copy_next(struct mig *g)
     if (g->copy_unacked >= MIG_WINDOW) return; /* resumed by the next acknowledgement */
     if (g->rate > 0) {
         uint64_t elapsed = uv_now(s->loop) - g->started_ms;
-        uint64_t allowed = g->rate * elapsed / 1000 + g->chunk_limit;
+        uint64_t allowed = g->rate * elapsed / 1000; /* no burst beyond the first chunk */
         if (g->copy_sent > allowed) {
             uint64_t wait = (g->copy_sent - allowed) * 1000 / g->rate + 1;
             uv_timer_start(&g->timer, mig__on_timer, wait, 0);
@@ -927,9 +927,9 @@ migrate_start(struct store *s, struct conn *c, const struct wire_msg *req)
     g->shard = shard;
     snprintf(g->target, sizeof(g->target), "%s", t->valuestring);
     g->rate = r ? (uint64_t)r->valuedouble : 0;
-    g->chunk_limit = MIG_CHUNK_BYTES; /* a tenth of a second's worth when rate limited */
-    if (g->rate > 0 && g->rate / 10 < g->chunk_limit)
-        g->chunk_limit = g->rate / 10 < 1024 ? 1024 : g->rate / 10;
+    g->chunk_limit = MIG_CHUNK_BYTES; /* 20 ms worth when rate limited */
+    if (g->rate > 0 && g->rate / 50 < g->chunk_limit)
+        g->chunk_limit = g->rate / 50 < 1024 ? 1024 : g->rate / 50;
     cJSON_Delete(o);
     g->started_ms = uv_now(s->loop);
     g->next = m->all;
