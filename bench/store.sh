@@ -79,15 +79,20 @@ db_fill=$(dbb fillrandom --benchmarks=fillrandom --num="$N")
 db_read=$(dbb readrandom --benchmarks=fillrandom,readrandom --num="$N" --reads="$N")
 rm -rf "$TMP/dbbench"
 
+# each write row starts from an empty store, as db_bench's fillrandom does
 start_store --data "$TMP/disk" --sync none
 disk_set=$(jb "$PORT" set -c 4 -P 64)
 disk_get=$(jb "$PORT" get -c 4 -P 64)
+stop_last_store
+start_store --data "$TMP/disk1" --sync none
 disk_set1=$(jb "$PORT" set -c 4 -P 64 --one-phase)
 stop_last_store
 
 start_store --memory
 mem_set=$(jb "$PORT" set -c 4 -P 64)
 mem_get=$(jb "$PORT" get -c 4 -P 64)
+stop_last_store
+start_store --memory
 mem_set1=$(jb "$PORT" set -c 4 -P 64 --one-phase)
 stop_last_store
 
@@ -96,6 +101,8 @@ rm -rf "$TMP/dbbench"
 start_store --data "$TMP/batch" --sync batch
 batch_set=$(juno-bench --store -s "127.0.0.1:$PORT" --csv -d 100 -r 1000000 -n "$SYNC_N" -t set -c 50 -P 1 |
     awk -F, 'NR == 2 { print $4 }')
+stop_last_store
+start_store --data "$TMP/batch1" --sync batch
 batch_set1=$(juno-bench --store -s "127.0.0.1:$PORT" --csv -d 100 -r 1000000 -n "$SYNC_N" -t set -c 50 -P 1 \
     --one-phase | awk -F, 'NR == 2 { print $4 }')
 stop_last_store
