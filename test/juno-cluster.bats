@@ -22,6 +22,13 @@ teardown() {
     rm -rf "$TMP"
 }
 
+# gone PID: the process has exited (a zombie not yet reaped counts as gone)
+gone() {
+    local st
+    st=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+    [[ $st == Z* ]]
+}
+
 up() {
     run juno-cluster up --dir "$DIR" --proxy-port auto --base-port auto "$@"
     echo "$output" >&2
@@ -69,7 +76,7 @@ up() {
     pids=$(cat "$DIR"/pid/*.pid)
     run juno-cluster down --dir "$DIR"
     [ "$status" -eq 0 ]
-    for p in $pids; do ! kill -0 "$p" 2>/dev/null; done
+    for p in $pids; do gone "$p"; done
     run juno-cluster status --dir "$DIR"
     [ "$status" -eq 1 ]
     [[ "$output" == *"no cluster running"* ]]
@@ -111,7 +118,7 @@ up() {
         juno -s "$P" --retries 10 put "k$i" "v$i" >/dev/null || { fails=$((fails + 1)); echo "put k$i failed" >&2; }
     done
     wait "$killer"
-    ! kill -0 "$victim" 2>/dev/null
+    gone "$victim"
     [ "$fails" -eq 0 ]
     for i in $(seq 1 300); do
         [ "$(juno -s "$P" --retries 5 get "k$i")" = "v$i" ]
@@ -119,6 +126,27 @@ up() {
     run juno-cluster status --dir "$DIR"
     [ "$status" -eq 1 ]
     [[ "$output" == *"proxy-1 "*" stopped "* ]]
+}
+
+@test "--resp-port: redis-cli through one proxy, and through HAProxy in front of two; both faces share the data" {
+    up --memory --zones 1 --resp-port auto
+    R=$(cat "$DIR/resp")
+    [[ "$output" == *"redis-cli -p ${R##*:} get hello"* ]]
+    [ "$(redis-cli -h 127.0.0.1 -p "${R##*:}" set rk rv)" = OK ]
+    [ "$(juno -s "$(cat "$DIR/proxy")" get rk)" = rv ]
+    run juno-cluster status --dir "$DIR"
+    [[ "$output" == *"; RESP $R"* ]]
+    juno-cluster down --dir "$DIR"
+    up --memory --proxies 2 --resp-port auto
+    R=$(cat "$DIR/resp")
+    grep -q "frontend juno-resp" "$DIR/haproxy.cfg"
+    for i in 1 2 3 4; do
+        [ "$(redis-cli -h 127.0.0.1 -p "${R##*:}" set "k$i" "v$i")" = OK ]
+    done
+    for i in 1 2 3 4; do
+        [ "$(juno -s "$(cat "$DIR/proxy")" get "k$i")" = "v$i" ]
+        [ "$(redis-cli -h 127.0.0.1 -p "${R##*:}" get "k$i")" = "v$i" ]
+    done
 }
 
 @test "kill -9 one store of 3 zones: clients keep working" {
@@ -164,7 +192,7 @@ up() {
     run juno-cluster remove-store z1 s1 --dir "$DIR" --yes
     echo "$output" >&2
     [ "$status" -eq 0 ]
-    ! kill -0 "$old" 2>/dev/null
+    gone "$old"
     for i in $(seq 1 60); do [ "$(juno -s "$P" get "m$i")" = "v$i" ]; done
     run juno-cluster status --dir "$DIR"
     [ "$status" -eq 0 ]
