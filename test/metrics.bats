@@ -403,11 +403,13 @@ time.sleep(30)' "$MX" "$MA" &
     sleep 0.3
     kill -TERM "$PROXY_PID" "$(cat "$TMP/pid-a")"
     for pid in "$PROXY_PID" "$(cat "$TMP/pid-a")"; do
-        for i in $(seq 100); do
-            kill -0 "$pid" 2>/dev/null || break
+        for i in $(seq 100); do # a child that exited stays a zombie until wait
+            st=$(ps -o stat= -p "$pid" 2>/dev/null) || break
+            [[ $st == Z* ]] && break
             sleep 0.1
         done
-        ! kill -0 "$pid" 2>/dev/null # exited within 10 s
-        wait "$pid"                 # with status 0
+        st=$(ps -o stat= -p "$pid" 2>/dev/null) || st=gone
+        [[ $st == Z* || $st == gone ]] # exited within 10 s
+        wait "$pid"                    # with status 0
     done
 }
