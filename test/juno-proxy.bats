@@ -477,6 +477,13 @@ key_on() {
     # a body too short to decode
     run pc raw "50500140000000140000000E0400000000000000"
     [ "$(echo "${lines[0]}" | jfield status)" = BadMsg ]
+    # good requests and a bad frame in one write: the good ones are answered, then close
+    run pc raw "$(enc 'p.encode(0, 21) + p.encode(4, 22, b"t", b"linger", b"v", {p.RID: b"B" * 16}) + b"\x17" * 64')"
+    [ "$(echo "${lines[0]}" | jfield opaque)" = 21 ]
+    [ "$(echo "${lines[1]}" | jfield opaque)" = 22 ]
+    [ "$(echo "${lines[1]}" | jfield status)" = Ok ]
+    [ "${lines[2]}" = '"closed"' ]
+    [ "$(pc get t linger | jfield value)" = v ]
     # half a message, then nothing: kept open until the client gives up
     run pc raw "5050014000000028000000" --wait 0.5
     [ "$output" = '"open"' ]

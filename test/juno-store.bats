@@ -424,6 +424,17 @@ elif kind == "unknown-op":
 elif kind == "garbage":
     s.sendall(header(32, 0x82) + struct.pack(">IB", 0xFFFFFFF0, 1) + b"\xAA" * 11)
     print(reply_status())
+elif kind == "good-then-bad":
+    # two Nops and random bytes in one write: both Nops are answered, then close
+    s.sendall(header(16, 0x00, opaque=7) + header(16, 0x00, opaque=8) + b"\x17" + os.urandom(255))
+    buf = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        buf += b
+    ops = [struct.unpack(">I", buf[i + 8:i + 12])[0] for i in range(0, len(buf) - 15, 16)]
+    print("replies %s then closed" % ",".join(map(str, ops)))
 EOF
 }
 
@@ -476,6 +487,11 @@ check_bad_input() {
 @test "bad input: garbage components are BadMsg (1)" {
     check_bad_input garbage "status 1"
     grep -q 'malformed message' "$LOG"
+}
+
+@test "bad input: good requests then a bad frame in one read: the good ones are answered, then close" {
+    check_bad_input good-then-bad "replies 7,8 then closed"
+    grep -q 'bad frame.*bad magic' "$LOG"
 }
 
 # gen_batch N PREFIX: N "set" lines then N "get" lines; values carry escapes.

@@ -41,6 +41,7 @@ struct conn {
     struct conn *prev, *next; /* w->conns */
     struct conn *dirty_next;  /* w->dirty_conns */
     int dirty, closing, closed, reading;
+    int lingering; /* a bad frame came: no more reading; close once replied */
     uint8_t *rbuf; /* owned */
     size_t rlen, rcap, need;
     uint8_t *obuf; /* owned: encoded replies not yet handed to uv_write */
@@ -110,6 +111,27 @@ conn_ref(void *obj)
     c->inflight++;
 }
 
+/* A lingering connection closes once every request read before the bad frame
+ * has its reply written. */
+static void
+conn_close_if_replied(struct conn *c)
+{
+    if (c->lingering && !c->closing && c->inflight == 0 && c->olen == 0 && c->writes == 0)
+        conn_close(c);
+}
+
+/* After a bad frame: read nothing more, but answer what came before it. */
+static void
+conn_linger(struct conn *c)
+{
+    c->lingering = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    conn_close_if_replied(c);
+}
+
 static void
 conn_unref(void *obj)
 {
@@ -119,9 +141,10 @@ conn_unref(void *obj)
         conn_free_if_done(c);
         return;
     }
-    if (!c->reading && !c->w->draining && c->inflight <= c->w->p->cfg.max_inflight / 2 &&
-        c->olen < OUT_HIGH / 2)
+    if (!c->reading && !c->lingering && !c->w->draining &&
+        c->inflight <= c->w->p->cfg.max_inflight / 2 && c->olen < OUT_HIGH / 2)
         conn_start_reading(c);
+    conn_close_if_replied(c);
 }
 
 static uint8_t *
@@ -196,10 +219,12 @@ conn_on_write(uv_write_t *req, int status)
         log_debug("write failed, closing peer=%s error=%s", c->peer, uv_strerror(status));
         conn_close(c);
     }
-    if (c->closing)
+    if (c->closing) {
         conn_free_if_done(c);
-    else
-        worker_maybe_finish(c->w);
+        return;
+    }
+    conn_close_if_replied(c);
+    if (!c->closing) worker_maybe_finish(c->w);
 }
 
 void
@@ -363,7 +388,7 @@ conn_process(struct conn *c)
             w->stats.bad_frames++;
             pmetrics_bad_frame(w);
             log_warn("bad frame, closing connection peer=%s reason=\"%s\"", c->peer, why);
-            conn_close(c);
+            conn_linger(c); /* the replies to the frames before it still go out */
             return;
         }
         handle_frame(c, c->rbuf + off, flen, t0);

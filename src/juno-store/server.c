@@ -27,6 +27,7 @@ struct conn {
     struct conn *prev, *next; /* s->conns */
     struct conn *dirty_next;  /* s->dirty */
     int dirty, closing, closed, reading;
+    int lingering; /* a bad frame came: no more reading; close once replied */
     uint8_t *rbuf; /* owned */
     size_t rlen, rcap, need;
     uint8_t *obuf; /* owned: encoded replies not yet handed to uv_write */
@@ -100,6 +101,27 @@ conn_ref(struct conn *c)
 
 static void conn__start_reading(struct conn *c);
 
+/* A lingering connection closes once every request read before the bad frame
+ * has its reply written. */
+static void
+conn__close_if_replied(struct conn *c)
+{
+    if (c->lingering && !c->closing && c->inflight == 0 && c->olen == 0 && c->writes == 0)
+        conn__close(c);
+}
+
+/* After a bad frame: read nothing more, but answer what came before it. */
+static void
+conn__linger(struct conn *c)
+{
+    c->lingering = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    conn__close_if_replied(c);
+}
+
 void
 conn_unref(struct conn *c)
 {
@@ -109,9 +131,10 @@ conn_unref(struct conn *c)
         conn__free_if_done(c);
         return;
     }
-    if (!c->reading && !c->s->draining && c->inflight <= c->s->cfg.max_inflight / 2 &&
-        c->olen < OUT_HIGH / 2)
+    if (!c->reading && !c->lingering && !c->s->draining &&
+        c->inflight <= c->s->cfg.max_inflight / 2 && c->olen < OUT_HIGH / 2)
         conn__start_reading(c);
+    conn__close_if_replied(c);
     server__maybe_finish(c->s);
 }
 
@@ -158,10 +181,12 @@ conn__on_write(uv_write_t *req, int status)
         log_info("write failed, closing peer=%s error=%s", c->peer, uv_strerror(status));
         conn__close(c);
     }
-    if (c->closing)
+    if (c->closing) {
         conn__free_if_done(c);
-    else
-        server__maybe_finish(c->s);
+        return;
+    }
+    conn__close_if_replied(c);
+    if (!c->closing) server__maybe_finish(c->s);
 }
 
 /* uv_check: hand each connection's coalesced replies to one uv_write. */
@@ -238,7 +263,7 @@ conn__process(struct conn *c)
             s->stats.bad_frames++;
             smetrics_bad_frame();
             log_warn("bad frame, closing connection peer=%s reason=\"%s\"", c->peer, why);
-            conn__close(c);
+            conn__linger(c); /* the replies to the frames before it still go out */
             return;
         }
         struct wire_msg m;
