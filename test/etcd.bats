@@ -7,6 +7,7 @@
 # teardown stops every process started (by PID), even when a test failed.
 
 bats_require_minimum_version 1.5.0
+load lib
 load etcd_helpers
 
 setup() {
@@ -15,16 +16,7 @@ setup() {
 }
 
 teardown() {
-    local pid i
-    for pid in $(tac "$TMP/pids" 2>/dev/null); do
-        kill -CONT "$pid" 2>/dev/null || true
-        kill -TERM "$pid" 2>/dev/null || continue
-        for i in $(seq 60); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_pids <(tac "$TMP/pids")
     # a sanitizer build reports to the logs: fail the test that caused it
     if grep -l -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$TMP"/*.log 2>/dev/null; then
         grep -h -A30 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$TMP"/*.log >&2

@@ -1,19 +1,12 @@
 # etcd_helpers.bash: a throwaway etcd for the bats suites (load it with
-# `load etcd_helpers`). Needs $TMP and $TMP/pids (teardown kills by PID).
+# `load etcd_helpers`, after `load lib`). Needs $TMP and $TMP/pids (teardown
+# kills by PID).
 #
 #   start_etcd        a one-member etcd on free loopback ports: $ETCD (URL),
 #                     PID in $TMP/pid-etcd; data in $TMP/etcd
 #   stop_etcd [SIG]   stop it (default TERM) and wait for it to exit
 #   etcdctl_ ARGS     etcdctl against $ETCD
 #   etcd_get KEY      the value of KEY ("" when absent)
-
-free_ports() { # N: N free loopback ports on one line
-    python3 -c '
-import socket, sys
-s = [socket.socket() for _ in range(int(sys.argv[1]))]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])' "$1"
-}
 
 start_etcd() {
     local i

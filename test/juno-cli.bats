@@ -12,29 +12,14 @@
 
 bats_require_minimum_version 1.5.0
 
+load lib
+
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 BUILD_DIR=${JUNO_BUILD:-$ROOT/build}
 export PATH="$BUILD_DIR:$PATH"
 
-# free_ports N: N free loopback TCP ports, one line.
-free_ports() {
-    python3 -c '
-import socket, sys
-s = [socket.socket() for _ in range(int(sys.argv[1]))]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])' "$1"
-}
-
 stop_all() {
-    local pid i
-    for pid in $(cat "$BATS_FILE_TMPDIR/pids" 2>/dev/null); do
-        kill -TERM "$pid" 2>/dev/null || continue
-        for i in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_pids "$BATS_FILE_TMPDIR/pids"
     : >"$BATS_FILE_TMPDIR/pids"
 }
 

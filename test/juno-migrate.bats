@@ -4,28 +4,18 @@
 # real stores and a real proxy, in file-map mode (--map-file + --reload).
 # Every process started is stopped by PID in teardown, even on failure.
 
+load lib
+
 setup() {
     TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-migrate.XXXXXX")
     : >"$TMP/pids"
-    mapfile -t PORTS < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(12)]
-for x in s: x.bind(("127.0.0.1", 0))
-for x in s: print(x.getsockname()[1])')
+    read -r -a PORTS < <(free_ports 12)
     MAP=$TMP/map.json
     LOAD_PY=$BATS_TEST_DIRNAME/migrate_load.py
 }
 
 teardown() {
-    local pid i
-    for pid in $(cat "$TMP/pids" 2>/dev/null); do
-        kill -TERM "$pid" 2>/dev/null || continue
-        for i in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_pids "$TMP/pids"
     rm -rf "$TMP"
 }
 

@@ -5,16 +5,14 @@
 # independently of lib/wire) and `juno --store` to look at one replica.
 # teardown stops every process started (by PID), even when a test failed.
 
+load lib
+
 PC_PY="$BATS_TEST_DIRNAME/proxy_client.py"
 
 setup() {
     TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-proxy.XXXXXX")
     : >"$TMP/pids"
-    read -r PA1 PA2 PB1 PB2 PC1 PC2 PX PC3 < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(8)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+    read -r PA1 PA2 PB1 PB2 PC1 PC2 PX PC3 < <(free_ports 8)
     A1=127.0.0.1:$PA1 A2=127.0.0.1:$PA2 B1=127.0.0.1:$PB1 B2=127.0.0.1:$PB2
     C1=127.0.0.1:$PC1 C2=127.0.0.1:$PC2 C3=127.0.0.1:$PC3
     PROXY=127.0.0.1:$PX
@@ -25,16 +23,7 @@ print(*[x.getsockname()[1] for x in s])')
 }
 
 teardown() {
-    local pid i
-    for pid in $(cat "$TMP/pids" 2>/dev/null); do
-        kill -CONT "$pid" 2>/dev/null || true
-        kill -TERM "$pid" 2>/dev/null || continue
-        for i in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_pids "$TMP/pids"
     # a sanitizer build reports to the log: fail the test that caused it
     if grep -q -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$PLOG" 2>/dev/null; then
         cat "$PLOG" >&2

@@ -6,16 +6,14 @@
 # juno-proxy serving both protocols, on free loopback ports in a temp dir;
 # teardown stops every process started (by PID), even when a test failed.
 
+load lib
+
 RC_PY="$BATS_TEST_DIRNAME/resp_client.py"
 
 setup() {
     TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp.XXXXXX")
     : >"$TMP/pids"
-    read -r PA PB PC PX PR < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(5)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+    read -r PA PB PC PX PR < <(free_ports 5)
     A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
     PROXY=127.0.0.1:$PX RESP=127.0.0.1:$PR
     MAP=$TMP/map.json
@@ -26,15 +24,7 @@ print(*[x.getsockname()[1] for x in s])')
 teardown() {
     local pid i
     tmux -L "juno-resp-$$" kill-server 2>/dev/null || true
-    for pid in $(cat "$TMP/pids" 2>/dev/null); do
-        kill -CONT "$pid" 2>/dev/null || true
-        kill -TERM "$pid" 2>/dev/null || continue
-        for i in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_pids "$TMP/pids"
     if grep -q -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$PLOG" 2>/dev/null; then
         cat "$PLOG" >&2
         rm -rf "$TMP"

@@ -7,14 +7,12 @@
 # The map has two nodes, s1 (the store under test, $A) and s2 (never started),
 # over 64 shards, so some keys belong to a shard the store does not own.
 
+load lib
+
 setup() {
     TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-store.XXXXXX")
     : >"$TMP/pids"
-    read -r P1 P2 < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+    read -r P1 P2 < <(free_ports 2)
     A=127.0.0.1:$P1
     MAP=$TMP/map.json
     juno-ring init --cluster t --shards 64 --zone "z0=s1@$A,s2@127.0.0.1:$P2" >"$MAP"
@@ -22,15 +20,7 @@ print(*[x.getsockname()[1] for x in s])')
 }
 
 teardown() {
-    local pid i
-    for pid in $(cat "$TMP/pids" 2>/dev/null); do
-        kill -TERM "$pid" 2>/dev/null || continue
-        for i in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_pids "$TMP/pids"
     rm -rf "$TMP"
 }
 

@@ -7,14 +7,12 @@
 # bad input and check that the daemon still serves. teardown stops every
 # process started (by PID), even when a test failed.
 
+load lib
+
 setup() {
     TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-metrics.XXXXXX")
     : >"$TMP/pids"
-    read -r PA PB PC PX MA MB MC MX < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(8)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+    read -r PA PB PC PX MA MB MC MX < <(free_ports 8)
     A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC PROXY=127.0.0.1:$PX
     MA=127.0.0.1:$MA MB=127.0.0.1:$MB MC=127.0.0.1:$MC MX=127.0.0.1:$MX
     MAP=$TMP/map.json
@@ -23,16 +21,7 @@ print(*[x.getsockname()[1] for x in s])')
 }
 
 teardown() {
-    local pid i
-    for pid in $(cat "$TMP/pids" 2>/dev/null); do
-        kill -CONT "$pid" 2>/dev/null || true
-        kill -TERM "$pid" 2>/dev/null || continue
-        for i in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_pids "$TMP/pids"
     # a sanitizer build reports to the logs: fail the test that caused it
     if grep -q -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$TMP"/*.log 2>/dev/null; then
         cat "$TMP"/*.log >&2
