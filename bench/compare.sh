@@ -47,18 +47,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 [ -x "$BUILD/juno-proxy" ] && [ -x "$BUILD/juno-store" ] || make -s -j2 all
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # TMP, PIDS (stopped on exit), free_port
 
 wait_resp() { # port: until it answers PING
     for _ in $(seq 200); do

@@ -25,16 +25,8 @@ BUILD=${BUILD:-build}
 export PATH="$PWD/$BUILD:$PATH"
 [ -x "$BUILD/juno-migrate" ] && [ -x "$BUILD/juno-bench" ] || make -s -j2 all
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # TMP, PIDS (stopped on exit), free_port
 wait_up() { for _ in $(seq 200); do juno --store "$1" --timeout 200 nop >/dev/null 2>&1 && return; sleep 0.05; done; exit 69; }
 
 S1=127.0.0.1:$(free_port) S2=127.0.0.1:$(free_port) PROXY=127.0.0.1:$(free_port)

@@ -28,16 +28,8 @@ if ! command -v db_bench >/dev/null; then
 fi
 [ -x "$BUILD/juno-store" ] && [ -x "$BUILD/juno-bench" ] || make -s -j2 all
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # TMP, PIDS (stopped on exit), free_port
 
 # db_bench: ops/sec from its "name : x micros/op y ops/sec" line
 dbb() { # name, extra flags...

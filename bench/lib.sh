@@ -1,0 +1,18 @@
+# bench/lib.sh: what the bench scripts share (source it after cd to the tree).
+#
+#   TMP, PIDS      a temp dir and the PIDs to stop; on exit every PID is
+#                  killed and waited for, and TMP removed
+#   free_port      a free loopback TCP port
+
+TMP=$(mktemp -d)
+PIDS=()
+bench_cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap bench_cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
