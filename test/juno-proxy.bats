@@ -33,24 +33,6 @@ teardown() {
     rm -rf "$TMP"
 }
 
-# start_store NAME ADDR [juno-store options]: run one store in the background
-# (PID in $TMP/pid-NAME and $TMP/pids) and wait until it answers a Nop.
-start_store() {
-    local name=$1 addr=$2 i
-    shift 2
-    juno-store --listen "$addr" --map "$MAP" "$@" 2>>"$TMP/store-$name.log" &
-    echo $! >"$TMP/pid-$name"
-    echo $! >>"$TMP/pids"
-    for i in $(seq 200); do
-        juno --store "$addr" --timeout 200 nop >/dev/null 2>&1 && return 0
-        kill -0 "$(cat "$TMP/pid-$name")" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "juno-store $name did not start:" >&2
-    cat "$TMP/store-$name.log" >&2
-    return 1
-}
-
 # start_stores [--data]: the six stores, in memory or each on its own data dir.
 start_stores() {
     local n

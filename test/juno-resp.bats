@@ -33,27 +33,12 @@ teardown() {
     rm -rf "$TMP"
 }
 
-# start_store NAME ADDR: one store in memory (PID in $TMP/pid-NAME), ready
-# once it answers a Nop.
-start_store() {
-    local i
-    juno-store --listen "$2" --map "$MAP" --memory 2>>"$TMP/store-$1.log" &
-    echo $! >"$TMP/pid-$1"
-    echo $! >>"$TMP/pids"
-    for i in $(seq 200); do
-        juno --store "$2" --timeout 200 nop >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    cat "$TMP/store-$1.log" >&2
-    return 1
-}
-
 # start_all [juno-proxy options]: the three stores, then the proxy serving the
 # native protocol on $PROXY and RESP on $RESP (PID in $PPID_), ready once
 # redis-cli gets PONG.
 start_all() {
     local i
-    start_store a "$A" && start_store b "$B" && start_store c "$C" || return 1
+    start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory || return 1
     juno-proxy --listen "$PROXY" --resp "$RESP" --map "$MAP" "$@" 2>>"$PLOG" &
     PPID_=$!
     echo "$PPID_" >>"$TMP/pids"
@@ -209,7 +194,7 @@ rc() { redis-cli -h 127.0.0.1 -p "$PR" "$@"; }
 
 @test "one zone (a single replica per key): SET drops a TTL, KEEPTTL keeps it, EXPIRE and PERSIST" {
     juno-ring init --cluster t --shards 64 --zone "z0=a@$A" >"$MAP"
-    start_store a "$A"
+    start_store a "$A" --memory
     juno-proxy --listen "$PROXY" --resp "$RESP" --map "$MAP" 2>>"$PLOG" &
     PPID_=$!
     echo "$PPID_" >>"$TMP/pids"

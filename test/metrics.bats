@@ -31,27 +31,10 @@ teardown() {
     rm -rf "$TMP"
 }
 
-# start_store NAME ADDR METRICS [juno-store options]: PID in $TMP/pid-NAME.
-start_store() {
-    local name=$1 addr=$2 maddr=$3 i
-    shift 3
-    juno-store --listen "$addr" --map "$MAP" --metrics "$maddr" "$@" 2>>"$TMP/store-$name.log" &
-    echo $! >"$TMP/pid-$name"
-    echo $! >>"$TMP/pids"
-    for i in $(seq 200); do
-        juno --store "$addr" --timeout 200 nop >/dev/null 2>&1 && return 0
-        kill -0 "$(cat "$TMP/pid-$name")" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "juno-store $name did not start:" >&2
-    cat "$TMP/store-$name.log" >&2
-    return 1
-}
-
 start_stores() {
-    start_store a "$A" "$MA" --memory "$@"
-    start_store b "$B" "$MB" --memory "$@"
-    start_store c "$C" "$MC" --memory "$@"
+    start_store a "$A" --metrics "$MA" --memory "$@"
+    start_store b "$B" --metrics "$MB" --memory "$@"
+    start_store c "$C" --metrics "$MC" --memory "$@"
 }
 
 # start_proxy [juno-proxy options]: ready once a ping answers and the three
@@ -182,7 +165,7 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$PX" "$TMP/busy" &
 }
 
 @test "juno-store: Prometheus text; requests, latency, write groups and WAL syncs move; RocksDB figures" {
-    start_store a "$A" "$MA" --data "$TMP/data-a" --sync always
+    start_store a "$A" --metrics "$MA" --data "$TMP/data-a" --sync always
     run curl -sS -i "http://$MA/metrics"
     [ "$status" -eq 0 ]
     [[ "$output" == "HTTP/1.1 200 OK"* ]]
@@ -235,7 +218,7 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$PX" "$TMP/busy" &
 }
 
 @test "juno-store --sync none: write groups counted, no WAL sync" {
-    start_store a "$A" "$MA" --data "$TMP/data-a" --sync none
+    start_store a "$A" --metrics "$MA" --data "$TMP/data-a" --sync none
     for k in k1 k2; do juno --store "$A" --map "$MAP" -n t set "$k" v >/dev/null; done
     [ "$(m "$MA" juno_store_writes_total)" -eq 2 ]
     [ "$(m "$MA" juno_store_wal_syncs_total)" -eq 0 ]
@@ -307,7 +290,7 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$PX" "$TMP/busy" &
     [ "$(m "$MX" "juno_proxy_store_down{store=\"$A\"}")" = 0 ]
     grep -qx 'juno_proxy_requests_total{op="set",status="Ok"} 4' <(scrape "$MX")
 
-    start_store c "$C" "$MC" --memory
+    start_store c "$C" --metrics "$MC" --memory
     wait_m "$MX" "$down" 0
     wait_m "$MX" juno_proxy_stores_down 0
 
