@@ -63,6 +63,10 @@ wire_rq(uint8_t type_flag)
 /* juno: with ONE_PHASE, the record's expiration is the request's ExpirationTime
  * (absent: never), whether the record exists or not */
 #define WIRE_FLAG_SET_EXPIRY  0x20
+/* juno: on a Clone, a record a migration copies: the target applies it behind
+ * other writes and makes it durable before its next ShardInfo answer rather
+ * than with an fsync of its own */
+#define WIRE_FLAG_BULK        0x40
 
 /* XX(NAME, value, "Name") */
 #define WIRE_OPCODE_MAP(XX)                                                                        \

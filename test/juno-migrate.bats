@@ -19,17 +19,20 @@ teardown() {
     rm -rf "$TMP"
 }
 
-# start_store NAME ADDR MAPFILE: a juno-store in memory; its PID in $TMP/NAME.pid.
+# start_store NAME ADDR MAPFILE [OPTION...]: a juno-store (in memory unless
+# options are given); its PID in $TMP/NAME.pid.
 start_store() {
-    juno-store --listen "$2" --map "$3" --memory 2>>"$TMP/$1.log" &
+    local name=$1 addr=$2 map=$3 i
+    shift 3
+    [ $# -gt 0 ] || set -- --memory
+    juno-store --listen "$addr" --map "$map" "$@" 2>>"$TMP/$name.log" &
     echo $! >>"$TMP/pids"
-    echo $! >"$TMP/$1.pid"
-    local i
+    echo $! >"$TMP/$name.pid"
     for i in $(seq 200); do
-        juno --store "$2" --timeout 200 nop >/dev/null 2>&1 && return 0
+        juno --store "$addr" --timeout 200 nop >/dev/null 2>&1 && return 0
         sleep 0.05
     done
-    cat "$TMP/$1.log" >&2
+    cat "$TMP/$name.log" >&2
     return 1
 }
 
@@ -132,6 +135,24 @@ two_stores() {
     run juno --store "$A" migrate-verify "$S"
     [ "$status" -eq 0 ]
     [ "$(echo "$output" | jfield match)" = "True" ]
+}
+
+@test "store: copied records cost the target no fsync of their own; it syncs before answering ShardInfo" {
+    A=127.0.0.1:${PORTS[0]} B=127.0.0.1:${PORTS[1]} M=127.0.0.1:${PORTS[2]}
+    juno-ring init --cluster t --shards 16 --zone "z0=s1@$A,s2@$B" >"$MAP"
+    start_store s1 "$A" "$MAP"
+    start_store s2 "$B" "$MAP" --data "$TMP/s2" --sync batch --metrics "$M"
+    S=$(shard_of_node s1)
+    fill "$A" "$MAP" 40000 k
+    syncs() { curl -sf "http://$M/metrics" | awk '$1 == "juno_store_wal_syncs_total" { print $2 }'; }
+    before=$(syncs)
+    juno --store "$A" migrate-start "$S" "{\"target\":\"$B\"}" >/dev/null
+    wait_state "$A" "$S" caught_up
+    [ "$(juno --store "$A" migrate-status "$S" | jfield records)" -gt 2000 ]
+    [ "$(syncs)" -eq "$before" ]
+    dst=$(juno --store "$B" shard-info "$S")
+    [ "$(syncs)" -gt "$before" ]
+    [ "$(echo "$dst" | jfield hash)" = "$(juno --store "$A" shard-info "$S" | jfield hash)" ]
 }
 
 @test "store: writes during the copy are forwarded; stop ends forwarding; the target serves the shard" {

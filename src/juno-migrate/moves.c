@@ -306,8 +306,15 @@ moves_run(struct jmig *j, char *err, size_t errlen)
                 rc = step_pending(j, mv, err, errlen);
                 if (mv->phase == MV_COPYING) active[mv->zone_index]++, busy = 1;
                 break;
-            case MV_COPYING: rc = step_copying(j, mv, err, errlen); break;
-            case MV_VERIFYING: rc = step_verifying(j, mv, err, errlen); break;
+            case MV_COPYING:
+                rc = step_copying(j, mv, err, errlen);
+                if (rc != 0 || mv->phase != MV_VERIFYING) break;
+                busy = 1; /* caught up: verify now rather than next round */
+                /* fall through */
+            case MV_VERIFYING:
+                rc = step_verifying(j, mv, err, errlen);
+                if (mv->phase == MV_DONE) busy = 1; /* a free slot for a pending move */
+                break;
             case MV_DONE: break;
             }
             if (rc != 0) return rc;
@@ -315,8 +322,8 @@ moves_run(struct jmig *j, char *err, size_t errlen)
         }
         progress_draw(j, 0);
         if (done == p->nmoves) return 0;
-        if (!busy) {
-            struct timespec ts = {0, 10 * 1000000L}; /* status calls are cheap */
+        if (!busy) { /* nothing moved on this round: a short wait (status calls are cheap) */
+            struct timespec ts = {0, 2 * 1000000L};
             nanosleep(&ts, NULL);
         }
     }

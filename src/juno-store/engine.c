@@ -16,6 +16,7 @@
 #include <xxhash.h>
 
 #define ENGINE_GROUP_MAX 4096 /* writes per group: bounds the latency of one fsync batch */
+#define ENGINE_BULK_MAX  256  /* bulk writes per group: bounds what a copy adds to a group */
 
 struct engine {
     rocksdb_t *db;                              /* owned */
@@ -30,16 +31,19 @@ struct engine {
     enum engine_sync sync;
     uint32_t tombstone_grace_s;
     atomic_uchar droppable[65536];
+    atomic_int bulk_unsynced; /* bulk writes applied since the last WAL fsync */
 
     /* writer thread: queue in, done out */
     pthread_t writer;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct engine_write *queue_head, *queue_tail; /* under mu */
+    struct engine_write *bulk_head, *bulk_tail;   /* under mu: bulk writes, after the others */
     struct engine_write *done_head, *done_tail;   /* under mu */
     int stopping;                                 /* under mu */
     size_t pending;                               /* loop thread */
     struct engine_write *local_head, *local_tail; /* loop thread: not yet published */
+    struct engine_write *lbulk_head, *lbulk_tail; /* loop thread: bulk, not yet published */
     uv_async_t async;                             /* posts completions to the loop */
 };
 
@@ -139,6 +143,31 @@ engine__write_batch(struct engine *e, rocksdb_writebatch_t *wb, int sync)
     return 0;
 }
 
+/* fsync the WAL: everything written before is durable. Returns 0 or JUNO_EIO. */
+static int
+engine__sync(struct engine *e)
+{
+    if (e->env != NULL) return 0; /* the memory env has no fsync (nor a disk to lose) */
+    char *err = NULL;
+    rocksdb_flush_wal(e->db, 1, &err);
+    if (err != NULL) {
+        log_error("rocksdb WAL sync failed: %s", err);
+        rocksdb_free(err);
+        return JUNO_EIO;
+    }
+    smetrics_wal_sync();
+    return 0;
+}
+
+int
+engine_sync_wal(struct engine *e)
+{
+    if (e->sync == ENGINE_SYNC_NONE || !atomic_exchange(&e->bulk_unsynced, 0)) return 0;
+    int rc = engine__sync(e);
+    if (rc != 0) atomic_store(&e->bulk_unsynced, 1);
+    return rc;
+}
+
 /* Apply the n writes starting at batch as one WriteBatch (split only around a
  * range delete). Sets each write's applied flag; returns 0 or JUNO_EIO. */
 static int
@@ -152,7 +181,7 @@ engine__apply(struct engine *e, struct engine_write *batch, size_t n, int sync)
     if (cap == 16) memset(inline_slots, 0, sizeof(inline_slots));
 
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    int rc = 0;
+    int rc = 0, unsynced = 0;
     for (struct engine_write *w = batch; w && rc == 0; w = w->next) {
         w->applied = 1;
         switch (w->op) {
@@ -171,19 +200,41 @@ engine__apply(struct engine *e, struct engine_write *batch, size_t n, int sync)
             break;
         case ENGINE_DELETE_RANGE:
             /* later conditional writes must see the range gone: write what is
-             * batched, then the range, and forget the group's keys */
-            rc = engine__write_batch(e, wb, 0);
+             * batched with the range (synced with the rest of the group, once,
+             * at the end) and forget the group's keys */
             rocksdb_writebatch_delete_range(wb, (const char *)w->key, w->klen, (const char *)w->val,
                                             w->vlen);
-            if (rc == 0) rc = engine__write_batch(e, wb, sync);
+            rc = engine__write_batch(e, wb, 0);
+            unsynced = 1;
             memset(g.slots, 0, cap * sizeof(*g.slots));
             break;
         }
     }
-    if (rc == 0) rc = engine__write_batch(e, wb, sync);
+    if (rc == 0 && rocksdb_writebatch_count(wb) > 0)
+        rc = engine__write_batch(e, wb, sync);
+    else if (rc == 0 && sync && unsynced)
+        rc = engine__sync(e);
     rocksdb_writebatch_destroy(wb);
     if (g.slots != inline_slots) free(g.slots);
     return rc;
+}
+
+/* Cut up to max writes from the front of the queue *qh..*qt; returns the first
+ * (NULL when empty), the last in *last, the count in *n. Under mu. */
+static struct engine_write *
+engine__take(struct engine_write **qh, struct engine_write **qt, size_t max,
+             struct engine_write **last, size_t *n)
+{
+    struct engine_write *head = *qh, *tail = head;
+    *n = 0;
+    if (head == NULL) return NULL;
+    *n = 1;
+    while (tail->next && *n < max) tail = tail->next, (*n)++;
+    *qh = tail->next;
+    if (*qh == NULL) *qt = NULL;
+    tail->next = NULL;
+    *last = tail;
+    return head;
 }
 
 static void *
@@ -192,15 +243,18 @@ engine__writer_main(void *arg)
     struct engine *e = arg;
     pthread_mutex_lock(&e->mu);
     for (;;) {
-        while (e->queue_head == NULL && !e->stopping) pthread_cond_wait(&e->cv, &e->mu);
-        if (e->queue_head == NULL && e->stopping) break;
-        /* take up to ENGINE_GROUP_MAX writes as one group */
-        struct engine_write *head = e->queue_head, *tail = head;
-        size_t n = 1;
-        while (tail->next && n < ENGINE_GROUP_MAX) tail = tail->next, n++;
-        e->queue_head = tail->next;
-        if (e->queue_head == NULL) e->queue_tail = NULL;
-        tail->next = NULL;
+        while (e->queue_head == NULL && e->bulk_head == NULL && !e->stopping)
+            pthread_cond_wait(&e->cv, &e->mu);
+        if (e->queue_head == NULL && e->bulk_head == NULL && e->stopping) break;
+        /* one group: up to ENGINE_GROUP_MAX writes, then up to
+         * ENGINE_BULK_MAX bulk writes, so that a copy never delays the
+         * others by more than one bounded batch */
+        size_t n, nbulk;
+        struct engine_write *tail = NULL, *btail = NULL;
+        struct engine_write *head =
+            engine__take(&e->queue_head, &e->queue_tail, ENGINE_GROUP_MAX, &tail, &n);
+        struct engine_write *bulk =
+            engine__take(&e->bulk_head, &e->bulk_tail, ENGINE_BULK_MAX, &btail, &nbulk);
         pthread_mutex_unlock(&e->mu);
 
         uint64_t t0 = uv_hrtime();
@@ -213,11 +267,27 @@ engine__writer_main(void *arg)
                 w->next = next;
                 w = next;
             }
+            if (bulk) {
+                int rc = engine__apply(e, bulk, nbulk, 0);
+                for (struct engine_write *w = bulk; w; w = w->next) w->status = rc;
+            }
+            if (head)
+                tail->next = bulk;
+            else
+                head = bulk;
         } else {
-            int rc = engine__apply(e, head, n, e->sync == ENGINE_SYNC_BATCH);
+            if (head)
+                tail->next = bulk;
+            else
+                head = bulk;
+            int sync = e->sync == ENGINE_SYNC_BATCH && n > 0;
+            int rc = engine__apply(e, head, n + nbulk, sync);
             for (struct engine_write *w = head; w; w = w->next) w->status = rc;
+            if (rc == 0 && sync) atomic_store(&e->bulk_unsynced, 0); /* this fsync covered them */
         }
-        smetrics_write_group(n, uv_hrtime() - t0);
+        if (bulk && !(e->sync == ENGINE_SYNC_BATCH && n > 0)) atomic_store(&e->bulk_unsynced, 1);
+        if (bulk) tail = btail;
+        smetrics_write_group(n + nbulk, uv_hrtime() - t0);
 
         pthread_mutex_lock(&e->mu);
         if (e->done_tail)
@@ -259,26 +329,39 @@ engine_submit(struct engine *e, struct engine_write *w)
     w->next = NULL;
     w->status = 0;
     e->pending++;
-    if (e->local_tail)
-        e->local_tail->next = w;
+    struct engine_write **h = w->bulk ? &e->lbulk_head : &e->local_head;
+    struct engine_write **t = w->bulk ? &e->lbulk_tail : &e->local_tail;
+    if (*t)
+        (*t)->next = w;
     else
-        e->local_head = w;
-    e->local_tail = w;
+        *h = w;
+    *t = w;
+}
+
+/* Append the list h..t to the queue *qh..*qt. */
+static void
+engine__append(struct engine_write **qh, struct engine_write **qt, struct engine_write *h,
+               struct engine_write *t)
+{
+    if (h == NULL) return;
+    if (*qt)
+        (*qt)->next = h;
+    else
+        *qh = h;
+    *qt = t;
 }
 
 void
 engine_kick(struct engine *e)
 {
-    if (e->local_head == NULL) return;
+    if (e->local_head == NULL && e->lbulk_head == NULL) return;
     pthread_mutex_lock(&e->mu);
-    if (e->queue_tail)
-        e->queue_tail->next = e->local_head;
-    else
-        e->queue_head = e->local_head;
-    e->queue_tail = e->local_tail;
+    engine__append(&e->queue_head, &e->queue_tail, e->local_head, e->local_tail);
+    engine__append(&e->bulk_head, &e->bulk_tail, e->lbulk_head, e->lbulk_tail);
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
     e->local_head = e->local_tail = NULL;
+    e->lbulk_head = e->lbulk_tail = NULL;
 }
 
 size_t
@@ -313,6 +396,7 @@ engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **ou
     e->sync = cfg->sync;
     e->tombstone_grace_s = cfg->tombstone_grace_s;
     for (size_t i = 0; i < 65536; i++) atomic_init(&e->droppable[i], 0);
+    atomic_init(&e->bulk_unsynced, 0);
 
     e->opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(e->opts, 1);

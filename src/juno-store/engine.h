@@ -41,6 +41,9 @@ struct engine_write {
     size_t vlen;
     void (*cb)(struct engine_write *w, int status); /* on the loop thread; 0 or JUNO_E* */
     void *data;
+    int bulk;    /* a migration's copied record: written after the other writes
+                  * queued, at most ENGINE_BULK_MAX per group, and never the
+                  * reason for an fsync (engine_sync_wal makes it durable) */
     int applied; /* set by the engine: 0 when a PUT_IF_NEWER was older and skipped */
     /* engine private */
     int status;
@@ -61,6 +64,11 @@ void engine_submit(struct engine *e, struct engine_write *w);
 /* Hand every write submitted since the last kick to the writer thread, with
  * one lock and one wakeup (loop thread; call once per loop turn). */
 void engine_kick(struct engine *e);
+
+/* Make every write acknowledged so far durable (one WAL fsync; nothing to do
+ * with --sync none or in memory). Blocking: call from a worker. Returns 0 or
+ * JUNO_EIO. */
+int engine_sync_wal(struct engine *e);
 
 /* Read key. On 0, *val (owned; release with engine_free) holds *vlen bytes.
  * Returns 0, JUNO_ENOTFOUND or JUNO_EIO. Safe from any thread. */

@@ -47,7 +47,7 @@
 
 #define MIG_CHUNK_BYTES (128u << 10) /* encoded Clones per worker pass */
 #define MIG_COPY_WORKERS                                                                           \
-    1 /* copy passes in the thread pool at once, store-wide:                                       \
+    2 /* copy passes in the thread pool at once, store-wide:                                       \
          foreground reads share the pool */
 #define MIG_CHUNK_RECORDS 4096
 #define MIG_WINDOW        (4u << 20)   /* copy bytes sent and not yet acknowledged */
@@ -644,6 +644,7 @@ mig__work_copy(uv_work_t *w)
         }
         struct wire_msg msg;
         if (mig__clone_msg(k, kl, v, vl, &msg) != 0) continue;
+        msg.flags |= WIRE_FLAG_BULK; /* forwarded writes are not: they sync as usual */
         if (msg.meta.expiration_time && msg.meta.expiration_time <= now) continue;
         size_t n = wire_encoded_size(&msg);
         if (n == 0 || n > OPQ_SIZE) continue;

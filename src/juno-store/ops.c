@@ -663,7 +663,10 @@ static void
 op__work_shard_info(uv_work_t *w)
 {
     struct op *op = w->data;
-    ops_shard_scan(op->s, op->shard, op->info, &op->get_rc);
+    /* a migration's target answers for what it holds durably: its copied
+     * records (WIRE_FLAG_BULK) were written without an fsync of their own */
+    op->get_rc = engine_sync_wal(op->s->engine);
+    if (op->get_rc == 0) ops_shard_scan(op->s, op->shard, op->info, &op->get_rc);
 }
 
 static void
@@ -799,6 +802,7 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
         }
         if (req->opcode == WIRE_OP_CLONE && !s->owned[op->shard])
             engine_set_droppable(s->engine, op->shard, 0); /* being moved in: keep it */
+        op->w.bulk = req->opcode == WIRE_OP_CLONE && (req->flags & WIRE_FLAG_BULK) != 0;
         op__store_record(op, (req->flags & WIRE_FLAG_MARK_DELETE) != 0);
         break;
     }
