@@ -3,7 +3,9 @@
 # costs foreground requests. Prints a markdown table for docs/benchmarks.md.
 #
 #   bench/migrate.sh [N]      N records of $VALUE bytes (default 100) loaded first
-#                             (default 1000000); RATE, SECS, LIMIT, PARALLEL below
+#                             (default 1000000); RATE, SECS, LIMIT, PARALLEL below;
+#                             STORE_OPTS are added to both stores' options
+#                             (e.g. "--busy-copy-rate 16")
 #
 # One zone on disk (--sync batch): s1 holds every shard; a proxy in front.
 #   idle          juno-bench through the proxy, open loop (RATE req/s, set+get),
@@ -13,6 +15,7 @@
 #                 phase (juno-migrate start -> every move verified)
 #   under load    the same add/remove cycles, back to back, while juno-bench
 #                 runs at RATE: MB/s, and the foreground p50/p99 during them
+#                 (the source slows its copy to --busy-copy-rate meanwhile)
 # s2 starts empty before each add. Needs: make all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +35,7 @@ wait_up() { for _ in $(seq 200); do juno --store "$1" --timeout 200 nop >/dev/nu
 S1=127.0.0.1:$(free_port) S2=127.0.0.1:$(free_port) PROXY=127.0.0.1:$(free_port)
 MAP=$TMP/map.json MAP2=$TMP/map2.json
 juno-ring init --cluster bench --shards 1024 --zone "z0=s1@$S1" >"$MAP"
-juno-store --listen "$S1" --map "$MAP" --data "$TMP/s1" >/dev/null 2>"$TMP/s1.log" &
+juno-store --listen "$S1" --map "$MAP" --data "$TMP/s1" ${STORE_OPTS:-} >/dev/null 2>"$TMP/s1.log" &
 S1PID=$!
 PIDS+=($S1PID)
 wait_up "$S1"
@@ -47,7 +50,7 @@ juno-bench --store -s "$S1" --shards 1024 -t set -n "$N" -r "$N" -c 4 -P 64 -d "
 S2PID=
 start_s2() { # a fresh, empty s2 reading MAP2
     rm -rf "$TMP/s2"
-    juno-store --listen "$S2" --map "$MAP2" --data "$TMP/s2" >/dev/null 2>>"$TMP/s2.log" &
+    juno-store --listen "$S2" --map "$MAP2" --data "$TMP/s2" ${STORE_OPTS:-} >/dev/null 2>>"$TMP/s2.log" &
     S2PID=$!
     PIDS+=($S2PID)
     wait_up "$S2"
@@ -55,28 +58,37 @@ start_s2() { # a fresh, empty s2 reading MAP2
 stop_s2() { kill "$S2PID"; wait "$S2PID" 2>/dev/null || true; }
 
 # migrate PLANARGS...: plan from MAP and run it (in this shell, so that s2's PID
-# stays known); the bytes copied go to $TMP/bytes
+# stays known); its JSON events are appended to $TMP/events.json. Nothing
+# else runs meanwhile (no interpreter starts): the foreground sees the
+# migration, not this script.
 migrate() {
-    juno-ring plan "$MAP" "$@" --json >"$TMP/plan.json"
-    python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))["map"], open(sys.argv[2], "w"))' \
-        "$TMP/plan.json" "$MAP2"
+    juno-ring plan "$MAP" "$@" --json --out "$MAP2" >"$TMP/plan.json"
     if [ "$1" = --add ]; then start_s2; fi
     local reload="--reload $S1PID --reload $PPID_"
     [ -n "$S2PID" ] && kill -0 "$S2PID" 2>/dev/null && reload="$reload --reload $S2PID"
     # shellcheck disable=SC2086
     juno-migrate "$TMP/plan.json" --map-file "$MAP" --map-file "$MAP2" $reload --json --drain-ms 100 \
-        --yes --parallel "${PARALLEL:-16}" ${MIGRATE_OPTS:-} >"$TMP/events.json"
+        --yes --parallel "${PARALLEL:-16}" ${MIGRATE_OPTS:-} >>"$TMP/events.json"
     if [ "$1" = --remove ]; then stop_s2; fi
-    python3 - "$TMP/events.json" >"$TMP/bytes" <<'EOF'
+}
+
+# moved: of the migrations in $TMP/events.json, "MB/s count MB" (record bytes
+# over the copy phases; MB per migration)
+moved() {
+    python3 - "$TMP/events.json" <<'EOF'
 import json, sys
-prog, copy_s = {}, 0
+runs = []  # [bytes per zone, copy seconds] per migration
 for line in open(sys.argv[1]):
     e = json.loads(line)
-    if e["event"] == "progress":
-        prog[e["zone"]] = e  # the last one per zone has the totals
+    if e["event"] == "start":
+        runs.append([{}, 0])
+    elif e["event"] == "progress":
+        runs[-1][0][e["zone"]] = e["bytes"]  # the last one per zone has the totals
     elif e["event"] == "verified":
-        copy_s = e["elapsed_s"]  # start -> every move verified
-print(sum(p["bytes"] for p in prog.values()), copy_s)
+        runs[-1][1] = e["elapsed_s"]  # start -> every move verified
+b = sum(sum(r[0].values()) for r in runs)
+t = sum(r[1] for r in runs)
+print("%.0f %d %.1f" % (b / 1048576 / t, len(runs), b / 1048576 / len(runs)))
 EOF
 }
 
@@ -98,9 +110,9 @@ bench_fg "$SECS"
 read -r IDLE50 IDLE99 IDLEERR <"$TMP/fg.out"
 
 echo "unthrottled, no load ..." >&2
+: >"$TMP/events.json"
 migrate --add "z0=s2@$S2"
-read -r B T <"$TMP/bytes"
-read -r MBS_UNTHROTTLED MB < <(python3 -c "print('%.0f %.1f' % ($B / 1048576 / $T, $B / 1048576))")
+read -r MBS_UNTHROTTLED _ MB < <(moved)
 migrate --remove "z0=s2"
 
 # loaded_runs: add/remove cycles back to back while juno-bench runs for SECS
@@ -108,19 +120,14 @@ migrate --remove "z0=s2"
 loaded_runs() {
     bench_fg "$SECS" &
     local bench=$!
-    : >"$TMP/moved"
+    : >"$TMP/events.json"
     while kill -0 "$bench" 2>/dev/null; do
         migrate --add "z0=s2@$S2"
-        cat "$TMP/bytes" >>"$TMP/moved"
         migrate --remove "z0=s2"
-        cat "$TMP/bytes" >>"$TMP/moved"
     done
     wait "$bench"
     read -r P50 P99 ERRS <"$TMP/fg.out"
-    read -r MBS RUNS < <(python3 -c '
-import sys
-rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-print("%.0f %d" % (sum(b for b, t in rows) / 1048576 / sum(t for b, t in rows), len(rows)))' "$TMP/moved")
+    read -r MBS RUNS _ < <(moved)
 }
 
 echo "under load ..." >&2

@@ -155,6 +155,36 @@ two_stores() {
     [ "$(echo "$dst" | jfield hash)" = "$(juno --store "$A" shard-info "$S" | jfield hash)" ]
 }
 
+@test "store: while foreground requests arrive, a copy slows to --busy-copy-rate; at full speed once they stop" {
+    A=127.0.0.1:${PORTS[0]} B=127.0.0.1:${PORTS[1]}
+    juno-ring init --cluster t --shards 2 --zone "z0=s1@$A,s2@$B" >"$MAP"
+    start_store s1 "$A" "$MAP" --memory --busy-copy-rate 1
+    start_store s2 "$B" "$MAP"
+    S=$(shard_of_node s1)
+    v=$(head -c 2000 /dev/zero | tr '\0' v)
+    for i in $(seq 1 2000); do printf 'set\tk%d\t%s\n' "$i" "$v"; done |
+        juno --store "$A" --map "$MAP" --window 256 batch >/dev/null || true
+    [ "$(juno --store "$A" shard-info "$S" | jfield bytes)" -gt 1500000 ]
+    # foreground reads, one every few ms, for as long as the test needs
+    (while :; do juno --store "$A" --map "$MAP" get k1 >/dev/null 2>&1 || :; done) &
+    echo $! >>"$TMP/pids"
+    FG=$!
+    sleep 0.3
+    juno --store "$A" migrate-start "$S" "{\"target\":\"$B\"}" >/dev/null
+    sleep 0.5
+    # at 1 MB/s, about half a megabyte in half a second (without the foreground
+    # the whole shard goes in a fraction of that)
+    st=$(juno --store "$A" migrate-status "$S")
+    echo "$st"
+    [ "$(echo "$st" | jfield state)" = copying ]
+    [ "$(echo "$st" | jfield bytes)" -lt 1200000 ]
+    kill "$FG"
+    wait "$FG" 2>/dev/null || true
+    wait_state "$A" "$S" caught_up
+    run juno --store "$A" migrate-verify "$S"
+    [ "$(echo "$output" | jfield match)" = "True" ]
+}
+
 @test "store: writes during the copy are forwarded; stop ends forwarding; the target serves the shard" {
     two_stores
     fill "$A" "$MAP" 20000 k

@@ -42,6 +42,9 @@ static const char usage_text[] =
     "      --max-ttl SECONDS      TTL limit (default 259200)\n"
     "      --tombstone-grace SEC  compaction keeps tombstones this long (default 86400)\n"
     "      --idle-timeout SEC     close connections idle this long; 0 = never (default 0)\n"
+    "      --busy-copy-rate MB/S  while foreground requests arrive, a shard copy to\n"
+    "                             another store (juno-migrate) slows to this rate;\n"
+    "                             0 = never slow down (default 8)\n"
     "      --log-level LEVEL      debug | info | warn | error (default info)\n"
     "      --log-file FILE        log here instead of stderr; reopened on SIGHUP\n"
     "      --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n"
@@ -66,6 +69,7 @@ enum {
     OPT_LOG_LEVEL,
     OPT_LOG_FILE,
     OPT_METRICS,
+    OPT_BUSY_COPY_RATE,
     OPT_CHECK
 };
 
@@ -91,6 +95,7 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
     {"metrics", required_argument, NULL, OPT_METRICS},
+    {"busy-copy-rate", required_argument, NULL, OPT_BUSY_COPY_RATE},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -265,6 +270,9 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
             break;
         case OPT_LOG_LEVEL: cli_opt_log_level(optarg); break;
         case OPT_LOG_FILE: c->log_file = optarg; break;
+        case OPT_BUSY_COPY_RATE:
+            c->busy_copy_rate = cli_opt_u64("busy-copy-rate", optarg, 0, 1u << 20) << 20;
+            break;
         case OPT_METRICS:
             if (cli_parse_hostport(optarg, c->metrics_host, sizeof(c->metrics_host),
                                    &c->metrics_port) != 0)
@@ -304,6 +312,7 @@ main(int argc, char **argv)
     c->max_ttl = 259200;
     c->tombstone_grace_s = 86400;
     c->max_inflight = 16384;
+    c->busy_copy_rate = 8u << 20;
     int check_only = 0;
     parse_options(s, argc, argv, &check_only);
 

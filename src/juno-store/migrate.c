@@ -53,6 +53,8 @@
 #define MIG_WINDOW        (4u << 20)   /* copy bytes sent and not yet acknowledged */
 #define MIG_FORWARD_MAX   (256u << 20) /* unacknowledged forwards before giving up */
 #define MIG_WAIT_MS       10000        /* a Verify or Stop waits at most this long */
+#define MIG_BUSY_MS       200          /* foreground requests this recent slow the copy down */
+#define MIG_BUSY_SLICE    1000 /* while busy, a pass is 1/1000 s worth of --busy-copy-rate */
 #define MIG_SHARDS        65536
 
 #define OPQ_CTL     0x80000000u
@@ -76,6 +78,8 @@ struct mig {
     char error[200];
     uint64_t rate;        /* copy bytes per second; 0 = as fast as it goes */
     uint64_t chunk_limit; /* bytes per worker pass: smaller when rate limited */
+    uint64_t pass_limit;  /* this pass: chunk_limit, or less while the store is busy */
+    int pass_busy;        /* this pass is paced by the store's busy copy rate */
     uint64_t records, bytes, forwarded;
     uint64_t started_ms, finished_ms;
     /* the connection to the target */
@@ -118,6 +122,7 @@ struct migrate {
     struct mig *dirty;     /* streams with queued output */
     uint64_t fwd_ids;      /* request ids of forwarded Deletes */
     unsigned copy_running; /* copy passes in the thread pool */
+    uint64_t busy_next_us; /* while busy, no pass starts before this (uv_hrtime / 1000) */
     struct mig *copy_wait, *copy_wait_tail; /* streams waiting for a turn (FIFO) */
     int shutting_down;
 };
@@ -637,7 +642,7 @@ mig__work_copy(uv_work_t *w)
     uint64_t now = (uint64_t)time(NULL);
     const uint8_t *k, *v;
     size_t kl, vl;
-    while (g->chunk_len < g->chunk_limit && g->chunk_records < MIG_CHUNK_RECORDS) {
+    while (g->chunk_len < g->pass_limit && g->chunk_records < MIG_CHUNK_RECORDS) {
         if (!engine_iter_next(g->it, &k, &kl, &v, &vl)) {
             g->chunk_end = 1;
             break;
@@ -674,10 +679,17 @@ mig__after_copy(uv_work_t *w, int status)
     g->working = 0;
     s->inflight--;
     m->copy_running--;
-    while (m->copy_wait && m->copy_running < MIG_COPY_WORKERS) { /* the next stream's turn */
-        struct mig *next = m->copy_wait;
-        m->copy_wait = next->wait_next;
-        if (m->copy_wait == NULL) m->copy_wait_tail = NULL;
+    if (g->pass_busy && g->chunk_len < g->pass_limit) /* a short pass: less to wait for */
+        m->busy_next_us -= (g->pass_limit - g->chunk_len) * 1000000 / s->cfg.busy_copy_rate;
+    else if (g->pass_busy) /* a pass ends after the record that crosses the limit */
+        m->busy_next_us += (g->chunk_len - g->pass_limit) * 1000000 / s->cfg.busy_copy_rate;
+    /* the waiting streams' turn, in order; those that cannot start yet queue
+     * again (each is looked at once) */
+    struct mig *waiting = m->copy_wait;
+    m->copy_wait = m->copy_wait_tail = NULL;
+    while (waiting) {
+        struct mig *next = waiting;
+        waiting = next->wait_next;
         next->copy_queued = 0;
         if (next != g) mig__copy_next(next);
     }
@@ -750,8 +762,19 @@ mig__copy_next(struct mig *g)
             return;
         }
     }
+    /* Foreground first: while the store serves foreground requests, the copy
+     * goes at most at busy_copy_rate (store-wide, one small pass at a time;
+     * a stream's own rate still applies); at full speed again once they stop. */
     struct migrate *m = s->migrate;
-    if (m->copy_running >= MIG_COPY_WORKERS) { /* wait for a turn */
+    uint64_t now = uv_now(s->loop);
+    uint64_t busy_rate = s->cfg.busy_copy_rate;
+    int busy = busy_rate > 0 && now < s->fg_last_ms + MIG_BUSY_MS;
+    uint64_t now_us = uv_hrtime() / 1000;
+    if (busy && m->copy_running == 0 && m->busy_next_us > now_us) {
+        uv_timer_start(&g->timer, mig__on_timer, (m->busy_next_us - now_us + 999) / 1000, 0);
+        return;
+    }
+    if (m->copy_running >= (busy ? 1u : MIG_COPY_WORKERS)) { /* wait for a turn */
         if (!g->copy_queued) {
             g->copy_queued = 1;
             g->wait_next = NULL;
@@ -762,6 +785,14 @@ mig__copy_next(struct mig *g)
             m->copy_wait_tail = g;
         }
         return;
+    }
+    g->pass_busy = busy;
+    g->pass_limit = g->chunk_limit;
+    if (busy) {
+        uint64_t slice = busy_rate / MIG_BUSY_SLICE < 1024 ? 1024 : busy_rate / MIG_BUSY_SLICE;
+        if (slice < g->pass_limit) g->pass_limit = slice;
+        m->busy_next_us = (m->busy_next_us > now_us ? m->busy_next_us : now_us) +
+                          g->pass_limit * 1000000 / busy_rate;
     }
     m->copy_running++;
     g->working = 1;

@@ -760,6 +760,7 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
         reply_status(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode"); /* keyed ops only below */
         return;
     }
+    if (req->opcode != WIRE_OP_CLONE) s->fg_last_ms = uv_now(s->loop); /* a copy yields to it */
     if (check_request(s, c, req) != 0) return;
     struct op *op = op_create(s, c, req);
     if (op == NULL) {

@@ -43,8 +43,9 @@ struct store_config {
     uint64_t max_ns, max_key, max_value, max_ttl;
     uint64_t tombstone_grace_s;
     uint64_t idle_timeout_s;
-    uint64_t max_inflight;  /* per connection, before reading pauses */
-    char metrics_host[256]; /* --metrics (smetrics.c); metrics_port 0: none */
+    uint64_t max_inflight;   /* per connection, before reading pauses */
+    uint64_t busy_copy_rate; /* bytes/s: a copy's pace while foreground requests arrive; 0 = full */
+    char metrics_host[256];  /* --metrics (smetrics.c); metrics_port 0: none */
     uint16_t metrics_port;
 };
 
@@ -73,6 +74,7 @@ struct store {
     int draining, interrupts; /* SIGTERM/SIGINT seen */
     int finished;             /* drained: every handle is closing */
     struct store_stats stats;
+    uint64_t fg_last_ms;      /* uv_now of the last foreground (keyed, not Clone) request */
     struct migrate *migrate;  /* owned: migrate.c's state, made on first use */
     struct scluster *cluster; /* owned: cluster.c's state; NULL without --etcd */
 };
