@@ -200,3 +200,29 @@ up() {
     run juno-cluster add-store z9 --dir "$DIR" --yes
     [ "$status" -eq 64 ]
 }
+
+@test "remove-store of a dead store (its data gone) rebuilds its shards from the other zones" {
+    up --memory --shards 64
+    P=$(cat "$DIR/proxy")
+    for i in $(seq 1 60); do juno -s "$P" put "d$i" "v$i" >/dev/null; done
+    run juno-cluster add-store z1 --dir "$DIR" --yes
+    [ "$status" -eq 0 ]
+    S2=$(cat "$DIR/addr/store-z1-s2")
+    dead=$(cat "$DIR/pid/store-z1-s1.pid")
+    kill -KILL "$dead" # in memory: everything it held is gone
+    gone "$dead" || sleep 0.5
+    gone "$dead"
+    run juno-cluster remove-store z1 s1 --dir "$DIR" --yes
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    juno-ring fetch --etcd "$(cat "$DIR/etcd")" >"$TMP/live.json"
+    [ "$(python3 -c 'import json,sys; m = json.load(open(sys.argv[1]))
+print(",".join(n["name"] for z in m["zones"] if z["name"] == "z1" for n in z["nodes"]))' "$TMP/live.json")" = s2 ]
+    # zone z1 is s2 alone now, and it holds every key: the dead store's share
+    # came from z0 and z2
+    for i in $(seq 1 60); do
+        juno --store "$S2" --map "$DIR/map.json" read "d$i" --json | grep -q '"status":"Ok"' ||
+            { echo "d$i missing on $S2" >&2; false; }
+        [ "$(juno -s "$P" get "d$i")" = "v$i" ]
+    done
+}
