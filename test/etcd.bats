@@ -17,13 +17,10 @@ setup() {
 
 teardown() {
     stop_pids <(tac "$TMP/pids")
-    # a sanitizer build reports to the logs: fail the test that caused it
-    if grep -l -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$TMP"/*.log 2>/dev/null; then
-        grep -h -A30 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$TMP"/*.log >&2
-        rm -rf "$TMP"
-        return 1
-    fi
+    local bad=0
+    sanitizer_reports "$TMP"/*.log && bad=1
     rm -rf "$TMP"
+    return "$bad"
 }
 
 # mkmap FILE CLUSTER NODE...: a one-zone map of cluster CLUSTER.

@@ -23,19 +23,6 @@ stop_all() {
     : >"$BATS_FILE_TMPDIR/pids"
 }
 
-# wait_for WHAT LOG PID COMMAND...: until COMMAND succeeds (10 s at most).
-wait_for() {
-    local what=$1 log=$2 pid=$3 i
-    shift 3
-    for i in $(seq 200); do
-        "$@" >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "$what did not start:" >&2
-    cat "$log" >&2
-    return 1
-}
 
 start_cluster() {
     local ports p i z n
@@ -58,7 +45,7 @@ start_cluster() {
     for p in "${STORES[@]}"; do
         juno-store --listen "$p" --map "$MAP" --memory 2>>"$BATS_FILE_TMPDIR/store-$p.log" &
         echo $! >>"$BATS_FILE_TMPDIR/pids"
-        wait_for "juno-store $p" "$BATS_FILE_TMPDIR/store-$p.log" $! \
+        wait_started "juno-store $p" "$BATS_FILE_TMPDIR/store-$p.log" $! \
             juno --store "$p" --timeout 200 nop || return 1
     done
     export PROXY=127.0.0.1:${ports[6]}
@@ -67,7 +54,7 @@ start_cluster() {
     PROXY_PID=$!
     echo "$PROXY_PID" >>"$BATS_FILE_TMPDIR/pids"
     export PROXY_PID
-    wait_for juno-proxy "$PROXY_LOG" "$PROXY_PID" juno -s "$PROXY" --timeout 200 --retries 0 ping
+    wait_started juno-proxy "$PROXY_LOG" "$PROXY_PID" juno -s "$PROXY" --timeout 200 --retries 0 ping
 }
 
 setup_file() {
@@ -530,7 +517,7 @@ for i in range(6000): print(f"get\t{sys.argv[1]}rz-{i}")' "$K" | j batch >rz.aga
         juno-proxy --listen "$p2" --map "$MAP" 2>proxy2.log &
         pid=$!
         echo "$pid" >>"$BATS_FILE_TMPDIR/pids"
-        wait_for "second juno-proxy" proxy2.log "$pid" juno -s "$p2" --retries 0 ping && break
+        wait_started "second juno-proxy" proxy2.log "$pid" juno -s "$p2" --retries 0 ping && break
         grep -q 'address already in use' proxy2.log
     done
     python3 -c '

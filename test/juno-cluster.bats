@@ -2,6 +2,8 @@
 # bin/juno-cluster: a local cluster comes up, serves juno put/get, reports its
 # processes, is safe to start twice, and stops every process it started.
 
+load lib
+
 setup() {
     TMP=$(mktemp -d)
     DIR="$TMP/cluster"
@@ -13,13 +15,10 @@ teardown() {
         [ -e "$f" ] || continue
         kill -KILL "$(cat "$f")" 2>/dev/null || true
     done
-    # a sanitizer build reports to the logs: fail the test that caused it
-    if grep -l -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$DIR"/log/*.log 2>/dev/null; then
-        grep -h -A30 -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$DIR"/log/*.log >&2
-        rm -rf "$TMP"
-        return 1
-    fi
+    local bad=0
+    sanitizer_reports "$DIR"/log/*.log && bad=1
     rm -rf "$TMP"
+    return "$bad"
 }
 
 # gone PID: the process has exited (a zombie not yet reaped counts as gone)

@@ -22,31 +22,21 @@ teardown() {
 # start_store NAME ADDR MAPFILE [OPTION...]: a juno-store (in memory unless
 # options are given); its PID in $TMP/NAME.pid.
 start_store() {
-    local name=$1 addr=$2 map=$3 i
+    local name=$1 addr=$2 map=$3
     shift 3
     [ $# -gt 0 ] || set -- --memory
     juno-store --listen "$addr" --map "$map" "$@" 2>>"$TMP/$name.log" &
     echo $! >>"$TMP/pids"
     echo $! >"$TMP/$name.pid"
-    for i in $(seq 200); do
-        juno --store "$addr" --timeout 200 nop >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    cat "$TMP/$name.log" >&2
-    return 1
+    wait_started "juno-store $name" "$TMP/$name.log" $! juno --store "$addr" --timeout 200 nop
 }
 
 start_proxy() {
     juno-proxy --listen "$PROXY" --map "$MAP" 2>>"$TMP/proxy.log" &
     echo $! >>"$TMP/pids"
     echo $! >"$TMP/proxy.pid"
-    local i
-    for i in $(seq 200); do
-        juno --server "$PROXY" --timeout 200 ping >/dev/null 2>&1 && sleep 0.1 && return 0
-        sleep 0.05
-    done
-    cat "$TMP/proxy.log" >&2
-    return 1
+    wait_started juno-proxy "$TMP/proxy.log" $! juno --server "$PROXY" --timeout 200 ping || return 1
+    sleep 0.1 # the first connections to the stores
 }
 
 jfield() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }

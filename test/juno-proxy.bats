@@ -24,13 +24,10 @@ setup() {
 
 teardown() {
     stop_pids "$TMP/pids"
-    # a sanitizer build reports to the log: fail the test that caused it
-    if grep -q -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$PLOG" 2>/dev/null; then
-        cat "$PLOG" >&2
-        rm -rf "$TMP"
-        return 1
-    fi
+    local bad=0
+    sanitizer_reports "$PLOG" && bad=1
     rm -rf "$TMP"
+    return "$bad"
 }
 
 # start_stores [--data]: the six stores, in memory or each on its own data dir.
@@ -48,21 +45,11 @@ start_stores() {
 # start_proxy [juno-proxy options]: the proxy on $PROXY (PID in $PPID_), ready
 # once a Nop comes back and every store is connected.
 start_proxy() {
-    local i
     juno-proxy --listen "$PROXY" --map "$MAP" "$@" 2>>"$PLOG" &
     PPID_=$!
     echo "$PPID_" >>"$TMP/pids"
-    for i in $(seq 200); do
-        if pc nop >/dev/null 2>&1; then
-            sleep 0.1 # the first connections to the stores
-            return 0
-        fi
-        kill -0 "$PPID_" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "juno-proxy did not start:" >&2
-    cat "$PLOG" >&2
-    return 1
+    wait_started juno-proxy "$PLOG" "$PPID_" pc nop || return 1
+    sleep 0.1 # the first connections to the stores
 }
 
 pc() { python3 "$PC_PY" "$PROXY" "$@"; }

@@ -22,39 +22,28 @@ setup() {
 }
 
 teardown() {
-    local pid i
     tmux -L "juno-resp-$$" kill-server 2>/dev/null || true
     stop_pids "$TMP/pids"
-    if grep -q -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$PLOG" 2>/dev/null; then
-        cat "$PLOG" >&2
-        rm -rf "$TMP"
-        return 1
-    fi
+    local bad=0
+    sanitizer_reports "$PLOG" && bad=1
     rm -rf "$TMP"
+    return "$bad"
 }
 
 # start_all [juno-proxy options]: the three stores, then the proxy serving the
 # native protocol on $PROXY and RESP on $RESP (PID in $PPID_), ready once
 # redis-cli gets PONG.
 start_all() {
-    local i
     start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory || return 1
     juno-proxy --listen "$PROXY" --resp "$RESP" --map "$MAP" "$@" 2>>"$PLOG" &
     PPID_=$!
     echo "$PPID_" >>"$TMP/pids"
-    for i in $(seq 200); do
-        if [ "$(rc ping 2>/dev/null)" = PONG ]; then
-            sleep 0.1 # the first connections to the stores
-            return 0
-        fi
-        kill -0 "$PPID_" 2>/dev/null || break
-        sleep 0.05
-    done
-    cat "$PLOG" >&2
-    return 1
+    wait_started juno-proxy "$PLOG" "$PPID_" pong || return 1
+    sleep 0.1 # the first connections to the stores
 }
 
 rc() { redis-cli -h 127.0.0.1 -p "$PR" "$@"; }
+pong() { [ "$(rc ping 2>/dev/null)" = PONG ]; }
 
 @test "--resp and --resp-namespace: help, bad values exit 64, --check-config shows them" {
     run juno-proxy --help

@@ -30,15 +30,7 @@ start_store() {
     juno-store --listen "$A" --map "$MAP" "$@" 2>>"$LOG" &
     SPID=$!
     echo "$SPID" >>"$TMP/pids"
-    local i
-    for i in $(seq 200); do
-        juno --store "$A" --timeout 200 nop >/dev/null 2>&1 && return 0
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "juno-store did not start:" >&2
-    cat "$LOG" >&2
-    return 1
+    wait_started juno-store "$LOG" "$SPID" juno --store "$A" --timeout 200 nop
 }
 
 # Stop the store with SIGKILL and reap it.

@@ -8,6 +8,13 @@
 #                      a juno-store on ADDR with map $MAP, in the background
 #                      (PID in $TMP/pid-NAME and $TMP/pids, log in
 #                      $TMP/store-NAME.log), ready once it answers a Nop
+#   wait_started WHAT LOG PID COMMAND...
+#                      until COMMAND succeeds (every 50 ms, 10 s at most); fails
+#                      at once when PID has exited, showing LOG
+#   sanitizer_reports LOG...
+#                      true when a sanitizer build (make SAN=1) reported into
+#                      one of the logs; the reports go to stderr. A teardown
+#                      fails the test that caused them.
 
 free_ports() {
     python3 -c '
@@ -15,6 +22,13 @@ import socket, sys
 s = [socket.socket() for _ in range(int(sys.argv[1]))]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])' "$1"
+}
+
+sanitizer_reports() {
+    local re='ERROR: [A-Za-z]+Sanitizer|runtime error:'
+    grep -q -E "$re" "$@" 2>/dev/null || return 1
+    grep -h -A30 -E "$re" "$@" >&2 2>/dev/null
+    return 0
 }
 
 stop_pids() {
@@ -31,17 +45,23 @@ stop_pids() {
 }
 
 start_store() {
-    local name=$1 addr=$2 i
+    local name=$1 addr=$2
     shift 2
     juno-store --listen "$addr" --map "$MAP" "$@" 2>>"$TMP/store-$name.log" &
     echo $! >"$TMP/pid-$name"
     echo $! >>"$TMP/pids"
+    wait_started "juno-store $name" "$TMP/store-$name.log" $! juno --store "$addr" --timeout 200 nop
+}
+
+wait_started() {
+    local what=$1 log=$2 pid=$3 i
+    shift 3
     for i in $(seq 200); do
-        juno --store "$addr" --timeout 200 nop >/dev/null 2>&1 && return 0
-        kill -0 "$(cat "$TMP/pid-$name")" 2>/dev/null || break
+        "$@" >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
     done
-    echo "juno-store $name did not start:" >&2
-    cat "$TMP/store-$name.log" >&2
+    echo "$what did not start:" >&2
+    cat "$log" >&2
     return 1
 }

@@ -22,13 +22,10 @@ setup() {
 
 teardown() {
     stop_pids "$TMP/pids"
-    # a sanitizer build reports to the logs: fail the test that caused it
-    if grep -q -E 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$TMP"/*.log 2>/dev/null; then
-        cat "$TMP"/*.log >&2
-        rm -rf "$TMP"
-        return 1
-    fi
+    local bad=0
+    sanitizer_reports "$TMP"/*.log && bad=1
     rm -rf "$TMP"
+    return "$bad"
 }
 
 start_stores() {
@@ -40,22 +37,12 @@ start_stores() {
 # start_proxy [juno-proxy options]: ready once a ping answers and the three
 # stores are connected.
 start_proxy() {
-    local i
     juno-proxy --listen "$PROXY" --map "$MAP" --metrics "$MX" --threads 2 "$@" \
         2>>"$TMP/proxy.log" &
     PROXY_PID=$!
     echo "$PROXY_PID" >>"$TMP/pids"
-    for i in $(seq 200); do
-        if juno -s "$PROXY" --timeout 200 -r 0 ping >/dev/null 2>&1; then
-            sleep 0.2 # the first store connections of both workers
-            return 0
-        fi
-        kill -0 "$PROXY_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "juno-proxy did not start:" >&2
-    cat "$TMP/proxy.log" >&2
-    return 1
+    wait_started juno-proxy "$TMP/proxy.log" "$PROXY_PID" juno -s "$PROXY" --timeout 200 -r 0 ping || return 1
+    sleep 0.2 # the first store connections of both workers
 }
 
 # scrape ADDR: the metrics text (curl fails the test on an HTTP error).
