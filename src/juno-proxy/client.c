@@ -24,6 +24,7 @@
 #include "preq.h"
 #include "proxy.h"
 
+#include "buf.h"
 #include "error.h"
 #include "log.h"
 #include "net.h"
@@ -41,11 +42,10 @@ struct conn {
     struct conn *prev, *next; /* w->conns */
     struct conn *dirty_next;  /* w->dirty_conns */
     int dirty, closing, closed, reading;
-    int lingering; /* a bad frame came: no more reading; close once replied */
-    uint8_t *rbuf; /* owned */
-    size_t rlen, rcap, need;
-    uint8_t *obuf; /* owned: encoded replies not yet handed to uv_write */
-    size_t olen, ocap;
+    int lingering;          /* a bad frame came: no more reading; close once replied */
+    struct buf in;          /* bytes read, not yet handled */
+    size_t need;            /* the frame being read needs this much */
+    struct buf out;         /* encoded replies not yet handed to uv_write */
     uint64_t inflight;      /* requests not yet replied */
     size_t writes;          /* uv_write requests in flight */
     uint64_t last_active;   /* uv_now of the last bytes read */
@@ -65,8 +65,8 @@ conn_free_if_done(struct conn *c)
 {
     if (!c->closed || c->inflight > 0 || c->writes > 0) return;
     struct worker *w = c->w;
-    free(c->rbuf);
-    free(c->obuf);
+    buf_free(&c->in);
+    buf_free(&c->out);
     free(c);
     worker_maybe_finish(w);
 }
@@ -116,7 +116,7 @@ conn_ref(void *obj)
 static void
 conn_close_if_replied(struct conn *c)
 {
-    if (c->lingering && !c->closing && c->inflight == 0 && c->olen == 0 && c->writes == 0)
+    if (c->lingering && !c->closing && c->inflight == 0 && c->out.len == 0 && c->writes == 0)
         conn_close(c);
 }
 
@@ -142,7 +142,7 @@ conn_unref(void *obj)
         return;
     }
     if (!c->reading && !c->lingering && !c->w->draining &&
-        c->inflight <= c->w->p->cfg.max_inflight / 2 && c->olen < OUT_HIGH / 2)
+        c->inflight <= c->w->p->cfg.max_inflight / 2 && c->out.len < OUT_HIGH / 2)
         conn_start_reading(c);
     conn_close_if_replied(c);
 }
@@ -150,24 +150,17 @@ conn_unref(void *obj)
 static uint8_t *
 conn_reserve(struct conn *c, size_t n)
 {
-    if (c->olen + n > c->ocap) {
-        size_t cap = c->ocap ? c->ocap : 16384;
-        while (cap < c->olen + n) cap *= 2;
-        uint8_t *b = realloc(c->obuf, cap);
-        if (b == NULL) {
-            log_error("out of memory for replies, closing peer=%s", c->peer);
-            conn_close(c);
-            return NULL;
-        }
-        c->obuf = b;
-        c->ocap = cap;
+    if (buf_reserve(&c->out, n) != 0) {
+        log_error("out of memory for replies, closing peer=%s", c->peer);
+        conn_close(c);
+        return NULL;
     }
     if (!c->dirty) {
         c->dirty = 1;
         c->dirty_next = c->w->dirty_conns;
         c->w->dirty_conns = c;
     }
-    return c->obuf + c->olen;
+    return c->out.data + c->out.len;
 }
 
 /* Queue the encoded reply m on c. Dropped if c is closing. */
@@ -182,8 +175,8 @@ conn_reply(struct conn *c, const struct wire_msg *m)
     }
     uint8_t *p = conn_reserve(c, n);
     if (p == NULL) return;
-    int len = wire_encode(m, p, c->ocap - c->olen);
-    if (len > 0) c->olen += (size_t)len;
+    int len = wire_encode(m, p, c->out.cap - c->out.len);
+    if (len > 0) c->out.len += (size_t)len;
 }
 
 static void
@@ -204,7 +197,7 @@ conn_reply_raw(struct conn *c, const uint8_t *bytes, size_t n)
     uint8_t *p = conn_reserve(c, n);
     if (p == NULL) return;
     memcpy(p, bytes, n);
-    c->olen += n;
+    c->out.len += n;
 }
 
 static void
@@ -234,17 +227,16 @@ client_flush_all(struct worker *w)
         struct conn *c = w->dirty_conns;
         w->dirty_conns = c->dirty_next;
         c->dirty = 0;
-        if (c->olen == 0 || c->closing) continue;
+        if (c->out.len == 0 || c->closing) continue;
         struct conn_write *cw = malloc(sizeof(*cw));
         if (cw == NULL) {
             conn_close(c);
             continue;
         }
         cw->c = c;
-        cw->buf = c->obuf;
-        uv_buf_t b = uv_buf_init((char *)c->obuf, (unsigned)c->olen);
-        c->obuf = NULL;
-        c->olen = c->ocap = 0;
+        cw->buf = c->out.data;
+        uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+        c->out = (struct buf){0}; /* the write owns the bytes now */
         c->writes++;
         if (uv_write(&cw->req, (uv_stream_t *)&c->tcp, &b, 1, conn_on_write) < 0) {
             c->writes--;
@@ -260,7 +252,7 @@ client_output_pending(struct worker *w)
 {
     if (w->dirty_conns) return 1;
     for (struct conn *c = w->conns; c; c = c->next)
-        if (c->olen > 0 || c->writes > 0) return 1;
+        if (c->out.len > 0 || c->writes > 0) return 1;
     return 0;
 }
 
@@ -376,10 +368,10 @@ conn_process(struct conn *c)
     while (!c->closing && !w->draining) {
         uint32_t flen;
         const char *why = NULL;
-        int rc = wire_frame(c->rbuf + off, c->rlen - off, w->p->cfg.max_frame, &flen, &why);
+        int rc = wire_frame(c->in.data + off, c->in.len - off, w->p->cfg.max_frame, &flen, &why);
         if (rc == WIRE_AGAIN) {
-            if (c->rlen - off >= 8) {
-                const uint8_t *p = c->rbuf + off + 4;
+            if (c->in.len - off >= 8) {
+                const uint8_t *p = c->in.data + off + 4;
                 c->need = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
             }
             break;
@@ -391,22 +383,16 @@ conn_process(struct conn *c)
             conn_linger(c); /* the replies to the frames before it still go out */
             return;
         }
-        handle_frame(c, c->rbuf + off, flen, t0);
+        handle_frame(c, c->in.data + off, flen, t0);
         off += flen;
     }
-    if (off > 0) {
-        memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-        c->rlen -= off;
-    }
-    if (c->rlen == 0)
+    buf_consume(&c->in, off);
+    if (c->in.len == 0)
         c->partial_since = 0;
     else if (c->partial_since == 0 || off > 0)
         c->partial_since = uv_now(&w->loop);
-    if (c->rcap > 4 * READ_CHUNK && c->rlen < READ_CHUNK && c->need < READ_CHUNK) {
-        uint8_t *b = realloc(c->rbuf, 2 * READ_CHUNK); /* give back a large frame's buffer */
-        if (b) c->rbuf = b, c->rcap = 2 * READ_CHUNK;
-    }
-    if (c->reading && (c->inflight > w->p->cfg.max_inflight || c->olen > OUT_HIGH)) {
+    if (c->need < READ_CHUNK) buf_trim(&c->in, READ_CHUNK); /* give back a large frame's buffer */
+    if (c->reading && (c->inflight > w->p->cfg.max_inflight || c->out.len > OUT_HIGH)) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
     }
@@ -417,20 +403,12 @@ conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct conn *c = h->data;
-    size_t want = c->rlen + READ_CHUNK;
-    if (c->need > want) want = c->need;
-    if (want > c->rcap) {
-        uint8_t *b = realloc(c->rbuf, want);
-        if (b == NULL) {
-            buf->base = NULL;
-            buf->len = 0;
-            return;
-        }
-        c->rbuf = b;
-        c->rcap = want;
+    size_t want = c->need > c->in.len + READ_CHUNK ? c->need - c->in.len : READ_CHUNK;
+    if (buf_reserve(&c->in, want) != 0) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
     }
-    buf->base = (char *)c->rbuf + c->rlen;
-    buf->len = c->rcap - c->rlen;
+    *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
 }
 
 static void
@@ -446,13 +424,13 @@ conn_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n < 0) {
         if (n != UV_EOF)
             log_debug("connection error peer=%s error=%s", c->peer, uv_strerror((int)n));
-        else if (c->rlen > 0)
-            log_info("connection closed mid-message peer=%s bytes=%zu", c->peer, c->rlen);
+        else if (c->in.len > 0)
+            log_info("connection closed mid-message peer=%s bytes=%zu", c->peer, c->in.len);
         conn_close(c);
         return;
     }
     if (n == 0) return;
-    c->rlen += (size_t)n;
+    c->in.len += (size_t)n;
     c->last_active = uv_now(&c->w->loop);
     conn_process(c);
 }
@@ -516,7 +494,7 @@ client_sweep(struct worker *w)
         n = c->next;
         if (c->partial_since && now - c->partial_since > FRAME_MS) {
             log_info("closing connection: message incomplete for %d ms peer=%s bytes=%zu", FRAME_MS,
-                     c->peer, c->rlen);
+                     c->peer, c->in.len);
             conn_close(c);
         } else if (c->idle_ms > 0 && c->inflight == 0 && now - c->last_active > c->idle_ms) {
             log_debug("closing idle connection peer=%s", c->peer);

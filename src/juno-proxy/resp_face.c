@@ -53,7 +53,7 @@ rconn_free_if_done(struct rconn *rc)
         free(rc->slots[i].pieces);
     }
     free(rc->slots);
-    free(rc->rbuf);
+    buf_free(&rc->in);
     resp_cmd_deinit(&rc->cmd);
     resp_buf_deinit(&rc->out);
     resp_buf_deinit(&rc->wbuf);
@@ -405,12 +405,12 @@ rconn_process(struct rconn *rc)
     size_t max_cmd = 8 * cfg->max_frame;
     size_t off = 0;
     rc->t0 = uv_hrtime();
-    while (!rc->closing && !rc->quitting && !rc->barrier && !w->draining && off < rc->rlen) {
+    while (!rc->closing && !rc->quitting && !rc->barrier && !w->draining && off < rc->in.len) {
         size_t used = 0;
         const char *why = NULL;
-        int r = resp_parse(rc->rbuf + off, rc->rlen - off, &lim, &rc->cmd, &used, &why);
+        int r = resp_parse(rc->in.data + off, rc->in.len - off, &lim, &rc->cmd, &used, &why);
         if (r == RESP_AGAIN) {
-            if (rc->rlen - off > max_cmd) {
+            if (rc->in.len - off > max_cmd) {
                 char msg[96];
                 snprintf(msg, sizeof(msg), "Protocol error: command over %zu bytes", max_cmd);
                 protocol_error(rc, msg);
@@ -432,19 +432,13 @@ rconn_process(struct rconn *rc)
         rconn_close(rc);
         return;
     }
-    if (rc->quitting) off = rc->rlen; /* nothing after QUIT or an error is read */
-    if (off > 0) {
-        memmove(rc->rbuf, rc->rbuf + off, rc->rlen - off);
-        rc->rlen -= off;
-    }
-    if (rc->rlen == 0)
+    if (rc->quitting) off = rc->in.len; /* nothing after QUIT or an error is read */
+    buf_consume(&rc->in, off);
+    if (rc->in.len == 0)
         rc->partial_since = 0;
     else if (rc->partial_since == 0 || off > 0)
         rc->partial_since = uv_now(&w->loop);
-    if (rc->rcap > 4 * READ_CHUNK && rc->rlen < READ_CHUNK) {
-        uint8_t *b = realloc(rc->rbuf, 2 * READ_CHUNK); /* give back a large command's buffer */
-        if (b) rc->rbuf = b, rc->rcap = 2 * READ_CHUNK;
-    }
+    buf_trim(&rc->in, READ_CHUNK); /* give back a large command's buffer */
     if (rc->reading && (rc->count > cfg->max_inflight || rc->out.len > OUT_HIGH))
         rconn_stop_reading(rc);
     rconn_maybe_quit(rc);
@@ -455,20 +449,11 @@ rconn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct rconn *rc = h->data;
-    if (rc->rcap - rc->rlen < READ_CHUNK / 2) {
-        size_t want = rc->rcap * 2;
-        if (want < rc->rlen + READ_CHUNK) want = rc->rlen + READ_CHUNK;
-        uint8_t *b = realloc(rc->rbuf, want);
-        if (b == NULL) {
-            buf->base = NULL;
-            buf->len = 0;
-            return;
-        }
-        rc->rbuf = b;
-        rc->rcap = want;
+    if (rc->in.cap - rc->in.len < READ_CHUNK / 2 && buf_reserve(&rc->in, READ_CHUNK) != 0) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
     }
-    buf->base = (char *)rc->rbuf + rc->rlen;
-    buf->len = rc->rcap - rc->rlen;
+    *buf = uv_buf_init((char *)rc->in.data + rc->in.len, (unsigned)(rc->in.cap - rc->in.len));
 }
 
 static void
@@ -493,7 +478,7 @@ rconn_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         return;
     }
     if (n == 0) return;
-    rc->rlen += (size_t)n;
+    rc->in.len += (size_t)n;
     rc->last_active = uv_now(&rc->w->loop);
     rconn_process(rc);
 }
@@ -558,7 +543,7 @@ rface_sweep(struct worker *w)
         n = rc->next;
         if (rc->partial_since && !rc->barrier && now - rc->partial_since > FRAME_MS) {
             log_info("closing RESP connection: command incomplete for %d ms peer=%s bytes=%zu",
-                     FRAME_MS, rc->peer, rc->rlen);
+                     FRAME_MS, rc->peer, rc->in.len);
             rconn_close(rc);
         } else if (rc->idle_ms > 0 && rc->count == 0 && rc->inflight == 0 &&
                    now - rc->last_active > rc->idle_ms) {

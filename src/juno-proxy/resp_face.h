@@ -17,6 +17,7 @@
 
 #include "preq.h"
 #include "proxy.h"
+#include "buf.h"
 #include "resp.h"
 
 #define RFACE_MAX_ARGS 16384 /* arguments of one command (keys of MGET, DEL...) */
@@ -56,8 +57,7 @@ struct rconn {
     int barrier;  /* EXPIRE, PERSIST: later commands wait until slot barrier_seq is done */
     int resume;   /* the barrier is gone: parse what is buffered at the next flush */
     uint64_t barrier_seq;
-    uint8_t *rbuf; /* owned */
-    size_t rlen, rcap;
+    struct buf in; /* bytes read, not yet parsed */
     struct resp_cmd cmd;
     struct rslot *slots; /* owned ring: cap (a power of 2) entries */
     uint32_t cap, head, count;

@@ -21,6 +21,7 @@
 #include "proxy.h"
 
 #include "cli.h"
+#include "buf.h"
 #include "error.h"
 #include "log.h"
 
@@ -63,11 +64,10 @@ struct upstream {
     struct ureq **table; /* owned: opaque hash, tmask + 1 buckets */
     size_t tmask, count;
     struct ureq *head, *tail;
-    uint8_t *obuf; /* owned: encoded requests not yet handed to uv_write */
-    size_t olen, ocap;
-    uint8_t *rbuf; /* owned */
-    size_t rlen, rcap, need;
-    size_t writes; /* uv_write requests in flight */
+    struct buf out; /* encoded requests not yet handed to uv_write */
+    struct buf in;  /* bytes read, not yet handled */
+    size_t need;    /* the frame being read needs this much */
+    size_t writes;  /* uv_write requests in flight */
     struct pm_store pm;
     int pm_down; /* counted in juno_proxy_store_down: marked || etcd_down */
 };
@@ -117,8 +117,8 @@ up_free_if_done(struct upstream *up)
         w->ups = up->next;
     if (up->next) up->next->prev = up->prev;
     free(up->table);
-    free(up->obuf);
-    free(up->rbuf);
+    buf_free(&up->out);
+    buf_free(&up->in);
     free(up);
     worker_maybe_finish(w);
 }
@@ -338,8 +338,8 @@ up_fail(struct upstream *up, const char *why, int err)
     int was_connected = up->state == UP_CONNECTED;
     up->state = UP_IDLE;
     up_close_tcp(up);
-    up->olen = 0;
-    up->rlen = 0;
+    up->out.len = 0;
+    up->in.len = 0;
     up->need = 0;
     if (was_connected || !up->marked)
         log_debug("store connection failed addr=%s thread=%u reason=\"%s\"", up->addr, up->w->id,
@@ -364,20 +364,12 @@ up_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct upstream *up = h->data;
-    size_t want = up->rlen + UP_READ_CHUNK;
-    if (up->need > want) want = up->need;
-    if (want > up->rcap) {
-        uint8_t *b = realloc(up->rbuf, want);
-        if (b == NULL) {
-            buf->base = NULL;
-            buf->len = 0;
-            return;
-        }
-        up->rbuf = b;
-        up->rcap = want;
+    size_t want = up->need > up->in.len + UP_READ_CHUNK ? up->need - up->in.len : UP_READ_CHUNK;
+    if (buf_reserve(&up->in, want) != 0) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
     }
-    buf->base = (char *)up->rbuf + up->rlen;
-    buf->len = up->rcap - up->rlen;
+    *buf = uv_buf_init((char *)up->in.data + up->in.len, (unsigned)(up->in.cap - up->in.len));
 }
 
 static void
@@ -388,10 +380,10 @@ up_process(struct upstream *up)
     while (up->state == UP_CONNECTED) {
         uint32_t flen;
         const char *why = NULL;
-        int rc = wire_frame(up->rbuf + off, up->rlen - off, UP_MAX_FRAME, &flen, &why);
+        int rc = wire_frame(up->in.data + off, up->in.len - off, UP_MAX_FRAME, &flen, &why);
         if (rc == WIRE_AGAIN) {
-            if (up->rlen - off >= 8) {
-                const uint8_t *p = up->rbuf + off + 4;
+            if (up->in.len - off >= 8) {
+                const uint8_t *p = up->in.data + off + 4;
                 up->need = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
             }
             break;
@@ -402,7 +394,7 @@ up_process(struct upstream *up)
             return;
         }
         struct wire_msg m;
-        if (wire_decode(up->rbuf + off, flen, &m) != WIRE_ST_OK) {
+        if (wire_decode(up->in.data + off, flen, &m) != WIRE_ST_OK) {
             log_error("undecodable answer from store addr=%s opaque=%u", up->addr, m.opaque);
             up_fail(up, "undecodable answer", JUNO_EPROTO);
             return;
@@ -420,14 +412,8 @@ up_process(struct upstream *up)
         u->cb(u, 0, &m); /* m borrows from rbuf, which stays put during the call */
     }
     if (up->state != UP_CONNECTED) return;
-    if (off > 0) {
-        memmove(up->rbuf, up->rbuf + off, up->rlen - off);
-        up->rlen -= off;
-    }
-    if (up->rcap > 4 * UP_READ_CHUNK && up->rlen < UP_READ_CHUNK && up->need < UP_READ_CHUNK) {
-        uint8_t *b = realloc(up->rbuf, 2 * UP_READ_CHUNK);
-        if (b) up->rbuf = b, up->rcap = 2 * UP_READ_CHUNK;
-    }
+    buf_consume(&up->in, off);
+    if (up->need < UP_READ_CHUNK) buf_trim(&up->in, UP_READ_CHUNK);
     up_arm_timer(up);
     up_maybe_close_retired(up);
 }
@@ -447,7 +433,7 @@ up_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
                 JUNO_ECONNRESET);
         return;
     }
-    up->rlen += (size_t)n;
+    up->in.len += (size_t)n;
     up_process(up);
 }
 
@@ -469,17 +455,16 @@ up_on_write(uv_write_t *req, int status)
 static void
 up_flush(struct upstream *up)
 {
-    if (up->state != UP_CONNECTED || up->olen == 0) return;
+    if (up->state != UP_CONNECTED || up->out.len == 0) return;
     struct up_write *uw = malloc(sizeof(*uw));
     if (uw == NULL) {
         up_fail(up, "out of memory", JUNO_ENOMEM);
         return;
     }
     uw->up = up;
-    uw->buf = up->obuf;
-    uv_buf_t b = uv_buf_init((char *)up->obuf, (unsigned)up->olen);
-    up->obuf = NULL;
-    up->olen = up->ocap = 0;
+    uw->buf = up->out.data;
+    uv_buf_t b = uv_buf_init((char *)up->out.data, (unsigned)up->out.len);
+    up->out = (struct buf){0}; /* the write owns the bytes now */
     up->writes++;
     int rc = uv_write(&uw->req, (uv_stream_t *)&up->tcp, &b, 1, up_on_write);
     if (rc < 0) {
@@ -523,17 +508,10 @@ up_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
     req->opaque = up->next_opaque++;
     size_t n = wire_encoded_size(req);
     if (n == 0) return JUNO_EUNAVAIL;
-    if (up->olen + n > up->ocap) {
-        size_t cap = up->ocap ? up->ocap : 16384;
-        while (cap < up->olen + n) cap *= 2;
-        uint8_t *b = realloc(up->obuf, cap);
-        if (b == NULL) return JUNO_EUNAVAIL;
-        up->obuf = b;
-        up->ocap = cap;
-    }
-    int len = wire_encode(req, up->obuf + up->olen, up->ocap - up->olen);
+    if (buf_reserve(&up->out, n) != 0) return JUNO_EUNAVAIL;
+    int len = wire_encode(req, up->out.data + up->out.len, up->out.cap - up->out.len);
     if (len < 0) return JUNO_EUNAVAIL;
-    up->olen += (size_t)len;
+    up->out.len += (size_t)len;
     u->opaque = req->opaque;
     u->deadline = now + up->w->p->cfg.request_timeout_ms;
     u->up = up;
@@ -583,7 +561,7 @@ up_on_connect(uv_connect_t *req, int status)
     else
         log_info("store connected addr=%s thread=%u", up->addr, up->w->id);
     up->timeouts_in_row = 0;
-    if (up->olen > 0) up_mark_dirty(up);
+    if (up->out.len > 0) up_mark_dirty(up);
     route_maybe_swap(up->w);
 }
 

@@ -33,6 +33,7 @@
 
 #include "client.h"
 #include "cli.h"
+#include "buf.h"
 #include "error.h"
 #include "log.h"
 #include "record.h"
@@ -89,18 +90,15 @@ struct mig {
     uv_timer_t timer;
     int handles; /* open libuv handles (timer, tcp) */
     int resolving, connecting, connected, closed, dirty, detached, draining;
-    size_t writes; /* uv_write in flight */
-    uint8_t *obuf; /* owned: encoded messages not yet handed to uv_write */
-    size_t olen, ocap;
-    uint8_t *rbuf; /* owned: replies being framed */
-    size_t rlen, rcap;
+    size_t writes;                  /* uv_write in flight */
+    struct buf out;                 /* encoded messages not yet handed to uv_write */
+    struct buf in;                  /* replies being framed */
     uint64_t unacked, copy_unacked; /* bytes sent and not acknowledged */
     /* the copy */
     uv_work_t cwork;
     struct engine_iter *it; /* owned; used by one thread at a time */
     int working, copy_done, chunk_end;
-    uint8_t *chunk; /* owned: the worker's encoded Clones */
-    size_t chunk_len, chunk_cap;
+    struct buf chunk; /* the worker's encoded Clones */
     uint64_t chunk_records, chunk_bytes, copy_sent;
     /* a Verify or Stop waiting (one at a time) */
     struct conn *waiter; /* ref (conn_ref) while waiting */
@@ -256,9 +254,9 @@ mig__maybe_free(struct mig *g)
         }
     }
     if (g->it) engine_iter_destroy(g->it);
-    free(g->obuf);
-    free(g->rbuf);
-    free(g->chunk);
+    buf_free(&g->out);
+    buf_free(&g->in);
+    buf_free(&g->chunk);
     free(g);
     if (m->shutting_down && m->all == NULL) {
         free(m->out), free(m->incoming), free(m->pending), free(m);
@@ -367,18 +365,11 @@ mig__queue(struct mig *g, struct wire_msg *m, uint32_t kind)
 {
     size_t n = wire_encoded_size(m);
     if (n == 0 || n > OPQ_SIZE) return JUNO_EINVAL;
-    if (g->olen + n > g->ocap) {
-        size_t cap = g->ocap ? g->ocap : 65536;
-        while (cap < g->olen + n) cap *= 2;
-        uint8_t *b = realloc(g->obuf, cap);
-        if (b == NULL) return JUNO_ENOMEM;
-        g->obuf = b;
-        g->ocap = cap;
-    }
+    if (buf_reserve(&g->out, n) != 0) return JUNO_ENOMEM;
     m->opaque = (kind & OPQ_CTL) ? kind : (uint32_t)n | kind;
-    int w = wire_encode(m, g->obuf + g->olen, g->ocap - g->olen);
+    int w = wire_encode(m, g->out.data + g->out.len, g->out.cap - g->out.len);
     if (w < 0) return w;
-    g->olen += (size_t)w;
+    g->out.len += (size_t)w;
     if (!(kind & OPQ_CTL)) g->unacked += (size_t)w;
     mig__mark_dirty(g);
     return 0;
@@ -437,17 +428,16 @@ mig__on_write(uv_write_t *req, int status)
 static void
 mig__flush_one(struct mig *g)
 {
-    if (!g->connected || g->closed || g->olen == 0) return;
+    if (!g->connected || g->closed || g->out.len == 0) return;
     struct mig_write *mw = malloc(sizeof(*mw));
     if (mw == NULL) {
         mig__fail(g, "out of memory");
         return;
     }
     mw->g = g;
-    mw->buf = g->obuf; /* handed over: freed when the write completes */
-    uv_buf_t b = uv_buf_init((char *)g->obuf, (unsigned)g->olen);
-    g->obuf = NULL;
-    g->olen = g->ocap = 0;
+    mw->buf = g->out.data; /* handed over: freed when the write completes */
+    uv_buf_t b = uv_buf_init((char *)g->out.data, (unsigned)g->out.len);
+    g->out = (struct buf){0};
     g->writes++;
     int rc = uv_write(&mw->req, (uv_stream_t *)&g->tcp, &b, 1, mig__on_write);
     if (rc < 0) {
@@ -541,17 +531,11 @@ mig__on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct mig *g = h->data;
-    if (g->rcap - g->rlen < 16384) {
-        size_t cap = g->rcap ? g->rcap * 2 : 65536;
-        uint8_t *b = realloc(g->rbuf, cap);
-        if (b == NULL) {
-            *buf = uv_buf_init(NULL, 0);
-            return;
-        }
-        g->rbuf = b;
-        g->rcap = cap;
+    if (buf_reserve(&g->in, 16384) != 0) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
     }
-    *buf = uv_buf_init((char *)g->rbuf + g->rlen, (unsigned)(g->rcap - g->rlen));
+    *buf = uv_buf_init((char *)g->in.data + g->in.len, (unsigned)(g->in.cap - g->in.len));
 }
 
 static void
@@ -563,15 +547,15 @@ mig__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         mig__fail(g, "target connection lost: %s", n == UV_EOF ? "closed" : uv_strerror((int)n));
         return;
     }
-    g->rlen += (size_t)n;
+    g->in.len += (size_t)n;
     size_t off = 0;
     while (!g->closed) {
         uint32_t flen;
         const char *why = NULL;
-        int rc = wire_frame(g->rbuf + off, g->rlen - off, CLIENT_MAX_FRAME, &flen, &why);
+        int rc = wire_frame(g->in.data + off, g->in.len - off, CLIENT_MAX_FRAME, &flen, &why);
         if (rc == WIRE_AGAIN) break;
         struct wire_msg r;
-        if (rc == WIRE_ERROR || wire_decode(g->rbuf + off, flen, &r) != WIRE_ST_OK) {
+        if (rc == WIRE_ERROR || wire_decode(g->in.data + off, flen, &r) != WIRE_ST_OK) {
             mig__fail(g, "bad reply from the target: %s", why ? why : "undecodable");
             return;
         }
@@ -579,8 +563,7 @@ mig__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         off += flen;
     }
     if (g->closed) return;
-    memmove(g->rbuf, g->rbuf + off, g->rlen - off);
-    g->rlen -= off;
+    buf_consume(&g->in, off);
 }
 
 static void
@@ -630,7 +613,7 @@ static void
 mig__work_copy(uv_work_t *w)
 {
     struct mig *g = w->data;
-    g->chunk_len = 0;
+    g->chunk.len = 0;
     g->chunk_records = g->chunk_bytes = 0;
     g->chunk_end = 0;
     if (g->it == NULL) {
@@ -642,7 +625,7 @@ mig__work_copy(uv_work_t *w)
     uint64_t now = (uint64_t)time(NULL);
     const uint8_t *k, *v;
     size_t kl, vl;
-    while (g->chunk_len < g->pass_limit && g->chunk_records < MIG_CHUNK_RECORDS) {
+    while (g->chunk.len < g->pass_limit && g->chunk_records < MIG_CHUNK_RECORDS) {
         if (!engine_iter_next(g->it, &k, &kl, &v, &vl)) {
             g->chunk_end = 1;
             break;
@@ -653,18 +636,11 @@ mig__work_copy(uv_work_t *w)
         if (msg.meta.expiration_time && msg.meta.expiration_time <= now) continue;
         size_t n = wire_encoded_size(&msg);
         if (n == 0 || n > OPQ_SIZE) continue;
-        if (g->chunk_len + n > g->chunk_cap) {
-            size_t cap = g->chunk_cap ? g->chunk_cap : MIG_CHUNK_BYTES + 65536;
-            while (cap < g->chunk_len + n) cap *= 2;
-            uint8_t *b = realloc(g->chunk, cap);
-            if (b == NULL) break;
-            g->chunk = b;
-            g->chunk_cap = cap;
-        }
+        if (buf_reserve(&g->chunk, n) != 0) break;
         msg.opaque = (uint32_t)n;
-        int wn = wire_encode(&msg, g->chunk + g->chunk_len, g->chunk_cap - g->chunk_len);
+        int wn = wire_encode(&msg, g->chunk.data + g->chunk.len, g->chunk.cap - g->chunk.len);
         if (wn < 0) continue;
-        g->chunk_len += (size_t)wn;
+        g->chunk.len += (size_t)wn;
         g->chunk_records++;
         g->chunk_bytes += kl + vl;
     }
@@ -679,10 +655,10 @@ mig__after_copy(uv_work_t *w, int status)
     g->working = 0;
     s->inflight--;
     m->copy_running--;
-    if (g->pass_busy && g->chunk_len < g->pass_limit) /* a short pass: less to wait for */
-        m->busy_next_us -= (g->pass_limit - g->chunk_len) * 1000000 / s->cfg.busy_copy_rate;
+    if (g->pass_busy && g->chunk.len < g->pass_limit) /* a short pass: less to wait for */
+        m->busy_next_us -= (g->pass_limit - g->chunk.len) * 1000000 / s->cfg.busy_copy_rate;
     else if (g->pass_busy) /* a pass ends after the record that crosses the limit */
-        m->busy_next_us += (g->chunk_len - g->pass_limit) * 1000000 / s->cfg.busy_copy_rate;
+        m->busy_next_us += (g->chunk.len - g->pass_limit) * 1000000 / s->cfg.busy_copy_rate;
     /* the waiting streams' turn, in order; those that cannot start yet queue
      * again (each is looked at once) */
     struct mig *waiting = m->copy_wait;
@@ -703,23 +679,16 @@ mig__after_copy(uv_work_t *w, int status)
         mig__fail(g, "cannot iterate the shard");
         return;
     }
-    if (g->chunk_len > 0) {
-        if (g->olen + g->chunk_len > g->ocap) {
-            size_t cap = g->ocap ? g->ocap : 65536;
-            while (cap < g->olen + g->chunk_len) cap *= 2;
-            uint8_t *b = realloc(g->obuf, cap);
-            if (b == NULL) {
-                mig__fail(g, "out of memory");
-                return;
-            }
-            g->obuf = b;
-            g->ocap = cap;
+    if (g->chunk.len > 0) {
+        if (buf_reserve(&g->out, g->chunk.len) != 0) {
+            mig__fail(g, "out of memory");
+            return;
         }
-        memcpy(g->obuf + g->olen, g->chunk, g->chunk_len);
-        g->olen += g->chunk_len;
-        g->unacked += g->chunk_len;
-        g->copy_unacked += g->chunk_len;
-        g->copy_sent += g->chunk_len;
+        memcpy(g->out.data + g->out.len, g->chunk.data, g->chunk.len);
+        g->out.len += g->chunk.len;
+        g->unacked += g->chunk.len;
+        g->copy_unacked += g->chunk.len;
+        g->copy_sent += g->chunk.len;
         g->records += g->chunk_records;
         g->bytes += g->chunk_bytes;
         mig__mark_dirty(g);
@@ -830,7 +799,7 @@ mig__after_scan(uv_work_t *w, int status)
 static int
 mig__quiet(const struct mig *g)
 {
-    return g->s->migrate->pending[g->shard] == 0 && g->unacked == 0 && g->olen == 0 &&
+    return g->s->migrate->pending[g->shard] == 0 && g->unacked == 0 && g->out.len == 0 &&
            g->writes == 0;
 }
 

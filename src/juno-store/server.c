@@ -11,6 +11,7 @@
 #include "smetrics.h"
 #include "store.h"
 
+#include "buf.h"
 #include "error.h"
 #include "log.h"
 #include "net.h"
@@ -27,11 +28,10 @@ struct conn {
     struct conn *prev, *next; /* s->conns */
     struct conn *dirty_next;  /* s->dirty */
     int dirty, closing, closed, reading;
-    int lingering; /* a bad frame came: no more reading; close once replied */
-    uint8_t *rbuf; /* owned */
-    size_t rlen, rcap, need;
-    uint8_t *obuf; /* owned: encoded replies not yet handed to uv_write */
-    size_t olen, ocap;
+    int lingering;        /* a bad frame came: no more reading; close once replied */
+    struct buf in;        /* bytes read, not yet handled */
+    size_t need;          /* the frame being read needs this much */
+    struct buf out;       /* encoded replies not yet handed to uv_write */
     uint64_t inflight;    /* requests not yet replied */
     size_t writes;        /* uv_write requests in flight */
     uint64_t last_active; /* uv_now */
@@ -57,8 +57,8 @@ conn__free_if_done(struct conn *c)
 {
     if (!c->closed || c->inflight > 0 || c->writes > 0) return;
     struct store *s = c->s;
-    free(c->rbuf);
-    free(c->obuf);
+    buf_free(&c->in);
+    buf_free(&c->out);
     free(c);
     server__maybe_finish(s);
 }
@@ -106,7 +106,7 @@ static void conn__start_reading(struct conn *c);
 static void
 conn__close_if_replied(struct conn *c)
 {
-    if (c->lingering && !c->closing && c->inflight == 0 && c->olen == 0 && c->writes == 0)
+    if (c->lingering && !c->closing && c->inflight == 0 && c->out.len == 0 && c->writes == 0)
         conn__close(c);
 }
 
@@ -132,7 +132,7 @@ conn_unref(struct conn *c)
         return;
     }
     if (!c->reading && !c->lingering && !c->s->draining &&
-        c->inflight <= c->s->cfg.max_inflight / 2 && c->olen < OUT_HIGH / 2)
+        c->inflight <= c->s->cfg.max_inflight / 2 && c->out.len < OUT_HIGH / 2)
         conn__start_reading(c);
     conn__close_if_replied(c);
     server__maybe_finish(c->s);
@@ -144,24 +144,17 @@ conn_reply(struct conn *c, const struct wire_msg *m)
     smetrics_reply(m->opcode, m->status);
     if (c->closing) return;
     size_t n = wire_encoded_size(m);
-    if (c->olen + n > c->ocap) {
-        size_t cap = c->ocap ? c->ocap : 16384;
-        while (cap < c->olen + n) cap *= 2;
-        uint8_t *b = realloc(c->obuf, cap);
-        if (b == NULL) {
-            log_error("out of memory for replies, closing peer=%s", c->peer);
-            conn__close(c);
-            return;
-        }
-        c->obuf = b;
-        c->ocap = cap;
+    if (buf_reserve(&c->out, n) != 0) {
+        log_error("out of memory for replies, closing peer=%s", c->peer);
+        conn__close(c);
+        return;
     }
-    int w = wire_encode(m, c->obuf + c->olen, c->ocap - c->olen);
+    int w = wire_encode(m, c->out.data + c->out.len, c->out.cap - c->out.len);
     if (w < 0) {
         log_error("cannot encode reply op=%s: %s", wire_opcode_name(m->opcode), error_str(w));
         return;
     }
-    c->olen += (size_t)w;
+    c->out.len += (size_t)w;
     if (!c->dirty) {
         c->dirty = 1;
         c->dirty_next = c->s->dirty;
@@ -200,17 +193,16 @@ server__on_check(uv_check_t *h)
         struct conn *c = s->dirty;
         s->dirty = c->dirty_next;
         c->dirty = 0;
-        if (c->olen == 0 || c->closing) continue;
+        if (c->out.len == 0 || c->closing) continue;
         struct conn_write *cw = malloc(sizeof(*cw));
         if (cw == NULL) {
             conn__close(c);
             continue;
         }
         cw->c = c;
-        cw->buf = c->obuf;
-        uv_buf_t b = uv_buf_init((char *)c->obuf, (unsigned)c->olen);
-        c->obuf = NULL;
-        c->olen = c->ocap = 0;
+        cw->buf = c->out.data;
+        uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
+        c->out = (struct buf){0}; /* the write owns the bytes now */
         c->writes++;
         int rc = uv_write(&cw->req, (uv_stream_t *)&c->tcp, &b, 1, conn__on_write);
         if (rc < 0) {
@@ -227,20 +219,12 @@ conn__on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct conn *c = h->data;
-    size_t want = c->rlen + READ_CHUNK;
-    if (c->need > want) want = c->need;
-    if (want > c->rcap) {
-        uint8_t *b = realloc(c->rbuf, want);
-        if (b == NULL) {
-            buf->base = NULL;
-            buf->len = 0;
-            return;
-        }
-        c->rbuf = b;
-        c->rcap = want;
+    size_t want = c->need > c->in.len + READ_CHUNK ? c->need - c->in.len : READ_CHUNK;
+    if (buf_reserve(&c->in, want) != 0) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
     }
-    buf->base = (char *)c->rbuf + c->rlen;
-    buf->len = c->rcap - c->rlen;
+    *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
 }
 
 static void
@@ -252,11 +236,11 @@ conn__process(struct conn *c)
     while (!c->closing && !s->draining) {
         uint32_t flen;
         const char *why = NULL;
-        int rc = wire_frame(c->rbuf + off, c->rlen - off, s->cfg.max_frame, &flen, &why);
+        int rc = wire_frame(c->in.data + off, c->in.len - off, s->cfg.max_frame, &flen, &why);
         if (rc == WIRE_AGAIN) {
-            if (c->rlen - off >= 8)
-                c->need = (c->rbuf[off + 4] << 24 | c->rbuf[off + 5] << 16 | c->rbuf[off + 6] << 8 |
-                           c->rbuf[off + 7]);
+            if (c->in.len - off >= 8)
+                c->need = (c->in.data[off + 4] << 24 | c->in.data[off + 5] << 16 |
+                           c->in.data[off + 6] << 8 | c->in.data[off + 7]);
             break;
         }
         if (rc == WIRE_ERROR) {
@@ -267,7 +251,7 @@ conn__process(struct conn *c)
             return;
         }
         struct wire_msg m;
-        int st = wire_decode(c->rbuf + off, flen, &m);
+        int st = wire_decode(c->in.data + off, flen, &m);
         s->stats.requests++;
         if (st != WIRE_ST_OK) {
             s->stats.errors++;
@@ -283,15 +267,9 @@ conn__process(struct conn *c)
         }
         off += flen;
     }
-    if (off > 0) {
-        memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-        c->rlen -= off;
-    }
-    if (c->rcap > 4 * READ_CHUNK && c->rlen < READ_CHUNK && c->need < READ_CHUNK) {
-        uint8_t *b = realloc(c->rbuf, 2 * READ_CHUNK); /* give back a large frame's buffer */
-        if (b) c->rbuf = b, c->rcap = 2 * READ_CHUNK;
-    }
-    if (c->reading && (c->inflight > s->cfg.max_inflight || c->olen > OUT_HIGH)) {
+    buf_consume(&c->in, off);
+    if (c->need < READ_CHUNK) buf_trim(&c->in, READ_CHUNK); /* give back a large frame's buffer */
+    if (c->reading && (c->inflight > s->cfg.max_inflight || c->out.len > OUT_HIGH)) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
     }
@@ -310,13 +288,13 @@ conn__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n < 0) {
         if (n != UV_EOF)
             log_info("connection error peer=%s error=%s", c->peer, uv_strerror((int)n));
-        else if (c->rlen > 0)
-            log_warn("connection closed mid-frame peer=%s bytes=%zu", c->peer, c->rlen);
+        else if (c->in.len > 0)
+            log_warn("connection closed mid-frame peer=%s bytes=%zu", c->peer, c->in.len);
         conn__close(c);
         return;
     }
     if (n == 0) return;
-    c->rlen += (size_t)n;
+    c->in.len += (size_t)n;
     c->last_active = uv_now(c->s->loop);
     conn__process(c);
 }
@@ -431,7 +409,7 @@ server__maybe_finish(struct store *s)
 {
     if (!s->draining || s->finished || s->inflight > 0 || engine_pending(s->engine) > 0) return;
     for (struct conn *c = s->conns; c; c = c->next)
-        if (c->olen > 0 || c->writes > 0) return;
+        if (c->out.len > 0 || c->writes > 0) return;
     if (s->dirty) return;
     s->finished = 1;
     while (s->conns) conn__close(s->conns);
