@@ -93,6 +93,10 @@ two_stores() {
     run juno-migrate "$TMP/bad.json" --map-file "$MAP"
     [ "$status" -eq 65 ]
     [[ "$output" == *"not a plan"* ]]
+    # with --json the error is an event too: a JSON object, the message escaped
+    juno-migrate "$TMP/bad.json" --map-file "$MAP" --json 2>/dev/null >"$TMP/err.json" || true
+    python3 -c 'import json,sys; e = json.load(open(sys.argv[1]))
+assert e["event"] == "error" and "`juno-ring plan --json`" in e["message"] and e["elapsed_s"] < 60, e' "$TMP/err.json"
     run juno-migrate "$TMP/missing.json" --map-file "$MAP"
     [ "$status" -eq 66 ]
 }

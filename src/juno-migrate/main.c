@@ -9,6 +9,8 @@
 #include "cli.h"
 #include "error.h"
 
+#include <cjson/cJSON.h>
+
 #include <getopt.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -87,11 +89,12 @@ fail(struct jmig *j, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (j->json) {
-        printf("{\"event\":\"error\",\"message\":\"");
-        for (const char *p = msg; *p; p++) printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
-        printf("\"}\n");
-        fflush(stdout);
+    if (j->json) { /* the message as a JSON string: quotes, backslashes, control bytes */
+        cJSON *str = cJSON_CreateString(msg);
+        char *q = str ? cJSON_PrintUnformatted(str) : NULL;
+        progress_event(j, "error", "\"message\":%s", q ? q : "\"out of memory\"");
+        free(q);
+        cJSON_Delete(str);
     }
     cli_die(code, "%s", msg);
 }
@@ -202,6 +205,7 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct jmig j;
     memset(&j, 0, sizeof(j));
+    j.started_ms = jmig_now_ms(); /* for events before the start; reset then */
     parse_options(&j, argc, argv);
     j.tty = isatty(1);
     char err[2048];
