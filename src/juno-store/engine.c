@@ -257,36 +257,37 @@ engine__writer_main(void *arg)
             engine__take(&e->bulk_head, &e->bulk_tail, ENGINE_BULK_MAX, &btail, &nbulk);
         pthread_mutex_unlock(&e->mu);
 
+        if (head)
+            tail->next = bulk;
+        else
+            head = bulk;
+        if (bulk) tail = btail;
+
         uint64_t t0 = uv_hrtime();
+        /* with --sync batch the group's one fsync comes after its bulk writes */
+        int covered = e->sync == ENGINE_SYNC_BATCH && n > 0;
+        int rc;
         if (e->sync == ENGINE_SYNC_ALWAYS) {
-            /* one fsync per write, each acknowledged after its own sync */
-            for (struct engine_write *w = head; w;) {
+            /* one fsync per write, each acknowledged after its own sync; the
+             * bulk writes then as one batch */
+            struct engine_write *w = head;
+            for (size_t i = 0; i < n; i++) {
                 struct engine_write *next = w->next;
                 w->next = NULL;
                 w->status = engine__apply(e, w, 1, 1);
                 w->next = next;
                 w = next;
             }
-            if (bulk) {
-                int rc = engine__apply(e, bulk, nbulk, 0);
-                for (struct engine_write *w = bulk; w; w = w->next) w->status = rc;
-            }
-            if (head)
-                tail->next = bulk;
-            else
-                head = bulk;
+            rc = bulk ? engine__apply(e, bulk, nbulk, 0) : 0;
+            for (w = bulk; w; w = w->next) w->status = rc;
         } else {
-            if (head)
-                tail->next = bulk;
-            else
-                head = bulk;
-            int sync = e->sync == ENGINE_SYNC_BATCH && n > 0;
-            int rc = engine__apply(e, head, n + nbulk, sync);
+            rc = engine__apply(e, head, n + nbulk, covered);
             for (struct engine_write *w = head; w; w = w->next) w->status = rc;
-            if (rc == 0 && sync) atomic_store(&e->bulk_unsynced, 0); /* this fsync covered them */
         }
-        if (bulk && !(e->sync == ENGINE_SYNC_BATCH && n > 0)) atomic_store(&e->bulk_unsynced, 1);
-        if (bulk) tail = btail;
+        if (covered && rc == 0)
+            atomic_store(&e->bulk_unsynced, 0); /* this fsync covered every earlier write */
+        else if (bulk)
+            atomic_store(&e->bulk_unsynced, 1);
         smetrics_write_group(n + nbulk, uv_hrtime() - t0);
 
         pthread_mutex_lock(&e->mu);
