@@ -564,7 +564,7 @@ key_on() {
     cat "$TMP/pipe.out"
     [ "$(cat "$TMP/pipe.out")" = '{"sent": 30, "answered": 30, "statuses": {"Ok": 30}}' ]
     run wait "$PPID_"
-    [ "$status" -eq 0 ]
+    [ "$status" -eq 0 ] || { echo "juno-proxy exited $status" >&2; tail -20 "$PLOG" >&2; false; }
     kill -CONT "$(cat "$TMP/pid-c1")"
     grep -q "drained, exiting" "$PLOG"
     run pc nop
