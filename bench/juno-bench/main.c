@@ -12,11 +12,13 @@
  * proxy does: a set is PrepareSet then Commit, a get is Read, a del is
  * PrepareDelete then Delete; the shard id is computed from --shards.
  */
+#include "buf.h"
 #include "clock.h"
 #include "cli.h"
 #include "error.h"
 #include "hash.h"
 #include "hist.h"
+#include "uvout.h"
 #include "wire.h"
 
 #include <getopt.h>
@@ -41,10 +43,8 @@ struct bconn {
     uv_tcp_t tcp; /* embedded */
     uv_connect_t connect;
     struct bench *b;
-    uint8_t *rbuf; /* owned */
-    size_t rlen, rcap;
-    uint8_t *obuf; /* owned */
-    size_t olen, ocap;
+    struct buf in;  /* responses read, not yet handled */
+    struct buf out; /* requests not yet sent */
     int dirty, connected;
     uint32_t inflight;
     struct slot *slots; /* owned: pipeline entries, indexed by opaque */
@@ -128,15 +128,8 @@ send_msg(struct bconn *c, uint32_t opaque, uint8_t opcode, const struct slot *s,
             wire_meta_set_originator_id(&m.meta, resp->meta.originator_id);
     }
     size_t n = wire_encoded_size(&m);
-    if (c->olen + n > c->ocap) {
-        size_t cap = c->ocap ? c->ocap * 2 : 65536;
-        while (cap < c->olen + n) cap *= 2;
-        uint8_t *nb = realloc(c->obuf, cap);
-        if (nb == NULL) cli_die(EX_OSERR, "out of memory");
-        c->obuf = nb;
-        c->ocap = cap;
-    }
-    c->olen += (size_t)wire_encode(&m, c->obuf + c->olen, c->ocap - c->olen);
+    if (buf_reserve(&c->out, n) != 0) cli_die(EX_OSERR, "out of memory");
+    c->out.len += (size_t)wire_encode(&m, c->out.data + c->out.len, c->out.cap - c->out.len);
     if (!c->dirty) c->dirty = 1;
 }
 
@@ -229,13 +222,8 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct bconn *c = h->data;
-    if (c->rcap - c->rlen < 65536) {
-        c->rcap = c->rcap ? c->rcap * 2 : 262144;
-        c->rbuf = realloc(c->rbuf, c->rcap);
-        if (c->rbuf == NULL) cli_die(EX_OSERR, "out of memory");
-    }
-    buf->base = (char *)c->rbuf + c->rlen;
-    buf->len = c->rcap - c->rlen;
+    if (buf_reserve(&c->in, 65536) != 0) cli_die(EX_OSERR, "out of memory");
+    *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
 }
 
 static void
@@ -249,15 +237,15 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         uv_stop(c->b->loop);
         return;
     }
-    c->rlen += (size_t)n;
+    c->in.len += (size_t)n;
     size_t off = 0;
     for (;;) {
         uint32_t flen;
         const char *why;
-        int rc = wire_frame(c->rbuf + off, c->rlen - off, 0, &flen, &why);
+        int rc = wire_frame(c->in.data + off, c->in.len - off, 0, &flen, &why);
         if (rc == WIRE_AGAIN) break;
         struct wire_msg m;
-        if (rc == WIRE_ERROR || wire_decode(c->rbuf + off, flen, &m) != 0) {
+        if (rc == WIRE_ERROR || wire_decode(c->in.data + off, flen, &m) != 0) {
             cli_error("bad response from %s:%u: %s", c->b->host, c->b->port,
                       rc == WIRE_ERROR ? why : "undecodable");
             c->b->failed = 1;
@@ -267,16 +255,13 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         on_response(c, &m);
         off += flen;
     }
-    memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-    c->rlen -= off;
+    buf_consume(&c->in, off);
 }
 
 static void
-on_write(uv_write_t *req, int status)
+on_sent(void *ctx, int status)
 {
-    free(req->data);
-    free(req);
-    (void)status; /* a failed write surfaces as a read error */
+    (void)ctx, (void)status; /* a failed write surfaces as a read error */
 }
 
 static void
@@ -285,14 +270,15 @@ on_flush(uv_check_t *h)
     struct bench *b = h->data;
     for (unsigned i = 0; i < b->clients; i++) {
         struct bconn *c = &b->conns[i];
-        if (!c->dirty || c->olen == 0) continue;
-        uv_write_t *req = malloc(sizeof(*req));
-        uv_buf_t buf = uv_buf_init((char *)c->obuf, (unsigned)c->olen);
-        req->data = c->obuf;
-        c->obuf = NULL;
-        c->olen = c->ocap = 0;
+        if (!c->dirty || c->out.len == 0) continue;
         c->dirty = 0;
-        uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+        int rc = uvout_send((uv_stream_t *)&c->tcp, &c->out, c, on_sent);
+        if (rc < 0) {
+            cli_error("cannot write to %s:%u: %s", b->host, b->port, uv_strerror(rc));
+            b->failed = 1;
+            uv_stop(b->loop);
+            return;
+        }
     }
 }
 

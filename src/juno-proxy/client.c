@@ -28,6 +28,7 @@
 #include "error.h"
 #include "log.h"
 #include "net.h"
+#include "uvout.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +53,6 @@ struct conn {
     uint64_t partial_since; /* uv_now when a partial message began, 0 if none */
     uint64_t idle_ms;       /* 0 = never */
     char peer[80];
-};
-
-struct conn_write {
-    uv_write_t req;
-    struct conn *c; /* ref: counted in c->writes */
-    uint8_t *buf;   /* owned */
 };
 
 static void
@@ -201,12 +196,9 @@ conn_reply_raw(struct conn *c, const uint8_t *bytes, size_t n)
 }
 
 static void
-conn_on_write(uv_write_t *req, int status)
+conn_on_write(void *ctx, int status)
 {
-    struct conn_write *cw = (struct conn_write *)req;
-    struct conn *c = cw->c;
-    free(cw->buf);
-    free(cw);
+    struct conn *c = ctx;
     c->writes--;
     if (status < 0 && !c->closing) {
         log_debug("write failed, closing peer=%s error=%s", c->peer, uv_strerror(status));
@@ -228,22 +220,13 @@ client_flush_all(struct worker *w)
         w->dirty_conns = c->dirty_next;
         c->dirty = 0;
         if (c->out.len == 0 || c->closing) continue;
-        struct conn_write *cw = malloc(sizeof(*cw));
-        if (cw == NULL) {
+        int rc = uvout_send((uv_stream_t *)&c->tcp, &c->out, c, conn_on_write);
+        if (rc == 1)
+            c->writes++;
+        else if (rc < 0)
             conn_close(c);
-            continue;
-        }
-        cw->c = c;
-        cw->buf = c->out.data;
-        uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
-        c->out = (struct buf){0}; /* the write owns the bytes now */
-        c->writes++;
-        if (uv_write(&cw->req, (uv_stream_t *)&c->tcp, &b, 1, conn_on_write) < 0) {
-            c->writes--;
-            free(cw->buf);
-            free(cw);
-            conn_close(c);
-        }
+        else
+            conn_close_if_replied(c);
     }
 }
 

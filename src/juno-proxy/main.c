@@ -269,6 +269,7 @@ worker_on_check(uv_check_t *h)
     upstream_flush_all(w);
     client_flush_all(w);
     rface_flush_all(w);
+    worker_maybe_finish(w); /* output sent at once finishes no write request */
 }
 
 static void

@@ -153,6 +153,25 @@ static void
 rconn_write(struct rconn *rc)
 {
     if (rc->writing || rc->out.len == 0 || rc->closing) return;
+    /* what the socket takes at once goes without a write request (see
+     * lib/uvout.h: a finished request costs an epoll_ctl) */
+    uv_buf_t now = uv_buf_init((char *)rc->out.data, (unsigned)rc->out.len);
+    int n = uv_try_write((uv_stream_t *)&rc->tcp, &now, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+        log_debug("write failed, closing peer=%s error=%s", rc->peer, uv_strerror(n));
+        rconn_close(rc);
+        return;
+    }
+    if (n > 0) {
+        memmove(rc->out.data, rc->out.data + n, rc->out.len - (size_t)n);
+        rc->out.len -= (size_t)n;
+    }
+    if (rc->out.len == 0) {
+        if (rc->out.cap > WBUF_KEEP_MAX) resp_buf_deinit(&rc->out);
+        rconn_maybe_resume(rc);
+        rconn_maybe_quit(rc);
+        return;
+    }
     struct resp_buf t = rc->wbuf; /* empty: the last write is done */
     rc->wbuf = rc->out;
     rc->out = t;

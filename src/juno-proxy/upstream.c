@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "error.h"
 #include "log.h"
+#include "uvout.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +71,6 @@ struct upstream {
     size_t writes;  /* uv_write requests in flight */
     struct pm_store pm;
     int pm_down; /* counted in juno_proxy_store_down: marked || etcd_down */
-};
-
-struct up_write {
-    uv_write_t req;
-    struct upstream *up;
-    uint8_t *buf; /* owned */
 };
 
 static void up_connect(struct upstream *up);
@@ -440,12 +435,9 @@ up_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 /* ---- writing ---- */
 
 static void
-up_on_write(uv_write_t *req, int status)
+up_on_write(void *ctx, int status)
 {
-    struct up_write *uw = (struct up_write *)req;
-    struct upstream *up = uw->up;
-    free(uw->buf);
-    free(uw);
+    struct upstream *up = ctx;
     up->writes--;
     if (status < 0 && status != UV_ECANCELED && up->state == UP_CONNECTED)
         up_fail(up, uv_strerror(status), JUNO_ECONNRESET);
@@ -456,23 +448,11 @@ static void
 up_flush(struct upstream *up)
 {
     if (up->state != UP_CONNECTED || up->out.len == 0) return;
-    struct up_write *uw = malloc(sizeof(*uw));
-    if (uw == NULL) {
-        up_fail(up, "out of memory", JUNO_ENOMEM);
-        return;
-    }
-    uw->up = up;
-    uw->buf = up->out.data;
-    uv_buf_t b = uv_buf_init((char *)up->out.data, (unsigned)up->out.len);
-    up->out = (struct buf){0}; /* the write owns the bytes now */
-    up->writes++;
-    int rc = uv_write(&uw->req, (uv_stream_t *)&up->tcp, &b, 1, up_on_write);
-    if (rc < 0) {
-        up->writes--;
-        free(uw->buf);
-        free(uw);
+    int rc = uvout_send((uv_stream_t *)&up->tcp, &up->out, up, up_on_write);
+    if (rc == 1)
+        up->writes++;
+    else if (rc < 0)
         up_fail(up, uv_strerror(rc), JUNO_ECONNRESET);
-    }
 }
 
 void

@@ -37,6 +37,7 @@
 #include "error.h"
 #include "log.h"
 #include "record.h"
+#include "uvout.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -407,19 +408,10 @@ mig__clone_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struct 
     return 0;
 }
 
-struct mig_write {
-    uv_write_t req;
-    struct mig *g; /* counted in g->writes */
-    uint8_t *buf;  /* owned */
-};
-
 static void
-mig__on_write(uv_write_t *req, int status)
+mig__on_write(void *ctx, int status)
 {
-    struct mig_write *mw = (struct mig_write *)req;
-    struct mig *g = mw->g;
-    free(mw->buf);
-    free(mw);
+    struct mig *g = ctx;
     g->writes--;
     if (status < 0) mig__fail(g, "cannot write to the target: %s", uv_strerror(status));
     mig__maybe_free(g);
@@ -429,23 +421,11 @@ static void
 mig__flush_one(struct mig *g)
 {
     if (!g->connected || g->closed || g->out.len == 0) return;
-    struct mig_write *mw = malloc(sizeof(*mw));
-    if (mw == NULL) {
-        mig__fail(g, "out of memory");
-        return;
-    }
-    mw->g = g;
-    mw->buf = g->out.data; /* handed over: freed when the write completes */
-    uv_buf_t b = uv_buf_init((char *)g->out.data, (unsigned)g->out.len);
-    g->out = (struct buf){0};
-    g->writes++;
-    int rc = uv_write(&mw->req, (uv_stream_t *)&g->tcp, &b, 1, mig__on_write);
-    if (rc < 0) {
-        g->writes--;
-        free(mw->buf);
-        free(mw);
+    int rc = uvout_send((uv_stream_t *)&g->tcp, &g->out, g, mig__on_write);
+    if (rc == 1)
+        g->writes++;
+    else if (rc < 0)
         mig__fail(g, "cannot write to the target: %s", uv_strerror(rc));
-    }
 }
 
 void

@@ -15,6 +15,7 @@
 #include "error.h"
 #include "log.h"
 #include "net.h"
+#include "uvout.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +37,6 @@ struct conn {
     size_t writes;        /* uv_write requests in flight */
     uint64_t last_active; /* uv_now */
     char peer[64];
-};
-
-struct conn_write {
-    uv_write_t req;
-    struct conn *c; /* ref: counted in c->writes */
-    uint8_t *buf;   /* owned */
 };
 
 static void server__maybe_finish(struct store *s);
@@ -163,12 +158,9 @@ conn_reply(struct conn *c, const struct wire_msg *m)
 }
 
 static void
-conn__on_write(uv_write_t *req, int status)
+conn__on_write(void *ctx, int status)
 {
-    struct conn_write *cw = (struct conn_write *)req;
-    struct conn *c = cw->c;
-    free(cw->buf);
-    free(cw);
+    struct conn *c = ctx;
     c->writes--;
     if (status < 0 && !c->closing) {
         log_info("write failed, closing peer=%s error=%s", c->peer, uv_strerror(status));
@@ -194,24 +186,15 @@ server__on_check(uv_check_t *h)
         s->dirty = c->dirty_next;
         c->dirty = 0;
         if (c->out.len == 0 || c->closing) continue;
-        struct conn_write *cw = malloc(sizeof(*cw));
-        if (cw == NULL) {
+        int rc = uvout_send((uv_stream_t *)&c->tcp, &c->out, c, conn__on_write);
+        if (rc == 1)
+            c->writes++;
+        else if (rc < 0)
             conn__close(c);
-            continue;
-        }
-        cw->c = c;
-        cw->buf = c->out.data;
-        uv_buf_t b = uv_buf_init((char *)c->out.data, (unsigned)c->out.len);
-        c->out = (struct buf){0}; /* the write owns the bytes now */
-        c->writes++;
-        int rc = uv_write(&cw->req, (uv_stream_t *)&c->tcp, &b, 1, conn__on_write);
-        if (rc < 0) {
-            c->writes--;
-            free(cw->buf);
-            free(cw);
-            conn__close(c);
-        }
+        else
+            conn__close_if_replied(c);
     }
+    server__maybe_finish(s);
 }
 
 static void
