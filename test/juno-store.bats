@@ -546,6 +546,44 @@ durable() {
     durable batch
 }
 
+# write_then_read KEY SHARD N: N rounds of a one-phase PrepareSet of KEY and a
+# Read of KEY sent together in one write; prints, for each round, the write's
+# status, the Read's status and the value it read ("Ok Ok v1", ...).
+write_then_read() {
+    python3 - "$A" "$1" "$2" "$3" "$BATS_TEST_DIRNAME" <<'EOF'
+import struct, sys, uuid
+sys.path.insert(0, sys.argv[5])
+from proxy_client import Conn, RID, STATUS, decode, encode
+addr, key, shard, rounds = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3]), int(sys.argv[4])
+c = Conn(addr)
+def frame(opcode, opaque, value=None, flags=0):
+    f = bytearray(encode(opcode, opaque, b"d", key, value, {RID: uuid.uuid4().bytes}, flags=flags))
+    f[14:16] = struct.pack(">H", shard)
+    return bytes(f)
+for i in range(1, rounds + 1):
+    v = b"v%d" % i
+    c.send_raw(frame(0x84, 2 * i, v, flags=0x10) + frame(0x82, 2 * i + 1))
+    got = {}
+    while len(got) < 2:
+        m = decode(c.recv_frame())
+        got[m["opaque"]] = m
+    w, r = got[2 * i], got[2 * i + 1]
+    print(STATUS[w["status"]], STATUS[r["status"]], r["value"].decode())
+EOF
+}
+
+@test "a Read sent right behind a write of the same key waits for it: it sees the write, durable (--sync batch)" {
+    one_node_map
+    start_store --data "$TMP/db" --sync batch
+    k=$(key_for s1 wr)
+    run write_then_read "$k" "$(shard_of "$k")" 20
+    [ "$status" -eq 0 ]
+    [ "${#lines[@]}" -eq 20 ]
+    for i in $(seq 1 20); do
+        [ "${lines[$((i - 1))]}" = "Ok Ok v$i" ]
+    done
+}
+
 @test "--memory: nothing is written under --data, and a restart loses the data" {
     one_node_map
     mkdir "$TMP/mem"

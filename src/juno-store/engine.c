@@ -31,7 +31,8 @@ struct engine {
     enum engine_sync sync;
     uint32_t tombstone_grace_s;
     atomic_uchar droppable[65536];
-    atomic_int bulk_unsynced; /* bulk writes applied since the last WAL fsync */
+    /* bulk groups applied, and how many of them the last WAL fsync covered */
+    atomic_uint_fast64_t bulk_applied, bulk_synced;
 
     /* writer thread: queue in, done out */
     pthread_t writer;
@@ -41,6 +42,14 @@ struct engine {
     struct engine_write *bulk_head, *bulk_tail;   /* under mu: bulk writes, after the others */
     struct engine_write *done_head, *done_tail;   /* under mu */
     int stopping;                                 /* under mu */
+
+    /* --sync batch on disk: the syncer thread fsyncs the WAL for every group
+     * the writer applied before the fsync began (group commit, with the
+     * writer applying the next groups during the fsync) */
+    pthread_t syncer;
+    pthread_cond_t sync_cv;
+    struct engine_write *sync_head, *sync_tail;   /* under mu: applied, not durable yet */
+    int syncer_on, syncer_stopping;               /* under mu */
     size_t pending;                               /* loop thread */
     struct engine_write *local_head, *local_tail; /* loop thread: not yet published */
     struct engine_write *lbulk_head, *lbulk_tail; /* loop thread: bulk, not yet published */
@@ -131,10 +140,11 @@ engine__write_batch(struct engine *e, rocksdb_writebatch_t *wb, int sync)
 {
     if (rocksdb_writebatch_count(wb) == 0) return 0;
     char *err = NULL;
+    uint64_t t0 = uv_hrtime();
     rocksdb_writeoptions_set_sync(e->wopts, (unsigned char)sync);
     rocksdb_write(e->db, e->wopts, wb, &err);
     rocksdb_writebatch_clear(wb);
-    if (sync && err == NULL) smetrics_wal_sync();
+    if (sync && err == NULL) smetrics_wal_sync(uv_hrtime() - t0);
     if (err != NULL) {
         log_error("rocksdb write failed: %s", err);
         rocksdb_free(err);
@@ -149,22 +159,34 @@ engine__sync(struct engine *e)
 {
     if (e->env != NULL) return 0; /* the memory env has no fsync (nor a disk to lose) */
     char *err = NULL;
+    uint64_t t0 = uv_hrtime();
     rocksdb_flush_wal(e->db, 1, &err);
     if (err != NULL) {
         log_error("rocksdb WAL sync failed: %s", err);
         rocksdb_free(err);
         return JUNO_EIO;
     }
-    smetrics_wal_sync();
+    smetrics_wal_sync(uv_hrtime() - t0);
     return 0;
+}
+
+/* Record that a WAL fsync covered the first `applied` bulk groups. */
+static void
+engine__bulk_covered(struct engine *e, uint64_t applied)
+{
+    uint64_t cur = atomic_load(&e->bulk_synced);
+    while (cur < applied && !atomic_compare_exchange_weak(&e->bulk_synced, &cur, applied)) {
+    }
 }
 
 int
 engine_sync_wal(struct engine *e)
 {
-    if (e->sync == ENGINE_SYNC_NONE || !atomic_exchange(&e->bulk_unsynced, 0)) return 0;
+    if (e->sync == ENGINE_SYNC_NONE) return 0;
+    uint64_t applied = atomic_load(&e->bulk_applied);
+    if (applied == atomic_load(&e->bulk_synced)) return 0;
     int rc = engine__sync(e);
-    if (rc != 0) atomic_store(&e->bulk_unsynced, 1);
+    if (rc == 0) engine__bulk_covered(e, applied);
     return rc;
 }
 
@@ -237,6 +259,27 @@ engine__take(struct engine_write **qh, struct engine_write **qt, size_t max,
     return head;
 }
 
+/* Append the list h..t to the queue *qh..*qt. */
+static void
+engine__append(struct engine_write **qh, struct engine_write **qt, struct engine_write *h,
+               struct engine_write *t)
+{
+    if (h == NULL) return;
+    if (*qt)
+        (*qt)->next = h;
+    else
+        *qh = h;
+    *qt = t;
+}
+
+/* Hand a finished list to the loop. Under mu. */
+static void
+engine__post_done(struct engine *e, struct engine_write *head, struct engine_write *tail)
+{
+    engine__append(&e->done_head, &e->done_tail, head, tail);
+    uv_async_send(&e->async);
+}
+
 static void *
 engine__writer_main(void *arg)
 {
@@ -264,8 +307,6 @@ engine__writer_main(void *arg)
         if (bulk) tail = btail;
 
         uint64_t t0 = uv_hrtime();
-        /* with --sync batch the group's one fsync comes after its bulk writes */
-        int covered = e->sync == ENGINE_SYNC_BATCH && n > 0;
         int rc;
         if (e->sync == ENGINE_SYNC_ALWAYS) {
             /* one fsync per write, each acknowledged after its own sync; the
@@ -281,25 +322,63 @@ engine__writer_main(void *arg)
             rc = bulk ? engine__apply(e, bulk, nbulk, 0) : 0;
             for (w = bulk; w; w = w->next) w->status = rc;
         } else {
-            rc = engine__apply(e, head, n + nbulk, covered);
+            /* with --sync batch the syncer makes the group durable */
+            rc = engine__apply(e, head, n + nbulk, 0);
             for (struct engine_write *w = head; w; w = w->next) w->status = rc;
         }
-        if (covered && rc == 0)
-            atomic_store(&e->bulk_unsynced, 0); /* this fsync covered every earlier write */
-        else if (bulk)
-            atomic_store(&e->bulk_unsynced, 1);
+        if (bulk && rc == 0) atomic_fetch_add(&e->bulk_applied, 1);
         smetrics_write_group(n + nbulk, uv_hrtime() - t0);
 
         pthread_mutex_lock(&e->mu);
-        if (e->done_tail)
-            e->done_tail->next = head;
-        else
-            e->done_head = head;
-        e->done_tail = tail;
-        uv_async_send(&e->async);
+        if (e->syncer_on && n > 0 && rc == 0) {
+            /* acknowledged once the syncer's next fsync has covered them */
+            engine__append(&e->sync_head, &e->sync_tail, head, tail);
+            pthread_cond_signal(&e->sync_cv);
+        } else {
+            engine__post_done(e, head, tail);
+        }
     }
     pthread_mutex_unlock(&e->mu);
     return NULL;
+}
+
+/* The syncer (--sync batch on disk): one WAL fsync for everything the writer
+ * applied before it, while the writer goes on applying the next groups. */
+static void *
+engine__syncer_main(void *arg)
+{
+    struct engine *e = arg;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        while (e->sync_head == NULL && !e->syncer_stopping) pthread_cond_wait(&e->sync_cv, &e->mu);
+        if (e->sync_head == NULL) break;
+        struct engine_write *head = e->sync_head, *tail = e->sync_tail;
+        e->sync_head = e->sync_tail = NULL;
+        /* every bulk group counted here was applied before the fsync starts */
+        uint64_t applied = atomic_load(&e->bulk_applied);
+        pthread_mutex_unlock(&e->mu);
+
+        int rc = engine__sync(e);
+        if (rc == 0) engine__bulk_covered(e, applied);
+        for (struct engine_write *w = head; w; w = w->next) w->status = rc;
+
+        pthread_mutex_lock(&e->mu);
+        engine__post_done(e, head, tail);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+/* Let the syncer finish what is queued, then join it. */
+static void
+engine__stop_syncer(struct engine *e)
+{
+    if (!e->syncer_on) return;
+    pthread_mutex_lock(&e->mu);
+    e->syncer_stopping = 1;
+    pthread_cond_signal(&e->sync_cv);
+    pthread_mutex_unlock(&e->mu);
+    pthread_join(e->syncer, NULL);
 }
 
 static void
@@ -337,19 +416,6 @@ engine_submit(struct engine *e, struct engine_write *w)
     else
         *h = w;
     *t = w;
-}
-
-/* Append the list h..t to the queue *qh..*qt. */
-static void
-engine__append(struct engine_write **qh, struct engine_write **qt, struct engine_write *h,
-               struct engine_write *t)
-{
-    if (h == NULL) return;
-    if (*qt)
-        (*qt)->next = h;
-    else
-        *qh = h;
-    *qt = t;
 }
 
 void
@@ -397,7 +463,8 @@ engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **ou
     e->sync = cfg->sync;
     e->tombstone_grace_s = cfg->tombstone_grace_s;
     for (size_t i = 0; i < 65536; i++) atomic_init(&e->droppable[i], 0);
-    atomic_init(&e->bulk_unsynced, 0);
+    atomic_init(&e->bulk_applied, 0);
+    atomic_init(&e->bulk_synced, 0);
 
     e->opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(e->opts, 1);
@@ -439,10 +506,19 @@ engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **ou
     }
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
+    pthread_cond_init(&e->sync_cv, NULL);
     uv_async_init(loop, &e->async, engine__on_async);
     e->async.data = e;
+    e->syncer_on = e->sync == ENGINE_SYNC_BATCH && e->env == NULL; /* memory: nothing to sync */
+    if (e->syncer_on && pthread_create(&e->syncer, NULL, engine__syncer_main, e) != 0) {
+        snprintf(err, errlen, "cannot start the WAL sync thread");
+        uv_close((uv_handle_t *)&e->async, NULL);
+        engine__release(e);
+        return JUNO_ENOMEM;
+    }
     if (pthread_create(&e->writer, NULL, engine__writer_main, e) != 0) {
         snprintf(err, errlen, "cannot start the writer thread");
+        engine__stop_syncer(e);
         uv_close((uv_handle_t *)&e->async, NULL);
         engine__release(e);
         return JUNO_ENOMEM;
@@ -466,6 +542,7 @@ engine_close(struct engine *e)
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->writer, NULL);
+    engine__stop_syncer(e);
     engine__drain_done(e);
     char *err = NULL;
     if (e->env == NULL) rocksdb_flush_wal(e->db, 1, &err); /* the memory env has no fsync */
@@ -475,6 +552,7 @@ engine_close(struct engine *e)
     }
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
+    pthread_cond_destroy(&e->sync_cv);
     uv_close((uv_handle_t *)&e->async, engine__on_async_closed);
 }
 

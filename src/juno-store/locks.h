@@ -19,6 +19,7 @@ struct lock {
     uint8_t request_id[16];
     uint64_t expires_ms; /* uv_now() time after which another writer may take it */
     int busy;            /* a commit's write is in flight: never expires, never stolen */
+    void *waiters;       /* while busy: the Reads of this key waiting for the write (ops.c) */
     uint8_t op;          /* the prepare opcode */
     uint8_t value_type;
     uint8_t *value; /* owned, NULL when empty */

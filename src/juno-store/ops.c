@@ -48,8 +48,9 @@ struct op {
     uint8_t value_type;
     const uint8_t *value; /* borrowed from the request: valid during dispatch only */
     size_t vlen;
-    struct lock *lock; /* borrowed from s->locks: the lock this op holds busy */
-    char *got;         /* owned (engine_free): the stored value read */
+    struct lock *lock;      /* borrowed from s->locks: the lock this op holds busy */
+    struct op *next_waiter; /* a Read waiting on a busy lock: the next one */
+    char *got;              /* owned (engine_free): the stored value read */
     size_t glen;
     int get_rc;
     void (*after_read)(struct op *op);
@@ -215,6 +216,21 @@ op__read_done(struct op *op)
     op__done(op);
 }
 
+/* A Read of a key whose write is in flight waits for that write to finish:
+ * with --sync batch a write is in RocksDB's memtable before its fsync, and a
+ * Read must not see what is not yet durable (nor what may yet fail). */
+static void
+op__start_read(struct op *op)
+{
+    struct lock *l = locks_find(&op->s->locks, op->key, op->klen);
+    if (l != NULL && l->busy) {
+        op->next_waiter = l->waiters;
+        l->waiters = op;
+        return;
+    }
+    op__read(op, op__read_done);
+}
+
 /* ---- Prepare ---- */
 
 static int
@@ -306,12 +322,8 @@ op__prepare(struct op *op)
 /* ---- writes: Commit, Delete, MarkDelete, Repair, Clone, DropShard ---- */
 
 static void
-op__write_done(struct engine_write *w, int status)
+op__write_finish(struct op *op, struct engine_write *w, int status)
 {
-    struct op *op = w->data;
-    migrate_written(op->s, op->shard, w, status); /* forwards it when the shard streams out */
-    if (op->lock) locks_remove(&op->s->locks, op->lock);
-    op->lock = NULL;
     if (status != 0) {
         op__finish(op, WIRE_ST_SS_ERROR);
         return;
@@ -326,6 +338,25 @@ op__write_done(struct engine_write *w, int status)
         return;
     }
     op__finish(op, WIRE_ST_OK);
+}
+
+static void
+op__write_done(struct engine_write *w, int status)
+{
+    struct op *op = w->data;
+    migrate_written(op->s, op->shard, w, status); /* forwards it when the shard streams out */
+    struct op *waiting = NULL;
+    if (op->lock) {
+        waiting = op->lock->waiters;
+        locks_remove(&op->s->locks, op->lock);
+    }
+    op->lock = NULL;
+    op__write_finish(op, w, status);
+    while (waiting != NULL) { /* the Reads that came during the write */
+        struct op *next = waiting->next_waiter;
+        op__read(waiting, op__read_done);
+        waiting = next;
+    }
 }
 
 static void
@@ -769,7 +800,7 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     }
     int st;
     switch (req->opcode) {
-    case WIRE_OP_READ: op__read(op, op__read_done); break;
+    case WIRE_OP_READ: op__start_read(op); break;
     case WIRE_OP_PREPARE_CREATE:
     case WIRE_OP_PREPARE_UPDATE:
     case WIRE_OP_PREPARE_SET:

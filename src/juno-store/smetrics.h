@@ -35,8 +35,9 @@ void smetrics_latency(int opcode, uint64_t t0);
 void smetrics_conn(int delta);
 void smetrics_bad_frame(void);
 
-/* Writer thread: a group of n writes applied in ns nanoseconds; a WAL sync. */
+/* Writer thread: a group of n writes applied in ns nanoseconds. Writer, syncer
+ * or a worker: one WAL fsync that took ns. */
 void smetrics_write_group(size_t n, uint64_t ns);
-void smetrics_wal_sync(void);
+void smetrics_wal_sync(uint64_t ns);
 
 #endif
