@@ -563,8 +563,11 @@ key_on() {
     wait "$cpid"
     cat "$TMP/pipe.out"
     [ "$(cat "$TMP/pipe.out")" = '{"sent": 30, "answered": 30, "statuses": {"Ok": 30}}' ]
-    run wait "$PPID_"
-    [ "$status" -eq 0 ] || { echo "juno-proxy exited $status" >&2; tail -20 "$PLOG" >&2; false; }
+    # not `run wait`: run's subshell is not the proxy's parent, and its wait
+    # fails when the proxy has not quite exited yet
+    rc=0
+    wait "$PPID_" || rc=$?
+    [ "$rc" -eq 0 ] || { echo "juno-proxy exited $rc" >&2; tail -20 "$PLOG" >&2; false; }
     kill -CONT "$(cat "$TMP/pid-c1")"
     grep -q "drained, exiting" "$PLOG"
     run pc nop
