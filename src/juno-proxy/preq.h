@@ -47,6 +47,7 @@ struct replica {
     int busy;            /* u in flight */
     uint8_t op;          /* opcode of the last storage request sent */
     uint8_t cls;         /* enum rclass */
+    uint8_t read_tried;  /* Get: a Read was sent to it, or could not be */
     uint8_t ws;          /* enum wstate */
     struct rmeta m;
     uint8_t *val; /* owned: the value read (Get) or reported (VersionConflict) */
@@ -86,6 +87,7 @@ struct preq {
     struct preq *riders; /* blind Sets overwritten by this one: answered with it (key_next) */
     int existed;         /* Destroy: a prepared replica held a live record */
     int n, quorum;       /* replicas (zones), W = R */
+    int read_first;      /* Get: the replica its Reads start from (rotates) */
     int pending;         /* storage requests in flight */
     int decision;        /* enum decision */
     int replied;

@@ -136,7 +136,8 @@ struct worker {
     uint64_t inflight;              /* requests alive, background work included */
     struct preq *dl_head, *dl_tail; /* requests not yet answered, oldest first */
     int draining, finished;
-    uint64_t rng; /* request id generator state */
+    uint64_t rng;   /* request id generator state */
+    uint64_t reads; /* Gets started: which replica the next one reads first */
     struct worker_stats stats;
     int resp_fd;            /* the RESP face: bound and listening, or -1 */
     uv_tcp_t resp_listener; /* resp_face.c */

@@ -242,6 +242,7 @@ replicas_reset(struct preq *rq)
         r->val = NULL;
         r->vlen = 0;
         r->cls = C_NONE;
+        r->read_tried = 0;
         r->ws = WS_NONE;
         memset(&r->m, 0, sizeof(r->m));
     }
@@ -249,11 +250,30 @@ replicas_reset(struct preq *rq)
 
 /* ---- Get ---- */
 
+/* Send Reads to replicas not tried yet, in order from rq->read_first, until
+ * `want` more are in flight (a store that cannot take one counts as failed). */
+static void
+get_send(struct preq *rq, int want)
+{
+    for (int k = 0; k < rq->n && want > 0; k++) {
+        struct replica *r = &rq->rep[(rq->read_first + k) % rq->n];
+        if (r->read_tried) continue;
+        r->read_tried = 1;
+        if (rq_send(rq, (int)(r - rq->rep), WIRE_OP_READ, 0, NULL, 0, NULL, 0))
+            want--;
+        else
+            r->cls = C_FAIL;
+    }
+}
+
+/* A Get reads R replicas (W + R > N: at least one holds the last acknowledged
+ * write), a different first one each time so that reads spread over the zones;
+ * a replica that fails is replaced by one not read yet. */
 static void
 get_start(struct preq *rq)
 {
-    for (int i = 0; i < rq->n; i++)
-        if (!rq_send(rq, i, WIRE_OP_READ, 0, NULL, 0, NULL, 0)) rq->rep[i].cls = C_FAIL;
+    rq->read_first = (int)(rq->w->reads++ % (uint64_t)rq->n);
+    get_send(rq, rq->quorum);
 }
 
 static void
@@ -386,7 +406,9 @@ get_progress(struct preq *rq)
             else
                 rq_reply(rq, WIRE_ST_NO_KEY, NULL, NULL);
         } else if (valid + rq->pending < rq->quorum) {
-            rq_reply(rq, WIRE_ST_NO_STORAGE_SERVER, NULL, NULL);
+            get_send(rq, rq->quorum - valid - rq->pending); /* replace the failed ones */
+            if (valid + rq->pending < rq->quorum)
+                rq_reply(rq, WIRE_ST_NO_STORAGE_SERVER, NULL, NULL);
         }
     }
     if (rq->pending == 0) {
