@@ -12,13 +12,15 @@
 #                                          PrepareSet flagged one-phase (a single-replica
 #                                          key), get = Read; 4 connections x 64 pipelined
 #   db_bench --sync=1 fillrandom           one fsync per write, 1 thread
-#   juno-store --sync batch, 50 writers    50 connections, 1 write each (group commit)
+#   juno-store --sync batch, 50 writers    50 connections, 1 write each (group commit);
+#                                          these rows: median of SYNC_ROUNDS (3) rounds
 #
 # Needs: make all, db_bench (Debian rocksdb-tools; installed if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 SYNC_N=${SYNC_N:-20000}
+SYNC_ROUNDS=${SYNC_ROUNDS:-3}
 BUILD=${BUILD:-build}
 export PATH="$PWD/$BUILD:$PATH"
 
@@ -88,16 +90,26 @@ start_store --memory
 mem_set1=$(jb "$PORT" set -c 4 -P 64 --one-phase)
 stop_last_store
 
-db_sync=$(dbb fillrandom --benchmarks=fillrandom --num="$SYNC_N" --sync=1)
-rm -rf "$TMP/dbbench"
-start_store --data "$TMP/batch" --sync batch
-batch_set=$(juno-bench --store -s "127.0.0.1:$PORT" --csv -d 100 -r 1000000 -n "$SYNC_N" -t set -c 50 -P 1 |
-    awk -F, 'NR == 2 { print $4 }')
-stop_last_store
-start_store --data "$TMP/batch1" --sync batch
-batch_set1=$(juno-bench --store -s "127.0.0.1:$PORT" --csv -d 100 -r 1000000 -n "$SYNC_N" -t set -c 50 -P 1 \
-    --one-phase | awk -F, 'NR == 2 { print $4 }')
-stop_last_store
+# durable writes vary most from run to run (fsync latency on a shared machine):
+# SYNC_ROUNDS rounds of all three, alternating, and the median of each
+batch_run() { # extra juno-bench flags... -> ops/s
+    start_store --data "$TMP/batch$RANDOM" --sync batch
+    juno-bench --store -s "127.0.0.1:$PORT" --csv -d 100 -r 1000000 -n "$SYNC_N" -t set -c 50 -P 1 \
+        "$@" | awk -F, 'NR == 2 { print $4 }'
+    stop_last_store
+}
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+dbs=() b2=() b1=()
+for _ in $(seq "$SYNC_ROUNDS"); do
+    dbs+=("$(dbb fillrandom --benchmarks=fillrandom --num="$SYNC_N" --sync=1)")
+    rm -rf "$TMP/dbbench"
+    b2+=("$(batch_run)")
+    b1+=("$(batch_run --one-phase)")
+done
+echo "# durable rounds: db_bench ${dbs[*]}; two-phase ${b2[*]}; one-phase ${b1[*]}" >&2
+db_sync=$(median "${dbs[@]}")
+batch_set=$(median "${b2[@]}")
+batch_set1=$(median "${b1[@]}")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
 cat <<EOF
