@@ -17,6 +17,7 @@
 
 #define ENGINE_GROUP_MAX 4096 /* writes per group: bounds the latency of one fsync batch */
 #define ENGINE_BULK_MAX  256  /* bulk writes per group: bounds what a copy adds to a group */
+#define ENGINE_LOOP_MAX  64   /* --memory: most writes of a loop turn applied on the loop */
 
 struct engine {
     rocksdb_t *db;                              /* owned */
@@ -27,7 +28,8 @@ struct engine {
     rocksdb_compactionfilter_t *filter;         /* owned */
     rocksdb_readoptions_t *ropts;               /* owned */
     rocksdb_readoptions_t *cached;              /* owned: read_tier = block cache, never does I/O */
-    rocksdb_writeoptions_t *wopts;              /* owned */
+    rocksdb_writeoptions_t *wopts;              /* owned: the writer thread's */
+    rocksdb_writeoptions_t *wopts_loop;         /* owned: no sync, no_slowdown (memory) */
     enum engine_sync sync;
     uint32_t tombstone_grace_s;
     atomic_uchar droppable[65536];
@@ -135,20 +137,25 @@ engine__is_newer(struct engine *e, struct engine_group *g, struct engine_write *
     return newer;
 }
 
+/* Write wb (on_loop: with the loop's options, which never sync and never
+ * wait out a write stall). Returns 0, JUNO_EAGAIN (on_loop: RocksDB would
+ * have stalled; nothing was written) or JUNO_EIO. */
 static int
-engine__write_batch(struct engine *e, rocksdb_writebatch_t *wb, int sync)
+engine__write_batch(struct engine *e, rocksdb_writebatch_t *wb, int sync, int on_loop)
 {
     if (rocksdb_writebatch_count(wb) == 0) return 0;
     char *err = NULL;
     uint64_t t0 = uv_hrtime();
-    rocksdb_writeoptions_set_sync(e->wopts, (unsigned char)sync);
-    rocksdb_write(e->db, e->wopts, wb, &err);
+    if (!on_loop) rocksdb_writeoptions_set_sync(e->wopts, (unsigned char)sync);
+    rocksdb_write(e->db, on_loop ? e->wopts_loop : e->wopts, wb, &err);
     rocksdb_writebatch_clear(wb);
     if (sync && err == NULL) smetrics_wal_sync(uv_hrtime() - t0);
     if (err != NULL) {
-        log_error("rocksdb write failed: %s", err);
+        /* no_slowdown's Status::Incomplete prints as "Result incomplete: ..." */
+        int stalled = on_loop && strstr(err, "ncomplete") != NULL;
+        if (!stalled) log_error("rocksdb write failed: %s", err);
         rocksdb_free(err);
-        return JUNO_EIO;
+        return stalled ? JUNO_EAGAIN : JUNO_EIO;
     }
     return 0;
 }
@@ -193,7 +200,7 @@ engine_sync_wal(struct engine *e)
 /* Apply the n writes starting at batch as one WriteBatch (split only around a
  * range delete). Sets each write's applied flag; returns 0 or JUNO_EIO. */
 static int
-engine__apply(struct engine *e, struct engine_write *batch, size_t n, int sync)
+engine__apply(struct engine *e, struct engine_write *batch, size_t n, int sync, int on_loop)
 {
     size_t cap = 16;
     while (cap < 2 * n) cap <<= 1;
@@ -226,14 +233,14 @@ engine__apply(struct engine *e, struct engine_write *batch, size_t n, int sync)
              * at the end) and forget the group's keys */
             rocksdb_writebatch_delete_range(wb, (const char *)w->key, w->klen, (const char *)w->val,
                                             w->vlen);
-            rc = engine__write_batch(e, wb, 0);
+            rc = engine__write_batch(e, wb, 0, 0);
             unsynced = 1;
             memset(g.slots, 0, cap * sizeof(*g.slots));
             break;
         }
     }
     if (rc == 0 && rocksdb_writebatch_count(wb) > 0)
-        rc = engine__write_batch(e, wb, sync);
+        rc = engine__write_batch(e, wb, sync, on_loop);
     else if (rc == 0 && sync && unsynced)
         rc = engine__sync(e);
     rocksdb_writebatch_destroy(wb);
@@ -315,15 +322,15 @@ engine__writer_main(void *arg)
             for (size_t i = 0; i < n; i++) {
                 struct engine_write *next = w->next;
                 w->next = NULL;
-                w->status = engine__apply(e, w, 1, 1);
+                w->status = engine__apply(e, w, 1, 1, 0);
                 w->next = next;
                 w = next;
             }
-            rc = bulk ? engine__apply(e, bulk, nbulk, 0) : 0;
+            rc = bulk ? engine__apply(e, bulk, nbulk, 0, 0) : 0;
             for (w = bulk; w; w = w->next) w->status = rc;
         } else {
             /* with --sync batch the syncer makes the group durable */
-            rc = engine__apply(e, head, n + nbulk, 0);
+            rc = engine__apply(e, head, n + nbulk, 0, 0);
             for (struct engine_write *w = head; w; w = w->next) w->status = rc;
         }
         if (bulk && rc == 0) atomic_fetch_add(&e->bulk_applied, 1);
@@ -418,9 +425,41 @@ engine_submit(struct engine *e, struct engine_write *w)
     *t = w;
 }
 
+/* --memory: apply this turn's writes right here when nothing is queued for or
+ * in the writer (so no write overtakes another), and run their callbacks:
+ * no thread hand-off. The memory env has no disk to wait on; a write that
+ * RocksDB would stall (no_slowdown) or a range delete goes to the writer.
+ * Returns 1 when the local list was applied. */
+static int
+engine__apply_on_loop(struct engine *e)
+{
+    size_t n = 0;
+    for (struct engine_write *w = e->local_head; w; w = w->next, n++)
+        if (w->op == ENGINE_DELETE_RANGE) return 0;
+    if (e->lbulk_head != NULL || e->pending != n) return 0; /* the writer has work */
+    if (n > ENGINE_LOOP_MAX) return 0; /* a big batch: better beside the loop's work */
+    uint64_t t0 = uv_hrtime();
+    int rc = engine__apply(e, e->local_head, n, 0, 1);
+    if (rc == JUNO_EAGAIN) return 0;
+    smetrics_write_group(n, uv_hrtime() - t0);
+    struct engine_write *w = e->local_head;
+    e->local_head = e->local_tail = NULL;
+    while (w) {
+        struct engine_write *next = w->next;
+        w->next = NULL;
+        e->pending--;
+        w->cb(w, rc);
+        w = next;
+    }
+    return 1;
+}
+
 void
 engine_kick(struct engine *e)
 {
+    /* callbacks may submit more: those too, up to a few rounds */
+    for (int round = 0; round < 4 && e->env != NULL && e->local_head != NULL; round++)
+        if (!engine__apply_on_loop(e)) break;
     if (e->local_head == NULL && e->lbulk_head == NULL) return;
     pthread_mutex_lock(&e->mu);
     engine__append(&e->queue_head, &e->queue_tail, e->local_head, e->local_tail);
@@ -446,6 +485,7 @@ engine__release(struct engine *e)
     if (e->ropts) rocksdb_readoptions_destroy(e->ropts);
     if (e->cached) rocksdb_readoptions_destroy(e->cached);
     if (e->wopts) rocksdb_writeoptions_destroy(e->wopts);
+    if (e->wopts_loop) rocksdb_writeoptions_destroy(e->wopts_loop);
     if (e->opts) rocksdb_options_destroy(e->opts);
     if (e->table) rocksdb_block_based_options_destroy(e->table);
     if (e->cache) rocksdb_cache_destroy(e->cache);
@@ -494,6 +534,8 @@ engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **ou
     e->cached = rocksdb_readoptions_create();
     rocksdb_readoptions_set_read_tier(e->cached, 1 /* kBlockCacheTier */);
     e->wopts = rocksdb_writeoptions_create();
+    e->wopts_loop = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_no_slowdown(e->wopts_loop, 1);
 
     char *rerr = NULL;
     e->db = rocksdb_open(e->opts, cfg->dir, &rerr);

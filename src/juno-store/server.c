@@ -181,6 +181,7 @@ server__on_check(uv_check_t *h)
     struct store *s = h->data;
     migrate_flush(s);                      /* forwarded writes and copied records */
     if (s->engine) engine_kick(s->engine); /* this turn's writes: one lock, one wakeup */
+    migrate_flush(s); /* --memory: writes applied in the kick may have forwarded */
     while (s->dirty) {
         struct conn *c = s->dirty;
         s->dirty = c->dirty_next;
