@@ -495,10 +495,12 @@ for i in range(6000): print(f"get\t{sys.argv[1]}rz-{i}")' "$K" | j batch >rz.aga
 }
 
 @test "batch: --ttl applies to writes; an unreachable proxy is 69" {
-    printf 'put\t%sa\tv\ncreate\t%sb\tv\n' "$K" "$K" | j batch --ttl 1 >out
+    # TTL 2, not 1: expiration is in whole seconds, so a TTL of 1 may end a
+    # few ms after the write (too soon for the read below on a slow machine)
+    printf 'put\t%sa\tv\ncreate\t%sb\tv\n' "$K" "$K" | j batch --ttl 2 >out
     [ "$(cat out)" = "$(printf 'OK\nOK')" ]
     [ "$(j get "${K}a")" = v ]
-    sleep 2
+    sleep 3
     run j get "${K}a"
     [ "$status" -eq 1 ]
     run j get "${K}b"
