@@ -17,7 +17,7 @@
 
 #define ENGINE_GROUP_MAX 4096 /* writes per group: bounds the latency of one fsync batch */
 #define ENGINE_BULK_MAX  256  /* bulk writes per group: bounds what a copy adds to a group */
-#define ENGINE_LOOP_MAX  64   /* --memory: most writes of a loop turn applied on the loop */
+#define ENGINE_LOOP_MAX  16   /* --memory: most writes of a loop turn applied on the loop */
 
 struct engine {
     rocksdb_t *db;                              /* owned */
