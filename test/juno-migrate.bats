@@ -399,3 +399,60 @@ reload_args() { # --reload for every process started (stores and proxy)
         juno --server $PROXY --namespace t batch | awk -F'\t' '\$1 == \"OK\" && \$2 == \"v\" NR { n++ } END { print n }'"
     [ "$output" = 6000 ]
 }
+
+@test "juno-migrate: a source store killed mid-copy and restarted from its data: the moves run again and finish" {
+    A=127.0.0.1:${PORTS[0]} B=127.0.0.1:${PORTS[1]} C=127.0.0.1:${PORTS[2]} PROXY=127.0.0.1:${PORTS[6]}
+    juno-ring init --cluster t --shards 64 --zone "z0=s1@$A,s2@$B" >"$MAP"
+    start_store s1 "$A" "$MAP" --data "$TMP/data-s1"
+    start_store s2 "$B" "$MAP" --data "$TMP/data-s2"
+    start_proxy
+    for i in $(seq 1 6000); do printf 'put\tk%d\tv%d\n' "$i" "$i"; done |
+        juno --server "$PROXY" --namespace t batch >/dev/null
+    juno-ring plan "$MAP" --add "z0=s3@$C" --json >"$TMP/plan.json"
+    python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["map"]))' "$TMP/plan.json" >"$TMP/new.json"
+    start_store s3 "$C" "$TMP/new.json"
+    # the first move's source: the store that owns its shard in the old map
+    read -r sh src < <(python3 -c '
+import json,sys
+p = json.load(open(sys.argv[1])); m = p["moves"][0]
+print(m["shard"], m["from"])' "$TMP/plan.json")
+    case "$src" in *s1*) name=s1 addr=$A ;; *) name=s2 addr=$B ;; esac
+    juno-migrate "$TMP/plan.json" --map-file "$MAP" --map-file "$TMP/new.json" --rate 0.02 --parallel 1 \
+        --wait 60 $(reload_args) >"$TMP/m.out" 2>&1 &
+    MPID=$!
+    echo "$MPID" >>"$TMP/pids"
+    for i in $(seq 400); do
+        [ "$(juno --store "$addr" migrate-status "$sh" | jfield state)" = copying ] && break
+        sleep 0.02
+    done
+    kill -KILL "$(cat "$TMP/$name.pid")"
+    [ "$i" -lt 400 ] # it was killed while streaming the shard
+    sleep 0.5
+    start_store "$name" "$addr" "$MAP" --data "$TMP/data-$name"
+    # the copies resume and verify, and the map switches; but the --reload
+    # PID of the source is the killed one, so the restarted source still
+    # owns the shards it gave away: juno-migrate says so and stops
+    rc=0
+    wait "$MPID" || rc=$?
+    cat "$TMP/m.out"
+    [ "$rc" -ne 0 ]
+    grep -q "unreachable zone=z0 shard=$sh store=$addr" "$TMP/m.out" # it waited for the source
+    grep -q "verified moves=" "$TMP/m.out"
+    grep -q "switched version=2" "$TMP/m.out"
+    grep -q "still owns it (has it loaded the new map?); run juno-migrate again to finish" "$TMP/m.out"
+    [ "$(jfield version <"$MAP")" = 2 ]
+    [ -f "$MAP.migration" ]
+    # the rerun, whose --reload now names the restarted source, has it load
+    # the new map, drops the moved shards there and finishes
+    run juno-migrate --map-file "$MAP" --map-file "$TMP/new.json" $(reload_args)
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"done version=2"* ]]
+    [ ! -f "$MAP.migration" ]
+    [ "$(juno --store "$addr" shard-info "$sh" | jfield records)" = 0 ]
+    [ "$(juno --store "$C" shard-info "$sh" | jfield owned)" = True ]
+    # every key reads back with its value, in order
+    run bash -c "for i in \$(seq 1 6000); do printf 'get\tk%d\n' \"\$i\"; done |
+        juno --server $PROXY --namespace t batch | awk -F'\t' '\$1 == \"OK\" && \$2 == \"v\" NR { n++ } END { print n }'"
+    [ "$output" = 6000 ]
+}

@@ -132,7 +132,15 @@ static int
 unreachable(struct jmig *j, struct move *mv, const char *addr, int rc, char *err, size_t errlen)
 {
     uint64_t now = jmig_now_ms();
-    if (mv->unreachable_since_ms == 0) mv->unreachable_since_ms = now;
+    if (mv->unreachable_since_ms == 0) {
+        mv->unreachable_since_ms = now;
+        /* the move starts over once the store answers again */
+        progress_event(j, "unreachable",
+                       "\"zone\":\"%s\",\"shard\":%u,\"store\":\"%s\",\"error\":\"%s\","
+                       "\"wait_s\":%llu",
+                       mv->zone, mv->shard, addr, error_str(rc),
+                       (unsigned long long)(j->wait_ms / 1000));
+    }
     if (now - mv->unreachable_since_ms > j->wait_ms) {
         snprintf(err, errlen, "store %s does not answer (zone %s, shard %u): %s", addr, mv->zone,
                  mv->shard, error_str(rc));
