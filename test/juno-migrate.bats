@@ -367,17 +367,29 @@ reload_args() { # --reload for every process started (stores and proxy)
     [ "$status" -eq 65 ]
 }
 
-@test "juno-migrate: a target store killed mid-copy and restarted empty: the moves run again and finish" {
+# add_third_store [disk]: s1 ($A) and s2 ($B) in one zone (in memory, or on
+# disk under $TMP/data-NAME), 6000 keys written through a proxy, and a plan
+# adding s3 ($C), which runs in memory on the plan's map ($TMP/new.json).
+add_third_store() {
     A=127.0.0.1:${PORTS[0]} B=127.0.0.1:${PORTS[1]} C=127.0.0.1:${PORTS[2]} PROXY=127.0.0.1:${PORTS[6]}
     juno-ring init --cluster t --shards 64 --zone "z0=s1@$A,s2@$B" >"$MAP"
-    start_store s1 "$A" "$MAP"
-    start_store s2 "$B" "$MAP"
+    if [ "${1:-}" = disk ]; then
+        start_store s1 "$A" "$MAP" --data "$TMP/data-s1"
+        start_store s2 "$B" "$MAP" --data "$TMP/data-s2"
+    else
+        start_store s1 "$A" "$MAP"
+        start_store s2 "$B" "$MAP"
+    fi
     start_proxy
     for i in $(seq 1 6000); do printf 'put\tk%d\tv%d\n' "$i" "$i"; done |
         juno --server "$PROXY" --namespace t batch >/dev/null
     juno-ring plan "$MAP" --add "z0=s3@$C" --json >"$TMP/plan.json"
     python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["map"]))' "$TMP/plan.json" >"$TMP/new.json"
     start_store s3 "$C" "$TMP/new.json"
+}
+
+@test "juno-migrate: a target store killed mid-copy and restarted empty: the moves run again and finish" {
+    add_third_store
     juno-migrate "$TMP/plan.json" --map-file "$MAP" --map-file "$TMP/new.json" --rate 0.02 --parallel 1 \
         --wait 60 $(reload_args) >"$TMP/m.out" 2>&1 &
     MPID=$!
@@ -401,16 +413,7 @@ reload_args() { # --reload for every process started (stores and proxy)
 }
 
 @test "juno-migrate: a source store killed mid-copy and restarted from its data: the moves run again and finish" {
-    A=127.0.0.1:${PORTS[0]} B=127.0.0.1:${PORTS[1]} C=127.0.0.1:${PORTS[2]} PROXY=127.0.0.1:${PORTS[6]}
-    juno-ring init --cluster t --shards 64 --zone "z0=s1@$A,s2@$B" >"$MAP"
-    start_store s1 "$A" "$MAP" --data "$TMP/data-s1"
-    start_store s2 "$B" "$MAP" --data "$TMP/data-s2"
-    start_proxy
-    for i in $(seq 1 6000); do printf 'put\tk%d\tv%d\n' "$i" "$i"; done |
-        juno --server "$PROXY" --namespace t batch >/dev/null
-    juno-ring plan "$MAP" --add "z0=s3@$C" --json >"$TMP/plan.json"
-    python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["map"]))' "$TMP/plan.json" >"$TMP/new.json"
-    start_store s3 "$C" "$TMP/new.json"
+    add_third_store disk
     # the first move's source: the store that owns its shard in the old map
     read -r sh src < <(python3 -c '
 import json,sys
