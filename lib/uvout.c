@@ -24,15 +24,20 @@ uvout__done(uv_write_t *req, int status)
 }
 
 int
+uvout_try(uv_stream_t *stream, const uint8_t *data, size_t len)
+{
+    if (len == 0) return 0;
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write(stream, &b, 1);
+    return n == UV_EAGAIN ? 0 : n;
+}
+
+int
 uvout_send(uv_stream_t *stream, struct buf *out, void *ctx, uvout_cb cb)
 {
-    size_t sent = 0;
-    if (out->len > 0) {
-        uv_buf_t b = uv_buf_init((char *)out->data, (unsigned)out->len);
-        int n = uv_try_write(stream, &b, 1);
-        if (n < 0 && n != UV_EAGAIN) return n;
-        if (n > 0) sent = (size_t)n;
-    }
+    int n = uvout_try(stream, out->data, out->len);
+    if (n < 0) return n;
+    size_t sent = (size_t)n;
     if (sent == out->len) {
         out->len = 0;
         if (out->cap > UVOUT_KEEP) buf_free(out); /* a burst's large buffer goes back */

@@ -27,6 +27,11 @@
 
 typedef void (*uvout_cb)(void *ctx, int status);
 
+/* Write what the socket takes of data[0..len) at once: the bytes written
+ * (0 when it takes none, or when writes are queued), or a negative libuv
+ * error. For a stream with its own write request (the RESP face). */
+int uvout_try(uv_stream_t *stream, const uint8_t *data, size_t len);
+
 int uvout_send(uv_stream_t *stream, struct buf *out, void *ctx, uvout_cb cb);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "uvout.h"
 #include "net.h"
 
 #include <stdlib.h>
@@ -155,9 +156,8 @@ rconn_write(struct rconn *rc)
     if (rc->writing || rc->out.len == 0 || rc->closing) return;
     /* what the socket takes at once goes without a write request (see
      * lib/uvout.h: a finished request costs an epoll_ctl) */
-    uv_buf_t now = uv_buf_init((char *)rc->out.data, (unsigned)rc->out.len);
-    int n = uv_try_write((uv_stream_t *)&rc->tcp, &now, 1);
-    if (n < 0 && n != UV_EAGAIN) {
+    int n = uvout_try((uv_stream_t *)&rc->tcp, rc->out.data, rc->out.len);
+    if (n < 0) {
         log_debug("write failed, closing peer=%s error=%s", rc->peer, uv_strerror(n));
         rconn_close(rc);
         return;

@@ -198,7 +198,8 @@ engine_sync_wal(struct engine *e)
 }
 
 /* Apply the n writes starting at batch as one WriteBatch (split only around a
- * range delete). Sets each write's applied flag; returns 0 or JUNO_EIO. */
+ * range delete). Sets each write's applied flag; returns 0, JUNO_EIO, or
+ * (on_loop) JUNO_EAGAIN when RocksDB would have stalled and nothing was written. */
 static int
 engine__apply(struct engine *e, struct engine_write *batch, size_t n, int sync, int on_loop)
 {
@@ -434,10 +435,10 @@ static int
 engine__apply_on_loop(struct engine *e)
 {
     size_t n = 0;
-    for (struct engine_write *w = e->local_head; w; w = w->next, n++)
-        if (w->op == ENGINE_DELETE_RANGE) return 0;
+    for (struct engine_write *w = e->local_head; w; w = w->next)
+        if (w->op == ENGINE_DELETE_RANGE || ++n > ENGINE_LOOP_MAX)
+            return 0; /* a big batch is better applied beside the loop's work */
     if (e->lbulk_head != NULL || e->pending != n) return 0; /* the writer has work */
-    if (n > ENGINE_LOOP_MAX) return 0; /* a big batch: better beside the loop's work */
     uint64_t t0 = uv_hrtime();
     int rc = engine__apply(e, e->local_head, n, 0, 1);
     if (rc == JUNO_EAGAIN) return 0;

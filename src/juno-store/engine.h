@@ -8,7 +8,8 @@
  *
  *   --sync none    WAL written, not fsynced: a crash of the machine (not of
  *                  the process) may lose the last writes
- *   --sync batch   one fsync per group of concurrent writes (group commit)
+ *   --sync batch   a syncer thread fsyncs once for every group applied before
+ *                  it began; groups are acknowledged after it (group commit)
  *   --sync always  one fsync per write, before it is acknowledged
  */
 #ifndef JUNO_STORE_ENGINE_H
@@ -62,7 +63,9 @@ int engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine 
 void engine_submit(struct engine *e, struct engine_write *w);
 
 /* Hand every write submitted since the last kick to the writer thread, with
- * one lock and one wakeup (loop thread; call once per loop turn). */
+ * one lock and one wakeup (loop thread; call once per loop turn). With
+ * --memory, a few writes and nothing at the writer: they are applied here and
+ * their callbacks run before engine_kick returns (see engine.c). */
 void engine_kick(struct engine *e);
 
 /* Make every write acknowledged so far durable (one WAL fsync; nothing to do
