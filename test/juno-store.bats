@@ -301,6 +301,56 @@ one_node_map() {
     [[ " ${lines[*]} " == *" version 1 "* ]] # the newer copy is gone: applied
 }
 
+@test "records cache: every write is seen by the next read, drop-shard forgets a shard's records" {
+    start_store --memory --metrics "127.0.0.1:$P2" # s2 never runs: its port serves metrics
+    k=$(key_for s1 k)
+    j set "$k" v1 >/dev/null
+    [ "$(j get "$k")" = v1 ]
+    for v in v2 v3; do # a cached record, then a write: the read sees the write
+        j set "$k" "$v" >/dev/null
+        [ "$(j get "$k")" = "$v" ]
+    done
+    j delete "$k" >/dev/null
+    run j read "$k"
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = NoKey ]
+    j set "$k" v4 >/dev/null
+    j repair "$k" older --version 1 --last-modified 1000 >/dev/null # not newer: skipped
+    [ "$(j get "$k")" = v4 ]
+    j repair "$k" newer --version 9 --last-modified "$(now_ns)" >/dev/null
+    [ "$(j get "$k")" = newer ]
+    # a shard moving in: read (cached), dropped, accepted again: the record is gone
+    c=$(key_for s2 c)
+    sh=$(shard_of "$c")
+    j shard-accept "$sh" >/dev/null
+    j clone "$c" moved --version 5 --last-modified 2000 >/dev/null
+    [ "$(j get "$c")" = moved ]
+    j drop-shard "$sh" >/dev/null
+    j shard-accept "$sh" >/dev/null
+    run j read "$c"
+    [ "$status" -eq 1 ]
+    [ "${lines[0]}" = NoKey ]
+    # the reads above came from the cache
+    metrics=$(curl -sSf "http://127.0.0.1:$P2/metrics")
+    hits=$(awk '$1 == "juno_store_record_cache_hits_total" { print $2 }' <<<"$metrics")
+    [ "$hits" -ge 5 ]
+}
+
+@test "--record-cache 0: no records cache, reads still answered; a bad size is a usage error" {
+    start_store --memory --record-cache 0 --metrics "127.0.0.1:$P2"
+    k=$(key_for s1 k)
+    j set "$k" v1 >/dev/null
+    [ "$(j get "$k")" = v1 ]
+    j set "$k" v2 >/dev/null
+    [ "$(j get "$k")" = v2 ]
+    metrics=$(curl -sSf "http://127.0.0.1:$P2/metrics")
+    grep -qx 'juno_store_record_cache_hits_total 0' <<<"$metrics"
+    grep -qx 'juno_store_record_cache_entries 0' <<<"$metrics"
+    run juno-store --listen "$A" --map "$MAP" --memory --record-cache lots
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"record-cache"* ]]
+}
+
 @test "drop-shard of a shard the store owns is BadParam" {
     start_store --memory
     k=$(key_for s1 k)

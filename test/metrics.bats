@@ -200,6 +200,12 @@ open(sys.argv[2], "w").close(); time.sleep(30)' "$PX" "$TMP/busy" &
     [ "$(m "$MA" juno_store_connections_accepted_total)" -ge $((acc0 + 5)) ]
     [ "$(m "$MA" juno_store_rocksdb_estimate_num_keys)" -ge 3 ]
     [ "$(m "$MA" juno_store_rocksdb_cur_size_all_mem_tables_bytes)" -gt 0 ]
+    # records cache: the three prepares and the read of "absent" missed, the
+    # read of k1 found the record its commit left there
+    [ "$(m "$MA" juno_store_record_cache_entries)" -eq 3 ]
+    [ "$(m "$MA" juno_store_record_cache_hits_total)" -eq 1 ]
+    [ "$(m "$MA" juno_store_record_cache_misses_total)" -eq 4 ]
+    [ "$(m "$MA" juno_store_record_cache_bytes)" -gt 300 ]
     wait_m "$MA" juno_store_requests_in_flight 0
     wait_m "$MA" juno_store_connections_open 0
 }

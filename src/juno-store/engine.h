@@ -30,7 +30,8 @@ struct engine_config {
     int memory;
     enum engine_sync sync;
     uint32_t tombstone_grace_s; /* compaction drops tombstones older than this */
-    size_t cache_mb;
+    size_t cache_mb;            /* RocksDB's block cache (0: 64) */
+    size_t record_cache_mb;     /* the records cache in front of RocksDB (0: none) */
 };
 
 struct engine_write {
@@ -78,12 +79,15 @@ int engine_sync_wal(struct engine *e);
 int engine_get(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen);
 void engine_free(void *p);
 
-/* engine_get, but only from memory (memtables and block cache): never waits on
- * disk, so the loop thread may call it. JUNO_EAGAIN when the answer needs I/O. */
+/* engine_get, but only from memory (the records cache, memtables and block
+ * cache): never waits on disk. Loop thread only: it fills the records cache,
+ * which follows every completed write (engine.c). JUNO_EAGAIN when the answer
+ * needs I/O. */
 int engine_get_cached(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen);
 
 /* Mark whether compaction may drop every record of shard (a shard this store
- * no longer owns). Safe from any thread. */
+ * no longer owns). Loop thread: a change also empties the records cache of
+ * the shard. */
 void engine_set_droppable(struct engine *e, uint16_t shard, int droppable);
 
 /* Run a full manual compaction now (blocking: call from a worker). */
@@ -96,6 +100,13 @@ char *engine_property(struct engine *e, const char *name);
  * or not an integer property). Safe from any thread; cheap for the in-memory
  * properties ("rocksdb.cur-size-all-mem-tables", ...). */
 int engine_property_u64(struct engine *e, const char *name, uint64_t *out);
+
+/* The records cache's counts since the start, and what it holds. Loop thread. */
+struct engine_cache_stats {
+    uint64_t hits, misses, evictions;
+    size_t bytes, entries;
+};
+void engine_cache_stats(const struct engine *e, struct engine_cache_stats *out);
 
 /* Number of writes queued or in flight. Loop thread. */
 size_t engine_pending(const struct engine *e);

@@ -34,6 +34,8 @@ static const char usage_text[] =
     "  -s, --sync MODE            none | batch | always (default batch): when the WAL is\n"
     "                             fsynced: never, once per group of writes, once per write\n"
     "  -t, --threads N            reader threads (default 4)\n"
+    "      --record-cache MB      memory for the records read and written last, kept in\n"
+    "                             front of RocksDB; 0 = none (default 64)\n"
     "      --lock-ms MS           record lock lifetime after Prepare (default 600)\n"
     "      --max-frame BYTES      largest message accepted (default 1048576)\n"
     "      --max-namespace BYTES  namespace length limit (default 64, at most 64)\n"
@@ -70,6 +72,7 @@ enum {
     OPT_LOG_FILE,
     OPT_METRICS,
     OPT_BUSY_COPY_RATE,
+    OPT_RECORD_CACHE,
     OPT_CHECK
 };
 
@@ -96,6 +99,7 @@ static const struct option long_opts[] = {
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"busy-copy-rate", required_argument, NULL, OPT_BUSY_COPY_RATE},
+    {"record-cache", required_argument, NULL, OPT_RECORD_CACHE},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -273,6 +277,9 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
         case OPT_BUSY_COPY_RATE:
             c->busy_copy_rate = cli_opt_u64("busy-copy-rate", optarg, 0, 1u << 20) << 20;
             break;
+        case OPT_RECORD_CACHE:
+            c->record_cache_mb = cli_opt_u64("record-cache", optarg, 0, 1u << 20);
+            break;
         case OPT_METRICS:
             if (cli_parse_hostport(optarg, c->metrics_host, sizeof(c->metrics_host),
                                    &c->metrics_port) != 0)
@@ -313,6 +320,7 @@ main(int argc, char **argv)
     c->tombstone_grace_s = 86400;
     c->max_inflight = 16384;
     c->busy_copy_rate = 8u << 20;
+    c->record_cache_mb = 64;
     int check_only = 0;
     parse_options(s, argc, argv, &check_only);
 
@@ -341,7 +349,8 @@ main(int argc, char **argv)
     struct engine_config ec = {.dir = c->data_dir ? c->data_dir : "/juno-memory",
                                .memory = c->memory,
                                .sync = c->sync,
-                               .tombstone_grace_s = (uint32_t)c->tombstone_grace_s};
+                               .tombstone_grace_s = (uint32_t)c->tombstone_grace_s,
+                               .record_cache_mb = (size_t)c->record_cache_mb};
     int rc = engine_open(s->loop, &ec, &s->engine, err, sizeof(err));
     if (rc != 0) cli_die(EX_IOERR, "unable to open database %s: %s", ec.dir, err);
     if ((c->metrics_port != 0 &&

@@ -41,6 +41,7 @@ static struct {
     struct metric *conns_open, *conns_accepted, *bad_frames, *inflight, *pending, *locks;
     struct metric *groups, *writes, *syncs, *sync_time, *group_size, *group_time;
     struct metric *map_version, *shards_owned, *shards;
+    struct metric *rc_hits, *rc_misses, *rc_evictions, *rc_bytes, *rc_entries;
     struct metric *rocks[NROCKS];
     struct metric_labels ops;
     struct httpd *httpd;
@@ -66,6 +67,13 @@ sm_collect(void *arg)
     metric_set(sm.shards, s->nshards);
     if (s->engine == NULL) return; /* closed at the end of a drain */
     metric_set(sm.pending, (int64_t)engine_pending(s->engine));
+    struct engine_cache_stats cs;
+    engine_cache_stats(s->engine, &cs); /* counters kept by the engine: set, not added */
+    metric_set(sm.rc_hits, (int64_t)cs.hits);
+    metric_set(sm.rc_misses, (int64_t)cs.misses);
+    metric_set(sm.rc_evictions, (int64_t)cs.evictions);
+    metric_set(sm.rc_bytes, (int64_t)cs.bytes);
+    metric_set(sm.rc_entries, (int64_t)cs.entries);
     for (size_t i = 0; i < NROCKS; i++) {
         uint64_t v;
         if (engine_property_u64(s->engine, rocksdb_gauges[i].property, &v) == 0)
@@ -135,9 +143,23 @@ smetrics_init(struct store *s)
         r, "juno_store_shards_owned", "Shards the map gives this store's (zone, node).", NULL));
     sm.shards = metrics_series(
         metrics_gauge(r, "juno_store_shards", "Shards in the cluster (the map's S).", NULL));
+    sm.rc_hits = metrics_series(
+        metrics_counter(r, "juno_store_record_cache_hits_total",
+                        "Reads on the loop answered by the records cache (--record-cache).", NULL));
+    sm.rc_misses = metrics_series(metrics_counter(
+        r, "juno_store_record_cache_misses_total",
+        "Reads on the loop the records cache did not hold (RocksDB answered).", NULL));
+    sm.rc_evictions = metrics_series(
+        metrics_counter(r, "juno_store_record_cache_evictions_total",
+                        "Records dropped from the cache to stay in its budget.", NULL));
+    sm.rc_bytes = metrics_series(metrics_gauge(r, "juno_store_record_cache_bytes",
+                                               "Memory charged to the records cache.", NULL));
+    sm.rc_entries = metrics_series(
+        metrics_gauge(r, "juno_store_record_cache_entries", "Records in the cache.", NULL));
     int ok = req && lat && sm.inflight && sm.conns_open && sm.conns_accepted && sm.bad_frames &&
              sm.locks && sm.pending && sm.groups && sm.writes && sm.syncs && sm.sync_time &&
-             sm.group_size && sm.group_time && sm.map_version && sm.shards_owned && sm.shards;
+             sm.group_size && sm.group_time && sm.map_version && sm.shards_owned && sm.shards &&
+             sm.rc_hits && sm.rc_misses && sm.rc_evictions && sm.rc_bytes && sm.rc_entries;
     for (size_t i = 0; ok && i < NROCKS; i++)
         ok = (sm.rocks[i] = metrics_series(
                   metrics_gauge(r, rocksdb_gauges[i].name, rocksdb_gauges[i].help, NULL))) != NULL;

@@ -45,7 +45,8 @@ struct store_config {
     uint64_t idle_timeout_s;
     uint64_t max_inflight;   /* per connection, before reading pauses */
     uint64_t busy_copy_rate; /* bytes/s: a copy's pace while foreground requests arrive; 0 = full */
-    char metrics_host[256];  /* --metrics (smetrics.c); metrics_port 0: none */
+    uint64_t record_cache_mb; /* --record-cache: MiB of records cached in front of RocksDB */
+    char metrics_host[256];   /* --metrics (smetrics.c); metrics_port 0: none */
     uint16_t metrics_port;
 };
 
