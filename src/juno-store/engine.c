@@ -603,6 +603,10 @@ engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **ou
     e->wopts = rocksdb_writeoptions_create();
     e->wopts_loop = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_no_slowdown(e->wopts_loop, 1);
+    if (e->env != NULL) { /* a WAL in memory outlives nothing the memtables do not */
+        rocksdb_writeoptions_disable_WAL(e->wopts, 1);
+        rocksdb_writeoptions_disable_WAL(e->wopts_loop, 1);
+    }
 
     char *rerr = NULL;
     e->db = rocksdb_open(e->opts, cfg->dir, &rerr);
