@@ -298,6 +298,23 @@ key_on() {
     done
 }
 
+@test "a replica that missed a Destroy: a conditional update answers NoKey, not VersionConflict" {
+    start_stores
+    start_proxy
+    pc set t gone v1 >/dev/null
+    # z1 and z2 hold the Destroy's tombstone, z0 still the record (version 1):
+    # what a Destroy leaves when z0's PrepareDelete met RecordLocked
+    lm=$(($(date +%s%N) + 1000000000))
+    for z in z1 z2; do
+        juno --store "$(owner $z gone)" --map "$MAP" -n t mark-delete gone \
+            --record-version 2 --last-modified "$lm" >/dev/null
+    done
+    [ "$(store_read "$(owner z0 gone)" gone | jfield version)" = 1 ]
+    [ "$(pc update t gone v2 --version 5 | jfield status)" = NoKey ]
+    [ "$(pc update t gone v2 --version 1 | jfield status)" = NoKey ]
+    [ "$(pc get t gone | jfield status)" = NoKey ]
+}
+
 @test "kill -9 one zone's store: reads and writes go on (W = 2 of 3); restarted, read repair heals it" {
     start_stores --data
     start_proxy

@@ -13,8 +13,9 @@
  *           all in: a VersionConflict not older than the prepared record ──►
  *           Abort, VersionConflict with that record; Ok + stale >= W ──►
  *           Commit; NoKey >= W ──► Abort, NoKey ("stale" = a NoKey without
- *           record or with a tombstone older than the prepared record, or an
- *           older VersionConflict; a newer tombstone means deleted)
+ *           record or with a tombstone older than the prepared record, or a
+ *           VersionConflict older than the prepared record or than a
+ *           tombstone seen; a newer tombstone means deleted)
  *   Set     W prepared ──► Commit
  *   else (all in)                 Abort, RecordLocked if a store said so,
  *                                 else NoStorageServer
@@ -243,14 +244,21 @@ write_decide(struct preq *rq)
     }
     if (rq->wop == WIRE_OP_UPDATE) {
         int stale = 0, stale_vc = 0;
-        const struct replica *real_vc = NULL;
+        const struct replica *real_vc = NULL, *newest_del = NULL;
+        for (int i = 0; i < rq->n; i++) { /* the newest tombstone a NoKey carried */
+            const struct replica *r = &rq->rep[i];
+            if (!r->busy && r->cls == C_NOKEY && r->m.has &&
+                (!newest_del || rmeta_cmp(&r->m, &newest_del->m) > 0))
+                newest_del = r;
+        }
         for (int i = 0; i < rq->n; i++) {
             const struct replica *r = &rq->rep[i];
             if (r->busy) continue;
             int older = newest_ok && r->m.has && rmeta_cmp(&r->m, &newest_ok->m) < 0;
             if (r->cls == C_NOKEY && (!r->m.has || older)) stale++;
             if (r->cls == C_VC) {
-                if (older)
+                /* a copy older than a tombstone seen missed that Destroy */
+                if (older || (newest_del && rmeta_cmp(&r->m, &newest_del->m) < 0))
                     stale_vc++;
                 else if (!real_vc || rmeta_cmp(&r->m, &real_vc->m) > 0)
                     real_vc = r;
