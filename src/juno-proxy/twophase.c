@@ -199,6 +199,7 @@ write_decide(struct preq *rq)
 {
     int ok = 0, dup = 0, nokey = 0, vc = 0, locked = 0, waiting = 0, W = rq->quorum;
     const struct replica *af = NULL, *newest_ok = NULL, *newest_tomb = NULL;
+    const struct replica *newest_del = NULL; /* the newest tombstone a NoKey carried */
     for (int i = 0; i < rq->n; i++) {
         const struct replica *r = &rq->rep[i];
         if (r->busy) {
@@ -214,7 +215,10 @@ write_decide(struct preq *rq)
             break;
         case C_AF: af = r; break;
         case C_DUP: dup++; break;
-        case C_NOKEY: nokey++; break;
+        case C_NOKEY:
+            nokey++;
+            if (r->m.has && (!newest_del || rmeta_cmp(&r->m, &newest_del->m) > 0)) newest_del = r;
+            break;
         case C_VC: vc++; break;
         case C_LOCKED: locked++; break;
         }
@@ -244,13 +248,7 @@ write_decide(struct preq *rq)
     }
     if (rq->wop == WIRE_OP_UPDATE) {
         int stale = 0, stale_vc = 0;
-        const struct replica *real_vc = NULL, *newest_del = NULL;
-        for (int i = 0; i < rq->n; i++) { /* the newest tombstone a NoKey carried */
-            const struct replica *r = &rq->rep[i];
-            if (!r->busy && r->cls == C_NOKEY && r->m.has &&
-                (!newest_del || rmeta_cmp(&r->m, &newest_del->m) > 0))
-                newest_del = r;
-        }
+        const struct replica *real_vc = NULL;
         for (int i = 0; i < rq->n; i++) {
             const struct replica *r = &rq->rep[i];
             if (r->busy) continue;

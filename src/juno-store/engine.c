@@ -82,10 +82,9 @@ engine__filter(void *state, int level, const char *key, size_t klen, const char 
 {
     (void)level, (void)new_val, (void)new_vlen, (void)changed;
     struct engine *e = state;
-    if (klen >= 2) {
-        uint16_t shard = (uint16_t)((uint8_t)key[0] << 8 | (uint8_t)key[1]);
-        if (atomic_load_explicit(&e->droppable[shard], memory_order_relaxed)) return 1;
-    }
+    if (klen >= 2 && atomic_load_explicit(&e->droppable[engine__shard((const uint8_t *)key, klen)],
+                                          memory_order_relaxed))
+        return 1;
     struct record_meta m;
     const uint8_t *data;
     size_t dlen;
@@ -405,6 +404,20 @@ engine__stop_syncer(struct engine *e)
     pthread_join(e->syncer, NULL);
 }
 
+/* Keep the stored record val of key in the records cache, unless it is a
+ * tombstone (compaction purges those after their grace, behind the cache's
+ * back). Returns 0 when it is cached. */
+static int
+engine__cache_keep(struct engine *e, const uint8_t *key, size_t klen, const uint8_t *val,
+                   size_t vlen)
+{
+    struct record_meta m;
+    const uint8_t *data;
+    size_t dlen;
+    if (record_value_decode(val, vlen, &m, &data, &dlen) != 0 || m.tombstone) return -1;
+    return kvcache_put(&e->records, key, klen, engine__tag(e, key, klen), val, vlen);
+}
+
 /* The record cache follows every write as its callback is about to run, on
  * the loop: a Put that was applied leaves its record there, anything else
  * (a skipped PUT_IF_NEWER, a delete, a failure, a tombstone) drops the key.
@@ -422,15 +435,9 @@ engine__cache_written(struct engine *e, const struct engine_write *w, int status
             e->shard_gen[sh]++;
         return;
     }
-    struct record_meta m;
-    const uint8_t *data;
-    size_t dlen;
-    if (status == 0 && (w->op == ENGINE_PUT || w->applied) &&
-        record_value_decode(w->val, w->vlen, &m, &data, &dlen) == 0 && !m.tombstone &&
-        kvcache_put(&e->records, w->key, w->klen, engine__tag(e, w->key, w->klen), w->val,
-                    w->vlen) == 0)
-        return;
-    kvcache_del(&e->records, w->key, w->klen);
+    if (status != 0 || !(w->op == ENGINE_PUT || w->applied) ||
+        engine__cache_keep(e, w->key, w->klen, w->val, w->vlen) != 0)
+        kvcache_del(&e->records, w->key, w->klen);
 }
 
 static void
@@ -706,12 +713,7 @@ engine_get_cached(struct engine *e, const uint8_t *key, size_t klen, char **val,
         return incomplete ? JUNO_EAGAIN : JUNO_EIO;
     }
     if (v == NULL) return JUNO_ENOTFOUND;
-    struct record_meta m;
-    const uint8_t *data;
-    size_t dlen;
-    if (record_value_decode((const uint8_t *)v, *vlen, &m, &data, &dlen) == 0 && !m.tombstone)
-        (void)kvcache_put(&e->records, key, klen, engine__tag(e, key, klen), (const uint8_t *)v,
-                          *vlen);
+    (void)engine__cache_keep(e, key, klen, (const uint8_t *)v, *vlen);
     *val = v;
     return 0;
 }
