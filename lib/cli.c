@@ -85,6 +85,37 @@ cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
+int
+cli_parse_size(const char *s, uint64_t *out)
+{
+    if (s == NULL) return JUNO_EINVAL;
+    size_t n = 0;
+    char digits[24];
+    while (s[n] >= '0' && s[n] <= '9' && n < sizeof(digits) - 1) digits[n] = s[n], n++;
+    digits[n] = '\0';
+    if (s[n] >= '0' && s[n] <= '9') return JUNO_ERANGE; /* more digits than 2^64 has */
+    uint64_t v;
+    int rc = cli_parse_u64(digits, 0, UINT64_MAX, &v);
+    if (rc != 0) return rc;
+    const char *u = s + n;
+    static const char units[] = "KMGT";
+    unsigned shift = 0;
+    if (*u != '\0') {
+        const char *p = strchr(units, *u >= 'a' ? *u - 32 : *u);
+        if (p == NULL) return JUNO_EINVAL;
+        shift = 10u * (unsigned)(p - units + 1);
+        u++;
+        if ((*u == 'i' || *u == 'I') && (u[1] == 'B' || u[1] == 'b'))
+            u += 2; /* KiB */
+        else if (*u == 'B' || *u == 'b')
+            u++; /* KB: binary too */
+        if (*u != '\0') return JUNO_EINVAL;
+    }
+    if (shift && v > UINT64_MAX >> shift) return JUNO_ERANGE;
+    *out = v << shift;
+    return 0;
+}
+
 uint64_t
 cli_opt_u64(const char *name, const char *arg, uint64_t min, uint64_t max)
 {

@@ -49,6 +49,11 @@ void cli_version(void);
  * Returns 0, JUNO_EINVAL (not a number) or JUNO_ERANGE (out of bounds). */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* Parse a size: a decimal integer with an optional binary unit K, M, G or T
+ * (also KB/KiB, ..., any case: 1K = 1024). Returns 0, JUNO_EINVAL or
+ * JUNO_ERANGE (over 2^64 - 1). */
+int cli_parse_size(const char *s, uint64_t *out);
+
 /* The value of option --name given as arg: a decimal integer in [min, max],
  * or a usage error (exit 64) naming the option and the bounds. */
 uint64_t cli_opt_u64(const char *name, const char *arg, uint64_t min, uint64_t max);
