@@ -1,112 +1,22 @@
-/* engine.c: RocksDB behind a group-committing writer thread (see engine.h). */
-#include "engine.h"
+/* engine.c: RocksDB behind a group-committing writer thread (see engine.h):
+ * the writer and syncer threads and the loop's side of writes. Opening,
+ * reopening, reads and iterators are in engine_db.c. */
+#include "engine_int.h"
 
 #include "smetrics.h"
 
 #include "error.h"
-#include "kvcache.h"
 #include "log.h"
 #include "record.h"
 
-#include <pthread.h>
-#include <rocksdb/c.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <xxhash.h>
 
 #define ENGINE_GROUP_MAX 4096 /* writes per group: bounds the latency of one fsync batch */
 #define ENGINE_BULK_MAX  256  /* bulk writes per group: bounds what a copy adds to a group */
 #define ENGINE_LOOP_MAX  16   /* --memory: most writes of a loop turn applied on the loop */
-
-struct engine {
-    rocksdb_t *db;                              /* owned */
-    rocksdb_options_t *opts;                    /* owned */
-    rocksdb_env_t *env;                         /* owned; memory mode only */
-    rocksdb_cache_t *cache;                     /* owned */
-    rocksdb_block_based_table_options_t *table; /* owned */
-    rocksdb_compactionfilter_t *filter;         /* owned */
-    rocksdb_readoptions_t *ropts;               /* owned */
-    rocksdb_readoptions_t *cached;              /* owned: read_tier = block cache, never does I/O */
-    rocksdb_writeoptions_t *wopts;              /* owned: the writer thread's */
-    rocksdb_writeoptions_t *wopts_loop;         /* owned: no sync, no_slowdown (memory) */
-    enum engine_sync sync;
-    uint32_t tombstone_grace_s;
-    atomic_uchar droppable[65536];
-    /* bulk groups applied, and how many of them the last WAL fsync covered */
-    atomic_uint_fast64_t bulk_applied, bulk_synced;
-
-    /* writer thread: queue in, done out */
-    pthread_t writer;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct engine_write *queue_head, *queue_tail; /* under mu */
-    struct engine_write *bulk_head, *bulk_tail;   /* under mu: bulk writes, after the others */
-    struct engine_write *done_head, *done_tail;   /* under mu */
-    int stopping;                                 /* under mu */
-
-    /* --sync batch on disk: the syncer thread fsyncs the WAL for every group
-     * the writer applied before the fsync began (group commit, with the
-     * writer applying the next groups during the fsync) */
-    pthread_t syncer;
-    pthread_cond_t sync_cv;
-    struct engine_write *sync_head, *sync_tail;   /* under mu: applied, not durable yet */
-    int syncer_on, syncer_stopping;               /* under mu */
-    size_t pending;                               /* loop thread */
-    struct engine_write *local_head, *local_tail; /* loop thread: not yet published */
-    struct engine_write *lbulk_head, *lbulk_tail; /* loop thread: bulk, not yet published */
-    uv_async_t async;                             /* posts completions to the loop */
-    struct kvcache records;                       /* loop thread: see engine__cache_written */
-    uint32_t shard_gen[65536]; /* loop thread: the records' cache tag; bumped to forget a shard */
-};
-
-static uint32_t
-engine__shard(const uint8_t *key, size_t klen)
-{
-    return klen >= 2 ? (uint32_t)key[0] << 8 | key[1] : 0;
-}
-
-static uint32_t
-engine__tag(const struct engine *e, const uint8_t *key, size_t klen)
-{
-    return e->shard_gen[engine__shard(key, klen)];
-}
-
-/* ---- compaction filter: expired records, old tombstones, dropped shards ---- */
-
-static unsigned char
-engine__filter(void *state, int level, const char *key, size_t klen, const char *val, size_t vlen,
-               char **new_val, size_t *new_vlen, unsigned char *changed)
-{
-    (void)level, (void)new_val, (void)new_vlen, (void)changed;
-    struct engine *e = state;
-    if (klen >= 2 && atomic_load_explicit(&e->droppable[engine__shard((const uint8_t *)key, klen)],
-                                          memory_order_relaxed))
-        return 1;
-    struct record_meta m;
-    const uint8_t *data;
-    size_t dlen;
-    if (record_value_decode((const uint8_t *)val, vlen, &m, &data, &dlen) != 0) return 0;
-    uint64_t now = (uint64_t)time(NULL);
-    if (record_expired(&m, now)) return 1;
-    if (m.tombstone && m.last_modified / 1000000000u + e->tombstone_grace_s < now) return 1;
-    return 0;
-}
-
-static void
-engine__filter_destroy(void *state)
-{
-    (void)state; /* the engine owns itself; RocksDB calls this unconditionally */
-}
-
-static const char *
-engine__filter_name(void *state)
-{
-    (void)state;
-    return "juno-expiry";
-}
 
 /* ---- writer thread ---- */
 
@@ -167,26 +77,49 @@ engine__write_batch(struct engine *e, rocksdb_writebatch_t *wb, int sync, int on
     if (sync && err == NULL) smetrics_wal_sync(uv_hrtime() - t0);
     if (err != NULL) {
         /* no_slowdown's Status::Incomplete prints as "Result incomplete: ..." */
-        int stalled = on_loop && strstr(err, "ncomplete") != NULL;
-        if (!stalled) log_error("rocksdb write failed: %s", err);
+        if (on_loop && strstr(err, "ncomplete") != NULL) {
+            rocksdb_free(err);
+            return JUNO_EAGAIN;
+        }
+        int rc = strstr(err, "No space left") || strstr(err, "NoSpace") ? JUNO_ENOSPC : JUNO_EIO;
+        engine__fail(e, rc); /* first: the syncer must not fsync the failed WAL */
+        log_error("rocksdb write failed: %s", err);
         rocksdb_free(err);
-        return stalled ? JUNO_EAGAIN : JUNO_EIO;
+        return rc;
     }
     return 0;
 }
 
-/* fsync the WAL: everything written before is durable. Returns 0 or JUNO_EIO. */
+void
+engine__fail(struct engine *e, int rc)
+{
+    atomic_store(&e->fail_rc, rc);
+    int ok = ENGINE_OK;
+    atomic_compare_exchange_strong(&e->state, &ok, ENGINE_FAILED);
+}
+
+/* fsync the WAL: everything written before is durable. Returns 0, or why
+ * not (the engine's failure: RocksDB aborts the process on an fsync of a WAL
+ * whose append failed, so a failed engine never syncs). */
 static int
 engine__sync(struct engine *e)
 {
     if (e->env != NULL) return 0; /* the memory env has no fsync (nor a disk to lose) */
+    pthread_rwlock_rdlock(&e->dblock);
+    if (atomic_load(&e->state) != ENGINE_OK) {
+        pthread_rwlock_unlock(&e->dblock);
+        return atomic_load(&e->fail_rc);
+    }
     char *err = NULL;
     uint64_t t0 = uv_hrtime();
     rocksdb_flush_wal(e->db, 1, &err);
+    pthread_rwlock_unlock(&e->dblock);
     if (err != NULL) {
+        int rc = strstr(err, "No space left") || strstr(err, "NoSpace") ? JUNO_ENOSPC : JUNO_EIO;
+        engine__fail(e, rc);
         log_error("rocksdb WAL sync failed: %s", err);
         rocksdb_free(err);
-        return JUNO_EIO;
+        return rc;
     }
     smetrics_wal_sync(uv_hrtime() - t0);
     return 0;
@@ -213,11 +146,14 @@ engine_sync_wal(struct engine *e)
 }
 
 /* Apply the n writes starting at batch as one WriteBatch (split only around a
- * range delete). Sets each write's applied flag; returns 0, JUNO_EIO, or
- * (on_loop) JUNO_EAGAIN when RocksDB would have stalled and nothing was written. */
+ * range delete). Sets each write's applied flag; returns 0, JUNO_EIO or
+ * JUNO_ENOSPC (also at once, writing nothing, when the engine is not
+ * ENGINE_OK), or (on_loop) JUNO_EAGAIN when RocksDB would have stalled and
+ * nothing was written. */
 static int
 engine__apply(struct engine *e, struct engine_write *batch, size_t n, int sync, int on_loop)
 {
+    if (atomic_load(&e->state) != ENGINE_OK) return atomic_load(&e->fail_rc);
     size_t cap = 16;
     while (cap < 2 * n) cap <<= 1;
     struct engine_write *inline_slots[16];
@@ -303,15 +239,25 @@ engine__post_done(struct engine *e, struct engine_write *head, struct engine_wri
     uv_async_send(&e->async);
 }
 
-static void *
+void *
 engine__writer_main(void *arg)
 {
     struct engine *e = arg;
     pthread_mutex_lock(&e->mu);
     for (;;) {
-        while (e->queue_head == NULL && e->bulk_head == NULL && !e->stopping)
+        while (e->queue_head == NULL && e->bulk_head == NULL && !e->stopping && !e->reopen_asked)
             pthread_cond_wait(&e->cv, &e->mu);
         if (e->queue_head == NULL && e->bulk_head == NULL && e->stopping) break;
+        if (e->reopen_asked && !e->stopping) {
+            /* between groups: no write of this thread is using the database */
+            e->reopen_asked = 0;
+            pthread_mutex_unlock(&e->mu);
+            if (engine__reopen(e) == 0) atomic_store(&e->reopen_done, 1);
+            atomic_store(&e->reopen_busy, 0);
+            pthread_mutex_lock(&e->mu);
+            uv_async_send(&e->async); /* the loop forgets its cache, sees the new state */
+            continue;
+        }
         /* one group: up to ENGINE_GROUP_MAX writes, then up to
          * ENGINE_BULK_MAX bulk writes, so that a copy never delays the
          * others by more than one bounded batch */
@@ -367,7 +313,7 @@ engine__writer_main(void *arg)
 
 /* The syncer (--sync batch on disk): one WAL fsync for everything the writer
  * applied before it, while the writer goes on applying the next groups. */
-static void *
+void *
 engine__syncer_main(void *arg)
 {
     struct engine *e = arg;
@@ -393,7 +339,7 @@ engine__syncer_main(void *arg)
 }
 
 /* Let the syncer finish what is queued, then join it. */
-static void
+void
 engine__stop_syncer(struct engine *e)
 {
     if (!e->syncer_on) return;
@@ -407,7 +353,7 @@ engine__stop_syncer(struct engine *e)
 /* Keep the stored record val of key in the records cache, unless it is a
  * tombstone (compaction purges those after their grace, behind the cache's
  * back). Returns 0 when it is cached. */
-static int
+int
 engine__cache_keep(struct engine *e, const uint8_t *key, size_t klen, const uint8_t *val,
                    size_t vlen)
 {
@@ -440,7 +386,7 @@ engine__cache_written(struct engine *e, const struct engine_write *w, int status
         kvcache_del(&e->records, w->key, w->klen);
 }
 
-static void
+void
 engine__drain_done(struct engine *e)
 {
     pthread_mutex_lock(&e->mu);
@@ -457,10 +403,16 @@ engine__drain_done(struct engine *e)
     }
 }
 
-static void
+void
 engine__on_async(uv_async_t *a)
 {
-    engine__drain_done(a->data);
+    struct engine *e = a->data;
+    if (atomic_exchange(&e->reopen_done, 0)) {
+        /* a new handle: forget every cached record (a write that failed may
+         * have reached the WAL, and is there again after the reopen) */
+        for (size_t sh = 0; sh < 65536; sh++) e->shard_gen[sh]++;
+    }
+    engine__drain_done(e);
 }
 
 void
@@ -538,262 +490,4 @@ size_t
 engine_pending(const struct engine *e)
 {
     return e->pending;
-}
-
-/* ---- open / close ---- */
-
-static void
-engine__release(struct engine *e)
-{
-    if (e->db) rocksdb_close(e->db);
-    if (e->ropts) rocksdb_readoptions_destroy(e->ropts);
-    if (e->cached) rocksdb_readoptions_destroy(e->cached);
-    if (e->wopts) rocksdb_writeoptions_destroy(e->wopts);
-    if (e->wopts_loop) rocksdb_writeoptions_destroy(e->wopts_loop);
-    if (e->opts) rocksdb_options_destroy(e->opts);
-    if (e->table) rocksdb_block_based_options_destroy(e->table);
-    if (e->cache) rocksdb_cache_destroy(e->cache);
-    if (e->filter) rocksdb_compactionfilter_destroy(e->filter);
-    if (e->env) rocksdb_env_destroy(e->env);
-    kvcache_deinit(&e->records);
-    free(e);
-}
-
-int
-engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **out, char *err,
-            size_t errlen)
-{
-    struct engine *e = calloc(1, sizeof(*e));
-    if (e == NULL) return JUNO_ENOMEM;
-    e->sync = cfg->sync;
-    e->tombstone_grace_s = cfg->tombstone_grace_s;
-    for (size_t i = 0; i < 65536; i++) atomic_init(&e->droppable[i], 0);
-    atomic_init(&e->bulk_applied, 0);
-    atomic_init(&e->bulk_synced, 0);
-
-    if (kvcache_init(&e->records, cfg->record_cache_mb << 20) != 0) {
-        free(e);
-        return JUNO_ENOMEM;
-    }
-    e->opts = rocksdb_options_create();
-    rocksdb_options_set_create_if_missing(e->opts, 1);
-    rocksdb_options_increase_parallelism(e->opts, 2);
-    rocksdb_options_optimize_level_style_compaction(e->opts, 64u << 20);
-    rocksdb_options_set_info_log_level(e->opts, 2 /* WARN */);
-    rocksdb_options_set_keep_log_file_num(e->opts, 4);
-    /* Every Prepare reads its key first, and most keys written are new: a
-     * whole-key bloom filter on the memtables answers "absent" without
-     * searching the skip lists. */
-    rocksdb_options_set_memtable_prefix_bloom_size_ratio(e->opts, 0.1);
-    rocksdb_options_set_memtable_whole_key_filtering(e->opts, 1);
-    e->cache = rocksdb_cache_create_lru((cfg->cache_mb ? cfg->cache_mb : 64) << 20);
-    e->table = rocksdb_block_based_options_create();
-    rocksdb_block_based_options_set_block_cache(e->table, e->cache);
-    rocksdb_block_based_options_set_filter_policy(e->table,
-                                                  rocksdb_filterpolicy_create_bloom_full(10));
-    rocksdb_options_set_block_based_table_factory(e->opts, e->table);
-    e->filter = rocksdb_compactionfilter_create(e, engine__filter_destroy, engine__filter,
-                                                engine__filter_name);
-    rocksdb_options_set_compaction_filter(e->opts, e->filter);
-    if (cfg->memory) {
-        /* In memory a memtable's size only trades the depth of the skip list
-         * every write searches against flushes and compactions that cost no
-         * I/O: smaller ones write faster (4 MiB: +8% sets at -P 16, against
-         * 16 MiB; reads are mostly the records cache's). */
-        rocksdb_options_set_write_buffer_size(e->opts, 4u << 20);
-        e->env = rocksdb_create_mem_env();
-        rocksdb_options_set_env(e->opts, e->env);
-    }
-    e->ropts = rocksdb_readoptions_create();
-    e->cached = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_read_tier(e->cached, 1 /* kBlockCacheTier */);
-    e->wopts = rocksdb_writeoptions_create();
-    e->wopts_loop = rocksdb_writeoptions_create();
-    rocksdb_writeoptions_set_no_slowdown(e->wopts_loop, 1);
-    if (e->env != NULL) { /* a WAL in memory outlives nothing the memtables do not */
-        rocksdb_writeoptions_disable_WAL(e->wopts, 1);
-        rocksdb_writeoptions_disable_WAL(e->wopts_loop, 1);
-    }
-
-    char *rerr = NULL;
-    e->db = rocksdb_open(e->opts, cfg->dir, &rerr);
-    if (rerr != NULL) {
-        snprintf(err, errlen, "%s", rerr);
-        rocksdb_free(rerr);
-        e->db = NULL;
-        engine__release(e);
-        return JUNO_EIO;
-    }
-    pthread_mutex_init(&e->mu, NULL);
-    pthread_cond_init(&e->cv, NULL);
-    pthread_cond_init(&e->sync_cv, NULL);
-    uv_async_init(loop, &e->async, engine__on_async);
-    e->async.data = e;
-    e->syncer_on = e->sync == ENGINE_SYNC_BATCH && e->env == NULL; /* memory: nothing to sync */
-    if (e->syncer_on && pthread_create(&e->syncer, NULL, engine__syncer_main, e) != 0) {
-        snprintf(err, errlen, "cannot start the WAL sync thread");
-        uv_close((uv_handle_t *)&e->async, NULL);
-        engine__release(e);
-        return JUNO_ENOMEM;
-    }
-    if (pthread_create(&e->writer, NULL, engine__writer_main, e) != 0) {
-        snprintf(err, errlen, "cannot start the writer thread");
-        engine__stop_syncer(e);
-        uv_close((uv_handle_t *)&e->async, NULL);
-        engine__release(e);
-        return JUNO_ENOMEM;
-    }
-    *out = e;
-    return 0;
-}
-
-static void
-engine__on_async_closed(uv_handle_t *h)
-{
-    engine__release(h->data);
-}
-
-void
-engine_close(struct engine *e)
-{
-    engine_kick(e);
-    pthread_mutex_lock(&e->mu);
-    e->stopping = 1;
-    pthread_cond_signal(&e->cv);
-    pthread_mutex_unlock(&e->mu);
-    pthread_join(e->writer, NULL);
-    engine__stop_syncer(e);
-    engine__drain_done(e);
-    char *err = NULL;
-    if (e->env == NULL) rocksdb_flush_wal(e->db, 1, &err); /* the memory env has no fsync */
-    if (err != NULL) {
-        log_error("rocksdb WAL sync at close failed: %s", err);
-        rocksdb_free(err);
-    }
-    pthread_mutex_destroy(&e->mu);
-    pthread_cond_destroy(&e->cv);
-    pthread_cond_destroy(&e->sync_cv);
-    uv_close((uv_handle_t *)&e->async, engine__on_async_closed);
-}
-
-/* ---- reads ---- */
-
-int
-engine_get(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen)
-{
-    char *err = NULL;
-    char *v = rocksdb_get(e->db, e->ropts, (const char *)key, klen, vlen, &err);
-    if (err != NULL) {
-        log_error("rocksdb read failed: %s", err);
-        rocksdb_free(err);
-        return JUNO_EIO;
-    }
-    if (v == NULL) return JUNO_ENOTFOUND;
-    *val = v;
-    return 0;
-}
-
-int
-engine_get_cached(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen)
-{
-    const uint8_t *hit = kvcache_get(&e->records, key, klen, engine__tag(e, key, klen), vlen);
-    if (hit != NULL) {
-        *val = malloc(*vlen ? *vlen : 1);
-        if (*val == NULL) return JUNO_ENOMEM;
-        memcpy(*val, hit, *vlen);
-        return 0;
-    }
-    char *err = NULL;
-    char *v = rocksdb_get(e->db, e->cached, (const char *)key, klen, vlen, &err);
-    if (err != NULL) {
-        /* Status::Incomplete prints as "Result incomplete: ..." */
-        int incomplete = strstr(err, "ncomplete") != NULL;
-        if (!incomplete) log_error("rocksdb read failed: %s", err);
-        rocksdb_free(err);
-        return incomplete ? JUNO_EAGAIN : JUNO_EIO;
-    }
-    if (v == NULL) return JUNO_ENOTFOUND;
-    (void)engine__cache_keep(e, key, klen, (const uint8_t *)v, *vlen);
-    *val = v;
-    return 0;
-}
-
-void
-engine_free(void *p)
-{
-    rocksdb_free(p);
-}
-
-void
-engine_set_droppable(struct engine *e, uint16_t shard, int droppable)
-{
-    unsigned char was = atomic_exchange(&e->droppable[shard], (unsigned char)(droppable != 0));
-    /* compaction may have dropped records the cache still holds (and a shard
-     * that leaves is served only while it drains) */
-    if (was != (droppable != 0)) e->shard_gen[shard]++;
-}
-
-void
-engine_compact(struct engine *e)
-{
-    rocksdb_compact_range(e->db, NULL, 0, NULL, 0);
-}
-
-char *
-engine_property(struct engine *e, const char *name)
-{
-    return rocksdb_property_value(e->db, name);
-}
-
-int
-engine_property_u64(struct engine *e, const char *name, uint64_t *out)
-{
-    return rocksdb_property_int(e->db, name, out) == 0 ? 0 : JUNO_ENOTFOUND;
-}
-
-/* ---- iteration ---- */
-
-struct engine_iter {
-    rocksdb_iterator_t *it;       /* owned */
-    rocksdb_readoptions_t *ropts; /* owned */
-    uint8_t end[16];
-    size_t elen;
-    int started;
-};
-
-struct engine_iter *
-engine_iter_create(struct engine *e, const uint8_t *start, size_t slen, const uint8_t *end,
-                   size_t elen)
-{
-    if (elen > sizeof(((struct engine_iter *)0)->end)) return NULL;
-    struct engine_iter *it = calloc(1, sizeof(*it));
-    if (it == NULL) return NULL;
-    memcpy(it->end, end, elen);
-    it->elen = elen;
-    it->ropts = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_iterate_upper_bound(it->ropts, (const char *)it->end, elen);
-    rocksdb_readoptions_set_fill_cache(it->ropts, 0);
-    it->it = rocksdb_create_iterator(e->db, it->ropts);
-    rocksdb_iter_seek(it->it, (const char *)start, slen);
-    return it;
-}
-
-int
-engine_iter_next(struct engine_iter *it, const uint8_t **k, size_t *klen, const uint8_t **v,
-                 size_t *vlen)
-{
-    if (it->started) rocksdb_iter_next(it->it);
-    it->started = 1;
-    if (!rocksdb_iter_valid(it->it)) return 0;
-    *k = (const uint8_t *)rocksdb_iter_key(it->it, klen);
-    *v = (const uint8_t *)rocksdb_iter_value(it->it, vlen);
-    return 1;
-}
-
-void
-engine_iter_destroy(struct engine_iter *it)
-{
-    rocksdb_iter_destroy(it->it);
-    rocksdb_readoptions_destroy(it->ropts);
-    free(it);
 }

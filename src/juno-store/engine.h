@@ -11,6 +11,14 @@
  *   --sync batch   a syncer thread fsyncs once for every group applied before
  *                  it began; groups are acknowledged after it (group commit)
  *   --sync always  one fsync per write, before it is acknowledged
+ *
+ * A write RocksDB fails (the disk full, an I/O error) or a background error
+ * of RocksDB's own puts the engine in ENGINE_FAILED: every later write is
+ * refused at once, without touching RocksDB, reads go on. A database that
+ * cannot be opened read-write for want of space is opened read-only
+ * (ENGINE_READ_ONLY). engine_reopen brings either back to ENGINE_OK once the
+ * cause is gone (juno-store's disk.c decides when). engine.c holds the writer
+ * side, engine_db.c the handle, reads and iterators.
  */
 #ifndef JUNO_STORE_ENGINE_H
 #define JUNO_STORE_ENGINE_H
@@ -20,6 +28,7 @@
 #include <uv.h>
 
 enum engine_sync { ENGINE_SYNC_NONE = 0, ENGINE_SYNC_BATCH, ENGINE_SYNC_ALWAYS };
+enum engine_state { ENGINE_OK = 0, ENGINE_FAILED, ENGINE_READ_ONLY };
 /* PUT_IF_NEWER writes val (an encoded record) only when no stored record, and no
  * earlier write of the same group, is as new or newer (record_cmp): decided on
  * the writer thread, so it is atomic with respect to every other write. */
@@ -32,6 +41,7 @@ struct engine_config {
     uint32_t tombstone_grace_s; /* compaction drops tombstones older than this */
     size_t cache_mb;            /* RocksDB's block cache (0: 64) */
     size_t record_cache_mb;     /* the records cache in front of RocksDB (0: none) */
+    int read_only;              /* open read-only (the disk is full): ENGINE_READ_ONLY */
 };
 
 struct engine_write {
@@ -54,8 +64,9 @@ struct engine_write {
 
 struct engine;
 
-/* Open (creating) the database. On failure returns a negative code and writes
- * RocksDB's reason into err. */
+/* Open (creating) the database. When there is no space to open it
+ * read-write (or cfg->read_only), it is opened read-only. On failure returns
+ * a negative code and writes RocksDB's reason into err. */
 int engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **out, char *err,
                 size_t errlen);
 
@@ -107,6 +118,25 @@ struct engine_cache_stats {
     size_t bytes, entries;
 };
 void engine_cache_stats(const struct engine *e, struct engine_cache_stats *out);
+
+/* The engine's state (loop thread); *why (may be NULL) is the failure's code,
+ * JUNO_ENOSPC or JUNO_EIO, when not ENGINE_OK. It also looks at RocksDB's
+ * background-error count: a flush or compaction that failed moves an
+ * ENGINE_OK engine to ENGINE_FAILED. */
+enum engine_state engine_state(struct engine *e, int *why);
+
+/* engine_state without the look at RocksDB's background errors: one atomic
+ * load, for every write request. Any thread. */
+enum engine_state engine_state_now(const struct engine *e, int *why);
+
+/* Ask the writer thread to close the database and open it again read-write
+ * (loop thread). It does so between write groups, once no reader holds the
+ * database and no iterator is open (it gives up after a moment otherwise);
+ * engine_state tells the outcome. On success the records cache is emptied. */
+void engine_reopen(struct engine *e);
+
+/* Reopens that succeeded since the start. Any thread. */
+uint64_t engine_reopens(const struct engine *e);
 
 /* Number of writes queued or in flight. Loop thread. */
 size_t engine_pending(const struct engine *e);

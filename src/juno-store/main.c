@@ -36,6 +36,10 @@ static const char usage_text[] =
     "  -t, --threads N            reader threads (default 4)\n"
     "      --record-cache MB      memory for the records read and written last, kept in\n"
     "                             front of RocksDB; 0 = none (default 64)\n"
+    "      --min-free-space SIZE  refuse new writes (SSOutofResource) while the data\n"
+    "                             directory's filesystem has less free: bytes with K, M,\n"
+    "                             G or T (512M), or a percentage (10%); reads go on\n"
+    "                             (default: 5% of the filesystem, at most 2G)\n"
     "      --lock-ms MS           record lock lifetime after Prepare (default 600)\n"
     "      --max-frame BYTES      largest message accepted (default 1048576)\n"
     "      --max-namespace BYTES  namespace length limit (default 64, at most 64)\n"
@@ -73,6 +77,7 @@ enum {
     OPT_METRICS,
     OPT_BUSY_COPY_RATE,
     OPT_RECORD_CACHE,
+    OPT_MIN_FREE,
     OPT_CHECK
 };
 
@@ -100,6 +105,7 @@ static const struct option long_opts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"busy-copy-rate", required_argument, NULL, OPT_BUSY_COPY_RATE},
     {"record-cache", required_argument, NULL, OPT_RECORD_CACHE},
+    {"min-free-space", required_argument, NULL, OPT_MIN_FREE},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -280,6 +286,13 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
         case OPT_RECORD_CACHE:
             c->record_cache_mb = cli_opt_u64("record-cache", optarg, 0, 1u << 20);
             break;
+        case OPT_MIN_FREE:
+            if (disk_parse_min_free(optarg, &c->min_free_bytes, &c->min_free_pct) != 0)
+                cli_usage("invalid --min-free-space '%s': a size (512M, 2G) or a percentage "
+                          "(0%% to 90%%)",
+                          optarg);
+            c->min_free_set = 1;
+            break;
         case OPT_METRICS:
             if (cli_parse_hostport(optarg, c->metrics_host, sizeof(c->metrics_host),
                                    &c->metrics_port) != 0)
@@ -346,8 +359,11 @@ main(int argc, char **argv)
 
     s->loop = uv_default_loop();
     if (locks_init(&s->locks) != 0 || smetrics_init(s) != 0) cli_die(EX_OSERR, "out of memory");
+    int read_only = 0;
+    if (disk_init(s, &read_only, err, sizeof(err)) != 0) cli_die(EX_IOERR, "%s", err);
     struct engine_config ec = {.dir = c->data_dir ? c->data_dir : "/juno-memory",
                                .memory = c->memory,
+                               .read_only = read_only,
                                .sync = c->sync,
                                .tombstone_grace_s = (uint32_t)c->tombstone_grace_s,
                                .record_cache_mb = (size_t)c->record_cache_mb};
@@ -369,13 +385,16 @@ main(int argc, char **argv)
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
+    disk_start(s);
     scluster_start(s);
-    log_info("listening addr=%s:%u data=%s memory=%d sync=%s threads=%u pid=%ld", c->listen_host,
-             c->listen_port, c->memory ? "(memory)" : c->data_dir, c->memory,
+    log_info("listening addr=%s:%u data=%s memory=%d sync=%s threads=%u min_free=%llu "
+             "disk_free=%llu pid=%ld",
+             c->listen_host, c->listen_port, c->memory ? "(memory)" : c->data_dir, c->memory,
              c->sync == ENGINE_SYNC_NONE    ? "none"
              : c->sync == ENGINE_SYNC_BATCH ? "batch"
                                             : "always",
-             c->threads, (long)getpid());
+             c->threads, (unsigned long long)s->disk.min_free,
+             (unsigned long long)s->disk.free_bytes, (long)getpid());
     uv_run(s->loop, UV_RUN_DEFAULT);
     scluster_destroy(s);
     smetrics_deinit();

@@ -324,8 +324,8 @@ op__prepare(struct op *op)
 static void
 op__write_finish(struct op *op, struct engine_write *w, int status)
 {
-    if (status != 0) {
-        op__finish(op, WIRE_ST_SS_ERROR);
+    if (status != 0) { /* a full disk is SSOutofResource, as disk_refuses answers */
+        op__finish(op, status == JUNO_ENOSPC ? WIRE_ST_SS_OUT_OF_RESOURCE : WIRE_ST_SS_ERROR);
         return;
     }
     if ((w->op == ENGINE_PUT || w->op == ENGINE_PUT_IF_NEWER) && w->applied) {
@@ -369,6 +369,7 @@ op__write(struct op *op, enum engine_op kind)
     op->w.val = op->rec;
     op->w.cb = op__write_done;
     op->w.data = op;
+    disk_note_write(op->s, op->klen + op->w.vlen);
     migrate_submit(op->s, op->shard, &op->w); /* held for a moment while a move verifies */
 }
 
@@ -793,6 +794,11 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     }
     if (req->opcode != WIRE_OP_CLONE) s->fg_last_ms = uv_now(s->loop); /* a copy yields to it */
     if (check_request(s, c, req) != 0) return;
+    int refused = disk_refuses(s, req->opcode);
+    if (refused != 0) { /* disk.c logged the cause once; the count is in /metrics */
+        reply_status(c, req, refused, NULL);
+        return;
+    }
     struct op *op = op_create(s, c, req);
     if (op == NULL) {
         reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");

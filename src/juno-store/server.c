@@ -403,6 +403,7 @@ server__maybe_finish(struct store *s)
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     smetrics_stop();
+    disk_stop(s);
     engine_close(s->engine); /* syncs the WAL; its handle closes with the rest */
     s->engine = NULL;
     log_info("drained, exiting");

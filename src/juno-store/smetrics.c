@@ -42,6 +42,8 @@ static struct {
     struct metric *groups, *writes, *syncs, *sync_time, *group_size, *group_time;
     struct metric *map_version, *shards_owned, *shards;
     struct metric *rc_hits, *rc_misses, *rc_evictions, *rc_bytes, *rc_entries;
+    struct metric *disk_free, *disk_size, *disk_min, *disk_full, *disk_events, *refused;
+    struct metric *db_state, *db_reopens;
     struct metric *rocks[NROCKS];
     struct metric_labels ops;
     struct httpd *httpd;
@@ -65,7 +67,15 @@ sm_collect(void *arg)
     for (uint32_t i = 0; s->owned != NULL && i < s->nshards; i++) owned += s->owned[i] != 0;
     metric_set(sm.shards_owned, owned);
     metric_set(sm.shards, s->nshards);
+    metric_set(sm.disk_free, (int64_t)s->disk.free_bytes);
+    metric_set(sm.disk_size, (int64_t)s->disk.size_bytes);
+    metric_set(sm.disk_min, (int64_t)s->disk.min_free);
+    metric_set(sm.disk_full, disk_full(s));
+    metric_set(sm.disk_events, (int64_t)s->disk.events);
+    metric_set(sm.refused, (int64_t)s->disk.refused);
     if (s->engine == NULL) return; /* closed at the end of a drain */
+    metric_set(sm.db_state, (int64_t)engine_state_now(s->engine, NULL));
+    metric_set(sm.db_reopens, (int64_t)engine_reopens(s->engine));
     metric_set(sm.pending, (int64_t)engine_pending(s->engine));
     struct engine_cache_stats cs;
     engine_cache_stats(s->engine, &cs); /* counters kept by the engine: set, not added */
@@ -156,10 +166,42 @@ smetrics_init(struct store *s)
                                                "Memory charged to the records cache.", NULL));
     sm.rc_entries = metrics_series(
         metrics_gauge(r, "juno_store_record_cache_entries", "Records in the cache.", NULL));
+    sm.disk_free = metrics_series(metrics_gauge(
+        r, "juno_store_disk_free_bytes",
+        "Free space of the data directory's filesystem, as statvfs gives it to the store "
+        "(0 with --memory).",
+        NULL));
+    sm.disk_size = metrics_series(metrics_gauge(r, "juno_store_disk_size_bytes",
+                                                "Size of the data directory's filesystem.", NULL));
+    sm.disk_min = metrics_series(
+        metrics_gauge(r, "juno_store_disk_min_free_bytes",
+                      "The floor (--min-free-space): below it new writes are refused.", NULL));
+    sm.disk_full = metrics_series(metrics_gauge(
+        r, "juno_store_disk_full",
+        "1 while writes are refused for want of space (below the floor, or the database failed "
+        "a write or was opened read-only for it).",
+        NULL));
+    sm.disk_events = metrics_series(metrics_counter(
+        r, "juno_store_disk_full_events_total",
+        "Times the store began to refuse writes (disk full, database failed).", NULL));
+    sm.refused = metrics_series(
+        metrics_counter(r, "juno_store_writes_refused_total",
+                        "Write requests refused because the disk is full or the database failed "
+                        "(SSOutofResource or SSError).",
+                        NULL));
+    sm.db_state = metrics_series(metrics_gauge(
+        r, "juno_store_database_state",
+        "0: read-write; 1: failed a write (writes refused until reopened); 2: open read-only.",
+        NULL));
+    sm.db_reopens = metrics_series(
+        metrics_counter(r, "juno_store_database_reopens_total",
+                        "Times the database was reopened read-write after a failure.", NULL));
     int ok = req && lat && sm.inflight && sm.conns_open && sm.conns_accepted && sm.bad_frames &&
              sm.locks && sm.pending && sm.groups && sm.writes && sm.syncs && sm.sync_time &&
              sm.group_size && sm.group_time && sm.map_version && sm.shards_owned && sm.shards &&
-             sm.rc_hits && sm.rc_misses && sm.rc_evictions && sm.rc_bytes && sm.rc_entries;
+             sm.rc_hits && sm.rc_misses && sm.rc_evictions && sm.rc_bytes && sm.rc_entries &&
+             sm.disk_free && sm.disk_size && sm.disk_min && sm.disk_full && sm.disk_events &&
+             sm.refused && sm.db_state && sm.db_reopens;
     for (size_t i = 0; ok && i < NROCKS; i++)
         ok = (sm.rocks[i] = metrics_series(
                   metrics_gauge(r, rocksdb_gauges[i].name, rocksdb_gauges[i].help, NULL))) != NULL;

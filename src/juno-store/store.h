@@ -4,7 +4,10 @@
  *   server.c  listener and connections: framing, reply coalescing, backpressure
  *   ops.c     the storage operations (Read, Prepare*, Commit, Abort, Repair,
  *             MarkDelete, Delete, Clone, Nop, DropShard)
- *   engine.c  RocksDB: writer thread with group commit, reads, compaction filter
+ *   engine.c  RocksDB: writer thread with group commit (engine_db.c: the
+ *             handle, reads, iterators, compaction filter, reopening)
+ *   disk.c    free space: writes refused below --min-free-space, a failed
+ *             database reopened once there is room
  *   locks.c   record locks taken by Prepare
  *   migrate.c shards streaming out to another store (copy + forwarding) or in
  *   cluster.c --etcd: the map from etcd (a watch thread, handed to the loop)
@@ -17,6 +20,7 @@
 #ifndef JUNO_STORE_H
 #define JUNO_STORE_H
 
+#include "disk.h"
 #include "engine.h"
 #include "locks.h"
 #include "map.h"
@@ -46,6 +50,9 @@ struct store_config {
     uint64_t max_inflight;   /* per connection, before reading pauses */
     uint64_t busy_copy_rate; /* bytes/s: a copy's pace while foreground requests arrive; 0 = full */
     uint64_t record_cache_mb; /* --record-cache: MiB of records cached in front of RocksDB */
+    int min_free_set;         /* --min-free-space given: */
+    uint64_t min_free_bytes;  /*   as bytes, */
+    unsigned min_free_pct;    /*   or as a percentage of the filesystem */
     char metrics_host[256];   /* --metrics (smetrics.c); metrics_port 0: none */
     uint16_t metrics_port;
 };
@@ -75,6 +82,7 @@ struct store {
     int draining, interrupts; /* SIGTERM/SIGINT seen */
     int finished;             /* drained: every handle is closing */
     struct store_stats stats;
+    struct disk disk;         /* disk.c */
     uint64_t fg_last_ms;      /* uv_now of the last foreground (keyed, not Clone) request */
     struct migrate *migrate;  /* owned: migrate.c's state, made on first use */
     struct scluster *cluster; /* owned: cluster.c's state; NULL without --etcd */
