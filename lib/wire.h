@@ -129,7 +129,7 @@ enum wire_opcode {
     XX(VERSION_CONFLICT, 19, "VersionConflict", "version conflict")                                \
     XX(NOT_APPENDABLE, 20, "NotAppendable", "not appendable")                                      \
     XX(SS_ERROR, 21, "SSError", "storage server error")                                            \
-    XX(SS_OUT_OF_RESOURCE, 22, "SSOutofResource", "storage server out of resources")               \
+    XX(SS_OUT_OF_RESOURCE, 22, "SSOutofResource", "storage server out of resources (disk full)")   \
     XX(TTL_EXTEND_ERR, 23, "TTLExtendErr", "TTL extension failed")                                 \
     XX(REQ_PROC_TIMEOUT, 24, "ReqProcTimeout", "request processing timed out")                     \
     XX(COMMIT_FAILURE, 25, "CommitFailure", "commit failed")                                       \

@@ -137,12 +137,13 @@ static const char usage_text[] =
     "\n"
     "Statuses, proxy mode: 0 Ok, Inconsistent; 1 NoKey (get, update), DupKey\n"
     "(create), VersionConflict; 65 BadParam, BadMsg; 69 NoStorageServer, connection\n"
-    "refused, timed out or closed; 75 RecordLocked, Busy (retryable); 74\n"
-    "CommitFailure, SSError; 76 a reply that is not JunoDB, or NotSupported.\n"
+    "refused, timed out or closed; 75 RecordLocked, Busy (retryable),\n"
+    "SSOutofResource (a store's disk is full); 74 CommitFailure, SSError; 76 a\n"
+    "reply that is not JunoDB, or NotSupported.\n"
     "Store mode: 0 Ok, AlreadyFulfilled; 1 NoKey, DupKey, VersionConflict,\n"
     "NoUncommitted, MarkedDelete; 65 BadParam, BadMsg; 74 SSError; 75 RecordLocked,\n"
-    "Busy, NoStorageServer; 69 connection refused, timed out or closed; 76 a reply\n"
-    "that is not JunoDB, or NotSupported.\n"
+    "Busy, NoStorageServer, SSOutofResource (disk full); 69 connection refused,\n"
+    "timed out or closed; 76 a reply that is not JunoDB, or NotSupported.\n"
     "\n" CLI_EXIT_CODES_HELP;
 
 enum {

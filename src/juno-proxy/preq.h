@@ -86,6 +86,7 @@ struct preq {
     struct preq *waiters, *waiters_tail; /* running: the writes of this key queued behind */
     struct preq *riders; /* blind Sets overwritten by this one: answered with it (key_next) */
     int existed;         /* Destroy: a prepared replica held a live record */
+    int full;            /* a replica refused the write: its disk is full (SSOutofResource) */
     int n, quorum;       /* replicas (zones), W = R */
     int read_first;      /* Get: the replica its Reads start from (rotates) */
     int pending;         /* storage requests in flight */

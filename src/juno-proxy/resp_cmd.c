@@ -103,6 +103,12 @@ put_status_error(struct rconn *rc, struct resp_buf *b, int st)
     case WIRE_ST_VERSION_CONFLICT:
         snprintf(msg, sizeof(msg), "-TRYAGAIN juno: %s: the record kept changing meanwhile", name);
         break;
+    case WIRE_ST_SS_OUT_OF_RESOURCE:
+        snprintf(msg, sizeof(msg),
+                 "juno: %s: disk full: the stores refuse writes until space is freed (reads "
+                 "go on)",
+                 name);
+        break;
     case WIRE_ST_COMMIT_FAILURE:
         snprintf(msg, sizeof(msg), "juno: %s: fewer than a quorum of replicas took the write",
                  name);

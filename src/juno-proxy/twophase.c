@@ -18,7 +18,8 @@
  *           tombstone seen; a newer tombstone means deleted)
  *   Set     W prepared ──► Commit
  *   else (all in)                 Abort, RecordLocked if a store said so,
- *                                 else NoStorageServer
+ *                                 else SSOutofResource if one refused the
+ *                                 write for a full disk, else NoStorageServer
  *
  * Commit carries the new record's metadata: version max(seen) + 1, creation
  * time and originator kept from the live record (or now and the request id),
@@ -127,7 +128,11 @@ fail(struct preq *rq, int locked)
         abort_prepared(rq);
         return;
     }
-    abort_reply(rq, locked ? WIRE_ST_RECORD_LOCKED : WIRE_ST_NO_STORAGE_SERVER, NULL);
+    abort_reply(rq,
+                locked     ? WIRE_ST_RECORD_LOCKED
+                : rq->full ? WIRE_ST_SS_OUT_OF_RESOURCE /* say why: a disk is full */
+                           : WIRE_ST_NO_STORAGE_SERVER,
+                NULL);
 }
 
 /* Write the new record to replica i: Commit where prepared, else Repair. */
@@ -344,6 +349,7 @@ write_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg *
     case WIRE_OP_PREPARE_UPDATE:
     case WIRE_OP_PREPARE_SET:
         r->cls = (uint8_t)prepare_class(st);
+        if (st == WIRE_ST_SS_OUT_OF_RESOURCE) rq->full = 1;
         prepare_meta(r, reply);
         log_debug("prepare answer store=%s op=%s shard=%u status=%d", upstream_addr(r->up),
                   wire_opcode_name(r->op), rq->shard, st);
@@ -411,6 +417,7 @@ destroy_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg
     switch (r->op) {
     case WIRE_OP_PREPARE_DELETE:
         r->cls = (uint8_t)prepare_class(st);
+        if (st == WIRE_ST_SS_OUT_OF_RESOURCE) rq->full = 1;
         if (r->cls == C_AF)
             r->cls = C_OK;
         else if (r->cls != C_OK && r->cls != C_LOCKED)
