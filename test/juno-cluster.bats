@@ -17,6 +17,7 @@ teardown() {
     done
     local bad=0
     sanitizer_reports "$DIR"/log/*.log && bad=1
+    ! mountpoint -q "$DIR/data/store-z0-s1" 2>/dev/null || umount -l "$DIR/data/store-z0-s1"
     rm -rf "$TMP"
     return "$bad"
 }
@@ -224,4 +225,26 @@ print(",".join(n["name"] for z in m["zones"] if z["name"] == "z1" for n in z["no
             { echo "d$i missing on $S2" >&2; false; }
         [ "$(juno -s "$P" get "d$i")" = "v$i" ]
     done
+}
+
+@test "status shows a store that refuses writes for want of space as disk-full" {
+    # store-z0-s1's data directory on a small tmpfs, filled but for 1 MiB
+    # (under the default floor, 5% of it) while the cluster is down
+    local d="$DIR/data/store-z0-s1"
+    mkdir -p "$d"
+    mount -t tmpfs -o size=64m juno-test "$d" 2>/dev/null || skip "mounting a tmpfs needs root"
+    up --zones 3
+    juno -s "$(cat "$DIR/proxy")" put before v
+    juno-cluster down --dir "$DIR"
+    dd if=/dev/zero of="$d/ballast" bs=1M count=$(($(df --output=avail -B1M "$d" | tail -1) - 1)) 2>/dev/null || true
+    up --zones 3
+    run juno-cluster status --dir "$DIR"
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$(grep '^store-z0-s1 ' <<<"$output")" == *" disk-full "* ]]
+    [[ "$(grep '^store-z1-s1 ' <<<"$output")" == *" ok "* ]]
+    # it serves reads; writes still succeed on the two other zones
+    [ "$(juno --store "$(cat "$DIR/addr/store-z0-s1")" get before)" = v ]
+    run juno -s "$(cat "$DIR/proxy")" put k v
+    [ "$status" -eq 0 ]
 }
