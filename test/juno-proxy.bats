@@ -315,6 +315,52 @@ key_on() {
     [ "$(pc get t gone | jfield status)" = NoKey ]
 }
 
+@test "two conditional Updates from one version over a stale replica: not both succeed" {
+    # (found by juno-lab's checker: a stale replica's VersionConflict counted
+    # toward W without holding the record, so two writers could each commit)
+    local n
+    for n in a1:$A1 a2:$A2 b1:$B1 b2:$B2 c1:$C1 c2:$C2; do # locks that outlast a slow machine
+        start_store "${n%%:*}" "${n#*:}" --memory --lock-ms 10000
+    done
+    start_proxy
+    pc set t ctr v1 >/dev/null
+    # z0 and z1 at version 2, z2 stale at version 1
+    lm=$(($(date +%s%N) + 1000000000))
+    for z in z0 z1; do
+        juno --store "$(owner $z ctr)" --map "$MAP" -n t repair ctr v2 \
+            --record-version 2 --last-modified "$lm" >/dev/null
+    done
+    [ "$(store_read "$(owner z2 ctr)" ctr | jfield version)" = 1 ]
+    # writer B, another proxy's Update from version 2, prepares z1 and z2:
+    # z1 Ok, z2 VersionConflict (stale): a quorum with z2 counted
+    B=aaaaaaaa-bbbb-4ccc-8ddd-000000000002
+    bs() { juno --store "$(owner "$1" ctr)" --map "$MAP" -n t --rid $B "${@:2}"; }
+    bs z1 prepare-update ctr vB --version 2 >/dev/null
+    run bs z2 prepare-update ctr vB --version 2
+    [ "$status" -eq 1 ]
+    [[ "$output" == VersionConflict* ]]
+    # the stale copy is locked for B until B's Repair or Abort
+    run juno --store "$(owner z2 ctr)" --map "$MAP" -n t prepare-update ctr x --version 1
+    [[ "$output" == RecordLocked* ]]
+    # writer A through the proxy, from version 2, meanwhile: z0 Ok, z1 and
+    # z2 locked by B, so no quorum (it was Ok, with z2 counted unlocked)
+    [ "$(pc update t ctr vA --version 2 | jfield status)" = RecordLocked ]
+    # B commits version 3 on z1 and repairs z2 (which releases its lock)
+    bs z1 commit ctr --version 3 >/dev/null
+    bs z2 repair ctr vB --record-version 3 --last-modified $((lm + 1000)) >/dev/null
+    [ "$(pc update t ctr vA --version 2 | jfield status)" = VersionConflict ]
+    [ "$(pc get t ctr | jfield value)" = vB ]
+    # and the lock kept by a VersionConflict is released by an Abort
+    C=aaaaaaaa-bbbb-4ccc-8ddd-000000000003
+    run juno --store "$(owner z2 ctr)" --map "$MAP" -n t --rid $C prepare-update ctr x --version 9
+    [[ "$output" == VersionConflict* ]]
+    run juno --store "$(owner z2 ctr)" --map "$MAP" -n t prepare-update ctr x --version 3
+    [[ "$output" == RecordLocked* ]]
+    juno --store "$(owner z2 ctr)" --map "$MAP" -n t --rid $C abort ctr >/dev/null
+    run juno --store "$(owner z2 ctr)" --map "$MAP" -n t prepare-update ctr x --version 3
+    [ "$status" -eq 0 ]
+}
+
 @test "kill -9 one zone's store: reads and writes go on (W = 2 of 3); restarted, read repair heals it" {
     start_stores --data
     start_proxy

@@ -21,6 +21,11 @@
  *                                 else SSOutofResource if one refused the
  *                                 write for a full disk, else NoStorageServer
  *
+ * A replica that answers an Update's Prepare with NoKey or VersionConflict
+ * keeps the record locked for this request (two-phase only), because a
+ * stale copy counts toward W above: the quorum's locks are what keep two
+ * writers from both committing. Abort and Repair release it.
+ *
  * Commit carries the new record's metadata: version max(seen) + 1, creation
  * time and originator kept from the live record (or now and the request id),
  * expiration now + TTL (no TTL: the record's, or --default-ttl for a new one
@@ -104,11 +109,22 @@ seen_max(struct preq *rq, uint32_t *version, uint64_t *lmt)
     hlc_observe(&rq->w->p->clock, *lmt);
 }
 
+/* Whether replica r holds the record lock for this request: it prepared, or
+ * (two-phase) it answered an Update with NoKey or VersionConflict, which a
+ * store answers with the lock held, since such a copy may be stale and count
+ * toward the quorum (docs/consistency.md). */
+static int
+holds_lock(const struct preq *rq, const struct replica *r)
+{
+    return r->cls == C_OK || (!rq->one_phase && r->op == WIRE_OP_PREPARE_UPDATE &&
+                              (r->cls == C_VC || r->cls == C_NOKEY));
+}
+
 static void
 abort_prepared(struct preq *rq)
 {
     for (int i = 0; i < rq->n; i++)
-        if (rq->rep[i].cls == C_OK && !rq->rep[i].busy)
+        if (!rq->rep[i].busy && holds_lock(rq, &rq->rep[i]))
             rq_send(rq, i, WIRE_OP_ABORT, 0, NULL, 0, NULL, 0);
 }
 
@@ -366,7 +382,7 @@ write_answer(struct preq *rq, struct replica *r, int st, const struct wire_msg *
             rq->decision = D_COMMIT;
         } else if (rq->decision == D_COMMIT)
             commit_one(rq, (int)(r - rq->rep)); /* late answer */
-        else if (rq->decision != D_NONE && r->cls == C_OK)
+        else if (rq->decision != D_NONE && holds_lock(rq, r))
             rq_send(rq, (int)(r - rq->rep), WIRE_OP_ABORT, 0, NULL, 0, NULL, 0);
         break;
     case WIRE_OP_COMMIT:

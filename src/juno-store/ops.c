@@ -4,13 +4,15 @@
  * ownership), then runs as a small state machine on the loop thread:
  *
  *   Read            read ──► reply (record, NoKey, or MarkedDelete for a tombstone)
- *   Prepare*        lock ──► read ──► check the condition ──► reply (lock kept on Ok)
+ *   Prepare*        lock ──► read ──► check the condition ──► reply (lock kept on Ok,
+ *                   and on an Update's NoKey or VersionConflict)
  *   Prepare* with the one-phase flag: ... check ──► write as a Commit would ──► unlock, reply
  *   Commit          lock held by this request id ──► write if newer ──► unlock, reply
  *   Abort           unlock, reply
  *   Delete          write a delete ──► unlock, reply
  *   MarkDelete      write a tombstone if newer ──► unlock, reply
- *   Repair, Clone   write the record carried if newer ──► reply
+ *   Repair, Clone   write the record carried if newer ──► reply (a Repair releases
+ *                   the lock its request id holds)
  *   DropShard       delete the shard's whole key range ──► reply
  *   ShardInfo       iterate the shard ──► reply with counts and a hash (JSON value)
  *   Compact         full manual compaction (runs the compaction filter) ──► reply
@@ -267,13 +269,17 @@ op__prepare_done(struct op *op)
         keep = 0;
     } else if (op->opcode == WIRE_OP_PREPARE_UPDATE && !alive) {
         status = WIRE_ST_NO_KEY;
-        keep = 0;
     } else if (op->opcode == WIRE_OP_PREPARE_UPDATE && op->in.version != 0 &&
                op->in.version != m.version) {
         status = WIRE_ST_VERSION_CONFLICT;
-        keep = 0;
         with_value = 1;
     }
+    /* An Update's NoKey or VersionConflict keeps the lock (two-phase only):
+     * this copy may be a stale replica, which the proxy counts toward its
+     * quorum and repairs, so it must hold the record against a concurrent
+     * writer as a prepared copy does. The proxy's Abort or Repair (same
+     * request id) releases it. */
+    if (status != WIRE_ST_OK && (op->flags & WIRE_FLAG_ONE_PHASE)) keep = 0;
     if (!keep) {
         locks_remove(&s->locks, l);
     } else if (has && (m.last_modified > l->seen_lm ||
@@ -282,7 +288,8 @@ op__prepare_done(struct op *op)
         l->seen_lm = m.last_modified;
         l->seen_version = m.version;
     }
-    if (keep && (op->flags & WIRE_FLAG_ONE_PHASE) && op->opcode != WIRE_OP_PREPARE_DELETE) {
+    if (status == WIRE_ST_OK && (op->flags & WIRE_FLAG_ONE_PHASE) &&
+        op->opcode != WIRE_OP_PREPARE_DELETE) {
         op__commit_now(op, has ? &m : NULL, alive);
         return;
     }
@@ -837,6 +844,10 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
         if (op->in.version == 0 || !wire_meta_has(&op->in, WIRE_F_LAST_MODIFIED)) {
             op__finish(op, WIRE_ST_BAD_PARAM);
             break;
+        }
+        if (req->opcode == WIRE_OP_REPAIR) { /* a stale copy's Update lock, if it is ours */
+            struct lock *l = locks_find(&s->locks, op->key, op->klen);
+            if (l && !l->busy && same_id(l->request_id, op->in.request_id)) op->lock = l;
         }
         if (req->opcode == WIRE_OP_CLONE && !s->owned[op->shard])
             engine_set_droppable(s->engine, op->shard, 0); /* being moved in: keep it */
