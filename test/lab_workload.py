@@ -3,8 +3,11 @@
 operation, for bin/juno-lab trials; test/lab_check.py checks the record.
 
   lab_workload.py HOST:PORT --history FILE --stop FILE [--threads 4] [--rate 200]
-                  [--keys 64] [--counters 4] [--seed N] [--timeout 2.5]
-                  [--retries 2] [--max-seconds 600]
+                  [--keys 64] [--counters 4] [--seed N] [--namespace NS]
+                  [--timeout 2.5] [--retries 2] [--max-seconds 600]
+
+Keys live in namespace NS, by default a new one for each run ("lab-" and 12
+random hex digits), so that a run starts from no keys at all.
 
 Setup: the counters c0..cN-1 are set to "0". Then each thread, until FILE
 --stop exists (or --max-seconds pass), at --rate operations per second in all:
@@ -41,7 +44,6 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from proxy_client import LMT, STATUS, VERSION, Conn  # noqa: E402,F401
 
-NS = b"lab"
 RETRY = {"timeout", "closed", "refused", "Busy", "RecordLocked", "NoStorageServer",
          "CommitFailure", "ReqProcTimeout"}
 DEFINITE = {"Ok", "NoKey", "DupKey", "VersionConflict", "NoStorageServer", "RecordLocked",
@@ -51,8 +53,9 @@ DEFINITE = {"Ok", "NoKey", "DupKey", "VersionConflict", "NoStorageServer", "Reco
 class Client:
     """One connection (re-made after a failure) and the history it writes."""
 
-    def __init__(self, addr, timeout, retries, hist, proc):
-        self.addr, self.timeout, self.retries = addr, timeout, retries
+    def __init__(self, args, hist, proc):
+        self.addr, self.timeout, self.retries = args.addr, args.timeout, args.retries
+        self.ns = args.namespace.encode()
         self.hist, self.proc = hist, proc
         self.conn = None
         self.seq = 0
@@ -65,7 +68,7 @@ class Client:
                 return "refused", None
         wire = {"cas": "update", "delete": "destroy"}.get(op, op)
         try:
-            r = self.conn.call(wire, NS, key.encode(),
+            r = self.conn.call(wire, self.ns, key.encode(),
                                value.encode() if value is not None else None,
                                version=version or 0, rid=rid)
         except socket.timeout:
@@ -124,7 +127,7 @@ class History:
 
 def worker(args, hist, proc, stop_at):
     rnd = random.Random(args.seed * 1000 + proc)
-    c = Client(args.addr, args.timeout, args.retries, hist, proc)
+    c = Client(args, hist, proc)
     interval = args.threads / float(args.rate)
     nxt = time.time()
     n = 0
@@ -156,13 +159,14 @@ def main():
     ap.add_argument("--keys", type=int, default=64)
     ap.add_argument("--counters", type=int, default=4)
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
+    ap.add_argument("--namespace", default="lab-%s" % uuid.uuid4().hex[:12])
     ap.add_argument("--timeout", type=float, default=2.5)
     ap.add_argument("--retries", type=int, default=2)
     ap.add_argument("--max-seconds", type=float, default=600)
     args = ap.parse_args()
     hist = History(args.history)
     began = time.time()
-    setup = Client(args.addr, args.timeout, args.retries, hist, 0)
+    setup = Client(args, hist, 0)
     for i in range(args.counters):
         st, _ = setup.do("set", "c%d" % i, "0", patience=30.0)
         if st != "Ok":
@@ -176,11 +180,11 @@ def main():
     for t in ts:
         t.join()
     # the final reads: every key once, retried until the cluster answers
-    fin = Client(args.addr, args.timeout, args.retries, hist, args.threads + 1)
+    fin = Client(args, hist, args.threads + 1)
     keys = ["k%d" % i for i in range(args.keys)] + ["c%d" % i for i in range(args.counters)]
     for k in keys:
         fin.do("get", k, final=True, patience=60.0)
-    print(json.dumps({"seed": args.seed, "seconds": round(time.time() - began, 1),
+    print(json.dumps({"seed": args.seed, "namespace": args.namespace, "seconds": round(time.time() - began, 1),
                       "statuses": hist.counts}))
     return 0
 
