@@ -54,7 +54,11 @@ nothing_left() {
     juno-lab run --dir "$DIR" juno put hello world
     [ "$(juno-lab run --dir "$DIR" juno get hello)" = world ]
     [ "$(juno-lab run --dir "$DIR" sh -c 'redis-cli -h "${JUNO_RESP%:*}" -p "${JUNO_RESP#*:}" get hello')" = world ]
-    run juno-lab trial zone-cut --dir "$DIR" --warmup 2 --hold 6 --quiet 4
+    # --known counter: two conditional updates from one version can both be
+    # acknowledged under contention, with no fault at all (found by the lab,
+    # reported in docs/reliability.md, being fixed in juno-store/juno-proxy);
+    # every other promise still fails the test
+    run juno-lab trial zone-cut --dir "$DIR" --warmup 2 --hold 6 --quiet 4 --known counter
     echo "$output" >&2
     [ "$status" -eq 0 ]
     [[ "$output" == *'"verdict": "pass"'* ]]
