@@ -4,7 +4,7 @@ docs/consistency.md promises, and compute a trial's figures.
 
   lab_check.py HISTORY [--events FILE] [--fault NAME] [--died H1,H2]
                [--may-die HOST] [--note TEXT] [--known KIND] [--json OUT]
-               [--max-steps N]
+               [--proxy-log FILE] [--max-steps N]
   lab_check.py --table RESULT.json...     the figures of several trials, as a
                                           markdown table
 
@@ -31,6 +31,11 @@ Promised (docs/consistency.md; a failure exits 1):
   P4 no daemon died (--died), except a host named by --may-die.
   and no "violation" event from bin/juno-lab (a migration that dropped shards
   a proxy still routed to).
+Recovery after heal, two figures: clients (from heal to the end of the last
+operation begun after heal that did not get a definite answer) and proxies
+(--proxy-log, each proxy's log: from heal until every store it marked down
+is in use again).
+
 --known KIND (lost, resurrected, stale, phantom, no-effect, counter, died,
 lab) reports the broken promises of that kind without failing: for a bug
 that is known and being fixed, so that a test still fails on every other.
@@ -347,6 +352,46 @@ def figures(ops, events):
     return fig
 
 
+def proxy_recovery(paths, events):
+    """Seconds from heal until every store a proxy marked down (its log:
+    "store marked down addr=A", then "store recovered" or "store back up")
+    is in use again, over all proxies; None if one is still down at the end
+    of its log; 0.0 if none was down at heal."""
+    import datetime
+    t_heal = next((e["t"] for e in events if e["event"] == "heal"), None)
+    if t_heal is None or not paths:
+        return 0.0
+    worst = 0.0
+    for path in paths:
+        down = {}  # addr -> down since
+        back = {}  # addr -> when it came back after heal
+        try:
+            lines = open(path, errors="replace").read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if "store marked down" not in line and "store recovered" not in line and \
+                    "store back up" not in line:
+                continue
+            try:
+                t = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                    tzinfo=datetime.timezone.utc).timestamp()
+            except ValueError:
+                continue
+            addr = line.split("addr=", 1)[1].split()[0] if "addr=" in line else "?"
+            if "store marked down" in line:
+                down.setdefault(addr, t)
+            else:
+                down.pop(addr, None)
+                if t >= t_heal:
+                    back[addr] = t
+        if down and any(t <= t_heal for t in down.values()):
+            return None
+        if back:
+            worst = max(worst, max(back.values()) - t_heal)
+    return round(worst, 2)
+
+
 def check(ops, events, died, may_die, max_steps):
     viol, rep = [], []
     counts = {}
@@ -391,6 +436,14 @@ COLUMNS = ["fault", "ops", "acked writes", "failed", "unknown", "available durin
            "worst latency", "daemons died", "verdict"]
 
 
+def recovery(f):
+    if f.get("recovery_s") is None:
+        return "-"
+    p = f.get("proxies_recovered_s", 0.0)
+    return "clients %.1f s, proxies %s" % (f["recovery_s"], "not within the quiet period"
+                                           if p is None else "%.1f s" % p)
+
+
 def row(r):
     f = r["figures"]
     av = f.get("availability")
@@ -408,7 +461,7 @@ def row(r):
             "-" if av is None else "%.1f%% of %d (%.0f s)" % (100 * av, d.get("attempted", 0),
                                                              d.get("seconds", 0)),
             str(f["lost_acked_writes"]), str(f["stale_reads"]), lin,
-            "-" if f.get("recovery_s") is None else "%.1f s" % f["recovery_s"],
+            recovery(f),
             "%.0f ms" % f["worst_latency_ms"] if f.get("worst_latency_ms") is not None else "-",
             ", ".join(f["died"]) or "none", verdict]
 
@@ -434,6 +487,7 @@ def main():
     ap.add_argument("--may-die", action="append", default=[])
     ap.add_argument("--note", default="")
     ap.add_argument("--known", action="append", default=[])
+    ap.add_argument("--proxy-log", action="append", default=[])
     ap.add_argument("--json")
     ap.add_argument("--max-steps", type=int, default=2000000)
     ap.add_argument("--table", action="store_true")
@@ -455,6 +509,7 @@ def main():
     known = [v for v in viol if v[0] in args.known]
     viol = [v for v in viol if v[0] not in args.known]
     fig["known_bugs"] = len(known)
+    fig["proxies_recovered_s"] = proxy_recovery(args.proxy_log, events)
     res = {"fault": args.fault, "figures": fig, "violations": ["%s: %s" % v for v in viol],
            "known": ["%s: %s" % v for v in known], "reports": rep, "note": args.note}
     if args.json:
