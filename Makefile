@@ -5,7 +5,7 @@
 #   make test        build and run every test (unit + bats); last line "N passed, N failed"
 #   make SAN=1 test  the same under AddressSanitizer + UBSan (objects in build/san/)
 #   make fuzz        run each libFuzzer target for FUZZ_SECONDS (clang)
-#   make chaos       bin/juno-lab's whole fault matrix (root, about 8 minutes):
+#   make chaos       bin/juno-lab's whole fault matrix (root, about 9 minutes):
 #                    the figures table, also in CHAOS_DIR/chaos.md
 #   make install     PREFIX=/usr/local: programs, man pages, completions
 #   V=1              show full commands
