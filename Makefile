@@ -5,6 +5,8 @@
 #   make test        build and run every test (unit + bats); last line "N passed, N failed"
 #   make SAN=1 test  the same under AddressSanitizer + UBSan (objects in build/san/)
 #   make fuzz        run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make chaos       bin/juno-lab's whole fault matrix (root, about 9 minutes):
+#                    the figures table, also in CHAOS_DIR/chaos.md
 #   make install     PREFIX=/usr/local: programs, man pages, completions
 #   V=1              show full commands
 
@@ -12,6 +14,7 @@
 PREFIX       ?= /usr/local
 SAN          ?= 0
 FUZZ_SECONDS ?= 30
+CHAOS_DIR    ?= build/chaos
 CC           ?= cc
 CFLAGS       ?= -O2 -g
 VERSION      := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -45,7 +48,7 @@ endif
 # Debian packages the build, the tests and the cluster scripts need.
 DEB_PKGS := build-essential pkg-config librocksdb-dev libuv1-dev libcurl4-openssl-dev libcjson-dev \
             libxxhash-dev libssl-dev bats clang libclang-rt-14-dev curl python3 procps iproute2 \
-            etcd-server etcd-client haproxy redis-tools python3-redis
+            etcd-server etcd-client haproxy redis-tools python3-redis nftables
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
@@ -69,7 +72,7 @@ UNIT_SRCS  := $(wildcard test/unit/test_*.c)
 UNIT_BINS  := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
 FUZZ_SRCS  := $(wildcard test/fuzz/fuzz_*.c)
 
-.PHONY: all deps test unit fuzz install clean format check-format
+.PHONY: all deps test unit fuzz chaos install clean format check-format
 .SECONDARY:
 all: $(PROGS) $(UNIT_BINS)
 
@@ -104,6 +107,11 @@ test: all
 # Run only the unit tests (fast).
 unit: $(UNIT_BINS)
 	@BUILD=$(BUILD) test/run --unit
+
+# Every fault of bin/juno-lab in turn, each on a fresh lab, under a recorded
+# workload checked by test/lab_check.py; exit 1 if a promise broke.
+chaos: all
+	@JUNO_BUILD=$(CURDIR)/$(BUILD) bin/juno-lab chaos --dir $(CHAOS_DIR) --out $(CHAOS_DIR)/chaos.md
 
 FUZZ_BUILD := build/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -DJUNO_VERSION='"$(VERSION)"' -g -O1 -Ilib $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined

@@ -14,7 +14,7 @@ _juno_migrate()
     fi
 
     local opts="--etcd --cluster --map-file --reload --state --rate --parallel --wait
-        --drain-ms --json --abort --yes --help --version"
+        --drain-ms --forget-proxy --json --abort --yes --help --version"
     case $prev in
     -f | --map-file | --state)
         if declare -F _filedir >/dev/null; then _filedir; else COMPREPLY=($(compgen -f -- "$cur")); fi
@@ -28,7 +28,7 @@ _juno_migrate()
         COMPREPLY=($(compgen -W "http://127.0.0.1:2379" -- "$cur"))
         return
         ;;
-    -c | --cluster | -r | --rate | -p | --parallel | -w | --wait | --drain-ms)
+    -c | --cluster | -r | --rate | -p | --parallel | -w | --wait | --drain-ms | --forget-proxy)
         return
         ;;
     esac

@@ -248,3 +248,57 @@ print(",".join(n["name"] for z in m["zones"] if z["name"] == "z1" for n in z["no
     run juno -s "$(cat "$DIR/proxy")" put k v
     [ "$status" -eq 0 ]
 }
+
+@test "juno-migrate waits for a proxy whose registration vanished mid-move (it may still route with the old map)" {
+    up --memory --shards 64 --proxies 2
+    E=$(cat "$DIR/etcd")
+    P2=$(cat "$DIR/addr/proxy-2")
+    A=127.0.0.1:$(free_ports 1)
+    juno-store --listen "$A" --etcd "$E" --zone z1 --node s2 --memory 2>>"$TMP/s2.log" &
+    echo $! >"$DIR/pid/store-z1-s2.pid"
+    wait_started "juno-store s2" "$TMP/s2.log" $! juno --store "$A" --timeout 200 nop
+    juno-ring fetch --etcd "$E" >"$TMP/map.json"
+    juno-ring plan "$TMP/map.json" --add "z1=s2@$A" --json >"$TMP/plan.json"
+    # stopped, proxy-2 keeps its old map and its lease (5 s) runs out: the
+    # same as a proxy cut off from etcd. The migration begins while it is
+    # still registered.
+    kill -STOP "$(cat "$DIR/pid/proxy-2.pid")"
+    juno-migrate "$TMP/plan.json" --etcd "$E" --yes >"$TMP/migrate.log" 2>&1 &
+    mig=$!
+    for i in $(seq 300); do
+        [ -z "$(ETCDCTL_API=3 etcdctl --endpoints="$E" get "/juno/juno/proxies/$P2")" ] && break
+        sleep 0.05
+    done
+    [ -z "$(ETCDCTL_API=3 etcdctl --endpoints="$E" get "/juno/juno/proxies/$P2")" ]
+    sleep 2
+    kill -0 "$mig" # still waiting: the moved shards are not dropped
+    ! grep -q "event=done\| done " "$TMP/migrate.log"
+    kill -CONT "$(cat "$DIR/pid/proxy-2.pid")"
+    wait "$mig"
+    cat "$TMP/migrate.log" >&2
+    grep -q "waiting version=2 for=.*$P2 (map version 1)" "$TMP/migrate.log"
+    [[ "$(ETCDCTL_API=3 etcdctl --endpoints="$E" get --print-value-only "/juno/juno/proxies/$P2")" == *'"map_version":2'* ]]
+}
+
+@test "juno-migrate --forget-proxy: a proxy stopped for good is not waited for" {
+    up --memory --shards 64 --proxies 2
+    E=$(cat "$DIR/etcd")
+    P2=$(cat "$DIR/addr/proxy-2")
+    A=127.0.0.1:$(free_ports 1)
+    juno-store --listen "$A" --etcd "$E" --zone z1 --node s2 --memory 2>>"$TMP/s2.log" &
+    echo $! >"$DIR/pid/store-z1-s2.pid"
+    wait_started "juno-store s2" "$TMP/s2.log" $! juno --store "$A" --timeout 200 nop
+    juno-ring fetch --etcd "$E" >"$TMP/map.json"
+    juno-ring plan "$TMP/map.json" --add "z1=s2@$A" --json >"$TMP/plan.json"
+    kill -KILL "$(cat "$DIR/pid/proxy-2.pid")"
+    # its registration outlives it by its lease (5 s), then is gone: waited
+    # for all the same
+    run juno-migrate "$TMP/plan.json" --etcd "$E" --yes --wait 7
+    echo "$output" >&2
+    [ "$status" -eq 75 ]
+    [[ "$output" == *"--forget-proxy $P2"* ]]
+    run juno-migrate --etcd "$E" --yes --wait 7 --forget-proxy "$P2"
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$(juno-ring fetch --etcd "$E")" == *'"version": 2,'* ]]
+}

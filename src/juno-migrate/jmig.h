@@ -54,7 +54,11 @@ struct jmig {
     uint64_t wait_ms;  /* for proxies to switch, for stores to answer */
     uint64_t drain_ms; /* after the switch, before forwarding stops */
     int json, abort, yes, tty;
+    const char *forget[16]; /* --forget-proxy: registrations not waited for */
+    size_t nforget;
     /* run */
+    char *proxies; /* owned: the proxies registered when the migration began
+                      (names under proxies/), a JSON array kept in the state */
     struct plan plan;
     struct map *old_map; /* owned: the map the plan starts from */
     struct etcd *etcd;   /* owned, when --etcd */
@@ -64,11 +68,14 @@ struct jmig {
 /* plan.c */
 int plan_parse(const char *text, size_t len, struct plan *p, char *err, size_t errlen);
 void plan_deinit(struct plan *p);
-/* The state JSON: {"plan": ..., "old_map": ..., "phase": PHASE} (owned string). */
+/* The state JSON: {"plan": ..., "old_map": ..., "phase": PHASE, "proxies": [...]}
+ * (owned string; "proxies" when j->proxies is set). */
 char *plan_state_json(const struct jmig *j, const char *phase);
 /* Parse a state: the plan (into *p) and the old map (*old, owned). */
 int plan_state_parse(const char *text, size_t len, struct plan *p, struct map **old, char *phase,
                      size_t phaselen, char *err, size_t errlen);
+/* The state's "proxies" array (owned JSON text), or NULL when it has none. */
+char *plan_state_proxies(const char *text, size_t len);
 
 /* live.c: 0 or a negative JUNO_E* code with err filled. */
 int live_open(struct jmig *j, char *err, size_t errlen);
@@ -81,8 +88,14 @@ int live_publish(struct jmig *j, char *err, size_t errlen);
 int live_state_get(struct jmig *j, char **text, size_t *len, char *err, size_t errlen);
 int live_state_put(struct jmig *j, const char *text, char *err, size_t errlen);
 int live_state_delete(struct jmig *j, char *err, size_t errlen);
-/* Wait until every registered proxy reports map_version >= version (etcd), or
- * reload the processes given (file mode). 0, JUNO_ETIMEDOUT (err names them). */
+/* The proxies registered now: a JSON array of their names (owned) in *json;
+ * NULL without etcd. 0 or a negative code. */
+int live_proxies(struct jmig *j, char **json, char *err, size_t errlen);
+/* Wait until every registered proxy, and every proxy of j->proxies (those
+ * registered when the migration began: one whose registration is gone may be
+ * cut off from etcd and still route with the old map), reports map_version >=
+ * version, except those of --forget-proxy (etcd); or reload the processes
+ * given (file mode). 0, JUNO_ETIMEDOUT (err names them). */
 int live_wait_switched(struct jmig *j, uint64_t version, char *err, size_t errlen);
 
 /* moves.c */

@@ -211,28 +211,82 @@ live_state_delete(struct jmig *j, char *err, size_t errlen)
     return 0;
 }
 
-/* The registrations under prefix whose map_version is below version: their
- * names appended to lag. Returns how many, or a negative code. */
 static int
-lagging(struct jmig *j, const char *suffix, uint64_t version, char *lag, size_t lagcap)
+forgotten(const struct jmig *j, const char *name)
+{
+    for (size_t i = 0; i < j->nforget; i++)
+        if (strcmp(j->forget[i], name) == 0) return 1;
+    return 0;
+}
+
+int
+live_proxies(struct jmig *j, char **json, char *err, size_t errlen)
+{
+    *json = NULL;
+    if (j->etcd == NULL) return 0;
+    char key[512];
+    key_of(j, "proxies/", key, sizeof(key));
+    struct etcd_kvs kvs;
+    int rc = etcd_get(j->etcd, key, 1, &kvs);
+    if (rc < 0) return etcd_err(rc, "unable to read the proxies' registrations", err, errlen);
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a != NULL && i < kvs.n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(kvs.kvs[i].key + strlen(key)));
+    etcd_kvs_deinit(&kvs);
+    *json = a ? cJSON_PrintUnformatted(a) : NULL;
+    cJSON_Delete(a);
+    if (*json == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return JUNO_ENOMEM;
+    }
+    return 0;
+}
+
+/* The proxies that may still route with a map older than version: those
+ * registered with an older map_version, and those of j->proxies that are
+ * registered no more (cut off from etcd, or stopped: juno-migrate cannot
+ * tell which), except --forget-proxy ones. Their names are appended to lag;
+ * returns how many, or a negative code. */
+static int
+lagging(struct jmig *j, uint64_t version, char *lag, size_t lagcap)
 {
     char key[512];
-    key_of(j, suffix, key, sizeof(key));
+    key_of(j, "proxies/", key, sizeof(key));
+    size_t klen = strlen(key);
     struct etcd_kvs kvs;
     int rc = etcd_get(j->etcd, key, 1, &kvs);
     if (rc < 0) return rc;
     int n = 0;
     for (size_t i = 0; i < kvs.n; i++) {
+        const char *name = kvs.kvs[i].key + klen;
+        if (forgotten(j, name)) continue;
         cJSON *o = cJSON_ParseWithLength(kvs.kvs[i].value, kvs.kvs[i].value_len);
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "map_version");
         if (!cJSON_IsNumber(v) || (uint64_t)v->valuedouble < version) {
             size_t used = strlen(lag);
-            snprintf(lag + used, lagcap - used, "%s%s (map version %.0f)", used ? ", " : "",
-                     kvs.kvs[i].key + strlen(key), cJSON_IsNumber(v) ? v->valuedouble : 0.0);
+            snprintf(lag + used, lagcap - used, "%s%s (map version %.0f)", used ? ", " : "", name,
+                     cJSON_IsNumber(v) ? v->valuedouble : 0.0);
             n++;
         }
         cJSON_Delete(o);
     }
+    cJSON *snap = j->proxies ? cJSON_Parse(j->proxies) : NULL;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, snap)
+    {
+        if (!cJSON_IsString(p) || forgotten(j, p->valuestring)) continue;
+        size_t i = 0;
+        while (i < kvs.n && strcmp(kvs.kvs[i].key + klen, p->valuestring) != 0) i++;
+        if (i < kvs.n) continue;
+        size_t used = strlen(lag);
+        snprintf(lag + used, lagcap - used,
+                 "%s%s (registered when the migration began, not now: cut off from etcd, it "
+                 "may still route with the old map; if it is stopped for good, run juno-migrate "
+                 "again with --forget-proxy %s)",
+                 used ? ", " : "", p->valuestring, p->valuestring);
+        n++;
+    }
+    cJSON_Delete(snap);
     etcd_kvs_deinit(&kvs);
     return n;
 }
@@ -249,11 +303,24 @@ live_wait_switched(struct jmig *j, uint64_t version, char *err, size_t errlen)
     }
     uint64_t deadline = jmig_now_ms() + j->wait_ms;
     char lag[2048];
+    int told = 0;
     for (;;) {
         lag[0] = '\0';
-        int a = lagging(j, "proxies/", version, lag, sizeof(lag));
+        int a = lagging(j, version, lag, sizeof(lag));
         if (a < 0) return etcd_err(a, "unable to read the proxies' registrations", err, errlen);
         if (a == 0) return 0;
+        if (!told) { /* once: what it waits for */
+            char shown[1500]; /* an event's body holds 2 KiB */
+            snprintf(shown, sizeof(shown), "%s", lag);
+            cJSON *str = cJSON_CreateString(shown);
+            char *q = str ? cJSON_PrintUnformatted(str) : NULL;
+            if (q != NULL)
+                progress_event(j, "waiting", "\"version\":%llu,\"for\":%s",
+                               (unsigned long long)version, q);
+            free(q);
+            cJSON_Delete(str);
+            told = 1;
+        }
         if (jmig_now_ms() > deadline) {
             snprintf(err, errlen, "after %llu ms, still on an older map: %s",
                      (unsigned long long)j->wait_ms, lag);

@@ -46,6 +46,11 @@ static const char usage_text[] =
     "  -p, --parallel N      shards moved at once in each zone (default 4)\n"
     "  -w, --wait SEC        how long to wait for proxies to switch, or for a store\n"
     "                        that does not answer (default 30)\n"
+    "      --forget-proxy NAME  do not wait for this proxy (its registration name,\n"
+    "                        HOST:PORT): one stopped for good. A proxy registered\n"
+    "                        when the migration began and not now (cut off from\n"
+    "                        etcd, or stopped) is waited for, since it may still\n"
+    "                        route with the old map; repeat for more\n"
     "      --drain-ms MS     after the switch, keep forwarding this long (default 1000)\n"
     "  -j, --json            progress as JSON events, one per line\n"
     "  -a, --abort           return to the old map: stop forwarding, drop what was\n"
@@ -58,7 +63,7 @@ static const char usage_text[] =
     "events with --json.\n"
     "\n" CLI_EXIT_CODES_HELP;
 
-enum { OPT_STATE = 256, OPT_DRAIN };
+enum { OPT_STATE = 256, OPT_DRAIN, OPT_FORGET };
 
 static const struct option long_opts[] = {
     {"etcd", required_argument, NULL, 'e'},
@@ -70,6 +75,7 @@ static const struct option long_opts[] = {
     {"parallel", required_argument, NULL, 'p'},
     {"wait", required_argument, NULL, 'w'},
     {"drain-ms", required_argument, NULL, OPT_DRAIN},
+    {"forget-proxy", required_argument, NULL, OPT_FORGET},
     {"json", no_argument, NULL, 'j'},
     {"abort", no_argument, NULL, 'a'},
     {"yes", no_argument, NULL, 'y'},
@@ -148,6 +154,11 @@ parse_options(struct jmig *j, int argc, char **argv)
         case 'p': j->parallel = (unsigned)cli_opt_u64("parallel", optarg, 1, 256); break;
         case 'w': j->wait_ms = cli_opt_u64("wait", optarg, 1, 86400) * 1000; break;
         case OPT_DRAIN: j->drain_ms = cli_opt_u64("drain-ms", optarg, 0, 600000); break;
+        case OPT_FORGET:
+            if (j->nforget == sizeof(j->forget) / sizeof(j->forget[0]))
+                cli_usage("unable to use --forget-proxy: at most 16");
+            j->forget[j->nforget++] = optarg;
+            break;
         case 'j': j->json = 1; break;
         case 'a': j->abort = 1; break;
         case 'y': j->yes = 1; break;
@@ -163,6 +174,7 @@ parse_options(struct jmig *j, int argc, char **argv)
             "unable to run: give exactly one of --etcd URL (or JUNO_ETCD) and --map-file FILE");
     if (j->etcd_url && (j->nreload || j->state_file))
         cli_usage("unable to run: --reload and --state go with --map-file");
+    if (j->map_file && j->nforget) cli_usage("unable to run: --forget-proxy goes with --etcd");
     if (optind + 1 < argc) cli_usage("unable to run: unexpected argument \"%s\"", argv[optind + 1]);
 }
 
@@ -186,6 +198,8 @@ finish(struct jmig *j)
 {
     store_disconnect_all();
     map_destroy(j->old_map);
+    free(j->proxies);
+    j->proxies = NULL;
     plan_deinit(&j->plan);
     live_close(j);
     return 0;
@@ -243,6 +257,7 @@ main(int argc, char **argv)
     if (have_state) {
         rc = plan_state_parse(stext, slen, &saved, &j.old_map, phase, sizeof(phase), err,
                               sizeof(err));
+        j.proxies = plan_state_proxies(stext, slen);
         free(stext);
         if (rc != 0) fail(&j, exit_for(rc), "%s (clear it by hand to start over)", err);
         if (given.json && strcmp(given.json, saved.json) != 0)
@@ -279,6 +294,9 @@ main(int argc, char **argv)
         if (j.old_map == NULL) fail(&j, EX_SOFTWARE, "out of memory");
     }
     if (!confirm(&j, live)) fail(&j, EXIT_NO, "not confirmed: nothing changed");
+    /* the proxies to wait for, whatever becomes of their registrations */
+    if (j.proxies == NULL && !j.abort && (rc = live_proxies(&j, &j.proxies, err, sizeof(err))) != 0)
+        fail(&j, exit_for(rc), "%s", err);
     map_destroy(live);
     j.started_ms = jmig_now_ms();
     progress_init(&j);

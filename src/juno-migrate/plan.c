@@ -122,12 +122,24 @@ plan_state_json(const struct jmig *j, const char *phase)
     size_t olen;
     char *old = map_to_json(j->old_map, &olen);
     if (old == NULL) return NULL;
-    size_t n = strlen(j->plan.json) + olen + strlen(phase) + 64;
+    const char *px = j->proxies;
+    size_t n = strlen(j->plan.json) + olen + strlen(phase) + (px ? strlen(px) : 0) + 80;
     char *s = malloc(n);
     if (s != NULL)
-        snprintf(s, n, "{\"phase\":\"%s\",\"plan\":%s,\"old_map\":%s}", phase, j->plan.json, old);
+        snprintf(s, n, "{\"phase\":\"%s\",\"plan\":%s,\"old_map\":%s%s%s}", phase, j->plan.json,
+                 old, px ? ",\"proxies\":" : "", px ? px : "");
     free(old);
     return s;
+}
+
+char *
+plan_state_proxies(const char *text, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    const cJSON *px = cJSON_GetObjectItemCaseSensitive(root, "proxies");
+    char *out = cJSON_IsArray(px) ? cJSON_PrintUnformatted(px) : NULL;
+    cJSON_Delete(root);
+    return out;
 }
 
 int
