@@ -58,7 +58,7 @@ sm_collect(void *arg)
 {
     (void)arg;
     struct store *s = sm.s;
-    metric_set(sm.inflight, (int64_t)s->inflight);
+    metric_set(sm.inflight, (int64_t)server_inflight(s));
     metric_set(sm.locks, (int64_t)s->locks.count);
     if (s->map != NULL) metric_set(sm.map_version, (int64_t)s->map->version);
     uint32_t owned = 0;
