@@ -242,12 +242,10 @@ worker_request_id(struct worker *w, uint8_t id[16])
 void
 worker_maybe_finish(struct worker *w)
 {
-    if (!w->draining || w->finished || w->inflight > 0 || client_output_pending(w) ||
-        rface_output_pending(w))
+    if (!w->draining || w->finished || w->inflight > 0 || conn_group_output_pending(&w->clients))
         return;
     w->finished = 1;
-    client_close_all(w);
-    rface_close_all(w);
+    conn_group_close_all(&w->clients);
     route_unref(w->next);
     w->next = NULL;
     route_unref(w->route);
@@ -262,13 +260,26 @@ worker_maybe_finish(struct worker *w)
              (unsigned long long)w->stats.errors, (unsigned long long)w->stats.bad_frames);
 }
 
+/* A connection was freed or finished a write: a drain may be complete. */
+static void
+worker_on_progress(struct conn_group *g)
+{
+    worker_maybe_finish(g->data);
+}
+
+void
+worker_flush(struct worker *w)
+{
+    conn_group_flush(&w->ups);
+    conn_group_flush(&w->clients);
+    conn_group_flush(&w->ups); /* requests of RESP commands that waited behind a barrier */
+}
+
 static void
 worker_on_check(uv_check_t *h)
 {
     struct worker *w = h->data;
-    upstream_flush_all(w);
-    client_flush_all(w);
-    rface_flush_all(w);
+    worker_flush(w);
     worker_maybe_finish(w); /* output sent at once finishes no write request */
 }
 
@@ -276,8 +287,8 @@ static void
 worker_on_sweep(uv_timer_t *t)
 {
     struct worker *w = t->data;
-    client_sweep(w);
-    rface_sweep(w);
+    conn_group_sweep(&w->clients);
+    conn_group_sweep(&w->ups);
     preq_expire(w);
     route_maybe_swap(w);
     worker_maybe_finish(w);
@@ -294,8 +305,8 @@ worker_on_wake(uv_async_t *a)
     route_adopt_incoming(w);
     if (drain && !w->draining) {
         w->draining = 1;
-        client_drain(w);
-        rface_drain(w);
+        conn_listener_drain(&w->listener);
+        conn_listener_drain(&w->resp_listener);
         log_info("draining thread=%u in_flight=%llu", w->id, (unsigned long long)w->inflight);
         worker_maybe_finish(w);
     }
@@ -322,6 +333,9 @@ worker_init(struct proxy *p, struct worker *w, unsigned id)
     w->p = p;
     w->id = id;
     if (uv_loop_init(&w->loop) != 0) return JUNO_ENOMEM;
+    conn_group_init(&w->clients, &w->loop, w);
+    conn_group_init(&w->ups, &w->loop, w);
+    w->clients.progress = w->ups.progress = worker_on_progress;
     w->nbuckets = 1024;
     w->up_buckets = calloc(w->nbuckets, sizeof(*w->up_buckets));
     if (w->up_buckets == NULL) return JUNO_ENOMEM;
@@ -487,6 +501,8 @@ main(int argc, char **argv)
         uv_thread_join(&w->thread);
         uv_run(&w->loop, UV_RUN_DEFAULT); /* close callbacks still queued, if any */
         uv_loop_close(&w->loop);
+        conn_group_deinit(&w->clients);
+        conn_group_deinit(&w->ups);
         pmap_unref(w->incoming);
         pdown_unref(w->incoming_down);
         pdown_unref(w->down);
