@@ -15,10 +15,10 @@
 #include "buf.h"
 #include "clock.h"
 #include "cli.h"
+#include "conn.h"
 #include "error.h"
 #include "hash.h"
 #include "hist.h"
-#include "uvout.h"
 #include "wire.h"
 
 #include <getopt.h>
@@ -39,13 +39,11 @@ struct slot {
     uint8_t rid[16];
 };
 
+/* One connection (lib/conn: read, framed, written once per loop turn). */
 struct bconn {
-    uv_tcp_t tcp; /* embedded */
-    uv_connect_t connect;
+    struct conn c; /* first */
     struct bench *b;
-    struct buf in;  /* responses read, not yet handled */
-    struct buf out; /* requests not yet sent */
-    int dirty, connected;
+    int connected;
     uint32_t inflight;
     struct slot *slots; /* owned: pipeline entries, indexed by opaque */
 };
@@ -59,8 +57,9 @@ struct bench {
     size_t value_size;
     int store_mode, one_phase, csv, json, quiet;
     const char *ns;
-    uint8_t *value; /* owned */
-    struct bconn *conns;
+    uint8_t *value;       /* owned */
+    struct bconn **conns; /* owned array; the connections are lib/conn's */
+    struct conn_group group;
     uv_check_t flush;
     uv_timer_t tick;
     enum test test;
@@ -128,9 +127,10 @@ send_msg(struct bconn *c, uint32_t opaque, uint8_t opcode, const struct slot *s,
             wire_meta_set_originator_id(&m.meta, resp->meta.originator_id);
     }
     size_t n = wire_encoded_size(&m);
-    if (buf_reserve(&c->out, n) != 0) cli_die(EX_OSERR, "out of memory");
-    c->out.len += (size_t)wire_encode(&m, c->out.data + c->out.len, c->out.cap - c->out.len);
-    if (!c->dirty) c->dirty = 1;
+    uint8_t *p = conn_reserve(&c->c, n);
+    if (p == NULL) cli_die(EX_OSERR, "out of memory");
+    struct buf *out = conn_out(&c->c);
+    out->len += (size_t)wire_encode(&m, p, out->cap - out->len);
 }
 
 static uint8_t
@@ -217,69 +217,76 @@ on_response(struct bconn *c, const struct wire_msg *m)
     finish_request(c, s, st);
 }
 
-static void
-on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)suggested;
-    struct bconn *c = h->data;
-    if (buf_reserve(&c->in, 65536) != 0) cli_die(EX_OSERR, "out of memory");
-    *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
-}
+/* ---- the connections' hooks ---- */
 
 static void
-on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+on_frame(struct conn *cn, const uint8_t *frame, size_t len)
 {
-    (void)buf;
-    struct bconn *c = st->data;
-    if (n < 0) {
-        cli_error("connection to %s:%u lost: %s", c->b->host, c->b->port, uv_strerror((int)n));
+    struct bconn *c = (struct bconn *)cn;
+    struct wire_msg m;
+    if (wire_decode(frame, (uint32_t)len, &m) != 0) {
+        cli_error("bad response from %s:%u: undecodable", c->b->host, c->b->port);
         c->b->failed = 1;
+        conn_close(cn);
         uv_stop(c->b->loop);
         return;
     }
-    c->in.len += (size_t)n;
-    size_t off = 0;
-    for (;;) {
-        uint32_t flen;
-        const char *why;
-        int rc = wire_frame(c->in.data + off, c->in.len - off, 0, &flen, &why);
-        if (rc == WIRE_AGAIN) break;
-        struct wire_msg m;
-        if (rc == WIRE_ERROR || wire_decode(c->in.data + off, flen, &m) != 0) {
-            cli_error("bad response from %s:%u: %s", c->b->host, c->b->port,
-                      rc == WIRE_ERROR ? why : "undecodable");
-            c->b->failed = 1;
-            uv_stop(c->b->loop);
-            return;
-        }
-        on_response(c, &m);
-        off += flen;
-    }
-    buf_consume(&c->in, off);
+    on_response(c, &m);
 }
 
 static void
-on_sent(void *ctx, int status)
+on_bad_frame(struct conn *cn, const char *why)
 {
-    (void)ctx, (void)status; /* a failed write surfaces as a read error */
+    struct bconn *c = (struct bconn *)cn;
+    cli_error("bad response from %s:%u: %s", c->b->host, c->b->port, why);
+    c->b->failed = 1;
+    conn_close(cn);
+    uv_stop(c->b->loop);
 }
+
+static void
+on_connected(struct conn *cn)
+{
+    struct bconn *c = (struct bconn *)cn;
+    c->connected = 1;
+    uv_stop(c->b->loop);
+}
+
+static void
+on_failed(struct conn *cn, int err, const char *why)
+{
+    (void)err;
+    struct bconn *c = (struct bconn *)cn;
+    if (c->connected)
+        cli_error("connection to %s:%u lost: %s", c->b->host, c->b->port, why);
+    else
+        cli_error("unable to connect to %s:%u: %s", c->b->host, c->b->port, why);
+    c->b->failed = 1;
+    uv_stop(c->b->loop);
+}
+
+static void
+on_free(struct conn *cn)
+{
+    free(((struct bconn *)cn)->slots);
+}
+
+static const struct conn_proto bench_proto = {
+    .size = sizeof(struct bconn),
+    .what = "connection",
+    .frame = conn_wire_frame,
+    .handle = on_frame,
+    .bad_frame = on_bad_frame,
+    .connected = on_connected,
+    .failed = on_failed,
+    .free = on_free,
+};
 
 static void
 on_flush(uv_check_t *h)
 {
     struct bench *b = h->data;
-    for (unsigned i = 0; i < b->clients; i++) {
-        struct bconn *c = &b->conns[i];
-        if (!c->dirty || c->out.len == 0) continue;
-        c->dirty = 0;
-        int rc = uvout_send((uv_stream_t *)&c->tcp, &c->out, c, on_sent);
-        if (rc < 0) {
-            cli_error("cannot write to %s:%u: %s", b->host, b->port, uv_strerror(rc));
-            b->failed = 1;
-            uv_stop(b->loop);
-            return;
-        }
-    }
+    conn_group_flush(&b->group); /* a failed write surfaces through on_failed */
 }
 
 static void on_flush(uv_check_t *h);
@@ -296,7 +303,7 @@ on_tick(uv_timer_t *t)
     while (b->issued < due) {
         uint64_t sched = b->start_ns + b->issued * 1000000000u / b->rate;
         unsigned tried = 0;
-        while (tried < b->clients && !issue(&b->conns[rr++ % b->clients], sched)) tried++;
+        while (tried < b->clients && !issue(b->conns[rr++ % b->clients], sched)) tried++;
         if (tried == b->clients) break; /* all pipelines full: the backlog waits, its clock runs */
     }
     on_flush(&b->flush); /* timers run before poll: write now, not after the next poll */
@@ -308,22 +315,6 @@ on_tick(uv_timer_t *t)
             uv_stop(b->loop);
         }
     }
-}
-
-static void
-on_connect(uv_connect_t *req, int status)
-{
-    struct bconn *c = req->data;
-    if (status < 0) {
-        cli_error("unable to connect to %s:%u: %s", c->b->host, c->b->port, uv_strerror(status));
-        c->b->failed = 1;
-        uv_stop(c->b->loop);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    c->connected = 1;
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    uv_stop(c->b->loop);
 }
 
 static void
@@ -372,7 +363,7 @@ run_test(struct bench *b)
         uv_timer_start(&b->tick, on_tick, 0, 1);
     } else {
         for (unsigned i = 0; i < b->clients; i++)
-            while (want_more(b) && issue(&b->conns[i], clock_mono_ns())) {
+            while (want_more(b) && issue(b->conns[i], clock_mono_ns())) {
             }
         on_flush(&b->flush);
     }
@@ -486,16 +477,20 @@ main(int argc, char **argv)
     uv_timer_init(b->loop, &b->tick);
     b->tick.data = b;
     b->conns = calloc(b->clients, sizeof(*b->conns));
-    struct sockaddr_in addr;
-    if (uv_ip4_addr(b->host, b->port, &addr) != 0) cli_usage("invalid address '%s'", b->host);
+    if (b->conns == NULL || b->value == NULL) cli_die(EX_OSERR, "out of memory");
+    conn_group_init(&b->group, b->loop, b);
     for (unsigned i = 0; i < b->clients; i++) {
-        struct bconn *c = &b->conns[i];
+        struct conn *cn;
+        int rc = conn_connect(&b->group, &bench_proto, NULL, b->host, b->port, b, &cn);
+        if (rc != 0) {
+            cli_error("unable to connect to %s:%u: %s", b->host, b->port, error_str(rc));
+            return EX_UNAVAILABLE;
+        }
+        struct bconn *c = (struct bconn *)cn;
         c->b = b;
         c->slots = calloc(b->pipeline, sizeof(*c->slots));
-        uv_tcp_init(b->loop, &c->tcp);
-        c->tcp.data = c;
-        c->connect.data = c;
-        uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&addr, on_connect);
+        if (c->slots == NULL) cli_die(EX_OSERR, "out of memory");
+        b->conns[i] = c;
         while (!c->connected && !b->failed) uv_run(b->loop, UV_RUN_DEFAULT);
         if (b->failed) return EX_UNAVAILABLE;
     }
