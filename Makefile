@@ -24,7 +24,7 @@ BUILD    ?= build
 SANFLAGS :=
 endif
 
-PKGS       := rocksdb libuv libcjson libxxhash libcurl
+PKGS       := rocksdb libuv libcjson libxxhash libcurl libssl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -44,7 +44,7 @@ endif
 
 # Debian packages the build, the tests and the cluster scripts need.
 DEB_PKGS := build-essential pkg-config librocksdb-dev libuv1-dev libcurl4-openssl-dev libcjson-dev \
-            libxxhash-dev bats clang libclang-rt-14-dev curl python3 procps iproute2 \
+            libxxhash-dev libssl-dev openssl bats clang libclang-rt-14-dev curl python3 procps iproute2 \
             etcd-server etcd-client haproxy redis-tools python3-redis
 
 LIB_SRCS := $(wildcard lib/*.c)

@@ -1,6 +1,6 @@
 /* conn.c: a connection's reading, framing, replies, backpressure, lingering
  * and lifetime (see conn.h); accepting is conn_listen.c, connecting
- * conn_connect.c.
+ * conn_connect.c, TLS conn_tls.c.
  *
  * A connection is on its group's list from creation until conn_close. Its
  * state is a few flags:
@@ -10,15 +10,17 @@
  *   lingering    no more reading or handling; closes once nothing is due
  *   held         no more handling until conn_release (then reprocess: the
  *                buffered frames are handled at the next flush)
- *   established  application data may flow: from the start of an accepted
- *                connection, from connect for an outgoing one. Output queued
- *                before waits.
+ *   established  application data may flow (plaintext: from the start of an
+ *                accepted connection, from connect for an outgoing one; TLS:
+ *                after the handshake). Output queued before waits.
+ *   handshaking  a TLS handshake is under way (its deadline runs)
  *   closing      conn_close ran; closed once the handle's callback ran
  */
 #include "conn_int.h"
 
 #include "error.h"
 #include "log.h"
+#include "tls.h"
 #include "uvout.h"
 
 #include <stdlib.h>
@@ -37,7 +39,8 @@ conn_group_init(struct conn_group *g, uv_loop_t *loop, void *data)
 void
 conn_group_deinit(struct conn_group *g)
 {
-    (void)g; /* nothing owned yet */
+    free(g->scratch);
+    g->scratch = NULL;
 }
 
 struct conn *
@@ -73,7 +76,7 @@ conn__backlog(const struct conn *c)
 static size_t
 conn__unsent(const struct conn *c)
 {
-    return c->out.len + c->tcp.write_queue_size;
+    return c->out.len + c->tout.len + c->tcp.write_queue_size;
 }
 
 size_t
@@ -90,6 +93,8 @@ conn__free_if_done(struct conn *c)
     if (c->proto->free) c->proto->free(c);
     buf_free(&c->in);
     buf_free(&c->out);
+    buf_free(&c->tout);
+    tls_destroy(c->tls);
     free(c->gai);
     free(c);
     g->nconns--;
@@ -122,7 +127,10 @@ conn_close(struct conn *c)
         if (*pp) *pp = c->dirty_next;
         c->dirty = 0;
     }
+    if (c->handshaking && c->l) c->l->handshakes--;
+    c->handshaking = 0;
     if (c->opened && c->proto->close) c->proto->close(c);
+    if (c->tls && c->established) conn__tls_close_notify(c);
     if (c->resolving) uv_cancel((uv_req_t *)c->gai);
     c->reading = 0;
     uv_close((uv_handle_t *)&c->tcp, conn__on_close);
@@ -153,8 +161,8 @@ conn_ref(struct conn *c)
 static void
 conn__linger_check(struct conn *c)
 {
-    if (c->lingering && !c->closing && c->refs == 0 && c->out.len == 0 && c->writes == 0 &&
-        conn__backlog(c) == 0)
+    if (c->lingering && !c->closing && c->refs == 0 && c->out.len == 0 && c->tout.len == 0 &&
+        c->writes == 0 && conn__backlog(c) == 0)
         conn_close(c);
 }
 
@@ -285,6 +293,11 @@ conn__on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     (void)suggested;
     struct conn *c = h->data;
+    if (c->tls) { /* ciphertext: fed to the session at once, so one buffer serves the loop */
+        if (c->g->scratch == NULL) c->g->scratch = malloc(CONN_READ_CHUNK);
+        *b = uv_buf_init((char *)c->g->scratch, c->g->scratch ? CONN_READ_CHUNK : 0);
+        return;
+    }
     size_t want = c->need > c->in.len + CONN_READ_CHUNK ? c->need - c->in.len : CONN_READ_CHUNK;
     if (buf_reserve(&c->in, want) != 0) {
         *b = uv_buf_init(NULL, 0);
@@ -293,10 +306,12 @@ conn__on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
 }
 
-static void
+void
 conn__eof(struct conn *c)
 {
-    if (c->proto->eof) {
+    if (c->handshaking) {
+        conn__tls_refuse(c, TLS_R_CLOSED, "the peer closed the connection during the handshake");
+    } else if (c->proto->eof) {
         c->proto->eof(c);
     } else if (c->proto->failed) {
         conn__fail(c, JUNO_EOF, "connection closed by the peer");
@@ -310,7 +325,6 @@ conn__eof(struct conn *c)
 static void
 conn__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
-    (void)b; /* the bytes are at the end of c->in */
     struct conn *c = st->data;
     if (n == 0 || c->closing) return;
     if (n == UV_ENOBUFS) {
@@ -322,10 +336,17 @@ conn__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         return;
     }
     if (n < 0) {
-        conn__fail(c, (int)n, uv_strerror((int)n));
+        if (c->handshaking)
+            conn__tls_refuse(c, TLS_R_CLOSED, uv_strerror((int)n));
+        else
+            conn__fail(c, (int)n, uv_strerror((int)n));
         return;
     }
     c->last_active = uv_now(c->g->loop);
+    if (c->tls) {
+        conn__tls_input(c, (const uint8_t *)b->base, (size_t)n);
+        return;
+    }
     c->in.len += (size_t)n;
     conn__process(c);
 }
@@ -372,7 +393,12 @@ static void
 conn__send(struct conn *c)
 {
     struct buf *o = &c->out;
-    if (!c->established) return; /* sent once connected (conn__established) */
+    if (c->tls) { /* the turn's output as one encryption; handshake records before it */
+        if (conn__tls_encrypt(c) != 0) return;
+        o = &c->tout;
+    } else if (!c->established) {
+        return; /* sent once connected (conn__established) */
+    }
     if (o->len > 0) {
         int rc = uvout_send((uv_stream_t *)&c->tcp, o, c, conn__on_write);
         if (rc < 0) {
@@ -418,7 +444,7 @@ conn_group_output_pending(const struct conn_group *g)
 {
     if (g->dirty) return 1;
     for (const struct conn *c = g->conns; c; c = c->next)
-        if (c->out.len > 0 || c->writes > 0) return 1;
+        if (c->out.len > 0 || c->tout.len > 0 || c->writes > 0) return 1;
     return 0;
 }
 
@@ -430,8 +456,12 @@ conn_group_sweep(struct conn_group *g)
     uint64_t now = uv_now(g->loop);
     for (struct conn *c = g->conns, *n; c; c = n) {
         n = c->next;
-        if (c->partial_since && !c->held && c->lim.frame_ms &&
-            now - c->partial_since > c->lim.frame_ms) {
+        if (c->handshaking && now - c->hs_start > c->hs_ms) {
+            char why[80];
+            snprintf(why, sizeof(why), "not finished within %llu ms", (unsigned long long)c->hs_ms);
+            conn__tls_refuse(c, TLS_R_TIMEOUT, why);
+        } else if (c->partial_since && !c->held && c->lim.frame_ms &&
+                   now - c->partial_since > c->lim.frame_ms) {
             log_info("closing %s: message incomplete for %llu ms peer=%s bytes=%zu", c->proto->what,
                      (unsigned long long)c->lim.frame_ms, c->peer, c->in.len);
             conn_close(c);

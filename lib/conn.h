@@ -22,13 +22,22 @@
  *   lifetime      a request holds its connection (conn_ref/conn_unref); the
  *                 memory is freed only after the handle's close callback, once
  *                 no request and no write refers to it
+ *   TLS           (lib/tls.h) the connections of a listener or conn_connect
+ *                 given a TLS context speak TLS: ciphertext read is fed to the
+ *                 session and the plaintext handled as above; the turn's
+ *                 output is encrypted as a whole and written the same way. A
+ *                 handshake must finish within the context's deadline; a
+ *                 listener runs at most the context's cap of handshakes at
+ *                 once (more are refused at once); a refusal is logged in one
+ *                 line naming the peer and the reason (at most 20 a second per
+ *                 group, then counted), and reported to proto->tls_refused
  *
  * A connection is either accepted by a conn_listener or made by conn_connect.
  * Connections belong to a group: those one loop flushes and sweeps together.
  * Everything runs on the group's loop thread.
  *
  *   struct conn_group g;      conn_group_init(&g, loop, owner);
- *   struct conn_listener l;   conn_listen_fd(&l, &g, &proto, &limits, fd, owner);
+ *   struct conn_listener l;   conn_listen_fd(&l, &g, &proto, &limits, fd, tls, owner);
  *   uv_check:                 conn_group_flush(&g);
  *   a timer (100 ms - 1 s):   conn_group_sweep(&g);
  *   drain:                    conn_listener_drain(&l); ... conn_group_close_all(&g);
@@ -52,6 +61,8 @@
 
 struct conn;
 struct conn_group;
+struct tls_ctx;
+struct tls;
 
 /* What a protocol supplies. Every hook but frame and handle may be NULL. */
 struct conn_proto {
@@ -80,18 +91,22 @@ struct conn_proto {
     void (*close)(struct conn *c);
     /* Release the protocol's state: the memory goes right after. */
     void (*free)(struct conn *c);
-    /* The peer finished sending (EOF). NULL: a server
+    /* The peer finished sending (EOF, or TLS close_notify). NULL: a server
      * connection closes, an outgoing one fails. */
     void (*eof)(struct conn *c);
     /* Requests waiting for their replies, for backpressure and lingering.
      * NULL: the references (conn_ref) held. */
     uint64_t (*backlog)(const struct conn *c);
-    /* Outgoing: the connection is up. */
+    /* Outgoing: the connection is up (TCP, and the TLS handshake when TLS). */
     void (*connected)(struct conn *c);
     /* Outgoing: the connection could not be made or is lost: err is a
      * negative JUNO_E* code (JUNO_EOF: the peer closed), why says it in words.
      * c is closing already. NULL: it closes with a log line, as a server's. */
     void (*failed)(struct conn *c, int err, const char *why);
+    /* A TLS handshake was refused or failed (reason: enum tls_reason), for
+     * counters: the module has logged it; the connection closes (an outgoing
+     * one reports proto->failed as well). */
+    void (*tls_refused)(struct conn *c, int reason);
 };
 
 /* Per-connection limits (a listener's apply to every connection it accepts). */
@@ -113,6 +128,8 @@ struct conn_group {
     /* Called after a connection is freed and after a write finished: the
      * owner's chance to see whether a drain is complete. */
     void (*progress)(struct conn_group *g);
+    uint8_t *scratch; /* owned: TLS ciphertext read buffer (CONN_READ_CHUNK) */
+    uint64_t log_window_ms, log_count, log_suppressed; /* TLS refusal log rate limit */
 };
 
 struct conn_listener {
@@ -120,9 +137,11 @@ struct conn_listener {
     struct conn_group *g;
     const struct conn_proto *proto; /* borrowed: static */
     struct conn_limits lim;
-    void *data;   /* each accepted connection's c->data */
-    int open;     /* tcp initialised, not yet closed */
-    int draining; /* no new connections; no frame handled any more */
+    struct tls_ctx *tls; /* borrowed (the owner keeps it); NULL: plaintext */
+    void *data;          /* each accepted connection's c->data */
+    unsigned handshakes; /* TLS handshakes in progress */
+    int open;            /* tcp initialised, not yet closed */
+    int draining;        /* no new connections; no frame handled any more */
 };
 
 struct conn {
@@ -143,10 +162,14 @@ struct conn {
     uint64_t partial_since;         /* uv_now when a partial frame began, 0: none */
     struct conn_limits lim;
     uint8_t dirty, closing, closed, reading, lingering, held, reprocess, opened;
-    uint8_t connecting, resolving, established;
+    uint8_t connecting, resolving, established, handshaking;
+    struct tls *tls;       /* owned; NULL: plaintext */
+    struct buf tout;       /* TLS: ciphertext not yet handed to uv_write */
+    uint64_t hs_start;     /* TLS: uv_now when the handshake began */
+    uint64_t hs_ms;        /* TLS: the handshake's deadline, from the context */
     uv_connect_t creq;     /* outgoing */
     uv_getaddrinfo_t *gai; /* owned: outgoing, while resolving */
-    char host[256];        /* outgoing: the name connected to */
+    char host[256];        /* outgoing: the name connected to (TLS checks it) */
     char peer[80];         /* "1.2.3.4:5678", for log lines */
 };
 
@@ -164,7 +187,8 @@ void conn_group_flush(struct conn_group *g);
 /* 1 while any connection of g has output not yet written (drain). */
 int conn_group_output_pending(const struct conn_group *g);
 
-/* Close connections past a deadline: a partial frame, idleness. Call from a timer. */
+/* Close connections past a deadline: a TLS handshake, a partial frame,
+ * idleness. Call from a timer. */
 void conn_group_sweep(struct conn_group *g);
 
 /* Close every connection of g (end of a drain). */
@@ -173,13 +197,15 @@ void conn_group_close_all(struct conn_group *g);
 /* ---- listening ---- */
 
 /* Serve proto on a bound, listening socket fd (taken over: closed on
- * failure too) or on addr (bound here), with
- * limits lim; every accepted connection gets data as c->data. Returns 0, or a negative code
+ * failure too) or on addr (bound here), with limits lim and TLS from tls (a
+ * server context, kept by the caller while l lives; NULL: plaintext); every
+ * accepted connection gets data as c->data. Returns 0, or a negative code
  * (the listener then holds nothing). */
 int conn_listen_fd(struct conn_listener *l, struct conn_group *g, const struct conn_proto *proto,
-                   const struct conn_limits *lim, int fd, void *data);
+                   const struct conn_limits *lim, int fd, struct tls_ctx *tls, void *data);
 int conn_listen_addr(struct conn_listener *l, struct conn_group *g, const struct conn_proto *proto,
-                     const struct conn_limits *lim, const struct sockaddr *addr, void *data);
+                     const struct conn_limits *lim, const struct sockaddr *addr,
+                     struct tls_ctx *tls, void *data);
 
 /* Stop accepting (the listening socket closes), stop reading every
  * connection of l; no buffered frame of theirs is handled any more. Their
@@ -190,14 +216,16 @@ void conn_listener_drain(struct conn_listener *l);
 /* ---- connecting ---- */
 
 /* Connect to host:port (an IP literal, or a name resolved by uv_getaddrinfo)
- * for proto, with limits lim (NULL: none); c->data = data. Returns 0 with *out connecting:
+ * for proto, with limits lim (NULL: none) and TLS from tls (a client
+ * context: the server's certificate is checked against its CA and against
+ * host; NULL: plaintext); c->data = data. Returns 0 with *out connecting:
  * proto->connected or proto->failed follows, never from inside this call.
  * Output queued meanwhile (conn_reserve) is written once the connection is
  * up. Returns JUNO_ENOMEM or a negative libuv-derived code when the attempt
  * cannot start (nothing to close then). */
 int conn_connect(struct conn_group *g, const struct conn_proto *proto,
-                 const struct conn_limits *lim, const char *host, uint16_t port, void *data,
-                 struct conn **out);
+                 const struct conn_limits *lim, const char *host, uint16_t port,
+                 struct tls_ctx *tls, void *data, struct conn **out);
 
 /* ---- a connection ---- */
 
@@ -245,6 +273,10 @@ conn_set_idle(struct conn *c, uint64_t ms)
 
 /* Bytes of output not yet written: buffered and in uv_write requests. */
 size_t conn_pending_output(const struct conn *c);
+
+/* The subject of the peer's TLS certificate ("CN=proxy-1,O=juno"), "" when
+ * none (plaintext, or no certificate). Valid while c lives. */
+const char *conn_peer_subject(const struct conn *c);
 
 /* The limit a frame() hook applies: lim.max_frame. */
 static inline uint64_t

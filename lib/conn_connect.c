@@ -1,6 +1,7 @@
-/* conn_connect.c: outgoing connections (see conn.h): resolve, connect, then
- * the connection is established. Reconnecting is the caller's: a failed
- * connection is closed and reported once (proto->failed).
+/* conn_connect.c: outgoing connections (see conn.h): resolve, connect, the
+ * TLS handshake when a context is given (the ClientHello goes out with the
+ * turn's flush), then the connection is established. Reconnecting is the
+ * caller's: a failed connection is closed and reported once (proto->failed).
  */
 #include "conn_int.h"
 
@@ -23,7 +24,12 @@ conn__on_connect(uv_connect_t *req, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     conn__start_reading(c);
-    conn__established(c);
+    if (c->tls) {
+        conn__tls_begin(c);
+        conn__tls_step(c); /* the ClientHello */
+    } else {
+        conn__established(c);
+    }
 }
 
 /* Start connecting to sa. Returns 0 or a negative code. */
@@ -61,11 +67,15 @@ conn__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 
 int
 conn_connect(struct conn_group *g, const struct conn_proto *proto, const struct conn_limits *lim,
-             const char *host, uint16_t port, void *data, struct conn **out)
+             const char *host, uint16_t port, struct tls_ctx *tls, void *data, struct conn **out)
 {
     struct conn *c = conn__new(g, proto, lim, data);
     if (c == NULL) return JUNO_ENOMEM;
     snprintf(c->host, sizeof(c->host), "%s", host);
+    if (tls != NULL && conn__tls_start(c, tls) != 0) {
+        conn_close(c);
+        return JUNO_ENOMEM;
+    }
     snprintf(c->peer, sizeof(c->peer), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
     struct sockaddr_storage ss;
     int rc;

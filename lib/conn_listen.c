@@ -1,10 +1,16 @@
-/* conn_listen.c: accepting connections (see conn.h). */
+/* conn_listen.c: accepting connections (see conn.h): with TLS, at most the
+ * context's cap of handshakes run at once per listener; a connection beyond
+ * it is accepted and refused at once (closed, logged, counted), so a flood
+ * of handshakes that never finish cannot hold the loop or the memory of
+ * the clients already served. */
 #include "conn_int.h"
 
 #include "error.h"
 #include "log.h"
 #include "net.h"
+#include "tls.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,18 +39,34 @@ conn__on_connection(uv_stream_t *server, int status)
         return;
     }
     c->opened = 1;
-    c->established = 1;
+    if (l->tls == NULL) {
+        c->established = 1;
+    } else if (l->handshakes >= tls_ctx_max_handshakes(l->tls)) {
+        char why[96];
+        snprintf(why, sizeof(why), "%u handshakes in progress, the most this listener runs",
+                 l->handshakes);
+        conn__tls_refuse(c, TLS_R_BUSY, why);
+        return;
+    } else if (conn__tls_start(c, l->tls) != 0) {
+        log_error("out of memory accepting a %s", l->proto->what);
+        conn_close(c);
+        return;
+    } else {
+        conn__tls_begin(c);
+    }
     conn__start_reading(c);
 }
 
 static int
 conn__listen(struct conn_listener *l, struct conn_group *g, const struct conn_proto *proto,
-             const struct conn_limits *lim, int fd, const struct sockaddr *addr, void *data)
+             const struct conn_limits *lim, int fd, const struct sockaddr *addr,
+             struct tls_ctx *tls, void *data)
 {
     memset(l, 0, sizeof(*l));
     l->g = g;
     l->proto = proto;
     l->lim = *lim;
+    l->tls = tls;
     l->data = data;
     int rc = uv_tcp_init(g->loop, &l->tcp);
     if (rc != 0) return error_from_errno(-rc);
@@ -62,16 +84,17 @@ conn__listen(struct conn_listener *l, struct conn_group *g, const struct conn_pr
 
 int
 conn_listen_fd(struct conn_listener *l, struct conn_group *g, const struct conn_proto *proto,
-               const struct conn_limits *lim, int fd, void *data)
+               const struct conn_limits *lim, int fd, struct tls_ctx *tls, void *data)
 {
-    return conn__listen(l, g, proto, lim, fd, NULL, data);
+    return conn__listen(l, g, proto, lim, fd, NULL, tls, data);
 }
 
 int
 conn_listen_addr(struct conn_listener *l, struct conn_group *g, const struct conn_proto *proto,
-                 const struct conn_limits *lim, const struct sockaddr *addr, void *data)
+                 const struct conn_limits *lim, const struct sockaddr *addr, struct tls_ctx *tls,
+                 void *data)
 {
-    return conn__listen(l, g, proto, lim, -1, addr, data);
+    return conn__listen(l, g, proto, lim, -1, addr, tls, data);
 }
 
 void

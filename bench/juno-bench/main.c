@@ -481,7 +481,7 @@ main(int argc, char **argv)
     conn_group_init(&b->group, b->loop, b);
     for (unsigned i = 0; i < b->clients; i++) {
         struct conn *cn;
-        int rc = conn_connect(&b->group, &bench_proto, NULL, b->host, b->port, b, &cn);
+        int rc = conn_connect(&b->group, &bench_proto, NULL, b->host, b->port, NULL, b, &cn);
         if (rc != 0) {
             cli_error("unable to connect to %s:%u: %s", b->host, b->port, error_str(rc));
             return EX_UNAVAILABLE;

@@ -242,7 +242,7 @@ client_listen(struct worker *w)
                               .max_backlog = cfg->max_inflight,
                               .idle_ms = cfg->idle_timeout_s * 1000,
                               .frame_ms = FRAME_MS};
-    int rc = conn_listen_fd(&w->listener, &w->clients, &native_proto, &lim, w->listen_fd, w);
+    int rc = conn_listen_fd(&w->listener, &w->clients, &native_proto, &lim, w->listen_fd, NULL, w);
     w->listen_fd = -1; /* the listener has it (or closed it) */
     return rc;
 }

@@ -333,7 +333,8 @@ rface_listen(struct worker *w)
                               .max_backlog = cfg->max_inflight,
                               .idle_ms = cfg->idle_timeout_s * 1000,
                               .frame_ms = FRAME_MS};
-    int rc = conn_listen_fd(&w->resp_listener, &w->clients, &rface_proto, &lim, w->resp_fd, w);
+    int rc =
+        conn_listen_fd(&w->resp_listener, &w->clients, &rface_proto, &lim, w->resp_fd, NULL, w);
     w->resp_fd = -1; /* the listener has it (or closed it) */
     return rc;
 }

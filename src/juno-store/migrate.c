@@ -839,7 +839,7 @@ migrate_start(struct store *s, struct conn *c, const struct wire_msg *req)
     accept.shard_id = shard;
     log_info("shard stream starting shard=%u target=%s rate=%" PRIu64, shard, g->target, g->rate);
     struct conn_limits lim = {.max_frame = CLIENT_MAX_FRAME};
-    int rc = conn_connect(&s->streams, &mig_proto, &lim, host, port, g, &g->conn);
+    int rc = conn_connect(&s->streams, &mig_proto, &lim, host, port, NULL, g, &g->conn);
     if (rc == 0) rc = mig__queue(g, &accept, OPQ_ACCEPT); /* the first message the target reads */
     if (rc != 0) {
         mig__fail(g, "cannot connect to %s: %s", g->target, error_str(rc));

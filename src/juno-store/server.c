@@ -160,8 +160,8 @@ server_start(struct store *s, char *err, size_t errlen)
     struct conn_limits lim = {.max_frame = s->cfg.max_frame,
                               .max_backlog = s->cfg.max_inflight,
                               .idle_ms = s->cfg.idle_timeout_s * 1000};
-    rc =
-        conn_listen_addr(&s->listener, &s->conns, &server_proto, &lim, (struct sockaddr *)&addr, s);
+    rc = conn_listen_addr(&s->listener, &s->conns, &server_proto, &lim, (struct sockaddr *)&addr,
+                          NULL, s);
     if (rc != 0) {
         snprintf(err, errlen, "cannot listen on %s:%u: %s", s->cfg.listen_host, s->cfg.listen_port,
                  error_str(rc));

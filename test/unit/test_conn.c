@@ -154,7 +154,8 @@ world_open(const struct conn_limits *lim)
     conn_group_init(&W.cg, &W.loop, NULL);
     struct sockaddr_in a;
     uv_ip4_addr("127.0.0.1", 0, &a);
-    CHECK_EQ_I(conn_listen_addr(&W.l, &W.g, &server_proto, lim, (struct sockaddr *)&a, NULL), 0);
+    CHECK_EQ_I(conn_listen_addr(&W.l, &W.g, &server_proto, lim, (struct sockaddr *)&a, NULL, NULL),
+               0);
     struct sockaddr_in b;
     int len = sizeof(b);
     uv_tcp_getsockname(&W.l.tcp, (struct sockaddr *)&b, &len);
@@ -191,7 +192,7 @@ static struct conn *
 client_connect(void)
 {
     struct conn *c = NULL;
-    CHECK_EQ_I(conn_connect(&W.cg, &client_proto, NULL, "127.0.0.1", W.port, NULL, &c), 0);
+    CHECK_EQ_I(conn_connect(&W.cg, &client_proto, NULL, "127.0.0.1", W.port, NULL, NULL, &c), 0);
     RUN_UNTIL(W.connected || W.failed);
     CHECK(W.connected);
     return c;
@@ -408,7 +409,7 @@ UNIT_TEST(a_refused_connect_is_reported_once)
     conn_listener_drain(&W.l); /* nothing listens there any more */
     for (int k = 0; k < 5; k++) uv_run(&W.loop, UV_RUN_NOWAIT);
     struct conn *c = NULL;
-    CHECK_EQ_I(conn_connect(&W.cg, &client_proto, NULL, "127.0.0.1", port, NULL, &c), 0);
+    CHECK_EQ_I(conn_connect(&W.cg, &client_proto, NULL, "127.0.0.1", port, NULL, NULL, &c), 0);
     RUN_UNTIL(W.failed > 0);
     CHECK_EQ_I(W.failed, 1);
     CHECK_EQ_I(W.failed_err, JUNO_ECONNREFUSED);
@@ -421,7 +422,7 @@ UNIT_TEST(output_queued_while_connecting_goes_out_once_connected)
     struct conn_limits lim = {0};
     world_open(&lim);
     struct conn *c = NULL;
-    CHECK_EQ_I(conn_connect(&W.cg, &client_proto, NULL, "localhost", W.port, NULL, &c), 0);
+    CHECK_EQ_I(conn_connect(&W.cg, &client_proto, NULL, "localhost", W.port, NULL, NULL, &c), 0);
     client_send(c, "early\n");
     RUN_UNTIL(W.got.len >= 6);
     CHECK(W.connected);
