@@ -30,6 +30,7 @@
  * for a forwarded write, bit 31 for a control message. The connection is a
  * lib/conn outgoing one in s->streams: written once per loop turn.
  */
+#include "smetrics.h"
 #include "store.h"
 
 #include "client.h"
@@ -489,6 +490,13 @@ mig__failed(struct conn *c, int err, const char *why)
         mig__fail(g, "target connection lost: %s", why);
 }
 
+static void
+mig__tls_refused(struct conn *c, int reason)
+{
+    (void)c;
+    smetrics_tls_refused(1, reason);
+}
+
 static const struct conn_proto mig_proto = {
     .what = "shard stream",
     .frame = conn_wire_frame,
@@ -496,6 +504,7 @@ static const struct conn_proto mig_proto = {
     .bad_frame = mig__bad_frame,
     .connected = mig__connected,
     .failed = mig__failed,
+    .tls_refused = mig__tls_refused,
 };
 
 /* ---- the copy ---- */
@@ -839,7 +848,7 @@ migrate_start(struct store *s, struct conn *c, const struct wire_msg *req)
     accept.shard_id = shard;
     log_info("shard stream starting shard=%u target=%s rate=%" PRIu64, shard, g->target, g->rate);
     struct conn_limits lim = {.max_frame = CLIENT_MAX_FRAME};
-    int rc = conn_connect(&s->streams, &mig_proto, &lim, host, port, NULL, g, &g->conn);
+    int rc = conn_connect(&s->streams, &mig_proto, &lim, host, port, s->tls_client, g, &g->conn);
     if (rc == 0) rc = mig__queue(g, &accept, OPQ_ACCEPT); /* the first message the target reads */
     if (rc != 0) {
         mig__fail(g, "cannot connect to %s: %s", g->target, error_str(rc));

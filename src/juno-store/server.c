@@ -102,6 +102,13 @@ server__close(struct conn *c)
     smetrics_conn(-1);
 }
 
+static void
+server__tls_refused(struct conn *c, int reason)
+{
+    (void)c;
+    smetrics_tls_refused(0, reason);
+}
+
 static const struct conn_proto server_proto = {
     .what = "connection",
     .frame = conn_wire_frame,
@@ -109,6 +116,7 @@ static const struct conn_proto server_proto = {
     .bad_frame = server__bad_frame,
     .open = server__open,
     .close = server__close,
+    .tls_refused = server__tls_refused,
 };
 
 /* ---- the loop ---- */
@@ -161,7 +169,7 @@ server_start(struct store *s, char *err, size_t errlen)
                               .max_backlog = s->cfg.max_inflight,
                               .idle_ms = s->cfg.idle_timeout_s * 1000};
     rc = conn_listen_addr(&s->listener, &s->conns, &server_proto, &lim, (struct sockaddr *)&addr,
-                          NULL, s);
+                          s->tls_server, s);
     if (rc != 0) {
         snprintf(err, errlen, "cannot listen on %s:%u: %s", s->cfg.listen_host, s->cfg.listen_port,
                  error_str(rc));

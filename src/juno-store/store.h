@@ -49,6 +49,9 @@ struct store_config {
     uint64_t record_cache_mb; /* --record-cache: MiB of records cached in front of RocksDB */
     char metrics_host[256];   /* --metrics (smetrics.c); metrics_port 0: none */
     uint16_t metrics_port;
+    const char *tls_cert, *tls_key, *tls_ca; /* borrowed: --tls-*; all or none */
+    uint64_t tls_handshake_ms;               /* --tls-handshake-timeout */
+    unsigned tls_max_handshakes;             /* --tls-max-handshakes */
 };
 
 struct store_stats {
@@ -74,9 +77,11 @@ struct store {
     int draining, interrupts; /* SIGTERM/SIGINT seen */
     int finished;             /* drained: every handle is closing */
     struct store_stats stats;
-    uint64_t fg_last_ms;      /* uv_now of the last foreground (keyed, not Clone) request */
-    struct migrate *migrate;  /* owned: migrate.c's state, made on first use */
-    struct scluster *cluster; /* owned: cluster.c's state; NULL without --etcd */
+    uint64_t fg_last_ms;        /* uv_now of the last foreground (keyed, not Clone) request */
+    struct migrate *migrate;    /* owned: migrate.c's state, made on first use */
+    struct scluster *cluster;   /* owned: cluster.c's state; NULL without --etcd */
+    struct tls_ctx *tls_server; /* owned: --tls-*: every connection to this store; or NULL */
+    struct tls_ctx *tls_client; /* owned: the same identity for shard streams; or NULL */
 };
 
 /* server.c */
