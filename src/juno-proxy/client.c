@@ -225,6 +225,12 @@ native_close(struct conn *c)
     pmetrics_conn(c->data, -1);
 }
 
+static void
+native_tls_refused(struct conn *c, int reason)
+{
+    pmetrics_tls_refused(c->data, PM_NATIVE, reason);
+}
+
 static const struct conn_proto native_proto = {
     .what = "connection",
     .frame = conn_wire_frame,
@@ -232,6 +238,7 @@ static const struct conn_proto native_proto = {
     .bad_frame = native_bad_frame,
     .open = native_open,
     .close = native_close,
+    .tls_refused = native_tls_refused,
 };
 
 int
@@ -242,7 +249,8 @@ client_listen(struct worker *w)
                               .max_backlog = cfg->max_inflight,
                               .idle_ms = cfg->idle_timeout_s * 1000,
                               .frame_ms = FRAME_MS};
-    int rc = conn_listen_fd(&w->listener, &w->clients, &native_proto, &lim, w->listen_fd, NULL, w);
+    int rc =
+        conn_listen_fd(&w->listener, &w->clients, &native_proto, &lim, w->listen_fd, w->p->tls, w);
     w->listen_fd = -1; /* the listener has it (or closed it) */
     return rc;
 }

@@ -70,6 +70,13 @@ struct proxy_config {
     char resp_host[256];   /* the RESP face (resp_face.c); resp_port 0: none */
     uint16_t resp_port;
     const char *resp_ns; /* borrowed: the namespace of RESP commands */
+    /* borrowed: --tls-cert/--tls-key/--tls-ca (client listeners: native and
+     * RESP; a CA requires client certificates) and --upstream-tls-* (mutual
+     * TLS to the stores, all three or none) */
+    const char *tls_cert, *tls_key, *tls_ca;
+    const char *up_tls_cert, *up_tls_key, *up_tls_ca;
+    uint64_t tls_handshake_ms;   /* --tls-handshake-timeout */
+    unsigned tls_max_handshakes; /* --tls-max-handshakes (per worker listener) */
 };
 
 /* Stores that etcd says are gone (registration expired) or in a zone marked
@@ -161,6 +168,8 @@ struct proxy {
     uv_async_t worker_done;
     atomic_uint done;
     int interrupts, draining;
+    struct tls_ctx *tls;    /* owned: the client listeners' TLS, or NULL */
+    struct tls_ctx *up_tls; /* owned: the stores' (mutual TLS), or NULL */
 };
 
 /* ---- maploader.c ---- */

@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "pmetrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,12 @@ static void
 rconn_close(struct conn *c)
 {
     RSTAT_ADD((struct worker *)c->data, open, (uint64_t)-1);
+}
+
+static void
+rconn_tls_refused(struct conn *c, int reason)
+{
+    pmetrics_tls_refused(c->data, PM_RESP, reason);
 }
 
 static void
@@ -320,6 +327,7 @@ static const struct conn_proto rface_proto = {
     .free = rconn_free,
     .eof = conn_linger, /* a half-close after the last command still gets its replies */
     .backlog = rconn_backlog,
+    .tls_refused = rconn_tls_refused,
 };
 
 int
@@ -333,8 +341,8 @@ rface_listen(struct worker *w)
                               .max_backlog = cfg->max_inflight,
                               .idle_ms = cfg->idle_timeout_s * 1000,
                               .frame_ms = FRAME_MS};
-    int rc =
-        conn_listen_fd(&w->resp_listener, &w->clients, &rface_proto, &lim, w->resp_fd, NULL, w);
+    int rc = conn_listen_fd(&w->resp_listener, &w->clients, &rface_proto, &lim, w->resp_fd,
+                            w->p->tls, w);
     w->resp_fd = -1; /* the listener has it (or closed it) */
     return rc;
 }

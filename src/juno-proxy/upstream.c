@@ -385,6 +385,13 @@ up_failed(struct conn *c, int err, const char *why)
     }
 }
 
+static void
+up_tls_refused(struct conn *c, int reason)
+{
+    struct upstream *up = c->data;
+    pmetrics_tls_refused(up->w, PM_UPSTREAM, reason);
+}
+
 static const struct conn_proto up_proto = {
     .what = "store connection",
     .frame = conn_wire_frame,
@@ -392,6 +399,7 @@ static const struct conn_proto up_proto = {
     .bad_frame = up_bad_frame,
     .connected = up_connected,
     .failed = up_failed,
+    .tls_refused = up_tls_refused,
 };
 
 /* ---- sending ---- */
@@ -454,7 +462,8 @@ up_connect(struct upstream *up)
 {
     up->state = UP_CONNECTING;
     struct conn_limits lim = {.max_frame = UP_MAX_FRAME};
-    int rc = conn_connect(&up->w->ups, &up_proto, &lim, up->host, up->port, NULL, up, &up->c);
+    int rc = conn_connect(&up->w->ups, &up_proto, &lim, up->host, up->port, up->w->p->up_tls, up,
+                          &up->c);
     if (rc != 0) {
         up->c = NULL;
         up_fail(up, error_str(rc), JUNO_ECONNREFUSED);
