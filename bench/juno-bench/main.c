@@ -19,6 +19,7 @@
 #include "error.h"
 #include "hash.h"
 #include "hist.h"
+#include "tls.h"
 #include "wire.h"
 
 #include <getopt.h>
@@ -391,6 +392,11 @@ static const char usage_text[] =
     "      --shards S          the cluster's shard count, with --store (default 1024)\n"
     "      --one-phase         with --store: a write is one flagged Prepare that commits at\n"
     "                          once (what juno-proxy sends for a single-replica key)\n"
+    "      --tls               speak TLS (the server's certificate checked against\n"
+    "                          the system's CAs, or --tls-ca)\n"
+    "      --tls-ca FILE       TLS: check the server's certificate against this CA\n"
+    "      --tls-cert FILE     TLS: present this client certificate (PEM)\n"
+    "      --tls-key FILE      TLS: its private key (PEM)\n"
     "      --csv               CSV output\n"
     "      --json              JSON output\n"
     "  -h, --help              show this help and exit\n"
@@ -399,7 +405,16 @@ static const char usage_text[] =
     "Latency is measured per request from the moment it was due (open loop) or sent.\n"
     "\n" CLI_EXIT_CODES_HELP;
 
-enum { OPT_SHARDS = 256, OPT_CSV, OPT_JSON, OPT_ONE_PHASE };
+enum {
+    OPT_SHARDS = 256,
+    OPT_CSV,
+    OPT_JSON,
+    OPT_ONE_PHASE,
+    OPT_TLS,
+    OPT_TLS_CA,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY
+};
 
 int
 main(int argc, char **argv)
@@ -408,6 +423,8 @@ main(int argc, char **argv)
     static struct bench bench;
     struct bench *b = &bench;
     const char *server = "127.0.0.1:8080", *tests = "set,get";
+    struct tls_config tc = {0};
+    int tls_on = 0;
     b->clients = 50, b->requests = 100000, b->value_size = 100, b->keyspace = 100000;
     b->pipeline = 1, b->shards = 1024, b->ns = "bench";
     static const struct option opts[] = {{"server", required_argument, NULL, 's'},
@@ -425,6 +442,10 @@ main(int argc, char **argv)
                                          {"csv", no_argument, NULL, OPT_CSV},
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"one-phase", no_argument, NULL, OPT_ONE_PHASE},
+                                         {"tls", no_argument, NULL, OPT_TLS},
+                                         {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+                                         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+                                         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
@@ -446,6 +467,10 @@ main(int argc, char **argv)
         case OPT_CSV: b->csv = 1; break;
         case OPT_JSON: b->json = 1; break;
         case OPT_ONE_PHASE: b->one_phase = 1; break;
+        case OPT_TLS: tls_on = 1; break;
+        case OPT_TLS_CA: tc.ca = optarg; break;
+        case OPT_TLS_CERT: tc.cert = optarg; break;
+        case OPT_TLS_KEY: tc.key = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': cli_version(); return 0;
         default: cli_usage("unknown option");
@@ -455,6 +480,12 @@ main(int argc, char **argv)
     if (cli_parse_hostport(server, b->host, sizeof(b->host), &b->port) != 0)
         cli_usage("invalid --server '%s': expected HOST:PORT", server);
     if (strlen(b->ns) == 0 || strlen(b->ns) > 64) cli_usage("namespace must be 1 to 64 bytes");
+    struct tls_ctx *tls = NULL;
+    if (tls_on || tc.ca || tc.cert || tc.key) {
+        char err[600];
+        if ((tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)
+            cli_die(EX_CONFIG, "%s", err);
+    }
     enum test plan[16];
     int nplan = 0;
     char *list = strdup(tests);
@@ -481,7 +512,7 @@ main(int argc, char **argv)
     conn_group_init(&b->group, b->loop, b);
     for (unsigned i = 0; i < b->clients; i++) {
         struct conn *cn;
-        int rc = conn_connect(&b->group, &bench_proto, NULL, b->host, b->port, NULL, b, &cn);
+        int rc = conn_connect(&b->group, &bench_proto, NULL, b->host, b->port, tls, b, &cn);
         if (rc != 0) {
             cli_error("unable to connect to %s:%u: %s", b->host, b->port, error_str(rc));
             return EX_UNAVAILABLE;
@@ -501,5 +532,6 @@ main(int argc, char **argv)
         report(b, i == 0);
     }
     if (b->json) printf("]}\n");
+    tls_ctx_destroy(tls); /* the connections' sessions keep what they use */
     return 0;
 }
