@@ -1,16 +1,23 @@
-/* tls.c: TLS sessions on memory BIOs (see tls.h); contexts are tls_ctx.c.
+/* tls.c: TLS sessions on a memory BIO (see tls.h); contexts are tls_ctx.c.
  *
- * The read BIO holds ciphertext fed by the caller, the write BIO the records
- * OpenSSL produced; both answer "retry" when empty, so OpenSSL says
- * WANT_READ where a socket would block. OpenSSL's error queue is per thread:
- * every call clears it first and reads it right after, so one connection's
- * errors never show up in another's.
+ * The session's BIO reads the ciphertext the caller fed from t->in and
+ * writes the records OpenSSL makes to t->out; with nothing to read it
+ * answers "retry", so OpenSSL says WANT_READ where a socket would block. It
+ * is a small BIO of our own over two struct buf rather than OpenSSL's
+ * BIO_s_mem: that one reallocates and wipes its buffer on the next write
+ * after every read (BUF_MEM_grow_clean), some 4,000 instructions a feed,
+ * while ours keeps its memory, and tls_output hands the records over by
+ * swapping buffers, not copying. OpenSSL's error queue is per thread: every
+ * call clears it first and reads it right after, so one connection's errors
+ * never show up in another's.
  */
 #include "tls_int.h"
 
 #include "error.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
+#include <pthread.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -19,9 +26,13 @@
 
 #define TLS_RECORD_TYPE_HANDSHAKE 0x16
 
+#define TLS_KEEP (4 * BUF_MIN_CAP) /* the most an idle buffer keeps */
+
 struct tls {
-    SSL *ssl;         /* owned */
-    BIO *rbio, *wbio; /* owned by ssl */
+    SSL *ssl;      /* owned, and its BIO */
+    struct buf in; /* ciphertext fed, not yet read by OpenSSL: from in_off */
+    size_t in_off;
+    struct buf out; /* ciphertext OpenSSL wrote, for tls_output */
     int server, done, received;
     uint8_t head[8]; /* the first bytes received */
     size_t nhead;
@@ -71,6 +82,75 @@ tls__verify_cb(int ok, X509_STORE_CTX *store)
     return ok;
 }
 
+/* ---- the BIO ---- */
+
+static int
+tbio_write(BIO *b, const char *data, int len)
+{
+    struct tls *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (len <= 0) return 0;
+    if (buf_reserve(&t->out, (size_t)len) != 0) return -1;
+    memcpy(t->out.data + t->out.len, data, (size_t)len);
+    t->out.len += (size_t)len;
+    return len;
+}
+
+static int
+tbio_read(BIO *b, char *dst, int len)
+{
+    struct tls *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    size_t have = t->in.len - t->in_off;
+    if (have == 0) {
+        BIO_set_retry_read(b); /* more ciphertext to come */
+        return -1;
+    }
+    size_t n = len > 0 && (size_t)len < have ? (size_t)len : have;
+    memcpy(dst, t->in.data + t->in_off, n);
+    t->in_off += n;
+    if (t->in_off == t->in.len) { /* all read: start over, keeping the memory */
+        t->in.len = t->in_off = 0;
+        if (t->in.cap > TLS_KEEP) buf_free(&t->in);
+    }
+    return (int)n;
+}
+
+static long
+tbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)num, (void)ptr;
+    struct tls *t = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_FLUSH: return 1;
+    case BIO_CTRL_PENDING: return t ? (long)(t->in.len - t->in_off) : 0;
+    case BIO_CTRL_WPENDING: return t ? (long)t->out.len : 0;
+    default: return 0;
+    }
+}
+
+static int
+tbio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static BIO_METHOD *tbio_method; /* made once, shared by every thread */
+static pthread_once_t tbio_once = PTHREAD_ONCE_INIT;
+
+static void
+tbio_make(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "juno buffer");
+    if (m == NULL || !BIO_meth_set_write(m, tbio_write) || !BIO_meth_set_read(m, tbio_read) ||
+        !BIO_meth_set_ctrl(m, tbio_ctrl) || !BIO_meth_set_create(m, tbio_create)) {
+        BIO_meth_free(m);
+        return;
+    }
+    tbio_method = m;
+}
+
 /* ---- sessions ---- */
 
 static int
@@ -85,19 +165,17 @@ tls_create(struct tls_ctx *ctx, const char *host)
 {
     struct tls *t = calloc(1, sizeof(*t));
     if (t == NULL) return NULL;
+    pthread_once(&tbio_once, tbio_make);
     t->ssl = tls__new_ssl(ctx);
-    t->rbio = BIO_new(BIO_s_mem());
-    t->wbio = BIO_new(BIO_s_mem());
-    if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
-        BIO_free(t->rbio);
-        BIO_free(t->wbio);
+    BIO *bio = tbio_method ? BIO_new(tbio_method) : NULL;
+    if (t->ssl == NULL || bio == NULL) {
+        BIO_free(bio);
         SSL_free(t->ssl);
         free(t);
         return NULL;
     }
-    BIO_set_mem_eof_return(t->rbio, -1); /* empty: "retry", not end of file */
-    BIO_set_mem_eof_return(t->wbio, -1);
-    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    BIO_set_data(bio, t);
+    SSL_set_bio(t->ssl, bio, bio); /* one reference, for reading and writing */
     SSL_set_app_data(t->ssl, t);
     t->server = SSL_is_server(t->ssl);
     if (t->server) {
@@ -123,7 +201,9 @@ void
 tls_destroy(struct tls *t)
 {
     if (t == NULL) return;
-    SSL_free(t->ssl); /* and its BIOs */
+    SSL_free(t->ssl); /* and its BIO */
+    buf_free(&t->in);
+    buf_free(&t->out);
     free(t);
 }
 
@@ -133,12 +213,12 @@ tls_feed(struct tls *t, const uint8_t *data, size_t len)
     if (len == 0) return 0;
     t->received = 1;
     for (size_t i = 0; t->nhead < sizeof(t->head) && i < len; i++) t->head[t->nhead++] = data[i];
-    while (len > 0) {
-        int n = BIO_write(t->rbio, data, len > (1u << 30) ? 1 << 30 : (int)len);
-        if (n <= 0) return JUNO_ENOMEM;
-        data += n;
-        len -= (size_t)n;
-    }
+    if (len > INT32_MAX / 2) return JUNO_ENOMEM; /* the BIO counts in int */
+    buf_consume(&t->in, t->in_off);              /* what OpenSSL read goes first */
+    t->in_off = 0;
+    if (buf_reserve(&t->in, len) != 0) return JUNO_ENOMEM;
+    memcpy(t->in.data + t->in.len, data, len);
+    t->in.len += len;
     return 0;
 }
 
@@ -246,11 +326,18 @@ tls_read(struct tls *t, struct buf *out)
 int
 tls_output(struct tls *t, struct buf *out)
 {
-    size_t n = BIO_ctrl_pending(t->wbio);
-    if (n == 0) return 0;
-    if (buf_reserve(out, n) != 0) return JUNO_ENOMEM;
-    int r = BIO_read(t->wbio, out->data + out->len, (int)n);
-    if (r > 0) out->len += (size_t)r;
+    if (t->out.len == 0) return 0;
+    if (out->len == 0) { /* the usual case: hand the records over, no copy */
+        struct buf b = *out;
+        *out = t->out;
+        t->out = b;
+        if (t->out.cap > TLS_KEEP) buf_free(&t->out);
+        return 0;
+    }
+    if (buf_reserve(out, t->out.len) != 0) return JUNO_ENOMEM;
+    memcpy(out->data + out->len, t->out.data, t->out.len);
+    out->len += t->out.len;
+    t->out.len = 0;
     return 0;
 }
 
