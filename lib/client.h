@@ -17,7 +17,7 @@
  * matched by the caller through the header's opaque field.
  *
  * TLS: after client_tls(ctx), every connection client_connect makes speaks
- * TLS (lib/tls, memory BIOs driven over the same non-blocking socket and
+ * TLS (lib/tls, its memory BIO driven over the same non-blocking socket and
  * poll deadlines): the handshake is part of the connect and its timeout.
  * The session belongs to the descriptor: close it with client_close. A
  * client_flush that times out may leave ciphertext queued in the session

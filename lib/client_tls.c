@@ -1,7 +1,7 @@
 /* client_tls.c: TLS for lib/client's blocking connections (see client.h).
  *
  * One session per descriptor, kept in a table indexed by the descriptor, so
- * the fd-based API stays as it is. The session runs on memory BIOs (lib/tls)
+ * the fd-based API stays as it is. The session runs on a memory BIO (lib/tls)
  * like every other connection: ciphertext is read from the socket and fed,
  * plaintext comes out of tls_read; what tls_write makes is queued and
  * written with the same poll deadlines as plaintext.

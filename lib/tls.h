@@ -11,7 +11,7 @@
  * sessions use them, open sessions keep what they started with. Contexts are
  * shared between threads; everything else belongs to one thread.
  *
- * A session (struct tls) runs on two memory BIOs: the caller moves the bytes.
+ * A session (struct tls) runs on a memory BIO: the caller moves the bytes.
  * Ciphertext read from the socket goes in with tls_feed; tls_handshake moves
  * the handshake on; tls_read appends the plaintext received; tls_write
  * encrypts; every ciphertext record to send (handshake, data, alerts) is
