@@ -471,7 +471,7 @@ main(int argc, char **argv)
         case OPT_TLS_CA: tc.ca = optarg; break;
         case OPT_TLS_CERT: tc.cert = optarg; break;
         case OPT_TLS_KEY: tc.key = optarg; break;
-        case 'h': fputs(usage_text, stdout); return 0;
+        case 'h': cli_help(usage_text);
         case 'V': cli_version(); return 0;
         default: cli_usage("unknown option");
         }

@@ -284,7 +284,7 @@ take_option(struct juno_opts *o, int opt, const char *arg)
     case OPT_TLS_CA: o->tls_ca = arg; break;
     case OPT_TLS_CERT: o->tls_cert = arg; break;
     case OPT_TLS_KEY: o->tls_key = arg; break;
-    case 'h': fputs(usage_text, stdout); exit(0);
+    case 'h': cli_help(usage_text);
     case 'V': cli_version(); exit(0);
     case OPT_RID: uuid_opt("rid", arg, o->rid), o->has_rid = 1; break;
     case OPT_VERSION_ARG:

@@ -184,7 +184,7 @@ parse_options(struct jmig *j, int argc, char **argv)
         case OPT_TLS_CA: tc.ca = optarg; break;
         case OPT_TLS_CERT: tc.cert = optarg; break;
         case OPT_TLS_KEY: tc.key = optarg; break;
-        case 'h': fputs(usage_text, stdout); exit(0);
+        case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
         default: cli_usage("unable to parse the command line");
         }

@@ -328,7 +328,7 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
             c->tls_max_handshakes = (unsigned)cli_opt_u64("tls-max-handshakes", optarg, 1, 1000000);
             break;
         case OPT_CHECK: *check_only = 1; break;
-        case 'h': fputs(usage_text, stdout); exit(0);
+        case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
         default: cli_usage("unknown option");
         }
