@@ -27,7 +27,7 @@ BUILD    ?= build
 SANFLAGS :=
 endif
 
-PKGS       := rocksdb libuv libcjson libxxhash libcurl openssl
+PKGS       := rocksdb libuv libcjson libxxhash libcurl libssl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -47,7 +47,7 @@ endif
 
 # Debian packages the build, the tests and the cluster scripts need.
 DEB_PKGS := build-essential pkg-config librocksdb-dev libuv1-dev libcurl4-openssl-dev libcjson-dev \
-            libxxhash-dev libssl-dev bats clang libclang-rt-14-dev curl python3 procps iproute2 \
+            libxxhash-dev libssl-dev openssl bats clang libclang-rt-14-dev curl python3 procps iproute2 \
             etcd-server etcd-client haproxy redis-tools python3-redis nftables
 
 LIB_SRCS := $(wildcard lib/*.c)

@@ -308,7 +308,7 @@ start_due(struct batch *b)
 static void
 reset_connection(struct batch *b)
 {
-    if (b->fd >= 0) close(b->fd);
+    client_close(b->fd);
     b->fd = -1;
     b->in.len = b->in.used = 0;
     b->out.len = 0;
@@ -342,7 +342,8 @@ lost(struct batch *b, int rc, const char *why, struct batch_line *pending)
         cli_error("unable to finish the batch: the %s at %s closed the connection", b->mode->peer,
                   b->mode->addr);
     else
-        cli_error("unable to finish the batch: %s: %s", b->mode->addr, error_str(rc));
+        cli_error("unable to finish the batch: %s: %s", b->mode->addr,
+                  rc == JUNO_EPROTO && client_tls_error()[0] ? client_tls_error() : error_str(rc));
     for (unsigned i = 0; i < b->count; i++) {
         struct batch_line *l = &b->lines[(b->head + i) % b->cap];
         if (l->state != BL_DONE) batch_finish(b, l, "ERR\tUnavailable", 0);
@@ -403,11 +404,13 @@ io_round(struct batch *b, int64_t wake)
     if (deadline >= 0 && now >= deadline) return JUNO_ETIMEDOUT;
     int64_t until = deadline;
     if (wake >= 0 && (until < 0 || wake < until)) until = wake;
-    if (b->out.len > 0) {
+    /* TLS: a flush may leave ciphertext queued in the session (client_pending) */
+    if (b->out.len > 0 || client_pending(b->fd) > 0) {
         int rc = client_flush(&b->out, b->fd, 0);
         if (rc != 0 && rc != JUNO_ETIMEDOUT) return rc;
     }
-    struct pollfd p = {.fd = b->fd, .events = POLLIN | (b->out.len > 0 ? POLLOUT : 0)};
+    int want_out = b->out.len > 0 || client_pending(b->fd) > 0;
+    struct pollfd p = {.fd = b->fd, .events = POLLIN | (want_out ? POLLOUT : 0)};
     int wait = until < 0 ? -1 : until > now ? (int)(until - now) : 0;
     if (poll(&p, 1, wait) < 0 && errno != EINTR) return error_from_errno(errno);
     if (p.revents & POLLOUT) {

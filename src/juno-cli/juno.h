@@ -51,6 +51,8 @@ struct juno_opts {
     uint32_t version, ttl, creation, expire, shard;
     uint64_t last_modified;
     uint8_t value_type;
+    int tls;                                 /* --tls */
+    const char *tls_ca, *tls_cert, *tls_key; /* borrowed: --tls-* or $JUNO_TLS_* */
 };
 
 /* ---- proxy mode ---------------------------------------------------------- */
