@@ -4,7 +4,8 @@
 #   make             build every program into build/
 #   make test        build and run every test (unit + bats); last line "N passed, N failed"
 #   make SAN=1 test  the same under AddressSanitizer + UBSan (objects in build/san/)
-#   make fuzz        run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make fuzz        run each libFuzzer target for FUZZ_SECONDS, or FUZZ_RUNS
+#                    executions (clang); FUZZ_TARGETS="fuzz_map ..." picks some
 #   make install     PREFIX=/usr/local: programs, man pages, completions
 #   V=1              show full commands
 
@@ -12,6 +13,7 @@
 PREFIX       ?= /usr/local
 SAN          ?= 0
 FUZZ_SECONDS ?= 30
+FUZZ_RUNS    ?=
 CC           ?= cc
 CFLAGS       ?= -O2 -g
 VERSION      := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -69,7 +71,7 @@ UNIT_SRCS  := $(wildcard test/unit/test_*.c)
 UNIT_BINS  := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
 FUZZ_SRCS  := $(wildcard test/fuzz/fuzz_*.c)
 
-.PHONY: all deps test unit fuzz install clean format check-format
+.PHONY: all deps test unit fuzz fuzz-build install clean format check-format
 .SECONDARY:
 all: $(PROGS) $(UNIT_BINS)
 
@@ -105,20 +107,24 @@ test: all
 unit: $(UNIT_BINS)
 	@BUILD=$(BUILD) test/run --unit
 
-FUZZ_BUILD := build/fuzz
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -DJUNO_VERSION='"$(VERSION)"' -g -O1 -Ilib $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_BUILD   := build/fuzz
+FUZZ_TARGETS ?= $(patsubst test/fuzz/%.c,%,$(FUZZ_SRCS))
+# A UBSan report must stop the fuzzer like a crash, hence no recovery.
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -DJUNO_VERSION='"$(VERSION)"' -g -O1 -Ilib $(PKG_CFLAGS) \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(FUZZ_BUILD)/%: test/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	$(quiet) FUZZ $@
 	$(Q)clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
-fuzz: $(patsubst test/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
-	@set -e; for f in $^; do \
-	    name=$$(basename $$f); corpus=$(FUZZ_BUILD)/corpus-$$name; mkdir -p $$corpus; \
-	    [ ! -d test/fuzz/seeds/$$name ] || cp -n test/fuzz/seeds/$$name/* $$corpus/ 2>/dev/null || true; \
-	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$corpus 2>&1 | tail -n 3; \
-	done
+# Build the targets only.
+fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+
+# Each target for FUZZ_SECONDS, or FUZZ_RUNS executions when set (test/fuzz/run
+# prints runs, exec/s, cov and ft per target: the figures of docs/fuzzing.md).
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) \
+	    test/fuzz/run $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
