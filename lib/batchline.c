@@ -1,0 +1,112 @@
+/* batchline.c: the text format of `juno batch` (see batchline.h). */
+#include "batchline.h"
+#include "cli.h"
+
+#include <string.h>
+
+static int
+hex_digit(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+long
+batchline_unescape(const char *in, size_t len, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c != '\\') {
+            out[o++] = c;
+            continue;
+        }
+        if (++i >= len) return -1;
+        switch (in[i]) {
+        case 't': out[o++] = '\t'; break;
+        case 'n': out[o++] = '\n'; break;
+        case 'r': out[o++] = '\r'; break;
+        case '0': out[o++] = '\0'; break;
+        case '\\': out[o++] = '\\'; break;
+        case 'x': {
+            int hi = i + 1 < len ? hex_digit((unsigned char)in[i + 1]) : -1;
+            int lo = i + 2 < len ? hex_digit((unsigned char)in[i + 2]) : -1;
+            if (hi < 0 || lo < 0) return -1;
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+            break;
+        }
+        default: return -1;
+        }
+    }
+    return (long)o;
+}
+
+size_t
+batchline_escape(const uint8_t *p, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = p[i];
+        char e = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\\' ? '\\' : 0;
+        if (e) {
+            out[o++] = '\\';
+            out[o++] = e;
+        } else if (c < 0x20 || c == 0x7F) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    return o;
+}
+
+static const struct batchline_cmd *
+find_cmd(const struct batchline_syntax *syn, const char *name)
+{
+    for (size_t i = 0; i < syn->ncmds; i++)
+        if (strcmp(name, syn->cmds[i].name) == 0) return &syn->cmds[i];
+    return NULL;
+}
+
+int
+batchline_parse(const struct batchline_syntax *syn, char *line, size_t len, struct batchline *out,
+                const char **why)
+{
+    (void)len;
+    char *f[BATCHLINE_MAX_FIELDS + 1]; /* one more: the rest of a line with too many */
+    int n = 0;
+    f[n++] = line;
+    for (char *p = line; *p && n < BATCHLINE_MAX_FIELDS + 1; p++)
+        if (*p == '\t') *p = '\0', f[n++] = p + 1;
+    memset(out, 0, sizeof(*out));
+    const struct batchline_cmd *cmd = find_cmd(syn, f[0]);
+    if (cmd == NULL) return *why = syn->unknown, -1;
+    out->kind = cmd->kind;
+    if (cmd->fields == 4 && n == 4) {
+        uint64_t v;
+        if (cli_parse_u64(f[3], 1, UINT32_MAX, &v) != 0)
+            return *why = "bad VERSION (1 to 4294967295)", -1;
+        out->version = (uint32_t)v;
+    }
+    if (n < 2) return *why = "missing KEY", -1;
+    if (n > cmd->fields) return *why = "too many fields", -1;
+    long k = batchline_unescape(f[1], strlen(f[1]), f[1]);
+    if (k < 0) return *why = "bad escape in KEY", -1;
+    out->key = f[1];
+    out->klen = (size_t)k;
+    out->val = "";
+    if (n >= 3) {
+        long v = batchline_unescape(f[2], strlen(f[2]), f[2]);
+        if (v < 0) return *why = "bad escape in VALUE", -1;
+        out->val = f[2];
+        out->vlen = (size_t)v;
+    }
+    return 0;
+}
