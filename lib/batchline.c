@@ -67,11 +67,13 @@ batchline_escape(const uint8_t *p, size_t len, char *out)
     return o;
 }
 
+/* The command named by the len bytes at name, or NULL. */
 static const struct batchline_cmd *
-find_cmd(const struct batchline_syntax *syn, const char *name)
+find_cmd(const struct batchline_syntax *syn, const char *name, size_t len)
 {
     for (size_t i = 0; i < syn->ncmds; i++)
-        if (strcmp(name, syn->cmds[i].name) == 0) return &syn->cmds[i];
+        if (strlen(syn->cmds[i].name) == len && memcmp(name, syn->cmds[i].name, len) == 0)
+            return &syn->cmds[i];
     return NULL;
 }
 
@@ -79,31 +81,38 @@ int
 batchline_parse(const struct batchline_syntax *syn, char *line, size_t len, struct batchline *out,
                 const char **why)
 {
-    (void)len;
-    char *f[BATCHLINE_MAX_FIELDS + 1]; /* one more: the rest of a line with too many */
+    /* Fields by length, not by NUL: a NUL byte is data like any other, and
+     * stopping at one would drop the rest of the line without a word. One
+     * field more than a line may have holds the rest of a line with too many. */
+    char *f[BATCHLINE_MAX_FIELDS + 1];
+    size_t fl[BATCHLINE_MAX_FIELDS + 1];
     int n = 0;
-    f[n++] = line;
-    for (char *p = line; *p && n < BATCHLINE_MAX_FIELDS + 1; p++)
-        if (*p == '\t') *p = '\0', f[n++] = p + 1;
+    char *s = line, *end = line + len, *tab;
+    while (n < BATCHLINE_MAX_FIELDS && (tab = memchr(s, '\t', (size_t)(end - s))) != NULL) {
+        *tab = '\0';
+        f[n] = s, fl[n++] = (size_t)(tab - s);
+        s = tab + 1;
+    }
+    f[n] = s, fl[n++] = (size_t)(end - s);
     memset(out, 0, sizeof(*out));
-    const struct batchline_cmd *cmd = find_cmd(syn, f[0]);
+    const struct batchline_cmd *cmd = find_cmd(syn, f[0], fl[0]);
     if (cmd == NULL) return *why = syn->unknown, -1;
     out->kind = cmd->kind;
     if (cmd->fields == 4 && n == 4) {
         uint64_t v;
-        if (cli_parse_u64(f[3], 1, UINT32_MAX, &v) != 0)
+        if (strlen(f[3]) != fl[3] || cli_parse_u64(f[3], 1, UINT32_MAX, &v) != 0)
             return *why = "bad VERSION (1 to 4294967295)", -1;
         out->version = (uint32_t)v;
     }
     if (n < 2) return *why = "missing KEY", -1;
     if (n > cmd->fields) return *why = "too many fields", -1;
-    long k = batchline_unescape(f[1], strlen(f[1]), f[1]);
+    long k = batchline_unescape(f[1], fl[1], f[1]);
     if (k < 0) return *why = "bad escape in KEY", -1;
     out->key = f[1];
     out->klen = (size_t)k;
     out->val = "";
     if (n >= 3) {
-        long v = batchline_unescape(f[2], strlen(f[2]), f[2]);
+        long v = batchline_unescape(f[2], fl[2], f[2]);
         if (v < 0) return *why = "bad escape in VALUE", -1;
         out->val = f[2];
         out->vlen = (size_t)v;

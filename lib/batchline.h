@@ -7,7 +7,8 @@
  *
  * Which commands exist and how many fields each takes is the mode's (a
  * struct batchline_syntax). KEY and VALUE carry the batch escapes: \t \n \r
- * \\ \0 and \xHH; every other byte stands for itself. Output values are
+ * \\ \0 and \xHH; every other byte stands for itself, a raw NUL included
+ * (COMMAND and VERSION are plain text: a NUL there is refused). Output values are
  * written with the same escapes (batchline_escape): control bytes (< 0x20,
  * 0x7F) and the backslash escaped, the rest as is, so UTF-8 stays readable.
  */
@@ -42,7 +43,7 @@ struct batchline {
     uint32_t version; /* the VERSION field; 0 when absent */
 };
 
-/* Parse line (len bytes, newline removed, NUL-terminated at len), in place:
+/* Parse line (len bytes, newline removed, NULs allowed), in place:
  * tabs become NULs and the escapes of KEY and VALUE are undone, so the line
  * is no longer its text afterwards. Returns 0 with *out set, or -1 with *why
  * (static) saying what is wrong: the mode's unknown-command reason, "bad

@@ -102,6 +102,28 @@ UNIT_TEST(refusals)
     }
 }
 
+/* Found by test/fuzz/fuzz_batch: a raw NUL ended the line early, so what
+ * followed it was dropped without a word: "update k v<NUL> 0" became an
+ * unconditional update. A NUL is a byte like any other ("every other byte
+ * stands for itself"); the VERSION and the command are plain text. */
+UNIT_TEST(a_raw_nul_is_a_byte)
+{
+    char buf[64];
+    struct batchline l;
+    const char *why;
+    CHECK_EQ_I(parse("update\tk\tv\0\t0", 13, &l, &why, buf), -1);
+    CHECK(why != NULL && strcmp(why, "bad VERSION (1 to 4294967295)") == 0);
+    CHECK_EQ_I(parse("update\tk\tv\t5\0", 13, &l, &why, buf), -1);
+    CHECK(why != NULL && strcmp(why, "bad VERSION (1 to 4294967295)") == 0);
+    CHECK_EQ_I(parse("put\tk\0x\tv\0w", 11, &l, &why, buf), 0);
+    CHECK_MEM(l.key, l.klen, "k\0x", 3);
+    CHECK_MEM(l.val, l.vlen, "v\0w", 3);
+    CHECK_EQ_I(parse("get\0x\tk", 7, &l, &why, buf), -1);
+    CHECK(why != NULL && strcmp(why, "unknown command (get, put, update or del)") == 0);
+    CHECK_EQ_I(parse("get\tk\0\tv", 8, &l, &why, buf), -1);
+    CHECK(why != NULL && strcmp(why, "too many fields") == 0);
+}
+
 int
 main(void)
 {
@@ -109,5 +131,6 @@ main(void)
     RUN(unescape);
     RUN(lines);
     RUN(refusals);
+    RUN(a_raw_nul_is_a_byte);
     return unit_done();
 }
