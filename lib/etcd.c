@@ -366,11 +366,20 @@ post_one(struct etcd *e, const char *url, const char *path, const char *body, cJ
         *rc_next = cc == CURLE_OPERATION_TIMEDOUT ? JUNO_ETIMEDOUT : JUNO_EUNAVAIL;
         return 1;
     }
-    cJSON *root = b.p ? cJSON_ParseWithLength(b.p, b.len) : NULL;
+    int rc = etcd__answer(url, path, status, b.p, b.len, out, rc_next);
+    free(b.p);
+    return rc;
+}
+
+int
+etcd__answer(const char *url, const char *path, long status, const char *body, size_t len,
+             cJSON **out, int *rc_next)
+{
+    cJSON *root = body != NULL && len > 0 ? cJSON_ParseWithLength(body, len) : NULL;
     if (root == NULL || !cJSON_IsObject(root)) {
-        etcd__seterr("%s%s: HTTP %ld: not a JSON object: %.80s", url, path, status,
-                     b.p ? b.p : "(empty)");
-        free(b.p);
+        int show = body != NULL ? (int)(len < 80 ? len : 80) : 0;
+        etcd__seterr("%s%s: HTTP %ld: not a JSON object: %.*s%s", url, path, status, show,
+                     show ? body : "", show ? "" : "(empty)");
         cJSON_Delete(root);
         if (status >= 500) {
             *rc_next = JUNO_EUNAVAIL;
@@ -378,7 +387,6 @@ post_one(struct etcd *e, const char *url, const char *path, const char *body, cJ
         }
         return JUNO_EPROTO;
     }
-    free(b.p);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "error");
     if (status != 200 || msg != NULL) {
         int64_t code = etcd__i64(root, "code");
@@ -446,9 +454,11 @@ done:
 
 /* ---- kv ---- */
 
-static int
-parse_kvs(const cJSON *res, struct etcd_kvs *out)
+int
+etcd__range_answer(const cJSON *res, struct etcd_kvs *out)
 {
+    memset(out, 0, sizeof(*out));
+    out->revision = etcd__i64(cJSON_GetObjectItemCaseSensitive(res, "header"), "revision");
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(res, "kvs");
     size_t n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
     if (n > 0 && (out->kvs = calloc(n, sizeof(*out->kvs))) == NULL) return JUNO_ENOMEM;
@@ -456,7 +466,10 @@ parse_kvs(const cJSON *res, struct etcd_kvs *out)
     cJSON_ArrayForEach(it, arr)
     {
         int rc = etcd__kv_parse(it, &out->kvs[out->n]);
-        if (rc < 0) return rc;
+        if (rc < 0) {
+            etcd_kvs_deinit(out);
+            return rc;
+        }
         out->n++;
     }
     return 0;
@@ -469,10 +482,8 @@ etcd_get(struct etcd *e, const char *key, int prefix, struct etcd_kvs *out)
     cJSON *req = cJSON_CreateObject(), *res;
     int rc = post(e, "/v3/kv/range", req, req ? etcd__add_key(req, key, prefix) : 0, &res);
     if (rc < 0) return rc;
-    out->revision = etcd__i64(cJSON_GetObjectItemCaseSensitive(res, "header"), "revision");
-    rc = parse_kvs(res, out);
+    rc = etcd__range_answer(res, out);
     cJSON_Delete(res);
-    if (rc < 0) etcd_kvs_deinit(out);
     return rc;
 }
 
