@@ -33,7 +33,14 @@ struct curl_slist *etcd__headers(void);
 /* A base64 string field of obj for key, or NULL. */
 cJSON *etcd__b64_field(cJSON *obj, const char *name, const char *data, size_t len);
 
-/* obj[name] as int64: string or number; 0 when absent. */
+/* obj[name] as int64 (the gateway sends strings, accepts numbers): a string
+ * of decimal digits with an optional '-', or an integral JSON number, within
+ * int64; 0 when absent. Returns 0, or JUNO_EPROTO with *out 0 and
+ * etcd_strerror() set for any other value. */
+int etcd__i64_get(const cJSON *obj, const char *name, int64_t *out);
+
+/* etcd__i64_get's value for a field that only informs: 0 when absent or not
+ * an int64. */
 int64_t etcd__i64(const cJSON *obj, const char *name);
 
 /* Fill kv (owned by the caller) from a gateway kv object. Returns 0,

@@ -129,7 +129,8 @@ stream(struct etcd__wstate *s, unsigned k, const volatile int *stop)
     s->line.len = 0;
     cJSON *req = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(req, "create_request");
     char rev[24];
-    snprintf(rev, sizeof(rev), "%lld", (long long)(s->last + 1));
+    /* last + 1, but never past int64: a peer's revision may be anything */
+    snprintf(rev, sizeof(rev), "%lld", (long long)(s->last < INT64_MAX ? s->last + 1 : s->last));
     if (cr == NULL || etcd__add_key(cr, s->key, s->prefix) < 0 ||
         !cJSON_AddStringToObject(cr, "start_revision", rev) ||
         !cJSON_AddTrueToObject(cr, "progress_notify")) {

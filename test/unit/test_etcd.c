@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "etcd.h"
+#include "etcd_int.h"
 
 #include <netinet/in.h>
 #include <pthread.h>
@@ -58,6 +59,81 @@ UNIT_TEST(prefix_end)
     CHECK_EQ_I(etcd_prefix_end("", out, sizeof(out)), 1);
     CHECK_EQ_I(out[0], 0);
     CHECK_EQ_I(etcd_prefix_end("/juno/c/", out, 4), JUNO_EMSGSIZE);
+}
+
+/* A 200 answer with body, read as etcd_get reads it. */
+static int
+range_of(const char *body, struct etcd_kvs *out)
+{
+    cJSON *res = NULL;
+    int next = 0;
+    int rc = etcd__answer("http://t", "/v3/kv/range", 200, body, strlen(body), &res, &next);
+    if (rc != 0) return rc;
+    rc = etcd__range_answer(res, out);
+    cJSON_Delete(res);
+    return rc;
+}
+
+/* Found by test/fuzz/fuzz_etcd: an int64 field given as a JSON number out of
+ * int64's range was converted anyway (undefined behaviour), and a string one
+ * was clamped or cut at its first bad byte. Such an answer is not etcd's: it
+ * is refused, and nothing of it is kept. */
+UNIT_TEST(answer_int64_fields_out_of_range_are_refused)
+{
+    static const char *const bad[] = {
+        "{\"kvs\":[{\"key\":\"AA==\",\"mod_revision\":1e300}]}",
+        "{\"kvs\":[{\"key\":\"AA==\",\"mod_revision\":-1e19}]}",
+        "{\"kvs\":[{\"key\":\"AA==\",\"version\":1.5}]}",
+        "{\"kvs\":[{\"key\":\"AA==\",\"version\":\"12abc\"}]}",
+        "{\"kvs\":[{\"key\":\"AA==\",\"lease\":\"\"}]}",
+        "{\"kvs\":[{\"key\":\"AA==\",\"create_revision\":true}]}",
+        "{\"kvs\":[{\"key\":\"AA==\"},{\"key\":\"AA==\",\"lease\":\"9223372036854775808\"}]}",
+        "{\"header\":{\"revision\":\"99999999999999999999\"}}",
+        "{\"header\":{\"revision\":3.5444e112}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct etcd_kvs kvs;
+        CHECK_EQ_I(range_of(bad[i], &kvs), JUNO_EPROTO);
+        CHECK(kvs.n == 0 && kvs.kvs == NULL);
+    }
+    struct etcd_kvs kvs;
+    CHECK_EQ_I(range_of("{\"header\":{\"revision\":\"5\"},\"kvs\":[{\"key\":\"L2E=\","
+                        "\"create_revision\":7,\"mod_revision\":\"9223372036854775807\","
+                        "\"version\":\"-9223372036854775808\",\"lease\":\"2324035579033170730\"}]}",
+                        &kvs),
+               0);
+    CHECK_EQ_U(kvs.n, 1);
+    CHECK_EQ_I(kvs.revision, 5);
+    if (kvs.n == 1) {
+        CHECK(strcmp(kvs.kvs[0].key, "/a") == 0);
+        CHECK_EQ_I(kvs.kvs[0].create_revision, 7);
+        CHECK_EQ_I(kvs.kvs[0].mod_revision, INT64_MAX);
+        CHECK_EQ_I(kvs.kvs[0].version, INT64_MIN);
+        CHECK_EQ_I(kvs.kvs[0].lease, 2324035579033170730LL);
+    }
+    etcd_kvs_deinit(&kvs);
+}
+
+/* Found by test/fuzz/fuzz_etcd: "kvs" as an object (not an array) had its
+ * members read into an array of none: a NULL dereference in every etcd_get
+ * caller. Anything but an array there is refused. */
+UNIT_TEST(answer_kvs_not_an_array_is_refused)
+{
+    static const char *const bad[] = {
+        "{\"kvs\":{\"a\":{\"key\":\"AA==\"}}}",
+        "{\"kvs\":{\"a\":1,\"b\":2}}",
+        "{\"kvs\":\"AA==\"}",
+        "{\"kvs\":null}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct etcd_kvs kvs;
+        CHECK_EQ_I(range_of(bad[i], &kvs), JUNO_EPROTO);
+        CHECK(kvs.n == 0 && kvs.kvs == NULL);
+    }
+    struct etcd_kvs kvs;
+    CHECK_EQ_I(range_of("{\"kvs\":[]}", &kvs), 0);
+    CHECK_EQ_U(kvs.n, 0);
+    etcd_kvs_deinit(&kvs);
 }
 
 UNIT_TEST(endpoints_parse)
@@ -491,6 +567,8 @@ main(void)
 {
     RUN(base64_vectors);
     RUN(prefix_end);
+    RUN(answer_int64_fields_out_of_range_are_refused);
+    RUN(answer_kvs_not_an_array_is_refused);
     RUN(endpoints_parse);
     if (etcd_setup() != 0) {
         printf("ok %d - etcd integration # SKIP no etcd could be started\n", ++unit_n);
