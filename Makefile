@@ -110,7 +110,7 @@ unit: $(UNIT_BINS)
 FUZZ_BUILD   := build/fuzz
 FUZZ_TARGETS ?= $(patsubst test/fuzz/%.c,%,$(FUZZ_SRCS))
 # A UBSan report must stop the fuzzer like a crash, hence no recovery.
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -DJUNO_VERSION='"$(VERSION)"' -g -O1 -Ilib $(PKG_CFLAGS) \
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -DJUNO_VERSION='"$(VERSION)"' $(WARN) -g -O1 -Ilib $(PKG_CFLAGS) \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(FUZZ_BUILD)/%: test/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
