@@ -6,6 +6,7 @@
 #   make SAN=1 test  the same under AddressSanitizer + UBSan (objects in build/san/)
 #   make fuzz        run each libFuzzer target for FUZZ_SECONDS, or FUZZ_RUNS
 #                    executions (clang); FUZZ_TARGETS="fuzz_map ..." picks some
+#   make fuzz-merge  add what the runs found to test/fuzz/seeds/ (docs/fuzzing.md)
 #   make install     PREFIX=/usr/local: programs, man pages, completions
 #   V=1              show full commands
 
@@ -71,7 +72,7 @@ UNIT_SRCS  := $(wildcard test/unit/test_*.c)
 UNIT_BINS  := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
 FUZZ_SRCS  := $(wildcard test/fuzz/fuzz_*.c)
 
-.PHONY: all deps test unit fuzz fuzz-build install clean format check-format
+.PHONY: all deps test unit fuzz fuzz-build fuzz-merge install clean format check-format
 .SECONDARY:
 all: $(PROGS) $(UNIT_BINS)
 
@@ -125,6 +126,17 @@ fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 fuzz: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) \
 	    test/fuzz/run $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+
+# Fold each target's working corpus (after a long run) into its committed
+# seeds, test/fuzz/seeds/NAME/: only inputs that reach an edge the seeds do
+# not are added (-use_counters=0: edges, not hit counts), so it stays small.
+fuzz-merge: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p test/fuzz/seeds/$$t; \
+	    $(FUZZ_BUILD)/$$t -merge=1 -use_counters=0 test/fuzz/seeds/$$t $(FUZZ_BUILD)/corpus-$$t \
+	        >$(FUZZ_BUILD)/$$t-merge.log 2>&1 || { tail -n 5 $(FUZZ_BUILD)/$$t-merge.log; exit 1; }; \
+	    echo "fuzz-merge: $$t: $$(ls test/fuzz/seeds/$$t | wc -l) seeds"; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8

@@ -3,8 +3,8 @@
  *
  * The input is a batch on stdin: it is cut into lines as getline does (the
  * newline removed, every other byte kept, NULs included) and each line is
- * parsed with a command table shaped like the modes' (2, 3 and 4 fields, an
- * alias). Checks:
+ * parsed with the proxy mode's command table (2, 3 and 4 fields, an alias).
+ * Checks:
  *   - the verdict, kind, KEY, VALUE and VERSION agree with a plain reference
  *     reading of the same bytes (split at tabs over the whole line, unescape
  *     each field), so no byte of a line is ignored or misread;
@@ -25,9 +25,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { GET, PUT, UPDATE, DEL };
+/* The table of src/juno-cli/proxy_batch.c (store_batch.c's is a part of it). */
+enum { GET, PUT, CREATE, UPDATE, DEL };
 static const struct batchline_cmd cmds[] = {
-    {"get", GET, 2}, {"put", PUT, 3}, {"set", PUT, 3}, {"update", UPDATE, 4}, {"del", DEL, 2},
+    {"get", GET, 2},       {"put", PUT, 3},       {"set", PUT, 3},
+    {"create", CREATE, 3}, {"update", UPDATE, 4}, {"del", DEL, 2},
 };
 static const struct batchline_syntax syn = {cmds, sizeof(cmds) / sizeof(cmds[0]), "unknown"};
 
