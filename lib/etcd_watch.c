@@ -73,6 +73,11 @@ etcd__watch_message(struct etcd__wstate *s, const char *text, size_t len)
     }
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(res, "events");
     if (cJSON_IsArray(events) && cJSON_GetArraySize(events) > 0) {
+        /* One revision may change several keys (a txn, a prefix delete, a
+         * lease's keys): their events come in one message, all at that
+         * revision. So a repeat is an event at or below the revision seen
+         * before this message; within it, revisions may only stay or grow. */
+        int64_t seen = s->last;
         const cJSON *it;
         cJSON_ArrayForEach(it, events)
         {
@@ -81,7 +86,7 @@ etcd__watch_message(struct etcd__wstate *s, const char *text, size_t len)
                 s->broken = 1;
                 break;
             }
-            if (kv.mod_revision > s->last) { /* never deliver a change twice */
+            if (kv.mod_revision > seen && kv.mod_revision >= s->last) {
                 const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type");
                 int del = cJSON_IsString(type) ? strcmp(type->valuestring, "DELETE") == 0
                                                : cJSON_IsNumber(type) && type->valueint == 1;

@@ -10,8 +10,8 @@
  *     (a message may arrive cut anywhere);
  *   - an event is a PUT or a DELETE whose kv has NUL-terminated key and
  *     value (value_len bytes), and revision == kv.mod_revision; revisions
- *     strictly increase from the starting one (never delivered twice), and
- *     the resume point (last) never goes back;
+ *     are above the starting one and never go down (events of one message may
+ *     share one: a txn), and the resume point (last) never goes back;
  *   - the callback returns all the bytes, or 0 exactly when the stream is
  *     broken; nothing is delivered after that.
  * Anything else aborts.
@@ -53,7 +53,9 @@ on_event(void *arg, const struct etcd_event *ev)
     const struct etcd_kv *kv = ev->kv;
     if (kv == NULL || kv->key == NULL || kv->value == NULL || kv->value[kv->value_len] != '\0')
         abort();
-    if (ev->revision != kv->mod_revision || ev->revision <= g->prev) abort();
+    /* several events of one message may share a revision (one txn) */
+    if (ev->revision != kv->mod_revision || ev->revision < g->prev) abort();
+    if (ev->revision <= START_REV) abort();
     g->prev = ev->revision;
     g->n++;
     mix(g, &ev->type, sizeof(ev->type));

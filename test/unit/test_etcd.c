@@ -136,6 +136,40 @@ UNIT_TEST(answer_kvs_not_an_array_is_refused)
     etcd_kvs_deinit(&kvs);
 }
 
+struct cutlog {
+    char text[512];
+    size_t len;
+};
+
+static void
+cutlog_event(void *arg, const struct etcd_event *ev)
+{
+    struct cutlog *g = arg;
+    g->len += (size_t)snprintf(g->text + g->len, sizeof(g->text) - g->len, "%s %s=%s@%lld;",
+                               ev->type == ETCD_EV_DELETE ? "DEL" : "PUT", ev->kv->key,
+                               ev->kv->value, (long long)ev->revision);
+}
+
+/* One revision may change several keys (a txn, a prefix delete, a lease's
+ * keys): etcd sends their events in one message, all at that revision. Each
+ * must be delivered; only events at or below the revision already seen
+ * before the message are repeats. */
+UNIT_TEST(watch_delivers_every_event_of_a_revision)
+{
+    char msg[] = "{\"result\":{\"events\":["
+                 "{\"kv\":{\"key\":\"L2E=\",\"mod_revision\":\"23\"}},"
+                 "{\"kv\":{\"key\":\"L2I=\",\"mod_revision\":\"23\"}},"
+                 "{\"type\":\"DELETE\",\"kv\":{\"key\":\"L2M=\",\"mod_revision\":\"23\"}}]}}\n"
+                 "{\"result\":{\"events\":[{\"kv\":{\"key\":\"L2E=\",\"mod_revision\":\"23\"}},"
+                 "{\"kv\":{\"key\":\"L2Q=\",\"mod_revision\":\"24\"}}]}}\n";
+    struct cutlog g = {.len = 0};
+    struct etcd__wstate s = {.fn = cutlog_event, .arg = &g, .last = 22};
+    CHECK_EQ_U(etcd__watch_data(msg, 1, strlen(msg), &s), strlen(msg));
+    free(s.line.p);
+    CHECK(strcmp(g.text, "PUT /a=@23;PUT /b=@23;DEL /c=@23;PUT /d=@24;") == 0);
+    CHECK_EQ_I(s.last, 24);
+}
+
 UNIT_TEST(endpoints_parse)
 {
     char err[128];
@@ -569,6 +603,7 @@ main(void)
     RUN(prefix_end);
     RUN(answer_int64_fields_out_of_range_are_refused);
     RUN(answer_kvs_not_an_array_is_refused);
+    RUN(watch_delivers_every_event_of_a_revision);
     RUN(endpoints_parse);
     if (etcd_setup() != 0) {
         printf("ok %d - etcd integration # SKIP no etcd could be started\n", ++unit_n);
