@@ -111,18 +111,23 @@ etcd__watch_data(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct etcd__wstate *s = arg;
     size_t n = size * nmemb;
+    /* Search only the new bytes and move the rest once: a long message comes
+     * in many pieces, a piece may hold many messages, and neither may cost
+     * time quadratic in its size. */
+    size_t from = s->line.len, done = 0;
     if (etcd__buf_write(data, 1, n, &s->line) != n) {
         etcd__seterr("watch: a message over %u bytes", ETCD_RESPONSE_MAX);
         s->broken = 1;
         return 0;
     }
     char *nl;
-    while (!s->broken && (nl = memchr(s->line.p, '\n', s->line.len)) != NULL) {
-        size_t m = (size_t)(nl - s->line.p);
-        etcd__watch_message(s, s->line.p, m);
-        memmove(s->line.p, nl + 1, s->line.len - m - 1);
-        s->line.len -= m + 1;
+    while (!s->broken && (nl = memchr(s->line.p + from, '\n', s->line.len - from)) != NULL) {
+        size_t end = (size_t)(nl - s->line.p);
+        etcd__watch_message(s, s->line.p + done, end - done);
+        done = from = end + 1;
     }
+    memmove(s->line.p, s->line.p + done, s->line.len - done);
+    s->line.len -= done;
     return s->broken ? 0 : n;
 }
 

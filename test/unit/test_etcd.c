@@ -170,6 +170,35 @@ UNIT_TEST(watch_delivers_every_event_of_a_revision)
     CHECK_EQ_I(s.last, 24);
 }
 
+/* The watch stream's decoder gives the same events however curl cuts the
+ * bytes, the last line without its newline included. */
+UNIT_TEST(watch_stream_cut_anywhere)
+{
+    static const char stream[] =
+        "{\"result\":{\"header\":{\"revision\":\"18\"},\"created\":true}}\n"
+        "{\"result\":{\"events\":[{\"kv\":{\"key\":\"L2E=\",\"mod_revision\":\"19\","
+        "\"value\":\"eA==\"}},{\"kv\":{\"key\":\"L2I=\",\"mod_revision\":\"19\"}}]}}\r\n"
+        "\n{\"result\":{\"header\":{\"revision\":\"25\"}}}\n"
+        "{\"result\":{\"events\":[{\"type\":\"DELETE\",\"kv\":{\"key\":\"L2E=\","
+        "\"mod_revision\":\"26\"}}]}}";
+    size_t n = sizeof(stream) - 1;
+    for (size_t piece = 1; piece <= n; piece++) {
+        struct cutlog g = {.len = 0};
+        struct etcd__wstate s = {.fn = cutlog_event, .arg = &g, .last = 10};
+        char buf[sizeof(stream)];
+        memcpy(buf, stream, n);
+        for (size_t off = 0; off < n; off += piece) {
+            size_t k = n - off < piece ? n - off : piece;
+            CHECK_EQ_U(etcd__watch_data(buf + off, 1, k, &s), k);
+        }
+        etcd__watch_message(&s, s.line.p, s.line.len); /* the last line, as stream() does */
+        free(s.line.p);
+        CHECK(strcmp(g.text, "PUT /a=x@19;PUT /b=@19;DEL /a=@26;") == 0);
+        CHECK_EQ_I(s.last, 26);
+        CHECK(s.created && !s.broken);
+    }
+}
+
 UNIT_TEST(endpoints_parse)
 {
     char err[128];
@@ -604,6 +633,7 @@ main(void)
     RUN(answer_int64_fields_out_of_range_are_refused);
     RUN(answer_kvs_not_an_array_is_refused);
     RUN(watch_delivers_every_event_of_a_revision);
+    RUN(watch_stream_cut_anywhere);
     RUN(endpoints_parse);
     if (etcd_setup() != 0) {
         printf("ok %d - etcd integration # SKIP no etcd could be started\n", ++unit_n);
