@@ -609,6 +609,21 @@ UNIT_TEST(watch_snapshot_events_restart_compaction)
     CHECK(wlog_wait(&l, n0 + 1, "SNAPSHOT 3 /t/w/b=2 /t/w/c=3 /t/w/d=4") > n0);
     etcd_put(E, "/t/w/e", "5", 1, 0, NULL);
     CHECK(wlog_wait(&l, n0 + 1, "PUT /t/w/e=5") > n0);
+
+    /* one revision changing several keys (a txn, a prefix delete): etcd sends
+     * their events in one message, and each one is delivered */
+    struct etcd_op two[] = {{ETCD_OP_PUT, "/t/w/f", "6", 1, 0}, {ETCD_OP_PUT, "/t/w/g", "7", 1, 0}};
+    int ok = 0;
+    CHECK_EQ_I(etcd_txn(E, NULL, 0, two, 2, &ok, NULL), 0);
+    CHECK(wlog_wait(&l, n0 + 1, "PUT /t/w/f=6") > n0);
+    CHECK(wlog_wait(&l, n0 + 1, "PUT /t/w/g=7") > n0);
+    CHECK_EQ_I(etcd_delete(E, "/t/w/", 1, NULL), 0);
+    static const char *const gone[] = {"b", "c", "d", "e", "f", "g"};
+    for (size_t k = 0; k < sizeof(gone) / sizeof(gone[0]); k++) {
+        char want[32];
+        snprintf(want, sizeof(want), "DELETE /t/w/%s", gone[k]);
+        CHECK(wlog_wait(&l, n0 + 1, want) > n0);
+    }
     etcd_watch_stop(w);
 }
 
