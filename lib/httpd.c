@@ -4,8 +4,9 @@
  * header block is there it is parsed (lib/httpreq.c) and answered; while the
  * answer is being written the connection does not read, so a client
  * pipelining requests gets them answered one after the other and never makes
- * the server buffer more than one response per connection. A request line that is already wrong
- * (bytes that no request line holds) is refused without waiting for the rest.
+ * the server buffer more than one response per connection. A request line
+ * that is already wrong (bytes that no request line holds) is refused without
+ * waiting for the rest.
  */
 #include "httpd.h"
 
