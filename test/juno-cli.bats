@@ -362,7 +362,14 @@ is_uuid4() {
         grep -q " $st\$" <<<"$lookup" || continue
         juno --store "$st" --map "$MAP" prepare-set "${K}k" locked --rid "$rid" >/dev/null
     done
-    run --separate-stderr j --retries 0 put "${K}k" v
+    # the proxy retries RecordLocked within its --deadline: one whose deadline
+    # (150 ms) ends before the stores' lock answers it RecordLocked
+    local p2
+    read -r p2 < <(free_ports 1)
+    juno-proxy --listen "127.0.0.1:$p2" --map "$MAP" --deadline 150 2>>"$BATS_FILE_TMPDIR/proxy2.log" &
+    echo $! >>"$BATS_FILE_TMPDIR/pids"
+    wait_started juno-proxy "$BATS_FILE_TMPDIR/proxy2.log" $! juno -s "127.0.0.1:$p2" --timeout 200 --retries 0 ping
+    run --separate-stderr juno -s "127.0.0.1:$p2" --retries 0 put "${K}k" v
     echo "put without retries: $status: $stderr" >&2
     [ "$status" -eq 75 ]
     [[ "$stderr" == *"RecordLocked"* ]]

@@ -418,6 +418,29 @@ key_on() {
     [ "$status" -eq 0 ]
 }
 
+@test "unconditional writes of the same keys through two proxies at once: no RecordLocked reaches a client" {
+    start_stores
+    start_proxy
+    local p2 b1 b2
+    read -r p2 < <(free_ports 1)
+    juno-proxy --listen "127.0.0.1:$p2" --map "$MAP" 2>>"$TMP/proxy2.log" &
+    echo $! >>"$TMP/pids"
+    wait_started juno-proxy "$TMP/proxy2.log" $! juno -s "127.0.0.1:$p2" --timeout 200 --retries 0 ping
+    # 20 keys, 2 x 8 connections x 8 in flight: the proxies' writes of one key
+    # meet at the stores' locks all the time; each proxy runs a RecordLocked
+    # again within its deadline instead of answering it
+    juno-bench -s "$PROXY" -c 8 -P 8 -r 20 -n 8000 -t set,del --json >"$TMP/b1.json" 2>"$TMP/b1.err" &
+    b1=$!
+    juno-bench -s "127.0.0.1:$p2" -c 8 -P 8 -r 20 -n 8000 -t set,del --json >"$TMP/b2.json" 2>"$TMP/b2.err" &
+    b2=$!
+    echo "$b1 $b2" >>"$TMP/pids"
+    wait "$b1"
+    wait "$b2"
+    cat "$TMP"/b?.json "$TMP"/b?.err >&2
+    [ "$(grep -o '"errors":0,' "$TMP/b1.json" | wc -l)" -eq 2 ]
+    [ "$(grep -o '"errors":0,' "$TMP/b2.json" | wc -l)" -eq 2 ]
+}
+
 @test "2,000 random operations over 200 keys match an in-memory model" {
     start_stores
     start_proxy

@@ -177,8 +177,11 @@ handle_frame(struct conn *c, const uint8_t *frame, size_t len)
             reply_status(c, &m, WIRE_ST_BAD_PARAM, t0);
             return;
         }
+        /* as on the RESP face: one write of a key at a time, and a
+         * RecordLocked (another proxy's write of the key) run again within
+         * --deadline, so that no client sees it for an unconditional write */
         struct psink sink = {&native_sink, c, 0};
-        int rc = preq_start(w, &sink, &m, 0, t0);
+        int rc = preq_start(w, &sink, &m, PREQ_RETRY_LOCKED | PREQ_KEY_QUEUE, t0);
         if (rc != 0)
             reply_status(c, &m, rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER,
                          t0);
