@@ -346,7 +346,7 @@ key_on() {
     # z2 locked by B, so no quorum (it was Ok, with z2 counted unlocked)
     [ "$(pc update t ctr vA --version 2 | jfield status)" = RecordLocked ]
     # B commits version 3 on z1 and repairs z2 (which releases its lock)
-    bs z1 commit ctr --version 3 >/dev/null
+    bs z1 commit ctr --version 3 --last-modified $((lm + 1000)) >/dev/null
     bs z2 repair ctr vB --record-version 3 --last-modified $((lm + 1000)) >/dev/null
     [ "$(pc update t ctr vA --version 2 | jfield status)" = VersionConflict ]
     [ "$(pc get t ctr | jfield value)" = vB ]
