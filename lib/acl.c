@@ -254,7 +254,7 @@ acl_parse(const char *text, size_t len, const char *name, struct acl **out, char
     }
     struct acl *a = calloc(1, sizeof(*a));
     if (a == NULL) return JUNO_ENOMEM;
-    a->refs = 1;
+    atomic_init(&a->refs, 1);
     size_t cap = 0;
     int rc = 0;
     for (const char *s = text, *end = text + len; s < end && rc == 0;) {
@@ -323,14 +323,14 @@ acl_parse(const char *text, size_t len, const char *name, struct acl **out, char
 struct acl *
 acl_ref(struct acl *a)
 {
-    if (a) a->refs++;
+    if (a) atomic_fetch_add(&a->refs, 1);
     return a;
 }
 
 void
 acl_unref(struct acl *a)
 {
-    if (a && --a->refs == 0) acl__free(a);
+    if (a && atomic_fetch_sub(&a->refs, 1) == 1) acl__free(a);
 }
 
 const struct acl_user *

@@ -24,12 +24,14 @@
  *                  proxy's --resp-namespace)
  *   off            the user exists but cannot authenticate
  *
- * An ACL is immutable once parsed and reference-counted, so that a reload
- * (SIGHUP) swaps in a new one while requests still hold the old.
+ * An ACL is immutable once parsed and reference-counted (atomically: any
+ * thread), so that a reload (SIGHUP) swaps in a new one while connections
+ * still hold the old.
  */
 #ifndef JUNO_ACL_H
 #define JUNO_ACL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,7 +79,7 @@ struct acl_user {
 };
 
 struct acl {
-    int refs;
+    atomic_int refs;        /* any thread */
     struct acl_user *users; /* owned */
     size_t nusers;
 };

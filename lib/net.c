@@ -27,6 +27,42 @@ net_peer_name(const uv_tcp_t *tcp, char *out, size_t cap)
 }
 
 int
+net_is_loopback(const char *host)
+{
+    struct addrinfo *res;
+    char err[16];
+    if (net_resolve_listen(host, 1, &res, err, sizeof(err)) != 0) return 0;
+    int all = 1;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)a->ai_addr;
+            all &= (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        } else if (a->ai_family == AF_INET6) {
+            const struct in6_addr *in6 = &((const struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+            all &=
+                IN6_IS_ADDR_LOOPBACK(in6) || (IN6_IS_ADDR_V4MAPPED(in6) && in6->s6_addr[12] == 127);
+        } else {
+            all = 0;
+        }
+    }
+    freeaddrinfo(res);
+    return all;
+}
+
+int
+net_protected_mode(const char *host, uint16_t port, const char *what, int protected_, int insecure,
+                   const char *remedy, char *err, size_t errlen)
+{
+    if (protected_ || insecure || net_is_loopback(host)) return 0;
+    snprintf(err, errlen,
+             "refusing to serve %s on %s:%u, a non-loopback address, without protection: anyone "
+             "who can reach it could read and write every record. Give %s, or --insecure to "
+             "serve it open anyway",
+             what, host, port, remedy);
+    return JUNO_EPERM;
+}
+
+int
 net_resolve_listen(const char *host, uint16_t port, struct addrinfo **res, char *err, size_t errlen)
 {
     char portstr[8];

@@ -20,4 +20,16 @@ void net_peer_name(const uv_tcp_t *tcp, char *out, size_t cap);
 int net_resolve_listen(const char *host, uint16_t port, struct addrinfo **res, char *err,
                        size_t errlen);
 
+/* Whether every address host resolves to for listening is a loopback one
+ * (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104): 1, 0 (also "0.0.0.0", "::", and
+ * a host that does not resolve: the caller's listen reports that). */
+int net_is_loopback(const char *host);
+
+/* Protected mode (Redis's): refuse to serve host:port of a daemon with no
+ * protection on a non-loopback address. Returns 0 when host is loopback,
+ * protected or insecure; else JUNO_EPERM with the reason in err (what: "the
+ * JunoDB port", remedy: the options that protect it). */
+int net_protected_mode(const char *host, uint16_t port, const char *what, int protected_,
+                       int insecure, const char *remedy, char *err, size_t errlen);
+
 #endif

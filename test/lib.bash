@@ -15,6 +15,8 @@
 #                      true when a sanitizer build (make SAN=1) reported into
 #                      one of the logs; the reports go to stderr. A teardown
 #                      fails the test that caused them.
+#   ca NAME, cert NAME ISSUER [DAYS]
+#                      TLS test certificates in $C (below)
 
 free_ports() {
     python3 -c '
@@ -64,4 +66,20 @@ wait_started() {
     echo "$what did not start:" >&2
     cat "$log" >&2
     return 1
+}
+
+# TLS test certificates in directory $C (with $C/san.ext naming the hosts):
+#   ca NAME                a self-signed P-256 CA, $C/NAME.pem and .key
+#   cert NAME ISSUER [DAYS] a P-256 key and a certificate with subject
+#                          CN=NAME signed by CA ISSUER (DAYS negative: expired)
+ca() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$C/$1.key" \
+        -out "$C/$1.pem" -days 30 -subj "/CN=$1" 2>/dev/null
+}
+
+cert() {
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$C/$1.key" \
+        -out "$C/$1.csr" -subj "/CN=$1" 2>/dev/null
+    openssl x509 -req -in "$C/$1.csr" -CA "$C/$2.pem" -CAkey "$C/$2.key" -CAcreateserial \
+        -days "${3:-30}" -extfile "$C/san.ext" -out "$C/$1.pem" 2>/dev/null
 }

@@ -31,20 +31,6 @@ teardown() {
     return "$bad"
 }
 
-# cert NAME ISSUER [DAYS]: a P-256 key and a certificate for 127.0.0.1 and
-# localhost signed by ISSUER (a CA made by ca NAME).
-cert() {
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$C/$1.key" \
-        -out "$C/$1.csr" -subj "/CN=$1" 2>/dev/null
-    openssl x509 -req -in "$C/$1.csr" -CA "$C/$2.pem" -CAkey "$C/$2.key" -CAcreateserial \
-        -days "${3:-30}" -extfile "$C/san.ext" -out "$C/$1.pem" 2>/dev/null
-}
-
-ca() {
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$C/$1.key" \
-        -out "$C/$1.pem" -days 30 -subj "/CN=$1" 2>/dev/null
-}
-
 make_certs() {
     mkdir -p "$C"
     echo 'subjectAltName=IP:127.0.0.1,DNS:localhost' >"$C/san.ext"

@@ -9,7 +9,8 @@
  *   other 16-byte message, undecodable body   BadMsg (1) with the opaque
  *   Nop                                       echoed (flags 01: keepalive, idle
  *                                             timeout of the connection 24 h)
- *   Create Get Update Set Destroy             limits checked (BadParam, 7), then
+ *   Create Get Update Set Destroy             limits checked (BadParam, 7), the
+ *                                             --acl (ServiceDenied, 2: auth.h), then
  *                                             replicate.c (any number in flight)
  *   UDFGet, UDFSet, unknown client opcodes    NotSupported (28)
  *   storage opcodes (0x80 and up)             NotSupported (28), request echoed
@@ -33,6 +34,41 @@
 #include <string.h>
 
 #define FRAME_MS 5000 /* a message begun must be complete within this */
+
+/* A JunoDB-protocol connection: lib/conn's, with who the client is (--acl). */
+struct nconn {
+    struct conn c; /* first */
+    struct ident ident;
+    uint8_t ident_ready;   /* set at the first request, after the TLS handshake */
+    uint8_t denied_logged; /* a ServiceDenied was logged for this connection */
+};
+
+/* 0, or ServiceDenied when the client may not run m (logged once a connection). */
+static int
+acl_check(struct conn *c, const struct wire_msg *m)
+{
+    struct worker *w = c->data;
+    if (!auth_enabled(w->p)) return 0;
+    struct nconn *nc = (struct nconn *)c;
+    if (!nc->ident_ready) {
+        nc->ident_ready = 1;
+        ident_init(w->p, &nc->ident, conn_peer_subject(c));
+    }
+    /* a Get with a TTL extends the record's: a write */
+    int write = m->opcode != WIRE_OP_GET || (wire_meta_has(&m->meta, WIRE_F_TTL) && m->meta.ttl);
+    int st = ident_allows(w, &nc->ident, m->ns.ptr, m->ns.len, write);
+    if (st == 0) return 0;
+    pmetrics_acl_denied(w, PM_NATIVE);
+    if (!nc->denied_logged) {
+        nc->denied_logged = 1;
+        const char *subject = conn_peer_subject(c);
+        log_info("request refused by the acl (ServiceDenied) user=%s op=%s namespace=%.*s "
+                 "certificate=\"%s\" peer=%s",
+                 nc->ident.user ? nc->ident.name : "(none)", wire_opcode_name(m->opcode),
+                 (int)m->ns.len, (const char *)m->ns.ptr, subject ? subject : "", c->peer);
+    }
+    return st;
+}
 
 /* Room for n bytes of reply; NULL when c is closing or out of memory (then
  * closed, logged). */
@@ -177,6 +213,12 @@ handle_frame(struct conn *c, const uint8_t *frame, size_t len)
             reply_status(c, &m, WIRE_ST_BAD_PARAM, t0);
             return;
         }
+        int denied = acl_check(c, &m);
+        if (denied != 0) {
+            w->stats.errors++;
+            reply_status(c, &m, denied, t0);
+            return;
+        }
         /* as on the RESP face: one write of a key at a time, and a
          * RecordLocked (another proxy's write of the key) run again within
          * --deadline, so that no client sees it for an unconditional write */
@@ -229,13 +271,21 @@ native_close(struct conn *c)
 }
 
 static void
+native_free(struct conn *c)
+{
+    ident_deinit(&((struct nconn *)c)->ident);
+}
+
+static void
 native_tls_refused(struct conn *c, int reason)
 {
     pmetrics_tls_refused(c->data, PM_NATIVE, reason);
 }
 
 static const struct conn_proto native_proto = {
+    .size = sizeof(struct nconn),
     .what = "connection",
+    .free = native_free,
     .frame = conn_wire_frame,
     .handle = handle_frame,
     .bad_frame = native_bad_frame,

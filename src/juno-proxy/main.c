@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "error.h"
 #include "log.h"
+#include "net.h"
 #include "tls.h"
 
 #include <getopt.h>
@@ -88,14 +89,22 @@ static const char usage_text[] =
     "      --tls-max-handshakes N client TLS handshakes in progress at once, per thread\n"
     "                             and port; a connection beyond them is refused at\n"
     "                             once (default 256)\n"
-    "      --check-config         check options, map and TLS files, print the result,\n"
+    "      --acl FILE             users and the namespaces each may read or write\n"
+    "                             (docs/security.md); re-read on SIGHUP. JunoDB clients\n"
+    "                             are known by their certificate, RESP clients by AUTH\n"
+    "      --hash-password        read a password on stdin, print its hash for --acl,\n"
     "                             exit\n"
+    "      --insecure             serve a non-loopback address with neither TLS nor\n"
+    "                             --acl (refused otherwise: anyone who can reach the\n"
+    "                             port could read and write everything)\n"
+    "      --check-config         check options, map, TLS and ACL files, print the\n"
+    "                             result, exit\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit\n"
     "\n"
     "Signals: TERM/INT stop accepting, finish the requests in flight and exit 0 (a\n"
     "second INT exits at once); HUP reopens the log file, re-reads the TLS files\n"
-    "(open connections keep theirs) and the map.\n"
+    "(open connections keep theirs), the ACL (a bad file keeps the old) and the map.\n"
     "\n" CLI_EXIT_CODES_HELP;
 
 enum {
@@ -122,7 +131,10 @@ enum {
     OPT_UP_TLS_KEY,
     OPT_UP_TLS_CA,
     OPT_TLS_HS_TIMEOUT,
-    OPT_TLS_MAX_HS
+    OPT_TLS_MAX_HS,
+    OPT_ACL,
+    OPT_HASH_PW,
+    OPT_INSECURE
 };
 
 static const struct option long_opts[] = {
@@ -154,6 +166,9 @@ static const struct option long_opts[] = {
     {"upstream-tls-ca", required_argument, NULL, OPT_UP_TLS_CA},
     {"tls-handshake-timeout", required_argument, NULL, OPT_TLS_HS_TIMEOUT},
     {"tls-max-handshakes", required_argument, NULL, OPT_TLS_MAX_HS},
+    {"acl", required_argument, NULL, OPT_ACL},
+    {"hash-password", no_argument, NULL, OPT_HASH_PW},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -205,6 +220,9 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_TLS_MAX_HS:
             c->tls_max_handshakes = (unsigned)cli_opt_u64("tls-max-handshakes", optarg, 1, 1000000);
             break;
+        case OPT_ACL: c->acl_path = optarg; break;
+        case OPT_HASH_PW: exit(auth_hash_password_main(0));
+        case OPT_INSECURE: c->insecure = 1; break;
         case OPT_CHECK: *check_only = 1; break;
         case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
@@ -457,6 +475,7 @@ on_signal(uv_signal_t *h, int signum)
         int rc = log_reopen();
         if (rc != 0) log_error("cannot reopen log: %s", error_str(rc));
         reload_tls(p);
+        auth_reload(p);
         reload_map(p);
         return;
     }
@@ -534,6 +553,14 @@ main(int argc, char **argv)
         if ((p->up_tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)
             cli_die(EX_CONFIG, "%s", err);
     }
+    if (auth_init(p, err, sizeof(err)) != 0) cli_die(EX_CONFIG, "invalid --acl: %s", err);
+    const char *remedy = "--tls-cert/--tls-key (and --tls-ca for client certificates) or --acl";
+    int guarded = c->tls_cert != NULL || c->acl_path != NULL;
+    if (net_protected_mode(c->listen_host, c->listen_port, "the JunoDB port", guarded, c->insecure,
+                           remedy, err, sizeof(err)) != 0 ||
+        (c->resp_port && net_protected_mode(c->resp_host, c->resp_port, "the RESP port", guarded,
+                                            c->insecure, remedy, err, sizeof(err)) != 0))
+        cli_die(EX_CONFIG, "%s", err);
     if (check_only) {
         unsigned stores = 0;
         for (uint32_t z = 0; z < m->nzones; z++) stores += m->zones[z].nnodes;
@@ -545,9 +572,11 @@ main(int argc, char **argv)
             printf("; resp %s:%u namespace %s", c->resp_host, c->resp_port, c->resp_ns);
         if (c->tls_cert) printf("; TLS to clients%s", c->tls_ca ? " with client certificates" : "");
         if (c->up_tls_cert) printf("; mutual TLS to stores");
+        if (c->acl_path) printf("; acl %zu users", p->auth.acl->nusers);
         putchar('\n');
         tls_ctx_destroy(p->tls);
         tls_ctx_destroy(p->up_tls);
+        auth_deinit(p);
         pmap_unref(p->current);
         pcluster_destroy(p);
         return 0;
@@ -592,6 +621,7 @@ main(int argc, char **argv)
              : c->tls_ca  ? "mutual"
                           : "on",
              c->up_tls_cert ? "mutual" : "off", (long)getpid());
+    if (c->acl_path) log_info("acl in force file=%s users=%zu", c->acl_path, p->auth.acl->nusers);
     if (c->resp_port)
         log_info("serving RESP addr=%s:%u namespace=%s", c->resp_host, c->resp_port, c->resp_ns);
     for (unsigned i = 0; i < p->nworkers; i++)
@@ -617,6 +647,7 @@ main(int argc, char **argv)
     pmap_unref(p->current);
     tls_ctx_destroy(p->tls);
     tls_ctx_destroy(p->up_tls);
+    auth_deinit(p);
     uv_mutex_destroy(&p->mu);
     uv_loop_close(p->loop);
     log_info("drained, exiting");

@@ -27,6 +27,7 @@ static struct {
     struct metric_family *f_storage, *f_down, *f_markdowns;
     struct metric *inflight, *conns_open, *conns_accepted, *bad_frames, *map_version, *stores_down;
     struct metric *tls_fail[PM_NROLES][TLS_R_COUNT];
+    struct metric *auth_failed, *denied[2], *acl_reloads[2], *acl_users;
     struct pm_worker *w; /* owned: [nworkers] */
     unsigned nw;
     struct metric_labels ops;
@@ -58,6 +59,13 @@ pm_collect(void *arg)
     for (size_t i = 0; i < pm.ndowns; i++) down += metric_value(pm.downs[i]) > 0;
     uv_mutex_unlock(&pm.mu);
     metric_set(pm.stores_down, down);
+    if (pm.acl_users != NULL) {
+        metric_set(pm.acl_reloads[0], (int64_t)atomic_load(&p->auth.reloads_ok));
+        metric_set(pm.acl_reloads[1], (int64_t)atomic_load(&p->auth.reloads_failed));
+        uv_mutex_lock(&p->auth.mu);
+        metric_set(pm.acl_users, p->auth.acl ? (int64_t)p->auth.acl->nusers : 0);
+        uv_mutex_unlock(&p->auth.mu);
+    }
 }
 
 static int
@@ -140,6 +148,27 @@ pmetrics_init(struct proxy *p)
         for (int j = 0; tls[i] && j < TLS_R_COUNT; j++)
             if ((pm.tls_fail[i][j] = metrics_series(f, roles[i], tls_reason_name(j))) == NULL)
                 return JUNO_ENOMEM;
+    if (p->cfg.acl_path == NULL) return 0;
+    pm.auth_failed = metrics_series(metrics_counter(
+        r, "juno_proxy_auth_failures_total",
+        "AUTH and HELLO AUTH refused (RESP): an unknown user, a wrong password, a user turned off.",
+        NULL));
+    struct metric_family *fd = metrics_counter(
+        r, "juno_proxy_acl_denied_total",
+        "Requests refused by --acl: JunoDB protocol ServiceDenied, RESP NOAUTH and NOPERM.",
+        "face");
+    struct metric_family *fr = metrics_counter(
+        r, "juno_proxy_acl_reloads_total",
+        "Reloads of --acl (SIGHUP), by result: ok, or failed (the old ACL kept).", "result");
+    pm.denied[0] = metrics_series(fd, "native");
+    pm.denied[1] = metrics_series(fd, "resp");
+    pm.acl_reloads[0] = metrics_series(fr, "ok");
+    pm.acl_reloads[1] = metrics_series(fr, "failed");
+    pm.acl_users = metrics_series(
+        metrics_gauge(r, "juno_proxy_acl_users", "Users in the --acl file in force.", NULL));
+    if (pm.auth_failed == NULL || pm.denied[0] == NULL || pm.denied[1] == NULL ||
+        pm.acl_reloads[0] == NULL || pm.acl_reloads[1] == NULL || pm.acl_users == NULL)
+        return JUNO_ENOMEM;
     return 0;
 }
 
@@ -220,6 +249,18 @@ void
 pmetrics_tls_refused(struct worker *w, enum pm_role role, int reason)
 {
     if (reason >= 0 && reason < TLS_R_COUNT) metric_inc(pm.tls_fail[role][reason], w->id);
+}
+
+void
+pmetrics_auth_failed(struct worker *w)
+{
+    if (pm.auth_failed != NULL) metric_inc(pm.auth_failed, w->id);
+}
+
+void
+pmetrics_acl_denied(struct worker *w, enum pm_role face)
+{
+    if (pm.denied[0] != NULL) metric_inc(pm.denied[face == PM_RESP], w->id);
 }
 
 void

@@ -56,6 +56,11 @@ void pmetrics_bad_frame(struct worker *w);
  * when that side has TLS. */
 void pmetrics_tls_refused(struct worker *w, enum pm_role role, int reason);
 
+/* --acl: a failed AUTH or HELLO AUTH (RESP); a request refused for want of
+ * permission (face: PM_NATIVE or PM_RESP). Counted only with --acl. */
+void pmetrics_auth_failed(struct worker *w);
+void pmetrics_acl_denied(struct worker *w, enum pm_role face);
+
 /* Fill ps with the series of the store at addr (worker thread, once per
  * upstream: takes the registry's lock). */
 void pmetrics_store_init(struct worker *w, const char *addr, struct pm_store *ps);

@@ -37,6 +37,7 @@
 #ifndef JUNO_PROXY_H
 #define JUNO_PROXY_H
 
+#include "auth.h"
 #include "conn.h"
 #include "hlc.h"
 #include "map.h"
@@ -77,6 +78,8 @@ struct proxy_config {
     const char *up_tls_cert, *up_tls_key, *up_tls_ca;
     uint64_t tls_handshake_ms;   /* --tls-handshake-timeout */
     unsigned tls_max_handshakes; /* --tls-max-handshakes (per worker listener) */
+    const char *acl_path;        /* borrowed: --acl FILE (auth.c), or NULL */
+    int insecure;                /* --insecure: no protected mode */
 };
 
 /* Stores that etcd says are gone (registration expired) or in a zone marked
@@ -170,6 +173,7 @@ struct proxy {
     int interrupts, draining;
     struct tls_ctx *tls;    /* owned: the client listeners' TLS, or NULL */
     struct tls_ctx *up_tls; /* owned: the stores' (mutual TLS), or NULL */
+    struct auth auth;       /* auth.c: --acl */
 };
 
 /* ---- maploader.c ---- */

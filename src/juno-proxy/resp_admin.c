@@ -83,23 +83,13 @@ rcmd_select(struct rconn *rc, const struct resp_cmd *cmd)
     if (b != NULL) PUT(rc, resp_raw(b, "+OK\r\n", 5));
 }
 
-void
-rcmd_auth(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    if (cmd->argc > 3) {
-        rcmd_error(rc, "syntax error");
-        return;
-    }
-    rcmd_error(rc, "AUTH <password> called without any password configured for the default user. "
-                   "Are you sure your configuration is correct?");
-}
-
-/* A client name: printable ASCII without spaces, as Redis requires. */
+/* A client name: printable ASCII without spaces, as Redis requires; into
+ * name (64 bytes). 0 with the error replied. */
 static int
-set_name(struct rconn *rc, const struct resp_arg *a)
+check_name(struct rconn *rc, const struct resp_arg *a, char name[64])
 {
-    if (a->len >= sizeof(rc->name)) {
-        rcmd_error(rc, "juno: client names are at most %zu bytes", sizeof(rc->name) - 1);
+    if (a->len >= 64) {
+        rcmd_error(rc, "juno: client names are at most %d bytes", 63);
         return 0;
     }
     for (size_t i = 0; i < a->len; i++)
@@ -107,9 +97,15 @@ set_name(struct rconn *rc, const struct resp_arg *a)
             rcmd_error(rc, "Client names cannot contain spaces, newlines or special characters.");
             return 0;
         }
-    memcpy(rc->name, a->ptr, a->len);
-    rc->name[a->len] = '\0';
+    memcpy(name, a->ptr, a->len);
+    name[a->len] = '\0';
     return 1;
+}
+
+static int
+set_name(struct rconn *rc, const struct resp_arg *a)
+{
+    return check_name(rc, a, rc->name);
 }
 
 void
@@ -128,19 +124,40 @@ rcmd_hello(struct rconn *rc, const struct resp_cmd *cmd)
         }
         i = 2;
     }
+    const struct resp_arg *user = NULL, *pw = NULL;
+    char name[64];
+    int setname = 0;
     for (; i < cmd->argc; i++) {
         if (resp_arg_eq(cmd, i, "AUTH") && i + 2 < cmd->argc) {
-            i += 2; /* no passwords: any is accepted, as by Redis's nopass default user */
+            user = &cmd->argv[i + 1];
+            pw = &cmd->argv[i + 2];
+            i += 2;
         } else if (resp_arg_eq(cmd, i, "SETNAME") && i + 1 < cmd->argc) {
-            if (!set_name(rc, &cmd->argv[++i])) return;
+            if (!check_name(rc, &cmd->argv[++i], name)) return;
+            setname = 1;
         } else {
             rcmd_error(rc, "Syntax error in HELLO option '%.*s'", (int)cmd->argv[i].len,
                        (const char *)cmd->argv[i].ptr);
             return;
         }
     }
+    if (pw != NULL && rauth_hello(rc, user, pw, setname ? name : NULL)) return; /* replies later */
+    struct proxy *p = rc->w->p;
+    if (auth_enabled(p) && ident_user(p, &rc->ident) == NULL) {
+        rcmd_error(rc, "-NOAUTH HELLO must be called with the client already authenticated, "
+                       "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                       "authenticate the client and select the RESP protocol version at the same "
+                       "time");
+        return;
+    }
+    if (setname) memcpy(rc->name, name, sizeof(name));
     struct buf *b = out(rc);
-    if (b == NULL) return;
+    if (b != NULL) rcmd_hello_reply(rc, b);
+}
+
+void
+rcmd_hello_reply(struct rconn *rc, struct buf *b)
+{
     PUT(rc, resp_array_header(b, 14));
     put_cstr(rc, b, "server");
     put_cstr(rc, b, "juno");

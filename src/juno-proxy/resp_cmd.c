@@ -682,5 +682,6 @@ rcmd_run(struct rconn *rc, const struct resp_cmd *cmd)
         rcmd_arity_error(rc, d->name);
         return;
     }
+    if (rauth_gate(rc, d) != 0) return;
     d->run(rc, cmd);
 }

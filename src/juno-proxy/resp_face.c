@@ -75,6 +75,7 @@ rconn_free(struct conn *c)
     }
     free(rc->slots);
     resp_cmd_deinit(&rc->cmd);
+    ident_deinit(&rc->ident);
 }
 
 /* Commands waiting for their replies. */
@@ -203,8 +204,8 @@ rconn_slot_done(struct rconn *rc, struct rslot *s)
     conn_update(&rc->c);
 }
 
-static struct rslot *
-slot_of(struct rconn *rc, uint64_t seq)
+struct rslot *
+rconn_slot_find(struct rconn *rc, uint64_t seq)
 {
     uint64_t first = rc->next_seq - rc->count;
     if (seq < first || seq >= rc->next_seq) return NULL;
@@ -218,7 +219,7 @@ rface_reply(void *obj, uintptr_t tag, const struct preq *rq, const struct preq_r
 {
     struct rconn *rc = obj;
     if (rc->c.closing) return;
-    struct rslot *s = slot_of(rc, (uint64_t)tag >> RFACE_SUB_BITS);
+    struct rslot *s = rconn_slot_find(rc, (uint64_t)tag >> RFACE_SUB_BITS);
     if (s == NULL || s->done) {
         log_error("RESP answer for no waiting command peer=%s", rc->c.peer); /* a bug */
         return;
@@ -244,10 +245,16 @@ rface_unref(void *obj)
 
 static const struct psink_ops rface_sink = {rface_reply, rface_ref, rface_unref};
 
+const char *
+rconn_ns(const struct rconn *rc)
+{
+    return rc->ns[0] ? rc->ns : rc->w->p->cfg.resp_ns;
+}
+
 void
 rconn_start(struct rconn *rc, struct rslot *s, uint32_t sub, struct wire_msg *m, unsigned flags)
 {
-    const char *ns = rc->w->p->cfg.resp_ns;
+    const char *ns = rconn_ns(rc);
     m->type_flag = WIRE_TF_REQUEST;
     m->ns.ptr = (const uint8_t *)ns;
     m->ns.len = strlen(ns);

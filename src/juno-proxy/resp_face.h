@@ -60,8 +60,12 @@ struct rconn {
     uint32_t cap, head, count;
     uint64_t next_seq; /* the seq of the next slot; the head's is next_seq - count */
     uint64_t id;
-    char name[64]; /* CLIENT SETNAME */
-    char why[96];  /* a protocol error's message */
+    char name[64];             /* CLIENT SETNAME */
+    struct ident ident;        /* --acl (resp_auth.c): who the client is */
+    uint8_t id_ready;          /* ident set (at the first command) */
+    uint8_t denied_logged;     /* a NOPERM was logged for this connection */
+    char ns[ACL_MAX_NAME + 1]; /* the user's default-ns; "": --resp-namespace */
+    char why[96];              /* a protocol error's message */
 };
 
 /* ---- resp_face.c ---- */
@@ -74,6 +78,10 @@ struct buf *rconn_out(struct rconn *rc);
 struct rslot *rconn_slot(struct rconn *rc);
 /* Where s's final reply goes: the output when s is the head, else s->buf. */
 struct buf *rconn_slot_buf(struct rconn *rc, struct rslot *s);
+/* The slot with sequence seq, or NULL when it is gone. */
+struct rslot *rconn_slot_find(struct rconn *rc, uint64_t seq);
+/* The namespace of rc's commands. */
+const char *rconn_ns(const struct rconn *rc);
 /* s's reply is complete: send it and the done slots after it if s is the head. */
 void rconn_slot_done(struct rconn *rc, struct rslot *s);
 /* Start replicated request m (namespace filled in here) for sub-request sub
@@ -129,7 +137,20 @@ void rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct p
 
 /* ---- resp_admin.c: connection and server commands ---- */
 
-rcmd_fn rcmd_ping, rcmd_echo, rcmd_quit, rcmd_select, rcmd_auth, rcmd_hello, rcmd_client,
-    rcmd_config, rcmd_info, rcmd_command;
+rcmd_fn rcmd_ping, rcmd_echo, rcmd_quit, rcmd_select, rcmd_hello, rcmd_client, rcmd_config,
+    rcmd_info, rcmd_command;
+/* HELLO's reply (the server's description) into b. */
+void rcmd_hello_reply(struct rconn *rc, struct buf *b);
+
+/* ---- resp_auth.c: --acl ---- */
+
+rcmd_fn rcmd_auth;
+/* Before command d runs: 0 to run it, or -1 when it was refused (NOAUTH,
+ * NOPERM: replied). */
+int rauth_gate(struct rconn *rc, const struct rcmd_def *d);
+/* HELLO's AUTH option: 1 when the check started (the reply comes later,
+ * HELLO's on success), 0 without --acl (any password is fine). */
+int rauth_hello(struct rconn *rc, const struct resp_arg *user, const struct resp_arg *pw,
+                const char *setname);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "error.h"
 #include "log.h"
+#include "net.h"
 #include "tls.h"
 
 #include <getopt.h>
@@ -69,6 +70,9 @@ static const char usage_text[] =
     "                             (default 10000)\n"
     "      --tls-max-handshakes N TLS handshakes in progress at once; a connection\n"
     "                             beyond them is refused at once (default 256)\n"
+    "      --insecure             serve a non-loopback address without TLS (refused\n"
+    "                             otherwise: anyone who can reach the port could\n"
+    "                             write to the store, bypassing the proxies)\n"
     "      --check-config         check options, map and TLS files, print the\n"
     "                             result, exit\n"
     "  -h, --help                 show this help and exit\n"
@@ -99,6 +103,7 @@ enum {
     OPT_TLS_CA,
     OPT_TLS_HS_TIMEOUT,
     OPT_TLS_MAX_HS,
+    OPT_INSECURE,
     OPT_CHECK
 };
 
@@ -132,6 +137,7 @@ static const struct option long_opts[] = {
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
     {"tls-handshake-timeout", required_argument, NULL, OPT_TLS_HS_TIMEOUT},
     {"tls-max-handshakes", required_argument, NULL, OPT_TLS_MAX_HS},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -337,6 +343,7 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
         case OPT_TLS_HS_TIMEOUT:
             c->tls_handshake_ms = cli_opt_u64("tls-handshake-timeout", optarg, 10, 600000);
             break;
+        case OPT_INSECURE: c->insecure = 1; break;
         case OPT_TLS_MAX_HS:
             c->tls_max_handshakes = (unsigned)cli_opt_u64("tls-max-handshakes", optarg, 1, 1000000);
             break;
@@ -400,6 +407,12 @@ main(int argc, char **argv)
             s->tls_client = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err));
         if (s->tls_client == NULL) cli_die(EX_CONFIG, "%s", err);
     }
+    if (net_protected_mode(c->listen_host, c->listen_port, "the storage port", c->tls_cert != NULL,
+                           c->insecure,
+                           "--tls-cert, --tls-key and --tls-ca (mutual TLS with the cluster CA: "
+                           "a store serves only proxies, migrators and stores the CA signed)",
+                           err, sizeof(err)) != 0)
+        cli_die(EX_CONFIG, "%s", err);
     if (check_only) {
         printf("ok: zone %s, %s shards, listen %s:%u%s\n", s->map->zones[s->zone_index].name,
                "serving its", c->listen_host, c->listen_port,

@@ -41,6 +41,7 @@ struct store_config {
     const char *etcd;     /* borrowed: --etcd URL[,URL...]; NULL = map file only */
     const char *cluster;  /* borrowed: --cluster (default juno) */
     int memory;
+    int insecure; /* --insecure: serve a non-loopback address without TLS */
     enum engine_sync sync;
     unsigned threads;
     uint64_t lock_ms;

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "error.h"
 #include "hash.h"
+#include "net.h"
 #include "pack.h"
 
 UNIT_TEST(pack_roundtrip_big_endian)
@@ -103,6 +104,28 @@ UNIT_TEST(parse_numbers_and_addresses)
     CHECK_EQ_I(cli_parse_hostport("h:70000", host, sizeof(host), &port), JUNO_EINVAL);
 }
 
+/* Protected mode's test: loopback only when every address the name gives is. */
+UNIT_TEST(loopback_addresses_and_protected_mode)
+{
+    CHECK(net_is_loopback("127.0.0.1"));
+    CHECK(net_is_loopback("127.1.2.3"));
+    CHECK(net_is_loopback("::1"));
+    CHECK(net_is_loopback("::ffff:127.0.0.1"));
+    CHECK(!net_is_loopback("0.0.0.0"));
+    CHECK(!net_is_loopback("::"));
+    CHECK(!net_is_loopback("10.0.0.5"));
+    CHECK(!net_is_loopback("128.0.0.1"));
+    CHECK(!net_is_loopback("::ffff:10.0.0.5"));
+    CHECK(!net_is_loopback("not an address"));
+    char err[300];
+    CHECK_EQ_I(net_protected_mode("127.0.0.1", 9, "x", 0, 0, "y", err, sizeof(err)), 0);
+    CHECK_EQ_I(net_protected_mode("10.0.0.5", 9, "x", 1, 0, "y", err, sizeof(err)), 0);
+    CHECK_EQ_I(net_protected_mode("10.0.0.5", 9, "x", 0, 1, "y", err, sizeof(err)), 0);
+    CHECK_EQ_I(net_protected_mode("10.0.0.5", 9, "the port", 0, 0, "--tls-cert", err, sizeof(err)),
+               JUNO_EPERM);
+    CHECK(strstr(err, "the port on 10.0.0.5:9") != NULL && strstr(err, "--tls-cert") != NULL);
+}
+
 int
 main(void)
 {
@@ -111,5 +134,6 @@ main(void)
     RUN(hash_known_answers);
     RUN(hash_spreads_keys);
     RUN(parse_numbers_and_addresses);
+    RUN(loopback_addresses_and_protected_mode);
     return unit_done();
 }
