@@ -9,9 +9,10 @@
  * Requests sent while CONNECTING wait in the output buffer. Every request has
  * --request-timeout: the in-flight list is in send order, so it is also in
  * deadline order and one timer per upstream serves them all; a late answer is
- * dropped. PROXY_DOWN_TIMEOUTS timeouts in a row, or a failed connection, mark
- * the store down for PROXY_DOWN_MS: upstream_send refuses at once and the
- * request counts that replica as failed. Reconnects back off from 50 ms to 2 s.
+ * dropped. PROXY_DOWN_TIMEOUTS timeouts in a row (which also close the
+ * connection), or a failed connection, mark the store down for PROXY_DOWN_MS:
+ * upstream_send refuses at once and the request counts that replica as
+ * failed. Reconnects back off from 50 ms to 2 s.
  *
  * An upstream lives while a route refers to it; once no route does (the store
  * left the map) it is closed as soon as nothing is in flight on it. Memory is
@@ -54,6 +55,7 @@ struct upstream {
     uint64_t marked_at;
     unsigned timeouts_in_row;
     int marked;    /* logged as down, not yet as recovered */
+    int timed_out; /* marked down for timeouts: a new connection is no sign of life */
     int etcd_down; /* upstream_set_down: skipped until set up again */
     uint32_t next_opaque;
     struct ureq **table; /* owned: opaque hash, tmask + 1 buckets */
@@ -219,6 +221,7 @@ up_mark_up(struct upstream *up)
 {
     up->timeouts_in_row = 0;
     up->down_until = 0;
+    up->timed_out = 0;
     if (!up->marked) return;
     up->marked = 0;
     up_pm_down(up);
@@ -255,17 +258,26 @@ up_on_req_timer(uv_timer_t *t)
 {
     struct upstream *up = t->data;
     uint64_t now = uv_now(&up->w->loop);
-    int expired = 0;
+    int expired = 0, down = 0;
     while (up->head && up->head->deadline <= now) {
         struct ureq *u = up->head;
         up_unlink(up, u);
         expired++;
         pmetrics_storage(up->w, &up->pm, PM_TIMEOUT);
-        if (++up->timeouts_in_row >= PROXY_DOWN_TIMEOUTS) up_mark_down(up, "requests timed out");
+        if (++up->timeouts_in_row >= PROXY_DOWN_TIMEOUTS) down = 1;
         u->cb(u, JUNO_ETIMEDOUT, NULL);
     }
     if (expired) log_debug("storage requests timed out addr=%s count=%d", up->addr, expired);
     if (up->state == UP_CLOSED) return;
+    if (down) {
+        up->timed_out = 1;
+        /* Drop the connection too: behind a partition its unacknowledged
+         * bytes back off in TCP's retransmission for seconds after the
+         * network heals, and every request queued behind them waits; a new
+         * connection (reconnects back off to 2 s) starts clean. */
+        up_fail(up, "requests timed out", JUNO_ETIMEDOUT);
+        return;
+    }
     if (up->head) {
         uint64_t in = up->head->deadline > now ? up->head->deadline - now : 0;
         uv_timer_start(&up->req_timer, up_on_req_timer, in, 0);
@@ -360,9 +372,11 @@ up_connected(struct conn *c)
     uv_timer_stop(&up->retry_timer);
     up->state = UP_CONNECTED;
     up->backoff_ms = PROXY_BACKOFF_MIN_MS;
-    if (up->marked)
+    /* marked down for timeouts, it is up once it answers (after down_until):
+     * the kernel of a frozen process still accepts connections */
+    if (up->marked && !up->timed_out)
         up_mark_up(up);
-    else
+    else if (!up->marked)
         log_info("store connected addr=%s thread=%u", up->addr, up->w->id);
     up->timeouts_in_row = 0;
     route_maybe_swap(up->w);
