@@ -1,4 +1,5 @@
-/* etcd_int.h: what lib/etcd.c shares with lib/etcd_watch.c (not for programs). */
+/* etcd_int.h: what lib/etcd.c, lib/etcd_http.c and lib/etcd_watch.c share (not
+ * for programs). */
 #ifndef JUNO_ETCD_INT_H
 #define JUNO_ETCD_INT_H
 
@@ -55,6 +56,12 @@ int etcd__kv_parse(const cJSON *obj, struct etcd_kv *kv);
  * failure sets etcd_strerror(). */
 int etcd__answer(const char *url, const char *path, long status, const char *body, size_t len,
                  cJSON **out, int *rc_next);
+
+/* POST req (a JSON object, consumed) to path on the first endpoint that
+ * answers (lib/etcd_http.c). built is how building req went: a negative code
+ * (or req NULL) is returned without sending anything. Returns 0 with *out
+ * owned by the caller, or a negative code. */
+int etcd__post(struct etcd *e, const char *path, cJSON *req, int built, cJSON **out);
 
 /* The pairs and revision of a /v3/kv/range answer res into *out (owned by
  * the caller: etcd_kvs_deinit). Returns 0, JUNO_EPROTO or JUNO_ENOMEM (*out
