@@ -13,23 +13,15 @@
  * The password leaves this file only in the body of the authenticate
  * request, which is wiped after use; no message carries it.
  */
+#include "clock.h"
 #include "error.h"
 #include "etcd_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define AUTH_FAIL_HOLD_MS 1000 /* a failed authentication is answered from memory */
-
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* A token as etcd makes them (simple: letters, digits, '.'; JWT: base64url
  * and '.'): printable, no space, so that it cannot break the header. */
@@ -126,7 +118,8 @@ etcd__auth_headers(struct etcd *e, struct curl_slist **h, uint64_t *gen)
     }
     pthread_mutex_lock(&e->mu);
     int rc = 0;
-    if (!e->authed && e->failed_ms != 0 && mono_ms() - e->failed_ms < AUTH_FAIL_HOLD_MS) {
+    if (!e->authed && e->failed_ms != 0 &&
+        (uint64_t)clock_mono_ms() - e->failed_ms < AUTH_FAIL_HOLD_MS) {
         etcd__seterr("%s", e->failed_msg);
         rc = e->failed_rc;
     } else if (!e->authed) {
@@ -135,7 +128,7 @@ etcd__auth_headers(struct etcd *e, struct curl_slist **h, uint64_t *gen)
             e->gen++;
             e->failed_ms = 0;
         } else {
-            e->failed_ms = mono_ms();
+            e->failed_ms = (uint64_t)clock_mono_ms();
             e->failed_rc = rc;
             snprintf(e->failed_msg, sizeof(e->failed_msg), "%s", etcd_strerror());
         }

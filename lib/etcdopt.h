@@ -43,6 +43,28 @@ enum {
     {"etcd-password-file", required_argument, NULL, ETCDOPT_PASSWORD_FILE}
 /* clang-format on */
 
+/* The options' lines for --help: the daemons' (option column 29, no
+ * environment) and the tools' (column 24, the JUNO_ETCD_* defaults). */
+#define ETCDOPT_HELP_DAEMON                                                                        \
+    "      --etcd-ca FILE         https to etcd: the CA (PEM) of etcd's certificate\n"             \
+    "                             (default: the system's CAs)\n"                                   \
+    "      --etcd-cert FILE       the client certificate (PEM) for an etcd that asks\n"            \
+    "                             for one; needs --etcd-key\n"                                     \
+    "      --etcd-key FILE        its private key (PEM)\n"                                         \
+    "      --etcd-user NAME       authenticate to etcd as NAME (etcd auth enabled);\n"             \
+    "                             the password from $JUNO_ETCD_PASSWORD or:\n"                     \
+    "      --etcd-password-file FILE\n"                                                            \
+    "                             NAME's password, the file's first line\n"
+#define ETCDOPT_HELP_TOOL                                                                          \
+    "      --etcd-ca FILE    https to etcd: the CA (PEM) of etcd's certificate\n"                  \
+    "                        (default $JUNO_ETCD_CA, else the system's CAs)\n"                     \
+    "      --etcd-cert FILE  client certificate (PEM), for an etcd that asks for one\n"            \
+    "                        (default $JUNO_ETCD_CERT); needs --etcd-key\n"                        \
+    "      --etcd-key FILE   its private key (default $JUNO_ETCD_KEY)\n"                           \
+    "      --etcd-user NAME  authenticate to etcd as NAME (default $JUNO_ETCD_USER);\n"            \
+    "                        the password from $JUNO_ETCD_PASSWORD or:\n"                          \
+    "      --etcd-password-file FILE  NAME's password, the file's first line\n"
+
 struct etcdopt {
     const char *ca, *cert, *key, *user; /* borrowed: argv or the environment */
     const char *password_file;          /* borrowed */

@@ -119,6 +119,15 @@ fake_thread(void *arg)
     }
 }
 
+/* Change one of the fake's settings under its lock. */
+static void
+fake_set(int *field, int v)
+{
+    pthread_mutex_lock(&F.mu);
+    *field = v;
+    pthread_mutex_unlock(&F.mu);
+}
+
 static int
 fake_start(void)
 {
@@ -135,9 +144,7 @@ fake_start(void)
 static void
 fake_stop(void)
 {
-    pthread_mutex_lock(&F.mu);
-    F.stop = 1;
-    pthread_mutex_unlock(&F.mu);
+    fake_set(&F.stop, 1);
     pthread_join(F.thread, NULL);
     close(F.fd);
 }
@@ -175,9 +182,7 @@ UNIT_TEST(token_fetched_once_renewed_once)
     CHECK_EQ_I(get(e), 0);
     CHECK_EQ_I(F.authenticates, 1);
     CHECK_EQ_I(F.ranges, 2);
-    pthread_mutex_lock(&F.mu);
-    F.token_valid = 0; /* it expired */
-    pthread_mutex_unlock(&F.mu);
+    fake_set(&F.token_valid, 0); /* it expired */
     CHECK_EQ_I(get(e), 0);
     CHECK_EQ_I(F.authenticates, 2);
     CHECK_EQ_I(F.ranges, 4); /* refused, then again with the new token */
@@ -201,9 +206,7 @@ UNIT_TEST(wrong_password_is_clear_and_held)
 UNIT_TEST(fresh_token_refused_too_ends)
 {
     struct etcd *e = client(PASSWORD);
-    pthread_mutex_lock(&F.mu);
-    F.refuse_all = 1;
-    pthread_mutex_unlock(&F.mu);
+    fake_set(&F.refuse_all, 1);
     CHECK_EQ_I(get(e), JUNO_EACCES);
     CHECK(strstr(etcd_strerror(), "refused a fresh token of user juno") != NULL);
     CHECK_EQ_I(F.authenticates, 2);
@@ -214,9 +217,7 @@ UNIT_TEST(fresh_token_refused_too_ends)
 UNIT_TEST(auth_off_in_etcd_goes_on_without_a_token)
 {
     struct etcd *e = client(PASSWORD);
-    pthread_mutex_lock(&F.mu);
-    F.auth_off = 1;
-    pthread_mutex_unlock(&F.mu);
+    fake_set(&F.auth_off, 1);
     CHECK_EQ_I(get(e), 0);
     CHECK_EQ_I(get(e), 0);
     CHECK_EQ_I(F.authenticates, 1);
@@ -243,9 +244,7 @@ getter(void *arg)
 UNIT_TEST(threads_share_one_token)
 {
     struct etcd *e = client(PASSWORD);
-    pthread_mutex_lock(&F.mu);
-    F.expire_every = 25; /* far apart: a retry never meets the next */
-    pthread_mutex_unlock(&F.mu);
+    fake_set(&F.expire_every, 25); /* far apart: a retry never meets the next */
     struct worker w[4];
     pthread_t t[4];
     for (int i = 0; i < 4; i++) {
