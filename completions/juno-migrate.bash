@@ -14,9 +14,11 @@ _juno_migrate()
     fi
 
     local opts="--etcd --cluster --map-file --reload --state --rate --parallel --wait
-        --drain-ms --forget-proxy --json --abort --yes --tls-ca --tls-cert --tls-key --help --version"
+        --drain-ms --forget-proxy --json --abort --yes --tls-ca --tls-cert --tls-key
+        --etcd-ca --etcd-cert --etcd-key --etcd-user --etcd-password-file --help --version"
     case $prev in
-    -f | --map-file | --state | --tls-ca | --tls-cert | --tls-key)
+    -f | --map-file | --state | --tls-ca | --tls-cert | --tls-key | --etcd-ca | --etcd-cert | \
+        --etcd-key | --etcd-password-file)
         if declare -F _filedir >/dev/null; then _filedir; else COMPREPLY=($(compgen -f -- "$cur")); fi
         return
         ;;
@@ -28,7 +30,7 @@ _juno_migrate()
         COMPREPLY=($(compgen -W "http://127.0.0.1:2379" -- "$cur"))
         return
         ;;
-    -c | --cluster | -r | --rate | -p | --parallel | -w | --wait | --drain-ms | --forget-proxy)
+    -c | --cluster | --etcd-user | -r | --rate | -p | --parallel | -w | --wait | --drain-ms | --forget-proxy)
         return
         ;;
     esac

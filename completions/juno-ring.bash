@@ -31,7 +31,7 @@ _juno_ring()
     done
 
     case $prev in
-    -o | --out)
+    -o | --out | --etcd-ca | --etcd-cert | --etcd-key | --etcd-password-file)
         _juno_ring_files
         return
         ;;
@@ -39,20 +39,21 @@ _juno_ring()
         COMPREPLY=($(compgen -W "256 512 1024 2048 4096 8192 16384 65536" -- "$cur"))
         return
         ;;
-    -c | --cluster | -z | --zone | -a | --add | -r | --remove | -e | --etcd)
+    -c | --cluster | -z | --zone | -a | --add | -r | --remove | -e | --etcd | --etcd-user)
         return
         ;;
     esac
 
     local opts="--help --version"
+    local etcdopts="--etcd-ca --etcd-cert --etcd-key --etcd-user --etcd-password-file"
     case $cmd in
     init) opts+=" --cluster --shards --zone --out" ;;
     show) opts+=" --json" ;;
     lookup) opts+=" --json --hex" ;;
     plan) opts+=" --add --remove --out --json" ;;
     check) ;;
-    publish) opts+=" --etcd" ;;
-    fetch) opts+=" --etcd --cluster --out" ;;
+    publish) opts+=" --etcd $etcdopts" ;;
+    fetch) opts+=" --etcd $etcdopts --cluster --out" ;;
     esac
 
     if [[ $cur == -* ]]; then

@@ -1,7 +1,7 @@
 /* etcd.c: unary calls to etcd's v3 JSON gateway: kv, txn, leases (see etcd.h).
  *
- * Every call builds a JSON body with cJSON, POSTs it with a fresh curl easy
- * handle to the first endpoint that answers, and parses the reply. int64 fields
+ * Every call builds a JSON body with cJSON, POSTs it (lib/etcd_http.c) to the
+ * first endpoint that answers, and parses the reply. int64 fields
  * come back as JSON strings and are read with strtoll (lease IDs exceed 2^53);
  * fields at their zero value are omitted by the gateway and read as 0.
  */
@@ -11,12 +11,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static _Thread_local char etcd_errmsg[512];
 
@@ -274,225 +272,6 @@ etcd__kv_parse(const cJSON *obj, struct etcd_kv *kv)
     return 0;
 }
 
-/* ---- transport ---- */
-
-size_t
-etcd__buf_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct etcd__buf *b = arg;
-    size_t n = size * nmemb;
-    if (b->len + n + 1 > ETCD_RESPONSE_MAX) return 0;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) return 0;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
-
-static pthread_once_t etcd_once = PTHREAD_ONCE_INIT;
-static struct curl_slist *etcd_hdrs;
-
-static void
-etcd_global_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    etcd_hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    /* Fail at once on a member without a leader instead of hanging (reference §4). */
-    etcd_hdrs = curl_slist_append(etcd_hdrs, "Grpc-Metadata-hasleader: true");
-    etcd_hdrs = curl_slist_append(etcd_hdrs, "Expect:");
-}
-
-struct curl_slist *
-etcd__headers(void)
-{
-    pthread_once(&etcd_once, etcd_global_init);
-    return etcd_hdrs;
-}
-
-struct etcd *
-etcd_create(const char *endpoints, const struct etcd_opts *opts, char *err, size_t errlen)
-{
-    if (errlen) err[0] = '\0';
-    etcd__headers();
-    struct etcd *e = calloc(1, sizeof(*e));
-    if (e == NULL || (e->spec = strdup(endpoints ? endpoints : "")) == NULL) goto nomem;
-    e->connect_ms = opts && opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : 1000;
-    e->request_ms = opts && opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 5000;
-    const char *p = e->spec;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        while (n > 0 && p[n - 1] == '/') n--;
-        if (n == 0 || (strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0) ||
-            memchr(p, ' ', n) != NULL) {
-            if (errlen)
-                snprintf(err, errlen, "'%.*s': an endpoint must be an http:// or https:// URL",
-                         (int)(comma ? (size_t)(comma - p) : strlen(p)), p);
-            etcd_destroy(e);
-            return NULL;
-        }
-        char **urls = realloc(e->urls, (e->n + 1) * sizeof(*urls));
-        if (urls == NULL) goto nomem;
-        e->urls = urls;
-        if ((e->urls[e->n] = strndup(p, n)) == NULL) goto nomem;
-        e->n++;
-        p = comma ? comma + 1 : p + strlen(p);
-    }
-    if (e->n == 0) {
-        if (errlen) snprintf(err, errlen, "no etcd endpoint given");
-        etcd_destroy(e);
-        return NULL;
-    }
-    return e;
-nomem:
-    if (errlen) snprintf(err, errlen, "out of memory");
-    etcd_destroy(e);
-    return NULL;
-}
-
-void
-etcd_destroy(struct etcd *e)
-{
-    if (e == NULL) return;
-    for (size_t i = 0; i < e->n; i++) free(e->urls[i]);
-    free(e->urls);
-    free(e->spec);
-    free(e);
-}
-
-const char *
-etcd_endpoints(const struct etcd *e)
-{
-    return e->spec;
-}
-
-/* One POST to one endpoint. Returns 0 with *out (owned) set, a negative code,
- * or 1 to mean "try the next endpoint" (with *rc_next the code to report if it
- * was the last); 2 is 1 from a member that answered but cannot serve now
- * (no leader, leader changed, deadline exceeded): an election is on. */
-static int
-post_one(struct etcd *e, const char *url, const char *path, const char *body, cJSON **out,
-         int *rc_next)
-{
-    char full[1024];
-    snprintf(full, sizeof(full), "%s%s", url, path);
-    CURL *c = curl_easy_init();
-    if (c == NULL) return JUNO_ENOMEM;
-    struct etcd__buf b = {0};
-    char cerr[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_URL, full);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, etcd__headers());
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, etcd__buf_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)e->connect_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)e->request_ms);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(c, CURLOPT_PROXY, "");
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (cc != CURLE_OK) {
-        etcd__seterr("%s: %s", url, cerr[0] ? cerr : curl_easy_strerror(cc));
-        free(b.p);
-        *rc_next = cc == CURLE_OPERATION_TIMEDOUT ? JUNO_ETIMEDOUT : JUNO_EUNAVAIL;
-        return 1;
-    }
-    int rc = etcd__answer(url, path, status, b.p, b.len, out, rc_next);
-    free(b.p);
-    return rc;
-}
-
-int
-etcd__answer(const char *url, const char *path, long status, const char *body, size_t len,
-             cJSON **out, int *rc_next)
-{
-    cJSON *root = body != NULL && len > 0 ? cJSON_ParseWithLength(body, len) : NULL;
-    if (root == NULL || !cJSON_IsObject(root)) {
-        int show = body != NULL ? (int)(len < 80 ? len : 80) : 0;
-        etcd__seterr("%s%s: HTTP %ld: not a JSON object: %.*s%s", url, path, status, show,
-                     show ? body : "", show ? "" : "(empty)");
-        cJSON_Delete(root);
-        if (status >= 500) {
-            *rc_next = JUNO_EUNAVAIL;
-            return 1;
-        }
-        return JUNO_EPROTO;
-    }
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "error");
-    if (status != 200 || msg != NULL) {
-        int64_t code = etcd__i64(root, "code");
-        etcd__seterr("%s%s: %s (code %" PRId64 ", HTTP %ld)", url, path,
-                     cJSON_IsString(msg) ? msg->valuestring : "error", code, status);
-        cJSON_Delete(root);
-        if (code == 14 || code == 2 || status >= 500) { /* unavailable, no leader, deadline */
-            *rc_next = JUNO_EUNAVAIL;
-            return 2;
-        }
-        if (code == 5) return JUNO_ENOTFOUND;
-        if (code == 3 || code == 11) return JUNO_EINVAL;
-        return JUNO_EPROTO;
-    }
-    *out = root;
-    return 0;
-}
-
-/* POST req (a JSON object, consumed) to path on the first endpoint that
- * answers. built is how building req went: a negative code (or req NULL) is
- * returned without sending anything. Returns 0 with *out owned by the
- * caller, or a negative code. */
-static int
-post(struct etcd *e, const char *path, cJSON *req, int built, cJSON **out)
-{
-    *out = NULL;
-    if (req == NULL || built < 0) {
-        cJSON_Delete(req);
-        return req == NULL ? JUNO_ENOMEM : built;
-    }
-    char *body = cJSON_PrintUnformatted(req);
-    cJSON_Delete(req);
-    if (body == NULL) return JUNO_ENOMEM;
-    /* every endpoint in turn; while a member says an election is on, again
-     * every 100 ms for up to the request timeout */
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = JUNO_EUNAVAIL;
-    for (;;) {
-        unsigned start = atomic_load(&e->cur);
-        int electing = 0;
-        for (size_t i = 0; i < e->n; i++) {
-            unsigned k = (unsigned)((start + i) % e->n);
-            int next = JUNO_EUNAVAIL;
-            int r = post_one(e, e->urls[k], path, body, out, &next);
-            if (r == 1 || r == 2) {
-                electing |= r == 2;
-                rc = next;
-                continue;
-            }
-            if (k != start) atomic_store(&e->cur, k);
-            rc = r;
-            goto done;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-        if (!electing || ms + 100 >= e->request_ms) break;
-        struct timespec pause = {0, 100 * 1000000L};
-        nanosleep(&pause, NULL);
-    }
-done:
-    free(body);
-    return rc;
-}
-
 /* ---- kv ---- */
 
 int
@@ -526,7 +305,7 @@ etcd_get(struct etcd *e, const char *key, int prefix, struct etcd_kvs *out)
 {
     memset(out, 0, sizeof(*out));
     cJSON *req = cJSON_CreateObject(), *res;
-    int rc = post(e, "/v3/kv/range", req, req ? etcd__add_key(req, key, prefix) : 0, &res);
+    int rc = etcd__post(e, "/v3/kv/range", req, req ? etcd__add_key(req, key, prefix) : 0, &res);
     if (rc < 0) return rc;
     rc = etcd__range_answer(res, out);
     cJSON_Delete(res);
@@ -555,7 +334,8 @@ etcd_put(struct etcd *e, const char *key, const void *value, size_t len, int64_t
          int64_t *revision)
 {
     cJSON *req = cJSON_CreateObject(), *res;
-    int rc = post(e, "/v3/kv/put", req, req ? put_fields(req, key, value, len, lease) : 0, &res);
+    int rc =
+        etcd__post(e, "/v3/kv/put", req, req ? put_fields(req, key, value, len, lease) : 0, &res);
     if (rc < 0) return rc;
     if (revision) *revision = header_revision(res);
     cJSON_Delete(res);
@@ -566,7 +346,8 @@ int
 etcd_delete(struct etcd *e, const char *key, int prefix, int64_t *deleted)
 {
     cJSON *req = cJSON_CreateObject(), *res;
-    int rc = post(e, "/v3/kv/deleterange", req, req ? etcd__add_key(req, key, prefix) : 0, &res);
+    int rc =
+        etcd__post(e, "/v3/kv/deleterange", req, req ? etcd__add_key(req, key, prefix) : 0, &res);
     if (rc < 0) return rc;
     if (deleted) *deleted = etcd__i64(res, "deleted");
     cJSON_Delete(res);
@@ -615,7 +396,7 @@ etcd_txn(struct etcd *e, const struct etcd_cmp *cmp, size_t ncmp, const struct e
 {
     *succeeded = 0;
     cJSON *req = cJSON_CreateObject(), *res;
-    int rc = post(e, "/v3/kv/txn", req, req ? txn_body(req, cmp, ncmp, ops, nops) : 0, &res);
+    int rc = etcd__post(e, "/v3/kv/txn", req, req ? txn_body(req, cmp, ncmp, ops, nops) : 0, &res);
     if (rc < 0) return rc;
     *succeeded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "succeeded"));
     if (revision) *revision = header_revision(res);
@@ -646,7 +427,7 @@ etcd_lease_grant(struct etcd *e, int64_t ttl_s, int64_t *id)
 {
     if (ttl_s < 1) return JUNO_EINVAL;
     cJSON *req = cJSON_CreateObject(), *res;
-    int rc = post(e, "/v3/lease/grant", req, id_field(req, "TTL", ttl_s), &res);
+    int rc = etcd__post(e, "/v3/lease/grant", req, id_field(req, "TTL", ttl_s), &res);
     if (rc < 0) return rc;
     *id = etcd__i64(res, "ID");
     cJSON_Delete(res);
@@ -661,7 +442,7 @@ int
 etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl)
 {
     cJSON *req = cJSON_CreateObject(), *res;
-    int rc = post(e, "/v3/lease/keepalive", req, id_field(req, "ID", id), &res);
+    int rc = etcd__post(e, "/v3/lease/keepalive", req, id_field(req, "ID", id), &res);
     if (rc < 0) return rc;
     int64_t t = etcd__i64(cJSON_GetObjectItemCaseSensitive(res, "result"), "TTL");
     cJSON_Delete(res);
@@ -677,7 +458,7 @@ int
 etcd_lease_revoke(struct etcd *e, int64_t id)
 {
     cJSON *req = cJSON_CreateObject(), *res;
-    int rc = post(e, "/v3/lease/revoke", req, id_field(req, "ID", id), &res);
+    int rc = etcd__post(e, "/v3/lease/revoke", req, id_field(req, "ID", id), &res);
     if (rc == 0) cJSON_Delete(res);
     return rc;
 }

@@ -10,9 +10,22 @@
  * A call that cannot reach an endpoint (connect failure, timeout, "no leader")
  * tries the next one; the last endpoint that answered is tried first next time.
  *
- * Threads: a struct etcd is immutable after etcd_create, so any number of
- * threads may use it at once (each call uses its own curl handle). A watch and
- * a registration each run in their own thread (etcd_watch_start,
+ * https: endpoints may be https:// URLs; etcd's certificate is checked
+ * against opts->ca_file (else the system's CAs), and opts->cert_file and
+ * key_file are presented to an etcd that asks for client certificates
+ * (--client-cert-auth). TLS 1.2 and 1.3 only.
+ *
+ * Authentication: with opts->user, every request (unary calls and watches)
+ * carries a token from /v3/auth/authenticate in its Authorization header. A
+ * token that etcd no longer takes (simple tokens expire after
+ * --auth-token-ttl idle seconds, and on a restart) is replaced: one new
+ * authentication and the request again. A wrong password is JUNO_EACCES with
+ * "etcd: authentication failed for user NAME". An etcd without auth enabled
+ * is used without a token. The password is never part of a message.
+ *
+ * Threads: a struct etcd is shared by any number of threads at once (each
+ * call uses its own curl handle; the token is guarded by a mutex). A watch
+ * and a registration each run in their own thread (etcd_watch_start,
  * etcd_reg_start); their callbacks run on that thread.
  *
  * Errors: every call returns 0 or a negative JUNO_E* code:
@@ -20,6 +33,8 @@
  *   JUNO_ETIMEDOUT the request timed out on every endpoint
  *   JUNO_ENOTFOUND etcd said "not found" (a lease that is gone)
  *   JUNO_EINVAL    etcd refused the request (bad argument, too large)
+ *   JUNO_EACCES    etcd refused the credentials: a wrong password, no user
+ *                  while auth is enabled, no permission on the key
  *   JUNO_EPROTO    the answer was not what the gateway sends
  *   JUNO_ENOMEM    out of memory
  * and etcd_strerror() gives this thread's message for the last failure
@@ -40,6 +55,13 @@ struct etcd;
 struct etcd_opts {
     int connect_timeout_ms; /* per endpoint; 0 = 1000 */
     int request_timeout_ms; /* whole unary call, per endpoint; 0 = 5000 */
+    /* TLS (https:// endpoints only), PEM files; all copied, NULL = none */
+    const char *ca_file;   /* CA of etcd's certificate; NULL: the system's */
+    const char *cert_file; /* client certificate (chain), with key_file */
+    const char *key_file;
+    /* etcd auth (etcdctl user add); both copied, the password wiped on destroy */
+    const char *user;     /* NULL: no authentication */
+    const char *password; /* required with user */
 };
 
 /* A key-value pair as etcd stores it. key and value are owned, NUL-terminated
@@ -62,8 +84,10 @@ struct etcd_kvs {
 };
 
 /* A client for endpoints (copied). opts may be NULL for the defaults.
- * Returns NULL on a malformed endpoint list or out of memory, with a message in
- * err (errlen bytes). No connection is made here. */
+ * Returns NULL on a malformed endpoint list, TLS files with an http://
+ * endpoint, a certificate without its key (or the reverse), a user without a
+ * password (or the reverse), or out of memory, with a message in err (errlen
+ * bytes). No connection is made here, and the files are not read yet. */
 struct etcd *etcd_create(const char *endpoints, const struct etcd_opts *opts, char *err,
                          size_t errlen);
 void etcd_destroy(struct etcd *e);

@@ -8,12 +8,16 @@
 #include <string.h>
 
 int
-etcd_uv_init(struct etcd_uv *u, const char *endpoints, char *err, size_t errlen)
+etcd_uv_init(struct etcd_uv *u, const char *endpoints, const struct etcd_opts *opts, char *err,
+             size_t errlen)
 {
     memset(u, 0, sizeof(*u));
     uv_mutex_init(&u->mu);
     char why[300];
-    struct etcd_opts o = {.connect_timeout_ms = 1000, .request_timeout_ms = 3000};
+    struct etcd_opts o = {0};
+    if (opts != NULL) o = *opts;
+    o.connect_timeout_ms = 1000;
+    o.request_timeout_ms = 3000;
     if ((u->etcd = etcd_create(endpoints, &o, why, sizeof(why))) == NULL) {
         snprintf(err, errlen, "invalid --etcd '%s': %s", endpoints, why);
         return JUNO_EINVAL;
@@ -27,7 +31,8 @@ etcd_uv_read(struct etcd_uv *u, const char *key, char **text, size_t *len, char 
     struct etcd_kvs kvs;
     int rc = etcd_get(u->etcd, key, 0, &kvs);
     if (rc < 0) {
-        snprintf(why, whylen, "etcd unreachable: %s", etcd_strerror());
+        snprintf(why, whylen, "%s%s",
+                 rc == JUNO_EACCES ? "" : "etcd unreachable: ", etcd_strerror());
         return rc;
     }
     if (kvs.n == 0) {

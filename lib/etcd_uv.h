@@ -22,14 +22,17 @@ struct etcd_uv {
     int started, stopped;
 };
 
-/* A client for endpoints (connect 1 s, requests 3 s). Returns 0, or
+/* A client for endpoints (connect 1 s, requests 3 s) with the TLS and auth
+ * settings of opts (may be NULL; its timeouts are not used). Returns 0, or
  * JUNO_EINVAL / JUNO_ENOMEM with err set. u is usable for etcd_uv_deinit
  * either way. */
-int etcd_uv_init(struct etcd_uv *u, const char *endpoints, char *err, size_t errlen);
+int etcd_uv_init(struct etcd_uv *u, const char *endpoints, const struct etcd_opts *opts, char *err,
+                 size_t errlen);
 
 /* Read key: 0 with its value in *text (owned, NUL-terminated) and *len;
- * JUNO_ENOTFOUND ("no value at KEY" in why) or another code ("etcd
- * unreachable: ..." in why). */
+ * JUNO_ENOTFOUND ("no value at KEY" in why), JUNO_EACCES (etcd refused the
+ * credentials: "etcd: authentication failed for user ..." in why) or another
+ * code ("etcd unreachable: ..." in why). */
 int etcd_uv_read(struct etcd_uv *u, const char *key, char **text, size_t *len, char *why,
                  size_t whylen);
 

@@ -60,9 +60,19 @@ etcd__watch_message(struct etcd__wstate *s, const char *text, size_t len)
         return;
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "canceled"))) {
-        etcd__seterr("watch canceled (compact_revision %lld)",
-                     (long long)etcd__i64(res, "compact_revision"));
-        s->resnapshot = 1;
+        /* refused at creation: the token (expired: authenticate again), or
+         * the history (compacted: read everything again) */
+        const cJSON *why = cJSON_GetObjectItemCaseSensitive(res, "cancel_reason");
+        const char *reason = cJSON_IsString(why) ? why->valuestring : "";
+        if (etcd__token_refused(reason)) {
+            etcd__seterr("watch refused: %s", reason);
+            s->reauth = 1;
+        } else {
+            etcd__seterr("watch canceled (compact_revision %lld)%s%s",
+                         (long long)etcd__i64(res, "compact_revision"), reason[0] ? ": " : "",
+                         reason);
+            s->resnapshot = 1;
+        }
         s->broken = 1;
         cJSON_Delete(root);
         return;
@@ -135,7 +145,7 @@ etcd__watch_data(char *data, size_t size, size_t nmemb, void *arg)
 static void
 stream(struct etcd__wstate *s, unsigned k, const volatile int *stop)
 {
-    s->created = s->broken = 0;
+    s->created = s->broken = s->reauth = 0;
     s->line.len = 0;
     cJSON *req = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(req, "create_request");
     char rev[24];
@@ -149,22 +159,23 @@ stream(struct etcd__wstate *s, unsigned k, const volatile int *stop)
     }
     char *body = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
+    struct curl_slist *h = NULL;
+    if (body == NULL || etcd__auth_headers(s->e, &h, &s->gen) < 0) {
+        free(body); /* etcd_strerror() says why: the watch counts as lost */
+        return;
+    }
     char url[1024];
     snprintf(url, sizeof(url), "%s/v3/watch", s->e->urls[k]);
     CURL *c = curl_easy_init();
     CURLM *m = curl_multi_init();
     char cerr[CURL_ERROR_SIZE] = "";
-    if (c && m && body) {
+    if (c && m) {
+        etcd__curl_setup(s->e, c, h, cerr);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, etcd__headers());
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, etcd__watch_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->e->connect_ms);
         curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-        curl_easy_setopt(c, CURLOPT_PROXY, "");
         curl_multi_add_handle(m, c);
         int running = 1;
         CURLcode cc = CURLE_OK;
@@ -179,13 +190,15 @@ stream(struct etcd__wstate *s, unsigned k, const volatile int *stop)
         if (!s->broken && s->line.len > 0) /* the final line has no newline */
             etcd__watch_message(s, s->line.p, s->line.len);
         if (!s->broken && !stopped(stop))
-            etcd__seterr("%s: watch ended: %s", s->e->urls[k],
+            etcd__seterr("%s: watch ended: %s%s", s->e->urls[k],
                          cc != CURLE_OK ? (cerr[0] ? cerr : curl_easy_strerror(cc))
-                                        : "the server closed the stream");
+                                        : "the server closed the stream",
+                         etcd__tls_hint(s->e->urls[k], s->e->cert != NULL, (int)cc));
         curl_multi_remove_handle(m, c);
     }
     curl_multi_cleanup(m);
     curl_easy_cleanup(c);
+    curl_slist_free_all(h);
     free(body);
 }
 
@@ -194,7 +207,7 @@ etcd_watch_run(struct etcd *e, const char *key, int prefix, etcd_watch_fn *fn, v
                const volatile int *stop)
 {
     struct etcd__wstate s = {.e = e, .key = key, .prefix = prefix, .fn = fn, .arg = arg};
-    int backoff = 100, need_snapshot = 1;
+    int backoff = 100, need_snapshot = 1, reauths = 0;
     while (!stopped(stop)) {
         if (need_snapshot) {
             struct etcd_kvs all;
@@ -219,6 +232,15 @@ etcd_watch_run(struct etcd *e, const char *key, int prefix, etcd_watch_fn *fn, v
         s.resnapshot = 0;
         stream(&s, k, stop);
         if (stopped(stop)) break;
+        if (s.reauth) { /* the token expired: a new one, and watch again at once */
+            etcd__auth_stale(e, s.gen);
+            if (reauths++ == 0) continue;
+            report_lost(&s, etcd_strerror()); /* refused again: as if unreachable */
+            nap(backoff, stop);
+            backoff = backoff < 1000 ? backoff * 2 : 2000;
+            continue;
+        }
+        reauths = 0;
         if (s.resnapshot) { /* compacted (or refused): read everything again */
             need_snapshot = 1;
             nap(s.created ? 0 : backoff, stop); /* refused at once again and again: slow down */

@@ -2,8 +2,13 @@
 # `load etcd_helpers`, after `load lib`). Needs $TMP and $TMP/pids (teardown
 # kills by PID).
 #
-#   start_etcd        a one-member etcd on free loopback ports: $ETCD (URL),
-#                     PID in $TMP/pid-etcd; data in $TMP/etcd
+#   start_etcd [ETCD OPTIONS]
+#                     a one-member etcd on free loopback ports: $ETCD (URL),
+#                     PID in $TMP/pid-etcd; data in $TMP/etcd. Options are
+#                     added to etcd's (--auth-token-ttl 1). With
+#                     ETCD_SCHEME=https the client URL is https, and the
+#                     readiness probe uses curl options ETCD_CURL (an array:
+#                     --cacert, --cert, --key)
 #   stop_etcd [SIG]   stop it (default TERM) and wait for it to exit
 #   etcdctl_ ARGS     etcdctl against $ETCD
 #   etcd_get KEY      the value of KEY ("" when absent)
@@ -13,7 +18,7 @@ start_etcd() {
     if [ -z "${ETCD_CPORT:-}" ]; then
         picked=1
         read -r ETCD_CPORT ETCD_PPORT < <(free_ports 2)
-        ETCD=http://127.0.0.1:$ETCD_CPORT
+        ETCD=${ETCD_SCHEME:-http}://127.0.0.1:$ETCD_CPORT
     fi
     # A port found free can be taken by another test before etcd binds it:
     # then try again, on new ports when they were ours to pick.
@@ -24,11 +29,12 @@ start_etcd() {
             --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PPORT" \
             --initial-cluster "n1=http://127.0.0.1:$ETCD_PPORT" \
             --heartbeat-interval=10 --election-timeout=100 --unsafe-no-fsync \
-            --logger=zap --log-outputs=stderr >>"$TMP/etcd.log" 2>&1 </dev/null &
+            --logger=zap --log-outputs=stderr "$@" >>"$TMP/etcd.log" 2>&1 </dev/null &
         echo $! >"$TMP/pid-etcd"
         echo $! >>"$TMP/pids"
         for i in $(seq 400); do
-            curl -s -m 2 "$ETCD/health" 2>/dev/null | grep -q '"health":"true"' && return 0
+            curl -s -m 2 ${ETCD_CURL[@]+"${ETCD_CURL[@]}"} "$ETCD/health" 2>/dev/null |
+                grep -q '"health":"true"' && return 0
             kill -0 "$(cat "$TMP/pid-etcd")" 2>/dev/null || break
             sleep 0.05
         done
@@ -37,7 +43,7 @@ start_etcd() {
         echo "etcd: a port was taken, trying again" >>"$TMP/etcd.log"
         if [ $picked = 1 ]; then
             read -r ETCD_CPORT ETCD_PPORT < <(free_ports 2)
-            ETCD=http://127.0.0.1:$ETCD_CPORT
+            ETCD=${ETCD_SCHEME:-http}://127.0.0.1:$ETCD_CPORT
         else
             sleep 0.5
         fi

@@ -11,6 +11,7 @@
 #ifndef JUNO_JMIG_H
 #define JUNO_JMIG_H
 
+#include "etcdopt.h"
 #include "map.h"
 
 #include <stddef.h>
@@ -45,7 +46,9 @@ struct plan {
 struct jmig {
     /* options */
     const char *etcd_url, *cluster, *map_file, *state_file;
-    const char *more_maps[16]; /* further --map-file copies, written too */
+    struct etcdopt etcd_sec;    /* --etcd-ca, --etcd-cert, ..., --etcd-user */
+    struct etcd_opts etcd_opts; /* TLS and auth for etcd; borrowed from etcd_sec */
+    const char *more_maps[16];  /* further --map-file copies, written too */
     size_t nmore;
     pid_t reload_pids[64];
     size_t nreload;

@@ -41,8 +41,11 @@ int
 live_open(struct jmig *j, char *err, size_t errlen)
 {
     if (j->etcd_url != NULL) {
-        struct etcd_opts o = {.connect_timeout_ms = 2000, .request_timeout_ms = 5000};
+        struct etcd_opts o = j->etcd_opts;
+        o.connect_timeout_ms = 2000;
+        o.request_timeout_ms = 5000;
         j->etcd = etcd_create(j->etcd_url, &o, err, errlen);
+        etcdopt_deinit(&j->etcd_sec); /* j->etcd has its own copy */
         return j->etcd ? 0 : JUNO_EINVAL;
     }
     if (j->state_file)

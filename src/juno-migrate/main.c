@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "client.h"
 #include "error.h"
+#include "etcdopt.h"
 #include "tls.h"
 
 #include <cjson/cJSON.h>
@@ -35,7 +36,7 @@ static const char usage_text[] =
     "\n"
     "Options:\n"
     "  -e, --etcd URL        etcd endpoints (default $JUNO_ETCD): the map, the\n"
-    "                        state and the proxies' registrations live there\n"
+    "                        state and the proxies' registrations live there\n" ETCDOPT_HELP_TOOL
     "  -c, --cluster NAME    cluster name (default: the plan map's \"cluster\")\n"
     "  -f, --map-file FILE   without etcd: the map file stores and proxies read;\n"
     "                        the new map is written there (atomically); repeat it\n"
@@ -89,6 +90,7 @@ static const struct option long_opts[] = {
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    ETCDOPT_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -156,6 +158,7 @@ parse_options(struct jmig *j, int argc, char **argv)
     j->wait_ms = 30000;
     j->drain_ms = 1000;
     while ((opt = getopt_long(argc, argv, "e:c:f:R:r:p:w:jayhV", long_opts, NULL)) != -1) {
+        if (etcdopt_set(&j->etcd_sec, opt, optarg, argv)) continue;
         switch (opt) {
         case 'e': j->etcd_url = optarg; break;
         case 'c': j->cluster = optarg; break;
@@ -208,6 +211,7 @@ parse_options(struct jmig *j, int argc, char **argv)
     if (j->etcd_url && (j->nreload || j->state_file))
         cli_usage("unable to run: --reload and --state go with --map-file");
     if (j->map_file && j->nforget) cli_usage("unable to run: --forget-proxy goes with --etcd");
+    etcdopt_finish(&j->etcd_sec, j->etcd_url != NULL, 1, &j->etcd_opts);
     if (optind + 1 < argc) cli_usage("unable to run: unexpected argument \"%s\"", argv[optind + 1]);
     setup_tls(&tc);
 }

@@ -297,7 +297,7 @@ pcluster_init(struct proxy *p, char *err, size_t errlen)
     if (c == NULL) return JUNO_ENOMEM;
     c->p = p;
     p->cluster = c;
-    int rc = etcd_uv_init(&c->u, cfg->etcd, err, errlen);
+    int rc = etcd_uv_init(&c->u, cfg->etcd, &cfg->etcd_opts, err, errlen);
     if (rc != 0) return rc;
     const char *cluster = cfg->cluster ? cfg->cluster : ETCD_JUNO_DEFAULT_CLUSTER;
     if (map_name_valid(cluster) != 0) {

@@ -46,7 +46,7 @@ static const char usage_text[] =
     "  -e, --etcd URL[,URL...]    follow the live map in etcd (/juno/CLUSTER/map), skip\n"
     "                             stores whose registration is gone or whose zone is\n"
     "                             marked down, register under /juno/CLUSTER/proxies/\n"
-    "  -c, --cluster NAME         the cluster in etcd (default juno)\n"
+    "  -c, --cluster NAME         the cluster in etcd (default juno)\n" ETCDOPT_HELP_DAEMON
     "      --map-cache FILE       keep the last map from etcd here; start from it when\n"
     "                             etcd cannot be reached (then from --map)\n"
     "  -t, --threads N            event-loop threads, each with its own listener and\n"
@@ -170,6 +170,7 @@ static const struct option long_opts[] = {
     {"hash-password", no_argument, NULL, OPT_HASH_PW},
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"check-config", no_argument, NULL, OPT_CHECK},
+    ETCDOPT_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -181,6 +182,7 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
     const char *listen = "127.0.0.1:8080", *resp = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "l:m:e:c:t:hV", long_opts, NULL)) != -1) {
+        if (etcdopt_set(&c->etcd_sec, opt, optarg, argv)) continue;
         switch (opt) {
         case 'l': listen = optarg; break;
         case 'm': c->map_path = optarg; break;
@@ -250,6 +252,7 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
     if (c->map_path == NULL && c->etcd == NULL) cli_usage("--map FILE or --etcd URL is required");
     if (c->etcd == NULL && (c->cluster != NULL || c->map_cache != NULL))
         cli_usage("--cluster and --map-cache need --etcd");
+    etcdopt_finish(&c->etcd_sec, c->etcd != NULL, 0, &c->etcd_opts);
     if (c->deadline_ms == 0) c->deadline_ms = 3 * c->request_timeout_ms;
     if (c->default_ttl > c->max_ttl)
         cli_usage("--default-ttl %llu is over --max-ttl %llu", (unsigned long long)c->default_ttl,
@@ -529,6 +532,7 @@ main(int argc, char **argv)
     char err[700];
     if (c->etcd != NULL) {
         int rc = pcluster_init(p, err, sizeof(err));
+        etcdopt_deinit(&c->etcd_sec); /* etcd keeps its own copy of the password */
         if (rc != 0) cli_die(rc == JUNO_EINVAL ? EX_USAGE : EX_UNAVAILABLE, "%s", err);
     } else {
         p->current = pmap_load(c->map_path, err, sizeof(err));
@@ -573,6 +577,8 @@ main(int argc, char **argv)
         if (c->tls_cert) printf("; TLS to clients%s", c->tls_ca ? " with client certificates" : "");
         if (c->up_tls_cert) printf("; mutual TLS to stores");
         if (c->acl_path) printf("; acl %zu users", p->auth.acl->nusers);
+        char sec[600];
+        if (etcdopt_describe(&c->etcd_sec, sec, sizeof(sec))[0]) printf("; etcd %s", sec);
         putchar('\n');
         tls_ctx_destroy(p->tls);
         tls_ctx_destroy(p->up_tls);

@@ -39,6 +39,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "etcdopt.h"
 #include "hlc.h"
 #include "map.h"
 #include "wire.h"
@@ -56,11 +57,13 @@
 struct proxy_config {
     char listen_host[256];
     uint16_t listen_port;
-    const char *map_path;  /* borrowed (argv) */
-    const char *log_file;  /* borrowed; NULL = stderr */
-    const char *etcd;      /* borrowed: --etcd URL[,URL...]; NULL = map file only */
-    const char *cluster;   /* borrowed: --cluster, the /juno/<cluster>/ in etcd */
-    const char *map_cache; /* borrowed: --map-cache FILE, or NULL */
+    const char *map_path;       /* borrowed (argv) */
+    const char *log_file;       /* borrowed; NULL = stderr */
+    const char *etcd;           /* borrowed: --etcd URL[,URL...]; NULL = map file only */
+    const char *cluster;        /* borrowed: --cluster, the /juno/<cluster>/ in etcd */
+    const char *map_cache;      /* borrowed: --map-cache FILE, or NULL */
+    struct etcdopt etcd_sec;    /* --etcd-ca, --etcd-cert, ..., --etcd-user */
+    struct etcd_opts etcd_opts; /* TLS and auth for etcd; borrowed from etcd_sec */
     unsigned threads;
     uint64_t default_ttl, max_ttl; /* seconds */
     uint64_t idle_timeout_s;       /* 0 = never */

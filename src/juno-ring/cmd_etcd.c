@@ -17,14 +17,17 @@
 #include <string.h>
 
 static struct etcd *
-connect_etcd(const char *url, const char *verb)
+connect_etcd(struct jring_opts *opts, const char *verb)
 {
+    const char *url = opts->etcd;
     if (url == NULL) url = getenv("JUNO_ETCD");
     if (url == NULL || *url == '\0')
         cli_usage("unable to %s map: --etcd URL is required (or JUNO_ETCD)", verb);
-    char err[256];
+    char err[512];
     struct etcd_opts o = {.connect_timeout_ms = 2000, .request_timeout_ms = 5000};
+    etcdopt_finish(&opts->etcd_sec, 1, 1, &o);
     struct etcd *e = etcd_create(url, &o, err, sizeof(err));
+    etcdopt_deinit(&opts->etcd_sec); /* e has its own copy */
     if (e == NULL) cli_usage("unable to use --etcd %s: %s", url, err);
     return e;
 }
@@ -76,7 +79,7 @@ jring__cmd_publish(struct jring_opts *o)
     if (o->nargs > 1) cli_usage("unable to run publish: unexpected argument \"%s\"", o->args[1]);
     const char *path = o->nargs == 1 ? o->args[0] : NULL;
     struct map *m = jring__read_map(path, "publish");
-    struct etcd *e = connect_etcd(o->etcd, "publish");
+    struct etcd *e = connect_etcd(o, "publish");
     char key[256];
     etcd_juno_key(key, sizeof(key), m->cluster, "map");
     size_t len;
@@ -134,7 +137,7 @@ jring__cmd_fetch(struct jring_opts *o)
     const char *cluster = o->cluster ? o->cluster : ETCD_JUNO_DEFAULT_CLUSTER;
     if (map_name_valid(cluster) != 0)
         cli_usage("unable to use --cluster %s: not a valid name", cluster);
-    struct etcd *e = connect_etcd(o->etcd, "fetch");
+    struct etcd *e = connect_etcd(o, "fetch");
     char key[256];
     etcd_juno_key(key, sizeof(key), cluster, "map");
     struct etcd_kv cur = {0};

@@ -10,6 +10,7 @@
 #ifndef JRING_H
 #define JRING_H
 
+#include "etcdopt.h"
 #include "map.h"
 #include "ring.h"
 
@@ -32,6 +33,7 @@ enum {
     OPT_JSON = 1 << 6,
     OPT_HEX = 1 << 7,
     OPT_ETCD = 1 << 8,
+    OPT_ETCD_SEC = 1 << 9, /* any of --etcd-ca, --etcd-cert, ... (etcdopt.h) */
 };
 
 struct jring_opts {
@@ -45,8 +47,9 @@ struct jring_opts {
     size_t nchanges;
     const char *out; /* borrowed: --out FILE, or NULL */
     int json, hex;
-    const char *etcd; /* borrowed: --etcd URL[,URL...], or NULL (JUNO_ETCD) */
-    char **args;      /* borrowed: positional arguments after the command */
+    const char *etcd;        /* borrowed: --etcd URL[,URL...], or NULL (JUNO_ETCD) */
+    struct etcdopt etcd_sec; /* --etcd-ca, --etcd-cert, ..., --etcd-user */
+    char **args;             /* borrowed: positional arguments after the command */
     int nargs;
 };
 

@@ -40,7 +40,8 @@ static const char help[] =
     "  -a, --add ZONE=[NAME@]ADDR  add a node to a zone (plan)\n"
     "  -r, --remove ZONE=NAME  remove a node from a zone (plan)\n"
     "  -o, --out FILE        write the new map to FILE, atomically (init, plan, fetch)\n"
-    "  -e, --etcd URL[,URL...]  etcd endpoints (publish, fetch); default $JUNO_ETCD\n"
+    "  -e, --etcd URL[,URL...]  etcd endpoints (publish, fetch); default "
+    "$JUNO_ETCD\n" ETCDOPT_HELP_TOOL
     "  -j, --json            print JSON instead of text (show, lookup, plan)\n"
     "  -x, --hex             KEY is hex-encoded bytes (lookup)\n"
     "  -h, --help            print this help and exit\n"
@@ -53,12 +54,19 @@ static const char help[] =
     "  juno-ring publish map2.json --etcd http://127.0.0.1:2379\n";
 
 static const struct option longopts[] = {
-    {"cluster", required_argument, NULL, 'c'}, {"shards", required_argument, NULL, 's'},
-    {"zone", required_argument, NULL, 'z'},    {"add", required_argument, NULL, 'a'},
-    {"remove", required_argument, NULL, 'r'},  {"out", required_argument, NULL, 'o'},
-    {"json", no_argument, NULL, 'j'},          {"hex", no_argument, NULL, 'x'},
-    {"etcd", required_argument, NULL, 'e'},    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+    {"cluster", required_argument, NULL, 'c'},
+    {"shards", required_argument, NULL, 's'},
+    {"zone", required_argument, NULL, 'z'},
+    {"add", required_argument, NULL, 'a'},
+    {"remove", required_argument, NULL, 'r'},
+    {"out", required_argument, NULL, 'o'},
+    {"json", no_argument, NULL, 'j'},
+    {"hex", no_argument, NULL, 'x'},
+    {"etcd", required_argument, NULL, 'e'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    ETCDOPT_LONG_OPTIONS,
+    {NULL, 0, NULL, 0},
 };
 
 static const struct command {
@@ -71,13 +79,14 @@ static const struct command {
     {"lookup", OPT_JSON | OPT_HEX, jring__cmd_lookup},
     {"plan", OPT_ADD | OPT_REMOVE | OPT_OUT | OPT_JSON, jring__cmd_plan},
     {"check", 0, jring__cmd_check},
-    {"publish", OPT_ETCD, jring__cmd_publish},
-    {"fetch", OPT_ETCD | OPT_CLUSTER | OPT_OUT, jring__cmd_fetch},
+    {"publish", OPT_ETCD | OPT_ETCD_SEC, jring__cmd_publish},
+    {"fetch", OPT_ETCD | OPT_ETCD_SEC | OPT_CLUSTER | OPT_OUT, jring__cmd_fetch},
 };
 
 static const char *
-opt_name(unsigned bit)
+opt_name(const struct jring_opts *o, unsigned bit)
 {
+    if (bit == OPT_ETCD_SEC) return o->etcd_sec.given;
     static const char *names[] = {"--cluster", "--shards", "--zone", "--add", "--remove",
                                   "--out",     "--json",   "--hex",  "--etcd"};
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -108,6 +117,10 @@ parse_options(int argc, char **argv, struct jring_opts *o)
     o->shards = HASH_DEFAULT_SHARDS;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":c:s:z:a:r:o:e:jxhV", longopts, NULL)) != -1) {
+        if (etcdopt_set(&o->etcd_sec, c, optarg, argv)) {
+            o->seen |= OPT_ETCD_SEC;
+            continue;
+        }
         switch (c) {
         case 'c':
             o->seen |= OPT_CLUSTER;
@@ -180,7 +193,7 @@ main(int argc, char **argv)
     unsigned extra = o.seen & ~cmd->allowed;
     if (extra != 0) {
         cli_usage("unable to run %s: option %s does not apply to it", name,
-                  opt_name(extra & -extra));
+                  opt_name(&o, extra & -extra));
     }
     o.args = argv + optind + 1;
     o.nargs = argc - optind - 1;

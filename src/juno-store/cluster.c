@@ -128,7 +128,7 @@ scluster_init(struct store *s, char *err, size_t errlen)
     if (c == NULL) return JUNO_ENOMEM;
     c->s = s;
     s->cluster = c;
-    int rc = etcd_uv_init(&c->u, s->cfg.etcd, err, errlen);
+    int rc = etcd_uv_init(&c->u, s->cfg.etcd, &s->cfg.etcd_opts, err, errlen);
     if (rc != 0) return rc;
     const char *cluster = s->cfg.cluster ? s->cfg.cluster : ETCD_JUNO_DEFAULT_CLUSTER;
     if (map_name_valid(cluster) != 0) {

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "etcdopt.h"
 #include "log.h"
 #include "net.h"
 #include "tls.h"
@@ -29,7 +30,7 @@ static const char usage_text[] =
     "  -m, --map FILE             the shard map (JSON from juno-ring); re-read on SIGHUP\n"
     "  -e, --etcd URL[,URL...]    follow the live map in etcd (/juno/CLUSTER/map) and\n"
     "                             register under /juno/CLUSTER/stores/ZONE/NODE (lease)\n"
-    "  -c, --cluster NAME         the cluster in etcd (default juno)\n"
+    "  -c, --cluster NAME         the cluster in etcd (default juno)\n" ETCDOPT_HELP_DAEMON
     "  -z, --zone NAME            this store's zone (default: found by --listen in the map)\n"
     "  -N, --node NAME            this store's node name (default: found by --listen)\n"
     "  -d, --data DIR             RocksDB directory (created if missing)\n"
@@ -139,6 +140,7 @@ static const struct option long_opts[] = {
     {"tls-max-handshakes", required_argument, NULL, OPT_TLS_MAX_HS},
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"check-config", no_argument, NULL, OPT_CHECK},
+    ETCDOPT_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -285,6 +287,7 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
     const char *listen = "127.0.0.1:9001";
     int opt;
     while ((opt = getopt_long(argc, argv, "l:m:e:c:z:N:d:Ms:t:hV", long_opts, NULL)) != -1) {
+        if (etcdopt_set(&c->etcd_sec, opt, optarg, argv)) continue;
         switch (opt) {
         case 'l': listen = optarg; break;
         case 'm': c->map_path = optarg; break;
@@ -361,6 +364,7 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
         cli_usage("invalid --listen '%s': expected HOST:PORT", listen);
     if (c->map_path == NULL && c->etcd == NULL) cli_usage("--map FILE or --etcd URL is required");
     if (c->cluster != NULL && c->etcd == NULL) cli_usage("--cluster needs --etcd");
+    etcdopt_finish(&c->etcd_sec, c->etcd != NULL, 0, &c->etcd_opts);
     if (c->data_dir == NULL && !c->memory) cli_usage("--data DIR is required (or --memory)");
     if (c->max_frame < c->max_value + c->max_key + c->max_ns + 1024)
         cli_usage("--max-frame %llu is too small for --max-value %llu",
@@ -392,6 +396,7 @@ main(int argc, char **argv)
     char err[600];
     if (c->etcd != NULL) {
         int rc = scluster_init(s, err, sizeof(err));
+        etcdopt_deinit(&c->etcd_sec); /* etcd keeps its own copy of the password */
         if (rc != 0) cli_die(rc == JUNO_EINVAL ? EX_USAGE : EX_UNAVAILABLE, "%s", err);
     } else if (store_load_map(s, err, sizeof(err)) != 0) {
         cli_die(EX_CONFIG, "%s", err);
@@ -414,9 +419,12 @@ main(int argc, char **argv)
                            err, sizeof(err)) != 0)
         cli_die(EX_CONFIG, "%s", err);
     if (check_only) {
-        printf("ok: zone %s, %s shards, listen %s:%u%s\n", s->map->zones[s->zone_index].name,
+        char sec[600];
+        etcdopt_describe(&c->etcd_sec, sec, sizeof(sec));
+        printf("ok: zone %s, %s shards, listen %s:%u%s%s%s\n", s->map->zones[s->zone_index].name,
                "serving its", c->listen_host, c->listen_port,
-               c->tls_cert ? ", TLS with client certificates from the CA" : "");
+               c->tls_cert ? ", TLS with client certificates from the CA" : "",
+               sec[0] ? "; etcd " : "", sec);
         return 0;
     }
     if (c->log_file != NULL) {

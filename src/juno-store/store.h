@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "disk.h"
 #include "engine.h"
+#include "etcdopt.h"
 #include "locks.h"
 #include "map.h"
 #include "wire.h"
@@ -33,13 +34,15 @@
 struct store_config {
     char listen_host[256];
     uint16_t listen_port;
-    const char *data_dir; /* borrowed (argv) */
-    const char *map_path; /* borrowed */
-    const char *zone;     /* borrowed */
-    const char *node;     /* borrowed */
-    const char *log_file; /* borrowed; NULL = stderr */
-    const char *etcd;     /* borrowed: --etcd URL[,URL...]; NULL = map file only */
-    const char *cluster;  /* borrowed: --cluster (default juno) */
+    const char *data_dir;       /* borrowed (argv) */
+    const char *map_path;       /* borrowed */
+    const char *zone;           /* borrowed */
+    const char *node;           /* borrowed */
+    const char *log_file;       /* borrowed; NULL = stderr */
+    const char *etcd;           /* borrowed: --etcd URL[,URL...]; NULL = map file only */
+    const char *cluster;        /* borrowed: --cluster (default juno) */
+    struct etcdopt etcd_sec;    /* --etcd-ca, --etcd-cert, ..., --etcd-user */
+    struct etcd_opts etcd_opts; /* TLS and auth for etcd; borrowed from etcd_sec */
     int memory;
     int insecure; /* --insecure: serve a non-loopback address without TLS */
     enum engine_sync sync;

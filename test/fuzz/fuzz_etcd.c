@@ -133,7 +133,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (res != NULL || etcd_strerror()[0] == '\0') abort();
     if (rc == 1 || rc == 2) {
         if (next != JUNO_EUNAVAIL) abort();
-    } else if (rc != JUNO_EPROTO && rc != JUNO_ENOTFOUND && rc != JUNO_EINVAL) {
+    } else if (rc == ETCD__REAUTH) {
+        if (next != JUNO_EACCES) abort();
+    } else if (rc != JUNO_EPROTO && rc != JUNO_ENOTFOUND && rc != JUNO_EINVAL &&
+               rc != JUNO_EACCES) {
         abort();
     }
     return 0;

@@ -212,6 +212,129 @@ UNIT_TEST(endpoints_parse)
     CHECK(etcd_create("", NULL, err, sizeof(err)) == NULL);
 }
 
+/* etcd's answers about credentials (verified against etcd 3.4.23's gateway):
+ * a token it no longer takes means "authenticate again", a wrong password,
+ * no permission or a client certificate the gateway will not pass on mean
+ * "refused" (JUNO_EACCES), each with a message that says so. */
+UNIT_TEST(answer_auth_verdicts)
+{
+    static const struct {
+        long status;
+        const char *body;
+        int rc;
+        const char *says;
+    } v[] = {
+        {401, "{\"error\":\"etcdserver: invalid auth token\",\"code\":16}", ETCD__REAUTH,
+         "invalid auth token"},
+        {400, "{\"error\":\"etcdserver: user name is empty\",\"code\":3}", ETCD__REAUTH,
+         "user name is empty"},
+        {400, "{\"error\":\"etcdserver: revision of auth store is old\",\"code\":3}", ETCD__REAUTH,
+         "is old"},
+        {400,
+         "{\"error\":\"etcdserver: authentication failed, invalid user ID or password\","
+         "\"code\":3}",
+         JUNO_EACCES, "authentication failed"},
+        {403, "{\"error\":\"etcdserver: permission denied\",\"code\":7}", JUNO_EACCES,
+         "permission denied"},
+        {400,
+         "CommonName of client sending a request against gateway will be ignored and not "
+         "used as expected\n",
+         JUNO_EACCES, "a client certificate with a Common Name"},
+        {412, "{\"error\":\"etcdserver: authentication is not enabled\",\"code\":9}", JUNO_EPROTO,
+         "authentication is not enabled"},
+        {400, "{\"error\":\"etcdserver: key is not provided\",\"code\":3}", JUNO_EINVAL,
+         "key is not provided"},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        cJSON *res = NULL;
+        int next = 0;
+        int rc = etcd__answer("https://t", "/v3/kv/range", v[i].status, v[i].body,
+                              strlen(v[i].body), &res, &next);
+        CHECK_EQ_I(rc, v[i].rc);
+        CHECK(res == NULL);
+        CHECK(strstr(etcd_strerror(), v[i].says) != NULL);
+        if (rc == ETCD__REAUTH) CHECK_EQ_I(next, JUNO_EACCES);
+    }
+}
+
+UNIT_TEST(tls_hints)
+{
+    const char *s = "https://127.0.0.1:2379", *h = "http://127.0.0.1:2379";
+    CHECK(strstr(etcd__tls_hint(s, 0, CURLE_SEND_ERROR), "--etcd-cert and --etcd-key") != NULL);
+    CHECK(strstr(etcd__tls_hint(s, 0, CURLE_RECV_ERROR), "require a client certificate") != NULL);
+    CHECK(strstr(etcd__tls_hint(s, 1, CURLE_RECV_ERROR), "--trusted-ca-file") != NULL);
+    CHECK(strstr(etcd__tls_hint(s, 1, CURLE_SSL_CONNECT_ERROR), "refused the TLS") != NULL);
+    CHECK(strstr(etcd__tls_hint(s, 0, CURLE_PEER_FAILED_VERIFICATION), "--etcd-ca") != NULL);
+    CHECK(strstr(etcd__tls_hint(h, 0, CURLE_GOT_NOTHING), "serve https") != NULL);
+    CHECK(strstr(etcd__tls_hint(h, 0, CURLE_RECV_ERROR), "serve https") != NULL);
+    CHECK_STR(etcd__tls_hint(h, 0, CURLE_COULDNT_CONNECT), "");
+    CHECK_STR(etcd__tls_hint(s, 0, CURLE_COULDNT_CONNECT), "");
+    CHECK_STR(etcd__tls_hint(s, 0, CURLE_GOT_NOTHING), "");
+}
+
+UNIT_TEST(create_tls_and_auth_options)
+{
+    char err[256];
+    struct etcd_opts ok = {.ca_file = "ca.pem",
+                           .cert_file = "c.pem",
+                           .key_file = "c.key",
+                           .user = "juno",
+                           .password = "pw"};
+    struct etcd *e = etcd_create("https://a:1,https://b:2", &ok, err, sizeof(err));
+    CHECK(e != NULL);
+    etcd_destroy(e);
+    struct etcd_opts o = ok;
+    o.key_file = NULL;
+    CHECK(etcd_create("https://a:1", &o, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "needs its key") != NULL);
+    o = ok;
+    o.password = NULL;
+    CHECK(etcd_create("https://a:1", &o, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "needs a password") != NULL);
+    o = ok;
+    o.user = "";
+    CHECK(etcd_create("https://a:1", &o, err, sizeof(err)) == NULL);
+    CHECK(etcd_create("https://a:1,http://b:2", &ok, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "'http://b:2'") != NULL && strstr(err, "https://") != NULL);
+    /* auth alone over http is allowed (loopback), and TLS without files too */
+    struct etcd_opts a = {.user = "juno", .password = "pw"};
+    e = etcd_create("http://a:1", &a, err, sizeof(err));
+    CHECK(e != NULL);
+    etcd_destroy(e);
+    e = etcd_create("https://a:1", NULL, err, sizeof(err));
+    CHECK(e != NULL);
+    /* without a user: the shared headers, and no token */
+    struct curl_slist *h = NULL;
+    uint64_t gen = 9;
+    CHECK_EQ_I(etcd__auth_headers(e, &h, &gen), 0);
+    int n = 0, auth = 0;
+    for (struct curl_slist *l = h; l; l = l->next, n++)
+        auth |= strstr(l->data, "Authorization") != NULL;
+    CHECK_EQ_I(n, 3);
+    CHECK(!auth && gen == 0);
+    curl_slist_free_all(h);
+    etcd_destroy(e);
+}
+
+/* A watch refused at creation for its token: authenticate again and watch
+ * on; refused for history: read everything again. */
+UNIT_TEST(watch_cancel_reasons)
+{
+    struct cutlog g = {"", 0};
+    struct etcd__wstate s = {.fn = cutlog_event, .arg = &g, .last = 5};
+    const char *tok = "{\"result\":{\"header\":{\"revision\":\"9\"},\"watch_id\":\"-1\","
+                      "\"created\":true,\"canceled\":true,\"cancel_reason\":\"rpc error: code = "
+                      "Unauthenticated desc = etcdserver: invalid auth token\"}}";
+    etcd__watch_message(&s, tok, strlen(tok));
+    CHECK(s.reauth && s.broken && !s.resnapshot && !s.created);
+    CHECK(strstr(etcd_strerror(), "invalid auth token") != NULL);
+    struct etcd__wstate c = {.fn = cutlog_event, .arg = &g, .last = 5};
+    const char *comp = "{\"result\":{\"header\":{},\"canceled\":true,\"compact_revision\":\"22\"}}";
+    etcd__watch_message(&c, comp, strlen(comp));
+    CHECK(c.resnapshot && c.broken && !c.reauth);
+    CHECK_EQ_U(g.len, 0);
+}
+
 /* ---- a throwaway etcd ---- */
 
 static char etcd_dir[64];
@@ -650,6 +773,10 @@ main(void)
     RUN(watch_delivers_every_event_of_a_revision);
     RUN(watch_stream_cut_anywhere);
     RUN(endpoints_parse);
+    RUN(answer_auth_verdicts);
+    RUN(tls_hints);
+    RUN(create_tls_and_auth_options);
+    RUN(watch_cancel_reasons);
     if (etcd_setup() != 0) {
         printf("ok %d - etcd integration # SKIP no etcd could be started\n", ++unit_n);
         etcd_teardown();
