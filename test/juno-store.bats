@@ -136,11 +136,18 @@ one_node_map() {
     k=$(key_for s1 k)
     j set "$k" v1 >/dev/null
     j set "$k" v2 >/dev/null
-    run j prepare-update "$k" new --version 1
+    r1=11111111-1111-4111-8111-111111111111
+    run j prepare-update "$k" new --version 1 --rid "$r1"
     [ "$status" -eq 1 ]
     [ "${lines[0]}" = VersionConflict ]
     [[ " ${lines[*]} " == *" version 2 "* ]]
     [ "${lines[-1]}" = v2 ]
+    # the conflict keeps the record locked for r1 (two-phase: the proxy's
+    # Abort or Repair releases it)
+    run j prepare-update "$k" new --version 2
+    [ "$status" -eq 75 ]
+    [ "${lines[0]}" = RecordLocked ]
+    j abort "$k" --rid "$r1" >/dev/null
     run j prepare-update "$k" new --version 2
     [ "$status" -eq 0 ]
     [ "${lines[0]}" = Ok ]
