@@ -10,6 +10,9 @@
  *             database reopened once there is room
  *   locks.c   record locks taken by Prepare
  *   migrate.c shards streaming out to another store (copy + forwarding) or in
+ *   repair_ops.c  ShardTree, Checkpoint, Rejoined: juno-repair's and
+ *             juno-backup's operations
+ *   rejoin.c  the last time the store served, and the rejoin rule
  *   cluster.c --etcd: the map from etcd (a watch thread, handed to the loop)
  *             and this store's registration under a lease
  *
@@ -24,6 +27,7 @@
 #include "engine.h"
 #include "locks.h"
 #include "map.h"
+#include "rejoin.h"
 #include "wire.h"
 
 #include <stdint.h>
@@ -46,6 +50,7 @@ struct store_config {
     uint64_t max_frame;
     uint64_t max_ns, max_key, max_value, max_ttl;
     uint64_t tombstone_grace_s;
+    uint64_t rejoin_after_s; /* --rejoin-after; 0 = half of tombstone_grace_s */
     uint64_t idle_timeout_s;
     uint64_t max_inflight;   /* per connection, before reading pauses */
     uint64_t busy_copy_rate; /* bytes/s: a copy's pace while foreground requests arrive; 0 = full */
@@ -85,6 +90,7 @@ struct store {
     struct disk disk;         /* disk.c */
     uint64_t fg_last_ms;      /* uv_now of the last foreground (keyed, not Clone) request */
     struct migrate *migrate;  /* owned: migrate.c's state, made on first use */
+    struct rejoin rejoin;     /* rejoin.c */
     struct scluster *cluster; /* owned: cluster.c's state; NULL without --etcd */
 };
 
@@ -108,6 +114,9 @@ void ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
 void ops_shard_scan(struct store *s, uint16_t shard, uint64_t info[6], int *rc);
 int ops_shard_json(const struct store *s, uint16_t shard, const uint64_t info[6], char *buf,
                    size_t cap);
+
+/* repair_ops.c (loop thread): ShardTree, Checkpoint and Rejoined. */
+void repair_ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
 
 /* migrate.c (loop thread). migrate_dispatch handles MigrateStart/Status/Stop/
  * Verify and ShardAccept. migrate_submit replaces engine_submit for keyed
