@@ -113,6 +113,7 @@ rejoin_init(struct store *s, char *err, size_t errlen)
     if (c->memory || c->data_dir == NULL) return 0; /* restarts empty: nothing stale to serve */
     r->active = 1;
     uint64_t after = c->rejoin_after_s ? c->rejoin_after_s : c->tombstone_grace_s / 2;
+    if (after < 1) after = 1; /* the state file counts whole seconds */
     /* a beat often enough that "away" is measured to a fraction of the limit */
     r->beat_ms = after / 4 * 1000;
     if (r->beat_ms < 1000) r->beat_ms = 1000;
