@@ -339,3 +339,31 @@ EOF
     grep -q '"event":"schedule","every_s":2,"pass_s":0,"tombstone_grace_s":3' "$TMP/every"
     [ "$(juno --store "$S2" --map "$MAP" get e1)" = x ]
 }
+
+@test "juno-cluster up --repair-every runs the scrubber beside the proxies, against etcd; down stops it" {
+    command -v etcd >/dev/null || skip "no etcd"
+    DIR=$TMP/cluster
+    run juno-cluster up --dir "$DIR" --memory --shards 16 --proxy-port auto --base-port auto \
+        --repair-every 1s
+    echo "$output" >&2
+    for f in "$DIR"/pid/*.pid; do cat "$f" >>"$TMP/pids"; done
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"juno-repair runs a pass every 1s"* ]]
+    run juno-cluster status --dir "$DIR"
+    [ "$status" -eq 0 ]
+    grep -qE '^repair +[0-9]+ +- +running +ok' <<<"$output"
+    # a record on one replica only: the scrubber copies it to the others
+    juno --store "$(cat "$DIR/addr/store-z0-s1")" --map "$DIR/map.json" set lone x >/dev/null
+    for i in $(seq 100); do
+        juno --store "$(cat "$DIR/addr/store-z2-s1")" --map "$DIR/map.json" get lone >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    [ "$(juno --store "$(cat "$DIR/addr/store-z2-s1")" --map "$DIR/map.json" get lone)" = x ]
+    # its pass is kept in etcd
+    run env ETCDCTL_API=3 etcdctl --endpoints="$(cat "$DIR/etcd")" get --print-value-only /juno/juno/repair
+    [[ "$output" == *'"last_complete_finished_ms":'* ]]
+    pid=$(cat "$DIR/pid/repair.pid")
+    juno-cluster down --dir "$DIR"
+    ! kill -0 "$pid" 2>/dev/null
+    grep -q 'info juno-repair: done pass=' "$DIR/log/repair.log"
+}
