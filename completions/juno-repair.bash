@@ -13,7 +13,7 @@ _juno_repair()
         words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
     fi
 
-    local opts="--etcd --cluster --map-file --state --dry-run --shard --rate --every --restart
+    local opts="--etcd --cluster --map-file --state --dry-run --full --shard --rate --every --restart
         --timeout --json --verbose --help --version"
     case $prev in
     -f | --map-file | --state)

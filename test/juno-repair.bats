@@ -141,6 +141,10 @@ repair() { juno-repair --map-file "$MAP" "$@"; }
     want=$( (for i in $(seq 1 60); do echo "k$i"; done; for i in 1 2 3 4 5; do echo "direct$i"; done) | sort)
     [ "$got" = "$want" ]
     [ "$(grep -c '^differs shard=' <<<"$output")" -eq 65 ]
+    # --full walks every record, and finds the same ones
+    run --separate-stderr repair --dry-run --full
+    [ "$status" -eq 1 ]
+    [ "$(grep -o 'key=[^ ]*' <<<"$output" | cut -d= -f2 | sort)" = "$want" ]
     grep -q 'key=k7 z0/s1=live,v2,lm=[0-9]* z1/s1=live,v2,lm=[0-9]* z2/s1=live,v1,lm=[0-9]* newest=z0/s1$' <<<"$output"
     grep -q 'key=k50 z0/s1=tombstone,v2,.* z2/s1=live,v1,.* newest=z0/s1$' <<<"$output"
     grep -q 'key=direct3 z0/s1=live,v1,lm=[0-9]* z1/s1=absent z2/s1=absent newest=z0/s1$' <<<"$output"

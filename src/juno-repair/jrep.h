@@ -42,6 +42,7 @@ struct jrep {
     /* options */
     const char *etcd_url, *map_file, *state_file, *cluster;
     int dry_run, json, verbose, tty, restart;
+    int full;          /* --full: list every record, whatever the hashes say */
     uint64_t rate;     /* bytes the stores scan (and are sent) per second; 0: no limit */
     uint64_t every_ms; /* 0: one pass */
     int timeout_ms;

@@ -44,6 +44,9 @@ static const char usage_text[] =
     "      --state FILE      with --map-file: the state file\n"
     "  -n, --dry-run         list what differs, change nothing: one line per record\n"
     "                        (shard, namespace, key, each replica's copy, the newest)\n"
+    "      --full            compare every record of every shard, not only where\n"
+    "                        the hashes differ (what a comparison without the tree\n"
+    "                        costs; a check that trusts no hash)\n"
     "  -s, --shard LIST      only these shards: N or N-M, comma-separated\n"
     "  -r, --rate MB/S       at most this much shard data read by the stores for\n"
     "                        the comparison, plus records sent, per second\n"
@@ -73,24 +76,17 @@ static const char usage_text[] =
     "  76  a store's answer did not decode\n"
     "  78  configuration error\n";
 
-enum { OPT_STATE = 256, OPT_RESTART };
+enum { OPT_STATE = 256, OPT_RESTART, OPT_FULL };
 
 static const struct option long_opts[] = {
-    {"etcd", required_argument, NULL, 'e'},
-    {"cluster", required_argument, NULL, 'c'},
-    {"map-file", required_argument, NULL, 'f'},
-    {"state", required_argument, NULL, OPT_STATE},
-    {"dry-run", no_argument, NULL, 'n'},
-    {"shard", required_argument, NULL, 's'},
-    {"rate", required_argument, NULL, 'r'},
-    {"every", required_argument, NULL, 'E'},
-    {"restart", no_argument, NULL, OPT_RESTART},
-    {"timeout", required_argument, NULL, 't'},
-    {"json", no_argument, NULL, 'j'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+    {"etcd", required_argument, NULL, 'e'},      {"cluster", required_argument, NULL, 'c'},
+    {"map-file", required_argument, NULL, 'f'},  {"state", required_argument, NULL, OPT_STATE},
+    {"dry-run", no_argument, NULL, 'n'},         {"shard", required_argument, NULL, 's'},
+    {"rate", required_argument, NULL, 'r'},      {"every", required_argument, NULL, 'E'},
+    {"restart", no_argument, NULL, OPT_RESTART}, {"full", no_argument, NULL, OPT_FULL},
+    {"timeout", required_argument, NULL, 't'},   {"json", no_argument, NULL, 'j'},
+    {"verbose", no_argument, NULL, 'v'},         {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
 };
 
 static struct jrep *the_run; /* for the signal handler */
@@ -171,6 +167,7 @@ parse_options(struct jrep *j, int argc, char **argv)
                           optarg);
             break;
         case OPT_RESTART: j->restart = 1; break;
+        case OPT_FULL: j->full = 1; break;
         case 't': j->timeout_ms = (int)cli_opt_u64("timeout", optarg, 10, 3600000); break;
         case 'j': j->json = 1; break;
         case 'v': j->verbose = 1; break;

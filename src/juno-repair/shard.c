@@ -36,6 +36,7 @@
 
 struct range {
     uint8_t bits, split; /* split 0: list it */
+    uint8_t whole;       /* came from a list cut short: split it, never list it whole again */
     uint64_t prefix;
     uint32_t count[JREP_MAX_ZONES];
 };
@@ -289,6 +290,7 @@ level(struct sh *h, struct range *ranges, size_t n, struct range *next, size_t *
         if (rg->split == 0 && truncated) { /* more records than listed: split it after all */
             if (*nnext < MAX_RANGES) {
                 next[*nnext] = *rg;
+                next[*nnext].whole = 1;
                 next[*nnext].split = split_bits(LIST_LIMIT, rg->bits);
                 (*nnext)++;
             } else {
@@ -317,6 +319,10 @@ level(struct sh *h, struct range *ranges, size_t n, struct range *next, size_t *
             }
             continue;
         }
+        size_t first_child = *nnext;
+        uint32_t rmax = 0;
+        for (size_t r = 0; r < h->nrep; r++)
+            if (have[r] && rg->count[r] > rmax) rmax = rg->count[r];
         for (uint32_t b = 0; b < (1u << rg->split); b++) { /* the children that differ */
             struct range child = {.bits = (uint8_t)(rg->bits + rg->split),
                                   .prefix = rg->prefix << rg->split | b};
@@ -336,12 +342,20 @@ level(struct sh *h, struct range *ranges, size_t n, struct range *next, size_t *
                     differ = 1;
                 }
             }
-            if (!differ) continue;
+            if (!differ && !h->j->full) continue; /* --full: every child, down to the records */
             child.split = max <= LEAF_MAX || child.bits >= 64 ? 0 : split_bits(max, child.bits);
             if (*nnext < MAX_RANGES)
                 next[(*nnext)++] = child;
             else
                 h->incomplete = 1; /* the next pass goes on */
+        }
+        /* Several children of a small range differ (a replica that missed
+         * much of it): one list of the range costs one request per replica
+         * and one scan of the shard, where each child would cost as much */
+        if (*nnext - first_child >= 2 && rmax <= LIST_LIMIT && !rg->whole && !h->j->full) {
+            *nnext = first_child;
+            next[(*nnext)++] = (struct range){.bits = rg->bits, .prefix = rg->prefix, .split = 0};
+            memcpy(next[*nnext - 1].count, rg->count, sizeof(rg->count));
         }
     }
     int rc = replicas_ok(h) >= 2 && nitems > 0 ? fix_listed(h, items, nitems) : 0;
@@ -399,10 +413,15 @@ shard_run(struct jrep *j, uint32_t shard)
         j->n.equal++;
         return 0;
     }
+    int equal_at_first = 0;
     for (int try = 0;; try++) {
         int eq = info_round(&h);
         if (eq == JUNO_EBADMAP) return eq;
-        if (eq == 1) {
+        if (eq == 1 && j->full && try == 0) { /* compared record by record all the same */
+            j->n.equal++;
+            equal_at_first = 1;
+            eq = 0;
+        } else if (eq == 1) {
             if (try == 0) j->n.equal++;
             return 0;
         }
@@ -415,7 +434,7 @@ shard_run(struct jrep *j, uint32_t shard)
             h.incomplete = 1;
             break;
         }
-        if (try == 0) j->n.differing++;
+        if (try == 0 && !equal_at_first) j->n.differing++;
         if (descend(&h) == JUNO_ENOMEM) {
             progress_event(j, "error", "\"shard\":%u,\"message\":\"out of memory\"", shard);
             h.incomplete = 1;
