@@ -40,7 +40,9 @@ static void
 discard(struct jbak *b, const char *abs)
 {
     nftw(abs, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    jbak_event(b, "discarded", "\"dir\":\"%s\"", b->dir);
+    char q[8200];
+    jbak_json_str(q, sizeof(q), b->dir);
+    jbak_event(b, "discarded", "\"dir\":%s", q);
 }
 
 /* A directory name for a store: its zone and node, [A-Za-z0-9._-] only. */
@@ -107,7 +109,9 @@ create_run(struct jbak *b)
         }
     }
     uint64_t started = jbak_wall_ms(), t0 = jbak_now_ms();
-    jbak_event(b, "start", "\"dir\":\"%s\",\"map_version\":%llu,\"stores\":%zu", abs,
+    char qdir[8200];
+    jbak_json_str(qdir, sizeof(qdir), abs);
+    jbak_event(b, "start", "\"dir\":%s,\"map_version\":%llu,\"stores\":%zu", qdir,
                (unsigned long long)map->version, n);
     calls_run(calls, n, b->timeout_ms); /* every store at once */
     int code = 0;
@@ -217,9 +221,9 @@ create_run(struct jbak *b)
         discard(b, abs);
     } else {
         jbak_event(b, "created",
-                   "\"dir\":\"%s\",\"map_version\":%llu,\"stores\":%zu,\"records\":%llu,"
+                   "\"dir\":%s,\"map_version\":%llu,\"stores\":%zu,\"records\":%llu,"
                    "\"bytes\":%llu,\"seconds\":%.3f",
-                   abs, (unsigned long long)map->version, n, (unsigned long long)records,
+                   qdir, (unsigned long long)map->version, n, (unsigned long long)records,
                    (unsigned long long)bytes, (jbak_now_ms() - t0) / 1000.0);
     }
     map_destroy(map);

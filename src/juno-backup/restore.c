@@ -287,12 +287,13 @@ restore_run(struct jbak *b)
         }
     }
     uint64_t t0 = jbak_now_ms();
+    char q[8200];
+    jbak_json_str(q, sizeof(q), b->dir);
     if (code == 0)
         jbak_event(b, "start",
-                   "\"dir\":\"%s\",\"from_shards\":%u,\"from_stores\":%zu,\"to_shards\":%u,"
+                   "\"dir\":%s,\"from_shards\":%u,\"from_stores\":%zu,\"to_shards\":%u,"
                    "\"to_zones\":%u,\"map_version\":%llu",
-                   b->dir, m.shards, m.nstores, to->shards, to->nzones,
-                   (unsigned long long)to->version);
+                   q, m.shards, m.nstores, to->shards, to->nzones, (unsigned long long)to->version);
     for (uint32_t s = 0; code == 0 && s < m.shards; s++) {
         size_t nsrc = 0; /* the stores that owned s at the backup: one per zone */
         for (size_t i = 0; i < m.nstores && nsrc < 64; i++) {

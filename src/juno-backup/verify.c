@@ -151,9 +151,11 @@ verify_run(struct jbak *b)
                    st->zone, st->node, st->dir, st->nfiles, st->nshards, f + d);
         jbak_progress(b, "verify", i + 1, m.nstores, records, 0, t0, i + 1 == m.nstores);
     }
+    char q[8200];
+    jbak_json_str(q, sizeof(q), b->dir);
     jbak_event(b, bad_files || bad_data ? "failed" : "ok",
-               "\"dir\":\"%s\",\"stores\":%zu,\"records\":%llu,\"problems\":%zu,\"seconds\":%.3f",
-               b->dir, m.nstores, (unsigned long long)records, bad_files + bad_data,
+               "\"dir\":%s,\"stores\":%zu,\"records\":%llu,\"problems\":%zu,\"seconds\":%.3f", q,
+               m.nstores, (unsigned long long)records, bad_files + bad_data,
                (jbak_now_ms() - t0) / 1000.0);
     bmanifest_deinit(&m);
     return bad_data || bad_files ? EX_DATAERR : 0;

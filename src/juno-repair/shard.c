@@ -28,11 +28,12 @@
 #include <string.h>
 #include <time.h>
 
-#define LEAF_MAX    64 /* a range with at most this many records on every replica is listed */
-#define LEAF_TARGET 16 /* a range is split so that each child holds about this many */
-#define LIST_LIMIT  (LEAF_MAX * 4) /* records a list may return before it is cut */
-#define MAX_TRIES   3
-#define MAX_RANGES  8192 /* ranges looked at in one level */
+#define LEAF_MAX     64 /* a range with at most this many records on every replica is listed */
+#define LEAF_TARGET  16 /* a range is split so that each child holds about this many */
+#define LIST_LIMIT   HTREE_MAX_LIST /* records a list may return (the store also stops at 4 MiB) */
+#define COLLAPSE_MAX 16384          /* a range listed whole rather than child by child */
+#define MAX_TRIES    3
+#define MAX_RANGES   8192 /* ranges looked at in one level */
 
 struct range {
     uint8_t bits, split; /* split 0: list it */
@@ -291,7 +292,10 @@ level(struct sh *h, struct range *ranges, size_t n, struct range *next, size_t *
             if (*nnext < MAX_RANGES) {
                 next[*nnext] = *rg;
                 next[*nnext].whole = 1;
-                next[*nnext].split = split_bits(LIST_LIMIT, rg->bits);
+                uint32_t most = LEAF_MAX * 4; /* at least: the list was cut */
+                for (size_t r = 0; r < h->nrep; r++)
+                    if (rg->count[r] > most) most = rg->count[r];
+                next[*nnext].split = rg->bits < 64 ? split_bits(most, rg->bits) : 0;
                 (*nnext)++;
             } else {
                 h->incomplete = 1;
@@ -349,10 +353,13 @@ level(struct sh *h, struct range *ranges, size_t n, struct range *next, size_t *
             else
                 h->incomplete = 1; /* the next pass goes on */
         }
-        /* Several children of a small range differ (a replica that missed
-         * much of it): one list of the range costs one request per replica
-         * and one scan of the shard, where each child would cost as much */
-        if (*nnext - first_child >= 2 && rmax <= LIST_LIMIT && !rg->whole && !h->j->full) {
+        /* Many children of a range differ (a replica that missed much of it,
+         * or --full): one list of the whole range costs one request per
+         * replica and one scan of the shard, where each child would cost as
+         * much; with few differing children, listing them alone sends less */
+        size_t ndiff = *nnext - first_child;
+        if (ndiff >= 2 && rmax <= COLLAPSE_MAX && !rg->whole &&
+            (rmax <= LEAF_MAX * 4 || ndiff * 4 >= (1u << rg->split) || h->j->full)) {
             *nnext = first_child;
             next[(*nnext)++] = (struct range){.bits = rg->bits, .prefix = rg->prefix, .split = 0};
             memcpy(next[*nnext - 1].count, rg->count, sizeof(rg->count));
@@ -381,7 +388,7 @@ descend(struct sh *h)
         cur[0].count[r] = h->count[r];
         if (h->rep[r].ok && h->count[r] > max) max = h->count[r];
     }
-    cur[0].split = max <= LEAF_MAX ? 0 : split_bits(max, 0);
+    cur[0].split = max <= LEAF_MAX || (h->j->full && max <= COLLAPSE_MAX) ? 0 : split_bits(max, 0);
     int rc = 0;
     while (ncur > 0 && rc == 0 && replicas_ok(h) >= 2 && !h->j->stop) {
         nnext = 0;
