@@ -4,7 +4,9 @@
 #   make             build every program into build/
 #   make test        build and run every test (unit + bats); last line "N passed, N failed"
 #   make SAN=1 test  the same under AddressSanitizer + UBSan (objects in build/san/)
-#   make fuzz        run each libFuzzer target for FUZZ_SECONDS (clang)
+#   make fuzz        run each libFuzzer target for FUZZ_SECONDS, or FUZZ_RUNS
+#                    executions (clang); FUZZ_TARGETS="fuzz_map ..." picks some
+#   make fuzz-merge  add what the runs found to test/fuzz/seeds/ (docs/fuzzing.md)
 #   make chaos       bin/juno-lab's whole fault matrix (root, about 9 minutes):
 #                    the figures table, also in CHAOS_DIR/chaos.md
 #   make install     PREFIX=/usr/local: programs, man pages, completions
@@ -15,6 +17,7 @@ PREFIX       ?= /usr/local
 SAN          ?= 0
 FUZZ_SECONDS ?= 30
 CHAOS_DIR    ?= build/chaos
+FUZZ_RUNS    ?=
 CC           ?= cc
 CFLAGS       ?= -O2 -g
 VERSION      := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -27,7 +30,7 @@ BUILD    ?= build
 SANFLAGS :=
 endif
 
-PKGS       := rocksdb libuv libcjson libxxhash libcurl openssl
+PKGS       := rocksdb libuv libcjson libxxhash libcurl libssl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -47,7 +50,7 @@ endif
 
 # Debian packages the build, the tests and the cluster scripts need.
 DEB_PKGS := build-essential pkg-config librocksdb-dev libuv1-dev libcurl4-openssl-dev libcjson-dev \
-            libxxhash-dev libssl-dev bats clang libclang-rt-14-dev curl python3 procps iproute2 \
+            libxxhash-dev libssl-dev openssl bats clang libclang-rt-14-dev curl python3 procps iproute2 \
             etcd-server etcd-client haproxy redis-tools python3-redis nftables
 
 LIB_SRCS := $(wildcard lib/*.c)
@@ -72,7 +75,7 @@ UNIT_SRCS  := $(wildcard test/unit/test_*.c)
 UNIT_BINS  := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
 FUZZ_SRCS  := $(wildcard test/fuzz/fuzz_*.c)
 
-.PHONY: all deps test unit fuzz chaos install clean format check-format
+.PHONY: all deps test unit fuzz fuzz-build fuzz-merge chaos install clean format check-format
 .SECONDARY:
 all: $(PROGS) $(UNIT_BINS)
 
@@ -113,19 +116,34 @@ unit: $(UNIT_BINS)
 chaos: all
 	@JUNO_BUILD=$(CURDIR)/$(BUILD) bin/juno-lab chaos --dir $(CHAOS_DIR) --out $(CHAOS_DIR)/chaos.md
 
-FUZZ_BUILD := build/fuzz
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -DJUNO_VERSION='"$(VERSION)"' -g -O1 -Ilib $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
+FUZZ_BUILD   := build/fuzz
+FUZZ_TARGETS ?= $(patsubst test/fuzz/%.c,%,$(FUZZ_SRCS))
+# A UBSan report must stop the fuzzer like a crash, hence no recovery.
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -DJUNO_VERSION='"$(VERSION)"' $(WARN) -g -O1 -Ilib $(PKG_CFLAGS) \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(FUZZ_BUILD)/%: test/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	$(quiet) FUZZ $@
 	$(Q)clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
-fuzz: $(patsubst test/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
-	@set -e; for f in $^; do \
-	    name=$$(basename $$f); corpus=$(FUZZ_BUILD)/corpus-$$name; mkdir -p $$corpus; \
-	    [ ! -d test/fuzz/seeds/$$name ] || cp -n test/fuzz/seeds/$$name/* $$corpus/ 2>/dev/null || true; \
-	    echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$corpus 2>&1 | tail -n 3; \
+# Build the targets only.
+fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+
+# Each target for FUZZ_SECONDS, or FUZZ_RUNS executions when set (test/fuzz/run
+# prints runs, exec/s, cov and ft per target: the figures of docs/fuzzing.md).
+fuzz: fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) \
+	    test/fuzz/run $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+
+# Fold each target's working corpus (after a long run) into its committed
+# seeds, test/fuzz/seeds/NAME/: only inputs that reach an edge the seeds do
+# not are added (-use_counters=0: edges, not hit counts), so it stays small.
+fuzz-merge: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p test/fuzz/seeds/$$t; \
+	    $(FUZZ_BUILD)/$$t -merge=1 -use_counters=0 test/fuzz/seeds/$$t $(FUZZ_BUILD)/corpus-$$t \
+	        >$(FUZZ_BUILD)/$$t-merge.log 2>&1 || { tail -n 5 $(FUZZ_BUILD)/$$t-merge.log; exit 1; }; \
+	    echo "fuzz-merge: $$t: $$(ls test/fuzz/seeds/$$t | wc -l) seeds"; \
 	done
 
 install: all

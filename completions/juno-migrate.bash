@@ -14,9 +14,9 @@ _juno_migrate()
     fi
 
     local opts="--etcd --cluster --map-file --reload --state --rate --parallel --wait
-        --drain-ms --forget-proxy --json --abort --yes --help --version"
+        --drain-ms --forget-proxy --json --abort --yes --tls-ca --tls-cert --tls-key --help --version"
     case $prev in
-    -f | --map-file | --state)
+    -f | --map-file | --state | --tls-ca | --tls-cert | --tls-key)
         if declare -F _filedir >/dev/null; then _filedir; else COMPREPLY=($(compgen -f -- "$cur")); fi
         return
         ;;

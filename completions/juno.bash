@@ -26,7 +26,8 @@ _juno()
     local proxy_commands="get put create update del ping batch"
     local store_commands="read get set prepare-create prepare-update prepare-set
         prepare-delete commit abort delete mark-delete repair clone drop-shard shard-info migrate-start migrate-status migrate-stop migrate-verify shard-accept checkpoint rejoined compact nop batch"
-    local common_opts="--namespace --json --timeout --window --ttl --help --version"
+    local common_opts="--namespace --json --timeout --window --ttl --tls --tls-ca --tls-cert
+        --tls-key --help --version"
     local proxy_opts="--server --retries --if-version --newline"
     local store_opts="--store --shards --map --rid --record-version --creation --expire
         --last-modified --origin --tombstone --one-phase --shard --value-type"
@@ -46,7 +47,7 @@ _juno()
         -s | --server | --store | -n | --namespace | -t | --timeout | -w | --window | \
             -r | --retries | --ttl | --if-version | -S | --shards | -m | --map | --rid | \
             --record-version | --creation | --expire | --last-modified | --origin | --shard | \
-            --value-type)
+            --value-type | --tls-ca | --tls-cert | --tls-key)
             continue
             ;;
         esac
@@ -56,7 +57,7 @@ _juno()
     done
 
     case $prev in
-    -m | --map)
+    -m | --map | --tls-ca | --tls-cert | --tls-key)
         _juno_files
         return
         ;;

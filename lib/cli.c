@@ -64,6 +64,20 @@ cli_usage(const char *fmt, ...)
 }
 
 void
+cli_help(const char *text)
+{
+    fflush(stdout);
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = write(STDOUT_FILENO, text + off, len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break; /* the reader has gone: nothing more to say */
+        off += (size_t)n;
+    }
+    exit(0);
+}
+
+void
 cli_version(void)
 {
     printf("%s %s\n", cli_name, JUNO_VERSION);

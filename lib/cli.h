@@ -45,6 +45,12 @@ void cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretu
 /* "prog VERSION" on stdout. */
 void cli_version(void);
 
+/* --help: text on stdout in one write(2), then exit 0. One write, so that a
+ * reader that stops at its first match (`prog --help | grep -q X` under
+ * pipefail) cannot make the program die of SIGPIPE halfway through a text
+ * longer than stdio's 4 KiB buffer. */
+void cli_help(const char *text) __attribute__((noreturn));
+
 /* Parse a decimal unsigned integer in [min, max] with nothing after it.
  * Returns 0, JUNO_EINVAL (not a number) or JUNO_ERANGE (out of bounds). */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);

@@ -1,6 +1,7 @@
-/* client.c: blocking JunoDB wire client over non-blocking sockets (see client.h). */
+/* client.c: blocking JunoDB wire client over non-blocking sockets (see
+ * client.h); TLS sessions are client_tls.c's. */
 #include "clock.h"
-#include "client.h"
+#include "client_int.h"
 
 #include "cli.h"
 #include "error.h"
@@ -30,9 +31,8 @@ remaining(int64_t deadline)
     return left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
-/* Wait for events on fd until deadline. Returns 0 (ready), JUNO_ETIMEDOUT or -errno. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
+int
+client__wait(int fd, short events, int64_t deadline)
 {
     for (;;) {
         struct pollfd p = {.fd = fd, .events = events};
@@ -58,7 +58,7 @@ client_buf_deinit(struct client_buf *b)
 
 /* Make room for n more bytes. Returns 0 or JUNO_ENOMEM. */
 static int
-buf_reserve(struct client_buf *b, size_t n)
+cbuf_reserve(struct client_buf *b, size_t n)
 {
     if (b->cap - b->len >= n) return 0;
     size_t cap = b->cap ? b->cap : 4096;
@@ -83,7 +83,7 @@ connect_one(const struct addrinfo *ai, int64_t deadline, int *fd)
     if (connect(s, ai->ai_addr, ai->ai_addrlen) != 0) {
         if (errno != EINPROGRESS) {
             rc = error_from_errno(errno);
-        } else if ((rc = wait_fd(s, POLLOUT, deadline)) == 0) {
+        } else if ((rc = client__wait(s, POLLOUT, deadline)) == 0) {
             int soerr = 0;
             socklen_t sl = sizeof(soerr);
             if (getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) soerr = errno;
@@ -133,12 +133,28 @@ client_connect(const char *hostport, int timeout_ms, char *err, size_t errlen)
             snprintf(err, errlen, "unable to connect to %s: %s", hostport, error_str(rc));
         return rc;
     }
+    if (client__tls_ctx() != NULL) {
+        char why[400];
+        rc = client__tls_open(fd, host, deadline, why, sizeof(why));
+        if (rc != 0) {
+            if (errlen > 0) snprintf(err, errlen, "unable to connect to %s: %s", hostport, why);
+            close(fd);
+            return rc;
+        }
+    }
     return fd;
 }
 
-/* Write len bytes, waiting for the socket when it is full. */
-static int
-write_all(int fd, const uint8_t *p, size_t len, int64_t deadline, size_t *done)
+void
+client_close(int fd)
+{
+    if (fd < 0) return;
+    client__tls_close(fd);
+    close(fd);
+}
+
+int
+client__write_all(int fd, const uint8_t *p, size_t len, int64_t deadline, size_t *done)
 {
     *done = 0;
     while (*done < len) {
@@ -149,7 +165,7 @@ write_all(int fd, const uint8_t *p, size_t len, int64_t deadline, size_t *done)
         }
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return error_from_errno(errno);
-        int rc = wait_fd(fd, POLLOUT, deadline);
+        int rc = client__wait(fd, POLLOUT, deadline);
         if (rc != 0) return rc;
     }
     return 0;
@@ -160,7 +176,7 @@ client_queue(struct client_buf *out, const struct wire_msg *m)
 {
     size_t n = wire_encoded_size(m);
     if (n == 0) return JUNO_EINVAL;
-    int rc = buf_reserve(out, n);
+    int rc = cbuf_reserve(out, n);
     if (rc != 0) return rc;
     int w = wire_encode(m, out->data + out->len, out->cap - out->len);
     if (w < 0) return w;
@@ -173,7 +189,8 @@ client_flush(struct client_buf *out, int fd, int timeout_ms)
 {
     size_t done;
     int64_t deadline = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
-    int rc = write_all(fd, out->data, out->len, deadline, &done);
+    int rc = client__tls_on(fd) ? client__tls_send(fd, out->data, out->len, deadline, &done)
+                                : client__write_all(fd, out->data, out->len, deadline, &done);
     if (done > 0 && done < out->len) memmove(out->data, out->data + done, out->len - done);
     out->len -= done;
     return rc;
@@ -209,17 +226,24 @@ client_recv(struct client_buf *b, int fd, int timeout_ms, struct wire_msg *out)
             b->used = flen;
             return 0;
         }
-        int rc = buf_reserve(b, RECV_CHUNK);
+        int rc = cbuf_reserve(b, RECV_CHUNK);
         if (rc != 0) return rc;
-        ssize_t r = recv(fd, b->data + b->len, b->cap - b->len, 0);
-        if (r > 0) {
+        if (client__tls_on(fd)) {
+            ssize_t r = client__tls_recv(fd, b->data + b->len, b->cap - b->len);
+            if (r < 0) return (int)r;
             b->len += (size_t)r;
-            continue;
+            if (r > 0) continue;
+        } else {
+            ssize_t r = recv(fd, b->data + b->len, b->cap - b->len, 0);
+            if (r > 0) {
+                b->len += (size_t)r;
+                continue;
+            }
+            if (r == 0) return JUNO_EOF;
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return error_from_errno(errno);
         }
-        if (r == 0) return JUNO_EOF;
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return error_from_errno(errno);
-        if ((rc = wait_fd(fd, POLLIN, deadline)) != 0) return rc;
+        if ((rc = client__wait(fd, POLLIN, deadline)) != 0) return rc;
     }
 }
 

@@ -15,11 +15,20 @@
  * Pipelining: client_queue() appends encoded requests to an output buffer and
  * client_flush() writes them with as few syscalls as possible; replies are
  * matched by the caller through the header's opaque field.
+ *
+ * TLS: after client_tls(ctx), every connection client_connect makes speaks
+ * TLS (lib/tls, its memory BIO driven over the same non-blocking socket and
+ * poll deadlines): the handshake is part of the connect and its timeout.
+ * The session belongs to the descriptor: close it with client_close. A
+ * client_flush that times out may leave ciphertext queued in the session
+ * (client_pending); the next client_flush sends it first.
  */
 #ifndef JUNO_CLIENT_H
 #define JUNO_CLIENT_H
 
 #include "wire.h"
+
+struct tls_ctx;
 
 #include <stddef.h>
 #include <stdint.h>
@@ -39,11 +48,13 @@ void client_buf_init(struct client_buf *b);
 void client_buf_deinit(struct client_buf *b);
 
 /* Connect to HOST:PORT (a name, an IPv4 or a [v6] address; every address the
- * name resolves to is tried) within timeout_ms (< 0: no limit). Returns a
- * non-blocking, close-on-exec TCP socket with TCP_NODELAY, or JUNO_EINVAL (bad
- * address), JUNO_ENOTFOUND (name does not resolve), JUNO_ECONNREFUSED,
- * JUNO_ETIMEDOUT or another negative errno code; err (errlen bytes, may be 0)
- * then says what failed. */
+ * name resolves to is tried) within timeout_ms (< 0: no limit), and with
+ * client_tls set, make the TLS handshake within the same time. Returns a
+ * non-blocking, close-on-exec TCP socket with TCP_NODELAY (close it with
+ * client_close), or JUNO_EINVAL (bad address), JUNO_ENOTFOUND (name does not
+ * resolve), JUNO_ECONNREFUSED, JUNO_ETIMEDOUT, JUNO_EPROTO (the TLS handshake
+ * failed) or another negative errno code; err (errlen bytes, may be 0) then
+ * says what failed. */
 int client_connect(const char *hostport, int timeout_ms, char *err, size_t errlen);
 
 /* Encode m (wire_encode) and write all of it to fd, waiting for the socket as
@@ -69,6 +80,22 @@ int client_flush(struct client_buf *out, int fd, int timeout_ms);
  * JUNO_EPROTO (not a JunoDB stream, an oversized frame, or a message that does
  * not decode), JUNO_ENOMEM, or a negative errno code from read. */
 int client_recv(struct client_buf *b, int fd, int timeout_ms, struct wire_msg *out);
+
+/* TLS for the connections client_connect makes from now on: ctx is a client
+ * context (tls_ctx_create(TLS_CLIENT, ...)), borrowed for as long as they
+ * are used; NULL: plaintext. */
+void client_tls(struct tls_ctx *ctx);
+
+/* Close fd, a descriptor from client_connect: a TLS session sends its
+ * close_notify (if the socket takes it at once) and is freed. */
+void client_close(int fd);
+
+/* Bytes of ciphertext that a timed-out client_flush left queued on fd. */
+size_t client_pending(int fd);
+
+/* What the last TLS failure of this process was, in words ("" if none):
+ * the detail behind a JUNO_EPROTO of client_recv or client_flush. */
+const char *client_tls_error(void);
 
 /* A random (version 4, RFC 4122 variant) UUID from getrandom(2).
  * Returns 0 or a negative errno code. */

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "etcd_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -146,13 +147,50 @@ add_i64(cJSON *obj, const char *name, int64_t v)
     return cJSON_AddStringToObject(obj, name, s);
 }
 
+/* it as int64: a string of decimal digits with an optional '-', or an
+ * integral JSON number, within int64. Returns 0 or -1. */
+static int
+i64_of(const cJSON *it, int64_t *out)
+{
+    if (cJSON_IsString(it)) {
+        const char *s = it->valuestring;
+        char *end;
+        if (*s != '-' && (*s < '0' || *s > '9')) return -1; /* strtoll skips spaces, takes '+' */
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0') return -1;
+        *out = v;
+        return 0;
+    }
+    if (cJSON_IsNumber(it)) {
+        /* checked before converting: converting a double outside int64 is
+         * undefined behaviour */
+        double d = it->valuedouble;
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return -1;
+        if ((double)(int64_t)d != d) return -1;
+        *out = (int64_t)d;
+        return 0;
+    }
+    return -1;
+}
+
+int
+etcd__i64_get(const cJSON *obj, const char *name, int64_t *out)
+{
+    *out = 0;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (it == NULL || i64_of(it, out) == 0) return 0;
+    *out = 0;
+    etcd__seterr("field \"%s\" is not an int64", name);
+    return JUNO_EPROTO;
+}
+
 int64_t
 etcd__i64(const cJSON *obj, const char *name)
 {
+    int64_t v = 0;
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (cJSON_IsString(it)) return strtoll(it->valuestring, NULL, 10);
-    if (cJSON_IsNumber(it)) return (int64_t)it->valuedouble;
-    return 0;
+    return it != NULL && i64_of(it, &v) == 0 ? v : 0;
 }
 
 int
@@ -226,10 +264,13 @@ etcd__kv_parse(const cJSON *obj, struct etcd_kv *kv)
         etcd_kv_deinit(kv);
         return rc;
     }
-    kv->create_revision = etcd__i64(obj, "create_revision");
-    kv->mod_revision = etcd__i64(obj, "mod_revision");
-    kv->version = etcd__i64(obj, "version");
-    kv->lease = etcd__i64(obj, "lease");
+    if (etcd__i64_get(obj, "create_revision", &kv->create_revision) < 0 ||
+        etcd__i64_get(obj, "mod_revision", &kv->mod_revision) < 0 ||
+        etcd__i64_get(obj, "version", &kv->version) < 0 ||
+        etcd__i64_get(obj, "lease", &kv->lease) < 0) {
+        etcd_kv_deinit(kv);
+        return JUNO_EPROTO;
+    }
     return 0;
 }
 
@@ -366,11 +407,20 @@ post_one(struct etcd *e, const char *url, const char *path, const char *body, cJ
         *rc_next = cc == CURLE_OPERATION_TIMEDOUT ? JUNO_ETIMEDOUT : JUNO_EUNAVAIL;
         return 1;
     }
-    cJSON *root = b.p ? cJSON_ParseWithLength(b.p, b.len) : NULL;
+    int rc = etcd__answer(url, path, status, b.p, b.len, out, rc_next);
+    free(b.p);
+    return rc;
+}
+
+int
+etcd__answer(const char *url, const char *path, long status, const char *body, size_t len,
+             cJSON **out, int *rc_next)
+{
+    cJSON *root = body != NULL && len > 0 ? cJSON_ParseWithLength(body, len) : NULL;
     if (root == NULL || !cJSON_IsObject(root)) {
-        etcd__seterr("%s%s: HTTP %ld: not a JSON object: %.80s", url, path, status,
-                     b.p ? b.p : "(empty)");
-        free(b.p);
+        int show = body != NULL ? (int)(len < 80 ? len : 80) : 0;
+        etcd__seterr("%s%s: HTTP %ld: not a JSON object: %.*s%s", url, path, status, show,
+                     show ? body : "", show ? "" : "(empty)");
         cJSON_Delete(root);
         if (status >= 500) {
             *rc_next = JUNO_EUNAVAIL;
@@ -378,7 +428,6 @@ post_one(struct etcd *e, const char *url, const char *path, const char *body, cJ
         }
         return JUNO_EPROTO;
     }
-    free(b.p);
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "error");
     if (status != 200 || msg != NULL) {
         int64_t code = etcd__i64(root, "code");
@@ -446,17 +495,27 @@ done:
 
 /* ---- kv ---- */
 
-static int
-parse_kvs(const cJSON *res, struct etcd_kvs *out)
+int
+etcd__range_answer(const cJSON *res, struct etcd_kvs *out)
 {
+    memset(out, 0, sizeof(*out));
+    if (etcd__i64_get(cJSON_GetObjectItemCaseSensitive(res, "header"), "revision", &out->revision))
+        return JUNO_EPROTO;
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(res, "kvs");
-    size_t n = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
+    if (arr != NULL && !cJSON_IsArray(arr)) { /* cJSON_ArrayForEach walks objects too */
+        etcd__seterr("range: \"kvs\" is not an array");
+        return JUNO_EPROTO;
+    }
+    size_t n = arr != NULL ? (size_t)cJSON_GetArraySize(arr) : 0;
     if (n > 0 && (out->kvs = calloc(n, sizeof(*out->kvs))) == NULL) return JUNO_ENOMEM;
     const cJSON *it;
     cJSON_ArrayForEach(it, arr)
     {
         int rc = etcd__kv_parse(it, &out->kvs[out->n]);
-        if (rc < 0) return rc;
+        if (rc < 0) {
+            etcd_kvs_deinit(out);
+            return rc;
+        }
         out->n++;
     }
     return 0;
@@ -469,10 +528,8 @@ etcd_get(struct etcd *e, const char *key, int prefix, struct etcd_kvs *out)
     cJSON *req = cJSON_CreateObject(), *res;
     int rc = post(e, "/v3/kv/range", req, req ? etcd__add_key(req, key, prefix) : 0, &res);
     if (rc < 0) return rc;
-    out->revision = etcd__i64(cJSON_GetObjectItemCaseSensitive(res, "header"), "revision");
-    rc = parse_kvs(res, out);
+    rc = etcd__range_answer(res, out);
     cJSON_Delete(res);
-    if (rc < 0) etcd_kvs_deinit(out);
     return rc;
 }
 

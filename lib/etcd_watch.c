@@ -35,22 +35,8 @@ nap(int ms, const volatile int *stop)
     }
 }
 
-struct wstate {
-    struct etcd *e;
-    const char *key;
-    int prefix;
-    etcd_watch_fn *fn;
-    void *arg;
-    int64_t last;   /* every change up to this revision was delivered */
-    int resnapshot; /* canceled: read the state again */
-    int created;    /* this stream was accepted */
-    int broken;     /* an error line or garbage: end this stream */
-    int lost;       /* LOST was reported for the current outage */
-    struct etcd__buf line;
-};
-
 static void
-report_lost(struct wstate *s, const char *why)
+report_lost(struct etcd__wstate *s, const char *why)
 {
     if (s->lost) return;
     s->lost = 1;
@@ -58,8 +44,8 @@ report_lost(struct wstate *s, const char *why)
     s->fn(s->arg, &ev);
 }
 
-static void
-handle_message(struct wstate *s, const char *text, size_t len)
+void
+etcd__watch_message(struct etcd__wstate *s, const char *text, size_t len)
 {
     while (len > 0 && (text[len - 1] == '\r' || text[len - 1] == ' ')) len--;
     if (len == 0) return;
@@ -87,6 +73,11 @@ handle_message(struct wstate *s, const char *text, size_t len)
     }
     const cJSON *events = cJSON_GetObjectItemCaseSensitive(res, "events");
     if (cJSON_IsArray(events) && cJSON_GetArraySize(events) > 0) {
+        /* One revision may change several keys (a txn, a prefix delete, a
+         * lease's keys): their events come in one message, all at that
+         * revision. So a repeat is an event at or below the revision seen
+         * before this message; within it, revisions may only stay or grow. */
+        int64_t seen = s->last;
         const cJSON *it;
         cJSON_ArrayForEach(it, events)
         {
@@ -95,7 +86,7 @@ handle_message(struct wstate *s, const char *text, size_t len)
                 s->broken = 1;
                 break;
             }
-            if (kv.mod_revision > s->last) { /* never deliver a change twice */
+            if (kv.mod_revision > seen && kv.mod_revision >= s->last) {
                 const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type");
                 int del = cJSON_IsString(type) ? strcmp(type->valuestring, "DELETE") == 0
                                                : cJSON_IsNumber(type) && type->valueint == 1;
@@ -115,35 +106,41 @@ handle_message(struct wstate *s, const char *text, size_t len)
     cJSON_Delete(root);
 }
 
-static size_t
-on_data(char *data, size_t size, size_t nmemb, void *arg)
+size_t
+etcd__watch_data(char *data, size_t size, size_t nmemb, void *arg)
 {
-    struct wstate *s = arg;
+    struct etcd__wstate *s = arg;
     size_t n = size * nmemb;
+    /* Search only the new bytes and move the rest once: a long message comes
+     * in many pieces, a piece may hold many messages, and neither may cost
+     * time quadratic in its size. */
+    size_t from = s->line.len, done = 0;
     if (etcd__buf_write(data, 1, n, &s->line) != n) {
         etcd__seterr("watch: a message over %u bytes", ETCD_RESPONSE_MAX);
         s->broken = 1;
         return 0;
     }
     char *nl;
-    while (!s->broken && (nl = memchr(s->line.p, '\n', s->line.len)) != NULL) {
-        size_t m = (size_t)(nl - s->line.p);
-        handle_message(s, s->line.p, m);
-        memmove(s->line.p, nl + 1, s->line.len - m - 1);
-        s->line.len -= m + 1;
+    while (!s->broken && (nl = memchr(s->line.p + from, '\n', s->line.len - from)) != NULL) {
+        size_t end = (size_t)(nl - s->line.p);
+        etcd__watch_message(s, s->line.p + done, end - done);
+        done = from = end + 1;
     }
+    memmove(s->line.p, s->line.p + done, s->line.len - done);
+    s->line.len -= done;
     return s->broken ? 0 : n;
 }
 
 /* One stream from s->last + 1 on endpoint k until it ends or *stop. */
 static void
-stream(struct wstate *s, unsigned k, const volatile int *stop)
+stream(struct etcd__wstate *s, unsigned k, const volatile int *stop)
 {
     s->created = s->broken = 0;
     s->line.len = 0;
     cJSON *req = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(req, "create_request");
     char rev[24];
-    snprintf(rev, sizeof(rev), "%lld", (long long)(s->last + 1));
+    /* last + 1, but never past int64: a peer's revision may be anything */
+    snprintf(rev, sizeof(rev), "%lld", (long long)(s->last < INT64_MAX ? s->last + 1 : s->last));
     if (cr == NULL || etcd__add_key(cr, s->key, s->prefix) < 0 ||
         !cJSON_AddStringToObject(cr, "start_revision", rev) ||
         !cJSON_AddTrueToObject(cr, "progress_notify")) {
@@ -161,7 +158,7 @@ stream(struct wstate *s, unsigned k, const volatile int *stop)
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, etcd__headers());
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, etcd__watch_data);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->e->connect_ms);
@@ -180,7 +177,7 @@ stream(struct wstate *s, unsigned k, const volatile int *stop)
         while ((msg = curl_multi_info_read(m, &left)) != NULL)
             if (msg->msg == CURLMSG_DONE) cc = msg->data.result;
         if (!s->broken && s->line.len > 0) /* the final line has no newline */
-            handle_message(s, s->line.p, s->line.len);
+            etcd__watch_message(s, s->line.p, s->line.len);
         if (!s->broken && !stopped(stop))
             etcd__seterr("%s: watch ended: %s", s->e->urls[k],
                          cc != CURLE_OK ? (cerr[0] ? cerr : curl_easy_strerror(cc))
@@ -196,7 +193,7 @@ int
 etcd_watch_run(struct etcd *e, const char *key, int prefix, etcd_watch_fn *fn, void *arg,
                const volatile int *stop)
 {
-    struct wstate s = {.e = e, .key = key, .prefix = prefix, .fn = fn, .arg = arg};
+    struct etcd__wstate s = {.e = e, .key = key, .prefix = prefix, .fn = fn, .arg = arg};
     int backoff = 100, need_snapshot = 1;
     while (!stopped(stop)) {
         if (need_snapshot) {

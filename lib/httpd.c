@@ -1,15 +1,17 @@
 /* httpd.c: the metrics HTTP server (see httpd.h).
  *
  * A connection reads into a fixed HTTPD_MAX_HEADER buffer. Once a whole
- * header block is there it is parsed and answered; while the answer is being
- * written the connection does not read, so a client pipelining requests gets
- * them answered one after the other and never makes the server buffer more
- * than one response per connection. A request line that is already wrong
- * (bytes that no request line holds) is refused without waiting for the rest.
+ * header block is there it is parsed (lib/httpreq.c) and answered; while the
+ * answer is being written the connection does not read, so a client
+ * pipelining requests gets them answered one after the other and never makes
+ * the server buffer more than one response per connection. A request line
+ * that is already wrong (bytes that no request line holds) is refused without
+ * waiting for the rest.
  */
 #include "httpd.h"
 
 #include "error.h"
+#include "httpreq.h"
 #include "log.h"
 #include "net.h"
 
@@ -17,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 struct hconn {
     uv_tcp_t tcp;     /* embedded; freed after both close callbacks */
@@ -54,14 +55,6 @@ struct httpd {
     struct hconn *conns;
     unsigned nconns;
     int closing;
-};
-
-/* A parsed request line and the headers we act on. */
-struct hreq {
-    const char *method, *target;
-    size_t mlen, tlen;
-    int minor; /* HTTP/1.minor */
-    int hosts, close, has_body;
 };
 
 static void hconn_process(struct hconn *c);
@@ -198,7 +191,7 @@ hconn_on_write(uv_write_t *req, int status)
 /* Send a response: body (owned, or static when owned is 0) of blen bytes,
  * omitted for HEAD. */
 static void
-hconn_respond(struct hconn *c, const struct hreq *rq, int code, const char *reason,
+hconn_respond(struct hconn *c, const struct httpreq *rq, int code, const char *reason,
               const char *ctype, const char *body, size_t blen, int owned)
 {
     struct hwrite *w = calloc(1, sizeof(*w));
@@ -229,7 +222,8 @@ hconn_respond(struct hconn *c, const struct hreq *rq, int code, const char *reas
 }
 
 static void
-hconn_error(struct hconn *c, const struct hreq *rq, int code, const char *reason, const char *why)
+hconn_error(struct hconn *c, const struct httpreq *rq, int code, const char *reason,
+            const char *why)
 {
     c->close_after = 1;
     log_info("metrics: refused request peer=%s status=%d reason=\"%s\"", c->peer, code, why);
@@ -239,109 +233,8 @@ hconn_error(struct hconn *c, const struct hreq *rq, int code, const char *reason
     hconn_respond(c, rq, code, reason, "text/plain; charset=utf-8", b, n > 0 ? (size_t)n : 0, 1);
 }
 
-/* ---- parsing ---- */
-
-static int
-is_tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-/* The request line [p, end) (without its line ending). Returns NULL or a reason. */
-static const char *
-parse_request_line(const char *p, const char *end, struct hreq *rq)
-{
-    const char *s = p;
-    while (p < end && is_tchar((unsigned char)*p)) p++;
-    if (p == s || p == end || *p != ' ') return "bad method";
-    rq->method = s;
-    rq->mlen = (size_t)(p - s);
-    s = ++p;
-    while (p < end && (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f) p++;
-    if (p == s || p == end || *p != ' ') return "bad request target";
-    rq->target = s;
-    rq->tlen = (size_t)(p - s);
-    p++;
-    if (end - p != 8 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1'))
-        return "bad protocol version";
-    rq->minor = p[7] - '0';
-    return NULL;
-}
-
-/* Whether the token list value [v, end) holds token (case-insensitive). */
-static int
-has_token(const char *v, const char *end, const char *token)
-{
-    size_t n = strlen(token);
-    while (v < end) {
-        while (v < end && (*v == ' ' || *v == '\t' || *v == ',')) v++;
-        const char *s = v;
-        while (v < end && *v != ',' && *v != ' ' && *v != '\t') v++;
-        if ((size_t)(v - s) == n && strncasecmp(s, token, n) == 0) return 1;
-    }
-    return 0;
-}
-
-/* One header line [p, end). Returns NULL or a reason. */
-static const char *
-parse_header(const char *p, const char *end, struct hreq *rq)
-{
-    const char *s = p;
-    while (p < end && is_tchar((unsigned char)*p)) p++;
-    if (p == s) return *p == ' ' || *p == '\t' ? "folded header line" : "bad header name";
-    if (p == end || *p != ':') return "bad header name";
-    size_t nlen = (size_t)(p - s);
-    const char *v = p + 1;
-    for (const char *q = v; q < end; q++)
-        if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f) return "control byte in header";
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    const char *ve = end;
-    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-    if (nlen == 4 && strncasecmp(s, "host", 4) == 0) {
-        rq->hosts++;
-    } else if (nlen == 10 && strncasecmp(s, "connection", 10) == 0) {
-        if (has_token(v, ve, "close")) rq->close = 1;
-    } else if (nlen == 14 && strncasecmp(s, "content-length", 14) == 0) {
-        if (v == ve) return "bad Content-Length";
-        for (const char *q = v; q < ve; q++) {
-            if (*q < '0' || *q > '9') return "bad Content-Length";
-            if (*q != '0') rq->has_body = 1;
-        }
-    } else if (nlen == 17 && strncasecmp(s, "transfer-encoding", 17) == 0) {
-        rq->has_body = 1;
-    }
-    return NULL;
-}
-
-/* The end of the line starting at p within [p, end): the position of its '\n'
- * (a preceding '\r' is part of the ending), or NULL if none yet. */
-static const char *
-line_end(const char *p, const char *end)
-{
-    return memchr(p, '\n', (size_t)(end - p));
-}
-
-static const char *
-strip_cr(const char *p, const char *nl)
-{
-    return nl > p && nl[-1] == '\r' ? nl - 1 : nl;
-}
-
-/* A partial request line that can already not become a valid one. */
-static int
-hopeless_start(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        if (ch == '\r' && i + 1 == n) return 0;
-        if (ch < 0x20 || ch >= 0x7f) return 1;
-    }
-    return n > 0 && !is_tchar((unsigned char)p[0]);
-}
-
 static void
-hconn_answer(struct hconn *c, struct hreq *rq)
+hconn_answer(struct hconn *c, struct httpreq *rq)
 {
     int get = rq->mlen == 3 && memcmp(rq->method, "GET", 3) == 0;
     int head = rq->mlen == 4 && memcmp(rq->method, "HEAD", 4) == 0;
@@ -388,46 +281,15 @@ static void
 hconn_process(struct hconn *c)
 {
     if (c->closing || c->writes > 0 || c->close_after) return;
-    const char *p = c->buf, *end = c->buf + c->len;
-    while (p < end && (*p == '\r' || *p == '\n')) p++; /* empty lines before a request */
-    memmove(c->buf, p, (size_t)(end - p));
-    c->len = (size_t)(end - p);
-    p = c->buf;
-    end = c->buf + c->len;
-    if (c->len == 0) return;
-    struct hreq rq;
-    memset(&rq, 0, sizeof(rq));
-    const char *nl = line_end(p, end);
-    if (nl == NULL) {
-        if (hopeless_start(p, c->len))
-            hconn_error(c, NULL, 400, "Bad Request", "not an HTTP request");
-        else if (c->len == sizeof(c->buf))
-            hconn_error(c, NULL, 400, "Bad Request", "request line too long");
-        return;
-    }
-    const char *why = parse_request_line(p, strip_cr(p, nl), &rq);
-    if (why != NULL) {
+    struct httpreq rq;
+    size_t used = 0;
+    const char *why = NULL;
+    int rc = httpreq_parse(c->buf, c->len, sizeof(c->buf), &rq, &used, &why);
+    if (rc == HTTPREQ_ERROR) {
         hconn_error(c, NULL, 400, "Bad Request", why);
         return;
     }
-    const char *line = nl + 1;
-    for (;;) {
-        nl = line_end(line, end);
-        if (nl == NULL) {
-            if (c->len == sizeof(c->buf))
-                hconn_error(c, NULL, 400, "Bad Request", "request header too large");
-            return; /* wait for more */
-        }
-        const char *le = strip_cr(line, nl);
-        if (le == line) break; /* the empty line: the header block is whole */
-        if ((why = parse_header(line, le, &rq)) != NULL) {
-            hconn_error(c, NULL, 400, "Bad Request", why);
-            return;
-        }
-        line = nl + 1;
-    }
-    size_t used = (size_t)(nl + 1 - c->buf);
-    hconn_answer(c, &rq); /* uses rq's pointers into buf: consume afterwards */
+    if (rc == HTTPREQ_OK) hconn_answer(c, &rq); /* uses rq's pointers into buf: consume after */
     memmove(c->buf, c->buf + used, c->len - used);
     c->len -= used;
 }

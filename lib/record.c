@@ -65,6 +65,9 @@ record_value_decode(const uint8_t *v, size_t len, struct record_meta *m, const u
                     size_t *data_len)
 {
     if (len < RECORD_HEADER_SIZE || v[0] != RECORD_FORMAT) return JUNO_EBADDATA;
+    /* Bits format 1 does not define mean corruption (or a newer format under
+     * a wrong number): refusing them keeps decode-then-encode lossless. */
+    if ((v[1] & ~RECORD_F_TOMBSTONE) != 0 || v[3] != 0) return JUNO_EBADDATA;
     m->tombstone = (v[1] & RECORD_F_TOMBSTONE) != 0;
     m->value_type = v[2];
     m->version = unpack_u32(v + 4);

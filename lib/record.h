@@ -6,7 +6,7 @@
  *
  *   off size field
  *     0    1 format            RECORD_FORMAT (1); anything else is refused
- *     1    1 flags             bit 0: tombstone
+ *     1    1 flags             bit 0: tombstone; other bits 0
  *     2    1 value type        the JunoDB payload type byte (0 clear, 1..3 see protocol.md)
  *     3    1 reserved          0
  *     4    4 version           u32, 1 on create, +1 per write
@@ -66,7 +66,9 @@ void record_value_encode(const struct record_meta *m, const void *data, size_t d
                          uint8_t *out);
 
 /* Decode a stored value. *data points into v (borrowed). Returns 0 or
- * JUNO_EBADDATA (too short, unknown format). */
+ * JUNO_EBADDATA (too short, unknown format, a flag bit other than the
+ * tombstone or a nonzero reserved byte; nothing written). What decodes
+ * re-encodes to the same bytes. */
 int record_value_decode(const uint8_t *v, size_t len, struct record_meta *m, const uint8_t **data,
                         size_t *data_len);
 

@@ -332,23 +332,9 @@ resp_arg_i64(const struct resp_cmd *cmd, size_t i, int64_t *out)
 
 /* ---- replies ------------------------------------------------------------ */
 
-void
-resp_buf_init(struct resp_buf *b)
-{
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
-void
-resp_buf_deinit(struct resp_buf *b)
-{
-    free(b->data);
-    resp_buf_init(b);
-}
-
 /* Room for extra more bytes; 0 or JUNO_ENOMEM (b unchanged). */
 static int
-reserve(struct resp_buf *b, size_t extra)
+reserve(struct buf *b, size_t extra)
 {
     if (extra > SIZE_MAX - b->len) return JUNO_ENOMEM;
     size_t need = b->len + extra;
@@ -363,14 +349,14 @@ reserve(struct resp_buf *b, size_t extra)
 }
 
 static void
-put(struct resp_buf *b, const void *p, size_t n)
+put(struct buf *b, const void *p, size_t n)
 {
     if (n > 0) memcpy(b->data + b->len, p, n);
     b->len += n;
 }
 
 int
-resp_raw(struct resp_buf *b, const void *p, size_t n)
+resp_raw(struct buf *b, const void *p, size_t n)
 {
     if (reserve(b, n) != 0) return JUNO_ENOMEM;
     put(b, p, n);
@@ -379,7 +365,7 @@ resp_raw(struct resp_buf *b, const void *p, size_t n)
 
 /* prefix, then s with \r and \n as spaces, then \r\n. */
 static int
-line_reply(struct resp_buf *b, const char *prefix, const char *s)
+line_reply(struct buf *b, const char *prefix, const char *s)
 {
     size_t pn = strlen(prefix), n = strlen(s);
     if (n > SIZE_MAX - pn - 2 || reserve(b, pn + n + 2) != 0) return JUNO_ENOMEM;
@@ -390,20 +376,20 @@ line_reply(struct resp_buf *b, const char *prefix, const char *s)
 }
 
 int
-resp_simple(struct resp_buf *b, const char *s)
+resp_simple(struct buf *b, const char *s)
 {
     return line_reply(b, "+", s);
 }
 
 int
-resp_error(struct resp_buf *b, const char *msg)
+resp_error(struct buf *b, const char *msg)
 {
     return msg[0] == '-' ? line_reply(b, "", msg) : line_reply(b, "-ERR ", msg);
 }
 
 /* <type><decimal>\r\n */
 static int
-number_line(struct resp_buf *b, char type, const char *fmt, int64_t v)
+number_line(struct buf *b, char type, const char *fmt, int64_t v)
 {
     char tmp[32];
     int n = snprintf(tmp, sizeof(tmp), fmt, type, v);
@@ -413,13 +399,13 @@ number_line(struct resp_buf *b, char type, const char *fmt, int64_t v)
 }
 
 int
-resp_integer(struct resp_buf *b, int64_t v)
+resp_integer(struct buf *b, int64_t v)
 {
     return number_line(b, ':', "%c%" PRId64 "\r\n", v);
 }
 
 int
-resp_bulk(struct resp_buf *b, const void *p, size_t len)
+resp_bulk(struct buf *b, const void *p, size_t len)
 {
     char tmp[32];
     int n = snprintf(tmp, sizeof(tmp), "$%zu\r\n", len);
@@ -431,7 +417,7 @@ resp_bulk(struct resp_buf *b, const void *p, size_t len)
 }
 
 int
-resp_null(struct resp_buf *b)
+resp_null(struct buf *b)
 {
     if (reserve(b, 5) != 0) return JUNO_ENOMEM;
     put(b, "$-1\r\n", 5);
@@ -439,7 +425,7 @@ resp_null(struct resp_buf *b)
 }
 
 int
-resp_array_header(struct resp_buf *b, size_t n)
+resp_array_header(struct buf *b, size_t n)
 {
     char tmp[32];
     int k = snprintf(tmp, sizeof(tmp), "*%zu\r\n", n);
@@ -449,7 +435,7 @@ resp_array_header(struct resp_buf *b, size_t n)
 }
 
 int
-resp_null_array(struct resp_buf *b)
+resp_null_array(struct buf *b)
 {
     if (reserve(b, 5) != 0) return JUNO_ENOMEM;
     put(b, "*-1\r\n", 5);

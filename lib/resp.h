@@ -20,10 +20,13 @@
  * the caller buffers what they announce. Stateless: after AGAIN, call again on
  * the longer buffer from the same start.
  *
- * Writing: the resp_* encoders append one reply to a growable struct resp_buf.
+ * Writing: the resp_* encoders append one reply to a struct buf (lib/buf.h;
+ * a buffer they start grows from 64 bytes, not BUF_MIN_CAP: a reply is small).
  */
 #ifndef JUNO_RESP_H
 #define JUNO_RESP_H
+
+#include "buf.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -98,43 +101,32 @@ int resp_arg_eq(const struct resp_cmd *cmd, size_t i, const char *word);
  * (outside int64_t). */
 int resp_arg_i64(const struct resp_cmd *cmd, size_t i, int64_t *out);
 
-/* A growable byte buffer for replies. */
-struct resp_buf {
-    uint8_t *data; /* owned */
-    size_t len, cap;
-};
-
-void resp_buf_init(struct resp_buf *b);
-
-/* Free b's bytes; b is left as after resp_buf_init(). */
-void resp_buf_deinit(struct resp_buf *b);
-
 /* Each encoder appends one reply to b and returns 0, or JUNO_ENOMEM with b
  * unchanged. */
 
 /* n bytes as they are (an encoded reply, or part of one). */
-int resp_raw(struct resp_buf *b, const void *p, size_t n);
+int resp_raw(struct buf *b, const void *p, size_t n);
 
 /* +s\r\n; any \r or \n in s becomes a space. */
-int resp_simple(struct resp_buf *b, const char *s);
+int resp_simple(struct buf *b, const char *s);
 
 /* -ERR msg\r\n, or -msg\r\n when msg starts with '-' (its own error code,
  * "-WRONGTYPE ..."), as Redis's addReplyError; \r and \n become spaces. */
-int resp_error(struct resp_buf *b, const char *msg);
+int resp_error(struct buf *b, const char *msg);
 
 /* :v\r\n */
-int resp_integer(struct resp_buf *b, int64_t v);
+int resp_integer(struct buf *b, int64_t v);
 
 /* $len\r\n<bytes>\r\n (binary-safe; p may be NULL when len is 0). */
-int resp_bulk(struct resp_buf *b, const void *p, size_t len);
+int resp_bulk(struct buf *b, const void *p, size_t len);
 
 /* $-1\r\n: the null bulk string. */
-int resp_null(struct resp_buf *b);
+int resp_null(struct buf *b);
 
 /* *n\r\n: n replies follow. */
-int resp_array_header(struct resp_buf *b, size_t n);
+int resp_array_header(struct buf *b, size_t n);
 
 /* *-1\r\n: the null array. */
-int resp_null_array(struct resp_buf *b);
+int resp_null_array(struct buf *b);
 
 #endif

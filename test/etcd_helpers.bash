@@ -9,24 +9,38 @@
 #   etcd_get KEY      the value of KEY ("" when absent)
 
 start_etcd() {
-    local i
+    local i try picked=0
     if [ -z "${ETCD_CPORT:-}" ]; then
+        picked=1
         read -r ETCD_CPORT ETCD_PPORT < <(free_ports 2)
         ETCD=http://127.0.0.1:$ETCD_CPORT
     fi
-    setsid etcd --name n1 --data-dir "$TMP/etcd" \
-        --listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
-        --listen-peer-urls "http://127.0.0.1:$ETCD_PPORT" \
-        --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PPORT" \
-        --initial-cluster "n1=http://127.0.0.1:$ETCD_PPORT" \
-        --heartbeat-interval=10 --election-timeout=100 --unsafe-no-fsync \
-        --logger=zap --log-outputs=stderr >>"$TMP/etcd.log" 2>&1 </dev/null &
-    echo $! >"$TMP/pid-etcd"
-    echo $! >>"$TMP/pids"
-    for i in $(seq 400); do
-        curl -s -m 2 "$ETCD/health" 2>/dev/null | grep -q '"health":"true"' && return 0
-        kill -0 "$(cat "$TMP/pid-etcd")" 2>/dev/null || break
-        sleep 0.05
+    # A port found free can be taken by another test before etcd binds it:
+    # then try again, on new ports when they were ours to pick.
+    for try in 1 2 3; do
+        setsid etcd --name n1 --data-dir "$TMP/etcd" \
+            --listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
+            --listen-peer-urls "http://127.0.0.1:$ETCD_PPORT" \
+            --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PPORT" \
+            --initial-cluster "n1=http://127.0.0.1:$ETCD_PPORT" \
+            --heartbeat-interval=10 --election-timeout=100 --unsafe-no-fsync \
+            --logger=zap --log-outputs=stderr >>"$TMP/etcd.log" 2>&1 </dev/null &
+        echo $! >"$TMP/pid-etcd"
+        echo $! >>"$TMP/pids"
+        for i in $(seq 400); do
+            curl -s -m 2 "$ETCD/health" 2>/dev/null | grep -q '"health":"true"' && return 0
+            kill -0 "$(cat "$TMP/pid-etcd")" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill -0 "$(cat "$TMP/pid-etcd")" 2>/dev/null && break # up but not healthy
+        tail -3 "$TMP/etcd.log" | grep -q 'address already in use' || break
+        echo "etcd: a port was taken, trying again" >>"$TMP/etcd.log"
+        if [ $picked = 1 ]; then
+            read -r ETCD_CPORT ETCD_PPORT < <(free_ports 2)
+            ETCD=http://127.0.0.1:$ETCD_CPORT
+        else
+            sleep 0.5
+        fi
     done
     echo "etcd did not start:" >&2
     tail -20 "$TMP/etcd.log" >&2

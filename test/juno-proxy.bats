@@ -121,7 +121,7 @@ key_on() {
     opts=$(juno-proxy --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
     bash_opts=$(grep -o -- '--[a-z][a-z-]*' "$BATS_TEST_DIRNAME/../completions/juno-proxy.bash" | sort -u)
     zsh_opts=$(grep -o -- '--[a-z][a-z-]*' "$BATS_TEST_DIRNAME/../completions/_juno-proxy" | sort -u)
-    [ "$(echo "$opts" | wc -l)" -eq 23 ]
+    [ "$(echo "$opts" | wc -l)" -eq 31 ] # 23, and the 8 TLS options
     [ "$opts" = "$bash_opts" ]
     [ "$opts" = "$zsh_opts" ]
 }
@@ -346,7 +346,7 @@ key_on() {
     # z2 locked by B, so no quorum (it was Ok, with z2 counted unlocked)
     [ "$(pc update t ctr vA --version 2 | jfield status)" = RecordLocked ]
     # B commits version 3 on z1 and repairs z2 (which releases its lock)
-    bs z1 commit ctr --version 3 >/dev/null
+    bs z1 commit ctr --version 3 --last-modified $((lm + 1000)) >/dev/null
     bs z2 repair ctr vB --record-version 3 --last-modified $((lm + 1000)) >/dev/null
     [ "$(pc update t ctr vA --version 2 | jfield status)" = VersionConflict ]
     [ "$(pc get t ctr | jfield value)" = vB ]

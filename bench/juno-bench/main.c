@@ -15,10 +15,11 @@
 #include "buf.h"
 #include "clock.h"
 #include "cli.h"
+#include "conn.h"
 #include "error.h"
 #include "hash.h"
 #include "hist.h"
-#include "uvout.h"
+#include "tls.h"
 #include "wire.h"
 
 #include <getopt.h>
@@ -39,13 +40,11 @@ struct slot {
     uint8_t rid[16];
 };
 
+/* One connection (lib/conn: read, framed, written once per loop turn). */
 struct bconn {
-    uv_tcp_t tcp; /* embedded */
-    uv_connect_t connect;
+    struct conn c; /* first */
     struct bench *b;
-    struct buf in;  /* responses read, not yet handled */
-    struct buf out; /* requests not yet sent */
-    int dirty, connected;
+    int connected;
     uint32_t inflight;
     struct slot *slots; /* owned: pipeline entries, indexed by opaque */
 };
@@ -59,8 +58,9 @@ struct bench {
     size_t value_size;
     int store_mode, one_phase, csv, json, quiet;
     const char *ns;
-    uint8_t *value; /* owned */
-    struct bconn *conns;
+    uint8_t *value;       /* owned */
+    struct bconn **conns; /* owned array; the connections are lib/conn's */
+    struct conn_group group;
     uv_check_t flush;
     uv_timer_t tick;
     enum test test;
@@ -128,9 +128,10 @@ send_msg(struct bconn *c, uint32_t opaque, uint8_t opcode, const struct slot *s,
             wire_meta_set_originator_id(&m.meta, resp->meta.originator_id);
     }
     size_t n = wire_encoded_size(&m);
-    if (buf_reserve(&c->out, n) != 0) cli_die(EX_OSERR, "out of memory");
-    c->out.len += (size_t)wire_encode(&m, c->out.data + c->out.len, c->out.cap - c->out.len);
-    if (!c->dirty) c->dirty = 1;
+    uint8_t *p = conn_reserve(&c->c, n);
+    if (p == NULL) cli_die(EX_OSERR, "out of memory");
+    struct buf *out = conn_out(&c->c);
+    out->len += (size_t)wire_encode(&m, p, out->cap - out->len);
 }
 
 static uint8_t
@@ -217,69 +218,76 @@ on_response(struct bconn *c, const struct wire_msg *m)
     finish_request(c, s, st);
 }
 
-static void
-on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)suggested;
-    struct bconn *c = h->data;
-    if (buf_reserve(&c->in, 65536) != 0) cli_die(EX_OSERR, "out of memory");
-    *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
-}
+/* ---- the connections' hooks ---- */
 
 static void
-on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+on_frame(struct conn *cn, const uint8_t *frame, size_t len)
 {
-    (void)buf;
-    struct bconn *c = st->data;
-    if (n < 0) {
-        cli_error("connection to %s:%u lost: %s", c->b->host, c->b->port, uv_strerror((int)n));
+    struct bconn *c = (struct bconn *)cn;
+    struct wire_msg m;
+    if (wire_decode(frame, (uint32_t)len, &m) != 0) {
+        cli_error("bad response from %s:%u: undecodable", c->b->host, c->b->port);
         c->b->failed = 1;
+        conn_close(cn);
         uv_stop(c->b->loop);
         return;
     }
-    c->in.len += (size_t)n;
-    size_t off = 0;
-    for (;;) {
-        uint32_t flen;
-        const char *why;
-        int rc = wire_frame(c->in.data + off, c->in.len - off, 0, &flen, &why);
-        if (rc == WIRE_AGAIN) break;
-        struct wire_msg m;
-        if (rc == WIRE_ERROR || wire_decode(c->in.data + off, flen, &m) != 0) {
-            cli_error("bad response from %s:%u: %s", c->b->host, c->b->port,
-                      rc == WIRE_ERROR ? why : "undecodable");
-            c->b->failed = 1;
-            uv_stop(c->b->loop);
-            return;
-        }
-        on_response(c, &m);
-        off += flen;
-    }
-    buf_consume(&c->in, off);
+    on_response(c, &m);
 }
 
 static void
-on_sent(void *ctx, int status)
+on_bad_frame(struct conn *cn, const char *why)
 {
-    (void)ctx, (void)status; /* a failed write surfaces as a read error */
+    struct bconn *c = (struct bconn *)cn;
+    cli_error("bad response from %s:%u: %s", c->b->host, c->b->port, why);
+    c->b->failed = 1;
+    conn_close(cn);
+    uv_stop(c->b->loop);
 }
+
+static void
+on_connected(struct conn *cn)
+{
+    struct bconn *c = (struct bconn *)cn;
+    c->connected = 1;
+    uv_stop(c->b->loop);
+}
+
+static void
+on_failed(struct conn *cn, int err, const char *why)
+{
+    (void)err;
+    struct bconn *c = (struct bconn *)cn;
+    if (c->connected)
+        cli_error("connection to %s:%u lost: %s", c->b->host, c->b->port, why);
+    else
+        cli_error("unable to connect to %s:%u: %s", c->b->host, c->b->port, why);
+    c->b->failed = 1;
+    uv_stop(c->b->loop);
+}
+
+static void
+on_free(struct conn *cn)
+{
+    free(((struct bconn *)cn)->slots);
+}
+
+static const struct conn_proto bench_proto = {
+    .size = sizeof(struct bconn),
+    .what = "connection",
+    .frame = conn_wire_frame,
+    .handle = on_frame,
+    .bad_frame = on_bad_frame,
+    .connected = on_connected,
+    .failed = on_failed,
+    .free = on_free,
+};
 
 static void
 on_flush(uv_check_t *h)
 {
     struct bench *b = h->data;
-    for (unsigned i = 0; i < b->clients; i++) {
-        struct bconn *c = &b->conns[i];
-        if (!c->dirty || c->out.len == 0) continue;
-        c->dirty = 0;
-        int rc = uvout_send((uv_stream_t *)&c->tcp, &c->out, c, on_sent);
-        if (rc < 0) {
-            cli_error("cannot write to %s:%u: %s", b->host, b->port, uv_strerror(rc));
-            b->failed = 1;
-            uv_stop(b->loop);
-            return;
-        }
-    }
+    conn_group_flush(&b->group); /* a failed write surfaces through on_failed */
 }
 
 static void on_flush(uv_check_t *h);
@@ -296,7 +304,7 @@ on_tick(uv_timer_t *t)
     while (b->issued < due) {
         uint64_t sched = b->start_ns + b->issued * 1000000000u / b->rate;
         unsigned tried = 0;
-        while (tried < b->clients && !issue(&b->conns[rr++ % b->clients], sched)) tried++;
+        while (tried < b->clients && !issue(b->conns[rr++ % b->clients], sched)) tried++;
         if (tried == b->clients) break; /* all pipelines full: the backlog waits, its clock runs */
     }
     on_flush(&b->flush); /* timers run before poll: write now, not after the next poll */
@@ -308,22 +316,6 @@ on_tick(uv_timer_t *t)
             uv_stop(b->loop);
         }
     }
-}
-
-static void
-on_connect(uv_connect_t *req, int status)
-{
-    struct bconn *c = req->data;
-    if (status < 0) {
-        cli_error("unable to connect to %s:%u: %s", c->b->host, c->b->port, uv_strerror(status));
-        c->b->failed = 1;
-        uv_stop(c->b->loop);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    c->connected = 1;
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    uv_stop(c->b->loop);
 }
 
 static void
@@ -372,7 +364,7 @@ run_test(struct bench *b)
         uv_timer_start(&b->tick, on_tick, 0, 1);
     } else {
         for (unsigned i = 0; i < b->clients; i++)
-            while (want_more(b) && issue(&b->conns[i], clock_mono_ns())) {
+            while (want_more(b) && issue(b->conns[i], clock_mono_ns())) {
             }
         on_flush(&b->flush);
     }
@@ -400,6 +392,11 @@ static const char usage_text[] =
     "      --shards S          the cluster's shard count, with --store (default 1024)\n"
     "      --one-phase         with --store: a write is one flagged Prepare that commits at\n"
     "                          once (what juno-proxy sends for a single-replica key)\n"
+    "      --tls               speak TLS (the server's certificate checked against\n"
+    "                          the system's CAs, or --tls-ca)\n"
+    "      --tls-ca FILE       TLS: check the server's certificate against this CA\n"
+    "      --tls-cert FILE     TLS: present this client certificate (PEM)\n"
+    "      --tls-key FILE      TLS: its private key (PEM)\n"
     "      --csv               CSV output\n"
     "      --json              JSON output\n"
     "  -h, --help              show this help and exit\n"
@@ -408,7 +405,16 @@ static const char usage_text[] =
     "Latency is measured per request from the moment it was due (open loop) or sent.\n"
     "\n" CLI_EXIT_CODES_HELP;
 
-enum { OPT_SHARDS = 256, OPT_CSV, OPT_JSON, OPT_ONE_PHASE };
+enum {
+    OPT_SHARDS = 256,
+    OPT_CSV,
+    OPT_JSON,
+    OPT_ONE_PHASE,
+    OPT_TLS,
+    OPT_TLS_CA,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY
+};
 
 int
 main(int argc, char **argv)
@@ -417,6 +423,8 @@ main(int argc, char **argv)
     static struct bench bench;
     struct bench *b = &bench;
     const char *server = "127.0.0.1:8080", *tests = "set,get";
+    struct tls_config tc = {0};
+    int tls_on = 0;
     b->clients = 50, b->requests = 100000, b->value_size = 100, b->keyspace = 100000;
     b->pipeline = 1, b->shards = 1024, b->ns = "bench";
     static const struct option opts[] = {{"server", required_argument, NULL, 's'},
@@ -434,6 +442,10 @@ main(int argc, char **argv)
                                          {"csv", no_argument, NULL, OPT_CSV},
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"one-phase", no_argument, NULL, OPT_ONE_PHASE},
+                                         {"tls", no_argument, NULL, OPT_TLS},
+                                         {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+                                         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+                                         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
@@ -455,7 +467,11 @@ main(int argc, char **argv)
         case OPT_CSV: b->csv = 1; break;
         case OPT_JSON: b->json = 1; break;
         case OPT_ONE_PHASE: b->one_phase = 1; break;
-        case 'h': fputs(usage_text, stdout); return 0;
+        case OPT_TLS: tls_on = 1; break;
+        case OPT_TLS_CA: tc.ca = optarg; break;
+        case OPT_TLS_CERT: tc.cert = optarg; break;
+        case OPT_TLS_KEY: tc.key = optarg; break;
+        case 'h': cli_help(usage_text);
         case 'V': cli_version(); return 0;
         default: cli_usage("unknown option");
         }
@@ -464,6 +480,12 @@ main(int argc, char **argv)
     if (cli_parse_hostport(server, b->host, sizeof(b->host), &b->port) != 0)
         cli_usage("invalid --server '%s': expected HOST:PORT", server);
     if (strlen(b->ns) == 0 || strlen(b->ns) > 64) cli_usage("namespace must be 1 to 64 bytes");
+    struct tls_ctx *tls = NULL;
+    if (tls_on || tc.ca || tc.cert || tc.key) {
+        char err[600];
+        if ((tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)
+            cli_die(EX_CONFIG, "%s", err);
+    }
     enum test plan[16];
     int nplan = 0;
     char *list = strdup(tests);
@@ -486,16 +508,20 @@ main(int argc, char **argv)
     uv_timer_init(b->loop, &b->tick);
     b->tick.data = b;
     b->conns = calloc(b->clients, sizeof(*b->conns));
-    struct sockaddr_in addr;
-    if (uv_ip4_addr(b->host, b->port, &addr) != 0) cli_usage("invalid address '%s'", b->host);
+    if (b->conns == NULL || b->value == NULL) cli_die(EX_OSERR, "out of memory");
+    conn_group_init(&b->group, b->loop, b);
     for (unsigned i = 0; i < b->clients; i++) {
-        struct bconn *c = &b->conns[i];
+        struct conn *cn;
+        int rc = conn_connect(&b->group, &bench_proto, NULL, b->host, b->port, tls, b, &cn);
+        if (rc != 0) {
+            cli_error("unable to connect to %s:%u: %s", b->host, b->port, error_str(rc));
+            return EX_UNAVAILABLE;
+        }
+        struct bconn *c = (struct bconn *)cn;
         c->b = b;
         c->slots = calloc(b->pipeline, sizeof(*c->slots));
-        uv_tcp_init(b->loop, &c->tcp);
-        c->tcp.data = c;
-        c->connect.data = c;
-        uv_tcp_connect(&c->connect, &c->tcp, (struct sockaddr *)&addr, on_connect);
+        if (c->slots == NULL) cli_die(EX_OSERR, "out of memory");
+        b->conns[i] = c;
         while (!c->connected && !b->failed) uv_run(b->loop, UV_RUN_DEFAULT);
         if (b->failed) return EX_UNAVAILABLE;
     }
@@ -506,5 +532,6 @@ main(int argc, char **argv)
         report(b, i == 0);
     }
     if (b->json) printf("]}\n");
+    tls_ctx_destroy(tls); /* the connections' sessions keep what they use */
     return 0;
 }

@@ -2,9 +2,9 @@
  * `juno --store HOST:PORT batch`.
  *
  * Input: one request per line on stdin, fields separated by one tab, keys
- * and values with the batch escapes of escape.h (\t \n \r \0 \\ \xHH). The
- * mode (proxy_batch.c, store_batch.c) knows the commands. Output: one line
- * per input line on stdout, in input order.
+ * and values with the batch escapes (\t \n \r \0 \\ \xHH), parsed by
+ * lib/batchline.c; the mode (proxy_batch.c, store_batch.c) gives the commands.
+ * Output: one line per input line on stdout, in input order.
  *
  *   stdin ─► next_line ─► ring of lines (input order) ─► print_done ─► stdout
  *                          │   ▲
@@ -30,10 +30,10 @@
 #include "clock.h"
 #include "juno.h"
 
+#include "batchline.h"
 #include "cli.h"
 #include "client.h"
 #include "error.h"
-#include "escape.h"
 #include "hash.h"
 
 #include <poll.h>
@@ -163,7 +163,7 @@ batch_set_value_result(struct batch_line *l, const char *prefix, const uint8_t *
     if (s == NULL) cli_die(EX_OSERR, "out of memory");
     memcpy(s, prefix, plen);
     s[plen] = '\t';
-    size_t n = esc_batch_escape(p, len, s + plen + 1);
+    size_t n = batchline_escape(p, len, s + plen + 1);
     s[plen + 1 + n] = '\0';
     free(l->result);
     l->result = s;
@@ -195,32 +195,20 @@ batch_retry(struct batch *b, struct batch_line *l, const char *result_if_exhaust
     set_state(b, l, BL_READY);
 }
 
-/* Split line (NUL-terminated, newline removed) into fields, let the mode
- * judge them, and undo the escapes of KEY and VALUE. Returns 0 or -1 with
- * *why set. */
+/* Parse line (len bytes, newline removed) with the mode's commands into l.
+ * Returns 0 or -1 with *why set. */
 static int
-parse_line(const struct batch_mode *mode, struct batch_line *l, char *line, const char **why)
+parse_line(const struct batch_mode *mode, struct batch_line *l, char *line, size_t len,
+           const char **why)
 {
-    char *f[5];
-    int n = 0, most;
-    f[n++] = line;
-    for (char *p = line; *p && n < 5; p++)
-        if (*p == '\t') *p = '\0', f[n++] = p + 1;
-    if (mode->parse(l, f, n, &most, why) != 0) return -1;
-    if (n < 2) return *why = "missing KEY", -1;
-    if (n > most) return *why = "too many fields", -1;
-    long k = esc_batch_unescape(f[1], strlen(f[1]), f[1]);
-    if (k < 0) return *why = "bad escape in KEY", -1;
-    l->key = f[1];
-    l->klen = (size_t)k;
-    l->val = "";
-    l->vlen = 0;
-    if (n >= 3) {
-        long v = esc_batch_unescape(f[2], strlen(f[2]), f[2]);
-        if (v < 0) return *why = "bad escape in VALUE", -1;
-        l->val = f[2];
-        l->vlen = (size_t)v;
-    }
+    struct batchline bl;
+    if (batchline_parse(mode->syntax, line, len, &bl, why) != 0) return -1;
+    l->kind = bl.kind;
+    l->version = bl.version;
+    l->key = bl.key;
+    l->klen = bl.klen;
+    l->val = bl.val;
+    l->vlen = bl.vlen;
     l->khash = hash_key(l->key, l->klen);
     return 0;
 }
@@ -243,7 +231,7 @@ next_line(struct batch *b, struct batch_line *l)
     memset(l, 0, sizeof(*l));
     l->line = line;
     const char *why;
-    if (parse_line(b->mode, l, line, &why) != 0) {
+    if (parse_line(b->mode, l, line, (size_t)n, &why) != 0) {
         cli_error("batch line %lu: %s", b->lineno, why);
         l->result = xstrdup("ERR\tBadInput");
         b->failed = 1;
@@ -308,7 +296,7 @@ start_due(struct batch *b)
 static void
 reset_connection(struct batch *b)
 {
-    if (b->fd >= 0) close(b->fd);
+    client_close(b->fd);
     b->fd = -1;
     b->in.len = b->in.used = 0;
     b->out.len = 0;
@@ -342,7 +330,8 @@ lost(struct batch *b, int rc, const char *why, struct batch_line *pending)
         cli_error("unable to finish the batch: the %s at %s closed the connection", b->mode->peer,
                   b->mode->addr);
     else
-        cli_error("unable to finish the batch: %s: %s", b->mode->addr, error_str(rc));
+        cli_error("unable to finish the batch: %s: %s", b->mode->addr,
+                  rc == JUNO_EPROTO && client_tls_error()[0] ? client_tls_error() : error_str(rc));
     for (unsigned i = 0; i < b->count; i++) {
         struct batch_line *l = &b->lines[(b->head + i) % b->cap];
         if (l->state != BL_DONE) batch_finish(b, l, "ERR\tUnavailable", 0);
@@ -403,11 +392,13 @@ io_round(struct batch *b, int64_t wake)
     if (deadline >= 0 && now >= deadline) return JUNO_ETIMEDOUT;
     int64_t until = deadline;
     if (wake >= 0 && (until < 0 || wake < until)) until = wake;
-    if (b->out.len > 0) {
+    /* TLS: a flush may leave ciphertext queued in the session (client_pending) */
+    if (b->out.len > 0 || client_pending(b->fd) > 0) {
         int rc = client_flush(&b->out, b->fd, 0);
         if (rc != 0 && rc != JUNO_ETIMEDOUT) return rc;
     }
-    struct pollfd p = {.fd = b->fd, .events = POLLIN | (b->out.len > 0 ? POLLOUT : 0)};
+    int want_out = b->out.len > 0 || client_pending(b->fd) > 0;
+    struct pollfd p = {.fd = b->fd, .events = POLLIN | (want_out ? POLLOUT : 0)};
     int wait = until < 0 ? -1 : until > now ? (int)(until - now) : 0;
     if (poll(&p, 1, wait) < 0 && errno != EINTR) return error_from_errno(errno);
     if (p.revents & POLLOUT) {

@@ -1,10 +1,7 @@
 /* escape.h: byte encodings for juno's text output, header-only so that the unit
- * tests (test/unit/test_client.c) can include it.
+ * tests (test/unit/test_client.c) can include it. The batch escapes are in
+ * lib/batchline.h.
  *
- *   batch text  backslash escapes for one tab-separated line: \t \n \r \\ \0
- *               and \xHH; every other byte stands for itself. Escaping writes
- *               the control bytes (< 0x20, 0x7F) and the backslash escaped and
- *               leaves the rest, so UTF-8 stays readable.
  *   JSON        a string body: " \ and control characters escaped (RFC 8259).
  *   base64      RFC 4648 with padding, for values that are not UTF-8.
  *   UTF-8       strict validation (no overlongs, surrogates, or > U+10FFFF).
@@ -14,74 +11,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-static inline int
-esc__hex(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Undo the batch escapes of in (len bytes) into out (at least len bytes; may
- * be in itself). Returns the decoded length, or -1 for a bad escape (a lone
- * trailing backslash, an unknown letter, \x without two hex digits). */
-static inline long
-esc_batch_unescape(const char *in, size_t len, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c != '\\') {
-            out[o++] = c;
-            continue;
-        }
-        if (++i >= len) return -1;
-        switch (in[i]) {
-        case 't': out[o++] = '\t'; break;
-        case 'n': out[o++] = '\n'; break;
-        case 'r': out[o++] = '\r'; break;
-        case '0': out[o++] = '\0'; break;
-        case '\\': out[o++] = '\\'; break;
-        case 'x': {
-            int hi = i + 1 < len ? esc__hex((unsigned char)in[i + 1]) : -1;
-            int lo = i + 2 < len ? esc__hex((unsigned char)in[i + 2]) : -1;
-            if (hi < 0 || lo < 0) return -1;
-            out[o++] = (char)(hi << 4 | lo);
-            i += 2;
-            break;
-        }
-        default: return -1;
-        }
-    }
-    return (long)o;
-}
-
-/* Batch-escape p (len bytes) into out (at least 4 * len bytes, no NUL added).
- * Returns the length written. */
-static inline size_t
-esc_batch_escape(const uint8_t *p, size_t len, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = p[i];
-        char e = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\\' ? '\\' : 0;
-        if (e) {
-            out[o++] = '\\';
-            out[o++] = e;
-        } else if (c < 0x20 || c == 0x7F) {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    return o;
-}
 
 /* 1 if p (len bytes) is well-formed UTF-8, else 0. */
 static inline int

@@ -12,11 +12,13 @@
  *                  of requests in flight on one connection, per-key order,
  *                  retries, output in input order
  *   output.c       printing replies (human and --json), store-mode exit codes
- *   escape.h       byte encodings for text output (header-only, unit tested)
+ *   escape.h       byte encodings for text output (header-only, unit tested);
+ *                  the batch line format is lib/batchline.c
  */
 #ifndef JUNO_CLI_JUNO_H
 #define JUNO_CLI_JUNO_H
 
+#include "batchline.h"
 #include "wire.h"
 
 #include <stddef.h>
@@ -51,6 +53,8 @@ struct juno_opts {
     uint32_t version, ttl, creation, expire, shard;
     uint64_t last_modified;
     uint8_t value_type;
+    int tls;                                 /* --tls */
+    const char *tls_ca, *tls_cert, *tls_key; /* borrowed: --tls-* or $JUNO_TLS_* */
 };
 
 /* ---- proxy mode ---------------------------------------------------------- */
@@ -169,11 +173,8 @@ struct batch_mode {
     const char *peer; /* "store" or "proxy", for messages */
     const char *addr; /* HOST:PORT */
     unsigned retries; /* a connection failure or retry() is tried this often */
-    /* Parse the fields of a line (f[0] the command, n >= 1 fields, escapes
-     * not yet undone) into l->kind and l->version. Returns 0, or -1 with
-     * *why set. *most gets the most fields the command takes (2 or 3, or 4
-     * for a proxy update with VERSION). */
-    int (*parse)(struct batch_line *l, char **f, int n, int *most, const char **why);
+    /* The mode's commands: their kinds and fields (lib/batchline.h). */
+    const struct batchline_syntax *syntax;
     /* Queue l's first request (also after a reconnect or a retry, with the
      * same request id) with batch_send(). */
     void (*start)(struct batch *b, struct batch_line *l);

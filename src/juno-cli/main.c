@@ -16,9 +16,11 @@
 #include "juno.h"
 
 #include "cli.h"
+#include "client.h"
 #include "error.h"
 #include "hash.h"
 #include "map.h"
+#include "tls.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -63,6 +65,16 @@ static const char usage_text[] =
     "                             failed connections N times, with a short backoff\n"
     "                             and the same request id (default 2)\n"
     "  -w, --window N             batch: requests in flight at once (default 256)\n"
+    "      --tls                  speak TLS 1.2/1.3 to the proxy or store (the server's\n"
+    "                             certificate is checked against the system's CAs,\n"
+    "                             or --tls-ca, and against the address connected to);\n"
+    "                             also $JUNO_TLS=1\n"
+    "      --tls-ca FILE          TLS: the CA (PEM) that signed the server's\n"
+    "                             certificate; also $JUNO_TLS_CA\n"
+    "      --tls-cert FILE        TLS: present this client certificate (PEM; a store\n"
+    "                             requires one the cluster CA signed); also\n"
+    "                             $JUNO_TLS_CERT\n"
+    "      --tls-key FILE         TLS: its private key (PEM); also $JUNO_TLS_KEY\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit (before COMMAND)\n"
     "\n"
@@ -138,16 +150,20 @@ static const char usage_text[] =
     "Environment:\n"
     "  JUNO_PROXY                 the default for --server\n"
     "  JUNO_NAMESPACE             the default for --namespace\n"
+    "  JUNO_TLS, JUNO_TLS_CA, JUNO_TLS_CERT, JUNO_TLS_KEY\n"
+    "                             the defaults for --tls (1: on), --tls-ca, --tls-cert,\n"
+    "                             --tls-key\n"
     "\n"
     "Statuses, proxy mode: 0 Ok, Inconsistent; 1 NoKey (get, update), DupKey\n"
     "(create), VersionConflict; 65 BadParam, BadMsg; 69 NoStorageServer, connection\n"
     "refused, timed out or closed; 75 RecordLocked, Busy (retryable),\n"
     "SSOutofResource (a store's disk is full); 74 CommitFailure, SSError; 76 a\n"
-    "reply that is not JunoDB, or NotSupported.\n"
+    "reply that is not JunoDB, NotSupported, or a TLS handshake refused.\n"
     "Store mode: 0 Ok, AlreadyFulfilled; 1 NoKey, DupKey, VersionConflict,\n"
     "NoUncommitted, MarkedDelete; 65 BadParam, BadMsg; 74 SSError; 75 RecordLocked,\n"
     "Busy, NoStorageServer, SSOutofResource (disk full); 69 connection refused,\n"
-    "timed out or closed; 76 a reply that is not JunoDB, or NotSupported.\n"
+    "timed out or closed; 76 a reply that is not JunoDB, NotSupported, or a TLS\n"
+    "handshake refused.\n"
     "\n" CLI_EXIT_CODES_HELP;
 
 enum {
@@ -166,6 +182,10 @@ enum {
     OPT_STORE,
     OPT_IF_VERSION,
     OPT_NEWLINE,
+    OPT_TLS,
+    OPT_TLS_CA,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
 };
 
 enum { M_BOTH, M_PROXY, M_STORE };
@@ -210,6 +230,10 @@ static struct option long_opts[] = {
     {"window", required_argument, NULL, 'w'},
     {"if-version", required_argument, NULL, OPT_IF_VERSION},
     {"newline", no_argument, NULL, OPT_NEWLINE},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"help", no_argument, NULL, 'h'},
     {"rid", required_argument, NULL, OPT_RID},
     {"record-version", required_argument, NULL, OPT_RECORD_VERSION},
@@ -261,7 +285,11 @@ take_option(struct juno_opts *o, int opt, const char *arg)
         o->has_if_version = 1;
         break;
     case OPT_NEWLINE: o->newline = 1; break;
-    case 'h': fputs(usage_text, stdout); exit(0);
+    case OPT_TLS: o->tls = 1; break;
+    case OPT_TLS_CA: o->tls_ca = arg; break;
+    case OPT_TLS_CERT: o->tls_cert = arg; break;
+    case OPT_TLS_KEY: o->tls_key = arg; break;
+    case 'h': cli_help(usage_text);
     case 'V': cli_version(); exit(0);
     case OPT_RID: uuid_opt("rid", arg, o->rid), o->has_rid = 1; break;
     case OPT_VERSION_ARG:
@@ -346,6 +374,26 @@ env_or(const char *name, const char *dflt)
     return v != NULL && v[0] != '\0' ? v : dflt;
 }
 
+/* --tls, --tls-ca, --tls-cert, --tls-key (or their variables): every
+ * connection speaks TLS. The context lives as long as the process. */
+static void
+setup_tls(struct juno_opts *o)
+{
+    const char *on = env_or("JUNO_TLS", "0");
+    if (strcmp(on, "0") != 0 && strcmp(on, "1") != 0) cli_usage("JUNO_TLS must be 0 or 1");
+    if (o->tls_ca == NULL) o->tls_ca = env_or("JUNO_TLS_CA", NULL);
+    if (o->tls_cert == NULL) o->tls_cert = env_or("JUNO_TLS_CERT", NULL);
+    if (o->tls_key == NULL) o->tls_key = env_or("JUNO_TLS_KEY", NULL);
+    if (!o->tls && strcmp(on, "1") != 0 && !o->tls_ca && !o->tls_cert && !o->tls_key) return;
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL))
+        cli_usage("--tls-cert and --tls-key go together");
+    struct tls_config tc = {.cert = o->tls_cert, .key = o->tls_key, .ca = o->tls_ca};
+    char err[600];
+    struct tls_ctx *ctx = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err));
+    if (ctx == NULL) cli_die(EX_CONFIG, "%s", err);
+    client_tls(ctx);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -380,6 +428,7 @@ main(int argc, char **argv)
     char **args = cargv + optind - 1;
     args[0] = cargv[0];
     check_mode(store);
+    setup_tls(&o);
     if (!store) {
         if (o.server == NULL) o.server = env_or("JUNO_PROXY", JUNO_DEFAULT_PROXY);
         return proxy_main(&o, nargs + 1, args);

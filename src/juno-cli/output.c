@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "error.h"
+#include "batchline.h"
 #include "escape.h"
 #include "hash.h"
 
@@ -159,7 +160,7 @@ output_quote(const void *key, size_t len)
             buf[o++] = '\\';
             buf[o++] = '"';
         } else {
-            o += esc_batch_escape(p + i, 1, buf + o);
+            o += batchline_escape(p + i, 1, buf + o);
         }
     }
     buf[o++] = '"';

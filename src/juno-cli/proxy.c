@@ -72,7 +72,7 @@ pause_ms(int ms)
 static void
 pconn_close(struct pconn *c)
 {
-    if (c->fd >= 0) close(c->fd);
+    client_close(c->fd);
     c->fd = -1;
     c->in.len = c->in.used = 0;
 }
@@ -121,7 +121,9 @@ attempt(struct pconn *c, const struct pcommand *cmd, const uint8_t rid[16],
         }
         if (rc != 0) {
             snprintf(err, errlen, "unable to %s: reading from %s: %s", what, o->server,
-                     rc == JUNO_EPROTO ? "not a JunoDB message" : error_str(rc));
+                     rc != JUNO_EPROTO       ? error_str(rc)
+                     : client_tls_error()[0] ? client_tls_error()
+                                             : "not a JunoDB message");
             return rc;
         }
         if (reply->opaque != req.opaque) continue; /* a late reply to an earlier try */

@@ -29,32 +29,18 @@
 
 enum kind { K_GET, K_PUT, K_CREATE, K_UPDATE, K_DEL };
 
-static const struct {
-    const char *name;
-    int opcode, most;
-} kinds[] = {
-    [K_GET] = {"get", WIRE_OP_GET, 2},          [K_PUT] = {"put", WIRE_OP_SET, 3},
-    [K_CREATE] = {"create", WIRE_OP_CREATE, 3}, [K_UPDATE] = {"update", WIRE_OP_UPDATE, 4},
-    [K_DEL] = {"del", WIRE_OP_DESTROY, 2},
+static const int opcodes[] = {
+    [K_GET] = WIRE_OP_GET,       [K_PUT] = WIRE_OP_SET,     [K_CREATE] = WIRE_OP_CREATE,
+    [K_UPDATE] = WIRE_OP_UPDATE, [K_DEL] = WIRE_OP_DESTROY,
 };
 
-static int
-parse(struct batch_line *l, char **f, int n, int *most, const char **why)
-{
-    l->kind = -1;
-    for (int k = 0; k < (int)(sizeof(kinds) / sizeof(kinds[0])); k++)
-        if (strcmp(f[0], kinds[k].name) == 0) l->kind = k;
-    if (strcmp(f[0], "set") == 0) l->kind = K_PUT;
-    if (l->kind < 0) return *why = "unknown command (get, put, create, update or del)", -1;
-    *most = kinds[l->kind].most;
-    if (l->kind == K_UPDATE && n == 4) {
-        uint64_t v;
-        if (cli_parse_u64(f[3], 1, UINT32_MAX, &v) != 0)
-            return *why = "bad VERSION (1 to 4294967295)", -1;
-        l->version = (uint32_t)v;
-    }
-    return 0;
-}
+/* The batch line of each command: how many fields it takes (batchline.h). */
+static const struct batchline_cmd cmds[] = {
+    {"get", K_GET, 2},       {"put", K_PUT, 3},       {"set", K_PUT, 3},
+    {"create", K_CREATE, 3}, {"update", K_UPDATE, 4}, {"del", K_DEL, 2},
+};
+static const struct batchline_syntax syntax = {cmds, sizeof(cmds) / sizeof(cmds[0]),
+                                               "unknown command (get, put, create, update or del)"};
 
 static void
 start(struct batch *b, struct batch_line *l)
@@ -64,7 +50,7 @@ start(struct batch *b, struct batch_line *l)
         int rc = client_new_request_id(l->rid);
         if (rc != 0) cli_die(EX_OSERR, "unable to make a request id: %s", error_str(rc));
     }
-    int op = kinds[l->kind].opcode;
+    int op = opcodes[l->kind];
     struct request_args a = {
         .ns = o->ns,
         .key = l->key,
@@ -85,8 +71,8 @@ reply(struct batch *b, struct batch_line *l, const struct wire_msg *r)
     int st = r->status;
     char err[64];
     snprintf(err, sizeof(err), "ERR\t%s", wire_status_name(st));
-    if (r->opcode != kinds[l->kind].opcode) {
-        cli_error("batch line: a reply to %s answers %s", wire_opcode_name(kinds[l->kind].opcode),
+    if (r->opcode != opcodes[l->kind]) {
+        cli_error("batch line: a reply to %s answers %s", wire_opcode_name(opcodes[l->kind]),
                   wire_opcode_name(r->opcode));
         batch_finish(b, l, "ERR\tProtocol", 0);
     } else if (request_status_ok(st)) {
@@ -112,7 +98,7 @@ proxy_batch_main(struct juno_opts *o)
         .peer = "proxy",
         .addr = o->server,
         .retries = o->retries,
-        .parse = parse,
+        .syntax = &syntax,
         .start = start,
         .reply = reply,
     };

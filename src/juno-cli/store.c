@@ -79,7 +79,7 @@ static void
 session_close(struct session *s)
 {
     client_buf_deinit(&s->in);
-    close(s->fd);
+    client_close(s->fd);
 }
 
 /* Send req and wait for its reply (borrowed from s->in until the next call).
@@ -97,7 +97,7 @@ roundtrip(struct session *s, struct wire_msg *req, struct wire_msg *reply)
         cli_die(EX_UNAVAILABLE, "unable to read the reply: %s closed the connection", s->o->store);
     if (rc != 0)
         cli_die(request_exit_error(rc), "unable to read the reply from %s: %s", s->o->store,
-                error_str(rc));
+                rc == JUNO_EPROTO && client_tls_error()[0] ? client_tls_error() : error_str(rc));
     if (reply->opaque != req->opaque || reply->opcode != req->opcode)
         cli_die(EX_PROTOCOL, "unable to use the reply: it answers another request (opaque %u, %s)",
                 reply->opaque, wire_opcode_name(reply->opcode));

@@ -21,21 +21,11 @@
 
 enum kind { K_SET, K_GET, K_DEL };
 
-static int
-parse(struct batch_line *l, char **f, int n, int *most, const char **why)
-{
-    (void)n;
-    if (strcmp(f[0], "set") == 0)
-        l->kind = K_SET;
-    else if (strcmp(f[0], "get") == 0)
-        l->kind = K_GET;
-    else if (strcmp(f[0], "del") == 0)
-        l->kind = K_DEL;
-    else
-        return *why = "unknown command (set, get or del)", -1;
-    *most = l->kind == K_SET ? 3 : 2;
-    return 0;
-}
+/* The batch line of each command: how many fields it takes (batchline.h). */
+static const struct batchline_cmd cmds[] = {
+    {"set", K_SET, 3}, {"get", K_GET, 2}, {"del", K_DEL, 2}};
+static const struct batchline_syntax syntax = {cmds, sizeof(cmds) / sizeof(cmds[0]),
+                                               "unknown command (set, get or del)"};
 
 static void
 send_op(struct batch *b, struct batch_line *l, int opcode, const struct wire_meta *cur)
@@ -123,7 +113,7 @@ store_batch_main(struct juno_opts *o)
         .peer = "store",
         .addr = o->store,
         .retries = 0,
-        .parse = parse,
+        .syntax = &syntax,
         .start = start,
         .reply = reply,
     };

@@ -309,7 +309,7 @@ live_wait_switched(struct jmig *j, uint64_t version, char *err, size_t errlen)
         int a = lagging(j, version, lag, sizeof(lag));
         if (a < 0) return etcd_err(a, "unable to read the proxies' registrations", err, errlen);
         if (a == 0) return 0;
-        if (!told) { /* once: what it waits for */
+        if (!told) {          /* once: what it waits for */
             char shown[1500]; /* an event's body holds 2 KiB */
             snprintf(shown, sizeof(shown), "%s", lag);
             cJSON *str = cJSON_CreateString(shown);

@@ -7,7 +7,9 @@
 #include "jmig.h"
 
 #include "cli.h"
+#include "client.h"
 #include "error.h"
+#include "tls.h"
 
 #include <cjson/cJSON.h>
 
@@ -56,6 +58,11 @@ static const char usage_text[] =
     "  -a, --abort           return to the old map: stop forwarding, drop what was\n"
     "                        copied to the targets, clear the state\n"
     "  -y, --yes             do not ask for confirmation on a terminal\n"
+    "      --tls-ca FILE     TLS to the stores: the cluster CA (PEM) their\n"
+    "                        certificates are checked against (default $JUNO_TLS_CA)\n"
+    "      --tls-cert FILE   the certificate presented to them, signed by the\n"
+    "                        cluster CA (default $JUNO_TLS_CERT)\n"
+    "      --tls-key FILE    its private key (default $JUNO_TLS_KEY)\n"
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -63,7 +70,7 @@ static const char usage_text[] =
     "events with --json.\n"
     "\n" CLI_EXIT_CODES_HELP;
 
-enum { OPT_STATE = 256, OPT_DRAIN, OPT_FORGET };
+enum { OPT_STATE = 256, OPT_DRAIN, OPT_FORGET, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY };
 
 static const struct option long_opts[] = {
     {"etcd", required_argument, NULL, 'e'},
@@ -79,6 +86,9 @@ static const struct option long_opts[] = {
     {"json", no_argument, NULL, 'j'},
     {"abort", no_argument, NULL, 'a'},
     {"yes", no_argument, NULL, 'y'},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -118,9 +128,29 @@ exit_for(int rc)
     }
 }
 
+/* --tls-ca, --tls-cert, --tls-key (or JUNO_TLS_CA, JUNO_TLS_CERT,
+ * JUNO_TLS_KEY): every store connection speaks TLS. The context lives as
+ * long as the process. */
+static void
+setup_tls(struct tls_config *tc)
+{
+    const char *env[3] = {getenv("JUNO_TLS_CA"), getenv("JUNO_TLS_CERT"), getenv("JUNO_TLS_KEY")};
+    const char **f[3] = {&tc->ca, &tc->cert, &tc->key};
+    for (int i = 0; i < 3; i++)
+        if (*f[i] == NULL && env[i] != NULL && env[i][0] != '\0') *f[i] = env[i];
+    if (tc->ca == NULL && tc->cert == NULL && tc->key == NULL) return;
+    if ((tc->cert == NULL) != (tc->key == NULL))
+        cli_usage("unable to run: --tls-cert and --tls-key go together");
+    char err[600];
+    struct tls_ctx *ctx = tls_ctx_create(TLS_CLIENT, tc, err, sizeof(err));
+    if (ctx == NULL) cli_die(EX_CONFIG, "%s", err);
+    client_tls(ctx);
+}
+
 static void
 parse_options(struct jmig *j, int argc, char **argv)
 {
+    struct tls_config tc = {0};
     int opt;
     j->parallel = 4;
     j->wait_ms = 30000;
@@ -162,7 +192,10 @@ parse_options(struct jmig *j, int argc, char **argv)
         case 'j': j->json = 1; break;
         case 'a': j->abort = 1; break;
         case 'y': j->yes = 1; break;
-        case 'h': fputs(usage_text, stdout); exit(0);
+        case OPT_TLS_CA: tc.ca = optarg; break;
+        case OPT_TLS_CERT: tc.cert = optarg; break;
+        case OPT_TLS_KEY: tc.key = optarg; break;
+        case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
         default: cli_usage("unable to parse the command line");
         }
@@ -176,6 +209,7 @@ parse_options(struct jmig *j, int argc, char **argv)
         cli_usage("unable to run: --reload and --state go with --map-file");
     if (j->map_file && j->nforget) cli_usage("unable to run: --forget-proxy goes with --etcd");
     if (optind + 1 < argc) cli_usage("unable to run: unexpected argument \"%s\"", argv[optind + 1]);
+    setup_tls(&tc);
 }
 
 static int

@@ -44,7 +44,7 @@ static uint32_t next_opaque = 1;
 static void
 drop_conn(struct sconn *c)
 {
-    close(c->fd);
+    client_close(c->fd);
     client_buf_deinit(&c->in);
     *c = conns[--nconns];
 }

@@ -14,237 +14,94 @@
  *   UDFGet, UDFSet, unknown client opcodes    NotSupported (28)
  *   storage opcodes (0x80 and up)             NotSupported (28), request echoed
  *
- * Replies go to the connection's output buffer and are written once per loop
- * turn (the worker's check handle), so a pipelined burst costs one write. A
- * connection with too much in flight stops reading until replies drain. A
- * connection is freed only after its close callback, once no request and no
- * write refers to it.
+ * The connection is lib/conn's: replies go to its output buffer and are
+ * written once per loop turn (the worker's check handle), so a pipelined
+ * burst costs one write; a connection with too much in flight stops reading
+ * until replies drain; it is freed only after its close callback, once no
+ * request and no write refers to it. A message begun must be whole within
+ * 5 s; --idle-timeout closes an idle connection.
  */
 #include "pmetrics.h"
 #include "preq.h"
 #include "proxy.h"
 
-#include "buf.h"
+#include "conn.h"
 #include "error.h"
 #include "log.h"
-#include "net.h"
-#include "uvout.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define READ_CHUNK (64 * 1024)
-#define OUT_HIGH   (32u << 20) /* pause reading above this much unwritten output */
-#define FRAME_MS   5000        /* a message begun must be complete within this */
+#define FRAME_MS 5000 /* a message begun must be complete within this */
 
-struct conn {
-    uv_tcp_t tcp; /* embedded; the conn is freed after its close callback */
-    struct worker *w;
-    struct conn *prev, *next; /* w->conns */
-    struct conn *dirty_next;  /* w->dirty_conns */
-    int dirty, closing, closed, reading;
-    int lingering;          /* a bad frame came: no more reading; close once replied */
-    struct buf in;          /* bytes read, not yet handled */
-    size_t need;            /* the frame being read needs this much */
-    struct buf out;         /* encoded replies not yet handed to uv_write */
-    uint64_t inflight;      /* requests not yet replied */
-    size_t writes;          /* uv_write requests in flight */
-    uint64_t last_active;   /* uv_now of the last bytes read */
-    uint64_t partial_since; /* uv_now when a partial message began, 0 if none */
-    uint64_t idle_ms;       /* 0 = never */
-    char peer[80];
-};
-
-static void
-conn_free_if_done(struct conn *c)
-{
-    if (!c->closed || c->inflight > 0 || c->writes > 0) return;
-    struct worker *w = c->w;
-    buf_free(&c->in);
-    buf_free(&c->out);
-    free(c);
-    worker_maybe_finish(w);
-}
-
-static void
-conn_on_close(uv_handle_t *h)
-{
-    struct conn *c = h->data;
-    c->closed = 1;
-    conn_free_if_done(c);
-}
-
-static void
-conn_close(struct conn *c)
-{
-    if (c->closing) return;
-    c->closing = 1;
-    struct worker *w = c->w;
-    pmetrics_conn(w, -1);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    if (c->dirty) {
-        struct conn **pp = &w->dirty_conns;
-        while (*pp && *pp != c) pp = &(*pp)->dirty_next;
-        if (*pp) *pp = c->dirty_next;
-        c->dirty = 0;
-    }
-    uv_close((uv_handle_t *)&c->tcp, conn_on_close);
-}
-
-static void conn_start_reading(struct conn *c);
-
-/* In-flight accounting (the native sink): a request holds its connection
- * until it has replied. */
-static void
-conn_ref(void *obj)
-{
-    struct conn *c = obj;
-    c->inflight++;
-}
-
-/* A lingering connection closes once every request read before the bad frame
- * has its reply written. */
-static void
-conn_close_if_replied(struct conn *c)
-{
-    if (c->lingering && !c->closing && c->inflight == 0 && c->out.len == 0 && c->writes == 0)
-        conn_close(c);
-}
-
-/* After a bad frame: read nothing more, but answer what came before it. */
-static void
-conn_linger(struct conn *c)
-{
-    c->lingering = 1;
-    if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = 0;
-    }
-    conn_close_if_replied(c);
-}
-
-static void
-conn_unref(void *obj)
-{
-    struct conn *c = obj;
-    c->inflight--;
-    if (c->closing) {
-        conn_free_if_done(c);
-        return;
-    }
-    if (!c->reading && !c->lingering && !c->w->draining &&
-        c->inflight <= c->w->p->cfg.max_inflight / 2 && c->out.len < OUT_HIGH / 2)
-        conn_start_reading(c);
-    conn_close_if_replied(c);
-}
-
+/* Room for n bytes of reply; NULL when c is closing or out of memory (then
+ * closed, logged). */
 static uint8_t *
-conn_reserve(struct conn *c, size_t n)
+reserve(struct conn *c, size_t n)
 {
-    if (buf_reserve(&c->out, n) != 0) {
+    uint8_t *p = conn_reserve(c, n);
+    if (p == NULL && !c->closing) {
         log_error("out of memory for replies, closing peer=%s", c->peer);
         conn_close(c);
-        return NULL;
     }
-    if (!c->dirty) {
-        c->dirty = 1;
-        c->dirty_next = c->w->dirty_conns;
-        c->w->dirty_conns = c;
-    }
-    return c->out.data + c->out.len;
+    return p;
 }
 
 /* Queue the encoded reply m on c. Dropped if c is closing. */
 static void
-conn_reply(struct conn *c, const struct wire_msg *m)
+reply(struct conn *c, const struct wire_msg *m)
 {
-    if (c->closing) return;
     size_t n = wire_encoded_size(m);
     if (n == 0) {
         log_error("cannot encode reply op=%s peer=%s", wire_opcode_name(m->opcode), c->peer);
         return;
     }
-    uint8_t *p = conn_reserve(c, n);
+    uint8_t *p = reserve(c, n);
     if (p == NULL) return;
     int len = wire_encode(m, p, c->out.cap - c->out.len);
     if (len > 0) c->out.len += (size_t)len;
 }
 
 static void
-conn_sink_reply(void *obj, uintptr_t tag, const struct preq *rq, const struct preq_result *res)
+reply_raw(struct conn *c, const uint8_t *bytes, size_t n)
 {
-    (void)tag;
-    struct wire_msg r;
-    preq_wire_reply(rq, res, &r);
-    conn_reply(obj, &r);
-}
-
-static const struct psink_ops conn_sink = {conn_sink_reply, conn_ref, conn_unref};
-
-static void
-conn_reply_raw(struct conn *c, const uint8_t *bytes, size_t n)
-{
-    if (c->closing) return;
-    uint8_t *p = conn_reserve(c, n);
+    uint8_t *p = reserve(c, n);
     if (p == NULL) return;
     memcpy(p, bytes, n);
     c->out.len += n;
 }
 
+/* ---- the native sink: a request holds its connection until it has replied ---- */
+
 static void
-conn_on_write(void *ctx, int status)
+native_reply(void *obj, uintptr_t tag, const struct preq *rq, const struct preq_result *res)
 {
-    struct conn *c = ctx;
-    c->writes--;
-    if (status < 0 && !c->closing) {
-        log_debug("write failed, closing peer=%s error=%s", c->peer, uv_strerror(status));
-        conn_close(c);
-    }
-    if (c->closing) {
-        conn_free_if_done(c);
-        return;
-    }
-    conn_close_if_replied(c);
-    if (!c->closing) worker_maybe_finish(c->w);
+    (void)tag;
+    struct wire_msg r;
+    preq_wire_reply(rq, res, &r);
+    reply(obj, &r);
 }
 
-void
-client_flush_all(struct worker *w)
+static void
+native_ref(void *obj)
 {
-    while (w->dirty_conns) {
-        struct conn *c = w->dirty_conns;
-        w->dirty_conns = c->dirty_next;
-        c->dirty = 0;
-        if (c->out.len == 0 || c->closing) continue;
-        int rc = uvout_send((uv_stream_t *)&c->tcp, &c->out, c, conn_on_write);
-        if (rc == 1)
-            c->writes++;
-        else if (rc < 0)
-            conn_close(c);
-        else
-            conn_close_if_replied(c);
-    }
+    conn_ref(obj);
 }
 
-int
-client_output_pending(struct worker *w)
+static void
+native_unref(void *obj)
 {
-    if (w->dirty_conns) return 1;
-    for (struct conn *c = w->conns; c; c = c->next)
-        if (c->out.len > 0 || c->writes > 0) return 1;
-    return 0;
+    conn_unref(obj);
 }
+
+static const struct psink_ops native_sink = {native_reply, native_ref, native_unref};
 
 /* A reply carrying only a status (and the RequestID, namespace and key of
  * the request when it had them). */
 static void
 reply_status(struct conn *c, const struct wire_msg *req, int status, uint64_t t0)
 {
-    pmetrics_request(c->w, req->opcode, status, t0);
+    pmetrics_request(c->data, req->opcode, status, t0);
     struct wire_msg r;
     memset(&r, 0, sizeof(r));
     r.type_flag = WIRE_TF_RESPONSE;
@@ -255,7 +112,7 @@ reply_status(struct conn *c, const struct wire_msg *req, int status, uint64_t t0
         wire_meta_set_request_id(&r.meta, req->meta.request_id);
     r.ns = req->ns;
     r.key = req->key;
-    conn_reply(c, &r);
+    reply(c, &r);
 }
 
 /* The limits of a client request; NULL when it may go on. */
@@ -273,15 +130,16 @@ check_limits(const struct proxy_config *cfg, const struct wire_msg *m)
 }
 
 static void
-handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
+handle_frame(struct conn *c, const uint8_t *frame, size_t len)
 {
-    struct worker *w = c->w;
+    struct worker *w = c->data;
+    uint64_t t0 = c->t0;
     struct wire_msg m;
-    int st = wire_decode(frame, len, &m);
+    int st = wire_decode(frame, (uint32_t)len, &m);
     w->stats.requests++;
     if (wire_type(m.type_flag) != 0) return; /* admin / cluster control: no reply */
     if (len == WIRE_HEADER_SIZE && m.opcode == WIRE_OP_NOP) {
-        conn_reply_raw(c, frame, len); /* byte for byte, RQ bits included */
+        reply_raw(c, frame, len); /* byte for byte, RQ bits included */
         pmetrics_request(w, WIRE_OP_NOP, WIRE_ST_OK, t0);
         return;
     }
@@ -293,7 +151,7 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
                              .opaque = m.opaque,
                              .opcode = m.opcode,
                              .status = WIRE_ST_BADMSG};
-        conn_reply(c, &r);
+        reply(c, &r);
         pmetrics_request(w, m.opcode, WIRE_ST_BADMSG, t0);
         return;
     }
@@ -301,9 +159,9 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
     case WIRE_OP_NOP: {
         struct wire_msg echo = m;
         echo.type_flag = WIRE_TF_RESPONSE; /* status = byte 15 of the request, as JunoDB */
-        conn_reply(c, &echo);
+        reply(c, &echo);
         pmetrics_request(w, WIRE_OP_NOP, WIRE_ST_OK, t0);
-        if (m.flags & WIRE_FLAG_REPLICATION) c->idle_ms = PROXY_KEEPALIVE_MS;
+        if (m.flags & WIRE_FLAG_REPLICATION) conn_set_idle(c, PROXY_KEEPALIVE_MS);
         return;
     }
     case WIRE_OP_CREATE:
@@ -319,7 +177,7 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
             reply_status(c, &m, WIRE_ST_BAD_PARAM, t0);
             return;
         }
-        struct psink sink = {&conn_sink, c, 0};
+        struct psink sink = {&native_sink, c, 0};
         int rc = preq_start(w, &sink, &m, 0, t0);
         if (rc != 0)
             reply_status(c, &m, rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER,
@@ -332,7 +190,7 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
             struct wire_msg echo = m;
             echo.type_flag = WIRE_TF_RESPONSE;
             echo.status = WIRE_ST_NOT_SUPPORTED;
-            conn_reply(c, &echo);
+            reply(c, &echo);
             pmetrics_request(w, m.opcode, WIRE_ST_NOT_SUPPORTED, t0);
         } else {
             reply_status(c, &m, WIRE_ST_NOT_SUPPORTED, t0);
@@ -341,163 +199,58 @@ handle_frame(struct conn *c, const uint8_t *frame, uint32_t len, uint64_t t0)
     }
 }
 
-static void
-conn_process(struct conn *c)
-{
-    struct worker *w = c->w;
-    size_t off = 0;
-    uint64_t t0 = uv_hrtime();
-    c->need = 0;
-    while (!c->closing && !w->draining) {
-        uint32_t flen;
-        const char *why = NULL;
-        int rc = wire_frame(c->in.data + off, c->in.len - off, w->p->cfg.max_frame, &flen, &why);
-        if (rc == WIRE_AGAIN) {
-            if (c->in.len - off >= 8) {
-                const uint8_t *p = c->in.data + off + 4;
-                c->need = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-            }
-            break;
-        }
-        if (rc == WIRE_ERROR) {
-            w->stats.bad_frames++;
-            pmetrics_bad_frame(w);
-            log_warn("bad frame, closing connection peer=%s reason=\"%s\"", c->peer, why);
-            conn_linger(c); /* the replies to the frames before it still go out */
-            return;
-        }
-        handle_frame(c, c->in.data + off, flen, t0);
-        off += flen;
-    }
-    buf_consume(&c->in, off);
-    if (c->in.len == 0)
-        c->partial_since = 0;
-    else if (c->partial_since == 0 || off > 0)
-        c->partial_since = uv_now(&w->loop);
-    if (c->need < READ_CHUNK) buf_trim(&c->in, READ_CHUNK); /* give back a large frame's buffer */
-    if (c->reading && (c->inflight > w->p->cfg.max_inflight || c->out.len > OUT_HIGH)) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = 0;
-    }
-}
+/* ---- the connection's hooks ---- */
 
 static void
-conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+native_bad_frame(struct conn *c, const char *why)
 {
-    (void)suggested;
-    struct conn *c = h->data;
-    size_t want = c->need > c->in.len + READ_CHUNK ? c->need - c->in.len : READ_CHUNK;
-    if (buf_reserve(&c->in, want) != 0) {
-        *buf = uv_buf_init(NULL, 0);
-        return;
-    }
-    *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
+    struct worker *w = c->data;
+    w->stats.bad_frames++;
+    pmetrics_bad_frame(w);
+    log_warn("bad frame, closing connection peer=%s reason=\"%s\"", c->peer, why);
 }
 
-static void
-conn_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+static int
+native_open(struct conn *c)
 {
-    (void)buf;
-    struct conn *c = st->data;
-    if (n == UV_ENOBUFS) {
-        log_error("out of memory reading, closing peer=%s", c->peer);
-        conn_close(c);
-        return;
-    }
-    if (n < 0) {
-        if (n != UV_EOF)
-            log_debug("connection error peer=%s error=%s", c->peer, uv_strerror((int)n));
-        else if (c->in.len > 0)
-            log_info("connection closed mid-message peer=%s bytes=%zu", c->peer, c->in.len);
-        conn_close(c);
-        return;
-    }
-    if (n == 0) return;
-    c->in.len += (size_t)n;
-    c->last_active = uv_now(&c->w->loop);
-    conn_process(c);
-}
-
-static void
-conn_start_reading(struct conn *c)
-{
-    if (uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read) == 0) c->reading = 1;
-}
-
-static void
-on_connection(uv_stream_t *listener, int status)
-{
-    struct worker *w = listener->data;
-    if (status < 0) {
-        log_warn("accept failed thread=%u: %s", w->id, uv_strerror(status));
-        return;
-    }
-    struct conn *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        log_error("out of memory accepting a connection");
-        return;
-    }
-    c->w = w;
-    uv_tcp_init(&w->loop, &c->tcp);
-    c->tcp.data = c;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-        c->closing = 1;
-        uv_close((uv_handle_t *)&c->tcp, conn_on_close);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    net_peer_name(&c->tcp, c->peer, sizeof(c->peer));
-    c->next = w->conns;
-    if (w->conns) w->conns->prev = c;
-    w->conns = c;
+    struct worker *w = c->data;
     w->stats.connections++;
     pmetrics_conn(w, 1);
-    c->last_active = uv_now(&w->loop);
-    c->idle_ms = w->p->cfg.idle_timeout_s * 1000;
-    conn_start_reading(c);
+    return 0;
 }
+
+static void
+native_close(struct conn *c)
+{
+    pmetrics_conn(c->data, -1);
+}
+
+static void
+native_tls_refused(struct conn *c, int reason)
+{
+    pmetrics_tls_refused(c->data, PM_NATIVE, reason);
+}
+
+static const struct conn_proto native_proto = {
+    .what = "connection",
+    .frame = conn_wire_frame,
+    .handle = handle_frame,
+    .bad_frame = native_bad_frame,
+    .open = native_open,
+    .close = native_close,
+    .tls_refused = native_tls_refused,
+};
 
 int
 client_listen(struct worker *w)
 {
-    int rc = uv_tcp_init(&w->loop, &w->listener);
-    if (rc == 0) {
-        w->listener.data = w;
-        rc = uv_tcp_open(&w->listener, w->listen_fd);
-        if (rc == 0) rc = uv_listen((uv_stream_t *)&w->listener, 1024, on_connection);
-    }
-    return rc < 0 ? error_from_errno(-rc) : 0;
-}
-
-void
-client_sweep(struct worker *w)
-{
-    uint64_t now = uv_now(&w->loop);
-    for (struct conn *c = w->conns, *n; c; c = n) {
-        n = c->next;
-        if (c->partial_since && now - c->partial_since > FRAME_MS) {
-            log_info("closing connection: message incomplete for %d ms peer=%s bytes=%zu", FRAME_MS,
-                     c->peer, c->in.len);
-            conn_close(c);
-        } else if (c->idle_ms > 0 && c->inflight == 0 && now - c->last_active > c->idle_ms) {
-            log_debug("closing idle connection peer=%s", c->peer);
-            conn_close(c);
-        }
-    }
-}
-
-void
-client_drain(struct worker *w)
-{
-    uv_close((uv_handle_t *)&w->listener, NULL);
-    for (struct conn *c = w->conns; c; c = c->next) {
-        if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = 0;
-    }
-}
-
-void
-client_close_all(struct worker *w)
-{
-    while (w->conns) conn_close(w->conns);
+    const struct proxy_config *cfg = &w->p->cfg;
+    struct conn_limits lim = {.max_frame = cfg->max_frame,
+                              .max_backlog = cfg->max_inflight,
+                              .idle_ms = cfg->idle_timeout_s * 1000,
+                              .frame_ms = FRAME_MS};
+    int rc =
+        conn_listen_fd(&w->listener, &w->clients, &native_proto, &lim, w->listen_fd, w->p->tls, w);
+    w->listen_fd = -1; /* the listener has it (or closed it) */
+    return rc;
 }

@@ -7,7 +7,8 @@
  * With --etcd the map comes from etcd instead and is followed live
  * (etcdwatch.c); SIGHUP then only reopens the log.
  *
- * SIGHUP reopens the log and re-reads the map file: a map that does not parse,
+ * SIGHUP reopens the log, re-reads the TLS files (new connections use them,
+ * open ones keep theirs) and the map file: a map that does not parse,
  * has another shard count or an older version is refused (the old one stays);
  * an accepted one goes to every worker, which connects to new stores and then
  * swaps (maploader.c). SIGTERM/SIGINT: stop accepting and reading, finish the
@@ -20,6 +21,7 @@
 #include "cli.h"
 #include "error.h"
 #include "log.h"
+#include "tls.h"
 
 #include <getopt.h>
 #include <netdb.h>
@@ -69,12 +71,31 @@ static const char usage_text[] =
     "                             DEL, MGET, EXPIRE... (default: off)\n"
     "      --resp-namespace NS    the namespace of RESP commands (default \"default\",\n"
     "                             the juno CLI's)\n"
-    "      --check-config         check options and map, print the result, exit\n"
+    "      --tls-cert FILE        serve TLS 1.2/1.3 to clients (the JunoDB port and the\n"
+    "                             RESP port) with this certificate chain (PEM)\n"
+    "      --tls-key FILE         its private key (PEM)\n"
+    "      --tls-ca FILE          require a client certificate that this CA (PEM) signed\n"
+    "                             (default: no client certificate asked)\n"
+    "      --upstream-tls-cert FILE\n"
+    "                             mutual TLS to the stores: the certificate this proxy\n"
+    "                             presents (PEM; signed by the cluster CA)\n"
+    "      --upstream-tls-key FILE  its private key (PEM)\n"
+    "      --upstream-tls-ca FILE the cluster CA (PEM): stores' certificates are checked\n"
+    "                             against it and against their map address\n"
+    "      --tls-handshake-timeout MS\n"
+    "                             a client's TLS handshake not finished within MS is\n"
+    "                             cut (default 10000)\n"
+    "      --tls-max-handshakes N client TLS handshakes in progress at once, per thread\n"
+    "                             and port; a connection beyond them is refused at\n"
+    "                             once (default 256)\n"
+    "      --check-config         check options, map and TLS files, print the result,\n"
+    "                             exit\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit\n"
     "\n"
     "Signals: TERM/INT stop accepting, finish the requests in flight and exit 0 (a\n"
-    "second INT exits at once); HUP reopens the log file and re-reads the map.\n"
+    "second INT exits at once); HUP reopens the log file, re-reads the TLS files\n"
+    "(open connections keep theirs) and the map.\n"
     "\n" CLI_EXIT_CODES_HELP;
 
 enum {
@@ -93,7 +114,15 @@ enum {
     OPT_RESP,
     OPT_RESP_NS,
     OPT_MAP_CACHE,
-    OPT_METRICS
+    OPT_METRICS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CA,
+    OPT_UP_TLS_CERT,
+    OPT_UP_TLS_KEY,
+    OPT_UP_TLS_CA,
+    OPT_TLS_HS_TIMEOUT,
+    OPT_TLS_MAX_HS
 };
 
 static const struct option long_opts[] = {
@@ -117,6 +146,14 @@ static const struct option long_opts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"resp", required_argument, NULL, OPT_RESP},
     {"resp-namespace", required_argument, NULL, OPT_RESP_NS},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"upstream-tls-cert", required_argument, NULL, OPT_UP_TLS_CERT},
+    {"upstream-tls-key", required_argument, NULL, OPT_UP_TLS_KEY},
+    {"upstream-tls-ca", required_argument, NULL, OPT_UP_TLS_CA},
+    {"tls-handshake-timeout", required_argument, NULL, OPT_TLS_HS_TIMEOUT},
+    {"tls-max-handshakes", required_argument, NULL, OPT_TLS_MAX_HS},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -156,13 +193,33 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_METRICS: pmetrics_option(optarg); break;
         case OPT_RESP: resp = optarg; break;
         case OPT_RESP_NS: c->resp_ns = optarg; break;
+        case OPT_TLS_CERT: c->tls_cert = optarg; break;
+        case OPT_TLS_KEY: c->tls_key = optarg; break;
+        case OPT_TLS_CA: c->tls_ca = optarg; break;
+        case OPT_UP_TLS_CERT: c->up_tls_cert = optarg; break;
+        case OPT_UP_TLS_KEY: c->up_tls_key = optarg; break;
+        case OPT_UP_TLS_CA: c->up_tls_ca = optarg; break;
+        case OPT_TLS_HS_TIMEOUT:
+            c->tls_handshake_ms = cli_opt_u64("tls-handshake-timeout", optarg, 10, 600000);
+            break;
+        case OPT_TLS_MAX_HS:
+            c->tls_max_handshakes = (unsigned)cli_opt_u64("tls-max-handshakes", optarg, 1, 1000000);
+            break;
         case OPT_CHECK: *check_only = 1; break;
-        case 'h': fputs(usage_text, stdout); exit(0);
+        case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
         default: cli_usage("unknown option");
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
+    if ((c->tls_cert != NULL) != (c->tls_key != NULL))
+        cli_usage("--tls-cert and --tls-key go together");
+    if (c->tls_ca != NULL && c->tls_cert == NULL)
+        cli_usage("--tls-ca needs --tls-cert and --tls-key (the proxy's own certificate)");
+    if ((c->up_tls_cert || c->up_tls_key || c->up_tls_ca) &&
+        !(c->up_tls_cert && c->up_tls_key && c->up_tls_ca))
+        cli_usage("--upstream-tls-cert, --upstream-tls-key and --upstream-tls-ca go together "
+                  "(mutual TLS with the cluster CA)");
     if (cli_parse_hostport(listen, c->listen_host, sizeof(c->listen_host), &c->listen_port) != 0)
         cli_usage("invalid --listen '%s': expected HOST:PORT", listen);
     if (resp != NULL &&
@@ -242,12 +299,10 @@ worker_request_id(struct worker *w, uint8_t id[16])
 void
 worker_maybe_finish(struct worker *w)
 {
-    if (!w->draining || w->finished || w->inflight > 0 || client_output_pending(w) ||
-        rface_output_pending(w))
+    if (!w->draining || w->finished || w->inflight > 0 || conn_group_output_pending(&w->clients))
         return;
     w->finished = 1;
-    client_close_all(w);
-    rface_close_all(w);
+    conn_group_close_all(&w->clients);
     route_unref(w->next);
     w->next = NULL;
     route_unref(w->route);
@@ -262,13 +317,26 @@ worker_maybe_finish(struct worker *w)
              (unsigned long long)w->stats.errors, (unsigned long long)w->stats.bad_frames);
 }
 
+/* A connection was freed or finished a write: a drain may be complete. */
+static void
+worker_on_progress(struct conn_group *g)
+{
+    worker_maybe_finish(g->data);
+}
+
+void
+worker_flush(struct worker *w)
+{
+    conn_group_flush(&w->ups);
+    conn_group_flush(&w->clients);
+    conn_group_flush(&w->ups); /* requests of RESP commands that waited behind a barrier */
+}
+
 static void
 worker_on_check(uv_check_t *h)
 {
     struct worker *w = h->data;
-    upstream_flush_all(w);
-    client_flush_all(w);
-    rface_flush_all(w);
+    worker_flush(w);
     worker_maybe_finish(w); /* output sent at once finishes no write request */
 }
 
@@ -276,8 +344,8 @@ static void
 worker_on_sweep(uv_timer_t *t)
 {
     struct worker *w = t->data;
-    client_sweep(w);
-    rface_sweep(w);
+    conn_group_sweep(&w->clients);
+    conn_group_sweep(&w->ups);
     preq_expire(w);
     route_maybe_swap(w);
     worker_maybe_finish(w);
@@ -294,8 +362,8 @@ worker_on_wake(uv_async_t *a)
     route_adopt_incoming(w);
     if (drain && !w->draining) {
         w->draining = 1;
-        client_drain(w);
-        rface_drain(w);
+        conn_listener_drain(&w->listener);
+        conn_listener_drain(&w->resp_listener);
         log_info("draining thread=%u in_flight=%llu", w->id, (unsigned long long)w->inflight);
         worker_maybe_finish(w);
     }
@@ -322,6 +390,9 @@ worker_init(struct proxy *p, struct worker *w, unsigned id)
     w->p = p;
     w->id = id;
     if (uv_loop_init(&w->loop) != 0) return JUNO_ENOMEM;
+    conn_group_init(&w->clients, &w->loop, w);
+    conn_group_init(&w->ups, &w->loop, w);
+    w->clients.progress = w->ups.progress = worker_on_progress;
     w->nbuckets = 1024;
     w->up_buckets = calloc(w->nbuckets, sizeof(*w->up_buckets));
     if (w->up_buckets == NULL) return JUNO_ENOMEM;
@@ -359,6 +430,25 @@ reload_map(struct proxy *p)
     pmap_unref(pm);
 }
 
+/* SIGHUP: the certificates, keys and CAs again, for new connections. */
+static void
+reload_tls(struct proxy *p)
+{
+    char err[700];
+    struct {
+        struct tls_ctx *ctx;
+        const char *what, *cert;
+    } t[2] = {{p->tls, "clients", p->cfg.tls_cert}, {p->up_tls, "stores", p->cfg.up_tls_cert}};
+    for (int i = 0; i < 2; i++) {
+        if (t[i].ctx == NULL) continue;
+        if (tls_ctx_reload(t[i].ctx, err, sizeof(err)) != 0)
+            log_error("TLS reload refused for %s, keeping the certificates in use: %s", t[i].what,
+                      err);
+        else
+            log_info("TLS certificates reloaded for %s cert=%s", t[i].what, t[i].cert);
+    }
+}
+
 static void
 on_signal(uv_signal_t *h, int signum)
 {
@@ -366,6 +456,7 @@ on_signal(uv_signal_t *h, int signum)
     if (signum == SIGHUP) {
         int rc = log_reopen();
         if (rc != 0) log_error("cannot reopen log: %s", error_str(rc));
+        reload_tls(p);
         reload_map(p);
         return;
     }
@@ -425,6 +516,24 @@ main(int argc, char **argv)
         if (p->current == NULL) cli_die(EX_CONFIG, "%s", err);
     }
     const struct map *m = p->current->map;
+    if (c->tls_cert != NULL) {
+        struct tls_config tc = {.cert = c->tls_cert,
+                                .key = c->tls_key,
+                                .ca = c->tls_ca,
+                                .handshake_ms = c->tls_handshake_ms,
+                                .max_handshakes = c->tls_max_handshakes};
+        if ((p->tls = tls_ctx_create(TLS_SERVER, &tc, err, sizeof(err))) == NULL)
+            cli_die(EX_CONFIG, "%s", err);
+    }
+    if (c->up_tls_cert != NULL) {
+        struct tls_config tc = {
+            .cert = c->up_tls_cert,
+            .key = c->up_tls_key,
+            .ca = c->up_tls_ca,
+            .handshake_ms = c->request_timeout_ms * 2 > 1000 ? c->request_timeout_ms * 2 : 1000};
+        if ((p->up_tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)
+            cli_die(EX_CONFIG, "%s", err);
+    }
     if (check_only) {
         unsigned stores = 0;
         for (uint32_t z = 0; z < m->nzones; z++) stores += m->zones[z].nnodes;
@@ -434,7 +543,11 @@ main(int argc, char **argv)
                stores, c->listen_host, c->listen_port, c->threads);
         if (c->resp_port)
             printf("; resp %s:%u namespace %s", c->resp_host, c->resp_port, c->resp_ns);
+        if (c->tls_cert) printf("; TLS to clients%s", c->tls_ca ? " with client certificates" : "");
+        if (c->up_tls_cert) printf("; mutual TLS to stores");
         putchar('\n');
+        tls_ctx_destroy(p->tls);
+        tls_ctx_destroy(p->up_tls);
         pmap_unref(p->current);
         pcluster_destroy(p);
         return 0;
@@ -471,11 +584,14 @@ main(int argc, char **argv)
     pcluster_start(p);
 
     log_info("listening addr=%s:%u map=%s version=%llu zones=%u shards=%u threads=%u "
-             "request_timeout_ms=%llu default_ttl=%llu pid=%ld",
+             "request_timeout_ms=%llu default_ttl=%llu tls=%s upstream_tls=%s pid=%ld",
              c->listen_host, c->listen_port, c->etcd ? "etcd" : c->map_path,
              (unsigned long long)m->version, m->nzones, m->shards, c->threads,
              (unsigned long long)c->request_timeout_ms, (unsigned long long)c->default_ttl,
-             (long)getpid());
+             !c->tls_cert ? "off"
+             : c->tls_ca  ? "mutual"
+                          : "on",
+             c->up_tls_cert ? "mutual" : "off", (long)getpid());
     if (c->resp_port)
         log_info("serving RESP addr=%s:%u namespace=%s", c->resp_host, c->resp_port, c->resp_ns);
     for (unsigned i = 0; i < p->nworkers; i++)
@@ -487,6 +603,8 @@ main(int argc, char **argv)
         uv_thread_join(&w->thread);
         uv_run(&w->loop, UV_RUN_DEFAULT); /* close callbacks still queued, if any */
         uv_loop_close(&w->loop);
+        conn_group_deinit(&w->clients);
+        conn_group_deinit(&w->ups);
         pmap_unref(w->incoming);
         pdown_unref(w->incoming_down);
         pdown_unref(w->down);
@@ -497,6 +615,8 @@ main(int argc, char **argv)
     free(p->workers);
     pcluster_destroy(p);
     pmap_unref(p->current);
+    tls_ctx_destroy(p->tls);
+    tls_ctx_destroy(p->up_tls);
     uv_mutex_destroy(&p->mu);
     uv_loop_close(p->loop);
     log_info("drained, exiting");

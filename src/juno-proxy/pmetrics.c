@@ -12,6 +12,7 @@
 #include "error.h"
 #include "httpd.h"
 #include "log.h"
+#include "tls.h"
 
 #include <stdlib.h>
 
@@ -25,6 +26,7 @@ static struct {
     struct metrics *r;
     struct metric_family *f_storage, *f_down, *f_markdowns;
     struct metric *inflight, *conns_open, *conns_accepted, *bad_frames, *map_version, *stores_down;
+    struct metric *tls_fail[PM_NROLES][TLS_R_COUNT];
     struct pm_worker *w; /* owned: [nworkers] */
     unsigned nw;
     struct metric_labels ops;
@@ -123,6 +125,21 @@ pmetrics_init(struct proxy *p)
         metric_index_init(&pm.w[i].req, req, op_label, wire_status_name);
         metric_index_init(&pm.w[i].lat, lat, op_label, NULL);
     }
+    /* a side with TLS has every series from the start: zeros to graph */
+    static const char *const roles[PM_NROLES] = {"native", "resp", "upstream"};
+    int tls[PM_NROLES] = {p->cfg.tls_cert != NULL, p->cfg.tls_cert && p->cfg.resp_port,
+                          p->cfg.up_tls_cert != NULL};
+    struct metric_family *f = NULL;
+    if (tls[PM_NATIVE] || tls[PM_UPSTREAM])
+        f = metrics_counter(r, "juno_proxy_tls_handshake_failures_total",
+                            "TLS handshakes refused (role native, resp: client connections) or "
+                            "failed (role upstream: connections to stores), by reason "
+                            "(docs/security.md).",
+                            "role,reason");
+    for (int i = 0; i < PM_NROLES; i++)
+        for (int j = 0; tls[i] && j < TLS_R_COUNT; j++)
+            if ((pm.tls_fail[i][j] = metrics_series(f, roles[i], tls_reason_name(j))) == NULL)
+                return JUNO_ENOMEM;
     return 0;
 }
 
@@ -197,6 +214,12 @@ void
 pmetrics_bad_frame(struct worker *w)
 {
     metric_inc(pm.bad_frames, w->id);
+}
+
+void
+pmetrics_tls_refused(struct worker *w, enum pm_role role, int reason)
+{
+    if (reason >= 0 && reason < TLS_R_COUNT) metric_inc(pm.tls_fail[role][reason], w->id);
 }
 
 void

@@ -16,6 +16,10 @@
 struct proxy;
 struct worker;
 
+/* Where a TLS handshake failed (juno_proxy_tls_handshake_failures_total):
+ * a native client, a RESP client, a store connection. */
+enum pm_role { PM_NATIVE = 0, PM_RESP, PM_UPSTREAM, PM_NROLES };
+
 /* Outcomes of a storage request (juno_proxy_storage_requests_total). */
 enum pm_outcome { PM_ANSWERED = 0, PM_TIMEOUT, PM_FAILED, PM_UNAVAILABLE, PM_NOUTCOMES };
 
@@ -48,6 +52,9 @@ void pmetrics_inflight(struct worker *w, int delta);
 void pmetrics_conn(struct worker *w, int delta);
 /* A client connection closed for a bad frame. */
 void pmetrics_bad_frame(struct worker *w);
+/* A TLS handshake refused or failed (reason: enum tls_reason); counted only
+ * when that side has TLS. */
+void pmetrics_tls_refused(struct worker *w, enum pm_role role, int reason);
 
 /* Fill ps with the series of the store at addr (worker thread, once per
  * upstream: takes the registry's lock). */

@@ -7,7 +7,7 @@
  *   etcdwatch.c  --etcd: the map, store registrations and zone mark-downs from
  *                etcd (a watch thread, handed to the main loop), the map cache
  *                file, this proxy's own registration
- *   client.c     client connections: framing, validation, replies, idle timeout
+ *   client.c     client connections: framing, validation, replies (lib/conn)
  *   upstream.c   store connections: pipelining by opaque, timeouts, reconnect
  *                with backoff, mark-down
  *   replicate.c  the per-request state machines (writes, Destroy, Get); the
@@ -37,6 +37,7 @@
 #ifndef JUNO_PROXY_H
 #define JUNO_PROXY_H
 
+#include "conn.h"
 #include "hlc.h"
 #include "map.h"
 #include "wire.h"
@@ -69,6 +70,13 @@ struct proxy_config {
     char resp_host[256];   /* the RESP face (resp_face.c); resp_port 0: none */
     uint16_t resp_port;
     const char *resp_ns; /* borrowed: the namespace of RESP commands */
+    /* borrowed: --tls-cert/--tls-key/--tls-ca (client listeners: native and
+     * RESP; a CA requires client certificates) and --upstream-tls-* (mutual
+     * TLS to the stores, all three or none) */
+    const char *tls_cert, *tls_key, *tls_ca;
+    const char *up_tls_cert, *up_tls_key, *up_tls_ca;
+    uint64_t tls_handshake_ms;   /* --tls-handshake-timeout */
+    unsigned tls_max_handshakes; /* --tls-max-handshakes (per worker listener) */
 };
 
 /* Stores that etcd says are gone (registration expired) or in a zone marked
@@ -87,7 +95,6 @@ struct pmap {
 };
 
 struct upstream;
-struct conn;
 struct worker;
 struct proxy;
 
@@ -115,23 +122,23 @@ struct worker {
     unsigned id;
     uv_loop_t loop;
     uv_thread_t thread;
-    int listen_fd; /* bound and listening; handed to listener in the worker */
-    uv_tcp_t listener;
-    uv_check_t flush_check;       /* writes coalesced output once per loop turn */
-    uv_timer_t sweep_timer;       /* idle connections, route swap, drain */
-    uv_async_t wake;              /* a new map or a drain from the main thread */
-    struct pmap *incoming;        /* guarded by p->mu: a map to adopt */
-    int drain_requested;          /* guarded by p->mu */
-    struct route *route;          /* ref: the current route */
-    struct route *next;           /* ref: a route whose new stores are still connecting */
-    struct pdown *down;           /* ref: stores to skip (etcd), or NULL */
-    struct pdown *incoming_down;  /* guarded by p->mu: a new down set to adopt */
-    _Atomic uint64_t map_version; /* of the current route: read by the main thread */
-    uint64_t next_since;          /* uv_now when next was built */
-    struct conn *conns, *dirty_conns;
-    struct upstream *ups;         /* every live upstream (list) */
-    struct upstream *dirty_ups;   /* upstreams with output to write */
-    struct upstream **up_buckets; /* owned: address hash of live upstreams */
+    int listen_fd;                 /* bound and listening; handed to listener in the worker */
+    struct conn_group clients;     /* client connections: native and RESP (lib/conn) */
+    struct conn_group ups;         /* store connections (upstream.c) */
+    struct conn_listener listener; /* client.c: the native face */
+    uv_check_t flush_check;        /* writes coalesced output once per loop turn */
+    uv_timer_t sweep_timer;        /* idle connections, route swap, drain */
+    uv_async_t wake;               /* a new map or a drain from the main thread */
+    struct pmap *incoming;         /* guarded by p->mu: a map to adopt */
+    int drain_requested;           /* guarded by p->mu */
+    struct route *route;           /* ref: the current route */
+    struct route *next;            /* ref: a route whose new stores are still connecting */
+    struct pdown *down;            /* ref: stores to skip (etcd), or NULL */
+    struct pdown *incoming_down;   /* guarded by p->mu: a new down set to adopt */
+    _Atomic uint64_t map_version;  /* of the current route: read by the main thread */
+    uint64_t next_since;           /* uv_now when next was built */
+    struct upstream *upstreams;    /* every live upstream (list) */
+    struct upstream **up_buckets;  /* owned: address hash of live upstreams */
     size_t nbuckets;
     uint64_t inflight;              /* requests alive, background work included */
     struct preq *dl_head, *dl_tail; /* requests not yet answered, oldest first */
@@ -139,9 +146,8 @@ struct worker {
     uint64_t rng;   /* request id generator state */
     uint64_t reads; /* Gets started: which replica the next one reads first */
     struct worker_stats stats;
-    int resp_fd;            /* the RESP face: bound and listening, or -1 */
-    uv_tcp_t resp_listener; /* resp_face.c */
-    struct rconn *rconns, *dirty_rconns;
+    int resp_fd;                        /* the RESP face: bound and listening, or -1 */
+    struct conn_listener resp_listener; /* resp_face.c */
     struct rface_stats rstats;
     uv_timer_t retry_timer;    /* replicate.c: requests to run again (PREQ_RETRY_LOCKED) */
     struct preq *retry_head;   /* those requests, unordered */
@@ -162,6 +168,8 @@ struct proxy {
     uv_async_t worker_done;
     atomic_uint done;
     int interrupts, draining;
+    struct tls_ctx *tls;    /* owned: the client listeners' TLS, or NULL */
+    struct tls_ctx *up_tls; /* owned: the stores' (mutual TLS), or NULL */
 };
 
 /* ---- maploader.c ---- */
@@ -247,29 +255,21 @@ void upstream_set_down(struct upstream *up, int down);
  * u->cb (never from inside this call). Returns 0, or JUNO_EUNAVAIL when the
  * store is marked down or not connected (no callback then). */
 int upstream_send(struct upstream *up, struct ureq *u, struct wire_msg *req);
-/* Write every upstream's queued requests (worker's check handle). */
-void upstream_flush_all(struct worker *w);
 /* Close every upstream now, failing what is in flight (end of drain). */
 void upstream_close_all(struct worker *w);
 const char *upstream_addr(const struct upstream *up);
 
 /* ---- client.c ---- */
 
-int client_listen(struct worker *w); /* worker thread; 0 or a negative code */
-void client_flush_all(struct worker *w);
-int client_output_pending(struct worker *w); /* replies not yet written */
-void client_sweep(struct worker *w);         /* idle connections */
-void client_drain(struct worker *w);         /* stop accepting and reading */
-void client_close_all(struct worker *w);
+/* Serve the native face on w->listen_fd (worker thread; the connections are
+ * in w->clients). Returns 0 or a negative code. */
+int client_listen(struct worker *w);
 
 /* ---- resp_face.c: the Redis protocol (RESP2) face ---- */
 
-int rface_listen(struct worker *w); /* worker thread; 0 or a negative code */
-void rface_flush_all(struct worker *w);
-int rface_output_pending(struct worker *w);
-void rface_sweep(struct worker *w);
-void rface_drain(struct worker *w);
-void rface_close_all(struct worker *w);
+/* Serve RESP on w->resp_fd if any (worker thread; connections in
+ * w->clients). Returns 0 or a negative code. */
+int rface_listen(struct worker *w);
 
 /* ---- replicate.c ---- */
 
@@ -319,6 +319,9 @@ int preq_start(struct worker *w, const struct psink *s, const struct wire_msg *r
 
 /* Check whether w has finished draining; if so close its handles. */
 void worker_maybe_finish(struct worker *w);
+/* Write what every connection of w has queued (the check handle does it
+ * once per loop turn; a timer callback that sent requests may do it now). */
+void worker_flush(struct worker *w);
 /* A random version 4 UUID from w's generator. */
 void worker_request_id(struct worker *w, uint8_t id[16]);
 

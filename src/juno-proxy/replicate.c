@@ -475,9 +475,7 @@ on_retry_timer(uv_timer_t *t)
         rq_progress(rq);
     }
     /* the loop may sleep in poll before its check handle runs: write now */
-    upstream_flush_all(w);
-    client_flush_all(w);
-    rface_flush_all(w);
+    worker_flush(w);
 }
 
 /* rq has nothing in flight: run it again after delay ms. */

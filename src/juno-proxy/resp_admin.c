@@ -24,14 +24,14 @@
 
 #define REDIS_VERSION "7.0.0" /* the protocol level the face speaks, for HELLO and INFO */
 
-static struct resp_buf *
+static struct buf *
 out(struct rconn *rc)
 {
     return rconn_out(rc);
 }
 
 static void
-put_cstr(struct rconn *rc, struct resp_buf *b, const char *s)
+put_cstr(struct rconn *rc, struct buf *b, const char *s)
 {
     PUT(rc, resp_bulk(b, s, strlen(s)));
 }
@@ -43,7 +43,7 @@ rcmd_ping(struct rconn *rc, const struct resp_cmd *cmd)
         rcmd_arity_error(rc, "ping");
         return;
     }
-    struct resp_buf *b = out(rc);
+    struct buf *b = out(rc);
     if (b == NULL) return;
     if (cmd->argc == 2)
         PUT(rc, resp_bulk(b, cmd->argv[1].ptr, cmd->argv[1].len));
@@ -54,7 +54,7 @@ rcmd_ping(struct rconn *rc, const struct resp_cmd *cmd)
 void
 rcmd_echo(struct rconn *rc, const struct resp_cmd *cmd)
 {
-    struct resp_buf *b = out(rc);
+    struct buf *b = out(rc);
     if (b != NULL) PUT(rc, resp_bulk(b, cmd->argv[1].ptr, cmd->argv[1].len));
 }
 
@@ -62,7 +62,7 @@ void
 rcmd_quit(struct rconn *rc, const struct resp_cmd *cmd)
 {
     (void)cmd;
-    struct resp_buf *b = out(rc);
+    struct buf *b = out(rc);
     if (b != NULL) PUT(rc, resp_raw(b, "+OK\r\n", 5));
     rconn_quit(rc);
 }
@@ -79,7 +79,7 @@ rcmd_select(struct rconn *rc, const struct resp_cmd *cmd)
         rcmd_error(rc, "DB index is out of range");
         return;
     }
-    struct resp_buf *b = out(rc);
+    struct buf *b = out(rc);
     if (b != NULL) PUT(rc, resp_raw(b, "+OK\r\n", 5));
 }
 
@@ -139,7 +139,7 @@ rcmd_hello(struct rconn *rc, const struct resp_cmd *cmd)
             return;
         }
     }
-    struct resp_buf *b = out(rc);
+    struct buf *b = out(rc);
     if (b == NULL) return;
     PUT(rc, resp_array_header(b, 14));
     put_cstr(rc, b, "server");
@@ -161,7 +161,7 @@ rcmd_hello(struct rconn *rc, const struct resp_cmd *cmd)
 void
 rcmd_client(struct rconn *rc, const struct resp_cmd *cmd)
 {
-    struct resp_buf *b;
+    struct buf *b;
     if (resp_arg_eq(cmd, 1, "SETNAME")) {
         if (cmd->argc != 3) {
             rcmd_arity_error(rc, "client|setname");
@@ -273,7 +273,7 @@ rcmd_config(struct rconn *rc, const struct resp_cmd *cmd)
             if (!match[j] &&
                 glob_match((const char *)cmd->argv[i].ptr, cmd->argv[i].len, params[j][0]))
                 match[j] = 1, hits++;
-    struct resp_buf *b = out(rc);
+    struct buf *b = out(rc);
     if (b == NULL) return;
     PUT(rc, resp_array_header(b, 2 * hits));
     for (size_t j = 0; j < np; j++) {
@@ -286,13 +286,13 @@ rcmd_config(struct rconn *rc, const struct resp_cmd *cmd)
 /* ---- INFO ---- */
 
 static int
-raw_str(struct resp_buf *t, const char *s)
+raw_str(struct buf *t, const char *s)
 {
     return resp_raw(t, s, strlen(s));
 }
 
 static void
-info_add(struct resp_buf *t, int *rc_, const char *fmt, unsigned long long v)
+info_add(struct buf *t, int *rc_, const char *fmt, unsigned long long v)
 {
     char line[128];
     int n = snprintf(line, sizeof(line), fmt, v);
@@ -327,8 +327,7 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
         native_conns += __atomic_load_n(&w->stats.connections, __ATOMIC_RELAXED);
         native_reqs += __atomic_load_n(&w->stats.requests, __ATOMIC_RELAXED);
     }
-    struct resp_buf t;
-    resp_buf_init(&t);
+    struct buf t = {0};
     int e = 0, sections = 0;
     if (want[0]) {
         const struct map *m = rc->w->route ? rc->w->route->pm->map : NULL;
@@ -370,12 +369,12 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
         if (sections++) e |= raw_str(&t, "\r\n");
         e |= raw_str(&t, "# Keyspace\r\n");
     }
-    struct resp_buf *b = e ? NULL : out(rc);
+    struct buf *b = e ? NULL : out(rc);
     if (b == NULL)
         rc->nomem = 1;
     else
         PUT(rc, resp_bulk(b, t.data, t.len));
-    resp_buf_deinit(&t);
+    buf_free(&t);
 }
 
 /* ---- COMMAND ---- */
@@ -395,7 +394,7 @@ count_words(const char *s, char sep)
 
 /* Each space-separated word of s as a simple string. */
 static void
-put_status_words(struct rconn *rc, struct resp_buf *b, const char *s)
+put_status_words(struct rconn *rc, struct buf *b, const char *s)
 {
     PUT(rc, resp_array_header(b, count_words(s, ' ')));
     for (const char *p = s; *p;) {
@@ -411,7 +410,7 @@ put_status_words(struct rconn *rc, struct resp_buf *b, const char *s)
 }
 
 static void
-put_entry(struct rconn *rc, struct resp_buf *b, const struct rcmd_def *d)
+put_entry(struct rconn *rc, struct buf *b, const struct rcmd_def *d)
 {
     PUT(rc, resp_array_header(b, 10));
     put_cstr(rc, b, d->name);
@@ -427,10 +426,10 @@ put_entry(struct rconn *rc, struct resp_buf *b, const struct rcmd_def *d)
 }
 
 /* One argument of a spec (p, n): a oneof, a block or a plain word. */
-static void put_arg(struct rconn *rc, struct resp_buf *b, const char *p, size_t n);
+static void put_arg(struct rconn *rc, struct buf *b, const char *p, size_t n);
 
 static void
-put_args(struct rconn *rc, struct resp_buf *b, const char *p, size_t n, char sep)
+put_args(struct rconn *rc, struct buf *b, const char *p, size_t n, char sep)
 {
     size_t k = 1;
     for (size_t i = 0; i < n; i++) k += p[i] == sep;
@@ -443,13 +442,13 @@ put_args(struct rconn *rc, struct resp_buf *b, const char *p, size_t n, char sep
 }
 
 static void
-put_str(struct rconn *rc, struct resp_buf *b, const char *p, size_t n)
+put_str(struct rconn *rc, struct buf *b, const char *p, size_t n)
 {
     PUT(rc, resp_bulk(b, p, n));
 }
 
 static void
-put_arg(struct rconn *rc, struct resp_buf *b, const char *p, size_t n)
+put_arg(struct rconn *rc, struct buf *b, const char *p, size_t n)
 {
     int optional = n > 0 && p[0] == '?', multiple = n > 0 && p[n - 1] == '*';
     if (optional) p++, n--;
@@ -512,7 +511,7 @@ put_arg(struct rconn *rc, struct resp_buf *b, const char *p, size_t n)
 }
 
 static void
-put_docs(struct rconn *rc, struct resp_buf *b, const struct rcmd_def *d)
+put_docs(struct rconn *rc, struct buf *b, const struct rcmd_def *d)
 {
     int has_args = d->args[0] != '\0';
     put_cstr(rc, b, d->name);
@@ -534,7 +533,7 @@ put_docs(struct rconn *rc, struct resp_buf *b, const struct rcmd_def *d)
 void
 rcmd_command(struct rconn *rc, const struct resp_cmd *cmd)
 {
-    struct resp_buf *b;
+    struct buf *b;
     if (cmd->argc == 1) {
         if ((b = out(rc)) == NULL) return;
         PUT(rc, resp_array_header(b, rcmd_count));

@@ -70,7 +70,7 @@ rcmd_error(struct rconn *rc, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     RSTAT_ADD(rc->w, errors, 1);
-    struct resp_buf *b = rconn_out(rc);
+    struct buf *b = rconn_out(rc);
     if (b != NULL) PUT(rc, resp_error(b, msg));
 }
 
@@ -82,7 +82,7 @@ rcmd_arity_error(struct rconn *rc, const char *name)
 
 /* The Redis error for juno status st. */
 static void
-put_status_error(struct rconn *rc, struct resp_buf *b, int st)
+put_status_error(struct rconn *rc, struct buf *b, int st)
 {
     char msg[200];
     const char *name = wire_status_name(st);
@@ -427,7 +427,7 @@ static void
 single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
 {
     int st = res->status;
-    struct resp_buf *b = rconn_slot_buf(rc, s);
+    struct buf *b = rconn_slot_buf(rc, s);
     if (st == WIRE_ST_OK) {
         switch (s->kind) {
         case K_GET: PUT(rc, resp_bulk(b, res->val, res->vlen)); break;

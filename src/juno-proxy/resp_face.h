@@ -18,6 +18,7 @@
 #include "preq.h"
 #include "proxy.h"
 #include "buf.h"
+#include "conn.h"
 #include "resp.h"
 
 #define RFACE_MAX_ARGS 16384 /* arguments of one command (keys of MGET, DEL...) */
@@ -41,35 +42,26 @@ struct rslot {
     uint32_t err_sub;      /* its index */
     int64_t count;         /* DEL, EXISTS */
     int64_t arg;           /* EXPIRE: seconds */
-    struct resp_buf buf;   /* owned, kept: the reply, or its pieces */
+    struct buf buf;        /* owned, kept: the reply, or its pieces */
     struct rpiece *pieces; /* owned, kept: pieces_cap entries */
     size_t pieces_cap;
 };
 
+/* A RESP connection: lib/conn's connection (reading, output, lifetime),
+ * with the face's state after it. */
 struct rconn {
-    uv_tcp_t tcp; /* embedded; the rconn is freed after its close callback */
+    struct conn c; /* first: the connection (c.data is the worker) */
     struct worker *w;
-    struct rconn *prev, *next; /* w->rconns */
-    struct rconn *dirty_next;  /* w->dirty_rconns */
-    int dirty, closing, closed, reading, writing;
-    int quitting; /* QUIT or a protocol error: read no more, close once replies are out */
-    int nomem;    /* an encoder ran out of memory: the stream is broken, close */
-    int barrier;  /* EXPIRE, PERSIST: later commands wait until slot barrier_seq is done */
-    int resume;   /* the barrier is gone: parse what is buffered at the next flush */
+    int nomem;   /* an encoder ran out of memory: the stream is broken, close */
+    int barrier; /* EXPIRE, PERSIST: later commands wait until slot barrier_seq is done */
     uint64_t barrier_seq;
-    struct buf in; /* bytes read, not yet parsed */
-    struct resp_cmd cmd;
+    struct resp_cmd cmd; /* the command being parsed and run */
     struct rslot *slots; /* owned ring: cap (a power of 2) entries */
     uint32_t cap, head, count;
-    uint64_t next_seq;         /* the seq of the next slot; the head's is next_seq - count */
-    struct resp_buf out, wbuf; /* replies not yet written; the one being written */
-    uv_write_t wreq;           /* embedded: one write at a time */
-    uint64_t inflight;         /* replicated requests holding this rconn */
-    uint64_t last_active;      /* uv_now of the last bytes read */
-    uint64_t partial_since;    /* uv_now when a partial command began, 0 if none */
-    uint64_t idle_ms, t0, id;  /* t0: uv_hrtime of the read being parsed */
-    char name[64];             /* CLIENT SETNAME */
-    char peer[80];
+    uint64_t next_seq; /* the seq of the next slot; the head's is next_seq - count */
+    uint64_t id;
+    char name[64]; /* CLIENT SETNAME */
+    char why[96];  /* a protocol error's message */
 };
 
 /* ---- resp_face.c ---- */
@@ -77,11 +69,11 @@ struct rconn {
 /* The buffer a reply decided now goes to, in order: the output when nothing
  * is ahead of it, else a new slot that is already done. NULL (nomem set)
  * when out of memory. */
-struct resp_buf *rconn_out(struct rconn *rc);
+struct buf *rconn_out(struct rconn *rc);
 /* A new slot for a command answered later. NULL (nomem set) when out of memory. */
 struct rslot *rconn_slot(struct rconn *rc);
 /* Where s's final reply goes: the output when s is the head, else s->buf. */
-struct resp_buf *rconn_slot_buf(struct rconn *rc, struct rslot *s);
+struct buf *rconn_slot_buf(struct rconn *rc, struct rslot *s);
 /* s's reply is complete: send it and the done slots after it if s is the head. */
 void rconn_slot_done(struct rconn *rc, struct rslot *s);
 /* Start replicated request m (namespace filled in here) for sub-request sub

@@ -15,44 +15,38 @@
  *
  * An upstream lives while a route refers to it; once no route does (the store
  * left the map) it is closed as soon as nothing is in flight on it. Memory is
- * freed only after every handle's close callback.
+ * freed only after its timers' close callbacks. The connection itself is a
+ * lib/conn outgoing one (in w->ups): requests are written once per loop turn;
+ * a connection that failed is closed and forgotten, and a new one is made
+ * for the reconnect.
  */
 #include "pmetrics.h"
 #include "proxy.h"
 
 #include "cli.h"
-#include "buf.h"
+#include "conn.h"
 #include "error.h"
 #include "log.h"
-#include "uvout.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define UP_MAX_FRAME  (64u << 20)
-#define UP_READ_CHUNK (64 * 1024)
+#define UP_MAX_FRAME (64u << 20)
 
 enum up_state { UP_IDLE, UP_CONNECTING, UP_CONNECTED, UP_CLOSED };
 
 struct upstream {
     struct worker *w;
-    struct upstream *prev, *next; /* w->ups */
+    struct upstream *prev, *next; /* w->upstreams */
     struct upstream *hnext;       /* w->up_buckets chain (not when retired) */
-    struct upstream *dirty_next;
-    int dirty;
     char addr[MAP_ADDR_MAX + 1];
     char host[MAP_ADDR_MAX + 1];
     uint16_t port;
     enum up_state state;
-    uv_tcp_t tcp;
-    int tcp_open;    /* tcp initialised and its close callback not yet run */
-    int tcp_closing; /* uv_close called on tcp */
-    uv_connect_t creq;
-    uv_getaddrinfo_t gai;
-    int gai_busy;
+    struct conn *c;         /* CONNECTING, CONNECTED: the connection; else NULL */
     uv_timer_t retry_timer; /* reconnect backoff, connect timeout */
-    uv_timer_t req_timer;   /* the oldest request's deadline */
-    int handles;            /* open handles (timers, tcp) */
+    uv_timer_t req_timer;   /* the oldest request's deadline (or earlier) */
+    int handles;            /* open timers */
     int routes;             /* routes that refer to it */
     int retired;            /* in no route: close once idle */
     uint64_t backoff_ms;
@@ -65,10 +59,6 @@ struct upstream {
     struct ureq **table; /* owned: opaque hash, tmask + 1 buckets */
     size_t tmask, count;
     struct ureq *head, *tail;
-    struct buf out; /* encoded requests not yet handed to uv_write */
-    struct buf in;  /* bytes read, not yet handled */
-    size_t need;    /* the frame being read needs this much */
-    size_t writes;  /* uv_write requests in flight */
     struct pm_store pm;
     int pm_down; /* counted in juno_proxy_store_down: marked || etcd_down */
 };
@@ -103,17 +93,15 @@ addr_hash(const char *s)
 static void
 up_free_if_done(struct upstream *up)
 {
-    if (up->state != UP_CLOSED || up->handles > 0 || up->writes > 0 || up->gai_busy) return;
+    if (up->state != UP_CLOSED || up->handles > 0) return;
     struct worker *w = up->w;
     if (up->pm_down) pmetrics_store_down(w, &up->pm, -1);
     if (up->prev)
         up->prev->next = up->next;
     else
-        w->ups = up->next;
+        w->upstreams = up->next;
     if (up->next) up->next->prev = up->prev;
     free(up->table);
-    buf_free(&up->out);
-    buf_free(&up->in);
     free(up);
     worker_maybe_finish(w);
 }
@@ -122,21 +110,17 @@ static void
 up_on_handle_close(uv_handle_t *h)
 {
     struct upstream *up = h->data;
-    if (h == (uv_handle_t *)&up->tcp) {
-        up->tcp_open = 0;
-        up->tcp_closing = 0;
-    }
     up->handles--;
     up_free_if_done(up);
 }
 
+/* Close the connection (what it had not written is dropped) and forget it. */
 static void
-up_close_tcp(struct upstream *up)
+up_close_conn(struct upstream *up)
 {
-    if (up->tcp_open && !up->tcp_closing) {
-        up->tcp_closing = 1;
-        uv_close((uv_handle_t *)&up->tcp, up_on_handle_close);
-    }
+    if (up->c == NULL) return;
+    conn_close(up->c);
+    up->c = NULL;
 }
 
 /* ---- the in-flight table ---- */
@@ -199,10 +183,9 @@ up_maybe_close_retired(struct upstream *up)
         log_info("store connection closed: no longer in the map addr=%s thread=%u", up->addr,
                  up->w->id);
     up->state = UP_CLOSED;
-    up_close_tcp(up);
+    up_close_conn(up);
     uv_close((uv_handle_t *)&up->retry_timer, up_on_handle_close);
     uv_close((uv_handle_t *)&up->req_timer, up_on_handle_close);
-    if (up->gai_busy) uv_cancel((uv_req_t *)&up->gai);
     up_free_if_done(up);
 }
 
@@ -261,20 +244,11 @@ upstream_set_down(struct upstream *up, int down)
     }
 }
 
-/* ---- timeouts ---- */
-
-static void
-up_arm_timer(struct upstream *up)
-{
-    if (up->state == UP_CLOSED) return;
-    if (up->head == NULL) {
-        uv_timer_stop(&up->req_timer);
-        return;
-    }
-    uint64_t now = uv_now(&up->w->loop);
-    uint64_t in = up->head->deadline > now ? up->head->deadline - now : 0;
-    uv_timer_start(&up->req_timer, up_on_req_timer, in, 0);
-}
+/* ---- timeouts ----
+ *
+ * The timer is armed for the oldest request when the first one is sent;
+ * answers do not move it (no timer operation per answer): when it fires it
+ * fails what is past its deadline and is armed again for the oldest left. */
 
 static void
 up_on_req_timer(uv_timer_t *t)
@@ -317,10 +291,6 @@ up_on_retry(uv_timer_t *t)
 {
     struct upstream *up = t->data;
     if (up->state != UP_IDLE || up->retired) return;
-    if (up->tcp_open) { /* the old handle is still closing */
-        uv_timer_start(&up->retry_timer, up_on_retry, 10, 0);
-        return;
-    }
     up_connect(up);
 }
 
@@ -332,10 +302,7 @@ up_fail(struct upstream *up, const char *why, int err)
     if (up->state == UP_CLOSED || up->state == UP_IDLE) return;
     int was_connected = up->state == UP_CONNECTED;
     up->state = UP_IDLE;
-    up_close_tcp(up);
-    up->out.len = 0;
-    up->in.len = 0;
-    up->need = 0;
+    up_close_conn(up);
     if (was_connected || !up->marked)
         log_debug("store connection failed addr=%s thread=%u reason=\"%s\"", up->addr, up->w->id,
                   why);
@@ -352,146 +319,108 @@ up_fail(struct upstream *up, const char *why, int err)
     if (up->backoff_ms > PROXY_BACKOFF_MAX_MS) up->backoff_ms = PROXY_BACKOFF_MAX_MS;
 }
 
-/* ---- reading answers ---- */
+/* ---- the connection's protocol ---- */
 
+/* One answer. */
 static void
-up_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+up_handle(struct conn *c, const uint8_t *frame, size_t len)
 {
-    (void)suggested;
-    struct upstream *up = h->data;
-    size_t want = up->need > up->in.len + UP_READ_CHUNK ? up->need - up->in.len : UP_READ_CHUNK;
-    if (buf_reserve(&up->in, want) != 0) {
-        *buf = uv_buf_init(NULL, 0);
+    struct upstream *up = c->data;
+    struct wire_msg m;
+    if (wire_decode(frame, (uint32_t)len, &m) != WIRE_ST_OK) {
+        log_error("undecodable answer from store addr=%s opaque=%u", up->addr, m.opaque);
+        up_fail(up, "undecodable answer", JUNO_EPROTO);
         return;
     }
-    *buf = uv_buf_init((char *)up->in.data + up->in.len, (unsigned)(up->in.cap - up->in.len));
+    struct ureq *u = up_find(up, m.opaque);
+    if (u == NULL) {
+        log_debug("late answer dropped addr=%s opaque=%u op=%s", up->addr, m.opaque,
+                  wire_opcode_name(m.opcode));
+        return;
+    }
+    up_unlink(up, u);
+    up_mark_up(up);
+    pmetrics_storage(up->w, &up->pm, PM_ANSWERED);
+    u->cb(u, 0, &m); /* m borrows from the connection's buffer, which stays put meanwhile */
+    if (up->retired) up_maybe_close_retired(up);
 }
 
 static void
-up_process(struct upstream *up)
+up_bad_frame(struct conn *c, const char *why)
 {
-    size_t off = 0;
-    up->need = 0;
-    while (up->state == UP_CONNECTED) {
-        uint32_t flen;
-        const char *why = NULL;
-        int rc = wire_frame(up->in.data + off, up->in.len - off, UP_MAX_FRAME, &flen, &why);
-        if (rc == WIRE_AGAIN) {
-            if (up->in.len - off >= 8) {
-                const uint8_t *p = up->in.data + off + 4;
-                up->need = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-            }
-            break;
-        }
-        if (rc == WIRE_ERROR) {
-            log_error("bad frame from store addr=%s reason=\"%s\"", up->addr, why);
-            up_fail(up, why, JUNO_EPROTO);
-            return;
-        }
-        struct wire_msg m;
-        if (wire_decode(up->in.data + off, flen, &m) != WIRE_ST_OK) {
-            log_error("undecodable answer from store addr=%s opaque=%u", up->addr, m.opaque);
-            up_fail(up, "undecodable answer", JUNO_EPROTO);
-            return;
-        }
-        off += flen;
-        struct ureq *u = up_find(up, m.opaque);
-        if (u == NULL) {
-            log_debug("late answer dropped addr=%s opaque=%u op=%s", up->addr, m.opaque,
-                      wire_opcode_name(m.opcode));
-            continue;
-        }
-        up_unlink(up, u);
+    struct upstream *up = c->data;
+    log_error("bad frame from store addr=%s reason=\"%s\"", up->addr, why);
+    up_fail(up, why, JUNO_EPROTO);
+}
+
+static void
+up_connected(struct conn *c)
+{
+    struct upstream *up = c->data;
+    uv_timer_stop(&up->retry_timer);
+    up->state = UP_CONNECTED;
+    up->backoff_ms = PROXY_BACKOFF_MIN_MS;
+    if (up->marked)
         up_mark_up(up);
-        pmetrics_storage(up->w, &up->pm, PM_ANSWERED);
-        u->cb(u, 0, &m); /* m borrows from rbuf, which stays put during the call */
-    }
-    if (up->state != UP_CONNECTED) return;
-    buf_consume(&up->in, off);
-    if (up->need < UP_READ_CHUNK) buf_trim(&up->in, UP_READ_CHUNK);
-    up_arm_timer(up);
-    up_maybe_close_retired(up);
+    else
+        log_info("store connected addr=%s thread=%u", up->addr, up->w->id);
+    up->timeouts_in_row = 0;
+    route_maybe_swap(up->w);
 }
 
+/* The connection could not be made, or is lost (it is closing already). */
 static void
-up_on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+up_failed(struct conn *c, int err, const char *why)
 {
-    (void)buf;
-    struct upstream *up = st->data;
-    if (up->state != UP_CONNECTED) return;
-    if (n == UV_ENOBUFS) {
-        up_fail(up, "out of memory", JUNO_ENOMEM);
-        return;
-    }
-    if (n < 0) {
-        up_fail(up, n == UV_EOF ? "connection closed by the store" : uv_strerror((int)n),
-                JUNO_ECONNRESET);
-        return;
-    }
-    up->in.len += (size_t)n;
-    up_process(up);
-}
-
-/* ---- writing ---- */
-
-static void
-up_on_write(void *ctx, int status)
-{
-    struct upstream *up = ctx;
-    up->writes--;
-    if (status < 0 && status != UV_ECANCELED && up->state == UP_CONNECTED)
-        up_fail(up, uv_strerror(status), JUNO_ECONNRESET);
-    up_free_if_done(up);
-}
-
-static void
-up_flush(struct upstream *up)
-{
-    if (up->state != UP_CONNECTED || up->out.len == 0) return;
-    int rc = uvout_send((uv_stream_t *)&up->tcp, &up->out, up, up_on_write);
-    if (rc == 1)
-        up->writes++;
-    else if (rc < 0)
-        up_fail(up, uv_strerror(rc), JUNO_ECONNRESET);
-}
-
-void
-upstream_flush_all(struct worker *w)
-{
-    while (w->dirty_ups) {
-        struct upstream *up = w->dirty_ups;
-        w->dirty_ups = up->dirty_next;
-        up->dirty = 0;
-        up_flush(up);
+    struct upstream *up = c->data;
+    up->c = NULL;
+    if (up->state == UP_CONNECTING) {
+        uv_timer_stop(&up->retry_timer);
+        up_fail(up, why, err == JUNO_ENOTFOUND ? JUNO_ENOTFOUND : JUNO_ECONNREFUSED);
+        route_maybe_swap(up->w);
+    } else if (err == JUNO_EOF) {
+        up_fail(up, "connection closed by the store", JUNO_ECONNRESET);
+    } else {
+        up_fail(up, why, err == JUNO_ENOMEM ? JUNO_ENOMEM : JUNO_ECONNRESET);
     }
 }
 
 static void
-up_mark_dirty(struct upstream *up)
+up_tls_refused(struct conn *c, int reason)
 {
-    if (up->dirty) return;
-    up->dirty = 1;
-    up->dirty_next = up->w->dirty_ups;
-    up->w->dirty_ups = up;
+    struct upstream *up = c->data;
+    pmetrics_tls_refused(up->w, PM_UPSTREAM, reason);
 }
+
+static const struct conn_proto up_proto = {
+    .what = "store connection",
+    .frame = conn_wire_frame,
+    .handle = up_handle,
+    .bad_frame = up_bad_frame,
+    .connected = up_connected,
+    .failed = up_failed,
+    .tls_refused = up_tls_refused,
+};
+
+/* ---- sending ---- */
 
 static int
 up_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
 {
     uint64_t now = uv_now(&up->w->loop);
-    if (up->retired || (up->state != UP_CONNECTED && up->state != UP_CONNECTING) ||
-        now < up->down_until || up->etcd_down)
-        return JUNO_EUNAVAIL;
+    if (up->retired || up->c == NULL || now < up->down_until || up->etcd_down) return JUNO_EUNAVAIL;
     if (up->table == NULL || up->count >= up->tmask + 1) {
         if (up_table_grow(up) != 0) return JUNO_EUNAVAIL;
     }
     req->opaque = up->next_opaque++;
     size_t n = wire_encoded_size(req);
     if (n == 0) return JUNO_EUNAVAIL;
-    if (buf_reserve(&up->out, n) != 0) return JUNO_EUNAVAIL;
-    int len = wire_encode(req, up->out.data + up->out.len, up->out.cap - up->out.len);
+    uint8_t *p = conn_reserve(up->c, n); /* written once connected, and once per turn */
+    if (p == NULL) return JUNO_EUNAVAIL;
+    struct buf *out = conn_out(up->c);
+    int len = wire_encode(req, p, out->cap - out->len);
     if (len < 0) return JUNO_EUNAVAIL;
-    up->out.len += (size_t)len;
+    out->len += (size_t)len;
     u->opaque = req->opaque;
     u->deadline = now + up->w->p->cfg.request_timeout_ms;
     u->up = up;
@@ -507,7 +436,6 @@ up_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
     up->count++;
     if (!uv_is_active((uv_handle_t *)&up->req_timer))
         uv_timer_start(&up->req_timer, up_on_req_timer, up->w->p->cfg.request_timeout_ms, 0);
-    if (up->state == UP_CONNECTED) up_mark_dirty(up);
     return 0;
 }
 
@@ -522,30 +450,6 @@ upstream_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
 /* ---- connecting ---- */
 
 static void
-up_on_connect(uv_connect_t *req, int status)
-{
-    struct upstream *up = req->data;
-    if (status == UV_ECANCELED || up->state != UP_CONNECTING) return;
-    uv_timer_stop(&up->retry_timer);
-    if (status < 0) {
-        up_fail(up, uv_strerror(status), JUNO_ECONNREFUSED);
-        route_maybe_swap(up->w);
-        return;
-    }
-    up->state = UP_CONNECTED;
-    up->backoff_ms = PROXY_BACKOFF_MIN_MS;
-    uv_tcp_nodelay(&up->tcp, 1);
-    uv_read_start((uv_stream_t *)&up->tcp, up_on_alloc, up_on_read);
-    if (up->marked)
-        up_mark_up(up);
-    else
-        log_info("store connected addr=%s thread=%u", up->addr, up->w->id);
-    up->timeouts_in_row = 0;
-    if (up->out.len > 0) up_mark_dirty(up);
-    route_maybe_swap(up->w);
-}
-
-static void
 up_on_connect_timeout(uv_timer_t *t)
 {
     struct upstream *up = t->data;
@@ -554,63 +458,19 @@ up_on_connect_timeout(uv_timer_t *t)
 }
 
 static void
-up_connect_addr(struct upstream *up, const struct sockaddr *sa)
+up_connect(struct upstream *up)
 {
-    uv_tcp_init(&up->w->loop, &up->tcp);
-    up->tcp.data = up;
-    up->tcp_open = 1;
-    up->handles++;
-    up->creq.data = up;
-    int rc = uv_tcp_connect(&up->creq, &up->tcp, sa, up_on_connect);
-    if (rc < 0) {
-        up_fail(up, uv_strerror(rc), JUNO_ECONNREFUSED);
+    up->state = UP_CONNECTING;
+    struct conn_limits lim = {.max_frame = UP_MAX_FRAME};
+    int rc = conn_connect(&up->w->ups, &up_proto, &lim, up->host, up->port, up->w->p->up_tls, up,
+                          &up->c);
+    if (rc != 0) {
+        up->c = NULL;
+        up_fail(up, error_str(rc), JUNO_ECONNREFUSED);
         return;
     }
     uint64_t ct = up->w->p->cfg.request_timeout_ms * 2;
     uv_timer_start(&up->retry_timer, up_on_connect_timeout, ct < 1000 ? 1000 : ct, 0);
-}
-
-static void
-up_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-    struct upstream *up = req->data;
-    up->gai_busy = 0;
-    if (up->state != UP_CONNECTING) {
-        if (res) uv_freeaddrinfo(res);
-        up_free_if_done(up);
-        return;
-    }
-    if (status < 0 || res == NULL) {
-        if (res) uv_freeaddrinfo(res);
-        up_fail(up, status < 0 ? uv_strerror(status) : "no address", JUNO_ENOTFOUND);
-        route_maybe_swap(up->w);
-        return;
-    }
-    up_connect_addr(up, res->ai_addr);
-    uv_freeaddrinfo(res);
-}
-
-static void
-up_connect(struct upstream *up)
-{
-    up->state = UP_CONNECTING;
-    struct sockaddr_storage ss;
-    if (uv_ip4_addr(up->host, up->port, (struct sockaddr_in *)&ss) == 0 ||
-        uv_ip6_addr(up->host, up->port, (struct sockaddr_in6 *)&ss) == 0) {
-        up_connect_addr(up, (struct sockaddr *)&ss);
-        return;
-    }
-    char port[8];
-    snprintf(port, sizeof(port), "%u", up->port);
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    up->gai.data = up;
-    if (uv_getaddrinfo(&up->w->loop, &up->gai, up_on_resolved, up->host, port, &hints) == 0)
-        up->gai_busy = 1;
-    else
-        up_fail(up, "cannot resolve", JUNO_ENOTFOUND);
 }
 
 /* ---- lifetime ---- */
@@ -638,9 +498,9 @@ upstream_get(struct worker *w, const char *addr)
     up->handles = 2;
     up->hnext = w->up_buckets[h & (w->nbuckets - 1)];
     w->up_buckets[h & (w->nbuckets - 1)] = up;
-    up->next = w->ups;
-    if (w->ups) w->ups->prev = up;
-    w->ups = up;
+    up->next = w->upstreams;
+    if (w->upstreams) w->upstreams->prev = up;
+    w->upstreams = up;
     up_connect(up);
     return up;
 }
@@ -667,14 +527,13 @@ upstream_route_unref(struct upstream *up)
 void
 upstream_close_all(struct worker *w)
 {
-    for (struct upstream *up = w->ups; up; up = up->next) {
+    for (struct upstream *up = w->upstreams; up; up = up->next) {
         if (up->state == UP_CLOSED) continue;
         up->retired = 1;
         up->state = UP_CLOSED; /* callbacks below cannot send to it or close it twice */
         up_fail_all(up, JUNO_ECANCELED);
-        up_close_tcp(up);
+        up_close_conn(up);
         uv_close((uv_handle_t *)&up->retry_timer, up_on_handle_close);
         uv_close((uv_handle_t *)&up->req_timer, up_on_handle_close);
-        if (up->gai_busy) uv_cancel((uv_req_t *)&up->gai);
     }
 }

@@ -1,7 +1,8 @@
 /* main.c: juno-store, the storage daemon.
  *
- * defaults → options → config check (map, zone, node) → log → RocksDB →
- * listener → loop → drain (SIGTERM) → exit 0.
+ * defaults → options → config check (map, zone, node, TLS files) → log →
+ * RocksDB → listener → loop → drain (SIGTERM) → exit 0. SIGHUP reopens the
+ * log, re-reads the map file and the TLS files.
  */
 #include "smetrics.h"
 #include "store.h"
@@ -9,6 +10,7 @@
 #include "cli.h"
 #include "error.h"
 #include "log.h"
+#include "tls.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -59,12 +61,26 @@ static const char usage_text[] =
     "      --log-file FILE        log here instead of stderr; reopened on SIGHUP\n"
     "      --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n"
     "                             (default: off)\n"
-    "      --check-config         check options and map, print the result, exit\n"
+    "      --tls-cert FILE        serve TLS 1.2/1.3 with this certificate chain (PEM);\n"
+    "                             needs --tls-key and --tls-ca\n"
+    "      --tls-key FILE         the certificate's private key (PEM)\n"
+    "      --tls-ca FILE          the cluster CA (PEM): every peer (proxy, migrator,\n"
+    "                             store) must present a certificate it signed, and\n"
+    "                             shard streams to other stores check theirs against\n"
+    "                             it, presenting --tls-cert\n"
+    "      --tls-handshake-timeout MS\n"
+    "                             a TLS handshake not finished within MS is cut\n"
+    "                             (default 10000)\n"
+    "      --tls-max-handshakes N TLS handshakes in progress at once; a connection\n"
+    "                             beyond them is refused at once (default 256)\n"
+    "      --check-config         check options, map and TLS files, print the\n"
+    "                             result, exit\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit\n"
     "\n"
     "Signals: TERM/INT drain in-flight requests and exit 0 (a second INT exits at\n"
-    "once); HUP reopens the log file and re-reads the map.\n"
+    "once); HUP reopens the log file, re-reads the map and the TLS files (open\n"
+    "connections keep theirs).\n"
     "\n" CLI_EXIT_CODES_HELP;
 
 enum {
@@ -83,6 +99,11 @@ enum {
     OPT_BUSY_COPY_RATE,
     OPT_RECORD_CACHE,
     OPT_MIN_FREE,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CA,
+    OPT_TLS_HS_TIMEOUT,
+    OPT_TLS_MAX_HS,
     OPT_CHECK
 };
 
@@ -112,6 +133,11 @@ static const struct option long_opts[] = {
     {"busy-copy-rate", required_argument, NULL, OPT_BUSY_COPY_RATE},
     {"record-cache", required_argument, NULL, OPT_RECORD_CACHE},
     {"min-free-space", required_argument, NULL, OPT_MIN_FREE},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-handshake-timeout", required_argument, NULL, OPT_TLS_HS_TIMEOUT},
+    {"tls-max-handshakes", required_argument, NULL, OPT_TLS_MAX_HS},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -234,6 +260,13 @@ on_signal(uv_signal_t *h, int signum)
         char err[600];
         if (s->cluster == NULL && store_load_map(s, err, sizeof(err)) != 0)
             log_error("map reload failed: %s", err);
+        if (s->tls_server != NULL) {
+            if (tls_ctx_reload(s->tls_server, err, sizeof(err)) != 0 ||
+                tls_ctx_reload(s->tls_client, err, sizeof(err)) != 0)
+                log_error("TLS reload refused, keeping the certificates in use: %s", err);
+            else
+                log_info("TLS certificates reloaded cert=%s ca=%s", s->cfg.tls_cert, s->cfg.tls_ca);
+        }
         return;
     }
     if (signum == SIGINT && s->interrupts++ > 0) {
@@ -308,13 +341,25 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
                                    &c->metrics_port) != 0)
                 cli_usage("invalid --metrics '%s': expected HOST:PORT", optarg);
             break;
+        case OPT_TLS_CERT: c->tls_cert = optarg; break;
+        case OPT_TLS_KEY: c->tls_key = optarg; break;
+        case OPT_TLS_CA: c->tls_ca = optarg; break;
+        case OPT_TLS_HS_TIMEOUT:
+            c->tls_handshake_ms = cli_opt_u64("tls-handshake-timeout", optarg, 10, 600000);
+            break;
+        case OPT_TLS_MAX_HS:
+            c->tls_max_handshakes = (unsigned)cli_opt_u64("tls-max-handshakes", optarg, 1, 1000000);
+            break;
         case OPT_CHECK: *check_only = 1; break;
-        case 'h': fputs(usage_text, stdout); exit(0);
+        case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
         default: cli_usage("unknown option");
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
+    if ((c->tls_cert || c->tls_key || c->tls_ca) && !(c->tls_cert && c->tls_key && c->tls_ca))
+        cli_usage(
+            "--tls-cert, --tls-key and --tls-ca go together (mutual TLS with the cluster CA)");
     if (cli_parse_hostport(listen, c->listen_host, sizeof(c->listen_host), &c->listen_port) != 0)
         cli_usage("invalid --listen '%s': expected HOST:PORT", listen);
     if (c->map_path == NULL && c->etcd == NULL) cli_usage("--map FILE or --etcd URL is required");
@@ -354,9 +399,21 @@ main(int argc, char **argv)
     } else if (store_load_map(s, err, sizeof(err)) != 0) {
         cli_die(EX_CONFIG, "%s", err);
     }
+    if (c->tls_cert != NULL) {
+        struct tls_config tc = {.cert = c->tls_cert,
+                                .key = c->tls_key,
+                                .ca = c->tls_ca,
+                                .handshake_ms = c->tls_handshake_ms,
+                                .max_handshakes = c->tls_max_handshakes};
+        s->tls_server = tls_ctx_create(TLS_SERVER, &tc, err, sizeof(err));
+        if (s->tls_server != NULL)
+            s->tls_client = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err));
+        if (s->tls_client == NULL) cli_die(EX_CONFIG, "%s", err);
+    }
     if (check_only) {
-        printf("ok: zone %s, %s shards, listen %s:%u\n", s->map->zones[s->zone_index].name,
-               "serving its", c->listen_host, c->listen_port);
+        printf("ok: zone %s, %s shards, listen %s:%u%s\n", s->map->zones[s->zone_index].name,
+               "serving its", c->listen_host, c->listen_port,
+               c->tls_cert ? ", TLS with client certificates from the CA" : "");
         return 0;
     }
     if (c->log_file != NULL) {
@@ -400,15 +457,19 @@ main(int argc, char **argv)
     disk_start(s);
     rejoin_start(s);
     scluster_start(s);
-    log_info("listening addr=%s:%u data=%s memory=%d sync=%s threads=%u min_free=%llu "
+    log_info("listening addr=%s:%u data=%s memory=%d sync=%s threads=%u tls=%s min_free=%llu "
              "disk_free=%llu pid=%ld",
              c->listen_host, c->listen_port, c->memory ? "(memory)" : c->data_dir, c->memory,
              c->sync == ENGINE_SYNC_NONE    ? "none"
              : c->sync == ENGINE_SYNC_BATCH ? "batch"
                                             : "always",
-             c->threads, (unsigned long long)s->disk.min_free,
+             c->threads, c->tls_cert ? "mutual" : "off", (unsigned long long)s->disk.min_free,
              (unsigned long long)s->disk.free_bytes, (long)getpid());
     uv_run(s->loop, UV_RUN_DEFAULT);
+    conn_group_deinit(&s->conns);
+    conn_group_deinit(&s->streams);
+    tls_ctx_destroy(s->tls_server);
+    tls_ctx_destroy(s->tls_client);
     scluster_destroy(s);
     smetrics_deinit();
     locks_deinit(&s->locks);

@@ -27,17 +27,19 @@
  *
  * Messages to the target carry their own size in the opaque (the reply
  * gives it back, which is how the unacknowledged bytes are counted), bit 30
- * for a forwarded write, bit 31 for a control message.
+ * for a forwarded write, bit 31 for a control message. The connection is a
+ * lib/conn outgoing one in s->streams: written once per loop turn.
  */
+#include "smetrics.h"
 #include "store.h"
 
 #include "client.h"
 #include "cli.h"
 #include "buf.h"
+#include "conn.h"
 #include "error.h"
 #include "log.h"
 #include "record.h"
-#include "uvout.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -70,9 +72,8 @@ static const char *const mig_state_name[] = {"copying", "caught_up", "failed", "
 
 struct mig {
     struct store *s;
-    struct mig *next;       /* migrate.all */
-    struct mig *dirty_next; /* migrate.dirty */
-    struct mig *wait_next;  /* migrate.copy_wait, while queued */
+    struct mig *next;      /* migrate.all */
+    struct mig *wait_next; /* migrate.copy_wait, while queued */
     int copy_queued;
     uint16_t shard;
     enum mig_state state;
@@ -85,15 +86,10 @@ struct mig {
     uint64_t records, bytes, forwarded;
     uint64_t started_ms, finished_ms;
     /* the connection to the target */
-    uv_getaddrinfo_t gai;
-    uv_connect_t creq;
-    uv_tcp_t tcp;
+    struct conn *conn; /* to the target: closed and forgotten by mig__close */
     uv_timer_t timer;
-    int handles; /* open libuv handles (timer, tcp) */
-    int resolving, connecting, connected, closed, dirty, detached, draining;
-    size_t writes;                  /* uv_write in flight */
-    struct buf out;                 /* encoded messages not yet handed to uv_write */
-    struct buf in;                  /* replies being framed */
+    int handles; /* open libuv handles (the timer) */
+    int connected, closed, detached, draining;
     uint64_t unacked, copy_unacked; /* bytes sent and not acknowledged */
     /* the copy */
     uv_work_t cwork;
@@ -118,7 +114,6 @@ struct migrate {
     uint8_t *incoming;     /* owned: per shard, 1 after a ShardAccept */
     uint32_t *pending;     /* owned: per shard, keyed writes submitted and not completed */
     struct mig *all;       /* every stream still allocated */
-    struct mig *dirty;     /* streams with queued output */
     uint64_t fwd_ids;      /* request ids of forwarded Deletes */
     unsigned copy_running; /* copy passes in the thread pool */
     uint64_t busy_next_us; /* while busy, no pass starts before this (uv_hrtime / 1000) */
@@ -225,20 +220,12 @@ reply_status_json(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shar
 static void
 mig__maybe_free(struct mig *g)
 {
-    if (!g->detached || g->handles > 0 || g->working || g->scanning || g->resolving ||
-        g->writes > 0)
-        return;
+    if (!g->detached || g->handles > 0 || g->working || g->scanning) return;
     struct store *s = g->s;
     struct migrate *m = s->migrate;
     for (struct mig **pp = &m->all; *pp; pp = &(*pp)->next) {
         if (*pp == g) {
             *pp = g->next;
-            break;
-        }
-    }
-    for (struct mig **pp = &m->dirty; *pp; pp = &(*pp)->dirty_next) {
-        if (*pp == g) {
-            *pp = g->dirty_next;
             break;
         }
     }
@@ -255,8 +242,6 @@ mig__maybe_free(struct mig *g)
         }
     }
     if (g->it) engine_iter_destroy(g->it);
-    buf_free(&g->out);
-    buf_free(&g->in);
     buf_free(&g->chunk);
     free(g);
     if (m->shutting_down && m->all == NULL) {
@@ -304,13 +289,12 @@ mig__close(struct mig *g)
         engine_iter_destroy(g->it);
         g->it = NULL;
     }
-    if (g->resolving) uv_cancel((uv_req_t *)&g->gai);
-    if (g->handles > 0) {
-        if (!uv_is_closing((uv_handle_t *)&g->timer))
-            uv_close((uv_handle_t *)&g->timer, mig__on_handle_closed);
-        if (g->handles > 1 && !uv_is_closing((uv_handle_t *)&g->tcp))
-            uv_close((uv_handle_t *)&g->tcp, mig__on_handle_closed);
+    if (g->conn != NULL) {
+        conn_close(g->conn); /* unsent output is dropped; no callback of its comes */
+        g->conn = NULL;
     }
+    if (g->handles > 0 && !uv_is_closing((uv_handle_t *)&g->timer))
+        uv_close((uv_handle_t *)&g->timer, mig__on_handle_closed);
 }
 
 static void
@@ -351,28 +335,21 @@ mig__fail(struct mig *g, const char *fmt, ...)
 
 /* ---- output to the target ---- */
 
-static void
-mig__mark_dirty(struct mig *g)
-{
-    if (g->dirty) return;
-    g->dirty = 1;
-    g->dirty_next = g->s->migrate->dirty;
-    g->s->migrate->dirty = g;
-}
-
 /* Queue m for the target; its opaque becomes its size | kind. */
 static int
 mig__queue(struct mig *g, struct wire_msg *m, uint32_t kind)
 {
     size_t n = wire_encoded_size(m);
     if (n == 0 || n > OPQ_SIZE) return JUNO_EINVAL;
-    if (buf_reserve(&g->out, n) != 0) return JUNO_ENOMEM;
+    if (g->conn == NULL) return JUNO_ECONNRESET;
+    uint8_t *p = conn_reserve(g->conn, n);
+    if (p == NULL) return JUNO_ENOMEM;
+    struct buf *out = conn_out(g->conn);
     m->opaque = (kind & OPQ_CTL) ? kind : (uint32_t)n | kind;
-    int w = wire_encode(m, g->out.data + g->out.len, g->out.cap - g->out.len);
+    int w = wire_encode(m, p, out->cap - out->len);
     if (w < 0) return w;
-    g->out.len += (size_t)w;
+    out->len += (size_t)w;
     if (!(kind & OPQ_CTL)) g->unacked += (size_t)w;
-    mig__mark_dirty(g);
     return 0;
 }
 
@@ -406,39 +383,6 @@ mig__clone_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struct 
     msg->value.ptr = data;
     msg->value.len = dlen;
     return 0;
-}
-
-static void
-mig__on_write(void *ctx, int status)
-{
-    struct mig *g = ctx;
-    g->writes--;
-    if (status < 0) mig__fail(g, "cannot write to the target: %s", uv_strerror(status));
-    mig__maybe_free(g);
-}
-
-static void
-mig__flush_one(struct mig *g)
-{
-    if (!g->connected || g->closed || g->out.len == 0) return;
-    int rc = uvout_send((uv_stream_t *)&g->tcp, &g->out, g, mig__on_write);
-    if (rc == 1)
-        g->writes++;
-    else if (rc < 0)
-        mig__fail(g, "cannot write to the target: %s", uv_strerror(rc));
-}
-
-void
-migrate_flush(struct store *s)
-{
-    struct migrate *m = s->migrate;
-    if (m == NULL) return;
-    while (m->dirty) {
-        struct mig *g = m->dirty;
-        m->dirty = g->dirty_next;
-        g->dirty = 0;
-        mig__flush_one(g);
-    }
 }
 
 /* ---- replies from the target ---- */
@@ -506,86 +450,62 @@ mig__on_reply(struct mig *g, const struct wire_msg *r)
     mig__step(g);
 }
 
+/* ---- the connection's protocol ---- */
+
 static void
-mig__on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+mig__handle(struct conn *c, const uint8_t *frame, size_t len)
 {
-    (void)suggested;
-    struct mig *g = h->data;
-    if (buf_reserve(&g->in, 16384) != 0) {
-        *buf = uv_buf_init(NULL, 0);
+    struct mig *g = c->data;
+    struct wire_msg r;
+    if (wire_decode(frame, len, &r) != WIRE_ST_OK) {
+        mig__fail(g, "bad reply from the target: undecodable");
         return;
     }
-    *buf = uv_buf_init((char *)g->in.data + g->in.len, (unsigned)(g->in.cap - g->in.len));
+    mig__on_reply(g, &r);
 }
 
 static void
-mig__on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+mig__bad_frame(struct conn *c, const char *why)
 {
-    (void)buf;
-    struct mig *g = st->data;
-    if (n < 0) {
-        mig__fail(g, "target connection lost: %s", n == UV_EOF ? "closed" : uv_strerror((int)n));
-        return;
-    }
-    g->in.len += (size_t)n;
-    size_t off = 0;
-    while (!g->closed) {
-        uint32_t flen;
-        const char *why = NULL;
-        int rc = wire_frame(g->in.data + off, g->in.len - off, CLIENT_MAX_FRAME, &flen, &why);
-        if (rc == WIRE_AGAIN) break;
-        struct wire_msg r;
-        if (rc == WIRE_ERROR || wire_decode(g->in.data + off, flen, &r) != WIRE_ST_OK) {
-            mig__fail(g, "bad reply from the target: %s", why ? why : "undecodable");
-            return;
-        }
-        mig__on_reply(g, &r);
-        off += flen;
-    }
-    if (g->closed) return;
-    buf_consume(&g->in, off);
+    mig__fail(c->data, "bad reply from the target: %s", why);
 }
 
 static void
-mig__on_connect(uv_connect_t *req, int status)
+mig__connected(struct conn *c)
 {
-    struct mig *g = req->data;
-    g->connecting = 0;
-    if (g->closed) return;
-    if (status < 0) {
-        mig__fail(g, "cannot connect to %s: %s", g->target, uv_strerror(status));
-        return;
-    }
+    struct mig *g = c->data;
     g->connected = 1;
-    uv_tcp_nodelay(&g->tcp, 1);
-    uv_read_start((uv_stream_t *)&g->tcp, mig__on_alloc, mig__on_read);
-    mig__mark_dirty(g);
 }
 
 static void
-mig__on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+mig__failed(struct conn *c, int err, const char *why)
 {
-    struct mig *g = req->data;
-    g->resolving = 0;
-    if (g->closed || status < 0) {
-        if (status < 0 && !g->closed)
-            mig__fail(g, "cannot resolve %s: %s", g->target, uv_strerror(status));
-        uv_freeaddrinfo(res);
-        mig__maybe_free(g);
-        return;
-    }
-    uv_tcp_init(g->s->loop, &g->tcp);
-    g->tcp.data = g;
-    g->handles++;
-    g->creq.data = g;
-    g->connecting = 1;
-    int rc = uv_tcp_connect(&g->creq, &g->tcp, res->ai_addr, mig__on_connect);
-    uv_freeaddrinfo(res);
-    if (rc < 0) {
-        g->connecting = 0;
-        mig__fail(g, "cannot connect to %s: %s", g->target, uv_strerror(rc));
-    }
+    struct mig *g = c->data;
+    g->conn = NULL; /* closing already */
+    if (!g->connected)
+        mig__fail(g, "cannot connect to %s: %s", g->target, why);
+    else if (err == JUNO_EOF)
+        mig__fail(g, "target connection lost: closed");
+    else
+        mig__fail(g, "target connection lost: %s", why);
 }
+
+static void
+mig__tls_refused(struct conn *c, int reason)
+{
+    (void)c;
+    smetrics_tls_refused(1, reason);
+}
+
+static const struct conn_proto mig_proto = {
+    .what = "shard stream",
+    .frame = conn_wire_frame,
+    .handle = mig__handle,
+    .bad_frame = mig__bad_frame,
+    .connected = mig__connected,
+    .failed = mig__failed,
+    .tls_refused = mig__tls_refused,
+};
 
 /* ---- the copy ---- */
 
@@ -660,18 +580,18 @@ mig__after_copy(uv_work_t *w, int status)
         return;
     }
     if (g->chunk.len > 0) {
-        if (buf_reserve(&g->out, g->chunk.len) != 0) {
+        uint8_t *p = g->conn ? conn_reserve(g->conn, g->chunk.len) : NULL;
+        if (p == NULL) {
             mig__fail(g, "out of memory");
             return;
         }
-        memcpy(g->out.data + g->out.len, g->chunk.data, g->chunk.len);
-        g->out.len += g->chunk.len;
+        memcpy(p, g->chunk.data, g->chunk.len);
+        conn_out(g->conn)->len += g->chunk.len;
         g->unacked += g->chunk.len;
         g->copy_unacked += g->chunk.len;
         g->copy_sent += g->chunk.len;
         g->records += g->chunk_records;
         g->bytes += g->chunk_bytes;
-        mig__mark_dirty(g);
     }
     if (g->chunk_end) {
         g->copy_done = 1;
@@ -779,8 +699,8 @@ mig__after_scan(uv_work_t *w, int status)
 static int
 mig__quiet(const struct mig *g)
 {
-    return g->s->migrate->pending[g->shard] == 0 && g->unacked == 0 && g->out.len == 0 &&
-           g->writes == 0;
+    return g->s->migrate->pending[g->shard] == 0 && g->unacked == 0 &&
+           (g->conn == NULL || conn_pending_output(g->conn) == 0);
 }
 
 /* Move a waiting Verify or Stop (or a draining stream) along. */
@@ -789,7 +709,7 @@ mig__step(struct mig *g)
 {
     uint64_t now = uv_now(g->s->loop);
     if (g->draining && !g->closed) {
-        if ((g->s->inflight == 0 && mig__quiet(g)) || now > g->wdeadline) mig__detach(g);
+        if ((server_inflight(g->s) == 0 && mig__quiet(g)) || now > g->wdeadline) mig__detach(g);
         return;
     }
     if (g->waiter == NULL) return;
@@ -926,20 +846,12 @@ migrate_start(struct store *s, struct conn *c, const struct wire_msg *req)
     accept.type_flag = WIRE_TF_REQUEST;
     accept.opcode = WIRE_OP_SHARD_ACCEPT;
     accept.shard_id = shard;
-    mig__queue(g, &accept, OPQ_ACCEPT); /* the first message the target reads */
-
-    char portstr[8];
-    snprintf(portstr, sizeof(portstr), "%u", port);
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    g->gai.data = g;
-    g->resolving = 1;
-    int rc = uv_getaddrinfo(s->loop, &g->gai, mig__on_resolved, host, portstr, &hints);
     log_info("shard stream starting shard=%u target=%s rate=%" PRIu64, shard, g->target, g->rate);
-    if (rc < 0) {
-        g->resolving = 0;
-        mig__fail(g, "cannot resolve %s: %s", g->target, uv_strerror(rc));
+    struct conn_limits lim = {.max_frame = CLIENT_MAX_FRAME};
+    int rc = conn_connect(&s->streams, &mig_proto, &lim, host, port, s->tls_client, g, &g->conn);
+    if (rc == 0) rc = mig__queue(g, &accept, OPQ_ACCEPT); /* the first message the target reads */
+    if (rc != 0) {
+        mig__fail(g, "cannot connect to %s: %s", g->target, error_str(rc));
     } else {
         mig__copy_next(g); /* forwarding is on: the iterator's snapshot comes after it */
     }

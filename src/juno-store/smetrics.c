@@ -1,6 +1,7 @@
 /* smetrics.c: juno-store's metrics and their HTTP endpoint (see smetrics.h). */
 #include "smetrics.h"
 #include "store.h"
+#include "tls.h"
 
 #include "error.h"
 #include "httpd.h"
@@ -46,6 +47,7 @@ static struct {
     struct metric *db_state, *db_reopens;
     struct metric *rejoining;
     struct metric *rocks[NROCKS];
+    struct metric *tls_fail[2][TLS_R_COUNT]; /* role: server, stream */
     struct metric_labels ops;
     struct httpd *httpd;
 } sm;
@@ -61,7 +63,7 @@ sm_collect(void *arg)
 {
     (void)arg;
     struct store *s = sm.s;
-    metric_set(sm.inflight, (int64_t)s->inflight);
+    metric_set(sm.inflight, (int64_t)server_inflight(s));
     metric_set(sm.locks, (int64_t)s->locks.count);
     if (s->map != NULL) metric_set(sm.map_version, (int64_t)s->map->version);
     uint32_t owned = 0;
@@ -222,6 +224,17 @@ smetrics_init(struct store *s)
         metrics_gauge(r, "juno_store_build_info", "The juno version, as a label.", "version"),
         JUNO_VERSION);
     metric_set(build, 1);
+    if (ok && s->cfg.tls_cert != NULL) { /* every series from the start: zeros to graph */
+        static const char *const roles[2] = {"server", "stream"};
+        struct metric_family *f = metrics_counter(
+            r, "juno_store_tls_handshake_failures_total",
+            "TLS handshakes refused (role server: connections to this store) or failed (role "
+            "stream: shard streams to other stores), by reason (docs/security.md).",
+            "role,reason");
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; ok && j < TLS_R_COUNT; j++)
+                ok = (sm.tls_fail[i][j] = metrics_series(f, roles[i], tls_reason_name(j))) != NULL;
+    }
     if (!ok || build == NULL || metrics_collector(r, sm_collect, NULL) != 0) return JUNO_ENOMEM;
     metric_index_init(&sm.req, req, op_label, wire_status_name);
     metric_index_init(&sm.lat, lat, op_label, NULL);
@@ -289,6 +302,12 @@ void
 smetrics_bad_frame(void)
 {
     metric_inc(sm.bad_frames, SM_LOOP);
+}
+
+void
+smetrics_tls_refused(int stream, int reason)
+{
+    if (reason >= 0 && reason < TLS_R_COUNT) metric_inc(sm.tls_fail[stream != 0][reason], SM_LOOP);
 }
 
 void

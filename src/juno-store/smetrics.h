@@ -36,6 +36,10 @@ void smetrics_scanned(int opcode, uint64_t records);
 /* Loop thread: a connection accepted (+1) or closed (-1); a bad frame. */
 void smetrics_conn(int delta);
 void smetrics_bad_frame(void);
+/* Loop thread: a TLS handshake refused (stream 0: a connection to this
+ * store) or failed (stream 1: a shard stream to another store); reason is an
+ * enum tls_reason. Counted only when the store has TLS. */
+void smetrics_tls_refused(int stream, int reason);
 
 /* Writer thread: a group of n writes applied in ns nanoseconds. Writer, syncer
  * or a worker: one WAL fsync that took ns. */

@@ -23,6 +23,7 @@
 #ifndef JUNO_STORE_H
 #define JUNO_STORE_H
 
+#include "conn.h"
 #include "disk.h"
 #include "engine.h"
 #include "locks.h"
@@ -60,9 +61,10 @@ struct store_config {
     unsigned min_free_pct;    /*   or as a percentage of the filesystem */
     char metrics_host[256];   /* --metrics (smetrics.c); metrics_port 0: none */
     uint16_t metrics_port;
+    const char *tls_cert, *tls_key, *tls_ca; /* borrowed: --tls-*; all or none */
+    uint64_t tls_handshake_ms;               /* --tls-handshake-timeout */
+    unsigned tls_max_handshakes;             /* --tls-max-handshakes */
 };
-
-struct conn;
 
 struct store_stats {
     uint64_t requests, errors, bad_frames, connections;
@@ -76,33 +78,39 @@ struct store {
     struct map *map; /* owned: the current map */
     int zone_index;
     uint32_t nshards;
-    uint8_t *owned; /* owned: nshards flags, 1 = this (zone, node) owns the shard */
-    uv_tcp_t listener;
-    uv_check_t flush_check; /* writes coalesced replies once per loop turn */
+    uint8_t *owned;                /* owned: nshards flags, 1 = this (zone, node) owns the shard */
+    struct conn_group conns;       /* proxies' and migrators' connections */
+    struct conn_listener listener; /* accepts into conns */
+    struct conn_group streams;     /* shard streams to other stores (migrate.c) */
+    uv_check_t flush_check;        /* writes coalesced replies once per loop turn */
     uv_timer_t sweep_timer;
     uv_signal_t sig_term, sig_int, sig_hup;
-    struct conn *conns;       /* every open connection (list) */
-    struct conn *dirty;       /* connections with replies to write (list) */
-    uint64_t inflight;        /* requests being processed, over all connections */
+    uint64_t inflight;        /* work a drain waits for besides requests (migrate.c) */
     int draining, interrupts; /* SIGTERM/SIGINT seen */
     int finished;             /* drained: every handle is closing */
     struct store_stats stats;
-    struct disk disk;         /* disk.c */
-    uint64_t fg_last_ms;      /* uv_now of the last foreground (keyed, not Clone) request */
-    struct migrate *migrate;  /* owned: migrate.c's state, made on first use */
-    struct rejoin rejoin;     /* rejoin.c */
-    struct scluster *cluster; /* owned: cluster.c's state; NULL without --etcd */
+    struct disk disk;           /* disk.c */
+    uint64_t fg_last_ms;        /* uv_now of the last foreground (keyed, not Clone) request */
+    struct migrate *migrate;    /* owned: migrate.c's state, made on first use */
+    struct rejoin rejoin;       /* rejoin.c */
+    struct scluster *cluster;   /* owned: cluster.c's state; NULL without --etcd */
+    struct tls_ctx *tls_server; /* owned: --tls-*: every connection to this store; or NULL */
+    struct tls_ctx *tls_client; /* owned: the same identity for shard streams; or NULL */
 };
 
 /* server.c */
 int server_start(struct store *s, char *err, size_t errlen);
 void server_drain(struct store *s); /* stop accepting; exit when in-flight work is done */
 
-/* Queue the encoded reply m on c (loop thread). Drops it if c has closed. */
+/* Requests in flight (their connection's references, conn_ref) and other
+ * work a drain waits for (s->inflight). */
+uint64_t server_inflight(const struct store *s);
+
+/* The connections are lib/conn's: a request holds its connection with
+ * conn_ref until it has replied (conn_unref). conn_reply queues the encoded
+ * reply m on c (loop thread), dropped if c has closed; conn_store is the
+ * store c belongs to. */
 void conn_reply(struct conn *c, const struct wire_msg *m);
-/* In-flight accounting: a request holds its connection until it replies. */
-void conn_ref(struct conn *c);
-void conn_unref(struct conn *c);
 struct store *conn_store(struct conn *c);
 
 /* ops.c: handle one decoded request from c (loop thread). */
@@ -123,15 +131,14 @@ void repair_ops_dispatch(struct store *s, struct conn *c, const struct wire_msg 
  * writes (it may hold one for a moment while a move verifies); migrate_written
  * is called when any write completes (forwarding). migrate_serves: whether a
  * shard the map does not give this store is still served (streaming out, or
- * accepted while moving in). migrate_flush writes what is queued to targets
- * (once per loop turn); migrate_shutdown closes every stream (drain). */
+ * accepted while moving in). migrate_shutdown closes every stream (drain). The
+ * streams are connections of s->streams, written by server.c's uv_check. */
 void migrate_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
 void migrate_submit(struct store *s, uint16_t shard, struct engine_write *w);
 void migrate_written(struct store *s, uint16_t shard, const struct engine_write *w, int status);
 int migrate_serves(const struct store *s, uint16_t shard);
 void migrate_dropped(struct store *s, uint16_t shard);
 void migrate_map_loaded(struct store *s);
-void migrate_flush(struct store *s);
 void migrate_shutdown(struct store *s);
 
 /* main.c: (re)load the map file and recompute owned shards. Returns 0 or a

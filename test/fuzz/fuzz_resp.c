@@ -15,7 +15,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct resp_cmd cmd, cmd2;
-static struct resp_buf out;
+static struct buf out;
 
 static void
 roundtrip(const struct resp_cmd *c)

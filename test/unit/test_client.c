@@ -22,35 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-UNIT_TEST(batch_escape_round_trip)
-{
-    uint8_t all[256];
-    char esc[4 * 256], back[4 * 256];
-    for (int i = 0; i < 256; i++) all[i] = (uint8_t)i;
-    size_t n = esc_batch_escape(all, sizeof(all), esc);
-    for (size_t i = 0; i < n; i++) CHECK(esc[i] != '\t' && esc[i] != '\n' && esc[i] != '\0');
-    long m = esc_batch_unescape(esc, n, back);
-    CHECK_MEM(back, m, all, sizeof(all));
-    char out[16];
-    n = esc_batch_escape((const uint8_t *)"a\tb\n\\\x01", 6, out);
-    CHECK_MEM(out, n, "a\\tb\\n\\\\\\x01", 12);
-}
-
-UNIT_TEST(batch_unescape)
-{
-    char out[32];
-    const char *in = "x\\t\\n\\r\\0\\\\\\x41\\xfF";
-    long n = esc_batch_unescape(in, strlen(in), out);
-    CHECK_MEM(out, n, "x\t\n\r\0\\A\xff", 8);
-    CHECK_EQ_I(esc_batch_unescape("abc\\", 4, out), -1);
-    CHECK_EQ_I(esc_batch_unescape("\\q", 2, out), -1);
-    CHECK_EQ_I(esc_batch_unescape("\\x4", 3, out), -1);
-    CHECK_EQ_I(esc_batch_unescape("\\x4g", 4, out), -1);
-    CHECK_EQ_I(esc_batch_unescape("", 0, out), 0);
-    char inplace[] = "a\\tb";
-    CHECK_MEM(inplace, esc_batch_unescape(inplace, 4, inplace), "a\tb", 3);
-}
-
 UNIT_TEST(utf8_valid)
 {
     CHECK(esc_utf8_valid((const uint8_t *)"", 0));
@@ -804,8 +775,6 @@ UNIT_TEST(batch_reconnects_and_resends)
 int
 main(void)
 {
-    RUN(batch_escape_round_trip);
-    RUN(batch_unescape);
     RUN(utf8_valid);
     RUN(json_and_base64);
     RUN(request_id_is_v4);

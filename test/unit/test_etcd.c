@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "etcd.h"
+#include "etcd_int.h"
 
 #include <netinet/in.h>
 #include <pthread.h>
@@ -58,6 +59,144 @@ UNIT_TEST(prefix_end)
     CHECK_EQ_I(etcd_prefix_end("", out, sizeof(out)), 1);
     CHECK_EQ_I(out[0], 0);
     CHECK_EQ_I(etcd_prefix_end("/juno/c/", out, 4), JUNO_EMSGSIZE);
+}
+
+/* A 200 answer with body, read as etcd_get reads it. */
+static int
+range_of(const char *body, struct etcd_kvs *out)
+{
+    cJSON *res = NULL;
+    int next = 0;
+    int rc = etcd__answer("http://t", "/v3/kv/range", 200, body, strlen(body), &res, &next);
+    if (rc != 0) return rc;
+    rc = etcd__range_answer(res, out);
+    cJSON_Delete(res);
+    return rc;
+}
+
+/* Found by test/fuzz/fuzz_etcd: an int64 field given as a JSON number out of
+ * int64's range was converted anyway (undefined behaviour), and a string one
+ * was clamped or cut at its first bad byte. Such an answer is not etcd's: it
+ * is refused, and nothing of it is kept. */
+UNIT_TEST(answer_int64_fields_out_of_range_are_refused)
+{
+    static const char *const bad[] = {
+        "{\"kvs\":[{\"key\":\"AA==\",\"mod_revision\":1e300}]}",
+        "{\"kvs\":[{\"key\":\"AA==\",\"mod_revision\":-1e19}]}",
+        "{\"kvs\":[{\"key\":\"AA==\",\"version\":1.5}]}",
+        "{\"kvs\":[{\"key\":\"AA==\",\"version\":\"12abc\"}]}",
+        "{\"kvs\":[{\"key\":\"AA==\",\"lease\":\"\"}]}",
+        "{\"kvs\":[{\"key\":\"AA==\",\"create_revision\":true}]}",
+        "{\"kvs\":[{\"key\":\"AA==\"},{\"key\":\"AA==\",\"lease\":\"9223372036854775808\"}]}",
+        "{\"header\":{\"revision\":\"99999999999999999999\"}}",
+        "{\"header\":{\"revision\":3.5444e112}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct etcd_kvs kvs;
+        CHECK_EQ_I(range_of(bad[i], &kvs), JUNO_EPROTO);
+        CHECK(kvs.n == 0 && kvs.kvs == NULL);
+    }
+    struct etcd_kvs kvs;
+    CHECK_EQ_I(range_of("{\"header\":{\"revision\":\"5\"},\"kvs\":[{\"key\":\"L2E=\","
+                        "\"create_revision\":7,\"mod_revision\":\"9223372036854775807\","
+                        "\"version\":\"-9223372036854775808\",\"lease\":\"2324035579033170730\"}]}",
+                        &kvs),
+               0);
+    CHECK_EQ_U(kvs.n, 1);
+    CHECK_EQ_I(kvs.revision, 5);
+    if (kvs.n == 1) {
+        CHECK(strcmp(kvs.kvs[0].key, "/a") == 0);
+        CHECK_EQ_I(kvs.kvs[0].create_revision, 7);
+        CHECK_EQ_I(kvs.kvs[0].mod_revision, INT64_MAX);
+        CHECK_EQ_I(kvs.kvs[0].version, INT64_MIN);
+        CHECK_EQ_I(kvs.kvs[0].lease, 2324035579033170730LL);
+    }
+    etcd_kvs_deinit(&kvs);
+}
+
+/* Found by test/fuzz/fuzz_etcd: "kvs" as an object (not an array) had its
+ * members read into an array of none: a NULL dereference in every etcd_get
+ * caller. Anything but an array there is refused. */
+UNIT_TEST(answer_kvs_not_an_array_is_refused)
+{
+    static const char *const bad[] = {
+        "{\"kvs\":{\"a\":{\"key\":\"AA==\"}}}",
+        "{\"kvs\":{\"a\":1,\"b\":2}}",
+        "{\"kvs\":\"AA==\"}",
+        "{\"kvs\":null}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct etcd_kvs kvs;
+        CHECK_EQ_I(range_of(bad[i], &kvs), JUNO_EPROTO);
+        CHECK(kvs.n == 0 && kvs.kvs == NULL);
+    }
+    struct etcd_kvs kvs;
+    CHECK_EQ_I(range_of("{\"kvs\":[]}", &kvs), 0);
+    CHECK_EQ_U(kvs.n, 0);
+    etcd_kvs_deinit(&kvs);
+}
+
+struct cutlog {
+    char text[512];
+    size_t len;
+};
+
+static void
+cutlog_event(void *arg, const struct etcd_event *ev)
+{
+    struct cutlog *g = arg;
+    g->len += (size_t)snprintf(g->text + g->len, sizeof(g->text) - g->len, "%s %s=%s@%lld;",
+                               ev->type == ETCD_EV_DELETE ? "DEL" : "PUT", ev->kv->key,
+                               ev->kv->value, (long long)ev->revision);
+}
+
+/* One revision may change several keys (a txn, a prefix delete, a lease's
+ * keys): etcd sends their events in one message, all at that revision. Each
+ * must be delivered; only events at or below the revision already seen
+ * before the message are repeats. */
+UNIT_TEST(watch_delivers_every_event_of_a_revision)
+{
+    char msg[] = "{\"result\":{\"events\":["
+                 "{\"kv\":{\"key\":\"L2E=\",\"mod_revision\":\"23\"}},"
+                 "{\"kv\":{\"key\":\"L2I=\",\"mod_revision\":\"23\"}},"
+                 "{\"type\":\"DELETE\",\"kv\":{\"key\":\"L2M=\",\"mod_revision\":\"23\"}}]}}\n"
+                 "{\"result\":{\"events\":[{\"kv\":{\"key\":\"L2E=\",\"mod_revision\":\"23\"}},"
+                 "{\"kv\":{\"key\":\"L2Q=\",\"mod_revision\":\"24\"}}]}}\n";
+    struct cutlog g = {.len = 0};
+    struct etcd__wstate s = {.fn = cutlog_event, .arg = &g, .last = 22};
+    CHECK_EQ_U(etcd__watch_data(msg, 1, strlen(msg), &s), strlen(msg));
+    free(s.line.p);
+    CHECK(strcmp(g.text, "PUT /a=@23;PUT /b=@23;DEL /c=@23;PUT /d=@24;") == 0);
+    CHECK_EQ_I(s.last, 24);
+}
+
+/* The watch stream's decoder gives the same events however curl cuts the
+ * bytes, the last line without its newline included. */
+UNIT_TEST(watch_stream_cut_anywhere)
+{
+    static const char stream[] =
+        "{\"result\":{\"header\":{\"revision\":\"18\"},\"created\":true}}\n"
+        "{\"result\":{\"events\":[{\"kv\":{\"key\":\"L2E=\",\"mod_revision\":\"19\","
+        "\"value\":\"eA==\"}},{\"kv\":{\"key\":\"L2I=\",\"mod_revision\":\"19\"}}]}}\r\n"
+        "\n{\"result\":{\"header\":{\"revision\":\"25\"}}}\n"
+        "{\"result\":{\"events\":[{\"type\":\"DELETE\",\"kv\":{\"key\":\"L2E=\","
+        "\"mod_revision\":\"26\"}}]}}";
+    size_t n = sizeof(stream) - 1;
+    for (size_t piece = 1; piece <= n; piece++) {
+        struct cutlog g = {.len = 0};
+        struct etcd__wstate s = {.fn = cutlog_event, .arg = &g, .last = 10};
+        char buf[sizeof(stream)];
+        memcpy(buf, stream, n);
+        for (size_t off = 0; off < n; off += piece) {
+            size_t k = n - off < piece ? n - off : piece;
+            CHECK_EQ_U(etcd__watch_data(buf + off, 1, k, &s), k);
+        }
+        etcd__watch_message(&s, s.line.p, s.line.len); /* the last line, as stream() does */
+        free(s.line.p);
+        CHECK(strcmp(g.text, "PUT /a=x@19;PUT /b=@19;DEL /a=@26;") == 0);
+        CHECK_EQ_I(s.last, 26);
+        CHECK(s.created && !s.broken);
+    }
 }
 
 UNIT_TEST(endpoints_parse)
@@ -470,6 +609,21 @@ UNIT_TEST(watch_snapshot_events_restart_compaction)
     CHECK(wlog_wait(&l, n0 + 1, "SNAPSHOT 3 /t/w/b=2 /t/w/c=3 /t/w/d=4") > n0);
     etcd_put(E, "/t/w/e", "5", 1, 0, NULL);
     CHECK(wlog_wait(&l, n0 + 1, "PUT /t/w/e=5") > n0);
+
+    /* one revision changing several keys (a txn, a prefix delete): etcd sends
+     * their events in one message, and each one is delivered */
+    struct etcd_op two[] = {{ETCD_OP_PUT, "/t/w/f", "6", 1, 0}, {ETCD_OP_PUT, "/t/w/g", "7", 1, 0}};
+    int ok = 0;
+    CHECK_EQ_I(etcd_txn(E, NULL, 0, two, 2, &ok, NULL), 0);
+    CHECK(wlog_wait(&l, n0 + 1, "PUT /t/w/f=6") > n0);
+    CHECK(wlog_wait(&l, n0 + 1, "PUT /t/w/g=7") > n0);
+    CHECK_EQ_I(etcd_delete(E, "/t/w/", 1, NULL), 0);
+    static const char *const gone[] = {"b", "c", "d", "e", "f", "g"};
+    for (size_t k = 0; k < sizeof(gone) / sizeof(gone[0]); k++) {
+        char want[32];
+        snprintf(want, sizeof(want), "DELETE /t/w/%s", gone[k]);
+        CHECK(wlog_wait(&l, n0 + 1, want) > n0);
+    }
     etcd_watch_stop(w);
 }
 
@@ -491,6 +645,10 @@ main(void)
 {
     RUN(base64_vectors);
     RUN(prefix_end);
+    RUN(answer_int64_fields_out_of_range_are_refused);
+    RUN(answer_kvs_not_an_array_is_refused);
+    RUN(watch_delivers_every_event_of_a_revision);
+    RUN(watch_stream_cut_anywhere);
     RUN(endpoints_parse);
     if (etcd_setup() != 0) {
         printf("ok %d - etcd integration # SKIP no etcd could be started\n", ++unit_n);

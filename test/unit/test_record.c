@@ -110,6 +110,30 @@ UNIT_TEST(value_roundtrip_and_layout)
     CHECK_EQ_I(record_value_decode(v, sizeof(v), &d, &data, &dl), JUNO_EBADDATA);
 }
 
+/* Found by test/fuzz/fuzz_record: a header with bits the format does not
+ * define (reserved byte, unknown flags) was accepted, and those bits silently
+ * dropped by the next write: corruption must be refused, not half-read. */
+UNIT_TEST(value_with_undefined_bits_is_refused)
+{
+    struct record_meta m = {.version = 1, .creation_time = 1, .last_modified = 1};
+    uint8_t v[RECORD_HEADER_SIZE + 1], good[sizeof(v)];
+    record_value_encode(&m, "x", 1, good);
+    struct record_meta d;
+    const uint8_t *data;
+    size_t dl;
+    CHECK_EQ_I(record_value_decode(good, sizeof(good), &d, &data, &dl), 0);
+    memcpy(v, good, sizeof(v));
+    v[3] = 0xF1; /* reserved */
+    CHECK_EQ_I(record_value_decode(v, sizeof(v), &d, &data, &dl), JUNO_EBADDATA);
+    for (int bit = 1; bit < 8; bit++) { /* flags other than the tombstone */
+        memcpy(v, good, sizeof(v));
+        v[1] = (uint8_t)(1u << bit);
+        CHECK_EQ_I(record_value_decode(v, sizeof(v), &d, &data, &dl), JUNO_EBADDATA);
+        v[1] |= RECORD_F_TOMBSTONE;
+        CHECK_EQ_I(record_value_decode(v, sizeof(v), &d, &data, &dl), JUNO_EBADDATA);
+    }
+}
+
 UNIT_TEST(newer_and_expired)
 {
     struct record_meta a = {.version = 1, .last_modified = 100}, b = a;
@@ -131,6 +155,7 @@ main(void)
     RUN(key_limits);
     RUN(shard_range_bounds_every_key_of_the_shard);
     RUN(value_roundtrip_and_layout);
+    RUN(value_with_undefined_bits_is_refused);
     RUN(newer_and_expired);
     return unit_done();
 }

@@ -51,7 +51,7 @@ check_error(const char *in, size_t len, const struct resp_limits *lim, const cha
 
 /* Encode argv as a multibulk command into b. */
 static void
-encode_cmd(struct resp_buf *b, const struct resp_arg *argv, size_t argc)
+encode_cmd(struct buf *b, const struct resp_arg *argv, size_t argc)
 {
     CHECK_EQ_I(resp_array_header(b, argc), 0);
     for (size_t i = 0; i < argc; i++) CHECK_EQ_I(resp_bulk(b, argv[i].ptr, argv[i].len), 0);
@@ -61,8 +61,7 @@ encode_cmd(struct resp_buf *b, const struct resp_arg *argv, size_t argc)
 
 UNIT_TEST(encode_every_reply)
 {
-    struct resp_buf b;
-    resp_buf_init(&b);
+    struct buf b = {0};
     CHECK_EQ_I(resp_simple(&b, "OK"), 0);
     CHECK_EQ_I(resp_error(&b, "unknown command 'foo'"), 0);
     CHECK_EQ_I(resp_error(&b, "-WRONGTYPE Operation against a key"), 0);
@@ -86,28 +85,27 @@ UNIT_TEST(encode_every_reply)
                                "$5\r\nhello\r\n$0\r\n\r\n$5\r\na\0\r\nb\r\n$-1\r\n"
                                "*2\r\n*0\r\n*-1\r\n+PONG\r\n";
     CHECK_MEM(b.data, b.len, want, sizeof(want) - 1);
-    resp_buf_deinit(&b);
+    buf_free(&b);
     CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
 }
 
 UNIT_TEST(encode_error_and_simple_strip_crlf)
 {
-    struct resp_buf b;
-    resp_buf_init(&b);
+    struct buf b = {0};
     CHECK_EQ_I(resp_error(&b, "bad\r\nthing\n"), 0);
     CHECK_EQ_I(resp_simple(&b, "a\rb"), 0);
     CHECK_EQ_I(resp_error(&b, ""), 0);
     static const char want[] = "-ERR bad  thing \r\n+a b\r\n-ERR \r\n";
     CHECK_MEM(b.data, b.len, want, sizeof(want) - 1);
-    resp_buf_deinit(&b);
+    buf_free(&b);
 }
 
 UNIT_TEST(encode_set_command_and_large_bulk)
 {
-    struct resp_buf b;
+    struct buf b;
     struct resp_arg argv[3] = {
         {(const uint8_t *)"SET", 3}, {(const uint8_t *)"k", 1}, {(const uint8_t *)"v", 1}};
-    resp_buf_init(&b);
+    b = (struct buf){0};
     encode_cmd(&b, argv, 3);
     static const char want[] = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
     CHECK_MEM(b.data, b.len, want, sizeof(want) - 1);
@@ -120,7 +118,7 @@ UNIT_TEST(encode_set_command_and_large_bulk)
     CHECK_MEM(b.data, 9, "$100000\r\n", 9);
     CHECK_MEM(b.data + 9, n, big, n);
     free(big);
-    resp_buf_deinit(&b);
+    buf_free(&b);
 }
 
 /* ---- multibulk ------------------------------------------------------------ */
@@ -205,11 +203,11 @@ UNIT_TEST(parse_pipelined)
 UNIT_TEST(parse_many_args_heap_argv)
 {
     struct resp_cmd c;
-    struct resp_buf b;
+    struct buf b;
     struct resp_arg argv[300];
     char words[300][8];
     resp_cmd_init(&c);
-    resp_buf_init(&b);
+    b = (struct buf){0};
     for (size_t i = 0; i < 300; i++) {
         int n = snprintf(words[i], sizeof(words[i]), "w%zu", i);
         argv[i] = (struct resp_arg){(const uint8_t *)words[i], (size_t)n};
@@ -233,7 +231,7 @@ UNIT_TEST(parse_many_args_heap_argv)
     CHECK_EQ_U(parse_rc(b.data, b.len, NULL, &c, RESP_OK, NULL), b.len);
     CHECK_EQ_U(c.argc, 40);
     CHECK(ARG_IS(&c, 0, "+w0") && ARG_IS(&c, 39, "+w39"));
-    resp_buf_deinit(&b);
+    buf_free(&b);
     resp_cmd_deinit(&c);
 }
 
@@ -531,8 +529,7 @@ rng(void)
 /* Parse the whole buffer command after command; every OK re-encodes as
  * multibulk and parses back to the same words. Returns the commands seen. */
 static size_t
-check_stream(const uint8_t *buf, size_t len, struct resp_cmd *c, struct resp_cmd *c2,
-             struct resp_buf *b)
+check_stream(const uint8_t *buf, size_t len, struct resp_cmd *c, struct resp_cmd *c2, struct buf *b)
 {
     size_t off = 0, cmds = 0;
     for (;;) {
@@ -568,10 +565,10 @@ UNIT_TEST(mutation_loop_100k)
 {
     static const char *const extra = "*$\r\n-0123456789 \"'\\x";
     struct resp_cmd c, c2;
-    struct resp_buf b;
+    struct buf b;
     resp_cmd_init(&c);
     resp_cmd_init(&c2);
-    resp_buf_init(&b);
+    b = (struct buf){0};
     size_t n = sizeof(GOOD) / sizeof(GOOD[0]), oks = 0;
     uint8_t buf[512];
     for (int iter = 0; iter < 100000; iter++) {
@@ -609,7 +606,7 @@ UNIT_TEST(mutation_loop_100k)
     }
     CHECK(oks > 10000);
     printf("# %zu commands parsed from 100000 mutated streams\n", oks);
-    resp_buf_deinit(&b);
+    buf_free(&b);
     resp_cmd_deinit(&c);
     resp_cmd_deinit(&c2);
 }
