@@ -7,7 +7,6 @@
 #include "jmig.h"
 
 #include "cli.h"
-#include "client.h"
 #include "error.h"
 #include "tls.h"
 
@@ -57,12 +56,7 @@ static const char usage_text[] =
     "  -j, --json            progress as JSON events, one per line\n"
     "  -a, --abort           return to the old map: stop forwarding, drop what was\n"
     "                        copied to the targets, clear the state\n"
-    "  -y, --yes             do not ask for confirmation on a terminal\n"
-    "      --tls-ca FILE     TLS to the stores: the cluster CA (PEM) their\n"
-    "                        certificates are checked against (default $JUNO_TLS_CA)\n"
-    "      --tls-cert FILE   the certificate presented to them, signed by the\n"
-    "                        cluster CA (default $JUNO_TLS_CERT)\n"
-    "      --tls-key FILE    its private key (default $JUNO_TLS_KEY)\n"
+    "  -y, --yes             do not ask for confirmation on a terminal\n" CLI_TLS_STORES_HELP
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -128,25 +122,6 @@ exit_for(int rc)
     }
 }
 
-/* --tls-ca, --tls-cert, --tls-key (or JUNO_TLS_CA, JUNO_TLS_CERT,
- * JUNO_TLS_KEY): every store connection speaks TLS. The context lives as
- * long as the process. */
-static void
-setup_tls(struct tls_config *tc)
-{
-    const char *env[3] = {getenv("JUNO_TLS_CA"), getenv("JUNO_TLS_CERT"), getenv("JUNO_TLS_KEY")};
-    const char **f[3] = {&tc->ca, &tc->cert, &tc->key};
-    for (int i = 0; i < 3; i++)
-        if (*f[i] == NULL && env[i] != NULL && env[i][0] != '\0') *f[i] = env[i];
-    if (tc->ca == NULL && tc->cert == NULL && tc->key == NULL) return;
-    if ((tc->cert == NULL) != (tc->key == NULL))
-        cli_usage("unable to run: --tls-cert and --tls-key go together");
-    char err[600];
-    struct tls_ctx *ctx = tls_ctx_create(TLS_CLIENT, tc, err, sizeof(err));
-    if (ctx == NULL) cli_die(EX_CONFIG, "%s", err);
-    client_tls(ctx);
-}
-
 static void
 parse_options(struct jmig *j, int argc, char **argv)
 {
@@ -209,7 +184,7 @@ parse_options(struct jmig *j, int argc, char **argv)
         cli_usage("unable to run: --reload and --state go with --map-file");
     if (j->map_file && j->nforget) cli_usage("unable to run: --forget-proxy goes with --etcd");
     if (optind + 1 < argc) cli_usage("unable to run: unexpected argument \"%s\"", argv[optind + 1]);
-    setup_tls(&tc);
+    cli_tls_stores(&tc);
 }
 
 static int
