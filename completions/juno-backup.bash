@@ -14,9 +14,10 @@ _juno_backup()
     fi
 
     local commands="create verify restore"
-    local opts="--etcd --cluster --map-file --force --window --timeout --json --help --version"
+    local opts="--etcd --cluster --map-file --force --window --timeout --json --tls-ca --tls-cert
+        --tls-key --help --version"
     case $prev in
-    -f | --map-file)
+    -f | --map-file | --tls-ca | --tls-cert | --tls-key)
         if declare -F _filedir >/dev/null; then _filedir; else COMPREPLY=($(compgen -f -- "$cur")); fi
         return
         ;;

@@ -14,9 +14,9 @@ _juno_repair()
     fi
 
     local opts="--etcd --cluster --map-file --state --dry-run --full --shard --rate --every --restart
-        --timeout --json --verbose --help --version"
+        --timeout --json --verbose --tls-ca --tls-cert --tls-key --help --version"
     case $prev in
-    -f | --map-file | --state)
+    -f | --map-file | --state | --tls-ca | --tls-cert | --tls-key)
         if declare -F _filedir >/dev/null; then _filedir; else COMPREPLY=($(compgen -f -- "$cur")); fi
         return
         ;;

@@ -29,7 +29,7 @@ static uint64_t bytes_in, bytes_out;
 static void
 conn_drop(struct sconn *c)
 {
-    close(c->fd);
+    client_close(c->fd);
     client_buf_deinit(&c->in);
     client_buf_deinit(&c->out);
     *c = conns[--nconns];
@@ -51,6 +51,13 @@ uint64_t
 calls_bytes_out(void)
 {
     return bytes_out;
+}
+
+const char *
+calls_why(const struct call *k)
+{
+    if (k->rc == JUNO_EPROTO && client_tls_error()[0] != '\0') return client_tls_error();
+    return k->rc ? error_str(k->rc) : wire_status_name(k->status);
 }
 
 /* The connection to addr, made if needed; NULL with *rc on failure. */

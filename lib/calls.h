@@ -35,6 +35,9 @@ struct call {
 /* Send every call and wait for every reply, each for at most timeout_ms
  * after the previous one. Results are in the calls. */
 void calls_run(struct call *calls, size_t n, int timeout_ms);
+/* Why call k failed, in words: the connection's failure (a TLS refusal's
+ * reason when there is one) or the reply's status name. Borrowed. */
+const char *calls_why(const struct call *k);
 /* Free the replies' values and reset the results. */
 void calls_clear(struct call *calls, size_t n);
 /* Close every connection. */

@@ -132,7 +132,7 @@ create_run(struct jbak *b)
                 const cJSON *why = cJSON_GetObjectItemCaseSensitive(r, "error");
                 cli_error("unable to checkpoint store %s (zone %s, node %s): %s", nd->addr,
                           map->zones[z].name, nd->name,
-                          c->rc                 ? error_str(c->rc)
+                          c->rc                 ? calls_why(c)
                           : cJSON_IsString(why) ? why->valuestring
                                                 : wire_status_name(c->status));
                 if (code == 0)

@@ -4,6 +4,7 @@
 
 #include "calls.h"
 #include "cli.h"
+#include "tls.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -51,7 +52,7 @@ static const char usage_text[] =
     "  -w, --window N        restore: records sent per batch (default 4096)\n"
     "  -t, --timeout MS      wait at most MS for a store's answer (default 600000:\n"
     "                        a checkpoint reads the store's data back)\n"
-    "  -j, --json            JSON events on stdout, one per line\n"
+    "  -j, --json            JSON events on stdout, one per line\n" CLI_TLS_STORES_HELP
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -69,14 +70,22 @@ static const char usage_text[] =
     "  76  protocol error: a store's answer did not decode\n"
     "  78  configuration error\n";
 
-enum { OPT_FORCE = 256 };
+enum { OPT_FORCE = 256, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY };
 
 static const struct option long_opts[] = {
-    {"etcd", required_argument, NULL, 'e'},     {"cluster", required_argument, NULL, 'c'},
-    {"map-file", required_argument, NULL, 'f'}, {"force", no_argument, NULL, OPT_FORCE},
-    {"window", required_argument, NULL, 'w'},   {"timeout", required_argument, NULL, 't'},
-    {"json", no_argument, NULL, 'j'},           {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
+    {"etcd", required_argument, NULL, 'e'},
+    {"cluster", required_argument, NULL, 'c'},
+    {"map-file", required_argument, NULL, 'f'},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"window", required_argument, NULL, 'w'},
+    {"timeout", required_argument, NULL, 't'},
+    {"json", no_argument, NULL, 'j'},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 uint64_t
@@ -191,6 +200,7 @@ main(int argc, char **argv)
     static struct jbak b;
     b.timeout_ms = 600000;
     b.window = 4096;
+    struct tls_config tc = {0};
     int opt;
     while ((opt = getopt_long(argc, argv, "e:c:f:w:t:jhV", long_opts, NULL)) != -1) {
         switch (opt) {
@@ -201,7 +211,10 @@ main(int argc, char **argv)
         case 'w': b.window = (unsigned)cli_opt_u64("window", optarg, 1, 1u << 20); break;
         case 't': b.timeout_ms = (int)cli_opt_u64("timeout", optarg, 10, 86400000); break;
         case 'j': b.json = 1; break;
-        case 'h': fputs(usage_text, stdout); exit(0);
+        case OPT_TLS_CA: tc.ca = optarg; break;
+        case OPT_TLS_CERT: tc.cert = optarg; break;
+        case OPT_TLS_KEY: tc.key = optarg; break;
+        case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
         default: cli_usage("unable to parse the command line");
         }
@@ -217,14 +230,16 @@ main(int argc, char **argv)
     int verify = strcmp(cmd, "verify") == 0;
     if (!verify && strcmp(cmd, "create") != 0 && strcmp(cmd, "restore") != 0)
         cli_usage("unable to run \"%s\": no such command (create, verify, restore)", cmd);
-    if (verify && (b.etcd_url || b.map_file || b.force))
-        cli_usage("unable to run verify: it reads DIR only (no --etcd, --map-file, --force)");
+    if (verify && (b.etcd_url || b.map_file || b.force || tc.ca || tc.cert || tc.key))
+        cli_usage("unable to run verify: it reads DIR only (no --etcd, --map-file, --force, "
+                  "--tls-*)");
     if (b.force && strcmp(cmd, "restore") != 0)
         cli_usage("unable to run %s: --force goes with restore", cmd);
     int rc;
     if (verify) {
         rc = verify_run(&b);
     } else {
+        cli_tls_stores(&tc);
         if (b.etcd_url == NULL && b.map_file == NULL) b.etcd_url = getenv("JUNO_ETCD");
         if (b.etcd_url != NULL && *b.etcd_url == '\0') b.etcd_url = NULL;
         char err[600];

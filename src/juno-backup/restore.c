@@ -57,9 +57,7 @@ flush(struct rst *r)
     for (size_t i = 0; i < r->ncalls; i++) {
         const struct call *c = &r->calls[i];
         if (c->rc == 0 && c->status == WIRE_ST_OK) continue;
-        if (r->code == 0)
-            cli_error("unable to restore into %s: %s", c->addr,
-                      c->rc ? error_str(c->rc) : wire_status_name(c->status));
+        if (r->code == 0) cli_error("unable to restore into %s: %s", c->addr, calls_why(c));
         int code = c->rc                                     ? EX_UNAVAILABLE
                    : c->status == WIRE_ST_SS_OUT_OF_RESOURCE ? EX_TEMPFAIL
                                                              : EX_DATAERR;
@@ -214,7 +212,7 @@ check_target(struct rst *r, int compare, uint64_t *held)
         const cJSON *hash = cJSON_GetObjectItemCaseSensitive(o, "hash");
         if (!cJSON_IsNumber(live) || !cJSON_IsNumber(tomb) || !cJSON_IsString(hash)) {
             cli_error("unable to read shard %u of the new cluster from %s: %s", s, c[i].addr,
-                      c[i].rc ? error_str(c[i].rc) : wire_status_name(c[i].status));
+                      calls_why(&c[i]));
             code = c[i].rc ? EX_UNAVAILABLE : EX_PROTOCOL;
             cJSON_Delete(o);
             continue;

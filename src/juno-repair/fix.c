@@ -180,7 +180,7 @@ static void
 write_failed(struct jrep *j, uint32_t shard, const struct fix_replica *rep, const struct call *k)
 {
     j->n.failed++;
-    const char *why = k->rc ? error_str(k->rc) : wire_status_name(k->status);
+    const char *why = calls_why(k);
     if (k->rc == 0 && k->status == WIRE_ST_SS_OUT_OF_RESOURCE) why = "disk full (SSOutofResource)";
     progress_event(j, "refused",
                    "\"shard\":%u,\"zone\":\"%s\",\"node\":\"%s\",\"store\":\"%s\",\"op\":\"%s\","

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "error.h"
 #include "jstate.h"
+#include "tls.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -55,7 +56,7 @@ static const char usage_text[] =
     "      --restart         begin a new pass rather than resume a killed one\n"
     "  -t, --timeout MS      wait at most MS for a store's answer (default 10000)\n"
     "  -j, --json            JSON events on stdout, one per line\n"
-    "  -v, --verbose         one line on stdout per differing record repaired\n"
+    "  -v, --verbose         one line on stdout per differing record repaired\n" CLI_TLS_STORES_HELP
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -76,17 +77,28 @@ static const char usage_text[] =
     "  76  a store's answer did not decode\n"
     "  78  configuration error\n";
 
-enum { OPT_STATE = 256, OPT_RESTART, OPT_FULL };
+enum { OPT_STATE = 256, OPT_RESTART, OPT_FULL, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY };
 
 static const struct option long_opts[] = {
-    {"etcd", required_argument, NULL, 'e'},      {"cluster", required_argument, NULL, 'c'},
-    {"map-file", required_argument, NULL, 'f'},  {"state", required_argument, NULL, OPT_STATE},
-    {"dry-run", no_argument, NULL, 'n'},         {"shard", required_argument, NULL, 's'},
-    {"rate", required_argument, NULL, 'r'},      {"every", required_argument, NULL, 'E'},
-    {"restart", no_argument, NULL, OPT_RESTART}, {"full", no_argument, NULL, OPT_FULL},
-    {"timeout", required_argument, NULL, 't'},   {"json", no_argument, NULL, 'j'},
-    {"verbose", no_argument, NULL, 'v'},         {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+    {"etcd", required_argument, NULL, 'e'},
+    {"cluster", required_argument, NULL, 'c'},
+    {"map-file", required_argument, NULL, 'f'},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"dry-run", no_argument, NULL, 'n'},
+    {"shard", required_argument, NULL, 's'},
+    {"rate", required_argument, NULL, 'r'},
+    {"every", required_argument, NULL, 'E'},
+    {"restart", no_argument, NULL, OPT_RESTART},
+    {"full", no_argument, NULL, OPT_FULL},
+    {"timeout", required_argument, NULL, 't'},
+    {"json", no_argument, NULL, 'j'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static struct jrep *the_run; /* for the signal handler */
@@ -143,6 +155,7 @@ parse_shards(struct jrep *j, const char *arg)
 static void
 parse_options(struct jrep *j, int argc, char **argv)
 {
+    struct tls_config tc = {0};
     int opt;
     j->timeout_ms = 10000;
     while ((opt = getopt_long(argc, argv, "e:c:f:ns:r:E:t:jvhV", long_opts, NULL)) != -1) {
@@ -171,7 +184,10 @@ parse_options(struct jrep *j, int argc, char **argv)
         case 't': j->timeout_ms = (int)cli_opt_u64("timeout", optarg, 10, 3600000); break;
         case 'j': j->json = 1; break;
         case 'v': j->verbose = 1; break;
-        case 'h': fputs(usage_text, stdout); exit(0);
+        case OPT_TLS_CA: tc.ca = optarg; break;
+        case OPT_TLS_CERT: tc.cert = optarg; break;
+        case OPT_TLS_KEY: tc.key = optarg; break;
+        case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
         default: cli_usage("unable to parse the command line");
         }
@@ -187,6 +203,7 @@ parse_options(struct jrep *j, int argc, char **argv)
         cli_usage("unable to run: --dry-run makes one pass, not --every");
     const char *pause = getenv("JUNO_REPAIR_PAUSE_MS"); /* tests: a window to write in */
     if (pause != NULL) j->pause_ms = (int)cli_opt_u64("JUNO_REPAIR_PAUSE_MS", pause, 0, 60000);
+    cli_tls_stores(&tc);
 }
 
 /* ---- the saved state ---- */
@@ -329,9 +346,7 @@ send_rejoined(struct jrep *j)
             progress_event(j, "rejoined", "\"store\":\"%s\"", calls[i].addr);
         else
             progress_event(j, "refused", "\"store\":\"%s\",\"op\":\"Rejoined\",\"error\":\"%s\"",
-                           calls[i].addr,
-                           calls[i].rc ? error_str(calls[i].rc)
-                                       : wire_status_name(calls[i].status));
+                           calls[i].addr, calls_why(&calls[i]));
     }
     calls_clear(calls, n);
 }

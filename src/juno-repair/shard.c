@@ -129,11 +129,9 @@ info_round(struct sh *h)
         const cJSON *hash = cJSON_GetObjectItemCaseSensitive(o, "hash");
         if (o == NULL || !cJSON_IsString(hash) || strlen(hash->valuestring) != 16 ||
             num(o, "live") < 0) {
-            char why[96];
-            snprintf(why, sizeof(why), "%s",
-                     k->rc                     ? error_str(k->rc)
-                     : k->status != WIRE_ST_OK ? wire_status_name(k->status)
-                                               : "a ShardInfo answer that is not JSON");
+            const char *why = k->rc || k->status != WIRE_ST_OK
+                                  ? calls_why(k)
+                                  : "a ShardInfo answer that is not JSON";
             if (k->rc == 0 && k->status == WIRE_ST_OK) j->n.protocol++;
             replica_failed(h, r, why);
             cJSON_Delete(o);
@@ -274,7 +272,7 @@ level(struct sh *h, struct range *ranges, size_t n, struct range *next, size_t *
             if (!h->rep[r].ok) continue;
             struct call *k = &calls[c++];
             if (k->rc != 0 || k->status != WIRE_ST_OK) {
-                replica_failed(h, r, k->rc ? error_str(k->rc) : wire_status_name(k->status));
+                replica_failed(h, r, calls_why(k));
                 continue;
             }
             if (htree_reply_decode(k->value, k->vlen, &rep[r]) != 0 ||
