@@ -5,6 +5,7 @@
 
 #include "client.h"
 #include "error.h"
+#include "report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,14 +86,6 @@ conn_get(const char *addr, int timeout_ms, int *rc)
     return c;
 }
 
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 take_reply(struct call *k, const struct wire_msg *r)
 {
@@ -138,11 +131,11 @@ group_send(struct group *g, struct call *calls, uint32_t base, int timeout_ms)
 static void
 group_recv(struct group *g, struct call *calls, uint32_t base, size_t total, int timeout_ms)
 {
-    uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = report_now_ms() + (uint64_t)timeout_ms;
     while (g->rc == 0 && g->got < g->n) {
         if (g->sent - g->got < WINDOW / 2 && g->sent < g->n) group_send(g, calls, base, timeout_ms);
         struct wire_msg r;
-        uint64_t now = now_ms();
+        uint64_t now = report_now_ms();
         if (g->rc != 0) break;
         if (now >= deadline) {
             g->rc = JUNO_ETIMEDOUT;
@@ -156,7 +149,7 @@ group_recv(struct group *g, struct call *calls, uint32_t base, size_t total, int
         bytes_in += wire_encoded_size(&r);
         take_reply(&calls[i], &r);
         g->got++;
-        deadline = now_ms() + (uint64_t)timeout_ms;
+        deadline = report_now_ms() + (uint64_t)timeout_ms;
     }
 }
 

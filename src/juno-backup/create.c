@@ -41,7 +41,7 @@ discard(struct jbak *b, const char *abs)
 {
     nftw(abs, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     char q[8200];
-    jbak_json_str(q, sizeof(q), b->dir);
+    report_json_str(q, sizeof(q), (const uint8_t *)b->dir, strlen(b->dir));
     jbak_event(b, "discarded", "\"dir\":%s", q);
 }
 
@@ -108,9 +108,9 @@ create_run(struct jbak *b)
             calls[k].req.value.len = strlen(reqs[k]);
         }
     }
-    uint64_t started = jbak_wall_ms(), t0 = jbak_now_ms();
+    uint64_t started = report_wall_ms(), t0 = report_now_ms();
     char qdir[8200];
-    jbak_json_str(qdir, sizeof(qdir), abs);
+    report_json_str(qdir, sizeof(qdir), (const uint8_t *)abs, strlen(abs));
     jbak_event(b, "start", "\"dir\":%s,\"map_version\":%llu,\"stores\":%zu", qdir,
                (unsigned long long)map->version, n);
     calls_run(calls, n, b->timeout_ms); /* every store at once */
@@ -174,7 +174,7 @@ create_run(struct jbak *b)
     }
     calls_clear(calls, n);
     free(calls), free(dirs), free(reqs);
-    cJSON_AddNumberToObject(man, "finished_ms", (double)jbak_wall_ms());
+    cJSON_AddNumberToObject(man, "finished_ms", (double)report_wall_ms());
     cJSON_AddItemToObject(man, "stores", stores);
     if (code == 0) { /* the map must not have moved under the checkpoints */
         struct map *after = NULL;
@@ -224,7 +224,7 @@ create_run(struct jbak *b)
                    "\"dir\":%s,\"map_version\":%llu,\"stores\":%zu,\"records\":%llu,"
                    "\"bytes\":%llu,\"seconds\":%.3f",
                    qdir, (unsigned long long)map->version, n, (unsigned long long)records,
-                   (unsigned long long)bytes, (jbak_now_ms() - t0) / 1000.0);
+                   (unsigned long long)bytes, (report_now_ms() - t0) / 1000.0);
     }
     map_destroy(map);
     return code;

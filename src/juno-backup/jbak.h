@@ -13,6 +13,7 @@
 
 #include "bmanifest.h"
 #include "livemap.h"
+#include "report.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -45,10 +46,5 @@ void jbak_event(struct jbak *b, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void jbak_progress(struct jbak *b, const char *what, uint64_t done, uint64_t total,
                    uint64_t records, uint64_t bytes, uint64_t started_ms, int final);
-uint64_t jbak_now_ms(void);
-/* s as a JSON string literal, quotes included (control and non-ASCII bytes
- * as \u00XX), into out (cap bytes; cut short if need be). */
-void jbak_json_str(char *out, size_t cap, const char *s);
-uint64_t jbak_wall_ms(void);
 
 #endif

@@ -88,43 +88,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-uint64_t
-jbak_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
-jbak_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void
-jbak_json_str(char *out, size_t cap, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    out[o++] = '"';
-    for (; *s && o + 8 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20 || c >= 0x7f) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o++] = '"';
-    out[o] = '\0';
-}
-
 void
 jbak_event(struct jbak *b, const char *event, const char *fmt, ...)
 {
@@ -140,19 +103,7 @@ jbak_event(struct jbak *b, const char *event, const char *fmt, ...)
     }
     /* the members as key=value, on stdout: these lines are the result */
     char plain[4096];
-    size_t k = 0;
-    int in_str = 0;
-    for (size_t i = 0; body[i] && k + 1 < sizeof(plain); i++) {
-        if (body[i] == '"') {
-            in_str = !in_str;
-            continue;
-        }
-        if (in_str)
-            plain[k++] = body[i];
-        else if (body[i] != '[' && body[i] != ']' && body[i] != '{' && body[i] != '}')
-            plain[k++] = body[i] == ':' ? '=' : body[i] == ',' ? ' ' : body[i];
-    }
-    plain[k] = '\0';
+    report_plain(body, plain, sizeof(plain));
     if (b->tty) fputs("\r\033[K", stderr);
     printf("%s %s\n", event, plain);
     fflush(stdout);
@@ -163,7 +114,7 @@ jbak_progress(struct jbak *b, const char *what, uint64_t done, uint64_t total, u
               uint64_t bytes, uint64_t started_ms, int final)
 {
     static uint64_t last;
-    uint64_t now = jbak_now_ms();
+    uint64_t now = report_now_ms();
     if (!final && now - last < (b->tty ? 100u : 1000u)) return;
     last = now;
     double secs = (now - started_ms) / 1000.0;
@@ -177,10 +128,8 @@ jbak_progress(struct jbak *b, const char *what, uint64_t done, uint64_t total, u
         return;
     }
     if (b->tty) {
-        char bar[21];
-        size_t fill = total ? (size_t)(done * 20 / total) : 20;
-        for (size_t i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '-';
-        bar[20] = '\0';
+        char bar[REPORT_BAR_WIDTH + 1];
+        report_bar(bar, done, total);
         fprintf(stderr, "\r\033[K%-8s [%s] %6llu/%-6llu %10llu records %8.1f MB %7.1f MB/s%s", what,
                 bar, (unsigned long long)done, (unsigned long long)total,
                 (unsigned long long)records, bytes / 1048576.0, rate, final ? "\n" : "");

@@ -284,9 +284,9 @@ restore_run(struct jbak *b)
             code = EX_IOERR;
         }
     }
-    uint64_t t0 = jbak_now_ms();
+    uint64_t t0 = report_now_ms();
     char q[8200];
-    jbak_json_str(q, sizeof(q), b->dir);
+    report_json_str(q, sizeof(q), (const uint8_t *)b->dir, strlen(b->dir));
     if (code == 0)
         jbak_event(b, "start",
                    "\"dir\":%s,\"from_shards\":%u,\"from_stores\":%zu,\"to_shards\":%u,"
@@ -311,14 +311,14 @@ restore_run(struct jbak *b)
     if (code == 0) flush(&r);
     if (code == 0) code = r.code;
     if (code == 0) jbak_progress(b, "restore", m.shards, m.shards, r.records, r.bytes, t0, 1);
-    double secs = (jbak_now_ms() - t0) / 1000.0;
+    double secs = (report_now_ms() - t0) / 1000.0;
     if (code == 0) code = check_target(&r, 1, &held);
     if (code == 0)
         jbak_event(b, "restored",
                    "\"records\":%llu,\"bytes\":%llu,\"clones\":%llu,\"seconds\":%.3f,"
                    "\"verify_seconds\":%.3f",
                    (unsigned long long)r.records, (unsigned long long)r.bytes,
-                   (unsigned long long)r.sent, secs, (jbak_now_ms() - t0) / 1000.0 - secs);
+                   (unsigned long long)r.sent, secs, (report_now_ms() - t0) / 1000.0 - secs);
     for (size_t i = 0; i < m.nstores; i++) ckpt_close(ck[i]);
     free(ck), free(src), free(r.exp), free(r.calls), free(r.arena);
     map_destroy(to);

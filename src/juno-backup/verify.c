@@ -137,7 +137,7 @@ verify_run(struct jbak *b)
     struct bmanifest m;
     int code = backup_load(b, &m);
     if (code != 0) return code;
-    uint64_t t0 = jbak_now_ms(), records = 0;
+    uint64_t t0 = report_now_ms(), records = 0;
     size_t bad_files = 0, bad_data = 0;
     for (size_t i = 0; i < m.nstores; i++) {
         const struct bm_store *st = &m.stores[i];
@@ -152,11 +152,11 @@ verify_run(struct jbak *b)
         jbak_progress(b, "verify", i + 1, m.nstores, records, 0, t0, i + 1 == m.nstores);
     }
     char q[8200];
-    jbak_json_str(q, sizeof(q), b->dir);
+    report_json_str(q, sizeof(q), (const uint8_t *)b->dir, strlen(b->dir));
     jbak_event(b, bad_files || bad_data ? "failed" : "ok",
                "\"dir\":%s,\"stores\":%zu,\"records\":%llu,\"problems\":%zu,\"seconds\":%.3f", q,
                m.nstores, (unsigned long long)records, bad_files + bad_data,
-               (jbak_now_ms() - t0) / 1000.0);
+               (report_now_ms() - t0) / 1000.0);
     bmanifest_deinit(&m);
     return bad_data || bad_files ? EX_DATAERR : 0;
 }

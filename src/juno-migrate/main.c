@@ -228,7 +228,7 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct jmig j;
     memset(&j, 0, sizeof(j));
-    j.started_ms = jmig_now_ms(); /* for events before the start; reset then */
+    j.started_ms = report_now_ms(); /* for events before the start; reset then */
     parse_options(&j, argc, argv);
     j.tty = isatty(1);
     char err[2048];
@@ -307,7 +307,7 @@ main(int argc, char **argv)
     if (j.proxies == NULL && !j.abort && (rc = live_proxies(&j, &j.proxies, err, sizeof(err))) != 0)
         fail(&j, exit_for(rc), "%s", err);
     map_destroy(live);
-    j.started_ms = jmig_now_ms();
+    j.started_ms = report_now_ms();
     progress_init(&j);
 
     if (j.abort) {
@@ -355,6 +355,6 @@ main(int argc, char **argv)
     if ((rc = live_state_delete(&j, err, sizeof(err))) != 0) fail(&j, exit_for(rc), "%s", err);
     progress_event(&j, "done", "\"version\":%llu,\"moves\":%zu,\"seconds\":%.1f",
                    (unsigned long long)j.plan.map->version, j.plan.nmoves,
-                   (jmig_now_ms() - j.started_ms) / 1000.0);
+                   (report_now_ms() - j.started_ms) / 1000.0);
     return finish(&j);
 }

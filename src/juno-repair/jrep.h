@@ -16,6 +16,7 @@
 #include "htree.h"
 #include "livemap.h"
 #include "map.h"
+#include "report.h"
 #include "wire.h"
 
 #include <stddef.h>
@@ -84,7 +85,6 @@ int fix_records(struct jrep *j, uint32_t shard, struct fix_replica *rep, size_t 
                 struct fix_copy *copies, size_t nrecords);
 
 /* progress.c */
-uint64_t jrep_now_ms(void);
 void progress_draw(struct jrep *j, int final);
 void progress_event(struct jrep *j, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

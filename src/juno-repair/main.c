@@ -232,14 +232,6 @@ struct saved {
             {"incomplete", JSTATE_MAX_INT, &(s)->incomplete, 0},                                   \
     }
 
-static uint64_t
-wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Read the saved state into *s (zeroed when there is none). 0, or an exit code. */
 static int
 state_read(struct jrep *j, struct saved *s)
@@ -363,7 +355,7 @@ run_pass(struct jrep *j)
     memset(&j->before, 0, sizeof(j->before));
     j->nrejoining = 0;
     j->cost = 0;
-    j->started_ms = jrep_now_ms();
+    j->started_ms = report_now_ms();
     int resume = !j->dry_run && !j->restart && s.pass > 0 && !s.done &&
                  s.map_version == j->map->version && s.shards == j->map->shards;
     j->restart = 0; /* only the first pass of an --every run */
@@ -379,7 +371,7 @@ run_pass(struct jrep *j)
     } else {
         j->pass = s.pass + 1;
         j->next_shard = 0;
-        s.started = wall_ms();
+        s.started = report_wall_ms();
         s.done = 0;
     }
     progress_event(j, resume ? "resume" : "start",
@@ -390,7 +382,7 @@ run_pass(struct jrep *j)
                    j->dry_run ? "true" : "false");
     state_fill(j, &s);
     if ((rc = state_write(j, &s)) != 0) return rc;
-    uint64_t saved_at = jrep_now_ms();
+    uint64_t saved_at = report_now_ms();
     int reloaded = 0;
     for (uint64_t sh = j->next_shard; sh < j->map->shards && !j->stop; sh++) {
         if (j->only && !j->only[sh]) {
@@ -416,10 +408,10 @@ run_pass(struct jrep *j)
         reloaded = 0;
         if (j->stop && r == 1) break; /* interrupted inside it: redo it on resume */
         j->next_shard = sh + 1;
-        if (jrep_now_ms() - saved_at >= 1000) {
+        if (report_now_ms() - saved_at >= 1000) {
             state_fill(j, &s);
             state_write(j, &s);
-            saved_at = jrep_now_ms();
+            saved_at = report_now_ms();
         }
         progress_draw(j, 0);
     }
@@ -434,7 +426,7 @@ run_pass(struct jrep *j)
     uint64_t incomplete = s.incomplete;
     if (!j->dry_run && j->only == NULL && incomplete == 0 && j->nrejoining > 0) send_rejoined(j);
     s.done = 1;
-    s.finished = wall_ms();
+    s.finished = report_wall_ms();
     if (incomplete == 0 && j->only == NULL) {
         s.last_started = s.started;
         s.last_finished = s.finished;
@@ -454,8 +446,8 @@ run_pass(struct jrep *j)
         (unsigned long long)s.deleted, (unsigned long long)n->conflicts,
         (unsigned long long)n->failed, (unsigned long long)incomplete,
         (unsigned long long)n->scanned, (unsigned long long)calls_bytes_in(),
-        (unsigned long long)calls_bytes_out(), (jrep_now_ms() - j->started_ms) / 1000.0);
-    uint64_t took_s = (jrep_now_ms() - j->started_ms) / 1000;
+        (unsigned long long)calls_bytes_out(), (report_now_ms() - j->started_ms) / 1000.0);
+    uint64_t took_s = (report_now_ms() - j->started_ms) / 1000;
     if (j->every_ms && j->grace_s && j->every_ms / 1000 + took_s > j->grace_s / 2)
         progress_event(j, "schedule",
                        "\"every_s\":%llu,\"pass_s\":%llu,\"tombstone_grace_s\":%llu,\"message\":"
@@ -489,15 +481,15 @@ main(int argc, char **argv)
         cli_usage("unable to run: %s", err);
     int rc;
     for (;;) {
-        uint64_t began = jrep_now_ms();
+        uint64_t began = report_now_ms();
         rc = run_pass(&j);
         if (!j.every_ms || j.stop) break;
-        uint64_t next = began + j.every_ms, now = jrep_now_ms();
+        uint64_t next = began + j.every_ms, now = report_now_ms();
         if (next > now)
             progress_event(&j, "sleep", "\"seconds\":%.1f,\"last_exit\":%d", (next - now) / 1000.0,
                            rc);
-        while (!j.stop && jrep_now_ms() < next) {
-            uint64_t left = next - jrep_now_ms();
+        while (!j.stop && report_now_ms() < next) {
+            uint64_t left = next - report_now_ms();
             struct timespec ts = {0, (long)(left < 200 ? left : 200) * 1000000L};
             nanosleep(&ts, NULL);
         }

@@ -11,6 +11,8 @@
  */
 #include "jrep.h"
 
+#include "log.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,57 +21,23 @@
 static uint64_t last_draw_ms;
 static int bar_shown;
 
-uint64_t
-jrep_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-timestamp(char *buf, size_t cap)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
 void
 progress_key(char *out, size_t cap, const uint8_t *p, size_t len, int json)
 {
     static const char hex[] = "0123456789abcdef";
+    if (json) {
+        report_json_str(out, cap, p, len);
+        return;
+    }
     size_t o = 0;
-    if (json && o + 1 < cap) out[o++] = '"';
     for (size_t i = 0; i < len && o + 8 < cap; i++) {
         uint8_t c = p[i];
-        if (json && (c == '"' || c == '\\')) {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (json && (c < 0x20 || c >= 0x7f)) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-        } else if (!json && (c <= 0x20 || c >= 0x7f || c == '\\' || c == '=')) {
+        if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '=')
             o += (size_t)snprintf(out + o, cap - o, "\\x%c%c", hex[c >> 4], hex[c & 15]);
-        } else {
+        else
             out[o++] = (char)c;
-        }
     }
-    if (json && o + 1 < cap) out[o++] = '"';
     out[o] = '\0';
-}
-
-static void
-human(uint64_t bytes, char *buf, size_t cap)
-{
-    if (bytes >= 10u << 20)
-        snprintf(buf, cap, "%.0f MB", bytes / 1048576.0);
-    else if (bytes >= 1u << 20)
-        snprintf(buf, cap, "%.1f MB", bytes / 1048576.0);
-    else
-        snprintf(buf, cap, "%.0f kB", bytes / 1024.0);
 }
 
 /* Shards this pass covers, and how many are behind it. */
@@ -89,7 +57,7 @@ shard_counts(const struct jrep *j, uint64_t *total, uint64_t *done)
 void
 progress_draw(struct jrep *j, int final)
 {
-    uint64_t now = jrep_now_ms();
+    uint64_t now = report_now_ms();
     if (!final && now - last_draw_ms < (j->tty ? 100u : 1000u)) return;
     last_draw_ms = now;
     uint64_t total, done;
@@ -111,12 +79,10 @@ progress_draw(struct jrep *j, int final)
         return;
     }
     char b[32];
-    human(bytes, b, sizeof(b));
+    report_bytes(bytes, b, sizeof(b));
     if (j->tty) {
-        char bar[21];
-        size_t fill = total ? (size_t)(done * 20 / total) : 20;
-        for (size_t i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '-';
-        bar[20] = '\0';
+        char bar[REPORT_BAR_WIDTH + 1];
+        report_bar(bar, done, total);
         fprintf(stderr,
                 "\r\033[K[%s] %5llu/%-5llu shards  %llu differ  %llu records  %llu %s  %s read  "
                 "%s%.0fs",
@@ -129,7 +95,7 @@ progress_draw(struct jrep *j, int final)
         bar_shown = !final;
     } else {
         char ts[64];
-        timestamp(ts, sizeof(ts));
+        log_timestamp(ts, sizeof(ts));
         fprintf(stderr,
                 "%s info juno-repair: pass %llu: %llu/%llu shards, %llu differing, %llu records "
                 "differing, %llu repaired, %s read\n",
@@ -157,21 +123,9 @@ progress_event(struct jrep *j, const char *event, const char *fmt, ...)
     if (strcmp(event, "difference") == 0) return; /* text lines are fix.c's */
     /* the JSON members as key=value: drop the quotes and braces */
     char plain[8192];
-    size_t k = 0;
-    int in_str = 0;
-    for (size_t i = 0; body[i] && k + 1 < sizeof(plain); i++) {
-        if (body[i] == '"') {
-            in_str = !in_str;
-            continue;
-        }
-        if (in_str)
-            plain[k++] = body[i];
-        else if (body[i] != '{' && body[i] != '}' && body[i] != '[' && body[i] != ']')
-            plain[k++] = body[i] == ':' ? '=' : body[i] == ',' ? ' ' : body[i];
-    }
-    plain[k] = '\0';
+    report_plain(body, plain, sizeof(plain));
     char ts[64];
-    timestamp(ts, sizeof(ts));
+    log_timestamp(ts, sizeof(ts));
     const char *level = strcmp(event, "unreachable") == 0 || strcmp(event, "refused") == 0 ||
                                 strcmp(event, "still_differs") == 0 ||
                                 strcmp(event, "schedule") == 0

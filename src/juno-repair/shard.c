@@ -58,7 +58,7 @@ charge(struct jrep *j, uint64_t cost)
     j->cost += cost;
     if (j->rate == 0) return;
     /* the pass's cost at --rate takes this long: wait for the difference */
-    uint64_t want_ms = j->cost * 1000 / j->rate, spent = jrep_now_ms() - j->started_ms;
+    uint64_t want_ms = j->cost * 1000 / j->rate, spent = report_now_ms() - j->started_ms;
     if (want_ms <= spent) return;
     uint64_t ms = want_ms - spent;
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
