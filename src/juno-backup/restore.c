@@ -86,9 +86,11 @@ send_record(struct rst *r, const uint8_t *k, size_t kl, const uint8_t *v, size_t
     memcpy(copy, k, kl);
     memcpy(copy + kl, v, vl);
     r->used += kl + vl;
-    record_key_decode(copy, kl, &oshard, &ns, &nslen, &key, &klen);
-    record_value_decode(copy + kl, vl, &m, &data, &dlen);
+    struct wire_msg msg; /* the record as a Clone, its bytes borrowed from the copy */
+    record_clone_msg(copy, kl, copy + kl, vl, &msg);
     uint32_t shard = hash_shard(key, klen, r->to->shards);
+    msg.shard_id = (uint16_t)shard;
+    msg.flags = WIRE_FLAG_BULK;
     uint8_t nk[3 + 256 + 65536];
     int nkl = record_key_encode((uint16_t)shard, ns, nslen, key, klen, nk);
     struct expect *e = &r->exp[shard];
@@ -100,23 +102,7 @@ send_record(struct rst *r, const uint8_t *k, size_t kl, const uint8_t *v, size_t
         struct call *c = &r->calls[r->ncalls++];
         memset(c, 0, sizeof(*c));
         c->addr = map_owner(r->to, z, shard)->addr;
-        struct wire_msg *q = &c->req;
-        q->opcode = WIRE_OP_CLONE;
-        q->flags = WIRE_FLAG_BULK;
-        q->shard_id = (uint16_t)shard;
-        wire_meta_set_request_id(&q->meta, m.last_req_id);
-        wire_meta_set_originator_id(&q->meta, m.origin_id);
-        wire_meta_set_u32(&q->meta, WIRE_F_VERSION, m.version);
-        wire_meta_set_u32(&q->meta, WIRE_F_CREATION_TIME, m.creation_time);
-        wire_meta_set_u32(&q->meta, WIRE_F_EXPIRATION_TIME, m.expiration_time);
-        wire_meta_set_last_modified(&q->meta, m.last_modified);
-        q->ns.ptr = ns;
-        q->ns.len = nslen;
-        q->key.ptr = key;
-        q->key.len = klen;
-        q->value_type = m.value_type;
-        q->value.ptr = data;
-        q->value.len = dlen;
+        c->req = msg;
     }
     r->records++;
     r->bytes += kl + vl;

@@ -51,37 +51,6 @@ struct rop {
     char dir[4096];
 };
 
-static void
-reply_value(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
-            const uint8_t *v, size_t len)
-{
-    struct wire_msg r;
-    memset(&r, 0, sizeof(r));
-    r.type_flag = WIRE_TF_RESPONSE;
-    r.opaque = opaque;
-    r.opcode = opcode;
-    r.status = (uint8_t)status;
-    r.shard_id = shard;
-    r.value.ptr = v;
-    r.value.len = len;
-    conn_reply(c, &r);
-}
-
-/* An error reply with {"error":why}, logged. */
-static void
-reply_error(struct conn *c, const struct wire_msg *req, int status, const char *why)
-{
-    log_info("rejected request op=%s shard=%u status=%s reason=\"%s\"",
-             wire_opcode_name(req->opcode), req->shard_id, wire_status_name(status), why);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", why);
-    char *json = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    reply_value(c, req->opaque, req->opcode, req->shard_id, status, (const uint8_t *)json,
-                json ? strlen(json) : 0);
-    free(json);
-}
-
 static struct rop *
 rop_create(struct store *s, struct conn *c, const struct wire_msg *req)
 {
@@ -101,7 +70,7 @@ rop_create(struct store *s, struct conn *c, const struct wire_msg *req)
 static void
 rop_finish(struct rop *op, int status, const uint8_t *v, size_t len)
 {
-    reply_value(op->c, op->opaque, op->opcode, op->shard, status, v, len);
+    conn_reply_value(op->c, op->opaque, op->opcode, op->shard, status, v, len);
     smetrics_latency(op->opcode, op->t0);
     smetrics_scanned(op->opcode, op->scanned);
     buf_free(&op->out);
@@ -221,16 +190,17 @@ shard_tree(struct store *s, struct conn *c, const struct wire_msg *req)
 {
     struct htree_req q;
     if (req->shard_id >= s->nshards) {
-        reply_error(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
+        conn_reply_error(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
         return;
     }
     if (htree_req_decode(req->value.ptr, req->value.len, &q) != 0) {
-        reply_error(c, req, WIRE_ST_BAD_PARAM, "malformed ShardTree request (docs/protocol.md)");
+        conn_reply_error(c, req, WIRE_ST_BAD_PARAM,
+                         "malformed ShardTree request (docs/protocol.md)");
         return;
     }
     struct rop *op = rop_create(s, c, req);
     if (op == NULL) {
-        reply_error(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
+        conn_reply_error(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
         return;
     }
     op->q = q;
@@ -361,13 +331,13 @@ checkpoint(struct store *s, struct conn *c, const struct wire_msg *req)
         why = "the checkpoint directory exists already";
     if (why != NULL) {
         cJSON_Delete(o);
-        reply_error(c, req, s->cfg.memory ? WIRE_ST_NOT_SUPPORTED : WIRE_ST_BAD_PARAM, why);
+        conn_reply_error(c, req, s->cfg.memory ? WIRE_ST_NOT_SUPPORTED : WIRE_ST_BAD_PARAM, why);
         return;
     }
     struct rop *op = rop_create(s, c, req);
     if (op == NULL) {
         cJSON_Delete(o);
-        reply_error(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
+        conn_reply_error(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
         return;
     }
     snprintf(op->dir, sizeof(op->dir), "%s", d->valuestring);
@@ -387,10 +357,10 @@ repair_ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     case WIRE_OP_REJOINED: {
         rejoin_done(s);
         static const char ok[] = "{\"rejoining\":false}";
-        reply_value(c, req->opaque, req->opcode, req->shard_id, WIRE_ST_OK, (const uint8_t *)ok,
-                    sizeof(ok) - 1);
+        conn_reply_value(c, req->opaque, req->opcode, req->shard_id, WIRE_ST_OK,
+                         (const uint8_t *)ok, sizeof(ok) - 1);
         break;
     }
-    default: reply_error(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode");
+    default: conn_reply_error(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode");
     }
 }

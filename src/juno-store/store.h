@@ -112,6 +112,12 @@ uint64_t server_inflight(const struct store *s);
  * store c belongs to. */
 void conn_reply(struct conn *c, const struct wire_msg *m);
 struct store *conn_store(struct conn *c);
+/* A reply carrying a value (v: len bytes, copied; NULL for none), for the
+ * admin operations (Clone, ShardTree, Checkpoint, ...). */
+void conn_reply_value(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
+                      const uint8_t *v, size_t len);
+/* A refusal of req with status and {"error":why} as its value, logged. */
+void conn_reply_error(struct conn *c, const struct wire_msg *req, int status, const char *why);
 
 /* ops.c: handle one decoded request from c (loop thread). */
 void ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
