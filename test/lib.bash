@@ -15,6 +15,12 @@
 #                      true when a sanitizer build (make SAN=1) reported into
 #                      one of the logs; the reports go to stderr. A teardown
 #                      fails the test that caused them.
+#   documented PROG SECTION CODES [WORD...]
+#                      every long option of `PROG --help`, and each WORD (a
+#                      command), is in completions/PROG.bash, completions/_PROG
+#                      and docs/man/PROG.SECTION, which lists each exit code
+#                      of CODES ("0 64 ..."); the completions parse, and groff
+#                      has nothing to say about the page
 
 free_ports() {
     python3 -c '
@@ -64,4 +70,23 @@ wait_started() {
     echo "$what did not start:" >&2
     cat "$log" >&2
     return 1
+}
+
+documented() {
+    local prog=$1 codes=$3 o c root
+    root=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+    local bash_c=$root/completions/$prog.bash zsh_c=$root/completions/_$prog
+    local man=$root/docs/man/$prog.$2
+    shift 3
+    for o in $("$prog" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u) "$@"; do
+        grep -qF -- "$o" "$bash_c" || { echo "bash lacks $o"; return 1; }
+        grep -qF -- "$o" "$zsh_c" || { echo "zsh lacks $o"; return 1; }
+        grep -qF -- "${o//-/\\-}" "$man" || { echo "man lacks $o"; return 1; }
+    done
+    for c in $codes; do grep -q "^\\.B $c\$" "$man" || { echo "man lacks exit $c"; return 1; }; done
+    bash -n "$bash_c" || return 1
+    ! command -v zsh >/dev/null || zsh -n "$zsh_c" || return 1
+    if command -v groff >/dev/null; then
+        [ -z "$(groff -wall -man -Tutf8 -z "$man" 2>&1)" ] || { echo "groff warns on $man"; return 1; }
+    fi
 }
