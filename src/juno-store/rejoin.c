@@ -6,6 +6,7 @@
 #include "jstate.h"
 #include "log.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,11 +38,28 @@ rejoin__write(const struct rejoin *r)
     int fd = open(r->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return error_from_errno(errno);
     size_t len = strlen(r->text);
-    int rc =
-        write(fd, r->text, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : error_from_errno(errno);
+    ssize_t n = write(fd, r->text, len);
+    int rc = n < 0              ? error_from_errno(errno)
+             : (size_t)n != len ? error_from_errno(ENOSPC) /* a short write: no room */
+             : fsync(fd) != 0   ? error_from_errno(errno)
+                                : 0;
     if (close(fd) != 0 && rc == 0) rc = error_from_errno(errno);
     if (rc == 0 && rename(r->tmp, r->path) != 0) rc = error_from_errno(errno);
+    if (rc != 0) unlink(r->tmp); /* the previous file stays as it was */
     return rc;
+}
+
+/* Log a failed write once, and the first one that works after it. */
+static void
+rejoin__report(struct rejoin *r, int rc)
+{
+    if (rc != 0 && !r->failing)
+        log_warn("cannot write the store's state file, trying again at every beat (a restart "
+                 "meanwhile reads the previous state) path=%s: %s",
+                 r->path, error_str(rc));
+    else if (rc == 0 && r->failing)
+        log_info("the store's state file is written again path=%s", r->path);
+    r->failing = rc != 0;
 }
 
 static void
@@ -59,9 +77,7 @@ rejoin__write_now(struct rejoin *r)
 {
     if (!r->rejoining) r->last_served = now_s();
     rejoin__format(r);
-    int rc = rejoin__write(r);
-    if (rc != 0)
-        log_warn("cannot write the store's state file path=%s: %s", r->path, error_str(rc));
+    rejoin__report(r, rejoin__write(r));
 }
 
 static void
@@ -70,8 +86,7 @@ rejoin__after(uv_work_t *w, int status)
     struct store *s = w->data;
     struct rejoin *r = &s->rejoin;
     r->writing = 0;
-    if (status == 0 && r->wrc != 0)
-        log_warn("cannot write the store's state file path=%s: %s", r->path, error_str(r->wrc));
+    if (status == 0) rejoin__report(r, r->wrc);
     if (r->closed) {
         if (r->pending) rejoin__write_now(r);
         r->pending = 0;
@@ -127,9 +142,8 @@ rejoin_init(struct store *s, char *err, size_t errlen)
         log_info("no state file: the store is taken as current path=%s", r->path);
         r->last_served = now_s();
         rejoin__format(r);
-        rc = rejoin__write(r);
-        if (rc != 0) snprintf(err, errlen, "cannot write %s: %s", r->path, error_str(rc));
-        return rc;
+        rejoin__report(r, rejoin__write(r));
+        return 0;
     }
     if (rc != 0) {
         snprintf(err, errlen, "cannot read %s: %s", r->path, error_str(rc));
@@ -171,9 +185,8 @@ rejoin_init(struct store *s, char *err, size_t errlen)
     }
     if (!r->rejoining) r->last_served = now;
     rejoin__format(r);
-    rc = rejoin__write(r);
-    if (rc != 0) snprintf(err, errlen, "cannot write %s: %s", r->path, error_str(rc));
-    return rc;
+    rejoin__report(r, rejoin__write(r));
+    return 0;
 }
 
 void

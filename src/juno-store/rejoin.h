@@ -34,13 +34,17 @@ struct rejoin {
     int writing, pending, timer_on, closed;
     char text[160]; /* the document being written by the worker */
     int wrc;        /* the worker's result */
+    int failing;    /* the last write failed (logged once until one works) */
 };
 
 /* Read the state file (main, after the map and before the listener) and
  * decide: a store away longer than --rejoin-after starts rejoining (logged,
  * and written back at once). Returns 0 or a negative code with err set (the
  * file unreadable for another reason than its absence, or malformed: the
- * store does not guess). */
+ * store does not guess). A state that cannot be written (a full disk) is
+ * not fatal: it is logged, kept in memory and written at a later beat; a
+ * restart meanwhile reads the previous file, whose older last_served can
+ * only make the store rejoin, never serve stale data. */
 int rejoin_init(struct store *s, char *err, size_t errlen);
 
 /* Start the beat (loop running); stop it and write the last beat (drain). */
