@@ -25,7 +25,7 @@ _juno()
     # proxy mode (the default) and store mode (--store HOST:PORT)
     local proxy_commands="get put create update del ping batch"
     local store_commands="read get set prepare-create prepare-update prepare-set
-        prepare-delete commit abort delete mark-delete repair clone drop-shard shard-info migrate-start migrate-status migrate-stop migrate-verify shard-accept compact nop batch"
+        prepare-delete commit abort delete mark-delete repair clone drop-shard shard-info migrate-start migrate-status migrate-stop migrate-verify shard-accept checkpoint rejoined compact nop batch"
     local common_opts="--namespace --json --timeout --window --ttl --tls --tls-ca --tls-cert
         --tls-key --help --version"
     local proxy_opts="--server --retries --if-version --newline"

@@ -1,7 +1,9 @@
 /* cli.c: shared command-line plumbing (see cli.h). */
 #include "cli.h"
+#include "client.h"
 #include "error.h"
 #include "log.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +77,22 @@ cli_help(const char *text)
         off += (size_t)n;
     }
     exit(0);
+}
+
+void
+cli_tls_stores(struct tls_config *tc)
+{
+    const char *env[3] = {getenv("JUNO_TLS_CA"), getenv("JUNO_TLS_CERT"), getenv("JUNO_TLS_KEY")};
+    const char **f[3] = {&tc->ca, &tc->cert, &tc->key};
+    for (int i = 0; i < 3; i++)
+        if (*f[i] == NULL && env[i] != NULL && env[i][0] != '\0') *f[i] = env[i];
+    if (tc->ca == NULL && tc->cert == NULL && tc->key == NULL) return;
+    if ((tc->cert == NULL) != (tc->key == NULL))
+        cli_usage("unable to run: --tls-cert and --tls-key go together");
+    char err[600];
+    struct tls_ctx *ctx = tls_ctx_create(TLS_CLIENT, tc, err, sizeof(err));
+    if (ctx == NULL) cli_die(EX_CONFIG, "%s", err);
+    client_tls(ctx);
 }
 
 void

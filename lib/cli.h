@@ -29,6 +29,17 @@
     "  76  protocol error (EX_PROTOCOL)\n"                                                         \
     "  78  configuration error (EX_CONFIG)\n"
 
+/* The --help lines of cli_tls_stores' options, for the programs that talk
+ * to stores (juno-migrate, juno-repair, juno-backup). */
+#define CLI_TLS_STORES_HELP                                                                        \
+    "      --tls-ca FILE     TLS to the stores: the cluster CA (PEM) their\n"                      \
+    "                        certificates are checked against (default $JUNO_TLS_CA)\n"            \
+    "      --tls-cert FILE   the certificate presented to them, signed by the\n"                   \
+    "                        cluster CA (default $JUNO_TLS_CERT)\n"                                \
+    "      --tls-key FILE    its private key (default $JUNO_TLS_KEY)\n"
+
+struct tls_config;
+
 /* Set the program name used in messages (borrowed). Also sets the log name. */
 void cli_init(const char *prog);
 const char *cli_prog(void);
@@ -50,6 +61,14 @@ void cli_version(void);
  * pipefail) cannot make the program die of SIGPIPE halfway through a text
  * longer than stdio's 4 KiB buffer. */
 void cli_help(const char *text) __attribute__((noreturn));
+
+/* TLS to the stores from --tls-ca, --tls-cert, --tls-key (tc's ca, cert and
+ * key; NULL when not given), each else from JUNO_TLS_CA, JUNO_TLS_CERT,
+ * JUNO_TLS_KEY: when any is set, every connection client_connect makes from
+ * now on speaks TLS (client_tls), with a context that lives as long as the
+ * process. A certificate without its key, or a key without its certificate,
+ * is a usage error (exit 64); files that do not load exit 78. */
+void cli_tls_stores(struct tls_config *tc);
 
 /* Parse a decimal unsigned integer in [min, max] with nothing after it.
  * Returns 0, JUNO_EINVAL (not a number) or JUNO_ERANGE (out of bounds). */

@@ -74,18 +74,23 @@ log_reopen(void)
 }
 
 void
-log_write(enum log_level level, const char *fmt, ...)
+log_timestamp(char *buf, size_t cap)
 {
-    if (!log_enabled(level)) return;
-    char line[2048];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line),
-                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, log_names[level], log_prog);
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+void
+log_write(enum log_level level, const char *fmt, ...)
+{
+    if (!log_enabled(level)) return;
+    char line[2048], ts[64];
+    log_timestamp(ts, sizeof(ts));
+    int n = snprintf(line, sizeof(line), "%s %s %s: ", ts, log_names[level], log_prog);
     if (n < 0) return;
     va_list ap;
     va_start(ap, fmt);

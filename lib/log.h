@@ -8,6 +8,8 @@
 #ifndef JUNO_LOG_H
 #define JUNO_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
 /* Set the program name printed on every line (borrowed; must outlive logging). */
@@ -27,6 +29,10 @@ int log_open(const char *path);
 int log_reopen(void);
 
 int log_enabled(enum log_level level);
+
+/* The time as log lines show it, "2026-11-24T10:00:00.123Z" (UTC), into
+ * buf (cap >= 25). For programs that write such lines themselves. */
+void log_timestamp(char *buf, size_t cap);
 
 /* Write one line: fmt is the message, conventionally "what happened key=value ...". */
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,6 +2,7 @@
 #include "record.h"
 #include "error.h"
 #include "pack.h"
+#include "wire.h"
 
 #include <string.h>
 
@@ -86,5 +87,36 @@ record_cmp(const struct record_meta *a, const struct record_meta *b)
 {
     if (a->last_modified != b->last_modified) return a->last_modified > b->last_modified ? 1 : -1;
     if (a->version != b->version) return a->version > b->version ? 1 : -1;
+    return 0;
+}
+
+int
+record_clone_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struct wire_msg *msg)
+{
+    uint16_t shard;
+    const uint8_t *ns, *key, *data;
+    size_t nslen, keylen, dlen;
+    struct record_meta rm;
+    if (record_key_decode(k, kl, &shard, &ns, &nslen, &key, &keylen) != 0 ||
+        record_value_decode(v, vl, &rm, &data, &dlen) != 0)
+        return JUNO_EBADDATA;
+    memset(msg, 0, sizeof(*msg));
+    msg->type_flag = WIRE_TF_REQUEST;
+    msg->opcode = WIRE_OP_CLONE;
+    msg->shard_id = shard;
+    msg->flags = rm.tombstone ? WIRE_FLAG_MARK_DELETE : 0;
+    wire_meta_set_request_id(&msg->meta, rm.last_req_id);
+    wire_meta_set_originator_id(&msg->meta, rm.origin_id);
+    wire_meta_set_u32(&msg->meta, WIRE_F_VERSION, rm.version);
+    wire_meta_set_u32(&msg->meta, WIRE_F_CREATION_TIME, rm.creation_time);
+    wire_meta_set_u32(&msg->meta, WIRE_F_EXPIRATION_TIME, rm.expiration_time);
+    wire_meta_set_last_modified(&msg->meta, rm.last_modified);
+    msg->ns.ptr = ns;
+    msg->ns.len = nslen;
+    msg->key.ptr = key;
+    msg->key.len = keylen;
+    msg->value_type = rm.value_type;
+    msg->value.ptr = data;
+    msg->value.len = dlen;
     return 0;
 }

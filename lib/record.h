@@ -79,6 +79,16 @@ record_expired(const struct record_meta *m, uint64_t now_s)
     return m->expiration_time != 0 && m->expiration_time <= now_s;
 }
 
+struct wire_msg;
+
+/* A Clone request (opcode, type flag, shard of the key, metadata, namespace,
+ * key, value type and value; MarkDelete for a tombstone) carrying the
+ * stored record (k, v), as juno-store's shard streams and juno-backup
+ * restore send them: msg is zeroed first, its byte fields borrow from k and
+ * v. Returns 0 or JUNO_EBADDATA (not a record). */
+int record_clone_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                     struct wire_msg *msg);
+
 /* >0 if a is newer than b (last modified, then version), 0 if equal, <0 if older. */
 int record_cmp(const struct record_meta *a, const struct record_meta *b);
 

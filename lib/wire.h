@@ -67,6 +67,9 @@ wire_rq(uint8_t type_flag)
  * other writes and makes it durable before its next ShardInfo answer rather
  * than with an fsync of its own */
 #define WIRE_FLAG_BULK        0x40
+/* juno: on a Read, juno-repair's: a rejoining store (one that may hold stale
+ * data) answers it, where it refuses the proxies' */
+#define WIRE_FLAG_REPAIR_READ 0x80
 
 /* XX(NAME, value, "Name") */
 #define WIRE_OPCODE_MAP(XX)                                                                        \
@@ -97,7 +100,10 @@ wire_rq(uint8_t type_flag)
     XX(MIGRATE_STATUS, 0xF5, "MigrateStatus") /* juno: how a shard's stream is going */            \
     XX(MIGRATE_STOP, 0xF6, "MigrateStop")     /* juno: end a shard's stream and forwarding */      \
     XX(MIGRATE_VERIFY, 0xF7, "MigrateVerify") /* juno: compare a shard, source and target */       \
-    XX(SHARD_ACCEPT, 0xF8, "ShardAccept")     /* juno: serve a shard being moved in */
+    XX(SHARD_ACCEPT, 0xF8, "ShardAccept")     /* juno: serve a shard being moved in */             \
+    XX(SHARD_TREE, 0xF9, "ShardTree")         /* juno: a hash range's buckets or records */        \
+    XX(CHECKPOINT, 0xFA, "Checkpoint")        /* juno: a RocksDB checkpoint (juno-backup) */       \
+    XX(REJOINED, 0xFB, "Rejoined")            /* juno: a rejoining store serves again */
 
 enum wire_opcode {
 #define XX(name, value, str) WIRE_OP_##name = (value),

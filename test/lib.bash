@@ -17,6 +17,12 @@
 #                      fails the test that caused them.
 #   ca NAME, cert NAME ISSUER [DAYS]
 #                      TLS test certificates in $C (below)
+#   documented PROG SECTION CODES [WORD...]
+#                      every long option of `PROG --help`, and each WORD (a
+#                      command), is in completions/PROG.bash, completions/_PROG
+#                      and docs/man/PROG.SECTION, which lists each exit code
+#                      of CODES ("0 64 ..."); the completions parse, and groff
+#                      has nothing to say about the page
 
 free_ports() {
     python3 -c '
@@ -82,4 +88,23 @@ cert() {
         -out "$C/$1.csr" -subj "/CN=$1" 2>/dev/null
     openssl x509 -req -in "$C/$1.csr" -CA "$C/$2.pem" -CAkey "$C/$2.key" -CAcreateserial \
         -days "${3:-30}" -extfile "$C/san.ext" -out "$C/$1.pem" 2>/dev/null
+}
+
+documented() {
+    local prog=$1 codes=$3 o c root
+    root=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+    local bash_c=$root/completions/$prog.bash zsh_c=$root/completions/_$prog
+    local man=$root/docs/man/$prog.$2
+    shift 3
+    for o in $("$prog" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u) "$@"; do
+        grep -qF -- "$o" "$bash_c" || { echo "bash lacks $o"; return 1; }
+        grep -qF -- "$o" "$zsh_c" || { echo "zsh lacks $o"; return 1; }
+        grep -qF -- "${o//-/\\-}" "$man" || { echo "man lacks $o"; return 1; }
+    done
+    for c in $codes; do grep -q "^\\.B $c\$" "$man" || { echo "man lacks exit $c"; return 1; }; done
+    bash -n "$bash_c" || return 1
+    ! command -v zsh >/dev/null || zsh -n "$zsh_c" || return 1
+    if command -v groff >/dev/null; then
+        [ -z "$(groff -wall -man -Tutf8 -z "$man" 2>&1)" ] || { echo "groff warns on $man"; return 1; }
+    fi
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # tls.bats: TLS on every connection, with real daemons and a real CA made by
 # the openssl command: stores with mutual TLS (the cluster CA), a proxy with
-# TLS on both faces and mutual TLS to its stores, juno, juno-migrate,
+# TLS on both faces and mutual TLS to its stores, juno, juno-migrate, juno-repair,
 # redis-cli --tls, redis-py with ssl=True, openssl s_client, and bad peers
 # (test/tls_probe.py): plaintext, random bytes as a ClientHello, a handshake
 # that never ends, a flood of them, a certificate from another CA, an
@@ -334,6 +334,39 @@ print(r.get("rk").decode(), r.mget("k1", "k500", "nope"))' "$PR" "$C/ca.pem"
     [ "$output" = 2000 ]
 }
 
+@test "juno-repair against stores with mutual TLS: refused without the cluster CA's certificate, with it finds and copies records on one replica" {
+    juno-ring init --cluster t --shards 16 --zone "z0=s1@$S1" --zone "z1=s1@$S2" \
+        --zone "z2=s1@$S3" >"$MAP"
+    start_tls_store s1 "$S1"
+    start_tls_store s2 "$S2"
+    start_tls_store s3 "$S3"
+    for i in 1 2 3; do jt --store "$S1" --map "$MAP" set "lone$i" "x$i" >/dev/null; done
+    # plaintext, and a certificate from another CA: every shard left for later
+    run timeout 20 juno-repair --map-file "$MAP" --timeout 2000
+    [ "$status" -eq 75 ]
+    wait_log "$TMP/s1.log" "reason=not_tls"
+    run timeout 20 juno-repair --map-file "$MAP" --timeout 2000 --json --tls-ca "$C/ca.pem" \
+        --tls-cert "$C/stranger.pem" --tls-key "$C/stranger.key"
+    [ "$status" -eq 75 ]
+    [[ "$output" == *'"event":"unreachable"'*'"error":"alert: the peer refused: tlsv1 alert unknown ca"'* ]]
+    wait_log "$TMP/s2.log" "reason=untrusted"
+    # the cluster CA's certificate, from the environment: the three records differ
+    run env JUNO_TLS_CA="$C/ca.pem" JUNO_TLS_CERT="$C/client.pem" JUNO_TLS_KEY="$C/client.key" \
+        juno-repair --map-file "$MAP" --dry-run
+    [ "$status" -eq 1 ]
+    [ "$(grep -c '^differs shard=.* z1/s1=absent z2/s1=absent newest=z0/s1$' <<<"$output")" -eq 3 ]
+    # and from the options: repaired, each on the two other replicas
+    run juno-repair --map-file "$MAP" --tls-ca "$C/ca.pem" --tls-cert "$C/client.pem" \
+        --tls-key "$C/client.key"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *" shards=16 differing=2 records=3 repaired=6 "*" incomplete=0 "* ]]
+    for i in 1 2 3; do
+        [ "$(jt --store "$S2" --map "$MAP" get "lone$i")" = "x$i" ]
+        [ "$(jt --store "$S3" --map "$MAP" get "lone$i")" = "x$i" ]
+    done
+}
+
 @test "TLS options: they go together, files that do not load exit 78 naming the file, --check-config loads them" {
     juno-ring init --cluster t --shards 64 --zone "z0=s1@$S1" >"$MAP"
     run juno-store --listen "$S1" --map "$MAP" --memory --tls-cert "$C/store.pem"
@@ -366,4 +399,12 @@ print(r.get("rk").decode(), r.mget("k1", "k500", "nope"))' "$PR" "$C/ca.pem"
     [ "$status" -eq 78 ]
     run juno-bench --tls-ca "$C/nope.pem" -n 1
     [ "$status" -eq 78 ]
+    run juno-repair --map-file "$MAP" --tls-cert "$C/client.pem"
+    [ "$status" -eq 64 ]
+    run env JUNO_TLS_CA="$C/nope.pem" juno-repair --map-file "$MAP"
+    [ "$status" -eq 78 ]
+    run juno-backup create "$TMP/bk" --map-file "$MAP" --tls-ca "$C/nope.pem"
+    [ "$status" -eq 78 ]
+    run juno-backup verify "$TMP/bk" --tls-ca "$C/ca.pem"
+    [ "$status" -eq 64 ]
 }

@@ -51,6 +51,8 @@ static const struct command commands[] = {
     {"migrate-stop", WIRE_OP_MIGRATE_STOP, A_SHARD},
     {"migrate-verify", WIRE_OP_MIGRATE_VERIFY, A_SHARD},
     {"shard-accept", WIRE_OP_SHARD_ACCEPT, A_SHARD},
+    {"checkpoint", WIRE_OP_CHECKPOINT, A_VALUE},
+    {"rejoined", WIRE_OP_REJOINED, 0},
     {"compact", WIRE_OP_COMPACT, 0},
     {"nop", WIRE_OP_NOP, 0},
 };
@@ -172,7 +174,7 @@ run_raw(const struct juno_opts *o, const struct command *c, int argc, char **arg
     struct wire_msg req, reply;
     build_request(o, &req, c->opcode, (c->args & A_KEY) ? argv[1] : NULL, with_rid ? rid : NULL);
     char *owned = NULL;
-    if (c->args & A_VALUE) get_value(argc, argv, 2, &req.value, &owned);
+    if (c->args & A_VALUE) get_value(argc, argv, need, &req.value, &owned);
     if (c->args & A_SHARD) {
         uint64_t sh;
         if (cli_parse_u64(argv[1], 0, 65535, &sh) != 0)
@@ -186,7 +188,8 @@ run_raw(const struct juno_opts *o, const struct command *c, int argc, char **arg
     struct session s;
     session_open(&s, o);
     roundtrip(&s, &req, &reply);
-    int migrate = c->opcode >= WIRE_OP_MIGRATE_START && c->opcode <= WIRE_OP_SHARD_ACCEPT;
+    int migrate = (c->opcode >= WIRE_OP_MIGRATE_START && c->opcode <= WIRE_OP_SHARD_ACCEPT) ||
+                  c->opcode == WIRE_OP_CHECKPOINT || c->opcode == WIRE_OP_REJOINED; /* JSON */
     if (((c->opcode == WIRE_OP_SHARD_INFO && reply.status == WIRE_ST_OK) ||
          (migrate && reply.value.len > 0)) &&
         !o->json)

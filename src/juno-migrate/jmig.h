@@ -13,6 +13,7 @@
 
 #include "etcdopt.h"
 #include "map.h"
+#include "report.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -126,7 +127,5 @@ void progress_draw(struct jmig *j, int final);
 void progress_event(struct jmig *j, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void progress_move_done(struct jmig *j, const struct move *mv);
-
-uint64_t jmig_now_ms(void);
 
 #endif

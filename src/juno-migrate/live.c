@@ -304,7 +304,7 @@ live_wait_switched(struct jmig *j, uint64_t version, char *err, size_t errlen)
                         (int)j->reload_pids[i]);
         return 0;
     }
-    uint64_t deadline = jmig_now_ms() + j->wait_ms;
+    uint64_t deadline = report_now_ms() + j->wait_ms;
     char lag[2048];
     int told = 0;
     for (;;) {
@@ -324,7 +324,7 @@ live_wait_switched(struct jmig *j, uint64_t version, char *err, size_t errlen)
             cJSON_Delete(str);
             told = 1;
         }
-        if (jmig_now_ms() > deadline) {
+        if (report_now_ms() > deadline) {
             snprintf(err, errlen, "after %llu ms, still on an older map: %s",
                      (unsigned long long)j->wait_ms, lag);
             return JUNO_ETIMEDOUT;

@@ -7,7 +7,6 @@
 #include "jmig.h"
 
 #include "cli.h"
-#include "client.h"
 #include "error.h"
 #include "etcdopt.h"
 #include "tls.h"
@@ -58,12 +57,7 @@ static const char usage_text[] =
     "  -j, --json            progress as JSON events, one per line\n"
     "  -a, --abort           return to the old map: stop forwarding, drop what was\n"
     "                        copied to the targets, clear the state\n"
-    "  -y, --yes             do not ask for confirmation on a terminal\n"
-    "      --tls-ca FILE     TLS to the stores: the cluster CA (PEM) their\n"
-    "                        certificates are checked against (default $JUNO_TLS_CA)\n"
-    "      --tls-cert FILE   the certificate presented to them, signed by the\n"
-    "                        cluster CA (default $JUNO_TLS_CERT)\n"
-    "      --tls-key FILE    its private key (default $JUNO_TLS_KEY)\n"
+    "  -y, --yes             do not ask for confirmation on a terminal\n" CLI_TLS_STORES_HELP
     "  -h, --help            show this help and exit\n"
     "  -V, --version         show the version and exit\n"
     "\n"
@@ -130,25 +124,6 @@ exit_for(int rc)
     }
 }
 
-/* --tls-ca, --tls-cert, --tls-key (or JUNO_TLS_CA, JUNO_TLS_CERT,
- * JUNO_TLS_KEY): every store connection speaks TLS. The context lives as
- * long as the process. */
-static void
-setup_tls(struct tls_config *tc)
-{
-    const char *env[3] = {getenv("JUNO_TLS_CA"), getenv("JUNO_TLS_CERT"), getenv("JUNO_TLS_KEY")};
-    const char **f[3] = {&tc->ca, &tc->cert, &tc->key};
-    for (int i = 0; i < 3; i++)
-        if (*f[i] == NULL && env[i] != NULL && env[i][0] != '\0') *f[i] = env[i];
-    if (tc->ca == NULL && tc->cert == NULL && tc->key == NULL) return;
-    if ((tc->cert == NULL) != (tc->key == NULL))
-        cli_usage("unable to run: --tls-cert and --tls-key go together");
-    char err[600];
-    struct tls_ctx *ctx = tls_ctx_create(TLS_CLIENT, tc, err, sizeof(err));
-    if (ctx == NULL) cli_die(EX_CONFIG, "%s", err);
-    client_tls(ctx);
-}
-
 static void
 parse_options(struct jmig *j, int argc, char **argv)
 {
@@ -213,7 +188,7 @@ parse_options(struct jmig *j, int argc, char **argv)
     if (j->map_file && j->nforget) cli_usage("unable to run: --forget-proxy goes with --etcd");
     etcdopt_finish(&j->etcd_sec, j->etcd_url != NULL, 1, &j->etcd_opts);
     if (optind + 1 < argc) cli_usage("unable to run: unexpected argument \"%s\"", argv[optind + 1]);
-    setup_tls(&tc);
+    cli_tls_stores(&tc);
 }
 
 static int
@@ -257,7 +232,7 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct jmig j;
     memset(&j, 0, sizeof(j));
-    j.started_ms = jmig_now_ms(); /* for events before the start; reset then */
+    j.started_ms = report_now_ms(); /* for events before the start; reset then */
     parse_options(&j, argc, argv);
     j.tty = isatty(1);
     char err[2048];
@@ -336,7 +311,7 @@ main(int argc, char **argv)
     if (j.proxies == NULL && !j.abort && (rc = live_proxies(&j, &j.proxies, err, sizeof(err))) != 0)
         fail(&j, exit_for(rc), "%s", err);
     map_destroy(live);
-    j.started_ms = jmig_now_ms();
+    j.started_ms = report_now_ms();
     progress_init(&j);
 
     if (j.abort) {
@@ -384,6 +359,6 @@ main(int argc, char **argv)
     if ((rc = live_state_delete(&j, err, sizeof(err))) != 0) fail(&j, exit_for(rc), "%s", err);
     progress_event(&j, "done", "\"version\":%llu,\"moves\":%zu,\"seconds\":%.1f",
                    (unsigned long long)j.plan.map->version, j.plan.nmoves,
-                   (jmig_now_ms() - j.started_ms) / 1000.0);
+                   (report_now_ms() - j.started_ms) / 1000.0);
     return finish(&j);
 }

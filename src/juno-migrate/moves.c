@@ -120,7 +120,7 @@ restart(struct jmig *j, struct move *mv, const char *why)
 {
     mv->restarts++;
     mv->phase = MV_PENDING;
-    mv->retry_at_ms = jmig_now_ms() + (mv->restarts > 5 ? 2000 : 200 * mv->restarts);
+    mv->retry_at_ms = report_now_ms() + (mv->restarts > 5 ? 2000 : 200 * mv->restarts);
     progress_event(j, "restart",
                    "\"zone\":\"%s\",\"shard\":%u,\"source\":\"%s\",\"target\":\"%s\",\"reason\":"
                    "\"%s\"",
@@ -131,7 +131,7 @@ restart(struct jmig *j, struct move *mv, const char *why)
 static int
 unreachable(struct jmig *j, struct move *mv, const char *addr, int rc, char *err, size_t errlen)
 {
-    uint64_t now = jmig_now_ms();
+    uint64_t now = report_now_ms();
     if (mv->unreachable_since_ms == 0) {
         mv->unreachable_since_ms = now;
         /* the move starts over once the store answers again */
@@ -303,7 +303,7 @@ moves_run(struct jmig *j, char *err, size_t errlen)
         for (size_t i = 0; i < p->nmoves; i++)
             if (p->moves[i].phase == MV_COPYING || p->moves[i].phase == MV_VERIFYING)
                 active[p->moves[i].zone_index]++;
-        uint64_t now = jmig_now_ms();
+        uint64_t now = report_now_ms();
         for (size_t i = 0; i < p->nmoves; i++) {
             struct move *mv = &p->moves[i];
             int rc = 0;
@@ -379,14 +379,14 @@ moves_finish(struct jmig *j, char *err, size_t errlen)
         stop_everywhere(j, mv->shard);
         if (map_node_find(next, mv->zone_index, mv->from) < 0)
             continue; /* removed: stopped later */
-        uint64_t deadline = jmig_now_ms() + j->wait_ms;
+        uint64_t deadline = report_now_ms() + j->wait_ms;
         for (;;) {
             int st;
             char out[512];
             int rc = store_call(mv->from_addr, WIRE_OP_DROP_SHARD, mv->shard, NULL, &st, out,
                                 sizeof(out));
             if (rc == 0 && st == WIRE_ST_OK) break;
-            if (jmig_now_ms() > deadline) {
+            if (report_now_ms() > deadline) {
                 snprintf(err, errlen, "unable to drop shard %u on %s: %s", mv->shard, mv->from_addr,
                          rc                        ? error_str(rc)
                          : st == WIRE_ST_BAD_PARAM ? "the store still owns it (has it loaded "

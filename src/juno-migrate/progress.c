@@ -8,6 +8,8 @@
  */
 #include "jmig.h"
 
+#include "log.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,25 +25,6 @@ struct zone_progress {
 static struct zone_progress zones[MAP_MAX_ZONES];
 static int drawn_lines;
 static uint64_t last_draw_ms;
-
-uint64_t
-jmig_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void
-timestamp(char *buf, size_t cap)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
 
 void
 progress_init(struct jmig *j)
@@ -65,21 +48,10 @@ sum(struct jmig *j)
     }
 }
 
-static void
-human(uint64_t bytes, char *buf, size_t cap)
-{
-    if (bytes >= 10u << 20)
-        snprintf(buf, cap, "%.0f MB", bytes / 1048576.0);
-    else if (bytes >= 1u << 20)
-        snprintf(buf, cap, "%.1f MB", bytes / 1048576.0);
-    else
-        snprintf(buf, cap, "%.0f kB", bytes / 1024.0);
-}
-
 void
 progress_draw(struct jmig *j, int final)
 {
-    uint64_t now = jmig_now_ms();
+    uint64_t now = report_now_ms();
     if (!final && now - last_draw_ms < (j->tty ? 100u : 1000u)) return;
     last_draw_ms = now;
     sum(j);
@@ -102,18 +74,16 @@ progress_draw(struct jmig *j, int final)
                    (unsigned long long)zp->bytes, rate, eta);
         } else {
             char b[32], r[32], e[32];
-            human(zp->bytes, b, sizeof(b));
-            human((uint64_t)rate, r, sizeof(r));
+            report_bytes(zp->bytes, b, sizeof(b));
+            report_bytes((uint64_t)rate, r, sizeof(r));
             if (eta >= 0)
                 snprintf(e, sizeof(e), "ETA %.0fs", eta);
             else
                 snprintf(e, sizeof(e), "ETA ?");
             if (zp->done == zp->total) snprintf(e, sizeof(e), "done");
             if (j->tty) {
-                char bar[21];
-                size_t fill = zp->done * 20 / zp->total;
-                for (size_t i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '-';
-                bar[20] = '\0';
+                char bar[REPORT_BAR_WIDTH + 1];
+                report_bar(bar, zp->done, zp->total);
                 printf("\r\033[K%-8s [%s] %5zu/%-5zu shards %10llu rec %9s %9s/s  %s\n", name, bar,
                        zp->done, zp->total, (unsigned long long)zp->records, b, r, e);
                 lines++;
@@ -121,7 +91,7 @@ progress_draw(struct jmig *j, int final)
                 if (!final && zp->done == zp->last_print_done && zp->bytes == zp->last_print_bytes)
                     continue;
                 char ts[96];
-                timestamp(ts, sizeof(ts));
+                log_timestamp(ts, sizeof(ts));
                 printf("%s info juno-migrate: zone %s: %zu/%zu shards, %llu records, %s, %s/s, "
                        "%s\n",
                        ts, name, zp->done, zp->total, (unsigned long long)zp->records, b, r, e);
@@ -144,25 +114,13 @@ progress_event(struct jmig *j, const char *event, const char *fmt, ...)
     va_end(ap);
     if (j->json) {
         printf("{\"event\":\"%s\",\"elapsed_s\":%.3f%s%s}\n", event,
-               (jmig_now_ms() - j->started_ms) / 1000.0, body[0] ? "," : "", body);
+               (report_now_ms() - j->started_ms) / 1000.0, body[0] ? "," : "", body);
     } else {
         char ts[96];
-        timestamp(ts, sizeof(ts));
+        log_timestamp(ts, sizeof(ts));
         /* the JSON members as key=value: drop the quotes and braces */
         char plain[2048];
-        size_t k = 0;
-        int in_str = 0;
-        for (size_t i = 0; body[i] && k + 1 < sizeof(plain); i++) {
-            if (body[i] == '"') {
-                in_str = !in_str;
-                continue;
-            }
-            if (in_str)
-                plain[k++] = body[i];
-            else
-                plain[k++] = body[i] == ':' ? '=' : body[i] == ',' ? ' ' : body[i];
-        }
-        plain[k] = '\0';
+        report_plain(body, plain, sizeof(plain));
         if (j->tty && drawn_lines > 0) drawn_lines = 0; /* the bars move below this line */
         printf("%s info juno-migrate: %s %s\n", ts, event, plain);
     }

@@ -104,6 +104,13 @@ void engine_set_droppable(struct engine *e, uint16_t shard, int droppable);
 /* Run a full manual compaction now (blocking: call from a worker). */
 void engine_compact(struct engine *e);
 
+/* Make a RocksDB checkpoint of the database in dir (which must not exist):
+ * the memtables are flushed first, so it holds every write applied before
+ * the call; SST files are hard links when dir is on the database's
+ * filesystem (a copy otherwise). Blocking: call from a worker. Returns 0 or
+ * JUNO_EIO with RocksDB's reason in err. */
+int engine_checkpoint(struct engine *e, const char *dir, char *err, size_t errlen);
+
 /* A RocksDB property as an owned string ("rocksdb.estimate-num-keys"), or NULL. */
 char *engine_property(struct engine *e, const char *name);
 

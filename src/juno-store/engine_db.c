@@ -397,6 +397,23 @@ engine_compact(struct engine *e)
     pthread_rwlock_unlock(&e->dblock);
 }
 
+int
+engine_checkpoint(struct engine *e, const char *dir, char *err, size_t errlen)
+{
+    char *rerr = NULL;
+    pthread_rwlock_rdlock(&e->dblock);
+    rocksdb_checkpoint_t *cp = e->db ? rocksdb_checkpoint_object_create(e->db, &rerr) : NULL;
+    if (cp != NULL) {
+        rocksdb_checkpoint_create(cp, dir, 0 /* always flush the memtables first */, &rerr);
+        rocksdb_checkpoint_object_destroy(cp);
+    }
+    pthread_rwlock_unlock(&e->dblock);
+    if (rerr == NULL && cp != NULL) return 0;
+    snprintf(err, errlen, "%s", rerr ? rerr : "the database is not open");
+    rocksdb_free(rerr);
+    return JUNO_EIO;
+}
+
 char *
 engine_property(struct engine *e, const char *name)
 {

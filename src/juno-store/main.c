@@ -51,6 +51,10 @@ static const char usage_text[] =
     "      --max-value BYTES      value length limit (default 204800)\n"
     "      --max-ttl SECONDS      TTL limit (default 259200)\n"
     "      --tombstone-grace SEC  compaction keeps tombstones this long (default 86400)\n"
+    "      --rejoin-after SEC     started after being away (not serving) longer than\n"
+    "                             this, refuse proxies until juno-repair has compared\n"
+    "                             this store's shards with the other zones (default:\n"
+    "                             half of --tombstone-grace)\n"
     "      --idle-timeout SEC     close connections idle this long; 0 = never (default 0)\n"
     "      --busy-copy-rate MB/S  while foreground requests arrive, a shard copy to\n"
     "                             another store (juno-migrate) slows to this rate;\n"
@@ -92,6 +96,7 @@ enum {
     OPT_MAX_VALUE,
     OPT_MAX_TTL,
     OPT_GRACE,
+    OPT_REJOIN_AFTER,
     OPT_IDLE,
     OPT_LOG_LEVEL,
     OPT_LOG_FILE,
@@ -126,6 +131,7 @@ static const struct option long_opts[] = {
     {"max-value", required_argument, NULL, OPT_MAX_VALUE},
     {"max-ttl", required_argument, NULL, OPT_MAX_TTL},
     {"tombstone-grace", required_argument, NULL, OPT_GRACE},
+    {"rejoin-after", required_argument, NULL, OPT_REJOIN_AFTER},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"log-file", required_argument, NULL, OPT_LOG_FILE},
@@ -276,6 +282,7 @@ on_signal(uv_signal_t *h, int signum)
         exit(EX_TEMPFAIL);
     }
     log_info("signal %s: draining", signum == SIGTERM ? "TERM" : "INT");
+    rejoin_stop(s);   /* the last time it served */
     scluster_stop(s); /* gone from etcd at once: proxies skip this store */
     server_drain(s);
 }
@@ -316,6 +323,9 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
         case OPT_MAX_TTL: c->max_ttl = cli_opt_u64("max-ttl", optarg, 1, UINT32_MAX); break;
         case OPT_GRACE:
             c->tombstone_grace_s = cli_opt_u64("tombstone-grace", optarg, 0, UINT32_MAX);
+            break;
+        case OPT_REJOIN_AFTER:
+            c->rejoin_after_s = cli_opt_u64("rejoin-after", optarg, 1, UINT32_MAX);
             break;
         case OPT_IDLE:
             c->idle_timeout_s = cli_opt_u64("idle-timeout", optarg, 0, 86400 * 365);
@@ -447,6 +457,8 @@ main(int argc, char **argv)
                                .record_cache_mb = (size_t)c->record_cache_mb};
     int rc = engine_open(s->loop, &ec, &s->engine, err, sizeof(err));
     if (rc != 0) cli_die(EX_IOERR, "unable to open database %s: %s", ec.dir, err);
+    if ((rc = rejoin_init(s, err, sizeof(err))) != 0)
+        cli_die(rc == JUNO_EBADDATA ? EX_DATAERR : EX_IOERR, "%s", err);
     if ((c->metrics_port != 0 &&
          smetrics_listen(s, c->metrics_host, c->metrics_port, err, sizeof(err)) != 0) ||
         server_start(s, err, sizeof(err)) != 0) {
@@ -464,6 +476,7 @@ main(int argc, char **argv)
     uv_signal_start(&s->sig_hup, on_signal, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
     disk_start(s);
+    rejoin_start(s);
     scluster_start(s);
     log_info("listening addr=%s:%u data=%s memory=%d sync=%s threads=%u tls=%s min_free=%llu "
              "disk_free=%llu pid=%ld",

@@ -155,31 +155,8 @@ static void
 reply_json(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
            const char *json)
 {
-    struct wire_msg r;
-    memset(&r, 0, sizeof(r));
-    r.type_flag = WIRE_TF_RESPONSE;
-    r.opaque = opaque;
-    r.opcode = opcode;
-    r.status = (uint8_t)status;
-    r.shard_id = shard;
-    if (json != NULL) {
-        r.value.ptr = (const uint8_t *)json;
-        r.value.len = strlen(json);
-    }
-    conn_reply(c, &r);
-}
-
-static void
-reply_error(struct conn *c, const struct wire_msg *req, int status, const char *why)
-{
-    log_info("rejected request op=%s shard=%u status=%s reason=\"%s\"",
-             wire_opcode_name(req->opcode), req->shard_id, wire_status_name(status), why);
-    char json[300];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", why);
-    if (o == NULL || !cJSON_PrintPreallocated(o, json, sizeof(json), 0)) json[0] = '\0';
-    cJSON_Delete(o);
-    reply_json(c, req->opaque, req->opcode, req->shard_id, status, json[0] ? json : NULL);
+    conn_reply_value(c, opaque, opcode, shard, status, (const uint8_t *)json,
+                     json ? strlen(json) : 0);
 }
 
 /* The status JSON of g (or of no stream for shard): owned string. */
@@ -353,38 +330,6 @@ mig__queue(struct mig *g, struct wire_msg *m, uint32_t kind)
     return 0;
 }
 
-/* A Clone request carrying the stored record (k, v). Returns 0 or JUNO_EBADDATA. */
-static int
-mig__clone_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struct wire_msg *msg)
-{
-    uint16_t shard;
-    const uint8_t *ns, *key, *data;
-    size_t nslen, keylen, dlen;
-    struct record_meta rm;
-    if (record_key_decode(k, kl, &shard, &ns, &nslen, &key, &keylen) != 0 ||
-        record_value_decode(v, vl, &rm, &data, &dlen) != 0)
-        return JUNO_EBADDATA;
-    memset(msg, 0, sizeof(*msg));
-    msg->type_flag = WIRE_TF_REQUEST;
-    msg->opcode = WIRE_OP_CLONE;
-    msg->shard_id = shard;
-    msg->flags = rm.tombstone ? WIRE_FLAG_MARK_DELETE : 0;
-    wire_meta_set_request_id(&msg->meta, rm.last_req_id);
-    wire_meta_set_originator_id(&msg->meta, rm.origin_id);
-    wire_meta_set_u32(&msg->meta, WIRE_F_VERSION, rm.version);
-    wire_meta_set_u32(&msg->meta, WIRE_F_CREATION_TIME, rm.creation_time);
-    wire_meta_set_u32(&msg->meta, WIRE_F_EXPIRATION_TIME, rm.expiration_time);
-    wire_meta_set_last_modified(&msg->meta, rm.last_modified);
-    msg->ns.ptr = ns;
-    msg->ns.len = nslen;
-    msg->key.ptr = key;
-    msg->key.len = keylen;
-    msg->value_type = rm.value_type;
-    msg->value.ptr = data;
-    msg->value.len = dlen;
-    return 0;
-}
-
 /* ---- replies from the target ---- */
 
 static void
@@ -531,7 +476,7 @@ mig__work_copy(uv_work_t *w)
             break;
         }
         struct wire_msg msg;
-        if (mig__clone_msg(k, kl, v, vl, &msg) != 0) continue;
+        if (record_clone_msg(k, kl, v, vl, &msg) != 0) continue;
         msg.flags |= WIRE_FLAG_BULK; /* forwarded writes are not: they sync as usual */
         if (msg.meta.expiration_time && msg.meta.expiration_time <= now) continue;
         size_t n = wire_encoded_size(&msg);
@@ -810,13 +755,13 @@ migrate_start(struct store *s, struct conn *c, const struct wire_msg *req)
     }
     if (why != NULL) {
         cJSON_Delete(o);
-        reply_error(c, req, WIRE_ST_BAD_PARAM, why);
+        conn_reply_error(c, req, WIRE_ST_BAD_PARAM, why);
         return;
     }
     struct mig *g = calloc(1, sizeof(*g));
     if (g == NULL) {
         cJSON_Delete(o);
-        reply_error(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
+        conn_reply_error(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
         return;
     }
     if (m->out[shard]) {
@@ -864,16 +809,16 @@ migrate_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     struct migrate *m = migrate__get(s);
     uint16_t shard = req->shard_id;
     if (m == NULL) {
-        reply_error(c, req, s->draining ? WIRE_ST_BUSY : WIRE_ST_SS_OUT_OF_RESOURCE,
-                    s->draining ? "draining" : "out of memory");
+        conn_reply_error(c, req, s->draining ? WIRE_ST_BUSY : WIRE_ST_SS_OUT_OF_RESOURCE,
+                         s->draining ? "draining" : "out of memory");
         return;
     }
     if (shard >= s->nshards) {
-        reply_error(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
+        conn_reply_error(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
         return;
     }
     if (m->shutting_down) {
-        reply_error(c, req, WIRE_ST_BUSY, "draining");
+        conn_reply_error(c, req, WIRE_ST_BUSY, "draining");
         return;
     }
     struct mig *g = m->out[shard];
@@ -889,7 +834,7 @@ migrate_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
                               req->opcode == WIRE_OP_MIGRATE_STOP ? WIRE_ST_OK : WIRE_ST_NO_KEY,
                               NULL);
         } else if (g->waiter != NULL) {
-            reply_error(c, req, WIRE_ST_BUSY, "a verify or stop of this shard is under way");
+            conn_reply_error(c, req, WIRE_ST_BUSY, "a verify or stop of this shard is under way");
         } else if (req->opcode == WIRE_OP_MIGRATE_VERIFY && g->state != MIG_CAUGHT_UP) {
             reply_status_json(c, req->opaque, req->opcode, shard,
                               g->state == MIG_COPYING ? WIRE_ST_BUSY : WIRE_ST_SS_ERROR, g);
@@ -906,7 +851,7 @@ migrate_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
         engine_set_droppable(s->engine, shard, 0);
         reply_json(c, req->opaque, req->opcode, shard, WIRE_ST_OK, NULL);
         break;
-    default: reply_error(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode");
+    default: conn_reply_error(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode");
     }
 }
 
@@ -957,7 +902,7 @@ mig__forward(struct mig *g, const struct engine_write *w)
         msg.ns.len = nslen;
         msg.key.ptr = key;
         msg.key.len = keylen;
-    } else if (mig__clone_msg(w->key, w->klen, w->val, w->vlen, &msg) != 0) {
+    } else if (record_clone_msg(w->key, w->klen, w->val, w->vlen, &msg) != 0) {
         return;
     }
     int rc = mig__queue(g, &msg, OPQ_FORWARD);

@@ -16,6 +16,7 @@
  *   DropShard       delete the shard's whole key range ──► reply
  *   ShardInfo       iterate the shard ──► reply with counts and a hash (JSON value)
  *   Compact         full manual compaction (runs the compaction filter) ──► reply
+ *   ShardTree, Checkpoint, Rejoined: repair_ops.c (juno-repair, juno-backup)
  *
  * Reads are answered on the loop when RocksDB has them in memory, else on
  * libuv's thread pool; writes run on the engine's writer thread,
@@ -28,6 +29,7 @@
 
 #include "error.h"
 #include "hash.h"
+#include "htree.h"
 #include "log.h"
 #include "record.h"
 
@@ -36,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <xxhash.h>
 
 struct op {
     struct store *s;
@@ -682,7 +683,7 @@ ops_shard_scan(struct store *s, uint16_t shard, uint64_t info[6], int *rc)
             info[2]++;
         else
             info[1]++;
-        info[5] += XXH64(v, vl, XXH64(k, kl, 0)); /* a sum: independent of order */
+        info[5] += htree_digest(htree_key_hash(k, kl), v, vl); /* a sum: independent of order */
     }
     engine_iter_destroy(it);
 }
@@ -693,9 +694,11 @@ ops_shard_json(const struct store *s, uint16_t shard, const uint64_t info[6], ch
     return snprintf(buf, cap,
                     "{\"shard\":%u,\"records\":%" PRIu64 ",\"live\":%" PRIu64
                     ",\"tombstones\":%" PRIu64 ",\"expired\":%" PRIu64 ",\"bytes\":%" PRIu64
-                    ",\"hash\":\"%016" PRIx64 "\",\"owned\":%s}",
+                    ",\"hash\":\"%016" PRIx64 "\",\"owned\":%s,\"rejoining\":%s,\"grace\":%" PRIu64
+                    "}",
                     shard, info[0], info[1], info[2], info[3], info[4], info[5],
-                    shard < s->nshards && s->owned[shard] ? "true" : "false");
+                    shard < s->nshards && s->owned[shard] ? "true" : "false",
+                    s->rejoin.rejoining ? "true" : "false", s->cfg.tombstone_grace_s);
 }
 
 static void
@@ -716,8 +719,9 @@ op__after_shard_info(uv_work_t *w, int status)
         op__finish(op, WIRE_ST_SS_ERROR);
         return;
     }
-    char json[256];
+    char json[384];
     int n = ops_shard_json(op->s, op->shard, op->info, json, sizeof(json));
+    smetrics_scanned(op->opcode, op->info[0]);
     struct record_meta m;
     memset(&m, 0, sizeof(m));
     m.version = 1;
@@ -790,6 +794,10 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
         migrate_dispatch(s, c, req);
         return;
     }
+    if (req->opcode >= WIRE_OP_SHARD_TREE && req->opcode <= WIRE_OP_REJOINED) {
+        repair_ops_dispatch(s, c, req);
+        return;
+    }
     if (req->opcode == WIRE_OP_COMPACT) {
         log_info("manual compaction requested");
         scan_op(s, c, req, op__work_compact, op__after_compact);
@@ -801,7 +809,8 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     }
     if (req->opcode != WIRE_OP_CLONE) s->fg_last_ms = uv_now(s->loop); /* a copy yields to it */
     if (check_request(s, c, req) != 0) return;
-    int refused = disk_refuses(s, req->opcode);
+    int refused = rejoin_refuses(s, req); /* rejoin.c: stale until juno-repair ran */
+    if (refused == 0) refused = disk_refuses(s, req->opcode);
     if (refused != 0) { /* disk.c logged the cause once; the count is in /metrics */
         reply_status(c, req, refused, NULL);
         return;

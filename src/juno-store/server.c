@@ -16,6 +16,7 @@
 #include "error.h"
 #include "log.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,36 @@ conn_reply(struct conn *c, const struct wire_msg *m)
         return;
     }
     c->out.len += (size_t)w;
+}
+
+void
+conn_reply_value(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
+                 const uint8_t *v, size_t len)
+{
+    struct wire_msg r;
+    memset(&r, 0, sizeof(r));
+    r.type_flag = WIRE_TF_RESPONSE;
+    r.opaque = opaque;
+    r.opcode = opcode;
+    r.status = (uint8_t)status;
+    r.shard_id = shard;
+    r.value.ptr = v;
+    r.value.len = v != NULL ? len : 0;
+    conn_reply(c, &r);
+}
+
+void
+conn_reply_error(struct conn *c, const struct wire_msg *req, int status, const char *why)
+{
+    log_info("rejected request op=%s shard=%u status=%s reason=\"%s\"",
+             wire_opcode_name(req->opcode), req->shard_id, wire_status_name(status), why);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", why);
+    char *json = o ? cJSON_PrintUnformatted(o) : NULL; /* NULL: a reply without a value */
+    cJSON_Delete(o);
+    conn_reply_value(c, req->opaque, req->opcode, req->shard_id, status, (const uint8_t *)json,
+                     json ? strlen(json) : 0);
+    free(json);
 }
 
 /* ---- the protocol ---- */

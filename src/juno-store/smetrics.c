@@ -38,13 +38,14 @@ static const struct {
 static struct {
     struct store *s; /* borrowed */
     struct metrics *r;
-    struct metric_index req, lat; /* loop thread */
+    struct metric_index req, lat, scanned; /* loop thread */
     struct metric *conns_open, *conns_accepted, *bad_frames, *inflight, *pending, *locks;
     struct metric *groups, *writes, *syncs, *sync_time, *group_size, *group_time;
     struct metric *map_version, *shards_owned, *shards;
     struct metric *rc_hits, *rc_misses, *rc_evictions, *rc_bytes, *rc_entries;
     struct metric *disk_free, *disk_size, *disk_min, *disk_full, *disk_events, *refused;
     struct metric *db_state, *db_reopens;
+    struct metric *rejoining;
     struct metric *rocks[NROCKS];
     struct metric *tls_fail[2][TLS_R_COUNT]; /* role: server, stream */
     struct metric_labels ops;
@@ -75,6 +76,7 @@ sm_collect(void *arg)
     metric_set(sm.disk_full, disk_full(s));
     metric_set(sm.disk_events, (int64_t)s->disk.events);
     metric_set(sm.refused, (int64_t)s->disk.refused);
+    metric_set(sm.rejoining, s->rejoin.rejoining);
     if (s->engine == NULL) return; /* closed at the end of a drain */
     metric_set(sm.db_state, (int64_t)engine_state_now(s->engine, NULL));
     metric_set(sm.db_reopens, (int64_t)engine_reopens(s->engine));
@@ -198,12 +200,23 @@ smetrics_init(struct store *s)
     sm.db_reopens = metrics_series(
         metrics_counter(r, "juno_store_database_reopens_total",
                         "Times the database was reopened read-write after a failure.", NULL));
-    int ok = req && lat && sm.inflight && sm.conns_open && sm.conns_accepted && sm.bad_frames &&
-             sm.locks && sm.pending && sm.groups && sm.writes && sm.syncs && sm.sync_time &&
-             sm.group_size && sm.group_time && sm.map_version && sm.shards_owned && sm.shards &&
-             sm.rc_hits && sm.rc_misses && sm.rc_evictions && sm.rc_bytes && sm.rc_entries &&
-             sm.disk_free && sm.disk_size && sm.disk_min && sm.disk_full && sm.disk_events &&
-             sm.refused && sm.db_state && sm.db_reopens;
+    struct metric_family *scanned = metrics_counter(
+        r, "juno_store_scanned_records_total",
+        "Records read by shard scans, by operation (shard_info, shard_tree, checkpoint): the "
+        "cost of juno-repair's and juno-backup's comparisons on this store.",
+        "op");
+    sm.rejoining = metrics_series(metrics_gauge(
+        r, "juno_store_rejoining",
+        "1 while the store rejoins after being away longer than --rejoin-after: proxies' reads "
+        "and writes are refused until juno-repair has compared its shards.",
+        NULL));
+    int ok = scanned && sm.rejoining && req && lat && sm.inflight && sm.conns_open &&
+             sm.conns_accepted && sm.bad_frames && sm.locks && sm.pending && sm.groups &&
+             sm.writes && sm.syncs && sm.sync_time && sm.group_size && sm.group_time &&
+             sm.map_version && sm.shards_owned && sm.shards && sm.rc_hits && sm.rc_misses &&
+             sm.rc_evictions && sm.rc_bytes && sm.rc_entries && sm.disk_free && sm.disk_size &&
+             sm.disk_min && sm.disk_full && sm.disk_events && sm.refused && sm.db_state &&
+             sm.db_reopens;
     for (size_t i = 0; ok && i < NROCKS; i++)
         ok = (sm.rocks[i] = metrics_series(
                   metrics_gauge(r, rocksdb_gauges[i].name, rocksdb_gauges[i].help, NULL))) != NULL;
@@ -225,6 +238,7 @@ smetrics_init(struct store *s)
     if (!ok || build == NULL || metrics_collector(r, sm_collect, NULL) != 0) return JUNO_ENOMEM;
     metric_index_init(&sm.req, req, op_label, wire_status_name);
     metric_index_init(&sm.lat, lat, op_label, NULL);
+    metric_index_init(&sm.scanned, scanned, op_label, NULL);
     return 0;
 }
 
@@ -246,6 +260,7 @@ smetrics_deinit(void)
 {
     metric_index_deinit(&sm.req);
     metric_index_deinit(&sm.lat);
+    metric_index_deinit(&sm.scanned);
     metrics_destroy(sm.r);
     sm.r = NULL;
 }
@@ -263,6 +278,13 @@ smetrics_latency(int opcode, uint64_t t0)
     if (sm.r == NULL) return;
     uint64_t now = uv_hrtime();
     metric_observe(metric_index_get(&sm.lat, (uint8_t)opcode, 0), SM_LOOP, now > t0 ? now - t0 : 0);
+}
+
+void
+smetrics_scanned(int opcode, uint64_t records)
+{
+    if (sm.r != NULL && records > 0)
+        metric_add(metric_index_get(&sm.scanned, (uint8_t)opcode, 0), SM_LOOP, records);
 }
 
 void

@@ -31,6 +31,8 @@ void smetrics_deinit(void);
 void smetrics_reply(int opcode, int status);
 /* Loop thread: an operation answered; t0 is uv_hrtime() when it arrived. */
 void smetrics_latency(int opcode, uint64_t t0);
+/* Loop thread: records read by a shard scan (ShardInfo, ShardTree, Checkpoint). */
+void smetrics_scanned(int opcode, uint64_t records);
 /* Loop thread: a connection accepted (+1) or closed (-1); a bad frame. */
 void smetrics_conn(int delta);
 void smetrics_bad_frame(void);

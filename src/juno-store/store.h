@@ -10,6 +10,9 @@
  *             database reopened once there is room
  *   locks.c   record locks taken by Prepare
  *   migrate.c shards streaming out to another store (copy + forwarding) or in
+ *   repair_ops.c  ShardTree, Checkpoint, Rejoined: juno-repair's and
+ *             juno-backup's operations
+ *   rejoin.c  the last time the store served, and the rejoin rule
  *   cluster.c --etcd: the map from etcd (a watch thread, handed to the loop)
  *             and this store's registration under a lease
  *
@@ -26,6 +29,7 @@
 #include "etcdopt.h"
 #include "locks.h"
 #include "map.h"
+#include "rejoin.h"
 #include "wire.h"
 
 #include <stdint.h>
@@ -51,6 +55,7 @@ struct store_config {
     uint64_t max_frame;
     uint64_t max_ns, max_key, max_value, max_ttl;
     uint64_t tombstone_grace_s;
+    uint64_t rejoin_after_s; /* --rejoin-after; 0 = half of tombstone_grace_s */
     uint64_t idle_timeout_s;
     uint64_t max_inflight;   /* per connection, before reading pauses */
     uint64_t busy_copy_rate; /* bytes/s: a copy's pace while foreground requests arrive; 0 = full */
@@ -91,6 +96,7 @@ struct store {
     struct disk disk;           /* disk.c */
     uint64_t fg_last_ms;        /* uv_now of the last foreground (keyed, not Clone) request */
     struct migrate *migrate;    /* owned: migrate.c's state, made on first use */
+    struct rejoin rejoin;       /* rejoin.c */
     struct scluster *cluster;   /* owned: cluster.c's state; NULL without --etcd */
     struct tls_ctx *tls_server; /* owned: --tls-*: every connection to this store; or NULL */
     struct tls_ctx *tls_client; /* owned: the same identity for shard streams; or NULL */
@@ -110,6 +116,12 @@ uint64_t server_inflight(const struct store *s);
  * store c belongs to. */
 void conn_reply(struct conn *c, const struct wire_msg *m);
 struct store *conn_store(struct conn *c);
+/* A reply carrying a value (v: len bytes, copied; NULL for none), for the
+ * admin operations (Clone, ShardTree, Checkpoint, ...). */
+void conn_reply_value(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
+                      const uint8_t *v, size_t len);
+/* A refusal of req with status and {"error":why} as its value, logged. */
+void conn_reply_error(struct conn *c, const struct wire_msg *req, int status, const char *why);
 
 /* ops.c: handle one decoded request from c (loop thread). */
 void ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
@@ -120,6 +132,9 @@ void ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
 void ops_shard_scan(struct store *s, uint16_t shard, uint64_t info[6], int *rc);
 int ops_shard_json(const struct store *s, uint16_t shard, const uint64_t info[6], char *buf,
                    size_t cap);
+
+/* repair_ops.c (loop thread): ShardTree, Checkpoint and Rejoined. */
+void repair_ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
 
 /* migrate.c (loop thread). migrate_dispatch handles MigrateStart/Status/Stop/
  * Verify and ShardAccept. migrate_submit replaces engine_submit for keyed

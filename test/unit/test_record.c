@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "record.h"
+#include "wire.h"
 
 UNIT_TEST(key_layout_known_answer)
 {
@@ -148,6 +149,43 @@ UNIT_TEST(newer_and_expired)
     CHECK(record_expired(&a, 50));
 }
 
+UNIT_TEST(clone_msg_carries_the_record)
+{
+    struct record_meta m = {.version = 4,
+                            .creation_time = 1700000000,
+                            .expiration_time = 1800000000,
+                            .last_modified = 1700000000123456789ULL,
+                            .value_type = 2};
+    memset(m.origin_id, 0x11, 16);
+    memset(m.last_req_id, 0x22, 16);
+    uint8_t k[64], v[RECORD_HEADER_SIZE + 3];
+    int kl = record_key_encode(513, "ns", 2, "key", 3, k);
+    record_value_encode(&m, "abc", 3, v);
+    struct wire_msg q;
+    CHECK_EQ_I(record_clone_msg(k, (size_t)kl, v, sizeof(v), &q), 0);
+    CHECK_EQ_U(q.opcode, WIRE_OP_CLONE);
+    CHECK_EQ_U(q.type_flag, WIRE_TF_REQUEST);
+    CHECK_EQ_U(q.shard_id, 513);
+    CHECK_EQ_U(q.flags, 0);
+    CHECK_EQ_U(q.value_type, 2);
+    CHECK_MEM(q.ns.ptr, q.ns.len, "ns", 2);
+    CHECK_MEM(q.key.ptr, q.key.len, "key", 3);
+    CHECK_MEM(q.value.ptr, q.value.len, "abc", 3);
+    CHECK(q.value.ptr == v + RECORD_HEADER_SIZE); /* borrowed */
+    CHECK_EQ_U(q.meta.version, 4);
+    CHECK_EQ_U(q.meta.creation_time, 1700000000);
+    CHECK_EQ_U(q.meta.expiration_time, 1800000000);
+    CHECK_EQ_U(q.meta.last_modified, 1700000000123456789ULL);
+    CHECK_MEM(q.meta.originator_id, 16, m.origin_id, 16);
+    CHECK_MEM(q.meta.request_id, 16, m.last_req_id, 16);
+    m.tombstone = 1;
+    record_value_encode(&m, "", 0, v);
+    CHECK_EQ_I(record_clone_msg(k, (size_t)kl, v, RECORD_HEADER_SIZE, &q), 0);
+    CHECK_EQ_U(q.flags, WIRE_FLAG_MARK_DELETE);
+    CHECK_EQ_I(record_clone_msg(k, (size_t)kl, v, 10, &q), JUNO_EBADDATA);        /* not a value */
+    CHECK_EQ_I(record_clone_msg(k, 2, v, RECORD_HEADER_SIZE, &q), JUNO_EBADDATA); /* nor a key */
+}
+
 int
 main(void)
 {
@@ -157,5 +195,6 @@ main(void)
     RUN(value_roundtrip_and_layout);
     RUN(value_with_undefined_bits_is_refused);
     RUN(newer_and_expired);
+    RUN(clone_msg_carries_the_record);
     return unit_done();
 }
