@@ -15,9 +15,10 @@ _juno_backup()
 
     local commands="create verify restore"
     local opts="--etcd --cluster --map-file --force --window --timeout --json --tls-ca --tls-cert
-        --tls-key --help --version"
+        --tls-key --etcd-ca --etcd-cert --etcd-key --etcd-user --etcd-password-file
+        --help --version"
     case $prev in
-    -f | --map-file | --tls-ca | --tls-cert | --tls-key)
+    -f | --map-file | --tls-ca | --tls-cert | --tls-key | --etcd-ca | --etcd-cert | --etcd-key | --etcd-password-file)
         if declare -F _filedir >/dev/null; then _filedir; else COMPREPLY=($(compgen -f -- "$cur")); fi
         return
         ;;

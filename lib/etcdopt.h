@@ -1,5 +1,6 @@
 /* etcdopt.h: the options with which every program that takes --etcd
- * (juno-store, juno-proxy, juno-ring, juno-migrate) reaches a secured etcd:
+ * (juno-store, juno-proxy, juno-ring, juno-migrate, juno-repair, juno-backup)
+ * reaches a secured etcd:
  *
  *   --etcd-ca FILE             the CA (PEM) etcd's certificate is checked against
  *   --etcd-cert FILE           a client certificate (PEM), for an etcd that asks

@@ -20,7 +20,8 @@ etcd_fail(int rc, const char *what, char *err, size_t errlen)
 
 int
 livemap_open(struct livemap *lm, const char *etcd_url, const char *map_file, const char *cluster,
-             const char *name, const char *state_path, char *err, size_t errlen)
+             const char *name, const char *state_path, const struct etcd_opts *sec, char *err,
+             size_t errlen)
 {
     memset(lm, 0, sizeof(*lm));
     snprintf(lm->cluster, sizeof(lm->cluster), "%s", cluster ? cluster : "juno");
@@ -29,7 +30,10 @@ livemap_open(struct livemap *lm, const char *etcd_url, const char *map_file, con
         return JUNO_EINVAL;
     }
     if (etcd_url != NULL) {
-        struct etcd_opts o = {.connect_timeout_ms = 2000, .request_timeout_ms = 5000};
+        struct etcd_opts o = {0};
+        if (sec != NULL) o = *sec; /* TLS and auth */
+        o.connect_timeout_ms = 2000;
+        o.request_timeout_ms = 5000;
         if ((lm->etcd = etcd_create(etcd_url, &o, err, errlen)) == NULL) return JUNO_EINVAL;
         etcd_juno_key(lm->state_key, sizeof(lm->state_key), lm->cluster, name);
         return 0;

@@ -14,6 +14,7 @@
 #ifndef JUNO_LIVEMAP_H
 #define JUNO_LIVEMAP_H
 
+#include "etcd.h"
 #include "map.h"
 
 #include <stddef.h>
@@ -30,10 +31,12 @@ struct livemap {
 };
 
 /* Open: exactly one of etcd_url and map_file. state_path (may be NULL)
- * overrides FILE.<name>. Returns 0 or JUNO_EINVAL with err set. */
+ * overrides FILE.<name>. sec (may be NULL): etcd's TLS and auth settings
+ * (lib/etcdopt; the timeouts are livemap's). Returns 0 or JUNO_EINVAL with
+ * err set. */
 int livemap_open(struct livemap *lm, const char *etcd_url, const char *map_file,
-                 const char *cluster, const char *name, const char *state_path, char *err,
-                 size_t errlen);
+                 const char *cluster, const char *name, const char *state_path,
+                 const struct etcd_opts *sec, char *err, size_t errlen);
 void livemap_close(struct livemap *lm);
 
 /* Where the map comes from, for messages ("etcd /juno/c/map", a path). */

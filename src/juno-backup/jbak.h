@@ -12,6 +12,7 @@
 #define JUNO_JBAK_H
 
 #include "bmanifest.h"
+#include "etcdopt.h"
 #include "livemap.h"
 #include "report.h"
 
@@ -20,7 +21,9 @@
 
 struct jbak {
     const char *etcd_url, *map_file, *cluster;
-    const char *dir; /* borrowed: the backup directory */
+    struct etcdopt etcd_sec;    /* --etcd-ca, --etcd-cert, ..., --etcd-user */
+    struct etcd_opts etcd_opts; /* TLS and auth for etcd; borrowed from etcd_sec */
+    const char *dir;            /* borrowed: the backup directory */
     int json, force, tty;
     int timeout_ms;
     unsigned window; /* restore: records per batch */

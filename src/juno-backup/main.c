@@ -44,8 +44,8 @@ static const char usage_text[] =
     "               what was sent. Interrupted, run it again with --force\n"
     "\n"
     "Options:\n"
-    "  -e, --etcd URL[,URL...]  etcd endpoints (default $JUNO_ETCD): the live map\n"
-    "  -c, --cluster NAME    cluster name in etcd (default juno)\n"
+    "  -e, --etcd URL[,URL...]  etcd endpoints (default $JUNO_ETCD): the live "
+    "map\n" ETCDOPT_HELP_TOOL "  -c, --cluster NAME    cluster name in etcd (default juno)\n"
     "  -f, --map-file FILE   without etcd: the cluster's map file\n"
     "      --force           restore into stores that already hold records (a\n"
     "                        record is written only where it is newer)\n"
@@ -74,6 +74,7 @@ enum { OPT_FORCE = 256, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY };
 
 static const struct option long_opts[] = {
     {"etcd", required_argument, NULL, 'e'},
+    ETCDOPT_LONG_OPTIONS,
     {"cluster", required_argument, NULL, 'c'},
     {"map-file", required_argument, NULL, 'f'},
     {"force", no_argument, NULL, OPT_FORCE},
@@ -152,6 +153,7 @@ main(int argc, char **argv)
     struct tls_config tc = {0};
     int opt;
     while ((opt = getopt_long(argc, argv, "e:c:f:w:t:jhV", long_opts, NULL)) != -1) {
+        if (etcdopt_set(&b.etcd_sec, opt, optarg, argv)) continue;
         switch (opt) {
         case 'e': b.etcd_url = optarg; break;
         case 'c': b.cluster = optarg; break;
@@ -179,7 +181,7 @@ main(int argc, char **argv)
     int verify = strcmp(cmd, "verify") == 0;
     if (!verify && strcmp(cmd, "create") != 0 && strcmp(cmd, "restore") != 0)
         cli_usage("unable to run \"%s\": no such command (create, verify, restore)", cmd);
-    if (verify && (b.etcd_url || b.map_file || b.force || tc.ca || tc.cert || tc.key))
+    if (verify && (b.etcd_url || b.map_file || b.force || tc.ca || tc.cert || tc.key || b.etcd_sec.given))
         cli_usage("unable to run verify: it reads DIR only (no --etcd, --map-file, --force, "
                   "--tls-*)");
     if (b.force && strcmp(cmd, "restore") != 0)
@@ -191,11 +193,13 @@ main(int argc, char **argv)
         cli_tls_stores(&tc);
         if (b.etcd_url == NULL && b.map_file == NULL) b.etcd_url = getenv("JUNO_ETCD");
         if (b.etcd_url != NULL && *b.etcd_url == '\0') b.etcd_url = NULL;
+        etcdopt_finish(&b.etcd_sec, b.etcd_url != NULL, 1, &b.etcd_opts);
         char err[600];
         if (livemap_open(&b.lm, b.etcd_url, b.map_file,
-                         b.cluster ? b.cluster : getenv("JUNO_CLUSTER"), "backup", NULL, err,
-                         sizeof(err)) != 0)
+                         b.cluster ? b.cluster : getenv("JUNO_CLUSTER"), "backup", NULL,
+                         &b.etcd_opts, err, sizeof(err)) != 0)
             cli_usage("unable to run %s: %s (or JUNO_ETCD)", cmd, err);
+        etcdopt_deinit(&b.etcd_sec); /* the etcd client has its own copy */
         rc = strcmp(cmd, "create") == 0 ? create_run(&b) : restore_run(&b);
         livemap_close(&b.lm);
     }

@@ -13,6 +13,7 @@
 #define JUNO_JREP_H
 
 #include "calls.h"
+#include "etcdopt.h"
 #include "htree.h"
 #include "livemap.h"
 #include "map.h"
@@ -42,6 +43,8 @@ struct jrep_counts {
 struct jrep {
     /* options */
     const char *etcd_url, *map_file, *state_file, *cluster;
+    struct etcdopt etcd_sec;    /* --etcd-ca, --etcd-cert, ..., --etcd-user */
+    struct etcd_opts etcd_opts; /* TLS and auth for etcd; borrowed from etcd_sec */
     int dry_run, json, verbose, tty, restart;
     int full;          /* --full: list every record, whatever the hashes say */
     uint64_t rate;     /* bytes the stores scan (and are sent) per second; 0: no limit */

@@ -39,7 +39,7 @@ static const char usage_text[] =
     "\n"
     "Options:\n"
     "  -e, --etcd URL[,URL...]  etcd endpoints (default $JUNO_ETCD): the map, and\n"
-    "                        the pass's state at /juno/CLUSTER/repair\n"
+    "                        the pass's state at /juno/CLUSTER/repair\n" ETCDOPT_HELP_TOOL
     "  -c, --cluster NAME    cluster name in etcd (default juno)\n"
     "  -f, --map-file FILE   without etcd: the map file (state in FILE.repair)\n"
     "      --state FILE      with --map-file: the state file\n"
@@ -81,6 +81,7 @@ enum { OPT_STATE = 256, OPT_RESTART, OPT_FULL, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS
 
 static const struct option long_opts[] = {
     {"etcd", required_argument, NULL, 'e'},
+    ETCDOPT_LONG_OPTIONS,
     {"cluster", required_argument, NULL, 'c'},
     {"map-file", required_argument, NULL, 'f'},
     {"state", required_argument, NULL, OPT_STATE},
@@ -159,6 +160,7 @@ parse_options(struct jrep *j, int argc, char **argv)
     int opt;
     j->timeout_ms = 10000;
     while ((opt = getopt_long(argc, argv, "e:c:f:ns:r:E:t:jvhV", long_opts, NULL)) != -1) {
+        if (etcdopt_set(&j->etcd_sec, opt, optarg, argv)) continue;
         switch (opt) {
         case 'e': j->etcd_url = optarg; break;
         case 'c': j->cluster = optarg; break;
@@ -198,6 +200,7 @@ parse_options(struct jrep *j, int argc, char **argv)
     if ((j->etcd_url == NULL) == (j->map_file == NULL))
         cli_usage("unable to run: give exactly one of --etcd URL (or JUNO_ETCD) and --map-file "
                   "FILE");
+    etcdopt_finish(&j->etcd_sec, j->etcd_url != NULL, 1, &j->etcd_opts);
     if (j->state_file && !j->map_file) cli_usage("unable to run: --state goes with --map-file");
     if (j->dry_run && j->every_ms)
         cli_usage("unable to run: --dry-run makes one pass, not --every");
@@ -477,8 +480,9 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     char err[600];
     if (livemap_open(&j.lm, j.etcd_url, j.map_file, j.cluster ? j.cluster : getenv("JUNO_CLUSTER"),
-                     "repair", j.state_file, err, sizeof(err)) != 0)
+                     "repair", j.state_file, &j.etcd_opts, err, sizeof(err)) != 0)
         cli_usage("unable to run: %s", err);
+    etcdopt_deinit(&j.etcd_sec); /* the etcd client has its own copy */
     int rc;
     for (;;) {
         uint64_t began = report_now_ms();
