@@ -181,7 +181,8 @@ main(int argc, char **argv)
     int verify = strcmp(cmd, "verify") == 0;
     if (!verify && strcmp(cmd, "create") != 0 && strcmp(cmd, "restore") != 0)
         cli_usage("unable to run \"%s\": no such command (create, verify, restore)", cmd);
-    if (verify && (b.etcd_url || b.map_file || b.force || tc.ca || tc.cert || tc.key || b.etcd_sec.given))
+    if (verify &&
+        (b.etcd_url || b.map_file || b.force || tc.ca || tc.cert || tc.key || b.etcd_sec.given))
         cli_usage("unable to run verify: it reads DIR only (no --etcd, --map-file, --force, "
                   "--tls-*)");
     if (b.force && strcmp(cmd, "restore") != 0)
