@@ -2,7 +2,8 @@
 # etcd-tls.bats: juno against a secured etcd (the real one, started here on
 # free loopback ports): https with client certificates (etcd
 # --client-cert-auth), etcd's user/password auth with tokens that expire, and
-# both at once, for juno-ring, juno-store, juno-proxy and juno-migrate; the
+# both at once, for juno-ring, juno-store, juno-proxy, juno-migrate and
+# juno-repair; the
 # refusals (no client certificate, one of another CA, a wrong password, no
 # user) say what is wrong. teardown stops every process started (by PID).
 
@@ -292,9 +293,17 @@ proxy_at() { etcd_get "/juno/c1/proxies/$PROXY" | grep -q "\"map_version\":$1[,}
     wait_for "proxy on version 2" proxy_at 2
     for i in $(seq 40); do [ "$(juno -s "$PROXY" get "k$i")" = "v$i" ]; done
     juno-ring fetch --etcd "$ETCD" "${SEC[@]}" "${AUTH[@]}" --cluster c1 | grep -q "\"s2\""
+    # juno-repair reads the map and keeps its pass's state in the same etcd
+    run juno-repair --etcd "$ETCD" "${SEC[@]}" "${AUTH[@]}" --cluster c1 --dry-run
+    echo "$output"
+    [ "$status" -eq 0 ]
     # ... and with a wrong password it cannot read the state
     echo wrong >"$TMP/bad"
     run --separate-stderr juno-migrate --abort --etcd "$ETCD" "${SEC[@]}" --etcd-user juno --etcd-password-file "$TMP/bad" --cluster c1 --yes
+    [ "$status" -eq 69 ]
+    [[ $stderr == *"etcd: authentication failed for user juno"* ]]
+    run --separate-stderr juno-repair --etcd "$ETCD" "${SEC[@]}" --etcd-user juno --etcd-password-file "$TMP/bad" --cluster c1
+    echo "$stderr"
     [ "$status" -eq 69 ]
     [[ $stderr == *"etcd: authentication failed for user juno"* ]]
 }

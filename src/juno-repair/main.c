@@ -299,6 +299,7 @@ map_exit(int rc)
     case JUNO_ENOMEM: return EX_SOFTWARE;
     case JUNO_EUNAVAIL:
     case JUNO_ETIMEDOUT:
+    case JUNO_EACCES: /* etcd refused our credentials: as unreachable (juno-migrate) */
     case JUNO_ENOTFOUND: return EX_UNAVAILABLE;
     default: return EX_IOERR;
     }
