@@ -1,6 +1,5 @@
-/* resp_cmd.c: the RESP face's command dispatch and its key-value commands,
- * mapped onto the replicated operations (replicate.c), in the namespace of
- * --resp-namespace:
+/* resp_cmd.c: the RESP face's key-value commands, mapped onto the
+ * replicated operations (replicate.c), in the namespace of --resp-namespace:
  *
  *   GET k                  Get; nil on NoKey
  *   SET k v                Set, the TTL reset (PREQ_TTL_RESET: --default-ttl or none)
@@ -223,38 +222,38 @@ cmd_read(struct rconn *rc, const struct resp_cmd *cmd, enum rkind kind)
                  0, 0);
 }
 
-static void
-cmd_get(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_get(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_GET);
 }
 
-static void
-cmd_ttl(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_ttl(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_TTL);
 }
 
-static void
-cmd_pttl(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_pttl(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_PTTL);
 }
 
-static void
-cmd_exists(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_exists(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_EXISTS);
 }
 
-static void
-cmd_mget(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_mget(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_MGET);
 }
 
-static void
-cmd_del(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_del(struct rconn *rc, const struct resp_cmd *cmd)
 {
     if (!keys_ok(rc, cmd, 1, 1)) return;
     uint32_t n = (uint32_t)cmd->argc - 1;
@@ -265,8 +264,8 @@ cmd_del(struct rconn *rc, const struct resp_cmd *cmd)
                  0, 0, 0);
 }
 
-static void
-cmd_mset(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_mset(struct rconn *rc, const struct resp_cmd *cmd)
 {
     if (cmd->argc % 2 == 0) {
         rcmd_arity_error(rc, "mset");
@@ -308,8 +307,8 @@ ttl_arg(struct rconn *rc, const struct resp_cmd *cmd, size_t i, int ms, const ch
     return (uint32_t)s;
 }
 
-static void
-cmd_set(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_set(struct rconn *rc, const struct resp_cmd *cmd)
 {
     int nx = 0, xx = 0, keepttl = 0;
     size_t exp_at = 0; /* the index of EX or PX */
@@ -344,8 +343,8 @@ cmd_set(struct rconn *rc, const struct resp_cmd *cmd)
              0, ttl, 0, keepttl || ttl ? 0 : PREQ_TTL_RESET);
 }
 
-static void
-cmd_expire(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_expire(struct rconn *rc, const struct resp_cmd *cmd)
 {
     int64_t secs;
     if (resp_arg_i64(cmd, 2, &secs) != 0) {
@@ -386,8 +385,8 @@ cmd_expire(struct rconn *rc, const struct resp_cmd *cmd)
     start_op(rc, s, 0, WIRE_OP_GET, cmd->argv[1].ptr, cmd->argv[1].len, NULL, 0, 0, 0, 0, 0);
 }
 
-static void
-cmd_persist(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_persist(struct rconn *rc, const struct resp_cmd *cmd)
 {
     uint64_t dttl = rc->w->p->cfg.default_ttl;
     if (dttl > 0) {
@@ -577,111 +576,4 @@ rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *
         break;
     default: multi_answer(rc, s, sub, res); break;
     }
-}
-
-/* ---- dispatch ---- */
-
-/* clang-format off */
-const struct rcmd_def rcmd_table[] = {
-    {"get", 2, cmd_get, "readonly fast", 1, 1, 1, "@read @string @fast", "string",
-     "Returns the string value of a key.", "1.0.0", "O(1)", "key:key"},
-    {"set", -3, cmd_set, "write denyoom", 1, 1, 1, "@write @string @slow", "string",
-     "Sets the string value of a key. The key is created if it doesn't exist.", "1.0.0", "O(1)",
-     "key:key value:string ?NX|XX ?EX=seconds:integer|PX=milliseconds:integer|KEEPTTL"},
-    {"del", -2, cmd_del, "write", 1, -1, 1, "@keyspace @write @slow", "generic",
-     "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys", "key:key*"},
-    {"exists", -2, cmd_exists, "readonly fast", 1, -1, 1, "@keyspace @read @fast", "generic",
-     "Determines whether one or more keys exist.", "3.0.3", "O(N) where N is the number of keys",
-     "key:key*"},
-    {"ttl", 2, cmd_ttl, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic",
-     "Returns the expiration time in seconds of a key.", "1.0.0", "O(1)", "key:key"},
-    {"pttl", 2, cmd_pttl, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic",
-     "Returns the expiration time in milliseconds of a key.", "2.6.0", "O(1)", "key:key"},
-    {"expire", -3, cmd_expire, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic",
-     "Sets the expiration time of a key in seconds.", "1.0.0", "O(1)",
-     "key:key seconds:integer ?NX|XX|GT|LT"},
-    {"persist", 2, cmd_persist, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic",
-     "Removes the expiration time of a key.", "2.2.0", "O(1)", "key:key"},
-    {"mget", -2, cmd_mget, "readonly fast", 1, -1, 1, "@read @string @fast", "string",
-     "Returns the string values of one or more keys.", "1.0.0",
-     "O(N) where N is the number of keys", "key:key*"},
-    {"mset", -3, cmd_mset, "write denyoom", 1, -1, 2, "@write @string @slow", "string",
-     "Sets the string values of one or more keys (each key on its own, not atomically).",
-     "1.0.1", "O(N) where N is the number of keys", "key:key,value:string*"},
-    {"ping", -1, rcmd_ping, "fast", 0, 0, 0, "@fast @connection", "connection",
-     "Returns the server's liveliness response.", "1.0.0", "O(1)", "?message:string"},
-    {"echo", 2, rcmd_echo, "fast", 0, 0, 0, "@fast @connection", "connection",
-     "Returns the given string.", "1.0.0", "O(1)", "message:string"},
-    {"info", -1, rcmd_info, "loading stale", 0, 0, 0, "@slow @dangerous", "server",
-     "Returns information and statistics about the server.", "1.0.0", "O(1)", "?section:string*"},
-    {"quit", -1, rcmd_quit, "allow_busy noscript loading stale fast", 0, 0, 0,
-     "@fast @connection", "connection", "Closes the connection.", "1.0.0", "O(1)", ""},
-    {"command", -1, rcmd_command, "loading stale", 0, 0, 0, "@slow @connection", "server",
-     "Returns detailed information about all commands (COUNT, DOCS, INFO, LIST).", "2.8.13",
-     "O(N) where N is the total number of commands", ""},
-    {"config", -2, rcmd_config, "", 0, 0, 0, "@slow", "server",
-     "Returns the effective values of configuration parameters (GET only).", "2.0.0",
-     "O(N) when N is the number of configuration parameters provided",
-     "GET=parameter:pattern*"},
-    {"hello", -1, rcmd_hello, "noscript loading stale fast", 0, 0, 0, "@fast @connection",
-     "connection", "Handshakes with the server (protocol 2 only).", "6.0.0", "O(1)",
-     "?protover:integer ?SETNAME=clientname:string"},
-    {"select", 2, rcmd_select, "loading stale fast", 0, 0, 0, "@keyspace @fast", "connection",
-     "Changes the selected database (only 0).", "1.0.0", "O(1)", "index:integer"},
-    {"client", -2, rcmd_client, "", 0, 0, 0, "@slow", "connection",
-     "Client connection commands (SETNAME, GETNAME, ID, SETINFO).", "2.4.0", "O(1)", ""},
-    {"auth", -2, rcmd_auth, "noscript loading stale fast", 0, 0, 0, "@fast @connection",
-     "connection", "Authenticates the connection (juno-proxy has no passwords).", "1.0.0",
-     "O(1)", "password:string"},
-};
-/* clang-format on */
-const size_t rcmd_count = sizeof(rcmd_table) / sizeof(rcmd_table[0]);
-
-const struct rcmd_def *
-rcmd_find(const uint8_t *name, size_t len)
-{
-    char low[16];
-    if (len == 0 || len >= sizeof(low)) return NULL;
-    for (size_t i = 0; i < len; i++)
-        low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-    for (size_t i = 0; i < rcmd_count; i++)
-        if (strlen(rcmd_table[i].name) == len && memcmp(rcmd_table[i].name, low, len) == 0)
-            return &rcmd_table[i];
-    return NULL;
-}
-
-/* Redis's: unknown command 'x', with args beginning with: 'a' 'b' */
-static void
-unknown_command(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    char args[300];
-    size_t n = 0;
-    args[0] = '\0';
-    for (size_t i = 1; i < cmd->argc && n < 128; i++) {
-        int k = snprintf(args + n, sizeof(args) - n, "'%.*s' ",
-                         (int)(cmd->argv[i].len < 128 - n ? cmd->argv[i].len : 128 - n),
-                         (const char *)cmd->argv[i].ptr);
-        if (k < 0 || (size_t)k >= sizeof(args) - n) break;
-        n += (size_t)k;
-    }
-    int nl = (int)(cmd->argv[0].len < 128 ? cmd->argv[0].len : 128);
-    rcmd_error(rc, "unknown command '%.*s', with args beginning with: %s", nl,
-               (const char *)cmd->argv[0].ptr, args);
-}
-
-void
-rcmd_run(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    const struct rcmd_def *d = rcmd_find(cmd->argv[0].ptr, cmd->argv[0].len);
-    if (d == NULL) {
-        unknown_command(rc, cmd);
-        return;
-    }
-    if ((d->arity > 0 && cmd->argc != (size_t)d->arity) ||
-        (d->arity < 0 && cmd->argc < (size_t)-d->arity)) {
-        rcmd_arity_error(rc, d->name);
-        return;
-    }
-    if (rauth_gate(rc, d) != 0) return;
-    d->run(rc, cmd);
 }

@@ -1,6 +1,8 @@
 /* resp_face.h: the Redis protocol (RESP2) face of juno-proxy, internal to
- * resp_face.c (connections: reading, parsing, replies in order, writing) and
- * resp_cmd.c (the commands, onto the replicated operations of replicate.c).
+ * resp_face.c (connections: reading, parsing, replies in order, writing),
+ * resp_table.c (the command table, dispatch) and the commands, onto the
+ * replicated operations of replicate.c: resp_cmd.c (key-value commands),
+ * resp_admin.c (connection and server commands), resp_auth.c (--acl).
  *
  * Every command of a connection gets a slot in a ring, in arrival order; a
  * command answered at once (PING, an error) without anything ahead of it
@@ -100,7 +102,7 @@ uint64_t rface_uptime(void);
 #define RSTAT_ADD(w, field, n)                                                                     \
     __atomic_store_n(&(w)->rstats.field, (w)->rstats.field + (n), __ATOMIC_RELAXED)
 
-/* ---- resp_cmd.c: dispatch and the key-value commands ---- */
+/* ---- resp_table.c: the command table and dispatch ---- */
 
 typedef void rcmd_fn(struct rconn *rc, const struct resp_cmd *cmd);
 
@@ -123,13 +125,19 @@ extern const size_t rcmd_count;
 /* The definition of the command named (name, len), any case, or NULL. */
 const struct rcmd_def *rcmd_find(const uint8_t *name, size_t len);
 
+/* Run the parsed command cmd (argc > 0) of rc. */
+void rcmd_run(struct rconn *rc, const struct resp_cmd *cmd);
+
+/* ---- resp_cmd.c: the key-value commands ---- */
+
+rcmd_fn rcmd_get, rcmd_set, rcmd_del, rcmd_exists, rcmd_ttl, rcmd_pttl, rcmd_expire, rcmd_persist,
+    rcmd_mget, rcmd_mset;
+
 /* Reply an error (printf-style message, "-CODE ..." for a code other than ERR). */
 void rcmd_error(struct rconn *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "wrong number of arguments for 'NAME' command" */
 void rcmd_arity_error(struct rconn *rc, const char *name);
 
-/* Run the parsed command cmd (argc > 0) of rc. */
-void rcmd_run(struct rconn *rc, const struct resp_cmd *cmd);
 /* The answer res to sub-request sub of slot s; rq is NULL when the request
  * could not start. */
 void rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *rq,

@@ -1,0 +1,115 @@
+/* resp_table.c: the RESP face's command table and dispatch. The table is
+ * what COMMAND, COMMAND INFO and COMMAND DOCS describe (resp_admin.c) and
+ * what the --acl gate reads (resp_auth.c: a command with a key is a read,
+ * or a write when its flags say "write"); rcmd_run finds a command by name,
+ * checks its arity as Redis does, passes the gate and runs it.
+ */
+#include "resp_face.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* clang-format off */
+const struct rcmd_def rcmd_table[] = {
+    {"get", 2, rcmd_get, "readonly fast", 1, 1, 1, "@read @string @fast", "string",
+     "Returns the string value of a key.", "1.0.0", "O(1)", "key:key"},
+    {"set", -3, rcmd_set, "write denyoom", 1, 1, 1, "@write @string @slow", "string",
+     "Sets the string value of a key. The key is created if it doesn't exist.", "1.0.0", "O(1)",
+     "key:key value:string ?NX|XX ?EX=seconds:integer|PX=milliseconds:integer|KEEPTTL"},
+    {"del", -2, rcmd_del, "write", 1, -1, 1, "@keyspace @write @slow", "generic",
+     "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys", "key:key*"},
+    {"exists", -2, rcmd_exists, "readonly fast", 1, -1, 1, "@keyspace @read @fast", "generic",
+     "Determines whether one or more keys exist.", "3.0.3", "O(N) where N is the number of keys",
+     "key:key*"},
+    {"ttl", 2, rcmd_ttl, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic",
+     "Returns the expiration time in seconds of a key.", "1.0.0", "O(1)", "key:key"},
+    {"pttl", 2, rcmd_pttl, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic",
+     "Returns the expiration time in milliseconds of a key.", "2.6.0", "O(1)", "key:key"},
+    {"expire", -3, rcmd_expire, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic",
+     "Sets the expiration time of a key in seconds.", "1.0.0", "O(1)",
+     "key:key seconds:integer ?NX|XX|GT|LT"},
+    {"persist", 2, rcmd_persist, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic",
+     "Removes the expiration time of a key.", "2.2.0", "O(1)", "key:key"},
+    {"mget", -2, rcmd_mget, "readonly fast", 1, -1, 1, "@read @string @fast", "string",
+     "Returns the string values of one or more keys.", "1.0.0",
+     "O(N) where N is the number of keys", "key:key*"},
+    {"mset", -3, rcmd_mset, "write denyoom", 1, -1, 2, "@write @string @slow", "string",
+     "Sets the string values of one or more keys (each key on its own, not atomically).",
+     "1.0.1", "O(N) where N is the number of keys", "key:key,value:string*"},
+    {"ping", -1, rcmd_ping, "fast", 0, 0, 0, "@fast @connection", "connection",
+     "Returns the server's liveliness response.", "1.0.0", "O(1)", "?message:string"},
+    {"echo", 2, rcmd_echo, "fast", 0, 0, 0, "@fast @connection", "connection",
+     "Returns the given string.", "1.0.0", "O(1)", "message:string"},
+    {"info", -1, rcmd_info, "loading stale", 0, 0, 0, "@slow @dangerous", "server",
+     "Returns information and statistics about the server.", "1.0.0", "O(1)", "?section:string*"},
+    {"quit", -1, rcmd_quit, "allow_busy noscript loading stale fast", 0, 0, 0,
+     "@fast @connection", "connection", "Closes the connection.", "1.0.0", "O(1)", ""},
+    {"command", -1, rcmd_command, "loading stale", 0, 0, 0, "@slow @connection", "server",
+     "Returns detailed information about all commands (COUNT, DOCS, INFO, LIST).", "2.8.13",
+     "O(N) where N is the total number of commands", ""},
+    {"config", -2, rcmd_config, "", 0, 0, 0, "@slow", "server",
+     "Returns the effective values of configuration parameters (GET only).", "2.0.0",
+     "O(N) when N is the number of configuration parameters provided",
+     "GET=parameter:pattern*"},
+    {"hello", -1, rcmd_hello, "noscript loading stale fast", 0, 0, 0, "@fast @connection",
+     "connection", "Handshakes with the server (protocol 2 only).", "6.0.0", "O(1)",
+     "?protover:integer ?SETNAME=clientname:string"},
+    {"select", 2, rcmd_select, "loading stale fast", 0, 0, 0, "@keyspace @fast", "connection",
+     "Changes the selected database (only 0).", "1.0.0", "O(1)", "index:integer"},
+    {"client", -2, rcmd_client, "", 0, 0, 0, "@slow", "connection",
+     "Client connection commands (SETNAME, GETNAME, ID, SETINFO).", "2.4.0", "O(1)", ""},
+    {"auth", -2, rcmd_auth, "noscript loading stale fast", 0, 0, 0, "@fast @connection",
+     "connection", "Authenticates the connection (juno-proxy has no passwords).", "1.0.0",
+     "O(1)", "password:string"},
+};
+/* clang-format on */
+const size_t rcmd_count = sizeof(rcmd_table) / sizeof(rcmd_table[0]);
+
+const struct rcmd_def *
+rcmd_find(const uint8_t *name, size_t len)
+{
+    char low[16];
+    if (len == 0 || len >= sizeof(low)) return NULL;
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    for (size_t i = 0; i < rcmd_count; i++)
+        if (strlen(rcmd_table[i].name) == len && memcmp(rcmd_table[i].name, low, len) == 0)
+            return &rcmd_table[i];
+    return NULL;
+}
+
+/* Redis's: unknown command 'x', with args beginning with: 'a' 'b' */
+static void
+unknown_command(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    char args[300];
+    size_t n = 0;
+    args[0] = '\0';
+    for (size_t i = 1; i < cmd->argc && n < 128; i++) {
+        int k = snprintf(args + n, sizeof(args) - n, "'%.*s' ",
+                         (int)(cmd->argv[i].len < 128 - n ? cmd->argv[i].len : 128 - n),
+                         (const char *)cmd->argv[i].ptr);
+        if (k < 0 || (size_t)k >= sizeof(args) - n) break;
+        n += (size_t)k;
+    }
+    int nl = (int)(cmd->argv[0].len < 128 ? cmd->argv[0].len : 128);
+    rcmd_error(rc, "unknown command '%.*s', with args beginning with: %s", nl,
+               (const char *)cmd->argv[0].ptr, args);
+}
+
+void
+rcmd_run(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    const struct rcmd_def *d = rcmd_find(cmd->argv[0].ptr, cmd->argv[0].len);
+    if (d == NULL) {
+        unknown_command(rc, cmd);
+        return;
+    }
+    if ((d->arity > 0 && cmd->argc != (size_t)d->arity) ||
+        (d->arity < 0 && cmd->argc < (size_t)-d->arity)) {
+        rcmd_arity_error(rc, d->name);
+        return;
+    }
+    if (rauth_gate(rc, d) != 0) return;
+    d->run(rc, cmd);
+}
