@@ -201,7 +201,7 @@ def commands():
     docs = unparsed(r, "COMMAND", "DOCS", "set")
     d = dict(zip(docs[1][0::2], docs[1][1::2]))
     check("COMMAND DOCS set group", d[b"group"], b"string")
-    check("COMMAND DOCS set arguments", len(d[b"arguments"]), 4)
+    check("COMMAND DOCS set arguments", len(d[b"arguments"]), 5)  # key value NX|XX GET expiration
     check("PING msg", unparsed(r, "PING", "hello"), b"hello")
     # errors, with Redis's wording
     check_error(r, "unknown command 'FOOBAR', with args beginning with: 'a' 'b' ",

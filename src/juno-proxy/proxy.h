@@ -156,6 +156,10 @@ struct worker {
     struct preq *retry_head;   /* those requests, unordered */
     struct preq **key_buckets; /* owned: PREQ_KEY_QUEUE, the request running per key */
     size_t key_nbuckets, key_count;
+    struct rlock **rl_buckets; /* owned: resp_lock.c, the keys with a RESP read-modify-write */
+    size_t rl_nbuckets, rl_count;
+    struct rwait *rl_ready; /* commands whose turn came, to start */
+    int rl_running;         /* rl_ready is being run */
 };
 
 struct proxy {
