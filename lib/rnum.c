@@ -52,7 +52,7 @@ rnum_parse_ld(const uint8_t *p, size_t n, long double *v)
     char *end;
     errno = 0;
     long double x = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || *end != '\0' || isnan(x) ||
+    if (isspace((unsigned char)buf[0]) || end != buf + n || isnan(x) ||
         (errno == ERANGE && (x == HUGE_VALL || x == -HUGE_VALL || fpclassify(x) == FP_ZERO)))
         return JUNO_EINVAL;
     *v = x;

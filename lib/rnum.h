@@ -22,9 +22,9 @@
 int rnum_parse_ll(const uint8_t *p, size_t n, int64_t *v);
 
 /* string2ld: what strtold(3) takes in the C locale ("1.5", "-3e10", "0x1p3",
- * "inf"), all of it, without leading white space; not NaN, not an overflow
- * to infinity or an underflow to 0, under RNUM_LD_CHARS bytes. As in Redis,
- * the text ends at a NUL byte. Returns 0 with *v set, or JUNO_EINVAL. */
+ * "inf"), all n bytes of it (a NUL byte inside is not), without leading
+ * white space; not NaN, not an overflow to infinity or an underflow to 0,
+ * under RNUM_LD_CHARS bytes. Returns 0 with *v set, or JUNO_EINVAL. */
 int rnum_parse_ld(const uint8_t *p, size_t n, long double *v);
 
 /* ld2string's human form: "%.17Lf" without trailing zeros after the point

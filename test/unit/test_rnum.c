@@ -81,8 +81,7 @@ UNIT_TEST(parse_ld_good)
     CHECK(ld("+7", &v) == 0 && v == 7);
     CHECK(ld("inf", &v) == 0 && isinf(v) && v > 0);
     CHECK(ld("-infinity", &v) == 0 && isinf(v) && v < 0);
-    CHECK(ld("1e-4940", &v) == 0 && v > 0);                  /* a subnormal: ERANGE, but not 0 */
-    CHECK(rnum_parse_ld(S("2\000junk"), &v) == 0 && v == 2); /* Redis's C string ends at NUL */
+    CHECK(ld("1e-4940", &v) == 0 && v > 0); /* a subnormal: ERANGE, but not 0 */
 }
 
 UNIT_TEST(parse_ld_bad)
@@ -95,6 +94,8 @@ UNIT_TEST(parse_ld_bad)
         if (rc != JUNO_EINVAL) printf("# \"%s\": %d\n", bad[i], rc);
         CHECK_EQ_I(rc, JUNO_EINVAL);
     }
+    CHECK_EQ_I(rnum_parse_ld(S("1\0002"), &v), JUNO_EINVAL); /* Redis: "with null terminator" */
+    CHECK_EQ_I(rnum_parse_ld(S("1\000"), &v), JUNO_EINVAL);
     CHECK(v == 42);
     static char big[RNUM_LD_CHARS + 1];
     memset(big, '0', sizeof(big) - 1); /* 0 in many digits: long, but a number */
