@@ -140,10 +140,12 @@ EOF
     [ "$(reader strlen s)" = 3 ]
     [ "$(reader getrange s 0 1)" = ab ]
     [ "$(reader substr s 1 2)" = bc ]
+    [ "$(reader getbit s 1)" = 1 ]
+    [ "$(reader bitcount s)" = 10 ]
     local cmd
     for cmd in "incr n" "decr n" "incrby n 2" "decrby n 2" "incrbyfloat n 1.5" "append s x" \
         "setrange s 0 x" "getset s x" "getdel s" "getex s" "getex s ex 10" "set s x get" \
-        "setnx t x" "setex t 10 x" "psetex t 10 x" "msetnx t x"; do
+        "setnx t x" "setex t 10 x" "psetex t 10 x" "msetnx t x" "setbit s 0 1"; do
         # shellcheck disable=SC2086
         run reader $cmd
         [[ "$output" == "NOPERM this user has no permissions to access one of the keys used as arguments" ]]

@@ -1,9 +1,9 @@
 #!/usr/bin/env bats
 # juno-resp-str.bats: the RESP face's counters and string commands (INCR
 # DECR INCRBY DECRBY INCRBYFLOAT APPEND SETRANGE GETRANGE SUBSTR STRLEN
-# GETSET GETDEL GETEX SETNX SETEX PSETEX MSETNX, SET ... GET) with real
-# clients: redis-cli for replies and errors, side by side with a real
-# redis-server 7 when Debian's is installed; redis-py
+# GETSET GETDEL GETEX SETNX SETEX PSETEX MSETNX GETBIT SETBIT BITCOUNT,
+# SET ... GET) with real clients: redis-cli for replies and errors, side by
+# side with a real redis-server 7 when Debian's is installed; redis-py
 # (test/resp_str_client.py, /usr/bin/python3) for every command and its edge
 # cases; and the read-modify-write promise: concurrent INCRs over two
 # juno-proxy processes on the same three stores lose nothing, and GETDEL
@@ -259,6 +259,39 @@ getdel
 getex
 strlen
 substr a 1
+set bits foobar
+bitcount bits
+bitcount bits 0 0
+bitcount bits 1 1 byte
+bitcount bits 5 30 bit
+bitcount bits 0 -1 BIT
+bitcount bits -1 -2
+bitcount bits -5 -1 bit
+bitcount bits 1
+bitcount bits a b
+bitcount bits 0 1 nibble
+bitcount bits 1 2 3 4
+bitcount nobits a b
+bitcount nobits 1
+getbit bits 1
+getbit bits 1000
+getbit nobits 7
+getbit bits -1
+getbit bits x
+setbit bits 7 1
+setbit bits 7 1
+setbit bits 1 0
+get bits
+setbit bits 1 2
+setbit bits 1 x
+setbit bits2 10 1
+get bits2
+setbit bits3 20 0
+get bits3
+strlen bits3
+bitcount
+getbit bits
+setbit bits 1
 EOF
     [ "$n" -ge 90 ]
 }

@@ -351,6 +351,43 @@ def set_family(r):
                 "v" * 300000)
 
 
+def bits(r):
+    r.set(k("b"), "foobar")
+    check("BITCOUNT", r.bitcount(k("b")), 26)
+    check("BITCOUNT 1 1", r.bitcount(k("b"), 1, 1), 6)
+    check("BITCOUNT 5 30 BIT", r.execute_command("BITCOUNT", k("b"), 5, 30, "BIT"), 17)
+    check("BITCOUNT -2 -1 BYTE", r.execute_command("BITCOUNT", k("b"), -2, -1, "BYTE"), 7)
+    check("BITCOUNT absent", r.bitcount(k("nob")), 0)
+    check("BITCOUNT absent, bad range: 0 as Redis 7.0",
+          r.execute_command("BITCOUNT", k("nob"), "a", "b"), 0)
+    check_error(r, "value is not an integer or out of range", "BITCOUNT", k("b"), "a", "b")
+    check_error(r, "syntax error", "BITCOUNT", k("b"), 0, 1, "NIBBLE")
+    check_error(r, "syntax error", "BITCOUNT", k("b"), 0)
+    check("GETBIT 1 of f (0x66)", r.getbit(k("b"), 1), 1)
+    check("GETBIT 0", r.getbit(k("b"), 0), 0)
+    check("GETBIT past the end", r.getbit(k("b"), 100000), 0)
+    check("GETBIT absent", r.getbit(k("nob"), 3), 0)
+    check("SETBIT: the bit it was", r.setbit(k("b"), 7, 1), 0)
+    check("SETBIT again: no change", r.setbit(k("b"), 7, 1), 1)
+    check("... the value", r.get(k("b")), b"goobar")
+    check("SETBIT clears", r.setbit(k("b"), 1, 0), 1)
+    check("... the value", r.get(k("b")), b"'oobar")
+    check("SETBIT absent", r.setbit(k("nb"), 10, 1), 0)
+    check("... zero bytes before it", r.get(k("nb")), b"\x00\x20")
+    check("SETBIT 0 absent creates the key", r.setbit(k("nb2"), 20, 0), 0)
+    check("... three zero bytes", r.get(k("nb2")), b"\x00\x00\x00")
+    check("the last bit --max-value allows", r.setbit(k("nb3"), 204800 * 8 - 1, 1), 0)
+    check("... its length", r.strlen(k("nb3")), 204800)
+    for args in [(-1, 1), ("x", 1), (204800 * 8, 1), (2 ** 32, 1)]:
+        check_error(r, "bit offset is not an integer or out of range", "SETBIT", k("b"), *args)
+    check_error(r, "bit offset is not an integer or out of range", "GETBIT", k("b"), -1)
+    for bad in [2, -1, "x", ""]:
+        check_error(r, "bit is not an integer or out of range", "SETBIT", k("b"), 0, bad)
+    r.set(k("tb"), "a", ex=100)
+    check("SETBIT on a key with a TTL", r.setbit(k("tb"), 0, 1), 0)
+    between("TTL kept by SETBIT", r.ttl(k("tb")), 97, 100)
+
+
 def pipelines(r):
     p = r.pipeline(transaction=False)
     for _ in range(20):
@@ -377,6 +414,7 @@ def commands():
     strings(r)
     getset_family(r)
     set_family(r)
+    bits(r)
     pipelines(r)
     info = unparsed(r, "COMMAND", "INFO", "incr", "strlen", "getex")
     check("COMMAND INFO incr", info[0][0:3], [b"incr", 2, [b"write", b"denyoom", b"fast"]])

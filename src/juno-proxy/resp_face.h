@@ -187,7 +187,7 @@ void rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct p
 
 rcmd_fn rstr_set, rstr_setnx, rstr_setex, rstr_psetex, rstr_msetnx, rstr_getset, rstr_getdel,
     rstr_getex, rstr_strlen, rstr_getrange, rstr_incr, rstr_decr, rstr_incrby, rstr_decrby,
-    rstr_incrbyfloat, rstr_append, rstr_setrange;
+    rstr_incrbyfloat, rstr_append, rstr_setrange, rstr_getbit, rstr_setbit, rstr_bitcount;
 /* The answer res to a K_SET slot s (a blind write). */
 void rstr_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res);
 

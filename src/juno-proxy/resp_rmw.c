@@ -1,7 +1,7 @@
 /* resp_rmw.c: the RESP face's read-modify-write commands (resp_rmw.h):
- * INCR DECR INCRBY DECRBY INCRBYFLOAT APPEND SETRANGE GETSET GETDEL, SET
- * with GET, GETEX with an option; and, as plain reads, STRLEN GETRANGE and
- * GETEX without one.
+ * INCR DECR INCRBY DECRBY INCRBYFLOAT APPEND SETRANGE SETBIT GETSET GETDEL,
+ * SET with GET, GETEX with an option; and, as plain reads, STRLEN GETRANGE
+ * GETBIT BITCOUNT and GETEX without one.
  *
  *   Get ──► absent: Create ─┐   present: Update carrying the version read
  *           (GETDEL, GETEX at a passed EXAT/PXAT: Destroy on that version,
@@ -61,8 +61,8 @@ rmw_new(struct rconn *rc, const struct resp_cmd *cmd, enum rmw_op op, const stru
 static int
 writes(const struct rmw *x)
 {
-    return !(x->op == RMW_STRLEN || x->op == RMW_GETRANGE ||
-             (x->op == RMW_GETEX && x->ttlm == RMW_TTL_NONE));
+    return !(x->op == RMW_STRLEN || x->op == RMW_GETRANGE || x->op == RMW_GETBIT ||
+             x->op == RMW_BITCOUNT || (x->op == RMW_GETEX && x->ttlm == RMW_TTL_NONE));
 }
 
 static void
@@ -275,6 +275,71 @@ write_into(struct rconn *rc, struct rslot *s, const struct rmeta *rec, const uin
     free(nv);
 }
 
+/* Bit n of (p, len): 0 past the end. */
+static int
+bit_at(const uint8_t *p, size_t len, uint64_t n)
+{
+    return (n >> 3) < len ? (p[n >> 3] >> (7 - (n & 7))) & 1 : 0;
+}
+
+/* SETBIT: the bit set or cleared, the value grown with zero bytes to hold
+ * it; no write when nothing changes. The reply: the bit as it was. */
+static void
+set_bit(struct rconn *rc, struct rslot *s, const struct rmeta *rec, const uint8_t *old, size_t olen,
+        uint8_t vtype)
+{
+    struct rmw *x = s->ext;
+    uint64_t n = (uint64_t)x->n, byte = n >> 3;
+    int was = bit_at(old, olen, n);
+    PUT(rc, resp_integer(&s->buf, was));
+    if (rec && byte < olen && was == x->m) {
+        done(rc, s);
+        return;
+    }
+    size_t len = byte < olen ? olen : byte + 1; /* byte < --max-value: checked */
+    uint8_t *nv = calloc(1, len);
+    if (nv == NULL) {
+        rc->nomem = 1; /* the connection closes */
+        return;
+    }
+    memcpy(nv, old, olen);
+    uint8_t mask = (uint8_t)(1u << (7 - (n & 7)));
+    nv[byte] = (uint8_t)(x->m ? nv[byte] | mask : nv[byte] & ~mask);
+    write_value(rc, s, rec, nv, len, vtype);
+    free(nv);
+}
+
+/* BITCOUNT of (p, len) as Redis 7.0 counts: the range's negative indexes
+ * count from the end, both are clamped; a range of bits masks the bits of
+ * its first and last bytes that are outside it. */
+static int64_t
+bit_count(const struct rmw *x, const uint8_t *p, size_t len)
+{
+    int64_t start = 0, end = (int64_t)len - 1;
+    uint8_t first = 0, last = 0; /* bits of the first and last byte not to count */
+    if (x->opt != BITCOUNT_ALL) {
+        int64_t total = x->opt == BITCOUNT_BITS ? (int64_t)len * 8 : (int64_t)len;
+        start = x->n;
+        end = x->m;
+        if (start < 0 && end < 0 && start > end) return 0;
+        if (start < 0) start += total;
+        if (end < 0) end += total;
+        if (start < 0) start = 0;
+        if (end < 0) end = 0;
+        if (end >= total) end = total - 1;
+        if (x->opt == BITCOUNT_BITS && start <= end) {
+            first = (uint8_t) ~((1u << (8 - (start & 7))) - 1);
+            last = (uint8_t)((1u << (7 - (end & 7))) - 1);
+            start >>= 3;
+            end >>= 3;
+        }
+    }
+    if (start > end) return 0;
+    int64_t count = 0;
+    for (int64_t i = start; i <= end; i++) count += __builtin_popcount(p[i]);
+    return count - __builtin_popcount(p[start] & first) - __builtin_popcount(p[end] & last);
+}
+
 /* x's command on the record read: r NULL when the key is absent. */
 static void
 apply(struct rconn *rc, struct rslot *s, const struct preq_result *r)
@@ -289,7 +354,16 @@ apply(struct rconn *rc, struct rslot *s, const struct preq_result *r)
     case RMW_INCRF: incr_float(rc, s, rec, old, olen); return;
     case RMW_APPEND:
     case RMW_SETRANGE: write_into(rc, s, rec, old, olen, r ? r->vtype : 0); return;
+    case RMW_SETBIT: set_bit(rc, s, rec, old, olen, r ? r->vtype : 0); return;
     case RMW_STRLEN: PUT(rc, resp_integer(b, (int64_t)olen)); break;
+    case RMW_GETBIT: PUT(rc, resp_integer(b, bit_at(old, olen, (uint64_t)x->n))); break;
+    case RMW_BITCOUNT:
+        if (r && x->opt >= BITCOUNT_SYNTAX) {
+            fail_msg(rc, s, x->opt == BITCOUNT_SYNTAX ? RERR_SYNTAX : RERR_NOT_INT);
+            return;
+        }
+        PUT(rc, resp_integer(b, r ? bit_count(x, old, olen) : 0));
+        break;
     case RMW_GETRANGE:
         range_of(x->n, x->m, olen, &off, &n);
         PUT(rc, resp_bulk(b, old + off, n));

@@ -18,8 +18,16 @@ enum rmw_op {
     RMW_GETDEL,
     RMW_GETEX, /* ttlm */
     RMW_STRLEN,
-    RMW_GETRANGE /* bytes n to m */
+    RMW_GETRANGE, /* bytes n to m */
+    RMW_GETBIT,   /* bit n */
+    RMW_SETBIT,   /* bit n to m (0 or 1) */
+    RMW_BITCOUNT  /* bits set in the range n to m, as opt says */
 };
+
+/* BITCOUNT's opt: the whole value, a range of bytes or of bits; or, from
+ * BITCOUNT_SYNTAX on, the error to answer if the key exists (Redis 7.0
+ * answers 0 for an absent key whatever the arguments). */
+enum { BITCOUNT_ALL = 0, BITCOUNT_BYTES, BITCOUNT_BITS, BITCOUNT_SYNTAX, BITCOUNT_NOT_INT };
 
 /* What the write does to the record's expiration. */
 enum rmw_ttl {
@@ -40,6 +48,7 @@ struct rmw {
     uint8_t stage; /* 0 reading, 1 writing, 2 deleting */
     uint8_t cond;  /* RMW_IF_ABSENT, RMW_IF_PRESENT or 0 */
     uint8_t ttlm;  /* enum rmw_ttl */
+    uint8_t opt;   /* BITCOUNT_* */
     uint32_t ttl;  /* RMW_TTL_SET: seconds */
     uint64_t t0;   /* monotonic ns at the start: no read again past --deadline */
     int64_t n, m;

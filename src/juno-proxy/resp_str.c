@@ -6,7 +6,8 @@
  *   SETEX k s v, PSETEX k ms v     Set with the TTL
  *   SET ... GET, GETSET, GETDEL, GETEX, INCR, DECR, INCRBY, DECRBY,
  *   INCRBYFLOAT, APPEND, SETRANGE  read-modify-write (resp_rmw.c)
- *   STRLEN, GETRANGE, SUBSTR       a Get (resp_rmw.c)
+ *   SETBIT                         read-modify-write
+ *   STRLEN, GETRANGE, SUBSTR, GETBIT, BITCOUNT   a Get (resp_rmw.c)
  *
  * TTLs are whole seconds: EX s is s, PX ms rounds up, EXAT/PXAT become the
  * seconds left (rounded up: the record expires at that second). A time
@@ -392,5 +393,67 @@ rstr_getrange(struct rconn *rc, const struct resp_cmd *cmd)
     if (x == NULL) return;
     x->n = a;
     x->m = b;
+    rmw_start(rc, x);
+}
+
+/* ---- bits ---- */
+
+/* A bit offset below 8 x --max-value (Redis: 8 x proto-max-bulk-len): 0, or
+ * -1 after the error reply. */
+static int
+bit_offset(struct rconn *rc, const struct resp_cmd *cmd, int64_t *off)
+{
+    if (resp_arg_i64(cmd, 2, off) == 0 && *off >= 0 &&
+        (uint64_t)*off >> 3 < rc->w->p->cfg.max_value)
+        return 0;
+    rcmd_error(rc, "bit offset is not an integer or out of range");
+    return -1;
+}
+
+void
+rstr_getbit(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    int64_t off;
+    if (bit_offset(rc, cmd, &off) != 0) return;
+    struct rmw *x = rmw_new(rc, cmd, RMW_GETBIT, NULL);
+    if (x == NULL) return;
+    x->n = off;
+    rmw_start(rc, x);
+}
+
+void
+rstr_setbit(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    int64_t off, on;
+    if (bit_offset(rc, cmd, &off) != 0) return;
+    if (resp_arg_i64(cmd, 3, &on) != 0 || (on & ~1) != 0) {
+        rcmd_error(rc, "bit is not an integer or out of range");
+        return;
+    }
+    struct rmw *x = rmw_new(rc, cmd, RMW_SETBIT, NULL);
+    if (x == NULL) return;
+    x->n = off;
+    x->m = on;
+    rmw_start(rc, x);
+}
+
+/* BITCOUNT k [start end [BYTE|BIT]]: Redis 7.0 reads the key first, so bad
+ * arguments are an error only when it exists (resp_rmw.c answers). */
+void
+rstr_bitcount(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    struct rmw *x = rmw_new(rc, cmd, RMW_BITCOUNT, NULL);
+    if (x == NULL) return;
+    if (cmd->argc == 4 || cmd->argc == 5) {
+        x->opt = BITCOUNT_BYTES;
+        if (resp_arg_i64(cmd, 2, &x->n) != 0 || resp_arg_i64(cmd, 3, &x->m) != 0)
+            x->opt = BITCOUNT_NOT_INT;
+        else if (cmd->argc == 5 && resp_arg_eq(cmd, 4, "BIT"))
+            x->opt = BITCOUNT_BITS;
+        else if (cmd->argc == 5 && !resp_arg_eq(cmd, 4, "BYTE"))
+            x->opt = BITCOUNT_SYNTAX;
+    } else if (cmd->argc != 2) {
+        x->opt = BITCOUNT_SYNTAX;
+    }
     rmw_start(rc, x);
 }
