@@ -316,6 +316,13 @@ EOF
     key=$(sed -n 's/^# key //p' <<<"$output")
     [ "$(redis-cli -p "$PR2" get "$key")" = 4000 ]
     [ "$(juno -s "127.0.0.1:$PX" get "$key")" = 4000 ]
+    # redis-benchmark's INCR: 50 clients on one key, no error, exactly n
+    run redis-benchmark -p "$PR2" -t incr -n 2000 -c 50 -P 1 -q
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" != *rror* ]]
+    [[ "$output" == *"INCR: "*"requests per second"* ]]
+    [ "$(rc get counter:__rand_int__)" = 2000 ]
     # a hot key on more workers: 2 x 2 threads, 64 connections
     kill -TERM "$(cat "$TMP/pid-proxy2")"
     start_proxy 3 "$PR2" "$PX2" --threads 2

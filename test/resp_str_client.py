@@ -26,53 +26,17 @@ import threading
 import time
 
 import redis
+from resp_tap import check, check_error, error_of, fail, ok, unparsed
 
 ADDRS = [(h, int(p)) for h, p in (a.rsplit(":", 1) for a in sys.argv[1].split(","))]
 HOST, PORT = ADDRS[0]
 TAG = "rs%d:" % os.getpid()
 
 
-def ok(what):
-    print("ok - " + what)
-
-
-def fail(what, detail):
-    print("not ok - %s: %s" % (what, detail))
-    sys.exit(1)
-
-
-def check(what, got, want):
-    if got != want:
-        fail(what, "got %r, want %r" % (got, want))
-    ok(what)
-
-
 def between(what, got, lo, hi):
     if got is None or not lo <= got <= hi:
         fail(what, "got %r, want %d..%d" % (got, lo, hi))
     ok("%s = %d" % (what, got))
-
-
-def check_error(r, want, *args):
-    """The command fails with an error starting with want."""
-    try:
-        got = r.execute_command(*args)
-    except redis.exceptions.ResponseError as e:
-        if not str(e).startswith(want):
-            fail(" ".join(map(str, args))[:60], "error %r does not start with %r" % (str(e), want))
-        ok("%s -> %s" % (" ".join(map(str, args))[:60], str(e)[:70]))
-        return
-    fail(" ".join(map(str, args))[:60], "no error, got %r" % (got,))
-
-
-def unparsed(r, *args):
-    """The reply to args as the parser gives it, without redis-py's callbacks."""
-    c = r.connection_pool.get_connection(args[0])
-    try:
-        c.send_command(*args)
-        return c.read_response()
-    finally:
-        r.connection_pool.release(c)
 
 
 def k(name):
@@ -151,15 +115,7 @@ def floats(r):
     check_error(r, "increment would produce NaN or Infinity", "INCRBYFLOAT", k("f"), 1)
     r.set(k("f"), "1e4932")  # near the largest long double
     check_error(r, "increment would produce NaN or Infinity", "INCRBYFLOAT", k("f"), "1e4932")
-    check("INCR refuses a float", error_text(r, "INCR", k("f"))[:9], "value is ")
-
-
-def error_text(r, *args):
-    try:
-        r.execute_command(*args)
-    except redis.exceptions.ResponseError as e:
-        return str(e)
-    return ""
+    check("INCR refuses a float", error_of(r, "INCR", k("f"))[:9], "value is ")
 
 
 def strings(r):
