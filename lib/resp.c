@@ -10,13 +10,14 @@
 #include "resp.h"
 
 #include "error.h"
+#include "rnum.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DIGITS 20 /* string2ll's limit: LONG_STR_SIZE - 1 */
+#define MAX_DIGITS RNUM_LL_CHARS /* string2ll's limit: LONG_STR_SIZE - 1 */
 
 static const char E_MBULK_LEN[] = "Protocol error: invalid multibulk length";
 static const char E_BULK_LEN[] = "Protocol error: invalid bulk length";
@@ -25,39 +26,6 @@ static const char E_INLINE_BIG[] = "Protocol error: too big inline request";
 static const char E_QUOTES[] = "Protocol error: unbalanced quotes in request";
 static const char E_INLINE_ARGS[] = "Protocol error: too many arguments in inline request";
 static const char E_NOMEM[] = "out of memory";
-
-/* string2ll: 0 with *v, JUNO_EINVAL (malformed) or JUNO_ERANGE (overflow). */
-static int
-parse_ll(const uint8_t *p, size_t n, int64_t *v)
-{
-    if (n == 0 || n > MAX_DIGITS) return JUNO_EINVAL;
-    if (n == 1 && p[0] == '0') {
-        *v = 0;
-        return 0;
-    }
-    int neg = p[0] == '-';
-    size_t i = neg ? 1 : 0;
-    if (i >= n || p[i] < '1' || p[i] > '9') return JUNO_EINVAL;
-    uint64_t u = 0;
-    int over = 0;
-    for (; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return JUNO_EINVAL;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (u > (UINT64_MAX - d) / 10)
-            over = 1;
-        else
-            u = u * 10 + d;
-    }
-    if (over) return JUNO_ERANGE;
-    if (neg) {
-        if (u > (uint64_t)INT64_MAX + 1) return JUNO_ERANGE;
-        *v = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
-    } else {
-        if (u > INT64_MAX) return JUNO_ERANGE;
-        *v = (int64_t)u;
-    }
-    return 0;
-}
 
 static int
 fail(const char **why, const char *reason)
@@ -78,7 +46,7 @@ header_line(const uint8_t *buf, size_t len, size_t pos, int64_t *v, size_t *next
         if (buf[i] != '\r') continue;
         if (i + 1 >= len) return 0;
         if (buf[i + 1] != '\n') return -1;
-        if (parse_ll(buf + start, i - start, v) != 0) return -1;
+        if (rnum_parse_ll(buf + start, i - start, v) != 0) return -1;
         *next = i + 2;
         return 1;
     }
@@ -327,7 +295,7 @@ int
 resp_arg_i64(const struct resp_cmd *cmd, size_t i, int64_t *out)
 {
     if (i >= cmd->argc) return JUNO_EINVAL;
-    return parse_ll(cmd->argv[i].ptr, cmd->argv[i].len, out);
+    return rnum_parse_ll(cmd->argv[i].ptr, cmd->argv[i].len, out);
 }
 
 /* ---- replies ------------------------------------------------------------ */

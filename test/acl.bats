@@ -129,6 +129,32 @@ EOF
     [ "$output" = ok ]
 }
 
+@test "RESP: the counters and string commands are reads or writes as Redis says; NOPERM writes nothing" {
+    start_store s1 "$S1" --memory
+    start_proxy
+    app() { rc --user app --pass app-secret --no-auth-warning "$@"; }
+    reader() { rc --user reader --pass read-secret --no-auth-warning "$@"; }
+    [ "$(app incr n)" = 1 ]
+    [ "$(app append s abc)" = 3 ]
+    [ "$(juno --store "$S1" --map "$MAP" -n app get n)" = 1 ] # the user's namespace
+    [ "$(reader strlen s)" = 3 ]
+    [ "$(reader getrange s 0 1)" = ab ]
+    [ "$(reader substr s 1 2)" = bc ]
+    [ "$(reader getbit s 1)" = 1 ]
+    [ "$(reader bitcount s)" = 10 ]
+    local cmd
+    for cmd in "incr n" "decr n" "incrby n 2" "decrby n 2" "incrbyfloat n 1.5" "append s x" \
+        "setrange s 0 x" "getset s x" "getdel s" "getex s" "getex s ex 10" "set s x get" \
+        "setnx t x" "setex t 10 x" "psetex t 10 x" "msetnx t x" "setbit s 0 1"; do
+        # shellcheck disable=SC2086
+        run reader $cmd
+        [[ "$output" == "NOPERM this user has no permissions to access one of the keys used as arguments" ]]
+    done
+    [ "$(app get n)" = 1 ]
+    [ "$(app get s)" = abc ]
+    [ "$(app exists t)" = 0 ]
+}
+
 @test "JunoDB protocol: the client certificate is the identity; ServiceDenied writes nothing" {
     C=$TMP/certs
     mkdir -p "$C"

@@ -18,51 +18,11 @@ import sys
 import time
 
 import redis
+from resp_tap import check, check_error, fail, ok, unparsed
 
 HOST, PORT = sys.argv[1].rsplit(":", 1)
 PORT = int(PORT)
 TAG = "rc%d:" % os.getpid()
-
-
-def ok(what):
-    print("ok - " + what)
-
-
-def fail(what, detail):
-    print("not ok - %s: %s" % (what, detail))
-    sys.exit(1)
-
-
-def check(what, got, want):
-    if got != want:
-        fail(what, "got %r, want %r" % (got, want))
-    ok(what)
-
-
-def error_of(r, *args):
-    """The server's error text for a command, or fail if it succeeded."""
-    try:
-        got = r.execute_command(*args)
-    except redis.exceptions.ResponseError as e:
-        return str(e)
-    fail(" ".join(map(str, args)), "no error, got %r" % (got,))
-
-
-def check_error(r, want_prefix, *args):
-    e = error_of(r, *args)
-    if not e.startswith(want_prefix):
-        fail(" ".join(map(str, args)), "error %r does not start with %r" % (e, want_prefix))
-    ok("%s -> %s" % (" ".join(map(str, args))[:60], e[:70]))
-
-
-def unparsed(r, *args):
-    """The reply to args as the parser gives it, without redis-py's callbacks."""
-    c = r.connection_pool.get_connection(args[0])
-    try:
-        c.send_command(*args)
-        return c.read_response()
-    finally:
-        r.connection_pool.release(c)
 
 
 def k(name):
@@ -201,7 +161,7 @@ def commands():
     docs = unparsed(r, "COMMAND", "DOCS", "set")
     d = dict(zip(docs[1][0::2], docs[1][1::2]))
     check("COMMAND DOCS set group", d[b"group"], b"string")
-    check("COMMAND DOCS set arguments", len(d[b"arguments"]), 4)
+    check("COMMAND DOCS set arguments", len(d[b"arguments"]), 5)  # key value NX|XX GET expiration
     check("PING msg", unparsed(r, "PING", "hello"), b"hello")
     # errors, with Redis's wording
     check_error(r, "unknown command 'FOOBAR', with args beginning with: 'a' 'b' ",

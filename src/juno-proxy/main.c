@@ -646,6 +646,7 @@ main(int argc, char **argv)
         pdown_unref(w->down);
         free(w->up_buckets);
         free(w->key_buckets);
+        free(w->rl_buckets);
     }
     pmetrics_deinit();
     free(p->workers);

@@ -73,7 +73,7 @@ struct preq {
     uint16_t shard;
     uint8_t rid[16];
     uint32_t ttl;          /* 0: none given */
-    uint32_t cond_version; /* Update: 0 = unconditional */
+    uint32_t cond_version; /* Update, Destroy (PREQ_IF_VERSION): 0 = unconditional */
     int ttl_reset;         /* PREQ_TTL_RESET */
     int retry_locked;      /* PREQ_RETRY_LOCKED */
     int retries;           /* runs after RecordLocked so far */

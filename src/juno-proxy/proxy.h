@@ -159,6 +159,10 @@ struct worker {
     struct preq *retry_head;   /* those requests, unordered */
     struct preq **key_buckets; /* owned: PREQ_KEY_QUEUE, the request running per key */
     size_t key_nbuckets, key_count;
+    struct rlock **rl_buckets; /* owned: resp_lock.c, the keys with a RESP read-modify-write */
+    size_t rl_nbuckets, rl_count;
+    struct rwait *rl_ready; /* commands whose turn came, to start */
+    int rl_running;         /* rl_ready is being run */
 };
 
 struct proxy {
@@ -314,6 +318,12 @@ struct psink {
  * other out, and a Get sees the writes sent before it); Gets arriving while
  * none runs start at once. */
 #define PREQ_KEY_QUEUE    0x4
+/* preq_start flag: a Destroy carrying a Version is conditional (the RESP
+ * face's GETDEL): it deletes only when the newest copy among the W replicas
+ * it prepared (and holds locked) is a live record of that version, else it
+ * aborts and answers VersionConflict. The native protocol's Destroy ignores
+ * a Version, as JunoDB's does. */
+#define PREQ_IF_VERSION   0x8
 
 /* Start the client request req (Create, Get, Update, Set, Destroy; checked
  * by the caller) for sink s. t0 is uv_hrtime() when it arrived. Returns 0:

@@ -683,7 +683,9 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
     rq->ttl = wire_meta_has(&req->meta, WIRE_F_TTL) ? req->meta.ttl : 0;
     rq->ttl_reset = (flags & PREQ_TTL_RESET) != 0;
     rq->retry_locked = (flags & PREQ_RETRY_LOCKED) != 0;
-    if (req->opcode == WIRE_OP_UPDATE && wire_meta_has(&req->meta, WIRE_F_VERSION))
+    if ((req->opcode == WIRE_OP_UPDATE ||
+         (req->opcode == WIRE_OP_DESTROY && (flags & PREQ_IF_VERSION))) &&
+        wire_meta_has(&req->meta, WIRE_F_VERSION))
         rq->cond_version = req->meta.version;
     rq->nslen = req->ns.len;
     rq->klen = req->key.len;

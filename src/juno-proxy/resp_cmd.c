@@ -1,12 +1,7 @@
-/* resp_cmd.c: the RESP face's command dispatch and its key-value commands,
- * mapped onto the replicated operations (replicate.c), in the namespace of
- * --resp-namespace:
+/* resp_cmd.c: the RESP face's key-value commands, mapped onto the
+ * replicated operations (replicate.c), in the namespace of --resp-namespace:
  *
  *   GET k                  Get; nil on NoKey
- *   SET k v                Set, the TTL reset (PREQ_TTL_RESET: --default-ttl or none)
- *       NX / XX            Create / Update; nil on DupKey / NoKey
- *       EX s / PX ms       TTL s / ceil(ms / 1000) seconds (juno keeps seconds)
- *       KEEPTTL            Set without TTL: the record keeps its expiration
  *   DEL k...               Destroy each; counts those whose newest copy among
  *                          the W prepared replicas was live (preq_result.existed)
  *   EXISTS k... TTL PTTL   Get (its metadata)
@@ -19,8 +14,9 @@
  *                          are in; a failure answers the lowest failed key's error
  *
  * A request's answer comes back to rcmd_answer with the slot and the index of
- * the key (sub). Limits are checked before anything starts: keys 1 to
- * --max-key bytes, values up to --max-value, TTLs up to --max-ttl.
+ * the key (sub); it passes those of SET and the string commands on to
+ * resp_str.c and resp_rmw.c. Limits are checked before anything starts: keys
+ * 1 to --max-key bytes, values up to --max-value, TTLs up to --max-ttl.
  */
 #include "resp_face.h"
 
@@ -33,19 +29,6 @@
 #include <string.h>
 #include <time.h>
 
-enum rkind {
-    K_GET = 1,
-    K_SET,
-    K_DEL,
-    K_EXISTS,
-    K_TTL,
-    K_PTTL,
-    K_EXPIRE,
-    K_PERSIST,
-    K_MGET,
-    K_MSET
-};
-
 /* EXPIRE options */
 enum { X_NX = 1, X_XX, X_GT, X_LT };
 
@@ -55,9 +38,6 @@ enum { X_NX = 1, X_XX, X_GT, X_LT };
     do {                                                                                           \
         if ((call) != 0) (rc)->nomem = 1;                                                          \
     } while (0)
-
-static const char E_SYNTAX[] = "syntax error";
-static const char E_NOT_INT[] = "value is not an integer or out of range";
 
 /* ---- replies ---- */
 
@@ -81,8 +61,8 @@ rcmd_arity_error(struct rconn *rc, const char *name)
 }
 
 /* The Redis error for juno status st. */
-static void
-put_status_error(struct rconn *rc, struct buf *b, int st)
+void
+rcmd_status_error(struct rconn *rc, struct buf *b, int st)
 {
     char msg[200];
     const char *name = wire_status_name(st);
@@ -139,8 +119,8 @@ ttl_of(const struct preq_result *res, int ms)
 
 /* ---- checks ---- */
 
-static int
-key_ok(struct rconn *rc, const struct resp_arg *k)
+int
+rcmd_key_ok(struct rconn *rc, const struct resp_arg *k)
 {
     const struct proxy_config *cfg = &rc->w->p->cfg;
     if (k->len >= 1 && k->len <= cfg->max_key) return 1;
@@ -149,8 +129,8 @@ key_ok(struct rconn *rc, const struct resp_arg *k)
     return 0;
 }
 
-static int
-value_ok(struct rconn *rc, const struct resp_arg *v)
+int
+rcmd_value_ok(struct rconn *rc, const struct resp_arg *v)
 {
     const struct proxy_config *cfg = &rc->w->p->cfg;
     if (v->len <= cfg->max_value) return 1;
@@ -163,16 +143,16 @@ static int
 keys_ok(struct rconn *rc, const struct resp_cmd *cmd, size_t from, size_t step)
 {
     for (size_t i = from; i < cmd->argc; i += step)
-        if (!key_ok(rc, &cmd->argv[i])) return 0;
+        if (!rcmd_key_ok(rc, &cmd->argv[i])) return 0;
     return 1;
 }
 
 /* ---- starting requests ---- */
 
-static void
-start_op(struct rconn *rc, struct rslot *s, uint32_t sub, uint8_t op, const uint8_t *key,
-         size_t klen, const uint8_t *val, size_t vlen, uint8_t vtype, uint32_t ttl,
-         uint32_t version, unsigned flags)
+void
+rcmd_start(struct rconn *rc, struct rslot *s, uint32_t sub, uint8_t op, const uint8_t *key,
+           size_t klen, const uint8_t *val, size_t vlen, uint8_t vtype, uint32_t ttl,
+           uint32_t version, unsigned flags)
 {
     struct wire_msg m;
     memset(&m, 0, sizeof(m));
@@ -189,8 +169,8 @@ start_op(struct rconn *rc, struct rslot *s, uint32_t sub, uint8_t op, const uint
     rconn_start(rc, s, sub, &m, flags);
 }
 
-static struct rslot *
-new_slot(struct rconn *rc, enum rkind kind, uint32_t nsub)
+struct rslot *
+rcmd_slot(struct rconn *rc, enum rkind kind, uint32_t nsub)
 {
     struct rslot *s = rconn_slot(rc);
     if (s == NULL) return NULL;
@@ -205,7 +185,7 @@ cmd_read(struct rconn *rc, const struct resp_cmd *cmd, enum rkind kind)
 {
     if (!keys_ok(rc, cmd, 1, 1)) return;
     uint32_t n = (uint32_t)cmd->argc - 1;
-    struct rslot *s = new_slot(rc, kind, n);
+    struct rslot *s = rcmd_slot(rc, kind, n);
     if (s == NULL) return;
     if (kind == K_MGET) {
         if (s->pieces_cap < n) {
@@ -219,54 +199,54 @@ cmd_read(struct rconn *rc, const struct resp_cmd *cmd, enum rkind kind)
         }
     }
     for (uint32_t i = 0; i < n; i++) /* the last answer may finish s: s is not used after */
-        start_op(rc, s, i, WIRE_OP_GET, cmd->argv[i + 1].ptr, cmd->argv[i + 1].len, NULL, 0, 0, 0,
-                 0, 0);
+        rcmd_start(rc, s, i, WIRE_OP_GET, cmd->argv[i + 1].ptr, cmd->argv[i + 1].len, NULL, 0, 0, 0,
+                   0, 0);
 }
 
-static void
-cmd_get(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_get(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_GET);
 }
 
-static void
-cmd_ttl(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_ttl(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_TTL);
 }
 
-static void
-cmd_pttl(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_pttl(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_PTTL);
 }
 
-static void
-cmd_exists(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_exists(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_EXISTS);
 }
 
-static void
-cmd_mget(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_mget(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_MGET);
 }
 
-static void
-cmd_del(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_del(struct rconn *rc, const struct resp_cmd *cmd)
 {
     if (!keys_ok(rc, cmd, 1, 1)) return;
     uint32_t n = (uint32_t)cmd->argc - 1;
-    struct rslot *s = new_slot(rc, K_DEL, n);
+    struct rslot *s = rcmd_slot(rc, K_DEL, n);
     if (s == NULL) return;
     for (uint32_t i = 0; i < n; i++)
-        start_op(rc, s, i, WIRE_OP_DESTROY, cmd->argv[i + 1].ptr, cmd->argv[i + 1].len, NULL, 0, 0,
-                 0, 0, 0);
+        rcmd_start(rc, s, i, WIRE_OP_DESTROY, cmd->argv[i + 1].ptr, cmd->argv[i + 1].len, NULL, 0,
+                   0, 0, 0, 0);
 }
 
-static void
-cmd_mset(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_mset(struct rconn *rc, const struct resp_cmd *cmd)
 {
     if (cmd->argc % 2 == 0) {
         rcmd_arity_error(rc, "mset");
@@ -274,82 +254,22 @@ cmd_mset(struct rconn *rc, const struct resp_cmd *cmd)
     }
     if (!keys_ok(rc, cmd, 1, 2)) return;
     for (size_t i = 2; i < cmd->argc; i += 2)
-        if (!value_ok(rc, &cmd->argv[i])) return;
+        if (!rcmd_value_ok(rc, &cmd->argv[i])) return;
     uint32_t n = (uint32_t)(cmd->argc - 1) / 2;
-    struct rslot *s = new_slot(rc, K_MSET, n);
+    struct rslot *s = rcmd_slot(rc, K_MSET, n);
     if (s == NULL) return;
     for (uint32_t i = 0; i < n; i++) {
         const struct resp_arg *k = &cmd->argv[1 + 2 * i], *v = &cmd->argv[2 + 2 * i];
-        start_op(rc, s, i, WIRE_OP_SET, k->ptr, k->len, v->ptr, v->len, 0, 0, 0, PREQ_TTL_RESET);
+        rcmd_start(rc, s, i, WIRE_OP_SET, k->ptr, k->len, v->ptr, v->len, 0, 0, 0, PREQ_TTL_RESET);
     }
 }
 
-/* A TTL argument in seconds (ms: milliseconds, rounded up) within --max-ttl;
- * 0 after an error reply. */
-static uint32_t
-ttl_arg(struct rconn *rc, const struct resp_cmd *cmd, size_t i, int ms, const char *cmdname)
-{
-    int64_t v;
-    if (resp_arg_i64(cmd, i, &v) != 0) {
-        rcmd_error(rc, E_NOT_INT);
-        return 0;
-    }
-    if (v <= 0) {
-        rcmd_error(rc, "invalid expire time in '%s' command", cmdname);
-        return 0;
-    }
-    uint64_t s = ms ? (uint64_t)v / 1000 + ((uint64_t)v % 1000 != 0) : (uint64_t)v;
-    uint64_t max = rc->w->p->cfg.max_ttl;
-    if (s > max) {
-        rcmd_error(rc, "invalid expire time in '%s' command: over juno-proxy's --max-ttl of %llu s",
-                   cmdname, (unsigned long long)max);
-        return 0;
-    }
-    return (uint32_t)s;
-}
-
-static void
-cmd_set(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    int nx = 0, xx = 0, keepttl = 0;
-    size_t exp_at = 0; /* the index of EX or PX */
-    for (size_t i = 3; i < cmd->argc; i++) {
-        if (resp_arg_eq(cmd, i, "NX") && !xx)
-            nx = 1;
-        else if (resp_arg_eq(cmd, i, "XX") && !nx)
-            xx = 1;
-        else if (resp_arg_eq(cmd, i, "KEEPTTL") && !exp_at)
-            keepttl = 1;
-        else if ((resp_arg_eq(cmd, i, "EX") || resp_arg_eq(cmd, i, "PX")) && !keepttl && !exp_at &&
-                 i + 1 < cmd->argc)
-            exp_at = i++;
-        else if (resp_arg_eq(cmd, i, "GET")) {
-            rcmd_error(rc, "juno-proxy does not support SET's GET option");
-            return;
-        } else {
-            rcmd_error(rc, E_SYNTAX);
-            return;
-        }
-    }
-    uint32_t ttl = 0;
-    if (exp_at) {
-        ttl = ttl_arg(rc, cmd, exp_at + 1, resp_arg_eq(cmd, exp_at, "PX"), "set");
-        if (ttl == 0) return;
-    }
-    if (!key_ok(rc, &cmd->argv[1]) || !value_ok(rc, &cmd->argv[2])) return;
-    struct rslot *s = new_slot(rc, K_SET, 1);
-    if (s == NULL) return;
-    uint8_t op = nx ? WIRE_OP_CREATE : xx ? WIRE_OP_UPDATE : WIRE_OP_SET;
-    start_op(rc, s, 0, op, cmd->argv[1].ptr, cmd->argv[1].len, cmd->argv[2].ptr, cmd->argv[2].len,
-             0, ttl, 0, keepttl || ttl ? 0 : PREQ_TTL_RESET);
-}
-
-static void
-cmd_expire(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_expire(struct rconn *rc, const struct resp_cmd *cmd)
 {
     int64_t secs;
     if (resp_arg_i64(cmd, 2, &secs) != 0) {
-        rcmd_error(rc, E_NOT_INT);
+        rcmd_error(rc, RERR_NOT_INT);
         return;
     }
     int opt = 0;
@@ -377,17 +297,17 @@ cmd_expire(struct rconn *rc, const struct resp_cmd *cmd)
                    (unsigned long long)max);
         return;
     }
-    if (!key_ok(rc, &cmd->argv[1])) return;
-    struct rslot *s = new_slot(rc, K_EXPIRE, 1);
+    if (!rcmd_key_ok(rc, &cmd->argv[1])) return;
+    struct rslot *s = rcmd_slot(rc, K_EXPIRE, 1);
     if (s == NULL) return;
     s->arg = secs;
     s->opt = (uint8_t)opt;
     rconn_barrier(rc, s);
-    start_op(rc, s, 0, WIRE_OP_GET, cmd->argv[1].ptr, cmd->argv[1].len, NULL, 0, 0, 0, 0, 0);
+    rcmd_start(rc, s, 0, WIRE_OP_GET, cmd->argv[1].ptr, cmd->argv[1].len, NULL, 0, 0, 0, 0, 0);
 }
 
-static void
-cmd_persist(struct rconn *rc, const struct resp_cmd *cmd)
+void
+rcmd_persist(struct rconn *rc, const struct resp_cmd *cmd)
 {
     uint64_t dttl = rc->w->p->cfg.default_ttl;
     if (dttl > 0) {
@@ -397,52 +317,49 @@ cmd_persist(struct rconn *rc, const struct resp_cmd *cmd)
                    (unsigned long long)dttl);
         return;
     }
-    if (!key_ok(rc, &cmd->argv[1])) return;
-    struct rslot *s = new_slot(rc, K_PERSIST, 1);
+    if (!rcmd_key_ok(rc, &cmd->argv[1])) return;
+    struct rslot *s = rcmd_slot(rc, K_PERSIST, 1);
     if (s == NULL) return;
     rconn_barrier(rc, s);
-    start_op(rc, s, 0, WIRE_OP_GET, cmd->argv[1].ptr, cmd->argv[1].len, NULL, 0, 0, 0, 0, 0);
+    rcmd_start(rc, s, 0, WIRE_OP_GET, cmd->argv[1].ptr, cmd->argv[1].len, NULL, 0, 0, 0, 0, 0);
 }
 
 /* ---- answers ---- */
 
-static void
-finish_int(struct rconn *rc, struct rslot *s, int64_t v)
+void
+rcmd_finish_int(struct rconn *rc, struct rslot *s, int64_t v)
 {
     PUT(rc, resp_integer(rconn_slot_buf(rc, s), v));
     rconn_slot_done(rc, s);
 }
 
-static void
-finish_error(struct rconn *rc, struct rslot *s, int st)
+void
+rcmd_finish_error(struct rconn *rc, struct rslot *s, int st)
 {
     s->buf.len = 0;
     s->use_pieces = 0;
-    put_status_error(rc, rconn_slot_buf(rc, s), st);
+    rcmd_status_error(rc, rconn_slot_buf(rc, s), st);
     rconn_slot_done(rc, s);
 }
 
-/* GET SET TTL PTTL */
+/* GET TTL PTTL */
 static void
 single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
 {
     int st = res->status;
     struct buf *b = rconn_slot_buf(rc, s);
     if (st == WIRE_ST_OK) {
-        switch (s->kind) {
-        case K_GET: PUT(rc, resp_bulk(b, res->val, res->vlen)); break;
-        case K_SET: PUT(rc, resp_raw(b, "+OK\r\n", 5)); break;
-        default: PUT(rc, resp_integer(b, ttl_of(res, s->kind == K_PTTL))); break;
-        }
-    } else if (st == WIRE_ST_NO_KEY && s->kind != K_SET) {
+        if (s->kind == K_GET)
+            PUT(rc, resp_bulk(b, res->val, res->vlen));
+        else
+            PUT(rc, resp_integer(b, ttl_of(res, s->kind == K_PTTL)));
+    } else if (st == WIRE_ST_NO_KEY) {
         if (s->kind == K_GET)
             PUT(rc, resp_null(b));
         else
             PUT(rc, resp_integer(b, -2));
-    } else if ((st == WIRE_ST_NO_KEY || st == WIRE_ST_DUP_KEY) && s->kind == K_SET) {
-        PUT(rc, resp_null(b)); /* XX without the key, NX with it */
     } else {
-        put_status_error(rc, b, st);
+        rcmd_status_error(rc, b, st);
     }
     rconn_slot_done(rc, s);
 }
@@ -485,7 +402,7 @@ multi_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq_
     }
     if (s->ndone < s->nsub) return;
     if (s->err) {
-        finish_error(rc, s, s->err);
+        rcmd_finish_error(rc, s, s->err);
     } else if (s->kind == K_MGET) {
         s->use_pieces = 1;
         rconn_slot_done(rc, s);
@@ -493,7 +410,7 @@ multi_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq_
         PUT(rc, resp_raw(rconn_slot_buf(rc, s), "+OK\r\n", 5));
         rconn_slot_done(rc, s);
     } else {
-        finish_int(rc, s, s->count);
+        rcmd_finish_int(rc, s, s->count);
     }
 }
 
@@ -505,42 +422,42 @@ expire_answer(struct rconn *rc, struct rslot *s, const struct preq *rq,
     int st = res->status;
     if (s->stage == 2) {
         if (st == WIRE_ST_OK)
-            finish_int(rc, s, 1);
+            rcmd_finish_int(rc, s, 1);
         else
-            finish_error(rc, s, st);
+            rcmd_finish_error(rc, s, st);
         return;
     }
     if (s->stage == 1) {
         if (st == WIRE_ST_OK) {
-            finish_int(rc, s, 1);
+            rcmd_finish_int(rc, s, 1);
         } else if (st == WIRE_ST_NO_KEY) {
-            finish_int(rc, s, 0); /* deleted meanwhile */
+            rcmd_finish_int(rc, s, 0); /* deleted meanwhile */
         } else if (st == WIRE_ST_VERSION_CONFLICT && ++s->tries < EXPIRE_TRIES) {
             s->stage = 0; /* written meanwhile: read again */
-            start_op(rc, s, 0, WIRE_OP_GET, rq->data + rq->nslen, rq->klen, NULL, 0, 0, 0, 0, 0);
+            rcmd_start(rc, s, 0, WIRE_OP_GET, rq->data + rq->nslen, rq->klen, NULL, 0, 0, 0, 0, 0);
         } else {
-            finish_error(rc, s, st);
+            rcmd_finish_error(rc, s, st);
         }
         return;
     }
     if (st == WIRE_ST_NO_KEY) {
-        finish_int(rc, s, 0);
+        rcmd_finish_int(rc, s, 0);
         return;
     }
     if (st != WIRE_ST_OK || res->rec == NULL || !res->rec->has) {
-        finish_error(rc, s, st == WIRE_ST_OK ? WIRE_ST_INTERNAL : st);
+        rcmd_finish_error(rc, s, st == WIRE_ST_OK ? WIRE_ST_INTERNAL : st);
         return;
     }
     const struct rmeta *m = res->rec;
     const uint8_t *key = rq->data + rq->nslen;
     if (s->kind == K_PERSIST) {
         if (m->etime == 0) {
-            finish_int(rc, s, 0);
+            rcmd_finish_int(rc, s, 0);
             return;
         }
         s->stage = 1;
-        start_op(rc, s, 0, WIRE_OP_UPDATE, key, rq->klen, res->val ? res->val : key, res->vlen,
-                 res->vtype, 0, m->version, PREQ_TTL_RESET);
+        rcmd_start(rc, s, 0, WIRE_OP_UPDATE, key, rq->klen, res->val ? res->val : key, res->vlen,
+                   res->vtype, 0, m->version, PREQ_TTL_RESET);
         return;
     }
     uint64_t now = (uint64_t)time(NULL), when = now + (uint64_t)(s->arg > 0 ? s->arg : 0);
@@ -548,14 +465,14 @@ expire_answer(struct rconn *rc, struct rslot *s, const struct preq *rq,
                (s->opt == X_GT && (m->etime == 0 || when <= m->etime)) ||
                (s->opt == X_LT && m->etime != 0 && when >= m->etime);
     if (skip) {
-        finish_int(rc, s, 0);
+        rcmd_finish_int(rc, s, 0);
     } else if (s->arg <= 0) {
         s->stage = 2;
-        start_op(rc, s, 0, WIRE_OP_DESTROY, key, rq->klen, NULL, 0, 0, 0, 0, 0);
+        rcmd_start(rc, s, 0, WIRE_OP_DESTROY, key, rq->klen, NULL, 0, 0, 0, 0, 0);
     } else {
         s->stage = 1;
-        start_op(rc, s, 0, WIRE_OP_UPDATE, key, rq->klen, res->val ? res->val : key, res->vlen,
-                 res->vtype, (uint32_t)s->arg, m->version, 0);
+        rcmd_start(rc, s, 0, WIRE_OP_UPDATE, key, rq->klen, res->val ? res->val : key, res->vlen,
+                   res->vtype, (uint32_t)s->arg, m->version, 0);
     }
 }
 
@@ -565,123 +482,17 @@ rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *
 {
     switch (s->kind) {
     case K_GET:
-    case K_SET:
     case K_TTL:
     case K_PTTL: single_answer(rc, s, res); break;
+    case K_SET: rstr_answer(rc, s, res); break;
+    case K_RMW: rmw_answer(rc, s, rq, res); break;
     case K_EXPIRE:
     case K_PERSIST:
         if (rq == NULL) /* could not start */
-            finish_error(rc, s, res->status);
+            rcmd_finish_error(rc, s, res->status);
         else
             expire_answer(rc, s, rq, res);
         break;
     default: multi_answer(rc, s, sub, res); break;
     }
-}
-
-/* ---- dispatch ---- */
-
-/* clang-format off */
-const struct rcmd_def rcmd_table[] = {
-    {"get", 2, cmd_get, "readonly fast", 1, 1, 1, "@read @string @fast", "string",
-     "Returns the string value of a key.", "1.0.0", "O(1)", "key:key"},
-    {"set", -3, cmd_set, "write denyoom", 1, 1, 1, "@write @string @slow", "string",
-     "Sets the string value of a key. The key is created if it doesn't exist.", "1.0.0", "O(1)",
-     "key:key value:string ?NX|XX ?EX=seconds:integer|PX=milliseconds:integer|KEEPTTL"},
-    {"del", -2, cmd_del, "write", 1, -1, 1, "@keyspace @write @slow", "generic",
-     "Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys", "key:key*"},
-    {"exists", -2, cmd_exists, "readonly fast", 1, -1, 1, "@keyspace @read @fast", "generic",
-     "Determines whether one or more keys exist.", "3.0.3", "O(N) where N is the number of keys",
-     "key:key*"},
-    {"ttl", 2, cmd_ttl, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic",
-     "Returns the expiration time in seconds of a key.", "1.0.0", "O(1)", "key:key"},
-    {"pttl", 2, cmd_pttl, "readonly fast", 1, 1, 1, "@keyspace @read @fast", "generic",
-     "Returns the expiration time in milliseconds of a key.", "2.6.0", "O(1)", "key:key"},
-    {"expire", -3, cmd_expire, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic",
-     "Sets the expiration time of a key in seconds.", "1.0.0", "O(1)",
-     "key:key seconds:integer ?NX|XX|GT|LT"},
-    {"persist", 2, cmd_persist, "write fast", 1, 1, 1, "@keyspace @write @fast", "generic",
-     "Removes the expiration time of a key.", "2.2.0", "O(1)", "key:key"},
-    {"mget", -2, cmd_mget, "readonly fast", 1, -1, 1, "@read @string @fast", "string",
-     "Returns the string values of one or more keys.", "1.0.0",
-     "O(N) where N is the number of keys", "key:key*"},
-    {"mset", -3, cmd_mset, "write denyoom", 1, -1, 2, "@write @string @slow", "string",
-     "Sets the string values of one or more keys (each key on its own, not atomically).",
-     "1.0.1", "O(N) where N is the number of keys", "key:key,value:string*"},
-    {"ping", -1, rcmd_ping, "fast", 0, 0, 0, "@fast @connection", "connection",
-     "Returns the server's liveliness response.", "1.0.0", "O(1)", "?message:string"},
-    {"echo", 2, rcmd_echo, "fast", 0, 0, 0, "@fast @connection", "connection",
-     "Returns the given string.", "1.0.0", "O(1)", "message:string"},
-    {"info", -1, rcmd_info, "loading stale", 0, 0, 0, "@slow @dangerous", "server",
-     "Returns information and statistics about the server.", "1.0.0", "O(1)", "?section:string*"},
-    {"quit", -1, rcmd_quit, "allow_busy noscript loading stale fast", 0, 0, 0,
-     "@fast @connection", "connection", "Closes the connection.", "1.0.0", "O(1)", ""},
-    {"command", -1, rcmd_command, "loading stale", 0, 0, 0, "@slow @connection", "server",
-     "Returns detailed information about all commands (COUNT, DOCS, INFO, LIST).", "2.8.13",
-     "O(N) where N is the total number of commands", ""},
-    {"config", -2, rcmd_config, "", 0, 0, 0, "@slow", "server",
-     "Returns the effective values of configuration parameters (GET only).", "2.0.0",
-     "O(N) when N is the number of configuration parameters provided",
-     "GET=parameter:pattern*"},
-    {"hello", -1, rcmd_hello, "noscript loading stale fast", 0, 0, 0, "@fast @connection",
-     "connection", "Handshakes with the server (protocol 2 only).", "6.0.0", "O(1)",
-     "?protover:integer ?SETNAME=clientname:string"},
-    {"select", 2, rcmd_select, "loading stale fast", 0, 0, 0, "@keyspace @fast", "connection",
-     "Changes the selected database (only 0).", "1.0.0", "O(1)", "index:integer"},
-    {"client", -2, rcmd_client, "", 0, 0, 0, "@slow", "connection",
-     "Client connection commands (SETNAME, GETNAME, ID, SETINFO).", "2.4.0", "O(1)", ""},
-    {"auth", -2, rcmd_auth, "noscript loading stale fast", 0, 0, 0, "@fast @connection",
-     "connection", "Authenticates the connection (juno-proxy has no passwords).", "1.0.0",
-     "O(1)", "password:string"},
-};
-/* clang-format on */
-const size_t rcmd_count = sizeof(rcmd_table) / sizeof(rcmd_table[0]);
-
-const struct rcmd_def *
-rcmd_find(const uint8_t *name, size_t len)
-{
-    char low[16];
-    if (len == 0 || len >= sizeof(low)) return NULL;
-    for (size_t i = 0; i < len; i++)
-        low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-    for (size_t i = 0; i < rcmd_count; i++)
-        if (strlen(rcmd_table[i].name) == len && memcmp(rcmd_table[i].name, low, len) == 0)
-            return &rcmd_table[i];
-    return NULL;
-}
-
-/* Redis's: unknown command 'x', with args beginning with: 'a' 'b' */
-static void
-unknown_command(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    char args[300];
-    size_t n = 0;
-    args[0] = '\0';
-    for (size_t i = 1; i < cmd->argc && n < 128; i++) {
-        int k = snprintf(args + n, sizeof(args) - n, "'%.*s' ",
-                         (int)(cmd->argv[i].len < 128 - n ? cmd->argv[i].len : 128 - n),
-                         (const char *)cmd->argv[i].ptr);
-        if (k < 0 || (size_t)k >= sizeof(args) - n) break;
-        n += (size_t)k;
-    }
-    int nl = (int)(cmd->argv[0].len < 128 ? cmd->argv[0].len : 128);
-    rcmd_error(rc, "unknown command '%.*s', with args beginning with: %s", nl,
-               (const char *)cmd->argv[0].ptr, args);
-}
-
-void
-rcmd_run(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    const struct rcmd_def *d = rcmd_find(cmd->argv[0].ptr, cmd->argv[0].len);
-    if (d == NULL) {
-        unknown_command(rc, cmd);
-        return;
-    }
-    if ((d->arity > 0 && cmd->argc != (size_t)d->arity) ||
-        (d->arity < 0 && cmd->argc < (size_t)-d->arity)) {
-        rcmd_arity_error(rc, d->name);
-        return;
-    }
-    if (rauth_gate(rc, d) != 0) return;
-    d->run(rc, cmd);
 }

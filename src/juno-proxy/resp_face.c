@@ -72,6 +72,7 @@ rconn_free(struct conn *c)
     for (uint32_t i = 0; i < rc->cap; i++) {
         buf_free(&rc->slots[i].buf);
         free(rc->slots[i].pieces);
+        rmw_free(rc->w, rc->slots[i].ext);
     }
     free(rc->slots);
     resp_cmd_deinit(&rc->cmd);
@@ -169,6 +170,8 @@ slot_emit(struct rconn *rc, struct rslot *s)
         rc_ |= resp_raw(&rc->c.out, s->buf.data, s->buf.len);
     }
     if (rc_ != 0) rc->nomem = 1;
+    rmw_free(rc->w, s->ext);
+    s->ext = NULL;
     s->buf.len = 0;
     if (s->buf.cap > SLOT_KEEP_MAX) buf_free(&s->buf);
     if (s->pieces_cap > SLOT_KEEP_MAX / sizeof(struct rpiece)) {

@@ -1,6 +1,8 @@
 /* resp_face.h: the Redis protocol (RESP2) face of juno-proxy, internal to
- * resp_face.c (connections: reading, parsing, replies in order, writing) and
- * resp_cmd.c (the commands, onto the replicated operations of replicate.c).
+ * resp_face.c (connections: reading, parsing, replies in order, writing),
+ * resp_table.c (the command table, dispatch) and the commands, onto the
+ * replicated operations of replicate.c: resp_cmd.c (key-value commands),
+ * resp_admin.c (connection and server commands), resp_auth.c (--acl).
  *
  * Every command of a connection gets a slot in a ring, in arrival order; a
  * command answered at once (PING, an error) without anything ahead of it
@@ -24,6 +26,21 @@
 #define RFACE_MAX_ARGS 16384 /* arguments of one command (keys of MGET, DEL...) */
 #define RFACE_SUB_BITS 24    /* tag = seq << 24 | sub */
 
+/* What a slot's command is, for its answers. */
+enum rkind {
+    K_GET = 1,
+    K_SET, /* SET without GET, SETNX, SETEX, PSETEX, MSETNX (resp_str.c) */
+    K_DEL,
+    K_EXISTS,
+    K_TTL,
+    K_PTTL,
+    K_EXPIRE,
+    K_PERSIST,
+    K_MGET,
+    K_MSET,
+    K_RMW /* a read-modify-write or a string read, its state in rslot.ext (resp_rmw.c) */
+};
+
 /* Where sub-request i's reply sits in a slot's buffer (MGET). */
 struct rpiece {
     size_t off, len;
@@ -31,7 +48,7 @@ struct rpiece {
 
 struct rslot {
     uint64_t seq;
-    uint8_t kind;       /* enum rkind (resp_cmd.c) */
+    uint8_t kind;       /* enum rkind */
     uint8_t done;       /* the reply is complete (in buf, or the pieces) */
     uint8_t stage;      /* EXPIRE, PERSIST: 0 reading, 1 updating, 2 deleting */
     uint8_t tries;      /* EXPIRE, PERSIST: reads after a version conflict */
@@ -45,10 +62,13 @@ struct rslot {
     struct buf buf;        /* owned, kept: the reply, or its pieces */
     struct rpiece *pieces; /* owned, kept: pieces_cap entries */
     size_t pieces_cap;
+    void *ext; /* owned: K_RMW's state (resp_rmw.c), freed with rmw_free */
 };
 
 /* A RESP connection: lib/conn's connection (reading, output, lifetime),
  * with the face's state after it. */
+struct rlock;
+
 struct rconn {
     struct conn c; /* first: the connection (c.data is the worker) */
     struct worker *w;
@@ -100,7 +120,7 @@ uint64_t rface_uptime(void);
 #define RSTAT_ADD(w, field, n)                                                                     \
     __atomic_store_n(&(w)->rstats.field, (w)->rstats.field + (n), __ATOMIC_RELAXED)
 
-/* ---- resp_cmd.c: dispatch and the key-value commands ---- */
+/* ---- resp_table.c: the command table and dispatch ---- */
 
 typedef void rcmd_fn(struct rconn *rc, const struct resp_cmd *cmd);
 
@@ -123,17 +143,73 @@ extern const size_t rcmd_count;
 /* The definition of the command named (name, len), any case, or NULL. */
 const struct rcmd_def *rcmd_find(const uint8_t *name, size_t len);
 
+/* Run the parsed command cmd (argc > 0) of rc. */
+void rcmd_run(struct rconn *rc, const struct resp_cmd *cmd);
+
+/* ---- resp_cmd.c: the key-value commands ---- */
+
+rcmd_fn rcmd_get, rcmd_del, rcmd_exists, rcmd_ttl, rcmd_pttl, rcmd_expire, rcmd_persist, rcmd_mget,
+    rcmd_mset;
+
+#define RERR_SYNTAX  "syntax error"
+#define RERR_NOT_INT "value is not an integer or out of range"
+
 /* Reply an error (printf-style message, "-CODE ..." for a code other than ERR). */
 void rcmd_error(struct rconn *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "wrong number of arguments for 'NAME' command" */
 void rcmd_arity_error(struct rconn *rc, const char *name);
+/* Redis's error for juno status st (TRYAGAIN, BUSY, ERR juno: ...), into b. */
+void rcmd_status_error(struct rconn *rc, struct buf *b, int st);
+/* 1 if key k is 1 to --max-key bytes, else 0 with the error replied. */
+int rcmd_key_ok(struct rconn *rc, const struct resp_arg *k);
+/* 1 if value v is at most --max-value bytes, else 0 with the error replied. */
+int rcmd_value_ok(struct rconn *rc, const struct resp_arg *v);
+/* A slot for a command of kind answered by nsub requests; NULL (nomem set)
+ * when out of memory. */
+struct rslot *rcmd_slot(struct rconn *rc, enum rkind kind, uint32_t nsub);
+/* Start request op on key for sub-request sub of s: val (NULL: none) of
+ * vtype, ttl seconds (0: none), version (an Update's or a conditional
+ * Destroy's condition, 0: none), preq_start flags. Everything is copied;
+ * the answer may come before this returns, and may finish s. */
+void rcmd_start(struct rconn *rc, struct rslot *s, uint32_t sub, uint8_t op, const uint8_t *key,
+                size_t klen, const uint8_t *val, size_t vlen, uint8_t vtype, uint32_t ttl,
+                uint32_t version, unsigned flags);
+/* Finish s with integer v / with the error of status st. */
+void rcmd_finish_int(struct rconn *rc, struct rslot *s, int64_t v);
+void rcmd_finish_error(struct rconn *rc, struct rslot *s, int st);
 
-/* Run the parsed command cmd (argc > 0) of rc. */
-void rcmd_run(struct rconn *rc, const struct resp_cmd *cmd);
 /* The answer res to sub-request sub of slot s; rq is NULL when the request
  * could not start. */
 void rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *rq,
                  const struct preq_result *res);
+
+/* ---- resp_str.c: SET and the other string commands ---- */
+
+rcmd_fn rstr_set, rstr_setnx, rstr_setex, rstr_psetex, rstr_msetnx, rstr_getset, rstr_getdel,
+    rstr_getex, rstr_strlen, rstr_getrange, rstr_incr, rstr_decr, rstr_incrby, rstr_decrby,
+    rstr_incrbyfloat, rstr_append, rstr_setrange, rstr_getbit, rstr_setbit, rstr_bitcount;
+/* The answer res to a K_SET slot s (a blind write). */
+void rstr_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res);
+
+/* ---- resp_rmw.c: read-modify-write ---- */
+
+/* The answer res to a K_RMW slot s; rq is NULL when the request could not start. */
+void rmw_answer(struct rconn *rc, struct rslot *s, const struct preq *rq,
+                const struct preq_result *res);
+/* It is s's turn on lock l (resp_lock.c): s starts. */
+void rmw_resume(struct rconn *rc, struct rslot *s, struct rlock *l);
+/* Free a slot's ext (NULL: nothing), giving on the key's turn it holds. */
+void rmw_free(struct worker *w, void *ext);
+
+/* ---- resp_lock.c: one read-modify-write per key at a time on a worker ---- */
+
+/* Take the key (klen bytes, in rc's namespace) for slot s: the lock, which s
+ * holds until rlock_give; or NULL, with *queued 1 when s waits for its turn
+ * (rmw_resume starts it then), else out of memory (rc->nomem set). */
+struct rlock *rlock_take(struct rconn *rc, struct rslot *s, const uint8_t *key, size_t klen,
+                         int *queued);
+/* l's holder is done: the next waiting command starts, or l goes. */
+void rlock_give(struct worker *w, struct rlock *l);
 
 /* ---- resp_admin.c: connection and server commands ---- */
 

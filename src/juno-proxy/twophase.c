@@ -42,7 +42,9 @@
  * Destroy: PrepareDelete to every replica not down; all answered: W Ok ──►
  * MarkDelete (a tombstone, newer than every copy seen) on those; else Abort.
  * The originator learns whether the newest copy those W reported was live
- * (preq_result.existed: Redis's DEL counts deleted keys).
+ * (preq_result.existed: Redis's DEL counts deleted keys). A conditional
+ * Destroy (PREQ_IF_VERSION) aborts with VersionConflict unless that copy is
+ * live and of its version: the W locks keep it so until the tombstones.
  * Ok once W hold the tombstone. Destroy never deletes outright: a replica
  * whose copy is gone cannot tell that copy was newer than a stale one that
  * missed the Destroy, so a late Delete or a read repair of a stale copy would
@@ -472,7 +474,6 @@ destroy_progress(struct preq *rq)
             fail(rq, locked);
             return;
         }
-        rq->decision = D_MARK;
         const struct rmeta *newest = NULL; /* W prepared: they see every acknowledged write */
         for (int i = 0; i < rq->n; i++) {
             const struct rmeta *m = &rq->rep[i].m;
@@ -480,6 +481,11 @@ destroy_progress(struct preq *rq)
                 newest = m;
         }
         rq->existed = newest != NULL && !newest->tomb;
+        if (rq->cond_version && (!rq->existed || newest->version != rq->cond_version)) {
+            abort_reply(rq, WIRE_ST_VERSION_CONFLICT, NULL); /* written or deleted since */
+            return;
+        }
+        rq->decision = D_MARK;
         tombstone(rq, &rq->out);
         for (int i = 0; i < rq->n; i++) {
             if (rq->rep[i].cls != C_OK) continue;
