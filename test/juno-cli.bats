@@ -357,11 +357,6 @@ is_uuid4() {
 
 @test "retries: a key locked on every replica is 75 without retries, written once the lock expires" {
     rid=99999999-9999-4999-8999-999999999999
-    lookup=$(juno-ring lookup "$MAP" "${K}k")
-    for st in $STORES_LIST; do
-        grep -q " $st\$" <<<"$lookup" || continue
-        juno --store "$st" --map "$MAP" prepare-set "${K}k" locked --rid "$rid" >/dev/null
-    done
     # the proxy retries RecordLocked within its --deadline: one whose deadline
     # (150 ms) ends before the stores' lock answers it RecordLocked
     local p2
@@ -369,6 +364,11 @@ is_uuid4() {
     juno-proxy --listen "127.0.0.1:$p2" --map "$MAP" --deadline 150 2>>"$BATS_FILE_TMPDIR/proxy2.log" &
     echo $! >>"$BATS_FILE_TMPDIR/pids"
     wait_started juno-proxy "$BATS_FILE_TMPDIR/proxy2.log" $! juno -s "127.0.0.1:$p2" --timeout 200 --retries 0 ping
+    lookup=$(juno-ring lookup "$MAP" "${K}k")
+    for st in $STORES_LIST; do
+        grep -q " $st\$" <<<"$lookup" || continue
+        juno --store "$st" --map "$MAP" prepare-set "${K}k" locked --rid "$rid" >/dev/null
+    done
     run --separate-stderr juno -s "127.0.0.1:$p2" --retries 0 put "${K}k" v
     echo "put without retries: $status: $stderr" >&2
     [ "$status" -eq 75 ]
