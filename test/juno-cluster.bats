@@ -3,37 +3,7 @@
 # processes, is safe to start twice, and stops every process it started.
 
 load lib
-
-setup() {
-    TMP=$(mktemp -d)
-    DIR="$TMP/cluster"
-}
-
-teardown() {
-    # stop by PID whatever the test left running, even when it failed
-    for f in "$DIR"/pid/*.pid; do
-        [ -e "$f" ] || continue
-        kill -KILL "$(cat "$f")" 2>/dev/null || true
-    done
-    local bad=0
-    sanitizer_reports "$DIR"/log/*.log && bad=1
-    ! mountpoint -q "$DIR/data/store-z0-s1" 2>/dev/null || umount -l "$DIR/data/store-z0-s1"
-    rm -rf "$TMP"
-    return "$bad"
-}
-
-# gone PID: the process has exited (a zombie not yet reaped counts as gone)
-gone() {
-    local st
-    st=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
-    [[ $st == Z* ]]
-}
-
-up() {
-    run juno-cluster up --dir "$DIR" --proxy-port auto --base-port auto "$@"
-    echo "$output" >&2
-    [ "$status" -eq 0 ]
-}
+load cluster_helpers # setup, teardown (every PID killed), gone, up
 
 @test "up brings up 3 zones and a proxy; juno put and get work through it" {
     up --memory
