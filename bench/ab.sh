@@ -39,21 +39,10 @@ command -v redis-benchmark >/dev/null || {
 }
 
 # shellcheck source=bench/lib.sh
-. bench/lib.sh # TMP, PIDS (stopped on exit), free_port
+. bench/lib.sh # TMP, PIDS (stopped on exit), free_port, cpu_ns
 
 RESULTS=$TMP/results # lines: build workload ops cpu_ns_per_request
 : >"$RESULTS"
-
-cpu_ns() { # the CPU time of every thread of the PIDs given, in ns
-    local pid t sum=0 v
-    for pid in "$@"; do
-        for t in /proc/"$pid"/task/*/schedstat; do
-            { read -r v _ <"$t"; } 2>/dev/null || continue # a thread that just ended
-            sum=$((sum + v))
-        done
-    done
-    echo "$sum"
-}
 
 run_build() { # label dir
     local label=$1 dir=$2 port ports=() pids=() i resp proxy

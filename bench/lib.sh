@@ -3,6 +3,8 @@
 #   TMP, PIDS      a temp dir and the PIDs to stop; on exit every PID is
 #                  killed and waited for, and TMP removed
 #   free_port      a free loopback TCP port
+#   cpu_ns PID...  the CPU time every thread of these processes has used, in
+#                  ns (/proc/PID/task/*/schedstat)
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -15,4 +17,15 @@ trap bench_cleanup EXIT
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+cpu_ns() {
+    local pid t sum=0 v
+    for pid in "$@"; do
+        for t in /proc/"$pid"/task/*/schedstat; do
+            { read -r v _ <"$t"; } 2>/dev/null || continue # a thread that just ended
+            sum=$((sum + v))
+        done
+    done
+    echo "$sum"
 }
