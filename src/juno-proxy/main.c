@@ -53,7 +53,7 @@ static const char usage_text[] =
     "                             store connections (default 1)\n"
     "      --default-ttl S        TTL of a new record written without one; 0 = records\n"
     "                             do not expire (default 0)\n"
-    "      --max-ttl S            largest TTL accepted (default 259200)\n"
+    "      --max-ttl S            largest TTL a JunoDB client may give (default 259200)\n"
     "      --idle-timeout S       close client connections idle this long; 0 = never\n"
     "                             (default 120)\n"
     "      --request-timeout MS   time a store has to answer one request (default 500)\n"
@@ -72,6 +72,8 @@ static const char usage_text[] =
     "                             DEL, MGET, EXPIRE... (default: off)\n"
     "      --resp-namespace NS    the namespace of RESP commands (default \"default\",\n"
     "                             the juno CLI's)\n"
+    "      --resp-max-ttl S       largest TTL a RESP command may set (EX, PX, EXPIRE,\n"
+    "                             EXPIREAT...); 0 = no limit, as Redis (default 0)\n"
     "      --tls-cert FILE        serve TLS 1.2/1.3 to clients (the JunoDB port and the\n"
     "                             RESP port) with this certificate chain (PEM)\n"
     "      --tls-key FILE         its private key (PEM)\n"
@@ -134,7 +136,8 @@ enum {
     OPT_TLS_MAX_HS,
     OPT_ACL,
     OPT_HASH_PW,
-    OPT_INSECURE
+    OPT_INSECURE,
+    OPT_RESP_MAX_TTL
 };
 
 static const struct option long_opts[] = {
@@ -158,6 +161,7 @@ static const struct option long_opts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"resp", required_argument, NULL, OPT_RESP},
     {"resp-namespace", required_argument, NULL, OPT_RESP_NS},
+    {"resp-max-ttl", required_argument, NULL, OPT_RESP_MAX_TTL},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
@@ -210,6 +214,9 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_METRICS: pmetrics_option(optarg); break;
         case OPT_RESP: resp = optarg; break;
         case OPT_RESP_NS: c->resp_ns = optarg; break;
+        case OPT_RESP_MAX_TTL:
+            c->resp_max_ttl = cli_opt_u64("resp-max-ttl", optarg, 0, INT64_MAX / 1000);
+            break;
         case OPT_TLS_CERT: c->tls_cert = optarg; break;
         case OPT_TLS_KEY: c->tls_key = optarg; break;
         case OPT_TLS_CA: c->tls_ca = optarg; break;

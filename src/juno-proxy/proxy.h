@@ -66,6 +66,7 @@ struct proxy_config {
     struct etcd_opts etcd_opts; /* TLS and auth for etcd; borrowed from etcd_sec */
     unsigned threads;
     uint64_t default_ttl, max_ttl; /* seconds */
+    uint64_t resp_max_ttl;         /* seconds, the RESP face's limit; 0: none */
     uint64_t idle_timeout_s;       /* 0 = never */
     uint64_t request_timeout_ms;   /* per storage request */
     uint64_t deadline_ms;          /* a whole client request; then Busy (14) */
@@ -324,6 +325,11 @@ struct psink {
  * aborts and answers VersionConflict. The native protocol's Destroy ignores
  * a Version, as JunoDB's does. */
 #define PREQ_IF_VERSION   0x8
+/* preq_start flag: the request's ExpirationMs (juno's field, set with
+ * wire_meta_set_expiration) is the expiration to write, in place of a TTL
+ * (the RESP face's EX, PX, EXAT, PXAT, EXPIRE...). Without it the field is
+ * ignored: a JunoDB client gives a TTL in seconds. */
+#define PREQ_EXPIRY_MS    0x10
 
 /* Start the client request req (Create, Get, Update, Set, Destroy; checked
  * by the caller) for sink s. t0 is uv_hrtime() when it arrived. Returns 0:
