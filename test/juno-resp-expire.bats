@@ -17,7 +17,7 @@ NATIVE="$BATS_TEST_DIRNAME/proxy_client.py"
 setup() {
     TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp-expire.XXXXXX")
     : >"$TMP/pids"
-    read -r PA PB PC PX PR < <(free_ports 5)
+    read -r PA PB PC PX PR PRS < <(free_ports 6)
     A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
     PROXY=127.0.0.1:$PX RESP=127.0.0.1:$PR
     MAP=$TMP/map.json
@@ -102,6 +102,132 @@ jfield() { python3 -c 'import json, sys; v = json.load(sys.stdin).get(sys.argv[1
     d=$((${lines[0]} - $(date +%s)))
     [ "$d" -le 1 ] && [ "$d" -ge -1 ]
     [[ "${lines[1]}" =~ ^[0-9]{1,6}$ ]]
+}
+
+@test "redis-cli: the same replies as redis-server 7 for the same expiration commands" {
+    command -v redis-server >/dev/null || skip "redis-server not installed"
+    start_all
+    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
+    echo $! >>"$TMP/pids"
+    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
+    local n=0 line want got
+    while read -r line; do
+        [ -n "$line" ] || continue
+        read -ra words <<<"$line"
+        want=$(redis-cli -p "$PRS" "${words[@]}" 2>&1)
+        got=$(rc "${words[@]}" 2>&1)
+        if [ "$got" != "$want" ]; then
+            echo "$line: juno '$got', redis '$want'" >&2
+            return 1
+        fi
+        n=$((n + 1))
+    done <<'EOF'
+set a v
+expire a 100
+ttl a
+expire a 100 nx
+expire a 100 xx
+expire a 50 gt
+expire a 200 gt
+ttl a
+expire a 300 lt
+expire a 150 lt
+ttl a
+expire a 400 xx gt
+expire a 100 xx gt
+expire a 100 xx lt
+ttl a
+expire a 10 nx xx
+expire a 10 nx gt
+pexpire a 10 lt nx
+expire a 10 gt lt
+expire a 10 xx gt lt
+expire a 10 soon
+expire a ten soon
+expire a ten
+expire a 1.5
+pexpire a 1.5
+expire a -9223372036854776
+expire a 9223372036854776
+pexpire a 9223372036854775807
+expireat a 9223372036854776
+expireat a -9223372036854776
+get a
+expireat a 4102444800
+expiretime a
+pexpiretime a
+pexpireat a 4102444800123
+pexpiretime a
+expiretime a
+pexpireat a 4102444800500
+expiretime a
+persist a
+ttl a
+pttl a
+expiretime a
+persist a
+expire a 10 gt
+expire a 10 xx
+expire a 10 xx gt
+expire a 10 lt
+persist a
+expire nokey 10
+pexpire nokey 10 nx
+expireat nokey 10
+pexpireat nokey 10
+expire nokey -10
+ttl nokey
+pttl nokey
+expiretime nokey
+pexpiretime nokey
+persist nokey
+pexpireat a 9223372036854775807
+pexpiretime a
+expire a -9223372036854775
+exists a
+set b v
+expire b 0
+exists b
+set b v
+expireat b 1
+get b
+set b v ex 100
+expire b -1 gt
+expire b -1 lt
+exists b
+set w v ex 604800
+ttl w
+setex w 31536000 v
+ttl w
+set w v exat 4102444800
+expiretime w
+set w v pxat 4102444800999
+pexpiretime w
+expiretime w
+set w v keepttl
+pexpiretime w
+set w v exat 0
+set w v pxat -1
+set w v ex 9223372036854776
+set w v exat 9223372036854776
+set w v px 9223372036854775807
+set w v ex 10 exat 4102444800
+pexpiretime w
+set w v exat 1
+get w
+exists w
+set w2 old
+set w2 v exat 1 get
+exists w2
+set w3 v nx pxat 5
+exists w3
+getex w3 exat 4102444800
+expire a
+expiretime
+pexpiretime a b
+time x
+EOF
+    [ "$n" -ge 100 ]
 }
 
 @test "python3-redis: EXPIRE PEXPIRE EXPIREAT PEXPIREAT (NX XX GT LT), PERSIST, TTL PTTL EXPIRETIME PEXPIRETIME, SET EXAT PXAT, TIME" {
