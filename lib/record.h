@@ -34,14 +34,14 @@
 #define RECORD_HEADER_SIZE    60 /* format 2's, what record_value_encode writes */
 #define RECORD_FORMAT_V1      1
 #define RECORD_V1_HEADER_SIZE 56
-#define RECORD_MAX_NS      64 /* keeps 0xFF out of the nsLen byte: see record_shard_range */
-#define RECORD_F_TOMBSTONE 0x01
+#define RECORD_MAX_NS         64 /* keeps 0xFF out of the nsLen byte: see record_shard_range */
+#define RECORD_F_TOMBSTONE    0x01
 
 struct record_meta {
     uint32_t version;
-    uint32_t creation_time;   /* unix s */
-    uint64_t expiration_ms;   /* unix ms, 0 = never */
-    uint64_t last_modified;   /* ns */
+    uint32_t creation_time; /* unix s */
+    uint64_t expiration_ms; /* unix ms, 0 = never */
+    uint64_t last_modified; /* ns */
     uint8_t origin_id[16];
     uint8_t last_req_id[16];
     uint8_t tombstone;

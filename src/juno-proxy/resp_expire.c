@@ -46,7 +46,8 @@ rexp_limit_ok(struct rconn *rc, const char *name, int64_t when, int64_t now)
 {
     uint64_t max = rc->w->p->cfg.resp_max_ttl;
     if (max == 0 || when <= now || (uint64_t)(when - now) <= max * 1000) return 1;
-    rcmd_error(rc, "invalid expire time in '%s' command: over juno-proxy's --resp-max-ttl of %llu s",
+    rcmd_error(rc,
+               "invalid expire time in '%s' command: over juno-proxy's --resp-max-ttl of %llu s",
                name, (unsigned long long)max);
     return 0;
 }
@@ -230,7 +231,8 @@ expire_decide(struct rconn *rc, struct rslot *s, const struct preq *rq,
     int64_t when = s->arg, cur = m->ems ? (int64_t)m->ems : -1; /* -1: none, Redis's */
     int opt = s->opt;
     if (((opt & X_NX) && cur != -1) || ((opt & X_XX) && cur == -1) ||
-        ((opt & X_GT) && (cur == -1 || when <= cur)) || ((opt & X_LT) && cur != -1 && when >= cur)) {
+        ((opt & X_GT) && (cur == -1 || when <= cur)) ||
+        ((opt & X_LT) && cur != -1 && when >= cur)) {
         rcmd_finish_int(rc, s, 0);
     } else if (when <= (int64_t)rexp_now_ms()) {
         s->stage = 2; /* already past: the key goes */

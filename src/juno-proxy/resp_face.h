@@ -169,9 +169,9 @@ int rcmd_value_ok(struct rconn *rc, const struct resp_arg *v);
  * when out of memory. */
 struct rslot *rcmd_slot(struct rconn *rc, enum rkind kind, uint32_t nsub);
 /* Start request op on key for sub-request sub of s: val (NULL: none) of
- * vtype, the expiration exp_ms in unix ms (0: none; PREQ_EXPIRY_MS), version (an Update's or a conditional
- * Destroy's condition, 0: none), preq_start flags. Everything is copied;
- * the answer may come before this returns, and may finish s. */
+ * vtype, the expiration exp_ms in unix ms (0: none; PREQ_EXPIRY_MS), version (an Update's or a
+ * conditional Destroy's condition, 0: none), preq_start flags. Everything is copied; the answer may
+ * come before this returns, and may finish s. */
 void rcmd_start(struct rconn *rc, struct rslot *s, uint32_t sub, uint8_t op, const uint8_t *key,
                 size_t klen, const uint8_t *val, size_t vlen, uint8_t vtype, uint64_t exp_ms,
                 uint32_t version, unsigned flags);

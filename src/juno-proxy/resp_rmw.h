@@ -44,13 +44,13 @@ enum rmw_ttl {
 
 /* A command's state: rslot.ext of its K_RMW slot, one block. */
 struct rmw {
-    uint8_t op;    /* enum rmw_op */
-    uint8_t stage; /* 0 reading, 1 writing, 2 deleting */
-    uint8_t cond;  /* RMW_IF_ABSENT, RMW_IF_PRESENT or 0 */
-    uint8_t ttlm;  /* enum rmw_ttl */
-    uint8_t opt;   /* BITCOUNT_* */
+    uint8_t op;      /* enum rmw_op */
+    uint8_t stage;   /* 0 reading, 1 writing, 2 deleting */
+    uint8_t cond;    /* RMW_IF_ABSENT, RMW_IF_PRESENT or 0 */
+    uint8_t ttlm;    /* enum rmw_ttl */
+    uint8_t opt;     /* BITCOUNT_* */
     uint64_t exp_ms; /* RMW_TTL_SET: the expiration, unix ms */
-    uint64_t t0;   /* monotonic ns at the start: no read again past --deadline */
+    uint64_t t0;     /* monotonic ns at the start: no read again past --deadline */
     int64_t n, m;
     long double f;
     struct rlock *held; /* the key's turn on the worker (resp_lock.c), or NULL */

@@ -43,8 +43,11 @@ UNIT_TEST(digest_ignores_the_last_request_id_only)
  * then the data): backups made then still verify. */
 UNIT_TEST(digest_is_the_same_in_both_formats)
 {
-    struct record_meta m = {.version = 3, .creation_time = 10, .last_modified = 99,
-                            .expiration_ms = 1800000000000ULL, .value_type = 1};
+    struct record_meta m = {.version = 3,
+                            .creation_time = 10,
+                            .last_modified = 99,
+                            .expiration_ms = 1800000000000ULL,
+                            .value_type = 1};
     memset(m.origin_id, 0x5A, 16);
     memset(m.last_req_id, 0xAA, 16);
     uint8_t v2[RECORD_HEADER_SIZE + 5], v1[RECORD_V1_HEADER_SIZE + 5];
