@@ -184,6 +184,50 @@ EOF
     grep -q 'request refused by the acl (ServiceDenied) user=(none) op=Get namespace=billing certificate="CN=stranger"' "$TMP/proxy.log"
 }
 
+@test "JunoDB protocol: juno --user/--password (or JUNO_USER/JUNO_PASSWORD) log in; a wrong password is refused (77), counted" {
+    start_store s1 "$S1" --memory
+    start_proxy
+    # no login and no certificate: no user, so nothing is allowed
+    run juno -s "$PROXY" -n app put k v
+    [[ "$output" == *ServiceDenied* ]]
+    juno -s "$PROXY" --user app --password app-secret -n app put k v1
+    [ "$(JUNO_USER=app JUNO_PASSWORD=app-secret juno -s "$PROXY" -n app get k)" = v1 ]
+    # the user's rules hold: app may not touch billing; reader only reads app
+    run juno -s "$PROXY" --user app --password app-secret -n billing put k v
+    [[ "$output" == *ServiceDenied* ]]
+    [ "$(JUNO_USER=reader JUNO_PASSWORD=read-secret juno -s "$PROXY" -n app get k)" = v1 ]
+    run env JUNO_USER=reader JUNO_PASSWORD=read-secret juno -s "$PROXY" -n app put k v2
+    [[ "$output" == *ServiceDenied* ]]
+    # a wrong password or user: refused at connect, exit 77, nothing sent
+    run juno -s "$PROXY" --user app --password wrong -n app put k v3
+    [ "$status" -eq 77 ]
+    [[ "$output" == *"login as app refused"* ]]
+    run juno -s "$PROXY" --user nobody --password app-secret -n app get k
+    [ "$status" -eq 77 ]
+    [ "$(juno --store "$S1" --map "$MAP" -n app get k)" = v1 ] # nothing written
+    [ "$(metric juno_proxy_auth_failures_total)" = 2 ]
+    [ "$(grep -c 'login refused peer=' "$TMP/proxy.log")" -eq 2 ]
+    # the batch command logs in on its connection too
+    printf 'put b1 x\nget b1\n' | tr ' ' '\t' | juno -s "$PROXY" --user app --password app-secret -n app batch >"$TMP/b.out"
+    grep -q x "$TMP/b.out"
+    # a password without a user is the user "default" (none here); --user alone is a usage error
+    run juno -s "$PROXY" --password app-secret get k
+    [ "$status" -eq 77 ]
+    run juno -s "$PROXY" --user app get k
+    [ "$status" -eq 64 ]
+    run juno --store "$S1" --user app --password x get k
+    [ "$status" -eq 64 ]
+}
+
+@test "JunoDB protocol: without --acl a login is accepted (every client may do everything)" {
+    start_store s1 "$S1" --memory
+    juno-proxy --listen "$PROXY" --map "$MAP" 2>>"$TMP/proxy.log" &
+    echo $! >>"$TMP/pids"
+    wait_started juno-proxy "$TMP/proxy.log" $! juno -s "$PROXY" ping
+    juno -s "$PROXY" --user anyone --password any put k v
+    [ "$(juno -s "$PROXY" get k)" = v ]
+}
+
 @test "SIGHUP reloads the ACL: a removed user loses its open connection's access; a bad file keeps the old" {
     start_store s1 "$S1" --memory
     start_proxy

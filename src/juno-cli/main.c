@@ -75,6 +75,11 @@ static const char usage_text[] =
     "                             requires one the cluster CA signed); also\n"
     "                             $JUNO_TLS_CERT\n"
     "      --tls-key FILE         TLS: its private key (PEM); also $JUNO_TLS_KEY\n"
+    "      --user NAME            log in to the proxy as this user of its --acl on\n"
+    "                             every connection (juno-proxy --acl); also\n"
+    "                             $JUNO_USER\n"
+    "      --password PASSWORD    that user's password; prefer $JUNO_PASSWORD (a\n"
+    "                             command line is visible to other users of the host)\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit (before COMMAND)\n"
     "\n"
@@ -153,12 +158,14 @@ static const char usage_text[] =
     "  JUNO_TLS, JUNO_TLS_CA, JUNO_TLS_CERT, JUNO_TLS_KEY\n"
     "                             the defaults for --tls (1: on), --tls-ca, --tls-cert,\n"
     "                             --tls-key\n"
+    "  JUNO_USER, JUNO_PASSWORD   the defaults for --user and --password\n"
     "\n"
     "Statuses, proxy mode: 0 Ok, Inconsistent; 1 NoKey (get, update), DupKey\n"
     "(create), VersionConflict; 65 BadParam, BadMsg; 69 NoStorageServer, connection\n"
     "refused, timed out or closed; 75 RecordLocked, Busy (retryable),\n"
     "SSOutofResource (a store's disk is full); 74 CommitFailure, SSError; 76 a\n"
-    "reply that is not JunoDB, NotSupported, or a TLS handshake refused.\n"
+    "reply that is not JunoDB, NotSupported, or a TLS handshake refused; 77 the\n"
+    "login (--user) refused.\n"
     "Store mode: 0 Ok, AlreadyFulfilled; 1 NoKey, DupKey, VersionConflict,\n"
     "NoUncommitted, MarkedDelete; 65 BadParam, BadMsg; 74 SSError; 75 RecordLocked,\n"
     "Busy, NoStorageServer, SSOutofResource (disk full); 69 connection refused,\n"
@@ -186,6 +193,8 @@ enum {
     OPT_TLS_CA,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
+    OPT_USER,
+    OPT_PASSWORD,
 };
 
 enum { M_BOTH, M_PROXY, M_STORE };
@@ -198,6 +207,8 @@ static const struct {
     {'s', M_PROXY, "server"},
     {'r', M_PROXY, "retries"},
     {OPT_IF_VERSION, M_PROXY, "if-version"},
+    {OPT_USER, M_PROXY, "user"},
+    {OPT_PASSWORD, M_PROXY, "password"},
     {OPT_NEWLINE, M_PROXY, "newline"},
     {OPT_STORE, M_STORE, "store"},
     {'S', M_STORE, "shards"},
@@ -234,6 +245,8 @@ static struct option long_opts[] = {
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"user", required_argument, NULL, OPT_USER},
+    {"password", required_argument, NULL, OPT_PASSWORD},
     {"help", no_argument, NULL, 'h'},
     {"rid", required_argument, NULL, OPT_RID},
     {"record-version", required_argument, NULL, OPT_RECORD_VERSION},
@@ -289,6 +302,8 @@ take_option(struct juno_opts *o, int opt, const char *arg)
     case OPT_TLS_CA: o->tls_ca = arg; break;
     case OPT_TLS_CERT: o->tls_cert = arg; break;
     case OPT_TLS_KEY: o->tls_key = arg; break;
+    case OPT_USER: o->user = arg; break;
+    case OPT_PASSWORD: o->password = arg; break;
     case 'h': cli_help(usage_text);
     case 'V': cli_version(); exit(0);
     case OPT_RID: uuid_opt("rid", arg, o->rid), o->has_rid = 1; break;
@@ -394,6 +409,21 @@ setup_tls(struct juno_opts *o)
     client_tls(ctx);
 }
 
+/* --user and --password (or their variables): every connection logs in. */
+static void
+setup_login(struct juno_opts *o, int store)
+{
+    if (store) return; /* check_mode refused the options; stores have no users */
+    if (o->user == NULL) o->user = env_or("JUNO_USER", NULL);
+    if (o->password == NULL) o->password = env_or("JUNO_PASSWORD", NULL);
+    if (o->user == NULL && o->password == NULL) return;
+    if (o->user == NULL) o->user = "default"; /* as Redis's AUTH with a password alone */
+    if (o->password == NULL) cli_usage("--user needs a password: --password or $JUNO_PASSWORD");
+    if (strlen(o->user) > 255 || strlen(o->password) > 1024)
+        cli_usage("--user is 1 to 255 bytes and --password at most 1024");
+    client_login(o->user, o->password);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -429,6 +459,7 @@ main(int argc, char **argv)
     args[0] = cargv[0];
     check_mode(store);
     setup_tls(&o);
+    setup_login(&o, store);
     if (!store) {
         if (o.server == NULL) o.server = env_or("JUNO_PROXY", JUNO_DEFAULT_PROXY);
         return proxy_main(&o, nargs + 1, args);
