@@ -219,6 +219,33 @@ EOF
     [ "$status" -eq 64 ]
 }
 
+@test "--tls-client-cert optional: a client without a certificate logs in or is refused; one with a certificate is its user; a foreign one is refused" {
+    C=$TMP/certs
+    mkdir -p "$C"
+    echo 'subjectAltName=IP:127.0.0.1,DNS:localhost' >"$C/san.ext"
+    ca ca
+    cert proxy ca
+    cert billing-svc ca
+    ca other
+    cert stranger other
+    start_store s1 "$S1" --memory
+    run juno-proxy --listen "$PROXY" --map "$MAP" --tls-client-cert optional
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"--tls-client-cert needs --tls-ca"* ]]
+    start_proxy --tls-cert "$C/proxy.pem" --tls-key "$C/proxy.key" --tls-ca "$C/ca.pem" --tls-client-cert optional
+    grep -q "tls=mutual-optional" "$TMP/proxy.log"
+    # no certificate: the handshake passes; no user until a login
+    run juno -s "$PROXY" --tls-ca "$C/ca.pem" -n app put k v
+    [[ "$output" == *ServiceDenied* ]]
+    juno -s "$PROXY" --tls-ca "$C/ca.pem" --user app --password app-secret -n app put k v
+    [ "$(redis-cli -p "$PR" --tls --cacert "$C/ca.pem" --user app --pass app-secret --no-auth-warning get k)" = v ]
+    # a certificate the CA signed: its user
+    juno -s "$PROXY" --tls-ca "$C/ca.pem" --tls-cert "$C/billing-svc.pem" --tls-key "$C/billing-svc.key" -n billing put k b
+    # a certificate of another CA is still refused at the handshake
+    run juno -s "$PROXY" --tls-ca "$C/ca.pem" --tls-cert "$C/stranger.pem" --tls-key "$C/stranger.key" --retries 0 get k
+    [ "$status" -eq 76 ]
+}
+
 @test "JunoDB protocol: without --acl a login is accepted (every client may do everything)" {
     start_store s1 "$S1" --memory
     juno-proxy --listen "$PROXY" --map "$MAP" 2>>"$TMP/proxy.log" &

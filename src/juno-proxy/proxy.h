@@ -78,6 +78,7 @@ struct proxy_config {
      * RESP; a CA requires client certificates) and --upstream-tls-* (mutual
      * TLS to the stores, all three or none) */
     const char *tls_cert, *tls_key, *tls_ca;
+    int tls_cert_optional, tls_client_cert_given; /* --tls-client-cert optional; given at all */
     const char *up_tls_cert, *up_tls_key, *up_tls_ca;
     uint64_t tls_handshake_ms;   /* --tls-handshake-timeout */
     unsigned tls_max_handshakes; /* --tls-max-handshakes (per worker listener) */
