@@ -46,6 +46,19 @@ start_proxy() {
 
 rc() { redis-cli -p "$PR" "$@"; }
 
+# certs CA: in $C, a CA "ca" and certificates proxy and billing-svc it signed,
+# and stranger signed by CA (ca, or "other", a second CA made here)
+certs() {
+    C=$TMP/certs
+    mkdir -p "$C"
+    echo 'subjectAltName=IP:127.0.0.1,DNS:localhost' >"$C/san.ext"
+    ca ca
+    cert proxy ca
+    cert billing-svc ca
+    [ "$1" = ca ] || ca "$1"
+    cert stranger "$1"
+}
+
 metric() { curl -s "http://$METRICS/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 
 @test "RESP: NOAUTH until AUTH; WRONGPASS counted; AUTH user pass and HELLO AUTH; the user's namespace" {
@@ -156,13 +169,7 @@ EOF
 }
 
 @test "JunoDB protocol: the client certificate is the identity; ServiceDenied writes nothing" {
-    C=$TMP/certs
-    mkdir -p "$C"
-    echo 'subjectAltName=IP:127.0.0.1,DNS:localhost' >"$C/san.ext"
-    ca ca
-    cert proxy ca
-    cert billing-svc ca
-    cert stranger ca
+    certs ca
     start_store s1 "$S1" --memory
     start_proxy --tls-cert "$C/proxy.pem" --tls-key "$C/proxy.key" --tls-ca "$C/ca.pem"
     jb() { juno -s "$PROXY" --tls-ca "$C/ca.pem" --tls-cert "$C/$1.pem" --tls-key "$C/$1.key" "${@:2}"; }
@@ -220,14 +227,7 @@ EOF
 }
 
 @test "--tls-client-cert optional: a client without a certificate logs in or is refused; one with a certificate is its user; a foreign one is refused" {
-    C=$TMP/certs
-    mkdir -p "$C"
-    echo 'subjectAltName=IP:127.0.0.1,DNS:localhost' >"$C/san.ext"
-    ca ca
-    cert proxy ca
-    cert billing-svc ca
-    ca other
-    cert stranger other
+    certs other
     start_store s1 "$S1" --memory
     run juno-proxy --listen "$PROXY" --map "$MAP" --tls-client-cert optional
     [ "$status" -eq 64 ]
