@@ -395,13 +395,10 @@ setup_tls(struct juno_opts *o)
 {
     const char *on = env_or("JUNO_TLS", "0");
     if (strcmp(on, "0") != 0 && strcmp(on, "1") != 0) cli_usage("JUNO_TLS must be 0 or 1");
-    if (o->tls_ca == NULL) o->tls_ca = env_or("JUNO_TLS_CA", NULL);
-    if (o->tls_cert == NULL) o->tls_cert = env_or("JUNO_TLS_CERT", NULL);
-    if (o->tls_key == NULL) o->tls_key = env_or("JUNO_TLS_KEY", NULL);
-    if (!o->tls && strcmp(on, "1") != 0 && !o->tls_ca && !o->tls_cert && !o->tls_key) return;
-    if ((o->tls_cert == NULL) != (o->tls_key == NULL))
-        cli_usage("--tls-cert and --tls-key go together");
     struct tls_config tc = {.cert = o->tls_cert, .key = o->tls_key, .ca = o->tls_ca};
+    cli_tls_env(&tc);
+    if (!o->tls && strcmp(on, "1") != 0 && !tc.ca && !tc.cert && !tc.key) return;
+    if ((tc.cert == NULL) != (tc.key == NULL)) cli_usage("--tls-cert and --tls-key go together");
     char err[600];
     struct tls_ctx *ctx = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err));
     if (ctx == NULL) cli_die(EX_CONFIG, "%s", err);
