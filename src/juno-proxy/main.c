@@ -494,6 +494,7 @@ on_signal(uv_signal_t *h, int signum)
         if (rc != 0) log_error("cannot reopen log: %s", error_str(rc));
         reload_tls(p);
         auth_reload(p);
+        pcluster_reload_password(p);
         reload_map(p);
         return;
     }

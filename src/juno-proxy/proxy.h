@@ -233,6 +233,8 @@ void pcluster_stop(struct proxy *p);
 void pcluster_destroy(struct proxy *p);
 /* Any thread: a worker swapped maps; the main thread reports the version. */
 void pcluster_notify(struct proxy *p);
+/* SIGHUP: --etcd-password-file again (etcd_uv_reload_password). */
+void pcluster_reload_password(struct proxy *p);
 
 /* ---- upstream.c ---- */
 

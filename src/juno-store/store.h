@@ -168,5 +168,7 @@ int scluster_init(struct store *s, char *err, size_t errlen);
 void scluster_start(struct store *s);
 void scluster_stop(struct store *s);
 void scluster_destroy(struct store *s);
+/* SIGHUP: --etcd-password-file again (etcd_uv_reload_password). */
+void scluster_reload_password(struct store *s);
 
 #endif
