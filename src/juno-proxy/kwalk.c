@@ -299,6 +299,7 @@ kwalk__retry(uv_timer_t *t)
             lane_step(l);
     }
     kwalk_maybe_end(k);
+    worker_flush(k->w); /* a timer's requests and replies: poll would not run the check */
 }
 
 int

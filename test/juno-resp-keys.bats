@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# juno-resp-keys.bats: the RESP face's keyspace commands (SCAN, KEYS,
+# DBSIZE, RANDOMKEY, TYPE, TOUCH, UNLINK) on three stores in memory with
+# real clients: redis-py (test/resp_keys_client.py, /usr/bin/python3) for
+# SCAN's promise over 1200 keys on 64 shards, and redis-cli side by side
+# with a real redis-server 7 for glob patterns and error texts. The
+# namespace of the RESP face is the only one walked: a key written with
+# `juno put` in another namespace is never listed. Stores on free loopback
+# ports in a temp dir; teardown stops every process started (by PID).
+
+load lib
+
+RK_PY="$BATS_TEST_DIRNAME/resp_keys_client.py"
+
+setup() {
+    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp-keys.XXXXXX")
+    : >"$TMP/pids"
+    read -r PA PB PC PX PR PX2 PR2 PRS < <(free_ports 8)
+    A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
+    MAP=$TMP/map.json
+    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" --zone "z1=b@$B" --zone "z2=c@$C" >"$MAP"
+}
+
+teardown() {
+    stop_pids "$TMP/pids"
+    local bad=0
+    sanitizer_reports "$TMP"/*.log && bad=1
+    rm -rf "$TMP"
+    return "$bad"
+}
+
+# start_proxy N RESP-PORT NATIVE-PORT [juno-proxy options]
+start_proxy() {
+    local n=$1 port=$2 native=$3
+    shift 3
+    juno-proxy --listen "127.0.0.1:$native" --resp "127.0.0.1:$port" --map "$MAP" "$@" \
+        2>>"$TMP/proxy$n.log" &
+    echo $! >"$TMP/pid-proxy$n"
+    echo $! >>"$TMP/pids"
+    wait_started "juno-proxy $n" "$TMP/proxy$n.log" $! redis-cli -p "$port" ping
+}
+
+start_all() {
+    start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory || return 1
+    start_proxy 1 "$PR" "$PX" "$@"
+}
+
+rc() { redis-cli -p "$PR" "$@"; }
+py() { /usr/bin/python3 "$RK_PY" "$PR" "$@"; }
+
+@test "SCAN returns each of 1200 keys on 64 shards at least once; KEYS and DBSIZE agree" {
+    start_all
+    py fill 1200 k:
+    py scan-all 1200 k:
+    # another namespace, written natively, is not walked; the RESP one is
+    juno -s "127.0.0.1:$PX" -n other put other-key v
+    juno -s "127.0.0.1:$PX" put native-key v
+    [ "$(rc dbsize)" = 1201 ]
+    [ "$(rc keys 'native*')" = native-key ]
+    [ -z "$(rc keys 'other*')" ]
+    [ "$(rc --scan --pattern 'other*' | wc -l)" = 0 ]
+    [ "$(rc --scan | sort -u | wc -l)" = 1201 ]
+    rc del native-key
+    py scan-all 1200 k:
+}
+
+@test "SCAN MATCH, COUNT and TYPE; KEYS patterns; bad arguments" {
+    start_all
+    py fill 300 m:
+    py scan-options m:
+    [ "$(rc scan 0 type hash)" = "0" ]
+    [ "$(rc scan abc)" = "ERR invalid cursor" ]
+    [ "$(rc scan 0 count 0)" = "ERR syntax error" ]
+    [ "$(rc scan 0 count -5)" = "ERR syntax error" ]
+    [ "$(rc scan 0 count abc)" = "ERR value is not an integer or out of range" ]
+    [ "$(rc scan 0 count 99999999999999999999)" = "ERR value is not an integer or out of range" ]
+    [ "$(rc scan 0 match)" = "ERR syntax error" ]
+    [ "$(rc scan 18446744073709551616)" = "ERR invalid cursor" ]
+    [ "$(rc keys)" = "ERR wrong number of arguments for 'keys' command" ]
+    [ "$(rc dbsize x)" = "ERR wrong number of arguments for 'dbsize' command" ]
+    # a cursor past the last shard is the end
+    [ "$(rc scan 18446744073709551615 | head -1)" = 0 ]
+    # the proxy is still up
+    [ "$(rc dbsize)" = 300 ]
+}
+
+@test "redis-cli: KEYS globs and SCAN errors as redis-server 7 answers them" {
+    command -v redis-server >/dev/null || skip "redis-server not installed"
+    start_all
+    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
+    echo $! >>"$TMP/pids"
+    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
+    local k p
+    for k in hello hallo hxllo hllo heeeello 'a*b' 'a?b' 'x[y' 'q]' 'back\slash' ab a aXb '-' '^' \
+        'h[ello' Hello; do
+        rc set "$k" v >/dev/null
+        redis-cli -p "$PRS" set "$k" v >/dev/null
+    done
+    for p in 'h?llo' 'h*llo' 'h[ae]llo' 'h[^e]llo' 'h[a-b]llo' 'h[b-a]llo' 'a\*b' 'a\?b' '*' \
+        'x\[y' 'q]' '[q]]' '*\\*' 'a*' '*b' '[' '[^' 'h[ello' 'h\[ello' '[a-]*' '[-]' '[\^]' \
+        '*[A-Z]*' '?' 'a?b' 'no*'; do
+        diff <(rc keys "$p" | sort) <(redis-cli -p "$PRS" keys "$p" | sort) || {
+            echo "pattern $p differs" >&2
+            return 1
+        }
+    done
+    local a
+    for a in "scan x" "scan 0 count 0" "scan 0 count x" "scan 0 match" "scan 0 foo 1" "type" \
+        "touch" "unlink" "randomkey x" "dbsize 1" "type a b"; do
+        # shellcheck disable=SC2086
+        [ "$(rc $a)" = "$(redis-cli -p "$PRS" $a)" ] || {
+            echo "$a: juno '$(rc $a)' redis '$(redis-cli -p "$PRS" $a)'" >&2
+            return 1
+        }
+    done
+}
+
+@test "TYPE, TOUCH, UNLINK, RANDOMKEY; expired keys are never listed; an empty namespace" {
+    start_all
+    py edge
+    start_proxy 2 "$PR2" "$PX2" --resp-namespace empty-ns
+    [ -z "$(redis-cli -p "$PR2" randomkey)" ]
+    [ "$(redis-cli -p "$PR2" dbsize)" = 0 ]
+    [ "$(redis-cli -p "$PR2" scan 0 | grep -c .)" = 1 ]
+    [ "$(redis-cli -p "$PR2" scan 0 | head -1)" = 0 ]
+    [ -z "$(redis-cli -p "$PR2" keys '*')" ]
+    rc set gone v ex 1
+    [ "$(rc keys gone)" = gone ]
+    sleep 2.2
+    [ -z "$(rc keys gone)" ]
+    [ "$(rc --scan --pattern gone | wc -l)" = 0 ]
+    [ "$(rc dbsize)" = 1 ] # e:b of the edge checks
+}
+
+@test "a store down: the walk reads a quorum; two down: TRYAGAIN, and the proxy lives" {
+    start_all --deadline 500
+    py fill 400 d:
+    kill "$(cat "$TMP/pid-b")"
+    py scan-all 400 d:
+    kill "$(cat "$TMP/pid-c")"
+    run rc dbsize
+    [[ "$output" == TRYAGAIN* ]]
+    run rc scan 0
+    [[ "$output" == TRYAGAIN* ]]
+    [ "$(rc ping)" = PONG ]
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""resp_keys_client.py: redis-py checks of the RESP face's keyspace commands
+(test/juno-resp-keys.bats). Usage: resp_keys_client.py PORT CHECK [ARGS...]
+
+  fill N PREFIX          SET PREFIX0..PREFIX{N-1} (pipelined, not transactional)
+  scan-all N PREFIX      SCAN with COUNT 1, 7, 100 and 5000 returns every one of
+                         PREFIX0..N-1 at least once, nothing else, and cursors
+                         that are integers ending with 0
+  scan-options PREFIX    MATCH, TYPE and COUNT on the keys of fill
+  edge                   TYPE TOUCH UNLINK RANDOMKEY DBSIZE edge cases
+  scan-during N PREFIX SECONDS
+                         SCANs (COUNT 50) over and over for SECONDS; each full
+                         iteration must return all of PREFIX0..N-1 (prints the
+                         number of full iterations)
+Exit 0 when every check holds; a failed assertion exits 1 with its message.
+"""
+import sys
+import time
+
+import redis
+
+
+def conn(port):
+    return redis.Redis(host="127.0.0.1", port=int(port), socket_timeout=30)
+
+
+def fill(r, n, prefix):
+    p = r.pipeline(transaction=False)
+    for i in range(n):
+        p.set(f"{prefix}{i}", f"v{i}")
+        if i % 500 == 499:
+            p.execute()
+    p.execute()
+
+
+def full_scan(r, **kw):
+    cur, seen, calls = 0, [], 0
+    while True:
+        cur, keys = r.scan(cur, **kw)
+        assert isinstance(cur, int) and cur >= 0, cur
+        seen.extend(k.decode() for k in keys)
+        calls += 1
+        if cur == 0:
+            return seen, calls
+
+
+def scan_all(r, n, prefix):
+    want = {f"{prefix}{i}" for i in range(n)}
+    for count in (1, 7, 100, 5000):
+        seen, calls = full_scan(r, count=count)
+        got = set(seen)
+        assert want <= got, f"COUNT {count}: missing {sorted(want - got)[:5]}"
+        assert got <= want, f"COUNT {count}: unexpected {sorted(got - want)[:5]}"
+        if count == 1:
+            assert calls >= n // 2, f"COUNT 1 took only {calls} calls for {n} keys"
+    assert r.dbsize() == n, r.dbsize()
+    assert set(k.decode() for k in r.keys("*")) == want
+    assert set(k.decode() for k in r.scan_iter(count=10)) == want
+
+
+def scan_options(r, prefix):
+    keys = {k.decode() for k in r.keys("*")}
+    ones = {k for k in keys if k.startswith(prefix + "1")}
+    seen, _ = full_scan(r, match=prefix + "1*", count=20)
+    assert set(seen) == ones, (len(seen), len(ones))
+    seen, _ = full_scan(r, match=prefix + "1*", count=20, _type="STRING")
+    assert set(seen) == ones
+    seen, _ = full_scan(r, count=20, _type="hash")
+    assert seen == [], seen[:3]
+    assert {k.decode() for k in r.keys(prefix + "?")} == {f"{prefix}{i}" for i in range(10)}
+    assert {k.decode() for k in r.keys(prefix + "[1-2]")} == {prefix + "1", prefix + "2"}
+    assert {k.decode() for k in r.keys(prefix + "[^0-8]")} == {prefix + "9"}
+    assert r.keys("no-such-prefix*") == []
+    for bad in (["SCAN", "x"], ["SCAN", "0", "COUNT", "0"], ["SCAN", "0", "COUNT", "1.5"],
+                ["SCAN", "0", "MATCH"], ["SCAN", "0", "FOO", "1"]):
+        try:
+            r.execute_command(*bad)
+        except redis.ResponseError:
+            continue
+        raise AssertionError(f"{bad} did not fail")
+
+
+def edge(r):
+    r.set("e:a", "1")
+    r.set("e:b", "2")
+    assert r.type("e:a") == b"string" and r.type("e:none") == b"none"
+    assert r.touch("e:a", "e:b", "e:none", "e:a") == 3
+    assert r.touch("e:none") == 0
+    assert r.unlink("e:a", "e:none") == 1
+    assert r.exists("e:a") == 0 and r.unlink("e:a") == 0
+    got = {r.randomkey() for _ in range(30)}
+    assert b"e:b" in got and None not in got and b"e:a" not in got, got
+    r.set("e:t", "v", ex=1)
+    assert r.type("e:t") == b"string"
+    time.sleep(2.1)
+    assert r.type("e:t") == b"none"
+    assert b"e:t" not in r.keys("e:*")
+    assert r.touch("e:t") == 0
+
+
+def scan_during(r, n, prefix, seconds):
+    want = {f"{prefix}{i}" for i in range(n)}
+    end, rounds = time.time() + seconds, 0
+    while time.time() < end or rounds == 0:
+        seen, _ = full_scan(r, count=50)
+        missing = want - set(seen)
+        assert not missing, f"round {rounds}: missing {len(missing)}: {sorted(missing)[:5]}"
+        rounds += 1
+    print(rounds)
+
+
+def main():
+    port, check, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    r = conn(port)
+    if check == "fill":
+        fill(r, int(args[0]), args[1])
+    elif check == "scan-all":
+        scan_all(r, int(args[0]), args[1])
+    elif check == "scan-options":
+        scan_options(r, args[0])
+    elif check == "edge":
+        edge(r)
+    elif check == "scan-during":
+        scan_during(r, int(args[0]), args[1], float(args[2]))
+    else:
+        sys.exit(f"unknown check {check}")
+
+
+if __name__ == "__main__":
+    main()
