@@ -144,3 +144,23 @@ py() { /usr/bin/python3 "$RK_PY" "$PR" "$@"; }
     [[ "$output" == TRYAGAIN* ]]
     [ "$(rc ping)" = PONG ]
 }
+
+@test "FLUSHDB and FLUSHALL delete the namespace's keys only; a later write lives" {
+    start_all
+    py fill 700 f:
+    juno -s "127.0.0.1:$PX" -n other put survivor kept
+    [ "$(rc dbsize)" = 700 ]
+    [ "$(rc flushdb)" = OK ]
+    [ "$(rc dbsize)" = 0 ]
+    [ -z "$(rc keys '*')" ]
+    [ -z "$(rc get f:1)" ]
+    [ "$(juno -s "127.0.0.1:$PX" -n other get survivor)" = kept ]
+    rc set again v >/dev/null
+    [ "$(rc get again)" = v ]
+    [ "$(rc flushall async)" = OK ]
+    [ "$(rc dbsize)" = 0 ]
+    [ "$(rc flushdb sync)" = OK ]
+    [ "$(rc flushdb now)" = "ERR syntax error" ]
+    [ "$(rc flushall a b)" = "ERR syntax error" ]
+    [ "$(juno -s "127.0.0.1:$PX" -n other get survivor)" = kept ]
+}

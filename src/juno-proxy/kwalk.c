@@ -26,6 +26,8 @@ struct kzone {
 struct klane {
     struct kwalk *k;
     int busy, waiting; /* a step in flight / waiting to be tried again */
+    int paused;        /* the keys callback asked for a pause (kwalk_resume) */
+    uint64_t bound;    /* the paused step's end */
     uint32_t idx;      /* the shard's index in the walk's order */
     uint32_t shard;
     uint64_t pos;
@@ -55,6 +57,7 @@ struct kcopy {
 };
 
 static void lane_step(struct klane *l);
+static void lane_continue(struct klane *l, uint64_t bound);
 static void kwalk__retry(uv_timer_t *t);
 
 uint32_t
@@ -78,7 +81,7 @@ static void
 kwalk_maybe_end(struct kwalk *k)
 {
     for (unsigned i = 0; i < k->nlanes; i++)
-        if (k->lanes[i].busy || k->lanes[i].waiting) return;
+        if (k->lanes[i].busy || k->lanes[i].waiting || k->lanes[i].paused) return;
     if (k->closing) return;
     k->closing = 1;
     uint32_t shard = k->nshards;
@@ -177,6 +180,10 @@ lane_merge(struct klane *l, uint64_t *bound)
         i = j;
     }
     int stop = k->stopped || k->status != 0 ? 1 : k->o.keys(k, k->o.arg, keys, lens, live);
+    if (stop == KWALK_PAUSE) {
+        l->paused = 1;
+        stop = 0;
+    }
     if (stop && !k->stopped && k->status == 0) {
         k->stopped = 1;
         k->stop_shard = b == KEYSCAN_POS_END ? l->shard + 1 : l->shard;
@@ -215,6 +222,18 @@ lane_done(struct klane *l)
         kwalk_maybe_end(k);
         return;
     }
+    if (l->paused) {
+        l->bound = bound; /* kwalk_resume goes on from here */
+        return;
+    }
+    lane_continue(l, bound);
+}
+
+/* After a step that ended at bound: the rest of the shard, or the next one. */
+static void
+lane_continue(struct klane *l, uint64_t bound)
+{
+    struct kwalk *k = l->k;
     if (bound < KEYSCAN_POS_END && !k->stopped && k->status == 0) {
         l->pos = bound; /* the rest of this shard */
         l->first_try = uv_now(&k->w->loop);
@@ -330,4 +349,16 @@ kwalk_start(struct worker *w, const struct kwalk_opts *o)
     }
     uv_timer_start(&k->timer, kwalk__retry, 0, 0);
     return 0;
+}
+
+void
+kwalk_resume(struct kwalk *k)
+{
+    for (unsigned i = 0; i < k->nlanes; i++) {
+        struct klane *l = &k->lanes[i];
+        if (!l->paused) continue;
+        l->paused = 0;
+        lane_continue(l, l->bound);
+    }
+    kwalk_maybe_end(k);
 }

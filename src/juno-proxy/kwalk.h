@@ -26,8 +26,10 @@
 struct kwalk;
 
 /* The live keys of one step, in position order (borrowed for the call).
- * Return 0 to go on, 1 to stop the walk there (*next_* then tell where it
- * stopped: the step's end). */
+ * Return 0 to go on, 1 to stop the walk there (end then tells where it
+ * stopped: the step's end), KWALK_PAUSE to hold this lane until
+ * kwalk_resume (FLUSHDB: until the step's deletes are done). */
+#define KWALK_PAUSE 2
 typedef int kwalk_keys_fn(struct kwalk *k, void *arg, const uint8_t *const *keys,
                           const size_t *lens, size_t n);
 /* The end: status 0 (walked to the end, or stopped), or a wire status. shard
@@ -50,6 +52,9 @@ struct kwalk_opts {
  * are called later, never from inside this call), JUNO_EUNAVAIL (no map
  * yet) or JUNO_ENOMEM. */
 int kwalk_start(struct worker *w, const struct kwalk_opts *o);
+
+/* Go on with the lanes a keys callback paused (not from inside one). */
+void kwalk_resume(struct kwalk *k);
 
 /* The number of shards of w's current map (0: none yet). */
 uint32_t kwalk_nshards(const struct worker *w);

@@ -154,7 +154,7 @@ rcmd_fn rcmd_get, rcmd_del, rcmd_exists, rcmd_ttl, rcmd_pttl, rcmd_expire, rcmd_
 
 /* ---- resp_keys.c: the keyspace commands (a walk over the namespace, kwalk.h) ---- */
 
-rcmd_fn rkeys_scan, rkeys_keys, rkeys_dbsize, rkeys_randomkey;
+rcmd_fn rkeys_scan, rkeys_keys, rkeys_dbsize, rkeys_randomkey, rkeys_flushdb;
 
 #define RERR_SYNTAX  "syntax error"
 #define RERR_NOT_INT "value is not an integer or out of range"

@@ -8,6 +8,10 @@
  *   DBSIZE  every shard, 8 at a time: the live keys counted
  *   RANDOMKEY  a walk from a random (shard, position), wrapping around,
  *           until a key is found; nil when there is none
+ *   FLUSHDB, FLUSHALL [ASYNC|SYNC]  every shard, 8 at a time: a replicated
+ *           Destroy of each live key (tombstones where a replica did not
+ *           confirm, as DEL), a step's Destroys done before its lane goes
+ *           on; +OK once all are; both flush the connection's namespace
  *
  * Only the namespace of the connection is walked (--resp-namespace, or the
  * ACL user's default-ns); with --acl the user needs read access to it.
@@ -33,7 +37,9 @@
 #define SCAN_DEFAULT 10
 #define DBSIZE_LIMIT KEYSCAN_MAX_LIMIT
 
-enum { R_SCAN = 1, R_KEYS, R_DBSIZE, R_RANDOMKEY };
+enum { R_SCAN = 1, R_KEYS, R_DBSIZE, R_RANDOMKEY, R_FLUSH };
+
+#define FLUSH_LIMIT 256 /* keys per step: the Destroys in flight at most */
 
 struct rkeys {
     struct rconn *rc; /* ref (conn_ref) until the walk ends */
@@ -44,15 +50,102 @@ struct rkeys {
     int no_type; /* TYPE other than string: nothing matches */
     uint64_t want, n;
     struct buf keys; /* the matching keys, as RESP bulk strings */
+    /* FLUSHDB */
+    struct kwalk *k;  /* borrowed: the walk, while it runs */
+    int refs;         /* the walk + each Destroy in flight */
+    uint64_t pending; /* Destroys in flight */
+    int in_keys;      /* inside on_keys: no kwalk_resume from there */
+    int walked, walk_status, del_status;
 };
 
 static void
 rkeys_free(struct rkeys *q)
 {
+    if (--q->refs > 0) return;
     conn_unref(&q->rc->c);
     free(q->pattern);
     buf_free(&q->keys);
     free(q);
+}
+
+/* ---- FLUSHDB: a replicated Destroy of every live key, a step at a time ---- */
+
+static void flush_reply(struct rkeys *q);
+
+static void
+flush_answer(void *obj, uintptr_t tag, const struct preq *rq, const struct preq_result *res)
+{
+    (void)tag, (void)rq;
+    struct rkeys *q = obj;
+    q->pending--;
+    if (res->status != WIRE_ST_OK && q->del_status == 0) q->del_status = res->status;
+    if (res->status == WIRE_ST_OK && res->existed) q->n++;
+    if (q->pending > 0 || q->in_keys) return;
+    if (q->walked)
+        flush_reply(q);
+    else if (q->k != NULL)
+        kwalk_resume(q->k);
+}
+
+static void
+flush_ref(void *obj)
+{
+    ((struct rkeys *)obj)->refs++;
+}
+
+static void
+flush_unref(void *obj)
+{
+    rkeys_free(obj);
+}
+
+static const struct psink_ops flush_sink = {flush_answer, flush_ref, flush_unref};
+
+static int
+flush_keys(struct rkeys *q, struct kwalk *k, const uint8_t *const *keys, const size_t *lens,
+           size_t n)
+{
+    struct rconn *rc = q->rc;
+    q->k = k;
+    q->in_keys = 1;
+    for (size_t i = 0; i < n && q->del_status == 0; i++) {
+        struct wire_msg m;
+        memset(&m, 0, sizeof(m));
+        m.type_flag = WIRE_TF_REQUEST;
+        m.opcode = WIRE_OP_DESTROY;
+        m.ns.ptr = (const uint8_t *)rconn_ns(rc);
+        m.ns.len = strlen(rconn_ns(rc));
+        m.key.ptr = keys[i];
+        m.key.len = lens[i];
+        struct psink sink = {&flush_sink, q, 0};
+        q->pending++;
+        int r = preq_start(rc->w, &sink, &m, PREQ_RETRY_LOCKED | PREQ_KEY_QUEUE, uv_hrtime());
+        if (r != 0) {
+            q->pending--;
+            q->del_status = r == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER;
+        }
+    }
+    q->in_keys = 0;
+    if (q->del_status != 0) return 1;
+    return q->pending > 0 ? KWALK_PAUSE : 0;
+}
+
+static void
+flush_reply(struct rkeys *q)
+{
+    struct rconn *rc = q->rc;
+    struct rslot *s = rc->c.closing ? NULL : rconn_slot_find(rc, q->seq);
+    if (s != NULL) {
+        struct buf *b = rconn_slot_buf(rc, s);
+        int st = q->walk_status ? q->walk_status : q->del_status;
+        if (st != 0)
+            rcmd_status_error(rc, b, st);
+        else
+            PUT(rc, resp_raw(b, "+OK\r\n", 5));
+        rconn_slot_done(rc, s);
+        if (rc->nomem && !rc->c.closing) conn_close(&rc->c);
+    }
+    rkeys_free(q);
 }
 
 static int
@@ -61,6 +154,7 @@ on_keys(struct kwalk *k, void *arg, const uint8_t *const *keys, const size_t *le
     (void)k;
     struct rkeys *q = arg;
     if (q->rc->c.closing) return 1;
+    if (q->what == R_FLUSH) return flush_keys(q, k, keys, lens, n);
     for (size_t i = 0; i < n; i++) {
         if (q->no_type || (q->pattern && !keyscan_glob(q->pattern, q->plen, keys[i], lens[i])))
             continue;
@@ -76,6 +170,13 @@ on_end(struct kwalk *k, void *arg, int status, uint32_t shard, uint64_t pos)
 {
     struct rkeys *q = arg;
     struct rconn *rc = q->rc;
+    if (q->what == R_FLUSH) {
+        q->k = NULL;
+        q->walked = 1;
+        q->walk_status = status;
+        if (q->pending == 0) flush_reply(q);
+        return;
+    }
     struct rslot *s = rc->c.closing ? NULL : rconn_slot_find(rc, q->seq);
     if (s == NULL) {
         rkeys_free(q);
@@ -117,6 +218,7 @@ rkeys_start(struct rconn *rc, struct rkeys *q, struct kwalk_opts *o)
     }
     q->rc = rc;
     q->seq = s->seq;
+    q->refs = 1;
     conn_ref(&rc->c);
     o->ns = rconn_ns(rc);
     o->keys = on_keys;
@@ -262,5 +364,21 @@ rkeys_randomkey(struct rconn *rc, const struct resp_cmd *cmd)
                            .limit = 1,
                            .lanes = 1,
                            .wrap = 1};
+    rkeys_start(rc, q, &o);
+}
+
+/* FLUSHDB [ASYNC|SYNC], FLUSHALL [ASYNC|SYNC]: both the connection's
+ * namespace, both answered once every key is deleted. */
+void
+rkeys_flushdb(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    if (cmd->argc > 2 ||
+        (cmd->argc == 2 && !resp_arg_eq(cmd, 1, "async") && !resp_arg_eq(cmd, 1, "sync"))) {
+        rcmd_error(rc, RERR_SYNTAX);
+        return;
+    }
+    struct rkeys *q = rkeys_new(rc, R_FLUSH);
+    if (q == NULL) return;
+    struct kwalk_opts o = {.limit = FLUSH_LIMIT, .lanes = KEYS_LANES};
     rkeys_start(rc, q, &o);
 }

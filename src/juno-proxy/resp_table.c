@@ -115,6 +115,13 @@ const struct rcmd_def rcmd_table[] = {
      "O(N) in juno: every shard is read", ""},
     {"randomkey", 1, rkeys_randomkey, "readonly", 0, 0, 0, "@keyspace @read @slow", "generic",
      "Returns a random key name from the database.", "1.0.0", "O(1)", ""},
+    {"flushdb", -1, rkeys_flushdb, "write", 0, 0, 0, "@keyspace @write @slow @dangerous",
+     "server", "Removes all keys from the current database (juno: the connection's namespace, "
+     "each key a replicated delete).", "1.0.0", "O(N) where N is the number of keys",
+     "?ASYNC|SYNC"},
+    {"flushall", -1, rkeys_flushdb, "write", 0, 0, 0, "@keyspace @write @slow @dangerous",
+     "server", "Removes all keys from all databases (juno: as FLUSHDB, the connection's "
+     "namespace only).", "1.0.0", "O(N) where N is the number of keys", "?ASYNC|SYNC"},
     {"ping", -1, rcmd_ping, "fast", 0, 0, 0, "@fast @connection", "connection",
      "Returns the server's liveliness response.", "1.0.0", "O(1)", "?message:string"},
     {"echo", 2, rcmd_echo, "fast", 0, 0, 0, "@fast @connection", "connection",
