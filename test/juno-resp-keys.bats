@@ -164,3 +164,74 @@ py() { /usr/bin/python3 "$RK_PY" "$PR" "$@"; }
     [ "$(rc flushall a b)" = "ERR syntax error" ]
     [ "$(juno -s "127.0.0.1:$PX" -n other get survivor)" = kept ]
 }
+
+@test "RENAME, RENAMENX, COPY: replies and errors as redis-server 7; value and TTL carried" {
+    command -v redis-server >/dev/null || skip "redis-server not installed"
+    start_all
+    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
+    echo $! >>"$TMP/pids"
+    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
+    local line a
+    while IFS= read -r line; do
+        [ -n "$line" ] || continue
+        # shellcheck disable=SC2086
+        a=$(rc $line)
+        # shellcheck disable=SC2086
+        [ "$a" = "$(redis-cli -p "$PRS" $line)" ] || {
+            echo "$line: juno '$a' redis '$(redis-cli -p "$PRS" $line)'" >&2
+            return 1
+        }
+    done <<'CMDS'
+set a v1
+rename a b
+get a
+get b
+rename a b
+renamenx a b
+rename b b
+renamenx b b
+set c v3
+renamenx b c
+renamenx b d
+get d
+exists b
+copy d e
+copy d e
+copy d e replace
+get e
+copy d d
+copy d f db x
+copy d f foo
+copy nokey g
+copy d f db 0
+get f
+rename
+renamenx a
+copy a
+set n 10
+incr n
+rename n m
+incr m
+get m
+CMDS
+    # juno has one database per namespace: DB other than 0 is out of range
+    [ "$(rc copy d f db 1)" = "ERR DB index is out of range" ]
+    # the remaining TTL goes with the value; none stays none
+    rc set t v ex 100 >/dev/null
+    rc rename t t2 >/dev/null
+    [ "$(rc ttl t2)" -ge 98 ] && [ "$(rc ttl t2)" -le 100 ]
+    rc copy t2 t3 >/dev/null
+    [ "$(rc ttl t3)" -ge 98 ]
+    rc set p v >/dev/null
+    rc copy p t3 replace >/dev/null
+    [ "$(rc ttl t3)" = -1 ]
+    # a key renamed is readable natively under its new name
+    [ "$(juno -s "127.0.0.1:$PX" get t2)" = v ]
+}
+
+@test "RENAMENX racing INCRs from two connections loses no increment" {
+    start_all
+    run /usr/bin/python3 "$RK_PY" "$PR" rename-race
+    echo "$output"
+    [ "$status" -eq 0 ]
+}

@@ -8,6 +8,9 @@
                          that are integers ending with 0
   scan-options PREFIX    MATCH, TYPE and COUNT on the keys of fill
   edge                   TYPE TOUCH UNLINK RANDOMKEY DBSIZE edge cases
+  rename-race            INCRs of a key from two threads while a third RENAMEs
+                         it now and then: no increment is lost (the renamed
+                         keys and the key sum to the INCRs made)
   scan-during N PREFIX SECONDS
                          SCANs (COUNT 50) over and over for SECONDS; each full
                          iteration must return all of PREFIX0..N-1 (prints the
@@ -98,6 +101,44 @@ def edge(r):
     assert r.touch("e:t") == 0
 
 
+def rename_race(port):
+    import threading
+    r = conn(port)
+    r.delete("race:n")
+    n_incr, errors, renamed, rn_errors = 300, [], [], []
+
+    def incr():
+        c = conn(port)
+        for _ in range(n_incr):
+            try:
+                c.incr("race:n")
+            except redis.ResponseError as e:  # TRYAGAIN under contention: not counted
+                errors.append(str(e))
+
+    def rename():
+        c = conn(port)
+        for i in range(40):
+            try:
+                if c.renamenx("race:n", f"race:to{i}"):
+                    renamed.append(f"race:to{i}")
+            except redis.ResponseError as e:
+                if "no such key" not in str(e):
+                    rn_errors.append(str(e))  # TRYAGAIN: nothing renamed
+            time.sleep(0.005)
+
+    ts = [threading.Thread(target=incr) for _ in range(2)] + [threading.Thread(target=rename)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    made = 2 * n_incr - sum(1 for e in errors if e.startswith("TRYAGAIN"))
+    total = int(r.get("race:n") or 0) + sum(int(r.get(k)) for k in renamed)
+    assert renamed, "no RENAMENX succeeded"
+    assert total == made, f"sum {total} != {made} INCRs ({len(renamed)} renames, {errors[:3]})"
+    assert all(e.startswith("TRYAGAIN") for e in rn_errors), rn_errors[:3]
+    print(len(renamed), "renames,", len(rn_errors), "TRYAGAIN,", total, "increments")
+
+
 def scan_during(r, n, prefix, seconds):
     want = {f"{prefix}{i}" for i in range(n)}
     end, rounds = time.time() + seconds, 0
@@ -120,6 +161,8 @@ def main():
         scan_options(r, args[0])
     elif check == "edge":
         edge(r)
+    elif check == "rename-race":
+        rename_race(port)
     elif check == "scan-during":
         scan_during(r, int(args[0]), args[1], float(args[2]))
     else:
