@@ -235,3 +235,40 @@ CMDS
     echo "$output"
     [ "$status" -eq 0 ]
 }
+
+@test "SCAN while juno-migrate moves shards to a new store: every key present throughout is returned" {
+    # one zone: each shard has a single replica, so every step of the walk
+    # must reach the store the map of the moment names
+    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" >"$MAP"
+    start_store a "$A" --memory
+    start_proxy 1 "$PR" "$PX"
+    local D=127.0.0.1:$PX2
+    py fill 1500 mv:
+    juno-ring plan "$MAP" --add "z0=d@$D" --json >"$TMP/plan.json"
+    python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["map"]))' \
+        "$TMP/plan.json" >"$TMP/new.json"
+    start_store d "$D" --memory --map "$TMP/new.json"
+    /usr/bin/python3 "$RK_PY" "$PR" scan-during 1500 mv: "$TMP/moved" >"$TMP/scan.out" 2>&1 &
+    local spid=$!
+    echo "$spid" >>"$TMP/pids"
+    local reload=""
+    for f in a d proxy1; do reload="$reload --reload $(cat "$TMP/pid-$f")"; done
+    # shellcheck disable=SC2086
+    juno-migrate "$TMP/plan.json" --map-file "$MAP" --map-file "$TMP/new.json" $reload \
+        --rate 0.2 --parallel 2 >"$TMP/m.out" 2>&1 || {
+        cat "$TMP/m.out" >&2
+        return 1
+    }
+    touch "$TMP/moved"
+    wait "$spid" || {
+        cat "$TMP/scan.out" >&2
+        return 1
+    }
+    echo "full scans during the move: $(cat "$TMP/scan.out")" >&3
+    grep -E "moved|shards" "$TMP/m.out" | tail -2 >&3
+    [ "$(cat "$TMP/scan.out")" -ge 2 ]
+    # the map moved: version 2, and d serves its shards
+    [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$MAP")" = 2 ]
+    [ "$(rc dbsize)" = 1500 ]
+    py scan-all 1500 mv:
+}

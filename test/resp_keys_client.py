@@ -11,10 +11,10 @@
   rename-race            INCRs of a key from two threads while a third RENAMEs
                          it now and then: no increment is lost (the renamed
                          keys and the key sum to the INCRs made)
-  scan-during N PREFIX SECONDS
-                         SCANs (COUNT 50) over and over for SECONDS; each full
-                         iteration must return all of PREFIX0..N-1 (prints the
-                         number of full iterations)
+  scan-during N PREFIX STOPFILE
+                         full SCANs (COUNT 50) one after another until STOPFILE
+                         exists, then one more; each must return all of
+                         PREFIX0..N-1 (prints the number of full iterations)
 Exit 0 when every check holds; a failed assertion exits 1 with its message.
 """
 import sys
@@ -139,10 +139,12 @@ def rename_race(port):
     print(len(renamed), "renames,", len(rn_errors), "TRYAGAIN,", total, "increments")
 
 
-def scan_during(r, n, prefix, seconds):
+def scan_during(r, n, prefix, stopfile):
+    import os
     want = {f"{prefix}{i}" for i in range(n)}
-    end, rounds = time.time() + seconds, 0
-    while time.time() < end or rounds == 0:
+    rounds, last = 0, False
+    while not last:
+        last = os.path.exists(stopfile)
         seen, _ = full_scan(r, count=50)
         missing = want - set(seen)
         assert not missing, f"round {rounds}: missing {len(missing)}: {sorted(missing)[:5]}"
@@ -164,7 +166,7 @@ def main():
     elif check == "rename-race":
         rename_race(port)
     elif check == "scan-during":
-        scan_during(r, int(args[0]), args[1], float(args[2]))
+        scan_during(r, int(args[0]), args[1], args[2])
     else:
         sys.exit(f"unknown check {check}")
 
