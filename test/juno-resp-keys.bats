@@ -272,3 +272,43 @@ CMDS
     [ "$(rc dbsize)" = 1500 ]
     py scan-all 1500 mv:
 }
+
+@test "--acl: the keyspace commands walk the user's namespace; read access lists, only write flushes" {
+    local H
+    H=$(echo secret | juno-proxy --hash-password)
+    cat >"$TMP/acl.conf" <<ACL
+user app password=$H ns=app:rw default-ns=app
+user reader password=$H ns=app:r default-ns=app
+user other password=$H ns=other:rw default-ns=other
+user stranger password=$H ns=other:rw
+ACL
+    start_all --acl "$TMP/acl.conf"
+    ru() { local u=$1; shift; redis-cli -p "$PR" --user "$u" --pass secret --no-auth-warning "$@"; }
+    ru app set a1 v >/dev/null
+    ru app set a2 v >/dev/null
+    ru other set o1 v >/dev/null
+    [ "$(ru app dbsize)" = 2 ]
+    [ "$(ru app keys '*' | sort | tr '\n' ' ')" = "a1 a2 " ]
+    [ "$(ru other keys '*')" = o1 ]
+    [ "$(ru reader dbsize)" = 2 ]
+    [ "$(ru reader --scan | sort | tr '\n' ' ')" = "a1 a2 " ]
+    [[ "$(ru reader flushdb)" == NOPERM* ]]
+    [[ "$(ru reader rename a1 a3)" == NOPERM* ]]
+    [[ "$(ru stranger scan 0)" == NOPERM* ]]
+    [[ "$(ru stranger dbsize)" == NOPERM* ]]
+    [[ "$(redis-cli -p "$PR" keys '*')" == NOAUTH* ]]
+    [ "$(ru app dbsize)" = 2 ]
+    [ "$(ru other flushall)" = OK ]
+    [ "$(ru app dbsize)" = 2 ]
+    [ "$(ru other dbsize)" = 0 ]
+}
+
+@test "store: KeyScan lists a shard's records of a namespace; malformed requests get BadParam" {
+    start_all
+    py fill 200 s:
+    run /usr/bin/python3 "$RK_PY" "$A" store-keyscan
+    echo "$output"
+    [ "$status" -eq 0 ]
+    juno --store "$A" --timeout 500 nop
+    [ "$(rc dbsize)" = 200 ]
+}

@@ -11,6 +11,10 @@
   rename-race            INCRs of a key from two threads while a third RENAMEs
                          it now and then: no increment is lost (the renamed
                          keys and the key sum to the INCRs made)
+  store-keyscan ADDR     KeyScan (0xFC) sent to a store directly (PORT unused):
+                         the records of shard 0 in namespace "default" listed
+                         in position order; malformed requests answered 7
+                         BadParam; the store still answers afterwards
   scan-during N PREFIX STOPFILE
                          full SCANs (COUNT 50) one after another until STOPFILE
                          exists, then one more; each must return all of
@@ -139,6 +143,51 @@ def rename_race(port):
     print(len(renamed), "renames,", len(rn_errors), "TRYAGAIN,", total, "increments")
 
 
+def store_keyscan(addr):
+    import os
+    import struct
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import proxy_client as pc
+
+    c = pc.Conn(addr)
+
+    def call(shard, ns, value, opaque=[0]):
+        opaque[0] += 1
+        body = pc.encode_meta({}) + pc.encode_payload(ns, b"", value)
+        frame = struct.pack(">HBBIIBBH", 0x5050, 1, 0x40, 16 + len(body), opaque[0], 0xFC, 0,
+                            shard) + body
+        c.send_raw(frame)
+        return pc.decode(c.recv_frame())
+
+    def req(limit, start):
+        return struct.pack(">BBHIQ", 1, 0, limit, 0, start)
+
+    m = call(0, b"default", req(4096, 0))
+    assert m["status"] == 0, m["status"]
+    raw = m["value"]
+    fmt, flags, count, scanned, nxt = struct.unpack(">BBHIQ", raw[:16])
+    assert fmt == 1 and flags & 1 and count >= 1, (fmt, flags, count)
+    off, pos = 16, []
+    for _ in range(count):
+        lm, ver, ef, res, kl = struct.unpack(">QIBBH", raw[off:off + 16])
+        pos.append(raw[off + 16:off + 16 + kl])
+        assert ver >= 1 and lm > 0 and res == 0
+        off += 16 + kl
+    assert off == len(raw)
+    # a limit of 1 gives one record (or ties) and where to go on
+    m1 = call(0, b"default", req(1, 0))
+    _, f1, c1 = struct.unpack(">BBH", m1["value"][:4])
+    assert m1["status"] == 0 and c1 >= 1 and (count == 1 or (c1 < count and not f1 & 1)), (f1, c1)
+    for shard, ns, value in ((0, b"default", req(1, 0)[:15]), (0, b"default", req(0, 0)),
+                             (0, b"default", req(1, 1 << 48)), (0, b"default", b"\x02" + req(1, 0)[1:]),
+                             (60000, b"default", req(1, 0)), (0, b"", req(1, 0)),
+                             (0, b"x" * 65, req(1, 0))):
+        m = call(shard, ns, value)
+        assert m["status"] == 7, (shard, ns, value, m["status"])
+    assert call(0, b"default", req(10, 0))["status"] == 0
+    print(count, "records listed")
+
+
 def scan_during(r, n, prefix, stopfile):
     import os
     want = {f"{prefix}{i}" for i in range(n)}
@@ -154,6 +203,9 @@ def scan_during(r, n, prefix, stopfile):
 
 def main():
     port, check, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if check == "store-keyscan":
+        store_keyscan(port)
+        return
     r = conn(port)
     if check == "fill":
         fill(r, int(args[0]), args[1])
@@ -165,6 +217,8 @@ def main():
         edge(r)
     elif check == "rename-race":
         rename_race(port)
+    elif check == "store-keyscan":
+        store_keyscan(port)
     elif check == "scan-during":
         scan_during(r, int(args[0]), args[1], args[2])
     else:
