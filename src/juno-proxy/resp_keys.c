@@ -2,7 +2,8 @@
  * connection's namespace (kwalk.h):
  *
  *   SCAN cursor [MATCH p] [COUNT n] [TYPE t]   one ordered walk from the
- *           cursor until n keys (COUNT is a hint: default 10) or the end;
+ *           cursor until n keys (COUNT is a hint: default 10; a step asks
+ *           each store for at least 128 and all its keys are replied) or the end;
  *           the cursor is shard << 48 | position, "0" at both ends
  *   KEYS p  every shard, 8 at a time: the keys matching p
  *   DBSIZE  every shard, 8 at a time: the live keys counted
@@ -32,14 +33,15 @@
         if ((call) != 0) (rc)->nomem = 1;                                                          \
     } while (0)
 
-#define KEYS_LANES   8
-#define KEYS_LIMIT   1024
-#define SCAN_DEFAULT 10
-#define DBSIZE_LIMIT KEYSCAN_MAX_LIMIT
+#define KEYS_LANES    8
+#define KEYS_LIMIT    1024
+#define SCAN_DEFAULT  10
+#define SCAN_MIN_STEP 128
+#define DBSIZE_LIMIT  KEYSCAN_MAX_LIMIT
 
 enum { R_SCAN = 1, R_KEYS, R_DBSIZE, R_RANDOMKEY, R_FLUSH };
 
-#define FLUSH_LIMIT 256 /* keys per step: the Destroys in flight at most */
+#define FLUSH_LIMIT 1024 /* keys per step: a lane's Destroys in flight at most */
 
 struct rkeys {
     struct rconn *rc; /* ref (conn_ref) until the walk ends */
@@ -257,6 +259,17 @@ set_pattern(struct rconn *rc, struct rkeys *q, const struct resp_arg *a)
     return 0;
 }
 
+/* The records a SCAN step asks each store for: COUNT, but at least
+ * SCAN_MIN_STEP. A store reads the shard's whole namespace range for every
+ * step (positions are not its key order), so tiny steps would read a big
+ * shard over and over; COUNT is a hint, and a reply may hold more keys. */
+static uint16_t
+scan_limit(uint64_t want)
+{
+    if (want < SCAN_MIN_STEP) return SCAN_MIN_STEP;
+    return (uint16_t)(want < KEYSCAN_MAX_LIMIT ? want : KEYSCAN_MAX_LIMIT);
+}
+
 /* Redis's parseScanCursorOrReply: strtoul, no leading space, nothing after. */
 static int
 parse_cursor(const struct resp_arg *a, uint64_t *out)
@@ -311,11 +324,10 @@ rkeys_scan(struct rconn *rc, const struct resp_cmd *cmd)
         if (b != NULL) PUT(rc, resp_raw(b, "*2\r\n$1\r\n0\r\n*0\r\n", 15));
         goto fail;
     }
-    struct kwalk_opts o = {
-        .shard = (uint32_t)(cur >> 48),
-        .pos = cur & (KEYSCAN_POS_END - 1),
-        .limit = (uint16_t)(q->want < KEYSCAN_MAX_LIMIT ? q->want : KEYSCAN_MAX_LIMIT),
-        .lanes = 1};
+    struct kwalk_opts o = {.shard = (uint32_t)(cur >> 48),
+                           .pos = cur & (KEYSCAN_POS_END - 1),
+                           .limit = scan_limit(q->want),
+                           .lanes = 1};
     rkeys_start(rc, q, &o);
     return;
 syntax:
