@@ -217,7 +217,7 @@ lane_done(struct klane *l)
         return;
     }
     if (rc != 0) {
-        if (k->status == 0)
+        if (k->status == 0 && !k->stopped) /* a walk stopped already has its answer */
             k->status = rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER;
         kwalk_maybe_end(k);
         return;
