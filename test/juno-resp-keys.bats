@@ -312,3 +312,30 @@ ACL
     juno --store "$A" --timeout 500 nop
     [ "$(rc dbsize)" = 200 ]
 }
+
+@test "FLUSHDB with a store down: the keys do not come back when it returns, by reads or juno-repair" {
+    start_store a "$A" --data "$TMP/da" && start_store b "$B" --data "$TMP/db" &&
+        start_store c "$C" --data "$TMP/dc"
+    start_proxy 1 "$PR" "$PX"
+    py fill 300 back:
+    kill "$(cat "$TMP/pid-b")"
+    wait "$(cat "$TMP/pid-b")" 2>/dev/null || true
+    [ "$(rc flushdb)" = OK ] # tombstones on a and c: b did not confirm
+    [ "$(rc dbsize)" = 0 ]
+    start_store b "$B" --data "$TMP/db" # its 300 live copies, older than the tombstones
+    sleep 0.3
+    [ "$(rc dbsize)" = 0 ]
+    [ -z "$(rc keys '*')" ]
+    [ -z "$(rc get back:7)" ]
+    [ "$(rc exists back:1 back:2 back:3)" = 0 ]
+    # b still holds a live copy of a key nobody read since: read on b alone
+    juno --store "$B" --map "$MAP" get back:9 >/dev/null
+    juno-repair --map-file "$MAP" >"$TMP/repair.out" 2>&1 || {
+        cat "$TMP/repair.out" >&2
+        return 1
+    }
+    [ "$(rc dbsize)" = 0 ]
+    # b's own copies are tombstones now: a read of b alone finds no record
+    run juno --store "$B" --map "$MAP" get back:9
+    [ "$status" -eq 1 ]
+}
