@@ -4,7 +4,8 @@
  *   GET k                  Get; nil on NoKey
  *   DEL k...               Destroy each; counts those whose newest copy among
  *                          the W prepared replicas was live (preq_result.existed)
- *   EXISTS k... TTL PTTL   Get (its metadata)
+ *   EXISTS k... TTL PTTL   Get (its metadata); TOUCH is EXISTS, TYPE k a Get
+ *                          ("string" or "none"), UNLINK is DEL
  *   EXPIRE k s [NX|XX|GT|LT]  Get, then an Update of the value read, with
  *                          --if-version its version and TTL s (s <= 0: Destroy);
  *                          a VersionConflict reads again (5 tries)
@@ -228,6 +229,12 @@ rcmd_exists(struct rconn *rc, const struct resp_cmd *cmd)
 }
 
 void
+rcmd_type(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    cmd_read(rc, cmd, K_TYPE);
+}
+
+void
 rcmd_mget(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_MGET);
@@ -351,11 +358,15 @@ single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
     if (st == WIRE_ST_OK) {
         if (s->kind == K_GET)
             PUT(rc, resp_bulk(b, res->val, res->vlen));
+        else if (s->kind == K_TYPE)
+            PUT(rc, resp_raw(b, "+string\r\n", 9)); /* juno has only strings */
         else
             PUT(rc, resp_integer(b, ttl_of(res, s->kind == K_PTTL)));
     } else if (st == WIRE_ST_NO_KEY) {
         if (s->kind == K_GET)
             PUT(rc, resp_null(b));
+        else if (s->kind == K_TYPE)
+            PUT(rc, resp_raw(b, "+none\r\n", 7));
         else
             PUT(rc, resp_integer(b, -2));
     } else {
@@ -483,9 +494,11 @@ rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *
     switch (s->kind) {
     case K_GET:
     case K_TTL:
-    case K_PTTL: single_answer(rc, s, res); break;
+    case K_PTTL:
+    case K_TYPE: single_answer(rc, s, res); break;
     case K_SET: rstr_answer(rc, s, res); break;
     case K_RMW: rmw_answer(rc, s, rq, res); break;
+    case K_RENAME: rname_answer(rc, s, res); break;
     case K_EXPIRE:
     case K_PERSIST:
         if (rq == NULL) /* could not start */
