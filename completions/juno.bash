@@ -28,7 +28,7 @@ _juno()
         prepare-delete commit abort delete mark-delete repair clone drop-shard shard-info migrate-start migrate-status migrate-stop migrate-verify shard-accept checkpoint rejoined compact nop batch"
     local common_opts="--namespace --json --timeout --window --ttl --tls --tls-ca --tls-cert
         --tls-key --help --version"
-    local proxy_opts="--server --retries --if-version --newline"
+    local proxy_opts="--server --retries --if-version --newline --user --password"
     local store_opts="--store --shards --map --rid --record-version --creation --expire
         --last-modified --origin --tombstone --one-phase --shard --value-type"
 
@@ -47,7 +47,7 @@ _juno()
         -s | --server | --store | -n | --namespace | -t | --timeout | -w | --window | \
             -r | --retries | --ttl | --if-version | -S | --shards | -m | --map | --rid | \
             --record-version | --creation | --expire | --last-modified | --origin | --shard | \
-            --value-type | --tls-ca | --tls-cert | --tls-key)
+            --value-type | --tls-ca | --tls-cert | --tls-key | --user | --password)
             continue
             ;;
         esac

@@ -80,12 +80,18 @@ cli_help(const char *text)
 }
 
 void
-cli_tls_stores(struct tls_config *tc)
+cli_tls_env(struct tls_config *tc)
 {
     const char *env[3] = {getenv("JUNO_TLS_CA"), getenv("JUNO_TLS_CERT"), getenv("JUNO_TLS_KEY")};
     const char **f[3] = {&tc->ca, &tc->cert, &tc->key};
     for (int i = 0; i < 3; i++)
         if (*f[i] == NULL && env[i] != NULL && env[i][0] != '\0') *f[i] = env[i];
+}
+
+void
+cli_tls_stores(struct tls_config *tc)
+{
+    cli_tls_env(tc);
     if (tc->ca == NULL && tc->cert == NULL && tc->key == NULL) return;
     if ((tc->cert == NULL) != (tc->key == NULL))
         cli_usage("unable to run: --tls-cert and --tls-key go together");

@@ -70,6 +70,10 @@ void cli_help(const char *text) __attribute__((noreturn));
  * is a usage error (exit 64); files that do not load exit 78. */
 void cli_tls_stores(struct tls_config *tc);
 
+/* Fill tc's ca, cert and key that are NULL from JUNO_TLS_CA, JUNO_TLS_CERT
+ * and JUNO_TLS_KEY (when set and not empty). */
+void cli_tls_env(struct tls_config *tc);
+
 /* Parse a decimal unsigned integer in [min, max] with nothing after it.
  * Returns 0, JUNO_EINVAL (not a number) or JUNO_ERANGE (out of bounds). */
 int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);

@@ -142,6 +142,12 @@ client_connect(const char *hostport, int timeout_ms, char *err, size_t errlen)
             return rc;
         }
     }
+    char why[400];
+    if ((rc = client__login(fd, deadline, why, sizeof(why))) != 0) {
+        if (errlen > 0) snprintf(err, errlen, "%s: %s", hostport, why);
+        client_close(fd);
+        return rc;
+    }
     return fd;
 }
 

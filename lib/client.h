@@ -53,7 +53,8 @@ void client_buf_deinit(struct client_buf *b);
  * non-blocking, close-on-exec TCP socket with TCP_NODELAY (close it with
  * client_close), or JUNO_EINVAL (bad address), JUNO_ENOTFOUND (name does not
  * resolve), JUNO_ECONNREFUSED, JUNO_ETIMEDOUT, JUNO_EPROTO (the TLS handshake
- * failed) or another negative errno code; err (errlen bytes, may be 0) then
+ * failed), JUNO_EACCES (client_login's login refused) or another negative
+ * errno code; err (errlen bytes, may be 0) then
  * says what failed. */
 int client_connect(const char *hostport, int timeout_ms, char *err, size_t errlen);
 
@@ -85,6 +86,12 @@ int client_recv(struct client_buf *b, int fd, int timeout_ms, struct wire_msg *o
  * context (tls_ctx_create(TLS_CLIENT, ...)), borrowed for as long as they
  * are used; NULL: plaintext. */
 void client_tls(struct tls_ctx *ctx);
+
+/* A login for the connections client_connect makes from now on (user and
+ * password borrowed; NULL user: none): after the TLS handshake, a Login
+ * request (docs/protocol.md §7) for juno-proxy's --acl, within the connect's
+ * timeout; a refusal is client_connect's JUNO_EACCES. Not for stores. */
+void client_login(const char *user, const char *password);
 
 /* Close fd, a descriptor from client_connect: a TLS session sends its
  * close_notify (if the socket takes it at once) and is freed. */

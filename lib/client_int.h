@@ -38,6 +38,11 @@ int client__tls_send(int fd, const uint8_t *p, size_t len, int64_t deadline, siz
  * negative errno code. */
 ssize_t client__tls_recv(int fd, uint8_t *dst, size_t cap);
 
+/* With client_login set: log in on fd (connected, TLS made) by deadline.
+ * Returns 0 (also when no login is set), or JUNO_EACCES (refused),
+ * JUNO_EPROTO, JUNO_ETIMEDOUT or another code, with err set. */
+int client__login(int fd, int64_t deadline, char *err, size_t errlen);
+
 /* Forget fd's session: close_notify if the socket takes it now; freed. */
 void client__tls_close(int fd);
 

@@ -92,6 +92,11 @@ struct etcd *etcd_create(const char *endpoints, const struct etcd_opts *opts, ch
                          size_t errlen);
 void etcd_destroy(struct etcd *e);
 
+/* A new password for e's user (copied; the old one wiped): the token is
+ * dropped and the next call authenticates with it. Any thread. Returns 0, or
+ * JUNO_EINVAL (e has no user, or password is empty) or JUNO_ENOMEM. */
+int etcd_set_password(struct etcd *e, const char *password);
+
 /* The endpoint list as given (borrowed). */
 const char *etcd_endpoints(const struct etcd *e);
 

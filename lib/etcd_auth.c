@@ -168,3 +168,23 @@ etcd__auth_refused(struct etcd *e)
         etcd__seterr("etcd refused a fresh token of user %s: %s", e->user, why);
     return JUNO_EACCES;
 }
+
+int
+etcd_set_password(struct etcd *e, const char *password)
+{
+    if (e->user == NULL || password == NULL || password[0] == '\0') return JUNO_EINVAL;
+    char *copy = strdup(password);
+    if (copy == NULL) return JUNO_ENOMEM;
+    pthread_mutex_lock(&e->mu);
+    explicit_bzero(e->password, strlen(e->password));
+    free(e->password);
+    e->password = copy;
+    if (e->token != NULL) explicit_bzero(e->token, strlen(e->token));
+    free(e->token);
+    e->token = NULL;
+    e->authed = 0;
+    e->failed_ms = 0; /* a refusal of the old password is no reason to wait */
+    e->gen++;
+    pthread_mutex_unlock(&e->mu);
+    return 0;
+}

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 struct etcd {
     char *spec;  /* owned: the endpoint list as given */
@@ -65,6 +66,11 @@ const char *etcd__tls_hint(const char *url, int has_cert, int curl_code);
  * ETCD__REAUTH. */
 int etcd__post_raw(struct etcd *e, const char *path, const char *body, struct curl_slist *h,
                    cJSON **out);
+
+/* The same on endpoint k alone, once: 0 with *out owned by the caller, a
+ * negative code with etcd_strerror() set, or ETCD__REAUTH. */
+int etcd__post_at(struct etcd *e, unsigned k, const char *path, const char *body,
+                  struct curl_slist *h, cJSON **out);
 
 /* lib/etcd_auth.c. The headers of a request to e (owned by the caller:
  * curl_slist_free_all): etcd__headers() and, when e has a user, its token,
@@ -140,7 +146,9 @@ struct etcd__wstate {
     int broken;     /* an error line or garbage: end this stream */
     int lost;       /* LOST was reported for the current outage */
     int reauth;     /* etcd refused the token: authenticate, watch again */
+    int stale;      /* silent, and its member did not answer a check: next member */
     uint64_t gen;   /* the token's generation (etcd__auth_headers) */
+    uint64_t heard_ms; /* monotonic ms of the stream's last byte, or of its last good check */
     struct etcd__buf line;
 };
 
@@ -156,5 +164,14 @@ void etcd__watch_message(struct etcd__wstate *s, const char *text, size_t len);
 /* Add key (and range_end for a prefix) to a request object. Returns 0 or a
  * negative code. */
 int etcd__add_key(cJSON *req, const char *key, int prefix);
+
+/* Monotonic milliseconds. */
+static inline uint64_t
+etcd__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 #endif

@@ -100,3 +100,14 @@ etcd_uv_deinit(struct etcd_uv *u)
     etcd_destroy(u->etcd);
     u->etcd = NULL;
 }
+
+void
+etcd_uv_reload_password(struct etcd_uv *u, struct etcdopt *o)
+{
+    char err[600];
+    int rc = etcdopt_reload_password(o, u->etcd, err, sizeof(err));
+    if (rc == 0)
+        log_info("etcd password reloaded from %s user=%s", o->password_file, o->user);
+    else if (rc < 0)
+        log_error("etcd password reload refused, keeping the one in use: %s", err);
+}

@@ -10,6 +10,7 @@
 #define JUNO_ETCD_UV_H
 
 #include "etcd.h"
+#include "etcdopt.h"
 
 #include <uv.h>
 
@@ -50,6 +51,11 @@ void etcd_uv_wake(struct etcd_uv *u);
 /* On the loop's thread: stop the watch, revoke the registration (its key is
  * gone at once), close the async. Twice is fine. */
 void etcd_uv_stop(struct etcd_uv *u);
+
+/* SIGHUP: read o's --etcd-password-file again and authenticate with it from
+ * the next call on (logged; a file that cannot be read keeps the old
+ * password). Nothing without a file. */
+void etcd_uv_reload_password(struct etcd_uv *u, struct etcdopt *o);
 
 /* Free everything (after the loop has run the close); stops first if needed. */
 void etcd_uv_deinit(struct etcd_uv *u);

@@ -1,4 +1,4 @@
-/* etcd_watch.c: watches and lease-backed registrations (see etcd.h).
+/* etcd_watch.c: watches (see etcd.h; registrations are in etcd_reg.c).
  *
  * A watch is one streaming POST to /v3/watch driven by a curl multi handle, so
  * the loop can look at its stop flag every 100 ms. The stream carries one JSON
@@ -8,6 +8,16 @@
  * the last event (or a progress header's revision), and after any break watch
  * again from last+1. A "canceled" answer (history compacted) means: read the
  * state again and deliver a new snapshot.
+ *
+ * A stream can go silent without ending: its member frozen (the kernel still
+ * holds the connection), cut off from the others (a member without a leader
+ * keeps its watches open and delivers nothing), or the path to it gone (TCP
+ * keepalive takes minutes). So a stream that has been silent for
+ * WATCH_CHECK_MS is checked with a linearizable read of the watched range on
+ * the same member: no answer within the request timeout, or a revision the
+ * stream has still not delivered a second later, ends the stream and the
+ * watch goes on from another member. A stream not accepted within the
+ * request timeout ends the same way.
  */
 #include "error.h"
 #include "etcd_int.h"
@@ -16,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define WATCH_CHECK_MS 5000 /* a stream silent this long is checked */
+#define WATCH_LAG_MS   1000 /* how long a revision the check saw may stay undelivered */
 
 static int
 stopped(const volatile int *stop)
@@ -121,6 +134,7 @@ etcd__watch_data(char *data, size_t size, size_t nmemb, void *arg)
 {
     struct etcd__wstate *s = arg;
     size_t n = size * nmemb;
+    s->heard_ms = etcd__now_ms();
     /* Search only the new bytes and move the rest once: a long message comes
      * in many pieces, a piece may hold many messages, and neither may cost
      * time quadratic in its size. */
@@ -141,11 +155,74 @@ etcd__watch_data(char *data, size_t size, size_t nmemb, void *arg)
     return s->broken ? 0 : n;
 }
 
+/* Ask member k, linearizably, for the newest mod_revision under the watched
+ * key: 0 with it in *rev (0 when no key is there), or a negative code. */
+static int
+check_member(struct etcd__wstate *s, unsigned k, struct curl_slist *h, int64_t *rev)
+{
+    cJSON *req = cJSON_CreateObject();
+    if (req == NULL || etcd__add_key(req, s->key, s->prefix) < 0 ||
+        !cJSON_AddNumberToObject(req, "limit", 1) ||
+        !cJSON_AddStringToObject(req, "sort_order", "DESCEND") ||
+        !cJSON_AddStringToObject(req, "sort_target", "MOD") ||
+        !cJSON_AddTrueToObject(req, "keys_only")) {
+        cJSON_Delete(req);
+        return JUNO_ENOMEM;
+    }
+    char *body = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    if (body == NULL) return JUNO_ENOMEM;
+    cJSON *res = NULL;
+    int rc = etcd__post_at(s->e, k, "/v3/kv/range", body, h, &res);
+    free(body);
+    if (rc != 0) return rc < 0 ? rc : JUNO_EACCES;
+    const cJSON *kvs = cJSON_GetObjectItemCaseSensitive(res, "kvs");
+    *rev = etcd__i64(cJSON_GetArrayItem(kvs, 0), "mod_revision");
+    cJSON_Delete(res);
+    return 0;
+}
+
+/* The stream on endpoint k has been silent since s->heard_ms: 0 to go on
+ * listening, 1 to end it (stale; why in etcd_strerror()). *behind is the
+ * revision an earlier check saw that the stream had not delivered, or 0. */
+static int
+stream_stale(struct etcd__wstate *s, unsigned k, struct curl_slist *h, int64_t *behind)
+{
+    uint64_t now = etcd__now_ms();
+    if (!s->created) {
+        if (now - s->heard_ms < (uint64_t)s->e->request_ms) return 0;
+        etcd__seterr("%s: the watch was not accepted within %d ms", s->e->urls[k],
+                     s->e->request_ms);
+        return 1;
+    }
+    if (*behind > 0 && s->last >= *behind) *behind = 0;
+    if (now - s->heard_ms < (*behind > 0 ? WATCH_LAG_MS : WATCH_CHECK_MS)) return 0;
+    int64_t rev = 0;
+    if (*behind > 0) {
+        etcd__seterr("%s: the watch is silent while the member has revision %lld (delivered "
+                     "up to %lld)",
+                     s->e->urls[k], (long long)*behind, (long long)s->last);
+        return 1;
+    }
+    if (check_member(s, k, h, &rev) != 0) {
+        char why[600];
+        snprintf(why, sizeof(why), "%s", etcd_strerror());
+        etcd__seterr("the watch was silent for %d ms and its member did not answer a check: %s",
+                     WATCH_CHECK_MS, why);
+        return 1;
+    }
+    if (rev > s->last) *behind = rev; /* decide once it had WATCH_LAG_MS to arrive */
+    s->heard_ms = etcd__now_ms();
+    return 0;
+}
+
 /* One stream from s->last + 1 on endpoint k until it ends or *stop. */
 static void
 stream(struct etcd__wstate *s, unsigned k, const volatile int *stop)
 {
-    s->created = s->broken = s->reauth = 0;
+    s->created = s->broken = s->reauth = s->stale = 0;
+    s->heard_ms = etcd__now_ms();
+    int64_t behind = 0;
     s->line.len = 0;
     cJSON *req = cJSON_CreateObject(), *cr = cJSON_AddObjectToObject(req, "create_request");
     char rev[24];
@@ -182,6 +259,10 @@ stream(struct etcd__wstate *s, unsigned k, const volatile int *stop)
         while (running && !stopped(stop) && !s->broken) {
             if (curl_multi_perform(m, &running) != CURLM_OK) break;
             if (running) curl_multi_poll(m, NULL, 0, 100, NULL);
+            if (running && !s->broken && stream_stale(s, k, h, &behind)) {
+                s->stale = 1;
+                break;
+            }
         }
         CURLMsg *msg;
         int left;
@@ -189,7 +270,7 @@ stream(struct etcd__wstate *s, unsigned k, const volatile int *stop)
             if (msg->msg == CURLMSG_DONE) cc = msg->data.result;
         if (!s->broken && s->line.len > 0) /* the final line has no newline */
             etcd__watch_message(s, s->line.p, s->line.len);
-        if (!s->broken && !stopped(stop))
+        if (!s->broken && !s->stale && !stopped(stop))
             etcd__seterr("%s: watch ended: %s%s", s->e->urls[k],
                          cc != CURLE_OK ? (cerr[0] ? cerr : curl_easy_strerror(cc))
                                         : "the server closed the stream",
@@ -241,6 +322,13 @@ etcd_watch_run(struct etcd *e, const char *key, int prefix, etcd_watch_fn *fn, v
             continue;
         }
         reauths = 0;
+        if (s.stale) { /* silent and unanswering: go on from the next member */
+            report_lost(&s, etcd_strerror());
+            atomic_store(&e->cur, (k + 1) % (unsigned)e->n);
+            nap(s.created ? 50 : backoff, stop);
+            if (!s.created) backoff = backoff < 1000 ? backoff * 2 : 2000;
+            continue;
+        }
         if (s.resnapshot) { /* compacted (or refused): read everything again */
             need_snapshot = 1;
             nap(s.created ? 0 : backoff, stop); /* refused at once again and again: slow down */
@@ -304,149 +392,4 @@ etcd_watch_stop(struct etcd_watch *w)
     pthread_join(w->thread, NULL);
     free(w->key);
     free(w);
-}
-
-/* ---- registrations ---- */
-
-struct etcd_reg {
-    struct etcd *e;
-    char *key;
-    int64_t ttl;
-    pthread_mutex_t mu; /* guards value, gen, stop (never held across etcd calls) */
-    pthread_cond_t cv;
-    char *value;  /* owned */
-    uint64_t gen; /* +1 per etcd_reg_update */
-    int stop;
-    /* the thread's own (and etcd_reg_start's before the thread runs) */
-    int64_t lease;
-    uint64_t written; /* gen of the value etcd holds */
-    pthread_t thread;
-};
-
-/* Make sure a live lease carries the current value (no lock held). */
-static int
-reg_sync(struct etcd_reg *r)
-{
-    int rc;
-    if (r->lease == 0) {
-        if ((rc = etcd_lease_grant(r->e, r->ttl, &r->lease)) < 0) return rc;
-        r->written = 0;
-    }
-    pthread_mutex_lock(&r->mu);
-    uint64_t gen = r->gen;
-    char *v = gen != r->written ? strdup(r->value) : NULL;
-    pthread_mutex_unlock(&r->mu);
-    if (gen == r->written) return 0;
-    if (v == NULL) return JUNO_ENOMEM;
-    rc = etcd_put(r->e, r->key, v, strlen(v), r->lease, NULL);
-    free(v);
-    if (rc == JUNO_ENOTFOUND) r->lease = 0; /* the lease expired meanwhile */
-    if (rc < 0) return rc;
-    r->written = gen;
-    return 0;
-}
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Renew the lease every ttl/3 whatever else happens (a put does not renew
- * it), write a new value as soon as there is one, retry failures every
- * 500 ms. */
-static void *
-reg_thread(void *arg)
-{
-    struct etcd_reg *r = arg;
-    uint64_t period = (uint64_t)r->ttl * 1000 / 3, renewed = now_ms();
-    pthread_mutex_lock(&r->mu);
-    int failing = r->written != r->gen; /* the first write failed */
-    while (!r->stop) {
-        uint64_t due = failing ? now_ms() + 500 : renewed + period;
-        while (!r->stop && (failing || r->gen == r->written) && now_ms() < due) {
-            uint64_t t = due;
-            struct timespec ts = {(time_t)(t / 1000), (long)(t % 1000) * 1000000L};
-            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-        }
-        if (r->stop) break;
-        int dirty = r->gen != r->written;
-        pthread_mutex_unlock(&r->mu);
-        int rc = 0;
-        if (r->lease != 0 && now_ms() >= renewed + period) {
-            rc = etcd_lease_keepalive(r->e, r->lease, NULL);
-            if (rc == 0) renewed = now_ms();
-            if (rc == JUNO_ENOTFOUND) r->lease = 0; /* gone: grant anew, put again */
-        }
-        if (r->lease == 0) renewed = now_ms(); /* a new lease starts now */
-        if (r->lease == 0 || dirty) rc = reg_sync(r);
-        failing = rc < 0;
-        pthread_mutex_lock(&r->mu);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
-}
-
-struct etcd_reg *
-etcd_reg_start(struct etcd *e, const char *key, const char *value, int64_t ttl_s, int *rc)
-{
-    struct etcd_reg *r = calloc(1, sizeof(*r));
-    if (r == NULL) return NULL;
-    r->e = e;
-    r->ttl = ttl_s < 1 ? 1 : ttl_s;
-    r->key = strdup(key);
-    r->value = strdup(value);
-    r->gen = 1;
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* reg_thread's deadlines */
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (r->key == NULL || r->value == NULL) goto fail;
-    int first = reg_sync(r);
-    if (rc) *rc = first;
-    if (pthread_create(&r->thread, NULL, reg_thread, r) != 0) goto fail;
-    return r;
-fail:
-    if (r->lease) etcd_lease_revoke(e, r->lease);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-    free(r->key);
-    free(r->value);
-    free(r);
-    return NULL;
-}
-
-int
-etcd_reg_update(struct etcd_reg *r, const char *value)
-{
-    char *v = strdup(value);
-    if (v == NULL) return JUNO_ENOMEM;
-    pthread_mutex_lock(&r->mu);
-    free(r->value);
-    r->value = v;
-    r->gen++;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    return 0;
-}
-
-void
-etcd_reg_stop(struct etcd_reg *r, int revoke)
-{
-    if (r == NULL) return;
-    pthread_mutex_lock(&r->mu);
-    r->stop = 1;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    pthread_join(r->thread, NULL);
-    if (revoke && r->lease) etcd_lease_revoke(r->e, r->lease);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
-    free(r->key);
-    free(r->value);
-    free(r);
 }

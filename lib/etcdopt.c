@@ -159,3 +159,16 @@ etcdopt_describe(const struct etcdopt *o, char *buf, size_t cap)
         snprintf(buf + n, cap - (size_t)n, "%suser %s", n > 0 ? ", " : "", o->user);
     return buf;
 }
+
+int
+etcdopt_reload_password(struct etcdopt *o, struct etcd *e, char *err, size_t errlen)
+{
+    if (o->password_file == NULL || e == NULL) return 1;
+    int rc = read_password(o, err, errlen);
+    if (rc == 0) {
+        rc = etcd_set_password(e, o->password);
+        if (rc != 0) snprintf(err, errlen, "unable to use the new etcd password: %s", error_str(rc));
+    }
+    etcdopt_deinit(o);
+    return rc;
+}

@@ -55,7 +55,8 @@ enum {
     "      --etcd-user NAME       authenticate to etcd as NAME (etcd auth enabled);\n"             \
     "                             the password from $JUNO_ETCD_PASSWORD or:\n"                     \
     "      --etcd-password-file FILE\n"                                                            \
-    "                             NAME's password, the file's first line\n"
+    "                             NAME's password, the file's first line; re-read\n"               \
+    "                             on SIGHUP\n"
 #define ETCDOPT_HELP_TOOL                                                                          \
     "      --etcd-ca FILE    https to etcd: the CA (PEM) of etcd's certificate\n"                  \
     "                        (default $JUNO_ETCD_CA, else the system's CAs)\n"                     \
@@ -93,6 +94,12 @@ int etcdopt_resolve(struct etcdopt *o, int env, char *err, size_t errlen);
  * exiting 64 on a usage error and 78 on a bad file; then the TLS and auth
  * fields of *eo point into o (its timeouts are left alone). */
 void etcdopt_finish(struct etcdopt *o, int have_etcd, int env, struct etcd_opts *eo);
+
+/* SIGHUP: read --etcd-password-file again and give the password to e
+ * (etcd_set_password; the copy in o is wiped). Returns 1 when there is no
+ * file to read (a password from the environment cannot change), 0 when e has
+ * the new one, or a negative code with err set (e keeps the old one). */
+int etcdopt_reload_password(struct etcdopt *o, struct etcd *e, char *err, size_t errlen);
 
 /* Wipe and free the password. o stays usable for etcdopt_describe. */
 void etcdopt_deinit(struct etcdopt *o);

@@ -22,16 +22,24 @@ rnum_parse_ll(const uint8_t *p, size_t n, int64_t *v)
     size_t i = neg ? 1 : 0;
     if (i >= n || p[i] < '1' || p[i] > '9') return JUNO_EINVAL;
     uint64_t u = 0;
-    int over = 0;
-    for (; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return JUNO_EINVAL;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (u > (UINT64_MAX - d) / 10)
-            over = 1;
-        else
+    if (n - i <= 18) { /* the common case (lengths, counts): no overflow possible */
+        for (; i < n; i++) {
+            unsigned d = (unsigned)p[i] - '0';
+            if (d > 9) return JUNO_EINVAL;
             u = u * 10 + d;
+        }
+    } else {
+        int over = 0;
+        for (; i < n; i++) {
+            if (p[i] < '0' || p[i] > '9') return JUNO_EINVAL;
+            unsigned d = (unsigned)(p[i] - '0');
+            if (u > (UINT64_MAX - d) / 10)
+                over = 1;
+            else
+                u = u * 10 + d;
+        }
+        if (over) return JUNO_ERANGE;
     }
-    if (over) return JUNO_ERANGE;
     if (neg) {
         if (u > (uint64_t)INT64_MAX + 1) return JUNO_ERANGE;
         *v = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;

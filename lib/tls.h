@@ -68,11 +68,13 @@ const char *tls_reason_name(int reason);
 enum tls_role { TLS_SERVER = 0, TLS_CLIENT };
 
 struct tls_config {
-    const char *cert;        /* PEM certificate chain (copied); server: required */
-    const char *key;         /* PEM private key of cert (copied) */
-    const char *ca;          /* PEM CA certificates (copied); NULL: see above */
-    uint64_t handshake_ms;   /* deadline of a handshake; 0: TLS_HANDSHAKE_MS */
-    unsigned max_handshakes; /* per listener at once; 0: TLS_MAX_HANDSHAKES */
+    const char *cert;         /* PEM certificate chain (copied); server: required */
+    const char *key;          /* PEM private key of cert (copied) */
+    const char *ca;           /* PEM CA certificates (copied); NULL: see above */
+    uint64_t handshake_ms;    /* deadline of a handshake; 0: TLS_HANDSHAKE_MS */
+    unsigned max_handshakes;  /* per listener at once; 0: TLS_MAX_HANDSHAKES */
+    int client_cert_optional; /* server with ca: a client may send no certificate (one
+                                 it sends must still verify) */
 };
 
 struct tls_ctx;

@@ -23,6 +23,7 @@ struct tls_ctx {
     char *cert, *key, *ca; /* owned copies of the paths */
     uint64_t handshake_ms;
     unsigned max_handshakes;
+    int cert_optional;  /* server with a CA: ask for a client certificate, do not require one */
     pthread_mutex_t mu; /* cur */
     SSL_CTX *cur;       /* owned reference */
 };
@@ -86,8 +87,10 @@ tls__build(const struct tls_ctx *c, char *err, size_t errlen)
     }
     if (c->role == TLS_CLIENT)
         SSL_CTX_set_verify(x, SSL_VERIFY_PEER, tls__verify_cb);
-    else if (c->ca != NULL)
-        SSL_CTX_set_verify(x, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, tls__verify_cb);
+    else if (c->ca != NULL) /* a certificate sent is checked either way */
+        SSL_CTX_set_verify(
+            x, SSL_VERIFY_PEER | (c->cert_optional ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+            tls__verify_cb);
     return x;
 }
 
@@ -118,6 +121,7 @@ tls_ctx_create(enum tls_role role, const struct tls_config *cfg, char *err, size
     c->key = tls__dup(cfg->key);
     c->ca = tls__dup(cfg->ca);
     c->handshake_ms = cfg->handshake_ms ? cfg->handshake_ms : TLS_HANDSHAKE_MS;
+    c->cert_optional = cfg->client_cert_optional;
     c->max_handshakes = cfg->max_handshakes ? cfg->max_handshakes : TLS_MAX_HANDSHAKES;
     pthread_mutex_init(&c->mu, NULL);
     if ((cfg->cert && !c->cert) || (cfg->key && !c->key) || (cfg->ca && !c->ca)) {

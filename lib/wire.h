@@ -81,6 +81,7 @@ wire_rq(uint8_t type_flag)
     XX(DESTROY, 0x05, "Destroy")                                                                   \
     XX(UDFGET, 0x06, "UDFGet")                                                                     \
     XX(UDFSET, 0x07, "UDFSet")                                                                     \
+    XX(LOGIN, 0x70, "Login")                  /* juno: a user and password for --acl */            \
     XX(PREPARE_CREATE, 0x81, "PrepareCreate")                                                      \
     XX(READ, 0x82, "Read")                                                                         \
     XX(PREPARE_UPDATE, 0x83, "PrepareUpdate")                                                      \
@@ -103,7 +104,8 @@ wire_rq(uint8_t type_flag)
     XX(SHARD_ACCEPT, 0xF8, "ShardAccept")     /* juno: serve a shard being moved in */             \
     XX(SHARD_TREE, 0xF9, "ShardTree")         /* juno: a hash range's buckets or records */        \
     XX(CHECKPOINT, 0xFA, "Checkpoint")        /* juno: a RocksDB checkpoint (juno-backup) */       \
-    XX(REJOINED, 0xFB, "Rejoined")            /* juno: a rejoining store serves again */
+    XX(REJOINED, 0xFB, "Rejoined")            /* juno: a rejoining store serves again */           \
+    XX(KEY_SCAN, 0xFC, "KeyScan")             /* juno: a shard's keys of a namespace */
 
 enum wire_opcode {
 #define XX(name, value, str) WIRE_OP_##name = (value),

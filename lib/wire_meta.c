@@ -233,6 +233,7 @@ wire__meta_size(const struct wire_meta *meta, size_t *size)
 {
     size_t n = 0, data = 0;
     for (size_t i = 0; i < NUM_CANONICAL; i++) {
+        if (!(meta->present & (1u << canonical_order[i]))) continue;
         int len = field_len(meta, canonical_order[i]);
         if (len < 0) return len;
         if (len > 0) n++;
@@ -278,14 +279,16 @@ wire__meta_write(const struct wire_meta *meta, uint8_t *p)
 {
     uint8_t tags[NUM_CANONICAL];
     int lens[NUM_CANONICAL];
-    size_t n = 0, size;
+    size_t n = 0, data = 0;
     for (size_t i = 0; i < NUM_CANONICAL; i++) {
+        if (!(meta->present & (1u << canonical_order[i]))) continue;
         int len = field_len(meta, canonical_order[i]);
         if (len <= 0) continue;
         tags[n] = canonical_order[i];
         lens[n++] = len;
+        data += (size_t)len;
     }
-    (void)wire__meta_size(meta, &size);
+    size_t size = align8(align4(META_HEADER + n) + data); /* as wire__meta_size */
     memset(p, 0, size); /* every padding byte is 00 */
     pack_u32(p, (uint32_t)size);
     p[4] = 2;

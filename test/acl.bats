@@ -46,6 +46,19 @@ start_proxy() {
 
 rc() { redis-cli -p "$PR" "$@"; }
 
+# certs CA: in $C, a CA "ca" and certificates proxy and billing-svc it signed,
+# and stranger signed by CA (ca, or "other", a second CA made here)
+certs() {
+    C=$TMP/certs
+    mkdir -p "$C"
+    echo 'subjectAltName=IP:127.0.0.1,DNS:localhost' >"$C/san.ext"
+    ca ca
+    cert proxy ca
+    cert billing-svc ca
+    [ "$1" = ca ] || ca "$1"
+    cert stranger "$1"
+}
+
 metric() { curl -s "http://$METRICS/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 
 @test "RESP: NOAUTH until AUTH; WRONGPASS counted; AUTH user pass and HELLO AUTH; the user's namespace" {
@@ -156,13 +169,7 @@ EOF
 }
 
 @test "JunoDB protocol: the client certificate is the identity; ServiceDenied writes nothing" {
-    C=$TMP/certs
-    mkdir -p "$C"
-    echo 'subjectAltName=IP:127.0.0.1,DNS:localhost' >"$C/san.ext"
-    ca ca
-    cert proxy ca
-    cert billing-svc ca
-    cert stranger ca
+    certs ca
     start_store s1 "$S1" --memory
     start_proxy --tls-cert "$C/proxy.pem" --tls-key "$C/proxy.key" --tls-ca "$C/ca.pem"
     jb() { juno -s "$PROXY" --tls-ca "$C/ca.pem" --tls-cert "$C/$1.pem" --tls-key "$C/$1.key" "${@:2}"; }
@@ -182,6 +189,70 @@ EOF
     [[ "$output" == *ServiceDenied* ]]
     [ "$(metric 'juno_proxy_acl_denied_total{face="native"}')" -eq 3 ]
     grep -q 'request refused by the acl (ServiceDenied) user=(none) op=Get namespace=billing certificate="CN=stranger"' "$TMP/proxy.log"
+}
+
+@test "JunoDB protocol: juno --user/--password (or JUNO_USER/JUNO_PASSWORD) log in; a wrong password is refused (77), counted" {
+    start_store s1 "$S1" --memory
+    start_proxy
+    # no login and no certificate: no user, so nothing is allowed
+    run juno -s "$PROXY" -n app put k v
+    [[ "$output" == *ServiceDenied* ]]
+    juno -s "$PROXY" --user app --password app-secret -n app put k v1
+    [ "$(JUNO_USER=app JUNO_PASSWORD=app-secret juno -s "$PROXY" -n app get k)" = v1 ]
+    # the user's rules hold: app may not touch billing; reader only reads app
+    run juno -s "$PROXY" --user app --password app-secret -n billing put k v
+    [[ "$output" == *ServiceDenied* ]]
+    [ "$(JUNO_USER=reader JUNO_PASSWORD=read-secret juno -s "$PROXY" -n app get k)" = v1 ]
+    run env JUNO_USER=reader JUNO_PASSWORD=read-secret juno -s "$PROXY" -n app put k v2
+    [[ "$output" == *ServiceDenied* ]]
+    # a wrong password or user: refused at connect, exit 77, nothing sent
+    run juno -s "$PROXY" --user app --password wrong -n app put k v3
+    [ "$status" -eq 77 ]
+    [[ "$output" == *"login as app refused"* ]]
+    run juno -s "$PROXY" --user nobody --password app-secret -n app get k
+    [ "$status" -eq 77 ]
+    [ "$(juno --store "$S1" --map "$MAP" -n app get k)" = v1 ] # nothing written
+    [ "$(metric juno_proxy_auth_failures_total)" = 2 ]
+    [ "$(grep -c 'login refused peer=' "$TMP/proxy.log")" -eq 2 ]
+    # the batch command logs in on its connection too
+    printf 'put b1 x\nget b1\n' | tr ' ' '\t' | juno -s "$PROXY" --user app --password app-secret -n app batch >"$TMP/b.out"
+    grep -q x "$TMP/b.out"
+    # a password without a user is the user "default" (none here); --user alone is a usage error
+    run juno -s "$PROXY" --password app-secret get k
+    [ "$status" -eq 77 ]
+    run juno -s "$PROXY" --user app get k
+    [ "$status" -eq 64 ]
+    run juno --store "$S1" --user app --password x get k
+    [ "$status" -eq 64 ]
+}
+
+@test "--tls-client-cert optional: a client without a certificate logs in or is refused; one with a certificate is its user; a foreign one is refused" {
+    certs other
+    start_store s1 "$S1" --memory
+    run juno-proxy --listen "$PROXY" --map "$MAP" --tls-client-cert optional
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"--tls-client-cert needs --tls-ca"* ]]
+    start_proxy --tls-cert "$C/proxy.pem" --tls-key "$C/proxy.key" --tls-ca "$C/ca.pem" --tls-client-cert optional
+    grep -q "tls=mutual-optional" "$TMP/proxy.log"
+    # no certificate: the handshake passes; no user until a login
+    run juno -s "$PROXY" --tls-ca "$C/ca.pem" -n app put k v
+    [[ "$output" == *ServiceDenied* ]]
+    juno -s "$PROXY" --tls-ca "$C/ca.pem" --user app --password app-secret -n app put k v
+    [ "$(redis-cli -p "$PR" --tls --cacert "$C/ca.pem" --user app --pass app-secret --no-auth-warning get k)" = v ]
+    # a certificate the CA signed: its user
+    juno -s "$PROXY" --tls-ca "$C/ca.pem" --tls-cert "$C/billing-svc.pem" --tls-key "$C/billing-svc.key" -n billing put k b
+    # a certificate of another CA is still refused at the handshake
+    run juno -s "$PROXY" --tls-ca "$C/ca.pem" --tls-cert "$C/stranger.pem" --tls-key "$C/stranger.key" --retries 0 get k
+    [ "$status" -eq 76 ]
+}
+
+@test "JunoDB protocol: without --acl a login is accepted (every client may do everything)" {
+    start_store s1 "$S1" --memory
+    juno-proxy --listen "$PROXY" --map "$MAP" 2>>"$TMP/proxy.log" &
+    echo $! >>"$TMP/pids"
+    wait_started juno-proxy "$TMP/proxy.log" $! juno -s "$PROXY" ping
+    juno -s "$PROXY" --user anyone --password any put k v
+    [ "$(juno -s "$PROXY" get k)" = v ]
 }
 
 @test "SIGHUP reloads the ACL: a removed user loses its open connection's access; a bad file keeps the old" {

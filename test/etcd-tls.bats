@@ -307,3 +307,30 @@ proxy_at() { etcd_get "/juno/c1/proxies/$PROXY" | grep -q "\"map_version\":$1[,}
     [ "$status" -eq 69 ]
     [[ $stderr == *"etcd: authentication failed for user juno"* ]]
 }
+
+@test "etcd auth: a new password (etcdctl user passwd) reaches the proxy and the store by SIGHUP; a file that cannot be read keeps the old" {
+    start_etcd
+    enable_auth
+    cluster1
+    cp "$TMP/pw" "$TMP/dpw" # the daemons' file
+    store s1 "$S1" --etcd-user juno --etcd-password-file "$TMP/dpw"
+    proxy --etcd-user juno --etcd-password-file "$TMP/dpw"
+    wait_for "proxy registered on version 1" proxy_at 1
+    # a broken file on SIGHUP: refused, logged, the old password kept
+    : >"$TMP/dpw"
+    kill -HUP "$(cat "$TMP/pid-proxy")"
+    wait_for "refusal logged" grep -q "etcd password reload refused, keeping the one in use: unable to use --etcd-password-file $TMP/dpw: its first line is empty" "$TMP/proxy.log"
+    bump 2
+    wait_for "proxy on version 2 (old password)" proxy_at 2
+    # etcd's password changes (old tokens stop working): the daemons get the new file and SIGHUP
+    echo "$PW-2" | etcdctl_ user passwd juno --interactive=false >/dev/null
+    printf '%s\n' "$PW-2" >"$TMP/dpw"
+    printf '%s\n' "$PW-2" >"$TMP/pw" # juno-ring's (bump)
+    kill -HUP "$(cat "$TMP/pid-proxy")" "$(cat "$TMP/pid-s1")"
+    wait_for "proxy reload logged" grep -q "etcd password reloaded from $TMP/dpw user=juno" "$TMP/proxy.log"
+    wait_for "store reload logged" grep -q "etcd password reloaded from $TMP/dpw user=juno" "$TMP/store-s1.log"
+    bump 3
+    wait_for "proxy on version 3" proxy_at 3
+    wait_for "store on version 3" grep -q "map loaded cluster=c1 version=3" "$TMP/store-s1.log"
+    ! grep -r -e "$PW" "$TMP"/*.log
+}

@@ -338,10 +338,13 @@ log_has() { grep -q -- "$2" "$1"; }
     [ "$status" -eq 78 ]
 }
 
-@test "a 3-member etcd: the member the daemons use dies; they go on with another" {
-    local i cl="" urls="" ports
+# etcd3: a 3-member etcd on free loopback ports; PIDs in $TMP/pid-m0..2, the
+# client URLs in ETCD3[0..2]; ETCD gets all three (the first is used first).
+etcd3() {
+    local i cl="" ports
     read -r -a ports < <(free_ports 6)
     for i in 0 1 2; do cl+="${cl:+,}m$i=http://127.0.0.1:${ports[$((3 + i))]}"; done
+    ETCD3=()
     for i in 0 1 2; do
         setsid etcd --name "m$i" --data-dir "$TMP/etcd-m$i" \
             --listen-client-urls "http://127.0.0.1:${ports[$i]}" \
@@ -352,20 +355,42 @@ log_has() { grep -q -- "$2" "$1"; }
             --logger=zap --log-outputs=stderr >>"$TMP/etcd-m$i.log" 2>&1 </dev/null &
         echo $! >"$TMP/pid-m$i"
         echo $! >>"$TMP/pids"
-        urls+="${urls:+,}http://127.0.0.1:${ports[$i]}"
+        ETCD3+=("http://127.0.0.1:${ports[$i]}")
     done
     for i in 0 1 2; do
-        wait_for "member m$i" bash -c "curl -s -m 2 http://127.0.0.1:${ports[$i]}/health | grep -q '\"health\":\"true\"'"
+        wait_for "member m$i" bash -c "curl -s -m 2 ${ETCD3[$i]}/health | grep -q '\"health\":\"true\"'"
     done
-    ETCD=$urls # every tool gets the three URLs; the first is used first
+    ETCD="${ETCD3[0]},${ETCD3[1]},${ETCD3[2]}"
+}
+
+@test "a 3-member etcd: the member the daemons use dies; they go on with another" {
+    etcd3
     cluster3
     for z in z0 z1 z2; do start_store $z s1; done
     start_proxy
     kill -KILL "$(cat "$TMP/pid-m0")"
-    ETCD="http://127.0.0.1:${ports[1]}"
+    ETCD=${ETCD3[1]}
     bump "$TMP/m1.json" 2
     wait_for "proxy on version 2" proxy_at 2
     wait_for "store on version 2" log_has "$TMP/store-z2-s1.log" "map loaded cluster=c1 version=2"
     juno -s "$PROXY" put e1 v1
     [ "$(juno -s "$PROXY" get e1)" = v1 ]
+}
+
+@test "a 3-member etcd: the member the daemons watch freezes (SIGSTOP); they go on with another" {
+    etcd3
+    cluster3
+    for z in z0 z1 z2; do start_store $z s1; done
+    start_proxy
+    wait_for "proxy on version 1" proxy_at 1
+    kill -STOP "$(cat "$TMP/pid-m0")" # the kernel keeps its connections open: the watch is silent
+    ETCD=${ETCD3[1]}
+    bump "$TMP/m1.json" 2
+    # a silent watch is checked after 5 s; the check times out after 3 s
+    wait_for "proxy on version 2" proxy_at 2 || wait_for "proxy on version 2" proxy_at 2
+    wait_for "store on version 2" log_has "$TMP/store-z2-s1.log" "map loaded cluster=c1 version=2"
+    grep -q "did not answer a check" "$TMP/proxy.log"
+    kill -CONT "$(cat "$TMP/pid-m0")"
+    juno -s "$PROXY" put f1 v1
+    [ "$(juno -s "$PROXY" get f1)" = v1 ]
 }

@@ -59,6 +59,9 @@ rt() { redis-cli -h 127.0.0.1 -p "${R##*:}" --tls --cacert "$T/ca.pem" "$@"; }
     # the JunoDB protocol with a certificate that names no user: ServiceDenied
     run juno -s "$P" --tls-ca "$T/ca.pem" --tls-cert "$TMP/app.pem" --tls-key "$TMP/app.key" get k
     [[ "$output" == *ServiceDenied* ]]
+    # ... and the same certificate with a login as the admin (juno --user)
+    [ "$(JUNO_PASSWORD=$(cat "$DIR/admin.password") juno -s "$P" --tls-ca "$T/ca.pem" \
+        --tls-cert "$TMP/app.pem" --tls-key "$TMP/app.key" --user admin get k)" = v1 ]
 
     # refused: plaintext, no client certificate, a certificate of another CA
     run juno -s "$P" --timeout 1000 --retries 0 get k
@@ -179,4 +182,17 @@ rt() { redis-cli -h 127.0.0.1 -p "${R##*:}" --tls --cacert "$T/ca.pem" "$@"; }
             awk '/^juno_proxy_tls_handshake_failures_total/ && $1 !~ /not_tls/ { s += $2 } END { print s + 0 }')
         [ "$n" -eq 0 ]
     done
+}
+
+@test "up --acl without --tls: juno logs in with the admin's password (the env file, or JUNO_USER/JUNO_PASSWORD); without it ServiceDenied" {
+    up --memory --zones 1 --acl
+    P=$(cat "$DIR/proxy")
+    [[ "$output" == *"JUNO_USER=admin JUNO_PASSWORD=\$(cat $DIR/admin.password) juno -s $P put hello world"* ]]
+    run juno -s "$P" put k v
+    [[ "$output" == *ServiceDenied* ]]
+    (. "$DIR/env" && juno put k v)
+    [ "$(JUNO_USER=admin JUNO_PASSWORD=$(cat "$DIR/admin.password") juno -s "$P" get k)" = v ]
+    run juno -s "$P" --user admin --password wrong get k
+    [ "$status" -eq 77 ]
+    ! grep -q "$(cat "$DIR/admin.password")" "$DIR/env" # the env file reads the password file
 }

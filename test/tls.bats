@@ -236,6 +236,12 @@ open(sys.argv[4], "w").close()' "$PR" "$C/ca.pem" "$TMP/go" "$TMP/done" >"$TMP/p
     # many requests on one connection, pipelined
     for i in $(seq 1 500); do printf 'put\tk%d\tv%d\n' "$i" "$i"; done |
         JUNO_TLS=1 JUNO_TLS_CA=$C/ca.pem juno --server "$PROXY" batch | sort | uniq -c | grep -q '500 OK'
+    # juno-bench takes the same variables
+    JUNO_TLS_CA=$C/ca.pem juno-bench -s "$PROXY" -c 2 -n 200 -t set,get --json >"$TMP/bench.json"
+    /usr/bin/python3 -c 'import json, sys
+tests = json.load(open(sys.argv[1]))["tests"]
+assert len(tests) == 2 and all(t["errors"] == 0 and t["requests"] == 200 for t in tests), tests' \
+        "$TMP/bench.json"
     run redis-cli --tls --cacert "$C/ca.pem" -h 127.0.0.1 -p "$PR" set rk rv
     [ "$output" = OK ]
     [ "$(redis-cli --tls --cacert "$C/ca.pem" -h 127.0.0.1 -p "$PR" get k7)" = v7 ]
@@ -398,6 +404,8 @@ print(r.get("rk").decode(), r.mget("k1", "k500", "nope"))' "$PR" "$C/ca.pem"
     run juno --tls-ca "$C/nope.pem" --store "$S1" nop
     [ "$status" -eq 78 ]
     run juno-bench --tls-ca "$C/nope.pem" -n 1
+    [ "$status" -eq 78 ]
+    run env JUNO_TLS_CA="$C/nope.pem" juno-bench -n 1
     [ "$status" -eq 78 ]
     run juno-repair --map-file "$MAP" --tls-cert "$C/client.pem"
     [ "$status" -eq 64 ]

@@ -397,6 +397,8 @@ static const char usage_text[] =
     "      --tls-ca FILE       TLS: check the server's certificate against this CA\n"
     "      --tls-cert FILE     TLS: present this client certificate (PEM)\n"
     "      --tls-key FILE      TLS: its private key (PEM)\n"
+    "                          (JUNO_TLS=1, JUNO_TLS_CA, JUNO_TLS_CERT and\n"
+    "                          JUNO_TLS_KEY are the defaults, as for juno)\n"
     "      --csv               CSV output\n"
     "      --json              JSON output\n"
     "  -h, --help              show this help and exit\n"
@@ -481,6 +483,9 @@ main(int argc, char **argv)
         cli_usage("invalid --server '%s': expected HOST:PORT", server);
     if (strlen(b->ns) == 0 || strlen(b->ns) > 64) cli_usage("namespace must be 1 to 64 bytes");
     struct tls_ctx *tls = NULL;
+    const char *tls_env = getenv("JUNO_TLS");
+    if (tls_env != NULL && strcmp(tls_env, "1") == 0) tls_on = 1;
+    cli_tls_env(&tc);
     if (tls_on || tc.ca || tc.cert || tc.key) {
         char err[600];
         if ((tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)

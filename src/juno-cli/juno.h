@@ -55,6 +55,7 @@ struct juno_opts {
     uint8_t value_type;
     int tls;                                 /* --tls */
     const char *tls_ca, *tls_cert, *tls_key; /* borrowed: --tls-* or $JUNO_TLS_* */
+    const char *user, *password;             /* borrowed: --user, --password or $JUNO_* */
 };
 
 /* ---- proxy mode ---------------------------------------------------------- */

@@ -75,6 +75,10 @@ static const char usage_text[] =
     "                             requires one the cluster CA signed); also\n"
     "                             $JUNO_TLS_CERT\n"
     "      --tls-key FILE         TLS: its private key (PEM); also $JUNO_TLS_KEY\n"
+    "      --user NAME            log in to the proxy as this user of its ACL file on\n"
+    "                             every connection; also $JUNO_USER\n"
+    "      --password PASSWORD    that user's password; prefer $JUNO_PASSWORD (a\n"
+    "                             command line is visible to other users of the host)\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit (before COMMAND)\n"
     "\n"
@@ -153,12 +157,14 @@ static const char usage_text[] =
     "  JUNO_TLS, JUNO_TLS_CA, JUNO_TLS_CERT, JUNO_TLS_KEY\n"
     "                             the defaults for --tls (1: on), --tls-ca, --tls-cert,\n"
     "                             --tls-key\n"
+    "  JUNO_USER, JUNO_PASSWORD   the defaults for --user and --password\n"
     "\n"
     "Statuses, proxy mode: 0 Ok, Inconsistent; 1 NoKey (get, update), DupKey\n"
     "(create), VersionConflict; 65 BadParam, BadMsg; 69 NoStorageServer, connection\n"
     "refused, timed out or closed; 75 RecordLocked, Busy (retryable),\n"
     "SSOutofResource (a store's disk is full); 74 CommitFailure, SSError; 76 a\n"
-    "reply that is not JunoDB, NotSupported, or a TLS handshake refused.\n"
+    "reply that is not JunoDB, NotSupported, or a TLS handshake refused; 77 the\n"
+    "login (--user) refused.\n"
     "Store mode: 0 Ok, AlreadyFulfilled; 1 NoKey, DupKey, VersionConflict,\n"
     "NoUncommitted, MarkedDelete; 65 BadParam, BadMsg; 74 SSError; 75 RecordLocked,\n"
     "Busy, NoStorageServer, SSOutofResource (disk full); 69 connection refused,\n"
@@ -186,6 +192,8 @@ enum {
     OPT_TLS_CA,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
+    OPT_USER,
+    OPT_PASSWORD,
 };
 
 enum { M_BOTH, M_PROXY, M_STORE };
@@ -198,6 +206,8 @@ static const struct {
     {'s', M_PROXY, "server"},
     {'r', M_PROXY, "retries"},
     {OPT_IF_VERSION, M_PROXY, "if-version"},
+    {OPT_USER, M_PROXY, "user"},
+    {OPT_PASSWORD, M_PROXY, "password"},
     {OPT_NEWLINE, M_PROXY, "newline"},
     {OPT_STORE, M_STORE, "store"},
     {'S', M_STORE, "shards"},
@@ -234,6 +244,8 @@ static struct option long_opts[] = {
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"user", required_argument, NULL, OPT_USER},
+    {"password", required_argument, NULL, OPT_PASSWORD},
     {"help", no_argument, NULL, 'h'},
     {"rid", required_argument, NULL, OPT_RID},
     {"record-version", required_argument, NULL, OPT_RECORD_VERSION},
@@ -289,6 +301,8 @@ take_option(struct juno_opts *o, int opt, const char *arg)
     case OPT_TLS_CA: o->tls_ca = arg; break;
     case OPT_TLS_CERT: o->tls_cert = arg; break;
     case OPT_TLS_KEY: o->tls_key = arg; break;
+    case OPT_USER: o->user = arg; break;
+    case OPT_PASSWORD: o->password = arg; break;
     case 'h': cli_help(usage_text);
     case 'V': cli_version(); exit(0);
     case OPT_RID: uuid_opt("rid", arg, o->rid), o->has_rid = 1; break;
@@ -381,17 +395,29 @@ setup_tls(struct juno_opts *o)
 {
     const char *on = env_or("JUNO_TLS", "0");
     if (strcmp(on, "0") != 0 && strcmp(on, "1") != 0) cli_usage("JUNO_TLS must be 0 or 1");
-    if (o->tls_ca == NULL) o->tls_ca = env_or("JUNO_TLS_CA", NULL);
-    if (o->tls_cert == NULL) o->tls_cert = env_or("JUNO_TLS_CERT", NULL);
-    if (o->tls_key == NULL) o->tls_key = env_or("JUNO_TLS_KEY", NULL);
-    if (!o->tls && strcmp(on, "1") != 0 && !o->tls_ca && !o->tls_cert && !o->tls_key) return;
-    if ((o->tls_cert == NULL) != (o->tls_key == NULL))
-        cli_usage("--tls-cert and --tls-key go together");
     struct tls_config tc = {.cert = o->tls_cert, .key = o->tls_key, .ca = o->tls_ca};
+    cli_tls_env(&tc);
+    if (!o->tls && strcmp(on, "1") != 0 && !tc.ca && !tc.cert && !tc.key) return;
+    if ((tc.cert == NULL) != (tc.key == NULL)) cli_usage("--tls-cert and --tls-key go together");
     char err[600];
     struct tls_ctx *ctx = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err));
     if (ctx == NULL) cli_die(EX_CONFIG, "%s", err);
     client_tls(ctx);
+}
+
+/* --user and --password (or their variables): every connection logs in. */
+static void
+setup_login(struct juno_opts *o, int store)
+{
+    if (store) return; /* check_mode refused the options; stores have no users */
+    if (o->user == NULL) o->user = env_or("JUNO_USER", NULL);
+    if (o->password == NULL) o->password = env_or("JUNO_PASSWORD", NULL);
+    if (o->user == NULL && o->password == NULL) return;
+    if (o->user == NULL) o->user = "default"; /* as Redis's AUTH with a password alone */
+    if (o->password == NULL) cli_usage("--user needs a password: --password or $JUNO_PASSWORD");
+    if (strlen(o->user) > 255 || strlen(o->password) > 1024)
+        cli_usage("--user is 1 to 255 bytes and --password at most 1024");
+    client_login(o->user, o->password);
 }
 
 int
@@ -429,6 +455,7 @@ main(int argc, char **argv)
     args[0] = cargv[0];
     check_mode(store);
     setup_tls(&o);
+    setup_login(&o, store);
     if (!store) {
         if (o.server == NULL) o.server = env_or("JUNO_PROXY", JUNO_DEFAULT_PROXY);
         return proxy_main(&o, nargs + 1, args);

@@ -134,6 +134,7 @@ request_exit_error(int rc)
     case JUNO_EINVAL: return EX_USAGE;
     case JUNO_EBADDATA: return EX_DATAERR;
     case JUNO_EPROTO: return EX_PROTOCOL;
+    case JUNO_EACCES: return EX_NOPERM; /* a login refused */
     case JUNO_ENOMEM: return EX_OSERR;
     case JUNO_ECONNREFUSED:
     case JUNO_ETIMEDOUT:

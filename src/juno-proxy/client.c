@@ -12,6 +12,10 @@
  *   Create Get Update Set Destroy             limits checked (BadParam, 7), the
  *                                             --acl (ServiceDenied, 2: auth.h), then
  *                                             replicate.c (any number in flight)
+ *   Login (juno, 70)                          user (key) and password (value)
+ *                                             checked against --acl: Ok, the
+ *                                             connection is that user's; else
+ *                                             ServiceDenied. Ok without --acl
  *   UDFGet, UDFSet, unknown client opcodes    NotSupported (28)
  *   storage opcodes (0x80 and up)             NotSupported (28), request echoed
  *
@@ -165,6 +169,61 @@ check_limits(const struct proxy_config *cfg, const struct wire_msg *m)
     return NULL;
 }
 
+/* ---- Login: the password is checked on the thread pool (auth.c) ---- */
+
+struct nlogin {
+    struct conn *c; /* a reference is held */
+    struct wire_msg req; /* opaque, opcode and request id only */
+    uint64_t t0;
+};
+
+static void
+login_done(int ok, void *data)
+{
+    struct nlogin *l = data;
+    struct conn *c = l->c;
+    if (!c->closing) {
+        if (!ok) {
+            ((struct worker *)c->data)->stats.errors++;
+            log_info("login refused peer=%s certificate=\"%s\"", c->peer, conn_peer_subject(c));
+        }
+        reply_status(c, &l->req, ok ? WIRE_ST_OK : WIRE_ST_SERVICE_DENIED, l->t0);
+        conn_dirty(c);
+    }
+    conn_unref(c);
+    free(l);
+}
+
+static void
+handle_login(struct conn *c, const struct wire_msg *m, uint64_t t0)
+{
+    struct worker *w = c->data;
+    if (!auth_enabled(w->p)) { /* everyone may do everything: any login is fine */
+        reply_status(c, m, WIRE_ST_OK, t0);
+        return;
+    }
+    struct nconn *nc = (struct nconn *)c;
+    if (!nc->ident_ready) {
+        nc->ident_ready = 1;
+        ident_init(w->p, &nc->ident, conn_peer_subject(c));
+    }
+    struct nlogin *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        reply_status(c, m, WIRE_ST_OUT_OF_MEM, t0);
+        return;
+    }
+    l->c = c;
+    l->t0 = t0;
+    l->req.opaque = m->opaque;
+    l->req.opcode = m->opcode;
+    if (wire_meta_has(&m->meta, WIRE_F_REQUEST_ID))
+        wire_meta_set_request_id(&l->req.meta, m->meta.request_id);
+    conn_ref(c);
+    if (auth_check_password(w, &nc->ident, m->key.ptr, m->key.len, m->value.ptr, m->value.len,
+                            login_done, l) != 0)
+        login_done(0, l);
+}
+
 static void
 handle_frame(struct conn *c, const uint8_t *frame, size_t len)
 {
@@ -229,6 +288,9 @@ handle_frame(struct conn *c, const uint8_t *frame, size_t len)
                          t0);
         return;
     }
+    case WIRE_OP_LOGIN:
+        handle_login(c, &m, t0);
+        return;
     default:
         w->stats.errors++;
         if (m.opcode >= 0x80) { /* a storage opcode: echoed with NotSupported */

@@ -371,3 +371,9 @@ pcluster_destroy(struct proxy *p)
     pdown_unref(c->down);
     free(c);
 }
+
+void
+pcluster_reload_password(struct proxy *p)
+{
+    if (p->cluster != NULL) etcd_uv_reload_password(&p->cluster->u, &p->cfg.etcd_sec);
+}

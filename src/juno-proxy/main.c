@@ -79,6 +79,10 @@ static const char usage_text[] =
     "      --tls-key FILE         its private key (PEM)\n"
     "      --tls-ca FILE          require a client certificate that this CA (PEM) signed\n"
     "                             (default: no client certificate asked)\n"
+    "      --tls-client-cert require|optional\n"
+    "                             with --tls-ca: optional asks for a certificate but\n"
+    "                             lets clients without one in (they log in, or are the\n"
+    "                             user \"default\"); one sent must verify (default require)\n"
     "      --upstream-tls-cert FILE\n"
     "                             mutual TLS to the stores: the certificate this proxy\n"
     "                             presents (PEM; signed by the cluster CA)\n"
@@ -129,6 +133,7 @@ enum {
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_TLS_CA,
+    OPT_TLS_CLIENT_CERT,
     OPT_UP_TLS_CERT,
     OPT_UP_TLS_KEY,
     OPT_UP_TLS_CA,
@@ -165,6 +170,7 @@ static const struct option long_opts[] = {
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-client-cert", required_argument, NULL, OPT_TLS_CLIENT_CERT},
     {"upstream-tls-cert", required_argument, NULL, OPT_UP_TLS_CERT},
     {"upstream-tls-key", required_argument, NULL, OPT_UP_TLS_KEY},
     {"upstream-tls-ca", required_argument, NULL, OPT_UP_TLS_CA},
@@ -220,6 +226,12 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_TLS_CERT: c->tls_cert = optarg; break;
         case OPT_TLS_KEY: c->tls_key = optarg; break;
         case OPT_TLS_CA: c->tls_ca = optarg; break;
+        case OPT_TLS_CLIENT_CERT:
+            if (strcmp(optarg, "require") != 0 && strcmp(optarg, "optional") != 0)
+                cli_usage("--tls-client-cert is require or optional, not '%s'", optarg);
+            c->tls_cert_optional = strcmp(optarg, "optional") == 0;
+            c->tls_client_cert_given = 1;
+            break;
         case OPT_UP_TLS_CERT: c->up_tls_cert = optarg; break;
         case OPT_UP_TLS_KEY: c->up_tls_key = optarg; break;
         case OPT_UP_TLS_CA: c->up_tls_ca = optarg; break;
@@ -243,6 +255,9 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         cli_usage("--tls-cert and --tls-key go together");
     if (c->tls_ca != NULL && c->tls_cert == NULL)
         cli_usage("--tls-ca needs --tls-cert and --tls-key (the proxy's own certificate)");
+    if (c->tls_client_cert_given && c->tls_ca == NULL)
+        cli_usage("--tls-client-cert needs --tls-ca (the CA client certificates are checked "
+                  "against)");
     if ((c->up_tls_cert || c->up_tls_key || c->up_tls_ca) &&
         !(c->up_tls_cert && c->up_tls_key && c->up_tls_ca))
         cli_usage("--upstream-tls-cert, --upstream-tls-key and --upstream-tls-ca go together "
@@ -486,6 +501,7 @@ on_signal(uv_signal_t *h, int signum)
         if (rc != 0) log_error("cannot reopen log: %s", error_str(rc));
         reload_tls(p);
         auth_reload(p);
+        pcluster_reload_password(p);
         reload_map(p);
         return;
     }
@@ -550,6 +566,7 @@ main(int argc, char **argv)
         struct tls_config tc = {.cert = c->tls_cert,
                                 .key = c->tls_key,
                                 .ca = c->tls_ca,
+                                .client_cert_optional = c->tls_cert_optional,
                                 .handshake_ms = c->tls_handshake_ms,
                                 .max_handshakes = c->tls_max_handshakes};
         if ((p->tls = tls_ctx_create(TLS_SERVER, &tc, err, sizeof(err))) == NULL)
@@ -581,7 +598,11 @@ main(int argc, char **argv)
                stores, c->listen_host, c->listen_port, c->threads);
         if (c->resp_port)
             printf("; resp %s:%u namespace %s", c->resp_host, c->resp_port, c->resp_ns);
-        if (c->tls_cert) printf("; TLS to clients%s", c->tls_ca ? " with client certificates" : "");
+        if (c->tls_cert)
+            printf("; TLS to clients%s", !c->tls_ca ? ""
+                                         : c->tls_cert_optional
+                                             ? " with optional client certificates"
+                                             : " with client certificates");
         if (c->up_tls_cert) printf("; mutual TLS to stores");
         if (c->acl_path) printf("; acl %zu users", p->auth.acl->nusers);
         char sec[600];
@@ -630,9 +651,10 @@ main(int argc, char **argv)
              c->listen_host, c->listen_port, c->etcd ? "etcd" : c->map_path,
              (unsigned long long)m->version, m->nzones, m->shards, c->threads,
              (unsigned long long)c->request_timeout_ms, (unsigned long long)c->default_ttl,
-             !c->tls_cert ? "off"
-             : c->tls_ca  ? "mutual"
-                          : "on",
+             !c->tls_cert           ? "off"
+             : !c->tls_ca           ? "on"
+             : c->tls_cert_optional ? "mutual-optional"
+                                    : "mutual",
              c->up_tls_cert ? "mutual" : "off", (long)getpid());
     if (c->acl_path) log_info("acl in force file=%s users=%zu", c->acl_path, p->auth.acl->nusers);
     if (c->resp_port)

@@ -151,7 +151,8 @@ pmetrics_init(struct proxy *p)
     if (p->cfg.acl_path == NULL) return 0;
     pm.auth_failed = metrics_series(metrics_counter(
         r, "juno_proxy_auth_failures_total",
-        "AUTH and HELLO AUTH refused (RESP): an unknown user, a wrong password, a user turned off.",
+        "Logins refused (RESP AUTH and HELLO AUTH, JunoDB-face Login): an unknown user, a wrong "
+        "password, a user turned off.",
         NULL));
     struct metric_family *fd = metrics_counter(
         r, "juno_proxy_acl_denied_total",

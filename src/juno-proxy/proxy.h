@@ -79,6 +79,7 @@ struct proxy_config {
      * RESP; a CA requires client certificates) and --upstream-tls-* (mutual
      * TLS to the stores, all three or none) */
     const char *tls_cert, *tls_key, *tls_ca;
+    int tls_cert_optional, tls_client_cert_given; /* --tls-client-cert optional; given at all */
     const char *up_tls_cert, *up_tls_key, *up_tls_ca;
     uint64_t tls_handshake_ms;   /* --tls-handshake-timeout */
     unsigned tls_max_handshakes; /* --tls-max-handshakes (per worker listener) */
@@ -233,6 +234,8 @@ void pcluster_stop(struct proxy *p);
 void pcluster_destroy(struct proxy *p);
 /* Any thread: a worker swapped maps; the main thread reports the version. */
 void pcluster_notify(struct proxy *p);
+/* SIGHUP: --etcd-password-file again (etcd_uv_reload_password). */
+void pcluster_reload_password(struct proxy *p);
 
 /* ---- upstream.c ---- */
 

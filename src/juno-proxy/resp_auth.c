@@ -5,7 +5,9 @@
  *                       -NOAUTH Authentication required.
  *   a key command       the connection's namespace (the user's default-ns,
  *                       else --resp-namespace) read (readonly commands) or
- *                       written ("write" commands), else -NOPERM
+ *                       written ("write" commands), else -NOPERM; the same
+ *                       for the keyspace commands without a key (SCAN,
+ *                       KEYS, DBSIZE, RANDOMKEY, FLUSHDB)
  *   AUTH [user] pass    user "default" when only a password is given; the
  *   HELLO 2 AUTH u p    password is checked on the thread pool, the commands
  *                       behind it wait (a barrier) so that a pipelined
@@ -64,7 +66,8 @@ rauth_gate(struct rconn *rc, const struct rcmd_def *d)
         rcmd_error(rc, NOAUTH);
         return -1;
     }
-    if (d->first == 0) return 0; /* no key: any user */
+    /* no key: any user, but for the keyspace commands (SCAN, KEYS, DBSIZE...) */
+    if (d->first == 0 && (strstr(d->acl, "@keyspace") == NULL || d->run == rcmd_select)) return 0;
     const char *ns = rconn_ns(rc);
     int write = strstr(d->flags, "write") != NULL;
     if (ident_allows(rc->w, &rc->ident, (const uint8_t *)ns, strlen(ns), write) == 0) return 0;

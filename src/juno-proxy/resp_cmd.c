@@ -4,7 +4,8 @@
  *   GET k                  Get; nil on NoKey
  *   DEL k...               Destroy each; counts those whose newest copy among
  *                          the W prepared replicas was live (preq_result.existed)
- *   EXISTS k... TTL PTTL   Get (its metadata)
+ *   EXISTS k... TTL PTTL   Get (its metadata); TOUCH is EXISTS, TYPE k a Get
+ *                          ("string" or "none"), UNLINK is DEL
  *   MGET k... MSET k v...  one request per key, all at once; the reply when all
  *                          are in; a failure answers the lowest failed key's error
  *
@@ -203,6 +204,12 @@ rcmd_exists(struct rconn *rc, const struct resp_cmd *cmd)
 }
 
 void
+rcmd_type(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    cmd_read(rc, cmd, K_TYPE);
+}
+
+void
 rcmd_mget(struct rconn *rc, const struct resp_cmd *cmd)
 {
     cmd_read(rc, cmd, K_MGET);
@@ -266,11 +273,15 @@ single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
     if (st == WIRE_ST_OK) {
         if (s->kind == K_GET)
             PUT(rc, resp_bulk(b, res->val, res->vlen));
+        else if (s->kind == K_TYPE)
+            PUT(rc, resp_raw(b, "+string\r\n", 9)); /* juno has only strings */
         else
             PUT(rc, resp_integer(b, rexp_reply_of(s->kind, res->rec)));
     } else if (st == WIRE_ST_NO_KEY) {
         if (s->kind == K_GET)
             PUT(rc, resp_null(b));
+        else if (s->kind == K_TYPE)
+            PUT(rc, resp_raw(b, "+none\r\n", 7));
         else
             PUT(rc, resp_integer(b, -2));
     } else {
@@ -338,9 +349,11 @@ rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *
     case K_TTL:
     case K_PTTL:
     case K_EXPIRETIME:
-    case K_PEXPIRETIME: single_answer(rc, s, res); break;
+    case K_PEXPIRETIME:
+    case K_TYPE: single_answer(rc, s, res); break;
     case K_SET: rstr_answer(rc, s, res); break;
     case K_RMW: rmw_answer(rc, s, rq, res); break;
+    case K_RENAME: rname_answer(rc, s, res); break;
     case K_EXPIRE:
     case K_PERSIST: rexp_answer(rc, s, rq, res); break;
     default: multi_answer(rc, s, sub, res); break;

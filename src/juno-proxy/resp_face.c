@@ -72,7 +72,10 @@ rconn_free(struct conn *c)
     for (uint32_t i = 0; i < rc->cap; i++) {
         buf_free(&rc->slots[i].buf);
         free(rc->slots[i].pieces);
-        rmw_free(rc->w, rc->slots[i].ext);
+        if (rc->slots[i].kind == K_RENAME)
+            rname_free(rc->slots[i].ext);
+        else
+            rmw_free(rc->w, rc->slots[i].ext);
     }
     free(rc->slots);
     resp_cmd_deinit(&rc->cmd);
@@ -170,7 +173,10 @@ slot_emit(struct rconn *rc, struct rslot *s)
         rc_ |= resp_raw(&rc->c.out, s->buf.data, s->buf.len);
     }
     if (rc_ != 0) rc->nomem = 1;
-    rmw_free(rc->w, s->ext);
+    if (s->kind == K_RENAME)
+        rname_free(s->ext);
+    else
+        rmw_free(rc->w, s->ext);
     s->ext = NULL;
     s->buf.len = 0;
     if (s->buf.cap > SLOT_KEEP_MAX) buf_free(&s->buf);

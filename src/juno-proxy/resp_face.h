@@ -39,6 +39,8 @@ enum rkind {
     K_MGET,
     K_MSET,
     K_RMW, /* a read-modify-write or a string read, its state in rslot.ext (resp_rmw.c) */
+    K_TYPE,
+    K_RENAME, /* RENAME RENAMENX COPY, the state in rslot.ext (resp_rename.c) */
     K_EXPIRETIME,
     K_PEXPIRETIME
 };
@@ -150,7 +152,19 @@ void rcmd_run(struct rconn *rc, const struct resp_cmd *cmd);
 
 /* ---- resp_cmd.c: the key-value commands ---- */
 
-rcmd_fn rcmd_get, rcmd_del, rcmd_exists, rcmd_ttl, rcmd_pttl, rcmd_mget, rcmd_mset;
+rcmd_fn rcmd_get, rcmd_del, rcmd_exists, rcmd_ttl, rcmd_pttl, rcmd_mget, rcmd_mset, rcmd_type;
+
+/* ---- resp_keys.c: the keyspace commands (a walk over the namespace, kwalk.h) ---- */
+
+rcmd_fn rkeys_scan, rkeys_keys, rkeys_dbsize, rkeys_randomkey, rkeys_flushdb;
+
+/* ---- resp_rename.c: RENAME, RENAMENX, COPY ---- */
+
+rcmd_fn rname_rename, rname_renamenx, rname_copy;
+/* The answer res to a K_RENAME slot s. */
+void rname_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res);
+/* Free a K_RENAME slot's ext (NULL: nothing). */
+void rname_free(void *ext);
 
 #define RERR_SYNTAX  "syntax error"
 #define RERR_NOT_INT "value is not an integer or out of range"

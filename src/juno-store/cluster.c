@@ -202,3 +202,9 @@ scluster_destroy(struct store *s)
     free(c->pending);
     free(c);
 }
+
+void
+scluster_reload_password(struct store *s)
+{
+    if (s->cluster != NULL) etcd_uv_reload_password(&s->cluster->u, &s->cfg.etcd_sec);
+}

@@ -268,6 +268,7 @@ on_signal(uv_signal_t *h, int signum)
         char err[600];
         if (s->cluster == NULL && store_load_map(s, err, sizeof(err)) != 0)
             log_error("map reload failed: %s", err);
+        scluster_reload_password(s);
         if (s->tls_server != NULL) {
             if (tls_ctx_reload(s->tls_server, err, sizeof(err)) != 0 ||
                 tls_ctx_reload(s->tls_client, err, sizeof(err)) != 0)

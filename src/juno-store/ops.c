@@ -796,6 +796,10 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
         repair_ops_dispatch(s, c, req);
         return;
     }
+    if (req->opcode == WIRE_OP_KEY_SCAN) {
+        scan_ops_key_scan(s, c, req);
+        return;
+    }
     if (req->opcode == WIRE_OP_COMPACT) {
         log_info("manual compaction requested");
         scan_op(s, c, req, op__work_compact, op__after_compact);

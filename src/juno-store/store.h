@@ -136,6 +136,9 @@ int ops_shard_json(const struct store *s, uint16_t shard, const uint64_t info[6]
 /* repair_ops.c (loop thread): ShardTree, Checkpoint and Rejoined. */
 void repair_ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
 
+/* scan_ops.c (loop thread): KeyScan, a shard's records of one namespace. */
+void scan_ops_key_scan(struct store *s, struct conn *c, const struct wire_msg *req);
+
 /* migrate.c (loop thread). migrate_dispatch handles MigrateStart/Status/Stop/
  * Verify and ShardAccept. migrate_submit replaces engine_submit for keyed
  * writes (it may hold one for a moment while a move verifies); migrate_written
@@ -168,5 +171,7 @@ int scluster_init(struct store *s, char *err, size_t errlen);
 void scluster_start(struct store *s);
 void scluster_stop(struct store *s);
 void scluster_destroy(struct store *s);
+/* SIGHUP: --etcd-password-file again (etcd_uv_reload_password). */
+void scluster_reload_password(struct store *s);
 
 #endif

@@ -39,6 +39,10 @@ UNIT_TEST(parse_ll_good)
     CHECK(ll("1", &v) == 0 && v == 1);
     CHECK(ll("-1", &v) == 0 && v == -1);
     CHECK(ll("1234567890", &v) == 0 && v == 1234567890);
+    /* 18 digits (the fast path's longest) and 19 (the checked one) */
+    CHECK(ll("999999999999999999", &v) == 0 && v == 999999999999999999LL);
+    CHECK(ll("-999999999999999999", &v) == 0 && v == -999999999999999999LL);
+    CHECK(ll("1000000000000000000", &v) == 0 && v == 1000000000000000000LL);
     CHECK(ll("9223372036854775807", &v) == 0 && v == INT64_MAX);
     CHECK(ll("-9223372036854775808", &v) == 0 && v == INT64_MIN);
 }
@@ -55,6 +59,9 @@ UNIT_TEST(parse_ll_bad)
         CHECK_EQ_I(rc, JUNO_EINVAL);
     }
     CHECK_EQ_I(rnum_parse_ll(S("1\0002"), &v), JUNO_EINVAL);
+    CHECK_EQ_I(ll("12a", &v), JUNO_EINVAL);
+    CHECK_EQ_I(ll("12/", &v), JUNO_EINVAL); /* '/' and ':' border the digits */
+    CHECK_EQ_I(ll("12:", &v), JUNO_EINVAL);
     CHECK_EQ_I(v, 7); /* untouched on failure */
 }
 
