@@ -16,7 +16,7 @@
  * A request's answer comes back to rcmd_answer with the slot and the index of
  * the key (sub); it passes those of SET and the string commands on to
  * resp_str.c and resp_rmw.c. Limits are checked before anything starts: keys
- * 1 to --max-key bytes, values up to --max-value, TTLs up to --max-ttl.
+ * 0 to --max-key bytes, values up to --resp-max-value, TTLs up to --max-ttl.
  */
 #include "resp_face.h"
 
@@ -123,8 +123,8 @@ int
 rcmd_key_ok(struct rconn *rc, const struct resp_arg *k)
 {
     const struct proxy_config *cfg = &rc->w->p->cfg;
-    if (k->len >= 1 && k->len <= cfg->max_key) return 1;
-    rcmd_error(rc, "juno: key length must be 1 to %llu bytes (--max-key)",
+    if (k->len <= cfg->max_key) return 1; /* "" too, as in Redis */
+    rcmd_error(rc, "juno: key length must be at most %llu bytes (--max-key)",
                (unsigned long long)cfg->max_key);
     return 0;
 }
@@ -132,10 +132,8 @@ rcmd_key_ok(struct rconn *rc, const struct resp_arg *k)
 int
 rcmd_value_ok(struct rconn *rc, const struct resp_arg *v)
 {
-    const struct proxy_config *cfg = &rc->w->p->cfg;
-    if (v->len <= cfg->max_value) return 1;
-    rcmd_error(rc, "juno: value of %zu bytes is over --max-value %llu", v->len,
-               (unsigned long long)cfg->max_value);
+    if (v->len <= rface_limit(&rc->w->p->cfg.resp_max_value)) return 1;
+    rcmd_error(rc, RFACE_E_TOOBIG);
     return 0;
 }
 

@@ -3,9 +3,13 @@
  * Bytes read are parsed with lib/resp (multibulk or inline commands); each
  * whole command runs at once (resp_cmd.c). A protocol error is answered
  * "-ERR Protocol error: ..." after the replies due before it, then the
- * connection closes, as Redis does; a bulk string over --max-frame, more
- * than RFACE_MAX_ARGS arguments or a command over 8 x --max-frame are
- * refused from their header lines, before anything is buffered for them.
+ * connection closes, as Redis does; a bulk string over 512 MiB (Redis's
+ * proto-max-bulk-len) or more than RFACE_MAX_ARGS arguments are refused from
+ * their header lines, before anything is buffered for them, and a command
+ * over --resp-max-query closes the connection too. A command with a bulk
+ * string over --resp-max-value is read and dropped as it comes (nothing of
+ * it is buffered) and answered "string exceeds maximum allowed size"; the
+ * connection goes on.
  * Replies are written once per loop turn (the worker's check handle).
  * Reading pauses while too many commands wait or too much output is
  * unwritten. --idle-timeout and the 5 s limit on a half-received command
@@ -292,20 +296,56 @@ protocol_error(struct conn *c, const char *why)
     }
 }
 
+/* The RESP limits a frame() applies now (CONFIG SET may have changed them). */
+static struct resp_limits
+rconn_limits(const struct rconn *rc)
+{
+    const struct proxy_config *cfg = &rc->w->p->cfg;
+    return (struct resp_limits){.max_args = RFACE_MAX_ARGS,
+                                .max_bulk = RESP_PROTO_MAX_BULK,
+                                .max_keep = rface_limit(&cfg->resp_max_value)};
+}
+
+/* A command with a bulk string over --resp-max-value is dropped as it
+ * arrives: each piece is a "frame" that rconn_handle ignores, the last one
+ * answers RFACE_E_TOOBIG. */
+static int
+rconn_skip(struct rconn *rc, const uint8_t *data, size_t len, size_t *flen, const char **why)
+{
+    struct resp_limits lim = rconn_limits(rc);
+    int r = resp_skip(data, len, &lim, &rc->cmd, flen, why);
+    if (r == RESP_ERROR) return CONN_FRAME_ERROR;
+    if (r == RESP_OK) {
+        rc->skipping = 0;
+        rc->skip_done = 1;
+    }
+    return *flen > 0 ? CONN_FRAME_OK : CONN_FRAME_AGAIN; /* RESP_OK comes with bytes */
+}
+
 static int
 rconn_frame(struct conn *c, const uint8_t *data, size_t len, size_t *flen, size_t *need,
             const char **why)
 {
     (void)need;
     struct rconn *rc = (struct rconn *)c;
-    uint64_t max_frame = conn_max_frame(c);
-    struct resp_limits lim = {.max_args = RFACE_MAX_ARGS, .max_bulk = max_frame};
+    if (rc->skipping) return rconn_skip(rc, data, len, flen, why);
+    struct resp_limits lim = rconn_limits(rc);
     int r = resp_parse(data, len, &lim, &rc->cmd, flen, why);
     if (r == RESP_OK) return CONN_FRAME_OK;
     if (r == RESP_ERROR) return CONN_FRAME_ERROR;
-    if (len > 8 * max_frame) {
-        snprintf(rc->why, sizeof(rc->why), "Protocol error: command over %llu bytes",
-                 (unsigned long long)(8 * max_frame));
+    if (r == RESP_SKIP) {
+        rc->skipping = 1;
+        rc->cmd.argc = 0;
+        RSTAT_ADD(rc->w, commands, 1);
+        log_info("RESP command with a bulk string over --resp-max-value %llu dropped peer=%s",
+                 (unsigned long long)lim.max_keep, c->peer);
+        return CONN_FRAME_OK;
+    }
+    uint64_t max_query = rface_limit(&rc->w->p->cfg.resp_max_query);
+    if (len > max_query) {
+        snprintf(rc->why, sizeof(rc->why),
+                 "Protocol error: command over %llu bytes (client-query-buffer-limit)",
+                 (unsigned long long)max_query);
         *why = rc->why;
         return CONN_FRAME_ERROR;
     }
@@ -317,9 +357,16 @@ rconn_handle(struct conn *c, const uint8_t *frame, size_t len)
 {
     (void)frame, (void)len; /* resp_parse left the command in rc->cmd */
     struct rconn *rc = (struct rconn *)c;
-    if (rc->cmd.argc == 0) return;
-    RSTAT_ADD(rc->w, commands, 1);
-    rcmd_run(rc, &rc->cmd);
+    if (rc->skip_done) {
+        rc->skip_done = 0;
+        struct buf *b = rconn_out(rc);
+        if (b == NULL || resp_error(b, RFACE_E_TOOBIG) != 0) rc->nomem = 1;
+    } else if (rc->skipping || rc->cmd.argc == 0) {
+        return;
+    } else {
+        RSTAT_ADD(rc->w, commands, 1);
+        rcmd_run(rc, &rc->cmd);
+    }
     if (rc->nomem && !c->closing) {
         log_error("out of memory for replies, closing peer=%s", c->peer);
         conn_close(c);
@@ -347,7 +394,7 @@ rface_listen(struct worker *w)
     uint64_t zero = 0, now = (uint64_t)time(NULL);
     __atomic_compare_exchange_n(&started, &zero, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     const struct proxy_config *cfg = &w->p->cfg;
-    struct conn_limits lim = {.max_frame = cfg->max_frame,
+    struct conn_limits lim = {.max_frame = cfg->resp_max_query,
                               .max_backlog = cfg->max_inflight,
                               .idle_ms = cfg->idle_timeout_s * 1000,
                               .frame_ms = FRAME_MS};

@@ -23,7 +23,16 @@
 #include "conn.h"
 #include "resp.h"
 
-#define RFACE_MAX_ARGS 16384 /* arguments of one command (keys of MGET, DEL...) */
+/* Arguments of one command (keys of MGET, DEL...; Redis allows 1024 x 1024 x
+ * 1024): their argv takes 16 bytes each, and only once the whole command,
+ * at least 6 bytes an argument, is in (bounded by --resp-max-query). */
+#define RFACE_MAX_ARGS      (1u << 20)
+#define RFACE_MAX_VALUE     (32u << 20) /* --resp-max-value's default and most: a */
+                                        /* Prepare carrying it fits a 64 MiB frame */
+#define RFACE_DEFAULT_QUERY (128u << 20) /* --resp-max-query (Redis: 1 GiB) */
+#define RFACE_MAX_QUERY     (1u << 30)
+#define RFACE_QUERY_SLACK   (64u << 10) /* --resp-max-query over --resp-max-value */
+#define RFACE_E_TOOBIG      "string exceeds maximum allowed size" /* Redis's text */
 #define RFACE_SUB_BITS 24    /* tag = seq << 24 | sub */
 
 /* What a slot's command is, for its answers. */
@@ -84,6 +93,8 @@ struct rconn {
     struct ident ident;        /* --acl (resp_auth.c): who the client is */
     uint8_t id_ready;          /* ident set (at the first command) */
     uint8_t denied_logged;     /* a NOPERM was logged for this connection */
+    uint8_t skipping;          /* dropping a command with a value over the limit */
+    uint8_t skip_done;         /* ... all of it is dropped: reply its error */
     char ns[ACL_MAX_NAME + 1]; /* the user's default-ns; "": --resp-namespace */
     char why[96];              /* a protocol error's message */
 };
@@ -162,7 +173,15 @@ void rcmd_arity_error(struct rconn *rc, const char *name);
 void rcmd_status_error(struct rconn *rc, struct buf *b, int st);
 /* 1 if key k is 1 to --max-key bytes, else 0 with the error replied. */
 int rcmd_key_ok(struct rconn *rc, const struct resp_arg *k);
-/* 1 if value v is at most --max-value bytes, else 0 with the error replied. */
+/* A RESP limit of the configuration (&w->p->cfg.resp_max_value...), which
+ * CONFIG SET may change from another thread. */
+static inline uint64_t
+rface_limit(const uint64_t *field)
+{
+    return __atomic_load_n(field, __ATOMIC_RELAXED);
+}
+
+/* 1 if value v is at most --resp-max-value bytes, else 0 with the error replied. */
 int rcmd_value_ok(struct rconn *rc, const struct resp_arg *v);
 /* A slot for a command of kind answered by nsub requests; NULL (nomem set)
  * when out of memory. */
