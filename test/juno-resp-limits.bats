@@ -5,7 +5,8 @@
 # read and dropped, answered "string exceeds maximum allowed size", the
 # connection going on; headers over the protocol's limits refused without
 # allocating (test/resp_limits_client.py); MSET of 10,001 pairs; the empty
-# key; --resp-max-query. Stores in memory on free loopback ports in a temp
+# key; --resp-max-query; INFO's sections and fields through redis-py's
+# info(); CONFIG GET / SET of the limits at run time. Stores in memory on free loopback ports in a temp
 # dir; teardown stops every process started (by PID).
 
 load lib
@@ -134,4 +135,27 @@ print(got.decode())' "$PR"
     run juno-proxy --map "$MAP" --resp "127.0.0.1:$PR" --resp-max-value 1000000 --resp-max-query 1000000
     [ "$status" -eq 64 ]
     [[ "$output" == *"--resp-max-query 1000000 is too small"* ]]
+}
+
+@test "INFO: the sections and fields tools read, through redis-py's info(); one, several, all" {
+    start_all --threads 2
+    run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" info "$(cat "$TMP/pid-proxy")"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ok - keyspace_hits: 3 more"* ]]
+    # redis-cli: the section titles in Redis's order
+    [ "$(rc info everything | grep '^#' | tr -d '\r' | tr '\n' ' ')" = \
+        "# Server # Clients # Memory # Persistence # Stats # Replication # CPU # Keyspace " ]
+}
+
+@test "CONFIG SET / GET: the RESP limits change at run time on every connection; Redis's errors" {
+    start_all --threads 2
+    run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" config
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ok - back to the defaults"* ]]
+    [ "$(rc config set proto-max-bulk-len 1000)" = OK ]
+    [ "$(rc config get proto-max-bulk-len | tail -1)" = 1000 ]
+    [ "$(rc set k "$(printf 'v%.0s' $(seq 1001))")" = "ERR string exceeds maximum allowed size" ]
+    grep -q "CONFIG SET by peer=127.0.0.1:[0-9]*: proto-max-bulk-len=1000" "$TMP/proxy.log"
 }

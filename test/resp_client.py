@@ -139,14 +139,16 @@ def commands():
     check("CONFIG GET juno-namespace", r.config_get("juno-namespace"),
           {"juno-namespace": "default"})
     check("CONFIG GET nothing", r.config_get("no-such-*"), {})
-    check_error(r, "juno-proxy does not support CONFIG SET", "CONFIG", "SET", "save", "")
+    check_error(r, "CONFIG SET failed (possibly related to argument 'save')", "CONFIG", "SET",
+                "save", "900 1")
     info = r.info()
     check("INFO redis_version", info["redis_version"], "7.0.0")
     check("INFO juno_namespace", info["juno_namespace"], "default")
     if info["connected_clients"] < 1 or info["total_commands_processed"] < 10:
         fail("INFO counters", info)
     ok("INFO counters")
-    check("INFO clients section only", sorted(r.info("clients")), ["connected_clients"])
+    check("INFO clients section only", "connected_clients" in r.info("clients") and
+          "redis_version" not in r.info("clients"), True)
     check("INFO unknown section", r.info("nosuch"), {})
     n = r.command_count()
     if n < 15:

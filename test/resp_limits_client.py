@@ -15,6 +15,14 @@
 #       bulk length", the connection closed, the proxy (PID) alive; a bulk of
 #       500 MB announced and 4 MB of it sent: the proxy's resident memory
 #       grows by less than 64 MB, the error comes when the rest is dropped
+#   resp_limits_client.py HOST:PORT info PID
+#       INFO through redis-py's info(): the fields dashboards read, their
+#       types, counters that move with what is done, sections by name, several
+#       at once, all / everything / default
+#   resp_limits_client.py HOST:PORT config
+#       CONFIG GET / SET of the RESP limits (seen by another connection),
+#       several pairs at once, Redis's errors for unknown, immutable and bad
+#       values, a refused call changing nothing
 #
 # Prints one "ok - what" line per check; on the first failure prints
 # "not ok - what: detail" and exits 1. Keys are prefixed with a random tag.
@@ -156,6 +164,115 @@ def header(pid):
     ok("after 500 MB dropped: the proxy grew by %d kB" % grown)
 
 
+def info(pid):
+    r = client()
+    i = r.info()
+    check("INFO redis_version", i["redis_version"], "7.0.0")
+    check("INFO redis_mode", i["redis_mode"], "standalone")
+    check("INFO os", i["os"].startswith("Linux "), True)
+    check("INFO arch_bits", i["arch_bits"], 64)
+    check("INFO process_id", i["process_id"], pid)
+    check("INFO tcp_port", i["tcp_port"], PORT)
+    check("INFO run_id: 40 hex digits", len(i["run_id"]), 40)
+    for f in ("uptime_in_seconds", "connected_clients", "used_memory", "used_memory_rss",
+              "used_memory_peak", "total_system_memory", "total_connections_received",
+              "total_commands_processed", "instantaneous_ops_per_sec", "keyspace_hits",
+              "keyspace_misses"):
+        if not isinstance(i.get(f), int) or i[f] < 0:
+            fail("INFO " + f, "got %r" % (i.get(f),))
+    ok("INFO: the integer fields tools read")
+    check("INFO used_memory > 0", i["used_memory"] > 0 and i["used_memory_rss"] > 0, True)
+    check("INFO used_memory_human", isinstance(i["used_memory_human"], str), True)
+    check("INFO mem_fragmentation_ratio", isinstance(i["mem_fragmentation_ratio"], float), True)
+    zero = ("maxmemory", "rejected_connections", "connected_slaves", "loading",
+            "rdb_bgsave_in_progress", "aof_enabled", "blocked_clients")
+    check("INFO " + " ".join(zero), [i[f] for f in zero], [0] * len(zero))
+    check("INFO role", i["role"], "master")
+    check("INFO used_cpu_sys/user", all(isinstance(i[f], float) for f in
+                                        ("used_cpu_sys", "used_cpu_user")), True)
+    check("INFO connected_clients counts this one", i["connected_clients"] >= 1, True)
+    # the counters move with what is done
+    k = TAG + "hit"
+    r.set(k, "v")
+    before = r.info("stats")
+    r.get(k), r.get(k), r.get(TAG + "miss")
+    r.mget(k, TAG + "miss2")
+    after = r.info("stats")
+    check("keyspace_hits: 3 more (2 GET, 1 MGET key)",
+          after["keyspace_hits"] - before["keyspace_hits"], 3)
+    check("keyspace_misses: 2 more", after["keyspace_misses"] - before["keyspace_misses"], 2)
+    check("total_commands_processed: 5 more (4 and INFO)",
+          after["total_commands_processed"] - before["total_commands_processed"], 5)
+    c2 = client()
+    c2.ping()
+    check("total_connections_received: one more",
+          r.info("stats")["total_connections_received"] - after["total_connections_received"], 1)
+    c2.close()
+    # sections: one, several (Redis 7), all of them, none known
+    s = r.info("server")
+    check("INFO server: its fields only", ("redis_version" in s, "role" in s), (True, False))
+    s = r.execute_command("INFO", "cpu", "replication")
+    check("INFO cpu replication: both", ("used_cpu_sys" in s, "role" in s, "redis_version" in s),
+          (True, True, False))
+    full = set(i)
+    for sec in ("all", "everything", "default"):
+        check("INFO %s: every field" % sec, full <= set(r.info(sec)), True)
+    check("INFO of an unknown section: empty", r.execute_command("INFO", "nosuch"), {})
+    raw = r.execute_command("INFO", "memory", "persistence", "clients", "keyspace")
+    check("INFO memory persistence clients keyspace", ("used_memory" in raw, "aof_enabled" in raw,
+                                                       "connected_clients" in raw), (True, True, True))
+    t0 = time.time()
+    r.info("stats")
+    while time.time() - t0 < 1.3:
+        r.get(k)
+    ops = r.info("stats")["instantaneous_ops_per_sec"]
+    check("instantaneous_ops_per_sec under a GET loop: > 0", ops > 0, True)
+
+
+def config():
+    r = client()
+    check("CONFIG GET proto-max-bulk-len", r.config_get("proto-max-bulk-len"),
+          {"proto-max-bulk-len": "33554432"})
+    check("CONFIG GET client-query-buffer-limit", r.config_get("client-query-buffer-limit"),
+          {"client-query-buffer-limit": "134217728"})
+    check("CONFIG SET proto-max-bulk-len 1mb", r.config_set("proto-max-bulk-len", "1mb"), True)
+    check("... CONFIG GET", r.config_get("proto-max-bulk-len"), {"proto-max-bulk-len": "1048576"})
+    check("... SET of 1 MiB", r.set(TAG + "c", b"x" * 1048576), True)
+    check_error(r, TOOBIG, "SET", TAG + "c", b"x" * 1048577)
+    other = client()  # another connection (maybe another worker) sees it too
+    check_error(other, TOOBIG, "SET", TAG + "c", b"x" * 1048577)
+    check("... the connection goes on", other.ping(), True)
+    check("CONFIG SET two pairs at once", r.execute_command(
+        "CONFIG", "SET", "proto-max-bulk-len", "100000", "client-query-buffer-limit", "200000"),
+        b"OK")
+    check("... both", r.config_get("*-len") | r.config_get("client-query*"),
+          {"proto-max-bulk-len": "100000", "client-query-buffer-limit": "200000"})
+    check_error(r, "CONFIG SET failed - client-query-buffer-limit 100000 must be at least",
+                "CONFIG", "SET", "client-query-buffer-limit", "100000")
+    check_error(r, "CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - "
+                "argument must be between 1 and 33554432 inclusive",
+                "CONFIG", "SET", "proto-max-bulk-len", "64mb")
+    check_error(r, "CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - "
+                "argument must be a memory value", "CONFIG", "SET", "proto-max-bulk-len", "12x")
+    check_error(r, "Unknown option or number of arguments for CONFIG SET - 'nosuch'",
+                "CONFIG", "SET", "nosuch", "1")
+    check_error(r, "CONFIG SET failed (possibly related to argument 'port') - can't set "
+                "immutable config", "CONFIG", "SET", "port", "1")
+    check_error(r, "wrong number of arguments for 'config|set' command",
+                "CONFIG", "SET", "proto-max-bulk-len")
+    check("a refused pair changes nothing", r.config_get("proto-max-bulk-len"),
+          {"proto-max-bulk-len": "100000"})
+    check("CONFIG SET save \"\" (its value): OK", r.config_set("save", ""), True)
+    check("CONFIG SET appendonly no: OK", r.config_set("appendonly", "no"), True)
+    check_error(r, "CONFIG SET failed (possibly related to argument 'appendonly')",
+                "CONFIG", "SET", "appendonly", "yes")
+    r.execute_command("CONFIG", "SET", "client-query-buffer-limit", "128mb",
+                      "proto-max-bulk-len", "32mb")
+    check("back to the defaults", r.config_get("proto-max-bulk-len"),
+          {"proto-max-bulk-len": "33554432"})
+    r.delete(TAG + "c")
+
+
 if __name__ == "__main__":
     what = sys.argv[2]
     if what == "values":
@@ -164,5 +281,9 @@ if __name__ == "__main__":
         args()
     elif what == "header":
         header(int(sys.argv[3]))
+    elif what == "info":
+        info(int(sys.argv[3]))
+    elif what == "config":
+        config()
     else:
         fail("usage", "unknown mode %r" % what)

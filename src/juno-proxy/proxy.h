@@ -127,6 +127,7 @@ struct worker_stats {
  * stores, so that INFO on any worker can read them. */
 struct rface_stats {
     uint64_t accepted, open, commands, errors, protocol_errors;
+    uint64_t hits, misses; /* GET and MGET: keys found, keys absent (INFO's keyspace_hits) */
 };
 
 struct worker {

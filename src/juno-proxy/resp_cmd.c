@@ -346,6 +346,12 @@ single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
 {
     int st = res->status;
     struct buf *b = rconn_slot_buf(rc, s);
+    if (s->kind == K_GET && (st == WIRE_ST_OK || st == WIRE_ST_NO_KEY)) {
+        if (st == WIRE_ST_OK)
+            RSTAT_ADD(rc->w, hits, 1);
+        else
+            RSTAT_ADD(rc->w, misses, 1);
+    }
     if (st == WIRE_ST_OK) {
         if (s->kind == K_GET)
             PUT(rc, resp_bulk(b, res->val, res->vlen));
@@ -387,6 +393,10 @@ multi_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq_
             PUT(rc, resp_bulk(&s->buf, res->val, res->vlen));
         else
             PUT(rc, resp_null(&s->buf));
+        if (st == WIRE_ST_OK)
+            RSTAT_ADD(rc->w, hits, 1);
+        else if (st == WIRE_ST_NO_KEY)
+            RSTAT_ADD(rc->w, misses, 1);
         s->pieces[sub].off = off;
         s->pieces[sub].len = s->buf.len - off;
         failed = st != WIRE_ST_OK && st != WIRE_ST_NO_KEY;

@@ -32,6 +32,8 @@
 #define RFACE_DEFAULT_QUERY (128u << 20) /* --resp-max-query (Redis: 1 GiB) */
 #define RFACE_MAX_QUERY     (1u << 30)
 #define RFACE_QUERY_SLACK   (64u << 10) /* --resp-max-query over --resp-max-value */
+/* The Redis version the face resembles (HELLO, INFO): 7.0 commands and texts. */
+#define RFACE_REDIS_VERSION "7.0.0"
 #define RFACE_E_TOOBIG      "string exceeds maximum allowed size" /* Redis's text */
 #define RFACE_SUB_BITS 24    /* tag = seq << 24 | sub */
 
