@@ -116,7 +116,7 @@ rcmd_hello(struct rconn *rc, const struct resp_cmd *cmd)
             return;
         }
         if (ver != 2) {
-            rcmd_error(rc, "-NOPROTO unsupported protocol version (juno-proxy speaks RESP2)");
+            rcmd_error(rc, "-NOPROTO unsupported protocol version");
             return;
         }
         i = 2;

@@ -290,9 +290,7 @@ rcmd_expire(struct rconn *rc, const struct resp_cmd *cmd)
     }
     uint64_t max = rc->w->p->cfg.max_ttl;
     if (secs > 0 && (uint64_t)secs > max) {
-        rcmd_error(rc,
-                   "invalid expire time in 'expire' command: over juno-proxy's --max-ttl of %llu s",
-                   (unsigned long long)max);
+        rcmd_error(rc, "invalid expire time in 'expire' command"); /* over --max-ttl */
         return;
     }
     if (!rcmd_key_ok(rc, &cmd->argv[1])) return;

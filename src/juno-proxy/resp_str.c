@@ -116,8 +116,7 @@ ttl_of_arg(struct rconn *rc, const struct resp_cmd *cmd, size_t i, int ms, int a
     uint64_t s = (uint64_t)left / 1000 + ((uint64_t)left % 1000 != 0);
     uint64_t max = rc->w->p->cfg.max_ttl;
     if (s > max) {
-        rcmd_error(rc, "invalid expire time in '%s' command: over juno-proxy's --max-ttl of %llu s",
-                   name, (unsigned long long)max);
+        rcmd_error(rc, "invalid expire time in '%s' command", name); /* over --max-ttl */
         return -1;
     }
     *ttl = (uint32_t)s;
