@@ -90,6 +90,8 @@ mbulk_walk(const uint8_t *buf, size_t len, const struct resp_limits *l, struct r
 {
     int64_t n, blen;
     size_t pos;
+    uint64_t data = 0; /* bulk data announced so far */
+    cmd->announced = 0;
     int rc = header_line(buf, len, 0, &n, &pos);
     if (rc == 0) return RESP_AGAIN;
     if (rc < 0 || (n > 0 && (uint64_t)n > l->max_args)) return fail(why, E_MBULK_LEN);
@@ -100,13 +102,17 @@ mbulk_walk(const uint8_t *buf, size_t len, const struct resp_limits *l, struct r
         rc = header_line(buf, len, pos, &blen, &pos);
         if (rc == 0) return RESP_AGAIN;
         if (rc < 0 || blen < 0 || (uint64_t)blen > l->max_bulk) return fail(why, E_BULK_LEN);
-        if (l->max_keep != 0 && (uint64_t)blen > l->max_keep) { /* only when judging */
+        int too_long = l->max_keep != 0 && (uint64_t)blen > l->max_keep;
+        if (too_long || (l->max_data != 0 && data + (uint64_t)blen > l->max_data)) {
+            cmd->skip_data = (uint8_t)!too_long; /* (the judging walk only: the same limits) */
             cmd->skip_bytes = (uint64_t)blen + 2;
             cmd->skip_args = (uint64_t)(n - i - 1);
             *consumed = pos;
             return RESP_SKIP;
         }
         if (out != NULL) out[i] = (struct resp_arg){buf + pos, (size_t)blen};
+        data += (uint64_t)blen;
+        cmd->announced = data;
         if (len - pos < (size_t)blen) return RESP_AGAIN;
         pos += (size_t)blen;
         if ((pos < len && buf[pos] != '\r') || (pos + 1 < len && buf[pos + 1] != '\n'))
@@ -261,12 +267,13 @@ resp_cmd_deinit(struct resp_cmd *cmd)
 static struct resp_limits
 limits(const struct resp_limits *lim)
 {
-    struct resp_limits l = {RESP_DEFAULT_MAX_ARGS, RESP_DEFAULT_MAX_BULK, RESP_DEFAULT_MAX_INLINE, 0};
+    struct resp_limits l = {RESP_DEFAULT_MAX_ARGS, RESP_DEFAULT_MAX_BULK, RESP_DEFAULT_MAX_INLINE, 0, 0};
     if (lim != NULL) {
         if (lim->max_args != 0) l.max_args = lim->max_args;
         if (lim->max_bulk != 0) l.max_bulk = lim->max_bulk;
         if (lim->max_inline != 0) l.max_inline = lim->max_inline;
         l.max_keep = lim->max_keep;
+        l.max_data = lim->max_data;
     }
     return l;
 }

@@ -49,6 +49,7 @@ struct resp_limits {
     size_t max_bulk;   /* bytes in one bulk string */
     size_t max_inline; /* bytes of an inline line before its \n (a \r counts) */
     size_t max_keep;   /* a bulk string longer than this gives RESP_SKIP; 0: none */
+    uint64_t max_data; /* bulk data of one command past this gives RESP_SKIP; 0: none */
 };
 
 struct resp_arg {
@@ -71,6 +72,8 @@ struct resp_cmd {
     /* RESP_SKIP's state: the rest of a command being read and discarded. */
     uint64_t skip_bytes; /* bytes left of the bulk string being skipped, its \r\n too */
     uint64_t skip_args;  /* bulk strings after it */
+    uint8_t skip_data;   /* it was over max_data (else over max_keep) */
+    uint64_t announced;  /* AGAIN: bytes of bulk data the headers read so far announce */
 };
 
 void resp_cmd_init(struct resp_cmd *cmd);
@@ -87,15 +90,18 @@ void resp_cmd_deinit(struct resp_cmd *cmd);
  *               argc 0: an empty inline line or a *0 / *-1 array was consumed;
  *               there is nothing to run.
  *   RESP_AGAIN: more bytes are needed (every strict prefix of a valid command
- *               gives AGAIN); *consumed is 0.
+ *               gives AGAIN); *consumed is 0; cmd->announced is the bulk data
+ *               the headers read so far announce (what the command will hold).
  *   RESP_ERROR: a protocol error; *why (if why is not NULL) is a Redis-style
  *               message, static or in cmd->why (valid until the next call on
  *               cmd). A count or length over a limit is reported as soon as
  *               its header line is complete. Also "out of memory" if the argv
  *               or scratch array cannot grow.
- *   RESP_SKIP:  (only with lim->max_keep) a multibulk command is well formed
- *               up to a bulk string longer than max_keep (and within
- *               max_bulk): *consumed bytes (up to that string's data) may be
+ *   RESP_SKIP:  (only with lim->max_keep or max_data) a multibulk command is
+ *               well formed up to a bulk string longer than max_keep (and
+ *               within max_bulk), or one that takes the command's bulk data
+ *               past max_data (cmd->skip_data set): *consumed bytes (up to
+ *               that string's data) may be
  *               dropped, and resp_skip() reads and drops the rest of the
  *               command, so a value over the limit is refused without being
  *               buffered and the connection goes on.

@@ -5,7 +5,7 @@
 # read and dropped, answered "string exceeds maximum allowed size", the
 # connection going on; headers over the protocol's limits refused without
 # allocating (test/resp_limits_client.py); MSET of 10,001 pairs; the empty
-# key; --resp-max-query; INFO's sections and fields through redis-py's
+# key; --resp-max-query; --resp-max-buffered; INFO's sections and fields through redis-py's
 # info(); CONFIG GET / SET of the limits at run time. Stores in memory on free loopback ports in a temp
 # dir; teardown stops every process started (by PID).
 
@@ -31,9 +31,12 @@ teardown() {
 }
 
 # start_all [juno-proxy options]: three stores, a proxy with RESP on $PR.
+# --request-timeout 3000: these tests are about sizes, not latency, and run
+# on shared machines where 10,001 writes at once or a 32 MiB Prepare can take
+# longer than the default 500 ms per store request.
 start_all() {
     start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory || return 1
-    juno-proxy --listen "127.0.0.1:$PX" --resp "127.0.0.1:$PR" --map "$MAP" "$@" \
+    juno-proxy --listen "127.0.0.1:$PX" --resp "127.0.0.1:$PR" --map "$MAP" --request-timeout 3000 "$@" \
         2>>"$TMP/proxy.log" &
     echo $! >"$TMP/pid-proxy"
     echo $! >>"$TMP/pids"
@@ -108,6 +111,14 @@ rc() { redis-cli -p "$PR" "$@"; }
     # the JunoDB face still refuses an empty key (JunoDB's rule)
     run python3 "$BATS_TEST_DIRNAME/proxy_client.py" "127.0.0.1:$PX" set default "" v
     [[ "$output" == *'"status": "BadParam"'* ]]
+}
+
+@test "--resp-max-buffered: values arriving at once past it are dropped with -OOM, the connections go on" {
+    start_all --resp-max-buffered 4000000
+    run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" budget
+    echo "$output"
+    [ "$status" -eq 0 ]
+    grep -q "RESP command dropped: bulk data arriving over --resp-max-buffered 4000000" "$TMP/proxy.log"
 }
 
 @test "--resp-max-query: a command held over it closes the connection; bad values exit 64" {

@@ -23,7 +23,7 @@ setup() {
     juno-ring init --cluster t --shards 64 --zone "z0=a@$A" --zone "z1=b@$B" --zone "z2=c@$C" >"$MAP"
     start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory
     juno-proxy --listen "127.0.0.1:$PX" --resp "127.0.0.1:$PR" --map "$MAP" \
-        --resp-max-value 8000000 2>>"$TMP/proxy.log" &
+        --resp-max-value 8000000 --request-timeout 3000 2>>"$TMP/proxy.log" &
     echo $! >>"$TMP/pids"
     wait_started juno-proxy "$TMP/proxy.log" $! redis-cli -p "$PR" ping
 }

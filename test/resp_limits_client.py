@@ -15,6 +15,9 @@
 #       bulk length", the connection closed, the proxy (PID) alive; a bulk of
 #       500 MB announced and 4 MB of it sent: the proxy's resident memory
 #       grows by less than 64 MB, the error comes when the rest is dropped
+#   resp_limits_client.py HOST:PORT budget
+#       with --resp-max-buffered 4000000: two 3 MB values arriving at once go
+#       in, a third is dropped and answered -OOM, then goes in once they are
 #   resp_limits_client.py HOST:PORT info PID
 #       INFO through redis-py's info(): the fields dashboards read, their
 #       types, counters that move with what is done, sections by name, several
@@ -164,6 +167,50 @@ def header(pid):
     ok("after 500 MB dropped: the proxy grew by %d kB" % grown)
 
 
+def reply_line(s):
+    got = b""
+    while not got.endswith(b"\r\n"):
+        d = s.recv(4096)
+        if not d:
+            break
+        got += d
+    return got
+
+
+def budget():
+    """The proxy runs with --resp-max-buffered 4000000: two 3 MB values may
+    arrive at once, a third is dropped with -OOM, and goes in once they are."""
+    n = 3000000
+    value = blob(n)
+
+    def start(key):
+        s = socket.create_connection((HOST, PORT))
+        s.settimeout(30)
+        s.sendall(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n" % (len(key), key, n) + value[:100000])
+        return s
+
+    a, b = start(TAG.encode() + b"a"), start(TAG.encode() + b"b")
+    time.sleep(0.3)  # both headers read: their data reserved
+    c = start(TAG.encode() + b"c")
+    c.sendall(value[100000:] + b"\r\n")
+    check("a third 3 MB value arriving over --resp-max-buffered: -OOM", reply_line(c),
+          b"-OOM command not allowed when used memory > 'maxmemory'.\r\n")
+    c.sendall(b"*1\r\n$4\r\nPING\r\n")
+    check("... the connection goes on", reply_line(c), b"+PONG\r\n")
+    for s, name in ((a, "first"), (b, "second")):
+        s.sendall(value[100000:] + b"\r\n")
+        check("the %s 3 MB value: stored" % name, reply_line(s), b"+OK\r\n")
+        s.close()
+    c.sendall(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n" % (len(TAG) + 1, TAG.encode() + b"c", n)
+              + value + b"\r\n")
+    check("the third, once the others are in: stored", reply_line(c), b"+OK\r\n")
+    c.close()
+    r = client()
+    check("INFO juno_resp_buffered: all given back", r.info("memory")["juno_resp_buffered"], 0)
+    check("the three values read back", [r.get(TAG + x) == value for x in "abc"], [True] * 3)
+    r.delete(*[TAG + x for x in "abc"])
+
+
 def info(pid):
     r = client()
     i = r.info()
@@ -281,6 +328,8 @@ if __name__ == "__main__":
         args()
     elif what == "header":
         header(int(sys.argv[3]))
+    elif what == "budget":
+        budget()
     elif what == "info":
         info(int(sys.argv[3]))
     elif what == "config":

@@ -80,6 +80,10 @@ static const char usage_text[] =
     "      --resp-max-query BYTES largest RESP command held while it arrives; over it\n"
     "                             the connection closes (default 134217728; CONFIG\n"
     "                             SET client-query-buffer-limit)\n"
+    "      --resp-max-buffered BYTES  bulk data held by RESP commands arriving, over\n"
+    "                             all connections (past 1 MiB each); a command that\n"
+    "                             would go over is dropped and answered -OOM\n"
+    "                             (default 1073741824)\n"
     "      --tls-cert FILE        serve TLS 1.2/1.3 to clients (the JunoDB port and the\n"
     "                             RESP port) with this certificate chain (PEM)\n"
     "      --tls-key FILE         its private key (PEM)\n"
@@ -132,6 +136,7 @@ enum {
     OPT_RESP_NS,
     OPT_RESP_MAX_VALUE,
     OPT_RESP_MAX_QUERY,
+    OPT_RESP_MAX_BUFFERED,
     OPT_MAP_CACHE,
     OPT_METRICS,
     OPT_TLS_CERT,
@@ -170,6 +175,7 @@ static const struct option long_opts[] = {
     {"resp-namespace", required_argument, NULL, OPT_RESP_NS},
     {"resp-max-value", required_argument, NULL, OPT_RESP_MAX_VALUE},
     {"resp-max-query", required_argument, NULL, OPT_RESP_MAX_QUERY},
+    {"resp-max-buffered", required_argument, NULL, OPT_RESP_MAX_BUFFERED},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
@@ -227,6 +233,9 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
             break;
         case OPT_RESP_MAX_QUERY:
             c->resp_max_query = cli_opt_u64("resp-max-query", optarg, 1024, RFACE_MAX_QUERY);
+            break;
+        case OPT_RESP_MAX_BUFFERED:
+            c->resp_max_buffered = cli_opt_u64("resp-max-buffered", optarg, 0, UINT64_MAX / 4);
             break;
         case OPT_TLS_CERT: c->tls_cert = optarg; break;
         case OPT_TLS_KEY: c->tls_key = optarg; break;
@@ -549,6 +558,7 @@ main(int argc, char **argv)
     c->max_value = 204800;
     c->resp_max_value = RFACE_MAX_VALUE;
     c->resp_max_query = RFACE_DEFAULT_QUERY;
+    c->resp_max_buffered = RFACE_DEFAULT_BUFFERED;
     c->max_inflight = 16384;
     int check_only = 0;
     parse_options(c, argc, argv, &check_only);

@@ -80,6 +80,7 @@ struct proxy_config {
     /* The RESP face's limits; CONFIG SET changes them at run time, so they
      * are read and written with __atomic (rface_limit). */
     uint64_t resp_max_value, resp_max_query;
+    uint64_t resp_max_buffered; /* --resp-max-buffered: see resp_face.c */
     /* borrowed: --tls-cert/--tls-key/--tls-ca (client listeners: native and
      * RESP; a CA requires client certificates) and --upstream-tls-* (mutual
      * TLS to the stores, all three or none) */
@@ -177,6 +178,7 @@ struct proxy {
     struct hlc clock;
     unsigned nworkers;
     struct worker *workers; /* owned */
+    uint64_t resp_buffered; /* atomic: bulk data reserved by RESP commands arriving (resp_face.c) */
     uv_mutex_t mu;
     struct pmap *current;     /* ref: the newest map accepted (main thread) */
     struct pcluster *cluster; /* owned: etcdwatch.c's state; NULL without --etcd */

@@ -9,7 +9,8 @@
  * over --resp-max-query closes the connection too. A command with a bulk
  * string over --resp-max-value is read and dropped as it comes (nothing of
  * it is buffered) and answered "string exceeds maximum allowed size"; the
- * connection goes on.
+ * connection goes on. So is one whose bulk data would take the proxy's
+ * total arriving past --resp-max-buffered, answered -OOM (budget_* below).
  * Replies are written once per loop turn (the worker's check handle).
  * Reading pauses while too many commands wait or too much output is
  * unwritten. --idle-timeout and the 5 s limit on a half-received command
@@ -31,6 +32,7 @@
 #define SLOT_KEEP_MAX 4096 /* a slot buffer larger than this is freed after use */
 
 static const struct psink_ops rface_sink;
+static void budget_release(struct rconn *rc);
 static uint64_t started; /* unix seconds: the first listener (atomic) */
 static uint64_t next_id; /* client ids (atomic) */
 
@@ -79,6 +81,7 @@ rconn_free(struct conn *c)
         rmw_free(rc->w, rc->slots[i].ext);
     }
     free(rc->slots);
+    budget_release(rc);
     resp_cmd_deinit(&rc->cmd);
     ident_deinit(&rc->ident);
 }
@@ -306,6 +309,44 @@ rconn_limits(const struct rconn *rc)
                                 .max_keep = rface_limit(&cfg->resp_max_value)};
 }
 
+/* ---- the proxy's budget of bulk data arriving (--resp-max-buffered) ----
+ *
+ * Past RFACE_FREE_DATA, the bulk data a command's headers announce is
+ * reserved from p->resp_buffered before it is buffered; a command that would
+ * take the total over --resp-max-buffered is dropped as it arrives (as one
+ * over --resp-max-value) and answered Redis's -OOM: memory stays bounded
+ * however many clients send large values at once, and no connection waits
+ * on another. The reservation is given back when the command is whole,
+ * dropped, or its connection goes. */
+
+static void
+budget_release(struct rconn *rc)
+{
+    if (rc->reserved == 0) return;
+    __atomic_sub_fetch(&rc->w->p->resp_buffered, rc->reserved, __ATOMIC_RELAXED);
+    rc->reserved = 0;
+}
+
+/* The most bulk data the command arriving may announce now. */
+static uint64_t
+budget_max_data(const struct rconn *rc)
+{
+    const struct proxy *p = rc->w->p;
+    uint64_t cap = p->cfg.resp_max_buffered;
+    uint64_t used = __atomic_load_n(&p->resp_buffered, __ATOMIC_RELAXED);
+    return RFACE_FREE_DATA + rc->reserved + (used < cap ? cap - used : 0);
+}
+
+/* After AGAIN: reserve what the headers read so far announce. */
+static void
+budget_take(struct rconn *rc)
+{
+    uint64_t a = rc->cmd.announced, need = a > RFACE_FREE_DATA ? a - RFACE_FREE_DATA : 0;
+    if (need <= rc->reserved) return;
+    __atomic_add_fetch(&rc->w->p->resp_buffered, need - rc->reserved, __ATOMIC_RELAXED);
+    rc->reserved = need;
+}
+
 /* A command with a bulk string over --resp-max-value is dropped as it
  * arrives: each piece is a "frame" that rconn_handle ignores, the last one
  * answers RFACE_E_TOOBIG. */
@@ -330,17 +371,25 @@ rconn_frame(struct conn *c, const uint8_t *data, size_t len, size_t *flen, size_
     struct rconn *rc = (struct rconn *)c;
     if (rc->skipping) return rconn_skip(rc, data, len, flen, why);
     struct resp_limits lim = rconn_limits(rc);
+    lim.max_data = budget_max_data(rc);
     int r = resp_parse(data, len, &lim, &rc->cmd, flen, why);
+    if (r != RESP_AGAIN) budget_release(rc);
     if (r == RESP_OK) return CONN_FRAME_OK;
     if (r == RESP_ERROR) return CONN_FRAME_ERROR;
     if (r == RESP_SKIP) {
         rc->skipping = 1;
         rc->cmd.argc = 0;
         RSTAT_ADD(rc->w, commands, 1);
-        log_info("RESP command with a bulk string over --resp-max-value %llu dropped peer=%s",
-                 (unsigned long long)lim.max_keep, c->peer);
+        if (rc->cmd.skip_data)
+            log_info("RESP command dropped: bulk data arriving over --resp-max-buffered %llu "
+                     "peer=%s",
+                     (unsigned long long)rc->w->p->cfg.resp_max_buffered, c->peer);
+        else
+            log_info("RESP command with a bulk string over --resp-max-value %llu dropped peer=%s",
+                     (unsigned long long)lim.max_keep, c->peer);
         return CONN_FRAME_OK;
     }
+    budget_take(rc);
     uint64_t max_query = rface_limit(&rc->w->p->cfg.resp_max_query);
     if (len > max_query) {
         snprintf(rc->why, sizeof(rc->why),
@@ -360,7 +409,8 @@ rconn_handle(struct conn *c, const uint8_t *frame, size_t len)
     if (rc->skip_done) {
         rc->skip_done = 0;
         struct buf *b = rconn_out(rc);
-        if (b == NULL || resp_error(b, RFACE_E_TOOBIG) != 0) rc->nomem = 1;
+        const char *e = rc->cmd.skip_data ? RFACE_E_OOM : RFACE_E_TOOBIG;
+        if (b == NULL || resp_error(b, e) != 0) rc->nomem = 1;
     } else if (rc->skipping || rc->cmd.argc == 0) {
         return;
     } else {

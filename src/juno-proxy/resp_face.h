@@ -32,6 +32,9 @@
 #define RFACE_DEFAULT_QUERY (128u << 20) /* --resp-max-query (Redis: 1 GiB) */
 #define RFACE_MAX_QUERY     (1u << 30)
 #define RFACE_QUERY_SLACK   (64u << 10) /* --resp-max-query over --resp-max-value */
+#define RFACE_DEFAULT_BUFFERED (1ull << 30) /* --resp-max-buffered */
+#define RFACE_FREE_DATA     (1u << 20) /* bulk data a command holds outside it */
+#define RFACE_E_OOM         "-OOM command not allowed when used memory > 'maxmemory'."
 /* The Redis version the face resembles (HELLO, INFO): 7.0 commands and texts. */
 #define RFACE_REDIS_VERSION "7.0.0"
 #define RFACE_E_TOOBIG      "string exceeds maximum allowed size" /* Redis's text */
@@ -97,6 +100,7 @@ struct rconn {
     uint8_t denied_logged;     /* a NOPERM was logged for this connection */
     uint8_t skipping;          /* dropping a command with a value over the limit */
     uint8_t skip_done;         /* ... all of it is dropped: reply its error */
+    uint64_t reserved;         /* of p->resp_buffered, by the command arriving */
     char ns[ACL_MAX_NAME + 1]; /* the user's default-ns; "": --resp-namespace */
     char why[96];              /* a protocol error's message */
 };

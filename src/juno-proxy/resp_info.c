@@ -186,8 +186,9 @@ server(struct itext *it, struct rconn *rc)
 }
 
 static void
-memory(struct itext *it, const struct proxy_config *c)
+memory(struct itext *it, const struct proxy *p)
 {
+    const struct proxy_config *c = &p->cfg;
     struct mallinfo2 mi = mallinfo2();
     uint64_t used = mi.uordblks + mi.hblkhd, rss = proc_status_bytes("VmRSS");
     uint64_t peak = proc_status_bytes("VmHWM");
@@ -200,9 +201,12 @@ memory(struct itext *it, const struct proxy_config *c)
     add(it, "maxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
             "mem_allocator:libc\r\n",
         used ? (double)rss / (double)used : 0.0);
-    add(it, "juno_resp_max_value:%llu\r\njuno_resp_max_query:%llu\r\n",
+    add(it, "juno_resp_max_value:%llu\r\njuno_resp_max_query:%llu\r\n"
+            "juno_resp_buffered:%llu\r\njuno_resp_max_buffered:%llu\r\n",
         (unsigned long long)rface_limit(&c->resp_max_value),
-        (unsigned long long)rface_limit(&c->resp_max_query));
+        (unsigned long long)rface_limit(&c->resp_max_query),
+        (unsigned long long)__atomic_load_n(&p->resp_buffered, __ATOMIC_RELAXED),
+        (unsigned long long)c->resp_max_buffered);
 }
 
 static void
@@ -289,7 +293,7 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
                      "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
                 (unsigned long long)sum.open);
             break;
-        case S_MEMORY: memory(&it, &p->cfg); break;
+        case S_MEMORY: memory(&it, p); break;
         case S_PERSISTENCE: persistence(&it); break;
         case S_STATS: stats(&it, &sum, native_conns, native_reqs); break;
         case S_REPLICATION: replication(&it); break;

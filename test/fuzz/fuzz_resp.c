@@ -5,8 +5,8 @@
  * at least one byte and no more than remain; an ERROR must give a reason.
  * Every command is re-encoded as multibulk and must parse back, whole, to the
  * same words; the argument helpers must not crash on any word (abort
- * otherwise). A second pass parses the stream with max_keep 8 (juno-proxy's
- * --resp-max-value): a RESP_SKIP must consume header bytes, and resp_skip
+ * otherwise). A second pass parses the stream with max_keep 8 and max_data 20
+ * (juno-proxy's --resp-max-value and --resp-max-buffered): a RESP_SKIP must consume header bytes, and resp_skip
  * must then drop the rest of that command within the bytes given.
  * Seeds: test/fuzz/seeds/fuzz_resp/ (a few commands).
  */
@@ -46,7 +46,7 @@ roundtrip(const struct resp_cmd *c)
 static void
 skip_pass(const uint8_t *data, size_t size)
 {
-    const struct resp_limits lim = {.max_bulk = 1024, .max_keep = 8};
+    const struct resp_limits lim = {.max_bulk = 1024, .max_keep = 8, .max_data = 20};
     size_t off = 0;
     while (off < size) {
         size_t used = 0;

@@ -666,6 +666,16 @@ UNIT_TEST(skip_bulk_over_max_keep)
     CHECK_EQ_I(resp_parse(S(huge), &lim, &c, &used, NULL), RESP_SKIP);
     CHECK_EQ_U(skip_feed((const uint8_t *)huge, sizeof(huge) - 1, used, 1, &lim, &c), 0);
     ERR("*1\r\n$65\r\n", &lim, "Protocol error: invalid bulk length");
+    /* max_data: the command's bulk data past it; announced on AGAIN */
+    struct resp_limits dl = {.max_bulk = 64, .max_data = 10};
+    parse_rc(S("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$6\r\nab"), &dl, &c, RESP_AGAIN, NULL);
+    CHECK_EQ_U(c.announced, 10);
+    CHECK_EQ_I(resp_parse(S("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$7\r\n"), &dl, &c, &used, NULL),
+               RESP_SKIP);
+    CHECK_EQ_U(c.skip_data, 1);
+    CHECK_EQ_U(c.skip_bytes, 9);
+    CHECK_EQ_I(resp_parse(S("*2\r\n$3\r\nSET\r\n$5\r\n"), &lim, &c, &used, NULL), RESP_SKIP);
+    CHECK_EQ_U(c.skip_data, 0); /* over max_keep */
     resp_cmd_deinit(&c);
 }
 
