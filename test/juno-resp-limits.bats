@@ -113,6 +113,35 @@ rc() { redis-cli -p "$PR" "$@"; }
     [[ "$output" == *'"status": "BadParam"'* ]]
 }
 
+@test "a 3 MB value sent slowly (7 s) goes in: the 5 s limit runs from the command's last 64 KiB" {
+    start_all
+    run timeout 60 python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+n = 3000000
+s.sendall(b"*3\r\n$3\r\nSET\r\n$4\r\nslow\r\n$%d\r\n" % n)
+sent = 0
+while sent < n:
+    k = min(n - sent, 43000)
+    s.sendall(b"s" * k)
+    sent += k
+    time.sleep(0.1)
+s.sendall(b"\r\n")
+print(s.recv(100).decode().strip())' "$PR"
+    echo "$output"
+    [ "$output" = "+OK" ]
+    [ "$(rc strlen slow)" = 3000000 ]
+    # a command that stops arriving is still closed after 5 s
+    run timeout 30 python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc")
+t = time.time()
+print(s.recv(100), round(time.time() - t))' "$PR"
+    echo "$output"
+    [[ "$output" == "b'' "[567] ]]
+}
+
 @test "--resp-max-buffered: values arriving at once past it are dropped with -OOM, the connections go on" {
     start_all --resp-max-buffered 4000000
     run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" budget

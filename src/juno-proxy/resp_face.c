@@ -13,8 +13,9 @@
  * total arriving past --resp-max-buffered, answered -OOM (budget_* below).
  * Replies are written once per loop turn (the worker's check handle).
  * Reading pauses while too many commands wait or too much output is
- * unwritten. --idle-timeout and the 5 s limit on a half-received command
- * apply as on the native face. A client that half-closes after its last
+ * unwritten. --idle-timeout applies as on the native face, and the 5 s limit
+ * on a half-received command from its last 64 KiB: a value of tens of MB
+ * may take longer than 5 s to arrive, as long as it keeps arriving. A client that half-closes after its last
  * command still gets its replies. A connection is freed only after its close
  * callback, once no request and no write refers to it.
  */
@@ -373,7 +374,10 @@ rconn_frame(struct conn *c, const uint8_t *data, size_t len, size_t *flen, size_
     struct resp_limits lim = rconn_limits(rc);
     lim.max_data = budget_max_data(rc);
     int r = resp_parse(data, len, &lim, &rc->cmd, flen, why);
-    if (r != RESP_AGAIN) budget_release(rc);
+    if (r != RESP_AGAIN) {
+        budget_release(rc);
+        rc->progress = 0;
+    }
     if (r == RESP_OK) return CONN_FRAME_OK;
     if (r == RESP_ERROR) return CONN_FRAME_ERROR;
     if (r == RESP_SKIP) {
@@ -390,6 +394,10 @@ rconn_frame(struct conn *c, const uint8_t *data, size_t len, size_t *flen, size_
         return CONN_FRAME_OK;
     }
     budget_take(rc);
+    if (len >= rc->progress + CONN_READ_CHUNK) { /* a large command moving on: more time */
+        c->partial_since = uv_now(c->g->loop);
+        rc->progress = len;
+    }
     uint64_t max_query = rface_limit(&rc->w->p->cfg.resp_max_query);
     if (len > max_query) {
         snprintf(rc->why, sizeof(rc->why),

@@ -101,6 +101,7 @@ struct rconn {
     uint8_t skipping;          /* dropping a command with a value over the limit */
     uint8_t skip_done;         /* ... all of it is dropped: reply its error */
     uint64_t reserved;         /* of p->resp_buffered, by the command arriving */
+    size_t progress;           /* bytes of it buffered when it last moved on */
     char ns[ACL_MAX_NAME + 1]; /* the user's default-ns; "": --resp-namespace */
     char why[96];              /* a protocol error's message */
 };
