@@ -238,6 +238,9 @@ def info(pid):
     check("INFO used_cpu_sys/user", all(isinstance(i[f], float) for f in
                                         ("used_cpu_sys", "used_cpu_user")), True)
     check("INFO connected_clients counts this one", i["connected_clients"] >= 1, True)
+    import resource
+    fds = resource.getrlimit(resource.RLIMIT_NOFILE)[0]  # the proxy inherits the test's
+    check("INFO maxclients: the descriptors less 32", i["maxclients"], fds - 32)
     # the counters move with what is done
     k = TAG + "hit"
     r.set(k, "v")

@@ -289,11 +289,15 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
         add(&it, "%s# %s\r\n", n++ ? "\r\n" : "", section_titles[k]);
         switch (k) {
         case S_SERVER: server(&it, rc); break;
-        case S_CLIENTS:
-            add(&it, "connected_clients:%llu\r\ncluster_connections:0\r\nmaxclients:0\r\n"
+        case S_CLIENTS: {
+            struct rlimit nofile = {0};
+            getrlimit(RLIMIT_NOFILE, &nofile); /* Redis: the descriptors less 32 of its own */
+            unsigned long long fds = nofile.rlim_cur == RLIM_INFINITY ? 0 : nofile.rlim_cur;
+            add(&it, "connected_clients:%llu\r\ncluster_connections:0\r\nmaxclients:%llu\r\n"
                      "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-                (unsigned long long)sum.open);
+                (unsigned long long)sum.open, fds > 32 ? fds - 32 : fds);
             break;
+        }
         case S_MEMORY: memory(&it, p); break;
         case S_PERSISTENCE: persistence(&it); break;
         case S_STATS: stats(&it, &sum, native_conns, native_reqs); break;
