@@ -21,6 +21,8 @@
 
 static const char E_MBULK_LEN[] = "Protocol error: invalid multibulk length";
 static const char E_BULK_LEN[] = "Protocol error: invalid bulk length";
+static const char E_MBULK_UNAUTH[] = "Protocol error: unauthenticated multibulk length";
+static const char E_BULK_UNAUTH[] = "Protocol error: unauthenticated bulk length";
 static const char E_BULK_CRLF[] = "Protocol error: expected '\\r\\n' after bulk data";
 static const char E_INLINE_BIG[] = "Protocol error: too big inline request";
 static const char E_QUOTES[] = "Protocol error: unbalanced quotes in request";
@@ -94,14 +96,16 @@ mbulk_walk(const uint8_t *buf, size_t len, const struct resp_limits *l, struct r
     cmd->announced = 0;
     int rc = header_line(buf, len, 0, &n, &pos);
     if (rc == 0) return RESP_AGAIN;
-    if (rc < 0 || (n > 0 && (uint64_t)n > l->max_args)) return fail(why, E_MBULK_LEN);
+    if (rc < 0) return fail(why, E_MBULK_LEN);
+    if (n > 0 && (uint64_t)n > l->max_args) return fail(why, l->unauth ? E_MBULK_UNAUTH : E_MBULK_LEN);
     if (n <= 0) n = 0; /* *0, *-1: consumed, no command */
     for (int64_t i = 0; i < n; i++) {
         if (pos >= len) return RESP_AGAIN;
         if (buf[pos] != '$') return fail(why, expected_dollar(cmd, buf[pos]));
         rc = header_line(buf, len, pos, &blen, &pos);
         if (rc == 0) return RESP_AGAIN;
-        if (rc < 0 || blen < 0 || (uint64_t)blen > l->max_bulk) return fail(why, E_BULK_LEN);
+        if (rc < 0 || blen < 0) return fail(why, E_BULK_LEN);
+        if ((uint64_t)blen > l->max_bulk) return fail(why, l->unauth ? E_BULK_UNAUTH : E_BULK_LEN);
         int too_long = l->max_keep != 0 && (uint64_t)blen > l->max_keep;
         if (too_long || (l->max_data != 0 && data + (uint64_t)blen > l->max_data)) {
             cmd->skip_data = (uint8_t)!too_long; /* (the judging walk only: the same limits) */
@@ -267,13 +271,14 @@ resp_cmd_deinit(struct resp_cmd *cmd)
 static struct resp_limits
 limits(const struct resp_limits *lim)
 {
-    struct resp_limits l = {RESP_DEFAULT_MAX_ARGS, RESP_DEFAULT_MAX_BULK, RESP_DEFAULT_MAX_INLINE, 0, 0};
+    struct resp_limits l = {RESP_DEFAULT_MAX_ARGS, RESP_DEFAULT_MAX_BULK, RESP_DEFAULT_MAX_INLINE, 0, 0, 0};
     if (lim != NULL) {
         if (lim->max_args != 0) l.max_args = lim->max_args;
         if (lim->max_bulk != 0) l.max_bulk = lim->max_bulk;
         if (lim->max_inline != 0) l.max_inline = lim->max_inline;
         l.max_keep = lim->max_keep;
         l.max_data = lim->max_data;
+        l.unauth = lim->unauth;
     }
     return l;
 }

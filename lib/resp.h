@@ -50,6 +50,8 @@ struct resp_limits {
     size_t max_inline; /* bytes of an inline line before its \n (a \r counts) */
     size_t max_keep;   /* a bulk string longer than this gives RESP_SKIP; 0: none */
     uint64_t max_data; /* bulk data of one command past this gives RESP_SKIP; 0: none */
+    int unauth;        /* max_args and max_bulk are an unauthenticated client's: */
+                       /* Redis's "unauthenticated multibulk/bulk length" texts */
 };
 
 struct resp_arg {

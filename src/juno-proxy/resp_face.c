@@ -300,14 +300,18 @@ protocol_error(struct conn *c, const char *why)
     }
 }
 
-/* The RESP limits a frame() applies now (CONFIG SET may have changed them). */
+/* The RESP limits a frame() applies now (CONFIG SET may have changed them).
+ * Under --acl, a client not yet authenticated gets Redis 7's: 10 arguments,
+ * bulk strings of 16 KiB, so it cannot make the proxy hold much. */
 static struct resp_limits
-rconn_limits(const struct rconn *rc)
+rconn_limits(struct rconn *rc)
 {
     const struct proxy_config *cfg = &rc->w->p->cfg;
-    return (struct resp_limits){.max_args = RFACE_MAX_ARGS,
-                                .max_bulk = RESP_PROTO_MAX_BULK,
-                                .max_keep = rface_limit(&cfg->resp_max_value)};
+    struct resp_limits l = {.max_args = RFACE_MAX_ARGS,
+                            .max_bulk = RESP_PROTO_MAX_BULK,
+                            .max_keep = rface_limit(&cfg->resp_max_value)};
+    if (rauth_unauthenticated(rc)) l.max_args = 10, l.max_bulk = 16384, l.unauth = 1;
+    return l;
 }
 
 /* ---- the proxy's budget of bulk data arriving (--resp-max-buffered) ----

@@ -252,6 +252,9 @@ rcmd_fn rcmd_auth;
 /* Before command d runs: 0 to run it, or -1 when it was refused (NOAUTH,
  * NOPERM: replied). */
 int rauth_gate(struct rconn *rc, const struct rcmd_def *d);
+/* 1 under --acl while the connection has no user (no AUTH yet, no known
+ * client certificate), else 0. */
+int rauth_unauthenticated(struct rconn *rc);
 /* HELLO's AUTH option: 1 when the check started (the reply comes later,
  * HELLO's on success), 0 without --acl (any password is fine). */
 int rauth_hello(struct rconn *rc, const struct resp_arg *user, const struct resp_arg *pw,

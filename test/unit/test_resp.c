@@ -666,6 +666,11 @@ UNIT_TEST(skip_bulk_over_max_keep)
     CHECK_EQ_I(resp_parse(S(huge), &lim, &c, &used, NULL), RESP_SKIP);
     CHECK_EQ_U(skip_feed((const uint8_t *)huge, sizeof(huge) - 1, used, 1, &lim, &c), 0);
     ERR("*1\r\n$65\r\n", &lim, "Protocol error: invalid bulk length");
+    /* an unauthenticated client's limits: Redis's own texts */
+    struct resp_limits ul = {.max_args = 2, .max_bulk = 4, .unauth = 1};
+    ERR("*3\r\n", &ul, "Protocol error: unauthenticated multibulk length");
+    ERR("*1\r\n$5\r\n", &ul, "Protocol error: unauthenticated bulk length");
+    ERR("*x\r\n", &ul, "Protocol error: invalid multibulk length");
     /* max_data: the command's bulk data past it; announced on AGAIN */
     struct resp_limits dl = {.max_bulk = 64, .max_data = 10};
     parse_rc(S("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$6\r\nab"), &dl, &c, RESP_AGAIN, NULL);
