@@ -17,6 +17,7 @@
 #include "pmetrics.h"
 #include "preq.h"
 #include "proxy.h"
+#include "resp_face.h"
 
 #include "cli.h"
 #include "error.h"
@@ -72,6 +73,17 @@ static const char usage_text[] =
     "                             DEL, MGET, EXPIRE... (default: off)\n"
     "      --resp-namespace NS    the namespace of RESP commands (default \"default\",\n"
     "                             the juno CLI's)\n"
+    "      --resp-max-value BYTES largest value (any bulk string) of a RESP command;\n"
+    "                             one longer is read, dropped and refused (default\n"
+    "                             33554432, at most 33554432; CONFIG SET\n"
+    "                             proto-max-bulk-len)\n"
+    "      --resp-max-query BYTES largest RESP command held while it arrives; over it\n"
+    "                             the connection closes (default 134217728; CONFIG\n"
+    "                             SET client-query-buffer-limit)\n"
+    "      --resp-max-buffered BYTES  bulk data held by RESP commands arriving, over\n"
+    "                             all connections (past 1 MiB each); a command that\n"
+    "                             would go over is dropped and answered -OOM\n"
+    "                             (default 1073741824)\n"
     "      --tls-cert FILE        serve TLS 1.2/1.3 to clients (the JunoDB port and the\n"
     "                             RESP port) with this certificate chain (PEM)\n"
     "      --tls-key FILE         its private key (PEM)\n"
@@ -126,6 +138,9 @@ enum {
     OPT_CHECK,
     OPT_RESP,
     OPT_RESP_NS,
+    OPT_RESP_MAX_VALUE,
+    OPT_RESP_MAX_QUERY,
+    OPT_RESP_MAX_BUFFERED,
     OPT_MAP_CACHE,
     OPT_METRICS,
     OPT_TLS_CERT,
@@ -163,6 +178,9 @@ static const struct option long_opts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"resp", required_argument, NULL, OPT_RESP},
     {"resp-namespace", required_argument, NULL, OPT_RESP_NS},
+    {"resp-max-value", required_argument, NULL, OPT_RESP_MAX_VALUE},
+    {"resp-max-query", required_argument, NULL, OPT_RESP_MAX_QUERY},
+    {"resp-max-buffered", required_argument, NULL, OPT_RESP_MAX_BUFFERED},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
@@ -216,6 +234,15 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_METRICS: pmetrics_option(optarg); break;
         case OPT_RESP: resp = optarg; break;
         case OPT_RESP_NS: c->resp_ns = optarg; break;
+        case OPT_RESP_MAX_VALUE:
+            c->resp_max_value = cli_opt_u64("resp-max-value", optarg, 0, RFACE_MAX_VALUE);
+            break;
+        case OPT_RESP_MAX_QUERY:
+            c->resp_max_query = cli_opt_u64("resp-max-query", optarg, 1024, RFACE_MAX_QUERY);
+            break;
+        case OPT_RESP_MAX_BUFFERED:
+            c->resp_max_buffered = cli_opt_u64("resp-max-buffered", optarg, 0, UINT64_MAX / 4);
+            break;
         case OPT_TLS_CERT: c->tls_cert = optarg; break;
         case OPT_TLS_KEY: c->tls_key = optarg; break;
         case OPT_TLS_CA: c->tls_ca = optarg; break;
@@ -272,6 +299,10 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
     if (c->default_ttl > c->max_ttl)
         cli_usage("--default-ttl %llu is over --max-ttl %llu", (unsigned long long)c->default_ttl,
                   (unsigned long long)c->max_ttl);
+    if (c->resp_max_query < c->resp_max_value + RFACE_QUERY_SLACK)
+        cli_usage("--resp-max-query %llu is too small for --resp-max-value %llu (%u bytes more)",
+                  (unsigned long long)c->resp_max_query, (unsigned long long)c->resp_max_value,
+                  RFACE_QUERY_SLACK);
     if (c->max_frame < c->max_value + c->max_key + c->max_ns + 1024)
         cli_usage("--max-frame %llu is too small for --max-value %llu",
                   (unsigned long long)c->max_frame, (unsigned long long)c->max_value);
@@ -541,6 +572,9 @@ main(int argc, char **argv)
     c->max_ns = 64;
     c->max_key = 256;
     c->max_value = 204800;
+    c->resp_max_value = RFACE_MAX_VALUE;
+    c->resp_max_query = RFACE_DEFAULT_QUERY;
+    c->resp_max_buffered = RFACE_DEFAULT_BUFFERED;
     c->max_inflight = 16384;
     int check_only = 0;
     parse_options(c, argc, argv, &check_only);

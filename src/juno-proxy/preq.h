@@ -63,6 +63,7 @@ struct preq {
     struct psink sink; /* sink.obj: ref (sink.ops->ref) until it has its reply, then NULL */
     struct route *rt;  /* ref */
     uint64_t t0;       /* uv_hrtime() at arrival */
+    uint64_t slack_ns; /* more time than --deadline: PROXY_SIZE_SLACK_MS of its value */
     uint32_t opaque;
     uint8_t opcode; /* the client's */
     uint8_t wop;    /* the write the two-phase machine runs (Create, Update, Set) */

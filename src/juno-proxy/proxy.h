@@ -53,6 +53,9 @@
 #define PROXY_BACKOFF_MIN_MS 50
 #define PROXY_BACKOFF_MAX_MS 2000
 #define PROXY_KEEPALIVE_MS   (24ull * 3600 * 1000) /* idle timeout after a keepalive Nop */
+/* More time a request carrying n bytes (a RESP value of tens of MB) gets,
+ * on top of --request-timeout and --deadline: 1 ms per 8 KiB (8 MB/s). */
+#define PROXY_SIZE_SLACK_MS(n) ((uint64_t)(n) >> 13)
 
 struct proxy_config {
     char listen_host[256];
@@ -74,6 +77,10 @@ struct proxy_config {
     char resp_host[256];   /* the RESP face (resp_face.c); resp_port 0: none */
     uint16_t resp_port;
     const char *resp_ns; /* borrowed: the namespace of RESP commands */
+    /* The RESP face's limits; CONFIG SET changes them at run time, so they
+     * are read and written with __atomic (rface_limit). */
+    uint64_t resp_max_value, resp_max_query;
+    uint64_t resp_max_buffered; /* --resp-max-buffered: see resp_face.c */
     /* borrowed: --tls-cert/--tls-key/--tls-ca (client listeners: native and
      * RESP; a CA requires client certificates) and --upstream-tls-* (mutual
      * TLS to the stores, all three or none) */
@@ -122,6 +129,7 @@ struct worker_stats {
  * stores, so that INFO on any worker can read them. */
 struct rface_stats {
     uint64_t accepted, open, commands, errors, protocol_errors;
+    uint64_t hits, misses; /* GET and MGET: keys found, keys absent (INFO's keyspace_hits) */
 };
 
 struct worker {
@@ -171,6 +179,7 @@ struct proxy {
     struct hlc clock;
     unsigned nworkers;
     struct worker *workers; /* owned */
+    uint64_t resp_buffered; /* atomic: bulk data reserved by RESP commands arriving (resp_face.c) */
     uv_mutex_t mu;
     struct pmap *current;     /* ref: the newest map accepted (main thread) */
     struct pcluster *cluster; /* owned: etcdwatch.c's state; NULL without --etcd */

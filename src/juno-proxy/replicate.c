@@ -102,12 +102,15 @@ void
 preq_expire(struct worker *w)
 {
     uint64_t limit = w->p->cfg.deadline_ms * 1000000u, now = uv_hrtime();
-    while (w->dl_head && now - w->dl_head->t0 >= limit) {
-        struct preq *rq = w->dl_head;
+    struct preq *next;
+    for (struct preq *rq = w->dl_head; rq && now - rq->t0 >= limit; rq = next) {
+        next = rq->dl_next;
+        if (now - rq->t0 < limit + rq->slack_ns) continue; /* a large value: skipped over */
         log_info("request over its deadline, answering Busy op=%s shard=%u ms=%llu",
                  wire_opcode_name(rq->opcode), rq->shard,
                  (unsigned long long)((now - rq->t0) / 1000000u));
         rq_reply(rq, WIRE_ST_BUSY, NULL, NULL); /* unlinks; the storage work goes on */
+        next = w->dl_head; /* a reply may unlink others (riders): from the start */
     }
 }
 
@@ -666,6 +669,7 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
     rq->sink = *s;
     rq->rt = rt;
     rq->t0 = t0;
+    rq->slack_ns = PROXY_SIZE_SLACK_MS(vlen) * 1000000u;
     rq->on_dl = 1; /* requests arrive in t0 order: the list stays sorted */
     rq->dl_prev = w->dl_tail;
     if (w->dl_tail)

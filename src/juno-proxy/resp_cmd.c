@@ -17,7 +17,7 @@
  * A request's answer comes back to rcmd_answer with the slot and the index of
  * the key (sub); it passes those of SET and the string commands on to
  * resp_str.c and resp_rmw.c. Limits are checked before anything starts: keys
- * 1 to --max-key bytes, values up to --max-value, TTLs up to --max-ttl.
+ * 0 to --max-key bytes, values up to --resp-max-value, TTLs up to --max-ttl.
  */
 #include "resp_face.h"
 
@@ -124,8 +124,8 @@ int
 rcmd_key_ok(struct rconn *rc, const struct resp_arg *k)
 {
     const struct proxy_config *cfg = &rc->w->p->cfg;
-    if (k->len >= 1 && k->len <= cfg->max_key) return 1;
-    rcmd_error(rc, "juno: key length must be 1 to %llu bytes (--max-key)",
+    if (k->len <= cfg->max_key) return 1; /* "" too, as in Redis */
+    rcmd_error(rc, "juno: key length must be at most %llu bytes (--max-key)",
                (unsigned long long)cfg->max_key);
     return 0;
 }
@@ -133,10 +133,8 @@ rcmd_key_ok(struct rconn *rc, const struct resp_arg *k)
 int
 rcmd_value_ok(struct rconn *rc, const struct resp_arg *v)
 {
-    const struct proxy_config *cfg = &rc->w->p->cfg;
-    if (v->len <= cfg->max_value) return 1;
-    rcmd_error(rc, "juno: value of %zu bytes is over --max-value %llu", v->len,
-               (unsigned long long)cfg->max_value);
+    if (v->len <= rface_limit(&rc->w->p->cfg.resp_max_value)) return 1;
+    rcmd_error(rc, RFACE_E_TOOBIG);
     return 0;
 }
 
@@ -299,9 +297,7 @@ rcmd_expire(struct rconn *rc, const struct resp_cmd *cmd)
     }
     uint64_t max = rc->w->p->cfg.max_ttl;
     if (secs > 0 && (uint64_t)secs > max) {
-        rcmd_error(rc,
-                   "invalid expire time in 'expire' command: over juno-proxy's --max-ttl of %llu s",
-                   (unsigned long long)max);
+        rcmd_error(rc, "invalid expire time in 'expire' command"); /* over --max-ttl */
         return;
     }
     if (!rcmd_key_ok(rc, &cmd->argv[1])) return;
@@ -355,6 +351,12 @@ single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
 {
     int st = res->status;
     struct buf *b = rconn_slot_buf(rc, s);
+    if (s->kind == K_GET && (st == WIRE_ST_OK || st == WIRE_ST_NO_KEY)) {
+        if (st == WIRE_ST_OK)
+            RSTAT_ADD(rc->w, hits, 1);
+        else
+            RSTAT_ADD(rc->w, misses, 1);
+    }
     if (st == WIRE_ST_OK) {
         if (s->kind == K_GET)
             PUT(rc, resp_bulk(b, res->val, res->vlen));
@@ -400,6 +402,10 @@ multi_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq_
             PUT(rc, resp_bulk(&s->buf, res->val, res->vlen));
         else
             PUT(rc, resp_null(&s->buf));
+        if (st == WIRE_ST_OK)
+            RSTAT_ADD(rc->w, hits, 1);
+        else if (st == WIRE_ST_NO_KEY)
+            RSTAT_ADD(rc->w, misses, 1);
         s->pieces[sub].off = off;
         s->pieces[sub].len = s->buf.len - off;
         failed = st != WIRE_ST_OK && st != WIRE_ST_NO_KEY;

@@ -436,7 +436,10 @@ up_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
     if (len < 0) return JUNO_EUNAVAIL;
     out->len += (size_t)len;
     u->opaque = req->opaque;
-    u->deadline = now + up->w->p->cfg.request_timeout_ms;
+    /* A large request gets more time, and those queued behind it on the
+     * connection as much: deadlines stay in send order for the timer. */
+    u->deadline = now + up->w->p->cfg.request_timeout_ms + PROXY_SIZE_SLACK_MS(n);
+    if (up->tail && up->tail->deadline > u->deadline) u->deadline = up->tail->deadline;
     u->up = up;
     u->hnext = up->table[u->opaque & up->tmask];
     up->table[u->opaque & up->tmask] = u;
