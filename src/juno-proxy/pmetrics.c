@@ -172,6 +172,12 @@ pmetrics_init(struct proxy *p)
     return 0;
 }
 
+struct metrics *
+pmetrics_registry(void)
+{
+    return pm.r;
+}
+
 void
 pmetrics_option(const char *arg)
 {

@@ -1,0 +1,162 @@
+#!/usr/bin/env bats
+# xdc.bats: cross-datacenter replication (juno-proxy --replicate-to,
+# --accept-replication) between two sites of three zones each, all real
+# daemons on loopback (test/xdc_helpers.bash). Replicated writes are also
+# sent by hand (test/xdc_check.py repl) to check the last-writer-wins rules.
+
+load xdc_helpers
+
+setup() { xdc_setup; }
+teardown() { xdc_teardown; }
+
+both_up() {
+    xdc_stores A
+    xdc_stores B
+    xdc_proxy A --replicate-to "127.0.0.1:$PB" "$@"
+    xdc_proxy B --replicate-to "127.0.0.1:$PA" "$@"
+}
+
+same_on_b() { [ "$(jget "127.0.0.1:$PB" "$1" "$2")" = "$3" ]; }
+
+@test "a write on one site reaches the other with its metadata; Destroy and a TTL extension too" {
+    both_up
+    juno -s "127.0.0.1:$PA" -n xdc put k1 v1
+    juno -s "127.0.0.1:$PA" -n xdc --ttl 100 put k2 v2
+    wait_for 5 same_on_b k2 value v2
+    local f
+    for f in value version creation_time expiration_time last_modified originator_id; do
+        [ "$(jget "127.0.0.1:$PA" k1 $f)" = "$(jget "127.0.0.1:$PB" k1 $f)" ]
+        [ "$(jget "127.0.0.1:$PA" k2 $f)" = "$(jget "127.0.0.1:$PB" k2 $f)" ]
+    done
+    [ -n "$(jget "127.0.0.1:$PB" k1 last_modified)" ]
+    # a Get with a longer TTL extends the expiration: replicated as a write
+    local e0 e1
+    e0=$(jget "127.0.0.1:$PB" k2 expiration_time)
+    juno -s "127.0.0.1:$PA" -n xdc --ttl 5000 get k2 >/dev/null
+    e1=$(jget "127.0.0.1:$PA" k2 expiration_time)
+    [ "$e1" -gt "$e0" ]
+    wait_for 5 same_on_b k2 expiration_time "$e1"
+    # a Destroy on B deletes on A
+    juno -s "127.0.0.1:$PB" -n xdc del k1
+    wait_for 5 eval '! juno -s "127.0.0.1:$PA" -n xdc get k1 >/dev/null 2>&1'
+    # updates go both ways
+    juno -s "127.0.0.1:$PB" -n xdc put k3 fromB
+    wait_for 5 eval '[ "$(juno -s 127.0.0.1:$PA -n xdc get k3)" = fromB ]'
+}
+
+@test "no ping-pong: a replicated write is applied, not forwarded again" {
+    both_up
+    local i
+    for i in $(seq 20); do juno -s "127.0.0.1:$PA" -n xdc put "a$i" "v$i"; done
+    for i in $(seq 5); do juno -s "127.0.0.1:$PB" -n xdc put "b$i" "v$i"; done
+    wait_for 5 eval '[ "$(metric $MA juno_proxy_xdc_replicated_total)" = 20 ]'
+    wait_for 5 eval '[ "$(metric $MB juno_proxy_xdc_replicated_total)" = 5 ]'
+    sleep 0.5 # anything forwarded back would be counted by now
+    [ "$(metric "$MA" juno_proxy_xdc_replicated_total)" = 20 ]
+    [ "$(metric "$MB" juno_proxy_xdc_replicated_total)" = 5 ]
+    [ "$(metric "$MA" juno_proxy_xdc_queue_depth)" = 0 ]
+    [ "$(metric "$MA" juno_proxy_xdc_lag_seconds_count)" = 20 ]
+    [ "$(metric "$MA" juno_proxy_xdc_dropped_total)" = 0 ]
+}
+
+@test "replicated writes are last-writer-wins: older never replaces newer, a newer tombstone wins" {
+    xdc_stores B
+    xdc_proxy B
+    local B=127.0.0.1:$PB now
+    now=$(date +%s%N)
+    run python3 "$BATS_TEST_DIRNAME/xdc_check.py" repl "$B" set xdc k new --version 5 --lmt "$now"
+    [[ "$output" == *'"status": "Ok"'* ]]
+    [ "$(jget "$B" k value)" = new ]
+    [ "$(jget "$B" k version)" = 5 ]
+    [ "$(jget "$B" k last_modified)" = "$now" ]
+    # older (an earlier stamp, even with a higher version): answered Ok, not applied
+    run python3 "$BATS_TEST_DIRNAME/xdc_check.py" repl "$B" set xdc k old --version 9 --lmt $((now - 1000))
+    [[ "$output" == *'"status": "Ok"'* ]]
+    [ "$(jget "$B" k value)" = new ]
+    [ "$(jget "$B" k version)" = 5 ]
+    # the same stamp, a higher version: newer
+    python3 "$BATS_TEST_DIRNAME/xdc_check.py" repl "$B" set xdc k same --version 6 --lmt "$now"
+    [ "$(jget "$B" k value)" = same ]
+    # an older tombstone does not delete; a newer one does
+    python3 "$BATS_TEST_DIRNAME/xdc_check.py" repl "$B" destroy xdc k --version 7 --lmt $((now - 5))
+    [ "$(jget "$B" k value)" = same ]
+    python3 "$BATS_TEST_DIRNAME/xdc_check.py" repl "$B" destroy xdc k --version 7 --lmt $((now + 5))
+    run juno -s "$B" -n xdc get k
+    [ "$status" -ne 0 ]
+    # and a write older than that tombstone does not bring the key back
+    python3 "$BATS_TEST_DIRNAME/xdc_check.py" repl "$B" set xdc k zombie --version 9 --lmt $((now + 1))
+    run juno -s "$B" -n xdc get k
+    [ "$status" -ne 0 ]
+    # a local write after it is stamped later (the proxy's clock moved past
+    # the received stamp, even one from the future): it wins
+    local future=$((now + 3600000000000))
+    python3 "$BATS_TEST_DIRNAME/xdc_check.py" repl "$B" set xdc f fut --version 1 --lmt "$future"
+    juno -s "$B" -n xdc put f local
+    [ "$(jget "$B" f value)" = local ]
+    [ "$(jget "$B" f last_modified)" -gt "$future" ]
+    # malformed: no stamp
+    run python3 "$BATS_TEST_DIRNAME/xdc_check.py" repl "$B" set xdc k x --version 1
+    [[ "$output" == *'"status": "BadParam"'* ]]
+    juno -s "$B" ping
+}
+
+@test "a proxy without --accept-replication refuses replicated writes; the source counts and logs them" {
+    xdc_stores A
+    xdc_stores B
+    juno-proxy --listen "127.0.0.1:$PB" --map "$TMP/map-B.json" 2>>"$TMP/proxy-B.log" &
+    echo $! >>"$TMP/pids"
+    wait_started "juno-proxy B" "$TMP/proxy-B.log" $! juno -s "127.0.0.1:$PB" ping
+    run python3 "$BATS_TEST_DIRNAME/xdc_check.py" repl "127.0.0.1:$PB" set xdc k v --version 1 --lmt 5
+    [[ "$output" == *'"status": "ServiceDenied"'* ]]
+    xdc_proxy A --replicate-to "127.0.0.1:$PB"
+    juno -s "127.0.0.1:$PA" -n xdc put k1 v1
+    juno -s "127.0.0.1:$PA" -n xdc put k2 v2
+    wait_for 5 eval '[ "$(metric $MA juno_proxy_xdc_dropped_total reason=\"refused\")" = 2 ]'
+    wait_for 5 grep -q "started dropping" "$TMP/proxy-A.log"
+    grep -q "replicated write refused by the target.*ServiceDenied" "$TMP/proxy-A.log"
+    grep -q "replicated write refused" "$TMP/proxy-B.log"
+    run juno -s "127.0.0.1:$PB" -n xdc get k1
+    [ "$status" -ne 0 ]
+}
+
+@test "a target away for a while loses nothing that fits in the queue" {
+    both_up
+    kill "$(cat "$TMP/pid-proxy-B")"
+    local i
+    for i in $(seq 100); do juno -s "127.0.0.1:$PA" -n xdc put "d$i" "v$i"; done
+    [ "$(metric "$MA" juno_proxy_xdc_queue_depth)" = 100 ]
+    [ "$(metric "$MA" juno_proxy_xdc_queue_bytes)" -gt 0 ]
+    sleep 2 # reconnects back off meanwhile
+    xdc_proxy B --replicate-to "127.0.0.1:$PA"
+    wait_for 10 eval '[ "$(metric $MA juno_proxy_xdc_queue_depth)" = 0 ]'
+    [ "$(metric "$MA" juno_proxy_xdc_replicated_total)" = 100 ]
+    [ "$(metric "$MA" juno_proxy_xdc_dropped_total)" = 0 ]
+    for i in 1 50 100; do [ "$(jget "127.0.0.1:$PB" "d$i" value)" = "v$i" ]; done
+}
+
+@test "a full queue drops writes, counted by reason and logged; the proxy goes on" {
+    xdc_stores A
+    xdc_proxy A --replicate-to "127.0.0.1:$PB" --replicate-queue 4096 --replicate-max-age 2
+    local i
+    for i in $(seq 60); do juno -s "127.0.0.1:$PA" -n xdc put "q$i" "v$i"; done
+    [ "$(metric "$MA" juno_proxy_xdc_dropped_total reason=\"queue_full\")" -gt 0 ]
+    [ "$(metric "$MA" juno_proxy_xdc_queue_bytes)" -le 4096 ]
+    local queued
+    queued=$(metric "$MA" juno_proxy_xdc_queue_depth)
+    [ "$queued" -gt 0 ]
+    # the age limit empties the queue
+    wait_for 6 eval '[ "$(metric $MA juno_proxy_xdc_queue_depth)" = 0 ]'
+    [ "$(metric "$MA" juno_proxy_xdc_dropped_total reason=\"too_old\")" = "$queued" ]
+    wait_for 5 grep -q "replication to 127.0.0.1:$PB: started dropping" "$TMP/proxy-A.log"
+    juno -s "127.0.0.1:$PA" -n xdc get q1
+}
+
+@test "bad --replicate-to is a usage error" {
+    run juno-proxy --map "$TMP/map-A.json" --replicate-to "nohost"
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"--replicate-to"* ]]
+    run juno-proxy --map "$TMP/map-A.json" --replicate-to "127.0.0.1:1,127.0.0.1:1"
+    [ "$status" -eq 64 ]
+    run juno-proxy --map "$TMP/map-A.json" --replicate-to "127.0.0.1:1,"
+    [ "$status" -eq 64 ]
+}
