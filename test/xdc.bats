@@ -160,3 +160,48 @@ same_on_b() { [ "$(jget "127.0.0.1:$PB" "$1" "$2")" = "$3" ]; }
     run juno-proxy --map "$TMP/map-A.json" --replicate-to "127.0.0.1:1,"
     [ "$status" -eq 64 ]
 }
+
+@test "a target away longer than its queue: drops counted, and juno-repair --peer-map re-syncs the sites" {
+    both_up --replicate-queue 4096
+    local i A=127.0.0.1:$PA B=127.0.0.1:$PB chk=$BATS_TEST_DIRNAME/xdc_check.py
+    for i in $(seq 0 9); do juno -s "$A" -n xdc put "k$i" "before$i"; done
+    wait_for 5 eval '[ "$(metric $MA juno_proxy_xdc_replicated_total)" = 10 ]'
+    kill "$(cat "$TMP/pid-proxy-B")"
+    for i in $(seq 10 69); do juno -s "$A" -n xdc put "k$i" "during$i"; done
+    for i in 0 1 2; do juno -s "$A" -n xdc del "k$i"; done
+    juno -s "$A" -n xdc put k5 changed
+    [ "$(metric "$MA" juno_proxy_xdc_dropped_total reason=\"queue_full\")" -gt 0 ]
+    xdc_proxy B --replicate-to "127.0.0.1:$PA" --replicate-queue 4096
+    wait_for 10 eval '[ "$(metric $MA juno_proxy_xdc_queue_depth)" = 0 ]'
+    # B writes meanwhile, replicated as usual
+    juno -s "$B" -n xdc put k70 fromB
+    wait_for 5 eval '[ "$(juno -s $A -n xdc get k70)" = fromB ]'
+    : >"$TMP/none.log"
+    local sites=(--site "A=$A,$TMP/map-A.json" --site "B=$B,$TMP/map-B.json")
+    run python3 "$chk" check "${sites[@]}" --keys 71 --log "$TMP/none.log"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *'"diverged": '[1-9]* ]]
+    run juno-repair --map-file "$TMP/map-A.json" --peer-map "$TMP/map-B.json" --dry-run
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"siteB/z0"* ]]
+    # the re-sync: one command
+    juno-repair --map-file "$TMP/map-A.json" --peer-map "$TMP/map-B.json"
+    run python3 "$chk" check "${sites[@]}" --keys 71 --log "$TMP/none.log"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ "$(juno -s "$B" -n xdc get k5)" = changed ]
+    [ "$(juno -s "$B" -n xdc get k40)" = during40 ]
+    run juno -s "$B" -n xdc get k1
+    [ "$status" -ne 0 ]
+    run juno-repair --map-file "$TMP/map-A.json" --peer-map "$TMP/map-B.json" --dry-run
+    [ "$status" -eq 0 ]
+}
+
+@test "juno-repair --peer-map refuses a map with another shard count" {
+    juno-ring init --cluster other --shards 64 --zone "z0=o@127.0.0.1:1" >"$TMP/other.json"
+    run juno-repair --map-file "$TMP/map-A.json" --peer-map "$TMP/other.json"
+    [ "$status" -eq 65 ]
+    [[ "$output" == *"64 shards, this cluster has 32"* ]]
+    run juno-repair --map-file "$TMP/map-A.json" --peer-map "$TMP/missing.json"
+    [ "$status" -eq 69 ]
+}
