@@ -205,3 +205,37 @@ same_on_b() { [ "$(jget "127.0.0.1:$PB" "$1" "$2")" = "$3" ]; }
     run juno-repair --map-file "$TMP/map-A.json" --peer-map "$TMP/missing.json"
     [ "$status" -eq 69 ]
 }
+
+@test "the replication link over TLS: the target's certificate checked, a client certificate presented" {
+    C=$TMP/certs
+    mkdir -p "$C"
+    echo 'subjectAltName=IP:127.0.0.1,DNS:localhost' >"$C/san.ext"
+    ca ca
+    ca other
+    cert siteB ca
+    cert siteA ca
+    xdc_stores A
+    xdc_stores B
+    local jt=(juno --tls-ca "$C/ca.pem" --tls-cert "$C/siteA.pem" --tls-key "$C/siteA.key")
+    juno-proxy --listen "127.0.0.1:$PB" --map "$TMP/map-B.json" --accept-replication \
+        --tls-cert "$C/siteB.pem" --tls-key "$C/siteB.key" --tls-ca "$C/ca.pem" 2>>"$TMP/proxy-B.log" &
+    echo $! >>"$TMP/pids"
+    wait_started "juno-proxy B" "$TMP/proxy-B.log" $! "${jt[@]}" -s "127.0.0.1:$PB" ping
+    xdc_proxy A --replicate-to "127.0.0.1:$PB" --replicate-tls-ca "$C/ca.pem" \
+        --replicate-tls-cert "$C/siteA.pem" --replicate-tls-key "$C/siteA.key"
+    juno -s "127.0.0.1:$PA" -n xdc put k1 secret
+    wait_for 5 eval '[ "$("${jt[@]}" -s 127.0.0.1:$PB -n xdc get k1 2>/dev/null)" = secret ]'
+    [ "$(metric "$MA" juno_proxy_xdc_replicated_total)" = 1 ]
+    # a source that trusts another CA does not send: the writes wait in its queue
+    kill "$(cat "$TMP/pid-proxy-A")"
+    : >"$TMP/proxy-A.log"
+    xdc_proxy A --replicate-to "127.0.0.1:$PB" --replicate-tls-ca "$C/other.pem"
+    juno -s "127.0.0.1:$PA" -n xdc put k2 v2
+    wait_for 5 eval '[ "$(metric $MA juno_proxy_tls_handshake_failures_total role=\"upstream\")" -gt 0 ]'
+    [ "$(metric "$MA" juno_proxy_xdc_queue_depth)" = 1 ]
+    [ "$(metric "$MA" juno_proxy_xdc_replicated_total)" = 0 ]
+    run "${jt[@]}" -s "127.0.0.1:$PB" -n xdc get k2
+    [ "$status" -ne 0 ]
+    run juno-proxy --map "$TMP/map-A.json" --replicate-tls-ca "$C/ca.pem"
+    [ "$status" -eq 64 ]
+}

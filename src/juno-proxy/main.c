@@ -108,6 +108,13 @@ static const char usage_text[] =
     "                             and counted (the sites then need a re-sync)\n"
     "      --replicate-max-age S  a write not replicated within S seconds is dropped\n"
     "                             and counted (default 600)\n"
+    "      --replicate-tls-cert FILE\n"
+    "                             TLS to the --replicate-to proxies: the certificate\n"
+    "                             presented to them (PEM)\n"
+    "      --replicate-tls-key FILE  its private key (PEM)\n"
+    "      --replicate-tls-ca FILE  the CA (PEM) their certificates are checked against\n"
+    "                             (and against the address); the CA alone: TLS\n"
+    "                             without a client certificate\n"
     "      --accept-replication   apply writes flagged 0x01 from another site's proxy\n"
     "                             last-writer-wins (refused with ServiceDenied\n"
     "                             otherwise)\n"
@@ -152,7 +159,10 @@ enum {
     OPT_REPLICATE_TO,
     OPT_REPLICATE_QUEUE,
     OPT_REPLICATE_AGE,
-    OPT_ACCEPT_REPL
+    OPT_ACCEPT_REPL,
+    OPT_XDC_TLS_CERT,
+    OPT_XDC_TLS_KEY,
+    OPT_XDC_TLS_CA
 };
 
 static const struct option long_opts[] = {
@@ -191,6 +201,9 @@ static const struct option long_opts[] = {
     {"replicate-queue", required_argument, NULL, OPT_REPLICATE_QUEUE},
     {"replicate-max-age", required_argument, NULL, OPT_REPLICATE_AGE},
     {"accept-replication", no_argument, NULL, OPT_ACCEPT_REPL},
+    {"replicate-tls-cert", required_argument, NULL, OPT_XDC_TLS_CERT},
+    {"replicate-tls-key", required_argument, NULL, OPT_XDC_TLS_KEY},
+    {"replicate-tls-ca", required_argument, NULL, OPT_XDC_TLS_CA},
     {"check-config", no_argument, NULL, OPT_CHECK},
     ETCDOPT_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
@@ -255,6 +268,9 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
             c->xdc_max_age_s = cli_opt_u64("replicate-max-age", optarg, 1, 30 * 86400);
             break;
         case OPT_ACCEPT_REPL: c->accept_replication = 1; break;
+        case OPT_XDC_TLS_CERT: c->xdc_tls_cert = optarg; break;
+        case OPT_XDC_TLS_KEY: c->xdc_tls_key = optarg; break;
+        case OPT_XDC_TLS_CA: c->xdc_tls_ca = optarg; break;
         case OPT_CHECK: *check_only = 1; break;
         case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
@@ -265,6 +281,12 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
     char xerr[256];
     if (c->replicate_to && xdc_check_targets(c->replicate_to, xerr, sizeof(xerr)) != 0)
         cli_usage("%s", xerr);
+    if ((c->xdc_tls_cert != NULL) != (c->xdc_tls_key != NULL))
+        cli_usage("--replicate-tls-cert and --replicate-tls-key go together");
+    if ((c->xdc_tls_cert || c->xdc_tls_ca) && c->replicate_to == NULL)
+        cli_usage("--replicate-tls-* need --replicate-to");
+    if (c->xdc_tls_cert && c->xdc_tls_ca == NULL)
+        cli_usage("--replicate-tls-cert needs --replicate-tls-ca (the other sites' CA)");
     if ((c->tls_cert != NULL) != (c->tls_key != NULL))
         cli_usage("--tls-cert and --tls-key go together");
     if (c->tls_ca != NULL && c->tls_cert == NULL)
@@ -595,6 +617,15 @@ main(int argc, char **argv)
         if ((p->up_tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)
             cli_die(EX_CONFIG, "%s", err);
     }
+    if (c->xdc_tls_ca != NULL) {
+        struct tls_config tc = {
+            .cert = c->xdc_tls_cert,
+            .key = c->xdc_tls_key,
+            .ca = c->xdc_tls_ca,
+            .handshake_ms = c->request_timeout_ms * 2 > 1000 ? c->request_timeout_ms * 2 : 1000};
+        if ((p->xdc_tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)
+            cli_die(EX_CONFIG, "%s", err);
+    }
     if (auth_init(p, err, sizeof(err)) != 0) cli_die(EX_CONFIG, "invalid --acl: %s", err);
     const char *remedy = "--tls-cert/--tls-key (and --tls-ca for client certificates) or --acl";
     int guarded = c->tls_cert != NULL || c->acl_path != NULL;
@@ -615,11 +646,15 @@ main(int argc, char **argv)
         if (c->tls_cert) printf("; TLS to clients%s", c->tls_ca ? " with client certificates" : "");
         if (c->up_tls_cert) printf("; mutual TLS to stores");
         if (c->acl_path) printf("; acl %zu users", p->auth.acl->nusers);
+        if (c->replicate_to)
+            printf("; replicating to %s%s", c->replicate_to, c->xdc_tls_ca ? " over TLS" : "");
+        if (c->accept_replication) printf("; accepting replicated writes");
         char sec[600];
         if (etcdopt_describe(&c->etcd_sec, sec, sizeof(sec))[0]) printf("; etcd %s", sec);
         putchar('\n');
         tls_ctx_destroy(p->tls);
         tls_ctx_destroy(p->up_tls);
+        tls_ctx_destroy(p->xdc_tls);
         auth_deinit(p);
         pmap_unref(p->current);
         pcluster_destroy(p);
@@ -696,6 +731,7 @@ main(int argc, char **argv)
     pmap_unref(p->current);
     tls_ctx_destroy(p->tls);
     tls_ctx_destroy(p->up_tls);
+    tls_ctx_destroy(p->xdc_tls);
     auth_deinit(p);
     uv_mutex_destroy(&p->mu);
     uv_loop_close(p->loop);

@@ -87,6 +87,7 @@ struct proxy_config {
     const char *acl_path;        /* borrowed: --acl FILE (auth.c), or NULL */
     int insecure;                /* --insecure: no protected mode */
     const char *replicate_to;    /* borrowed: --replicate-to ADDR[,ADDR...] (xdc.h), or NULL */
+    const char *xdc_tls_cert, *xdc_tls_key, *xdc_tls_ca; /* borrowed: --replicate-tls-* */
     uint64_t xdc_queue_bytes;    /* --replicate-queue: per target, all workers together */
     uint64_t xdc_max_age_s;      /* --replicate-max-age */
     int accept_replication;      /* --accept-replication: apply writes flagged 0x01 */
@@ -190,6 +191,7 @@ struct proxy {
     int interrupts, draining;
     struct tls_ctx *tls;    /* owned: the client listeners' TLS, or NULL */
     struct tls_ctx *up_tls; /* owned: the stores' (mutual TLS), or NULL */
+    struct tls_ctx *xdc_tls; /* owned: to other sites' proxies (--replicate-tls-*), or NULL */
     struct auth auth;       /* auth.c: --acl */
     struct xdc *xdc;        /* owned: xdc.c's targets, or NULL */
 };
@@ -264,6 +266,9 @@ struct ureq {
 /* The upstream for addr in w, created (and connecting) if missing. NULL when
  * out of memory. */
 struct upstream *upstream_get(struct worker *w, const char *addr);
+/* The same with TLS context tls (borrowed; NULL: plaintext) for a new one:
+ * the connection to another site's proxy (xdc.c). */
+struct upstream *upstream_get_tls(struct worker *w, const char *addr, struct tls_ctx *tls);
 /* Route references (route_create / route_unref); the last one retires it. */
 void upstream_route_ref(struct upstream *up);
 void upstream_route_unref(struct upstream *up);

@@ -481,7 +481,7 @@ xdc_worker_start(struct worker *w)
             t->slots[k].next_free = t->free;
             t->free = &t->slots[k];
         }
-        if ((t->up = upstream_get(w, t->site->addr)) == NULL) return JUNO_ENOMEM;
+        if ((t->up = upstream_get_tls(w, t->site->addr, w->p->xdc_tls)) == NULL) return JUNO_ENOMEM;
         upstream_route_ref(t->up);
     }
     uv_timer_init(&w->loop, &xw->tick);
