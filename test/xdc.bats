@@ -239,3 +239,18 @@ same_on_b() { [ "$(jget "127.0.0.1:$PB" "$1" "$2")" = "$3" ]; }
     run juno-proxy --map "$TMP/map-A.json" --replicate-tls-ca "$C/ca.pem"
     [ "$status" -eq 64 ]
 }
+
+@test "a draining proxy waits a while for its queues, then logs what it loses" {
+    xdc_stores A
+    xdc_proxy A --replicate-to "127.0.0.1:$PB"
+    juno -s "127.0.0.1:$PA" -n xdc put k1 v1
+    juno -s "127.0.0.1:$PA" -n xdc put k2 v2
+    local pid
+    pid=$(cat "$TMP/pid-proxy-A")
+    kill -TERM "$pid"
+    local t0=$SECONDS
+    wait_for 15 eval '! kill -0 $pid 2>/dev/null'
+    [ $((SECONDS - t0)) -ge 4 ] # it waited for the target (5 s)
+    grep -q "replication to 127.0.0.1:$PB: 2 writes still queued at exit are lost" "$TMP/proxy-A.log"
+    grep -q "drained, exiting" "$TMP/proxy-A.log"
+}

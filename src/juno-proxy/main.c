@@ -375,7 +375,8 @@ worker_request_id(struct worker *w, uint8_t id[16])
 void
 worker_maybe_finish(struct worker *w)
 {
-    if (!w->draining || w->finished || w->inflight > 0 || conn_group_output_pending(&w->clients))
+    if (!w->draining || w->finished || w->inflight > 0 || conn_group_output_pending(&w->clients) ||
+        xdc_worker_pending(w))
         return;
     w->finished = 1;
     conn_group_close_all(&w->clients);

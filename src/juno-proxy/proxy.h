@@ -88,9 +88,9 @@ struct proxy_config {
     int insecure;                /* --insecure: no protected mode */
     const char *replicate_to;    /* borrowed: --replicate-to ADDR[,ADDR...] (xdc.h), or NULL */
     const char *xdc_tls_cert, *xdc_tls_key, *xdc_tls_ca; /* borrowed: --replicate-tls-* */
-    uint64_t xdc_queue_bytes;    /* --replicate-queue: per target, all workers together */
-    uint64_t xdc_max_age_s;      /* --replicate-max-age */
-    int accept_replication;      /* --accept-replication: apply writes flagged 0x01 */
+    uint64_t xdc_queue_bytes; /* --replicate-queue: per target, all workers together */
+    uint64_t xdc_max_age_s;   /* --replicate-max-age */
+    int accept_replication;   /* --accept-replication: apply writes flagged 0x01 */
 };
 
 /* Stores that etcd says are gone (registration expired) or in a zone marked
@@ -189,11 +189,11 @@ struct proxy {
     uv_async_t worker_done;
     atomic_uint done;
     int interrupts, draining;
-    struct tls_ctx *tls;    /* owned: the client listeners' TLS, or NULL */
-    struct tls_ctx *up_tls; /* owned: the stores' (mutual TLS), or NULL */
+    struct tls_ctx *tls;     /* owned: the client listeners' TLS, or NULL */
+    struct tls_ctx *up_tls;  /* owned: the stores' (mutual TLS), or NULL */
     struct tls_ctx *xdc_tls; /* owned: to other sites' proxies (--replicate-tls-*), or NULL */
-    struct auth auth;       /* auth.c: --acl */
-    struct xdc *xdc;        /* owned: xdc.c's targets, or NULL */
+    struct auth auth;        /* auth.c: --acl */
+    struct xdc *xdc;         /* owned: xdc.c's targets, or NULL */
 };
 
 /* ---- maploader.c ---- */

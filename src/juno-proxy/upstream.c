@@ -477,8 +477,7 @@ up_connect(struct upstream *up)
 {
     up->state = UP_CONNECTING;
     struct conn_limits lim = {.max_frame = UP_MAX_FRAME};
-    int rc = conn_connect(&up->w->ups, &up_proto, &lim, up->host, up->port, up->tls, up,
-                          &up->c);
+    int rc = conn_connect(&up->w->ups, &up_proto, &lim, up->host, up->port, up->tls, up, &up->c);
     if (rc != 0) {
         up->c = NULL;
         up_fail(up, error_str(rc), JUNO_ECONNREFUSED);

@@ -14,6 +14,9 @@
  *        dropped (too_old); sending resumes; drops are logged: when a target
  *        starts dropping, every XDC_LOG_MS while it goes on, and when it stops
  *
+ * A draining worker (SIGTERM) waits up to XDC_DRAIN_MS for its queues to
+ * empty; what is left then is dropped (shutdown) and logged.
+ *
  * While a target is unreachable nothing is sent and nothing counts as an
  * attempt (upstream.c reconnects by itself): its queue grows until its bytes
  * or age limit. Items go out in queue order but a retried one may pass a
@@ -30,17 +33,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define XDC_WINDOW  64   /* items in flight per target per worker */
-#define XDC_TICK_MS 50   /* expiry, resume after a backoff */
-#define XDC_LOG_MS  10000 /* a drop summary while drops go on */
+#define XDC_WINDOW   64    /* items in flight per target per worker */
+#define XDC_TICK_MS  50    /* expiry, resume after a backoff */
+#define XDC_LOG_MS   10000 /* a drop summary while drops go on */
+#define XDC_DRAIN_MS 5000  /* a draining worker waits this long for its queues */
 
 static const char *const drop_names[XDC_NDROPS] = {"queue_full", "too_old", "retries", "refused",
                                                    "shutdown"};
 
 /* The replication lag: from the client's answer to the target's, 1 ms to 5 min. */
 static const uint64_t lag_bounds_ns[] = {
-    1000000,    2500000,     5000000,     10000000,    25000000,     50000000,
-    100000000,  250000000,   500000000,   1000000000,  2500000000,   5000000000,
+    1000000,     2500000,     5000000,     10000000,     25000000,     50000000,
+    100000000,   250000000,   500000000,   1000000000,   2500000000,   5000000000,
     10000000000, 30000000000, 60000000000, 120000000000, 300000000000,
 };
 #define LAG_N (sizeof(lag_bounds_ns) / sizeof(lag_bounds_ns[0]))
@@ -88,7 +92,7 @@ struct xdc_target {
     struct xdc_slot slots[XDC_WINDOW];
     struct xdc_slot *free;
     unsigned inflight;
-    uint64_t pause_until, backoff_ms; /* uv_now ms */
+    uint64_t pause_until, backoff_ms;          /* uv_now ms */
     uint64_t dropped[XDC_NDROPS];              /* since the last log line */
     uint64_t drop_total, drop_since, last_log; /* this episode of drops (uv_now ms) */
     int dropping;
@@ -97,6 +101,7 @@ struct xdc_target {
 struct xdc_worker {
     uv_timer_t tick;
     int stopped;
+    uint64_t drain_since; /* uv_now ms when the worker began draining, 0 before */
     unsigned n;
     struct xdc_target t[]; /* [n] */
 };
@@ -172,16 +177,17 @@ xdc_init(struct proxy *p, char *err, size_t errlen)
         "target,reason");
     struct metric_family *fs = metrics_counter(r, "juno_proxy_xdc_replicated_total",
                                                "Writes the target site acknowledged.", "target");
-    struct metric_family *fq = metrics_gauge(
-        r, "juno_proxy_xdc_queue_depth", "Writes queued for a target site or in flight to it.",
-        "target");
-    struct metric_family *fb = metrics_gauge(
-        r, "juno_proxy_xdc_queue_bytes", "Bytes those writes hold (counted against "
-        "--replicate-queue).", "target");
+    struct metric_family *fq =
+        metrics_gauge(r, "juno_proxy_xdc_queue_depth",
+                      "Writes queued for a target site or in flight to it.", "target");
+    struct metric_family *fb = metrics_gauge(r, "juno_proxy_xdc_queue_bytes",
+                                             "Bytes those writes hold (counted against "
+                                             "--replicate-queue).",
+                                             "target");
     struct metric_family *fl = metrics_histogram(
         r, "juno_proxy_xdc_lag_seconds",
-        "Replication lag: from the client's answer to the target site's acknowledgement.",
-        "target", lag_bounds_ns, LAG_N, METRICS_NS_PER_S);
+        "Replication lag: from the client's answer to the target site's acknowledgement.", "target",
+        lag_bounds_ns, LAG_N, METRICS_NS_PER_S);
     for (unsigned i = 0; i < x->n; i++) {
         struct xdc_site *site = &x->sites[i];
         for (int k = 0; k < XDC_NDROPS; k++)
@@ -192,8 +198,8 @@ xdc_init(struct proxy *p, char *err, size_t errlen)
         site->bytes = metrics_series(fb, site->addr);
         site->lag = metrics_series(fl, site->addr);
         if (!site->sent || !site->depth || !site->bytes || !site->lag) return JUNO_ENOMEM;
-        log_info("replicating writes to site target=%s queue_bytes=%llu max_age_s=%llu",
-                 site->addr, (unsigned long long)p->cfg.xdc_queue_bytes,
+        log_info("replicating writes to site target=%s queue_bytes=%llu max_age_s=%llu", site->addr,
+                 (unsigned long long)p->cfg.xdc_queue_bytes,
                  (unsigned long long)p->cfg.xdc_max_age_s);
     }
     return 0;
@@ -262,8 +268,8 @@ pause_sending(struct xdc_target *t)
 {
     uint64_t now = uv_now(&t->w->loop);
     t->pause_until = now + t->backoff_ms;
-    t->backoff_ms = t->backoff_ms * 2 > PROXY_BACKOFF_MAX_MS ? PROXY_BACKOFF_MAX_MS
-                                                              : t->backoff_ms * 2;
+    t->backoff_ms =
+        t->backoff_ms * 2 > PROXY_BACKOFF_MAX_MS ? PROXY_BACKOFF_MAX_MS : t->backoff_ms * 2;
 }
 
 static void pump(struct xdc_target *t);
@@ -320,8 +326,8 @@ on_answer(struct ureq *u, int rc, const struct wire_msg *reply)
         retry_later(t, it);
     } else {
         if (t->dropped[XDC_REFUSED] == 0) /* the first since the last drop summary */
-                log_warn("replicated write refused by the target target=%s status=%s",
-                     t->site->addr, wire_status_name(st));
+            log_warn("replicated write refused by the target target=%s status=%s", t->site->addr,
+                     wire_status_name(st));
         drop(t, it, XDC_REFUSED);
     }
     pump(t);
@@ -437,7 +443,8 @@ log_drops(struct xdc_target *t, uint64_t now)
              "sites need a re-sync (docs/operations.md)",
              t->site->addr, t->drop_total == n ? "started dropping:" : "dropped",
              (unsigned long long)n, (unsigned long long)t->dropped[XDC_QUEUE_FULL],
-             (unsigned long long)t->dropped[XDC_TOO_OLD], (unsigned long long)t->dropped[XDC_RETRIES],
+             (unsigned long long)t->dropped[XDC_TOO_OLD],
+             (unsigned long long)t->dropped[XDC_RETRIES],
              (unsigned long long)t->dropped[XDC_REFUSED], (unsigned long long)t->drop_total,
              (unsigned long long)t->depth, (unsigned long long)t->bytes);
     memset(t->dropped, 0, sizeof(t->dropped));
@@ -459,6 +466,20 @@ on_tick(uv_timer_t *h)
         log_drops(t, uv_now(&w->loop));
     }
     worker_flush(w);
+    if (w->draining) worker_maybe_finish(w); /* the queues may be empty now */
+}
+
+int
+xdc_worker_pending(struct worker *w)
+{
+    struct xdc_worker *xw = w->xdc;
+    if (xw == NULL || xw->stopped) return 0;
+    uint64_t now = uv_now(&w->loop);
+    if (xw->drain_since == 0) xw->drain_since = now;
+    if (now - xw->drain_since >= XDC_DRAIN_MS) return 0;
+    for (unsigned i = 0; i < xw->n; i++)
+        if (xw->t[i].depth > 0) return 1;
+    return 0;
 }
 
 int

@@ -52,6 +52,9 @@ int xdc_init(struct proxy *p, char *err, size_t errlen);
 void xdc_deinit(struct proxy *p);
 /* Worker thread, before its loop runs: connect to the targets. */
 int xdc_worker_start(struct worker *w);
+/* Worker thread, draining: 1 while writes are still queued for a target,
+ * for at most XDC_DRAIN_MS from the first call (the drain waits). */
+int xdc_worker_pending(struct worker *w);
 /* Worker thread, when it finishes draining: count what is queued as dropped
  * (XDC_SHUTDOWN), close the timer. */
 void xdc_worker_stop(struct worker *w);

@@ -74,8 +74,8 @@ xdc_apply_answer(struct preq *rq, struct replica *r, int st)
     if (st == WIRE_ST_SS_OUT_OF_RESOURCE) rq->full = 1;
     r->ws = st == WIRE_ST_OK ? WS_OK : WS_FAIL;
     if (st != WIRE_ST_OK)
-        log_debug("replicated write not applied store=%s shard=%u status=%d",
-                  upstream_addr(r->up), rq->shard, st);
+        log_debug("replicated write not applied store=%s shard=%u status=%d", upstream_addr(r->up),
+                  rq->shard, st);
 }
 
 void

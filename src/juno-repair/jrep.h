@@ -51,7 +51,7 @@ struct jrep {
     uint64_t rate;     /* bytes the stores scan (and are sent) per second; 0: no limit */
     uint64_t every_ms; /* 0: one pass */
     int timeout_ms;
-    uint8_t *only; /* owned: --shard, a flag per shard; NULL = every shard */
+    uint8_t *only;         /* owned: --shard, a flag per shard; NULL = every shard */
     const char *peer_file; /* --peer-map FILE: another site's map (cross-site re-sync) */
     struct map *peer;      /* owned: that map, or NULL */
     char zone_names[JREP_MAX_ZONES][2 * MAP_NAME_MAX + 2]; /* with a peer: CLUSTER/ZONE */
