@@ -254,3 +254,23 @@ same_on_b() { [ "$(jget "127.0.0.1:$PB" "$1" "$2")" = "$3" ]; }
     grep -q "replication to 127.0.0.1:$PB: 2 writes still queued at exit are lost" "$TMP/proxy-A.log"
     grep -q "drained, exiting" "$TMP/proxy-A.log"
 }
+
+@test "writes through the RESP face replicate too (SET, DEL, EXPIRE)" {
+    local R
+    R=$(free_ports 1)
+    xdc_stores A
+    xdc_stores B
+    xdc_proxy B --replicate-to "127.0.0.1:$PA"
+    xdc_proxy A --replicate-to "127.0.0.1:$PB" --resp "127.0.0.1:$R" --resp-namespace xdc
+    redis-cli -p "$R" set r1 one
+    redis-cli -p "$R" set r2 two
+    redis-cli -p "$R" expire r2 1000
+    redis-cli -p "$R" del r1
+    redis-cli -p "$R" set r3 three
+    wait_for 5 same_on_b r3 value three
+    [ "$(jget "127.0.0.1:$PB" r2 value)" = two ]
+    [ "$(jget "127.0.0.1:$PB" r2 expiration_time)" = "$(jget "127.0.0.1:$PA" r2 expiration_time)" ]
+    [ -n "$(jget "127.0.0.1:$PB" r2 expiration_time)" ]
+    run juno -s "127.0.0.1:$PB" -n xdc get r1
+    [ "$status" -ne 0 ]
+}

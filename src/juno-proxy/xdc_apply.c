@@ -85,7 +85,7 @@ xdc_apply_progress(struct preq *rq)
     int confirmed = 0;
     for (int i = 0; i < rq->n; i++) confirmed += rq->rep[i].ws == WS_OK;
     if (confirmed >= rq->quorum)
-        rq_reply(rq, WIRE_ST_OK, &rq->out, NULL);
+        rq_reply(rq, WIRE_ST_OK, NULL, NULL); /* the source needs no record back */
     else if (rq->pending == 0)
         rq_reply(rq, rq->full ? WIRE_ST_SS_OUT_OF_RESOURCE : WIRE_ST_NO_STORAGE_SERVER, NULL, NULL);
 }
