@@ -21,11 +21,12 @@ a workload on both at once and the checker of the two-site rule.
         from the stores with `juno --store`), and every acknowledged write
         is present (the final record is it) or superseded (the final record,
         or tombstone, is newer: last_modified, then version). A Destroy's
-        answer carries no stamp: it is superseded when the final record was
-        stamped after its answer, present when the key is deleted, "lost"
-        when the final record is older than the Destroy was sent, else
-        "concurrent" (not decidable, counted). Prints a JSON summary; exit 1
-        on any divergence or lost write.
+        answer carries no stamp: it is superseded when the final record or
+        tombstone was stamped after its answer, present when the final
+        tombstone was stamped while it ran (between its sending and its
+        answer, on the one machine's clock), "lost" when the final copy is
+        older than its sending, else "concurrent" (not decidable, counted).
+        Prints a JSON summary; exit 1 on any divergence or lost write.
 """
 import argparse
 import json
@@ -204,8 +205,10 @@ def mode_check(a):
             continue
         fstamp = (f["lmt"], f["version"])
         if w["op"] == "destroy":
-            if not f["live"]:
-                verdict = "present"  # deleted; its tombstone or a later one
+            if not f["live"] and f["lmt"] == 0:
+                verdict = "concurrent"  # deleted, but no tombstone left to compare
+            elif not f["live"] and w["t0"] <= f["lmt"] <= w["t1"]:
+                verdict = "present"  # the final tombstone was stamped while it ran
             elif f["lmt"] > w["t1"]:
                 verdict = "superseded"
             elif f["lmt"] < w["t0"]:
