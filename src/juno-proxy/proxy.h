@@ -14,8 +14,9 @@
  *                originator of a request is a sink (psink): a native
  *                connection or a RESP command
  *   xdc.c        --replicate-to: every successful write forwarded to other
- *                sites' proxies, after the client's answer; xdc_apply.c
- *                --accept-replication: such a write applied last-writer-wins
+ *                sites' proxies, after the client's answer (xdc_site.c: the
+ *                targets, their metrics); xdc_apply.c --accept-replication:
+ *                such a write applied last-writer-wins
  *   resp_face.c  --resp: the Redis protocol (RESP2) face: connections, replies
  *                in order (resp_face.h); resp_cmd.c the key-value commands on
  *                the replicated operations, resp_admin.c PING INFO COMMAND...

@@ -1,4 +1,5 @@
-/* xdc.h: cross-datacenter replication (docs/architecture.md, "Sites").
+/* xdc.h: cross-datacenter replication (docs/architecture.md, "Sites"):
+ * xdc_site.c the targets, xdc.c the queues, xdc_apply.c the target side.
  *
  * Source side (xdc.c): every write a client was told succeeded (Create, Set,
  * Update, Destroy, a Get that extended a TTL) is queued, after the client's
@@ -19,6 +20,8 @@
  */
 #ifndef JUNO_PROXY_XDC_H
 #define JUNO_PROXY_XDC_H
+
+#include "map.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +44,23 @@ enum xdc_drop {
 
 #define XDC_MAX_TRIES   20
 #define XDC_MAX_TARGETS 16
+
+/* ---- shared by xdc.c and xdc_site.c ---- */
+
+struct metric;
+
+/* One target site, shared by the workers (immutable after xdc_init). */
+struct xdc_site {
+    char addr[MAP_ADDR_MAX + 1];
+    struct metric *drops[XDC_NDROPS], *sent, *depth, *bytes, *lag;
+};
+
+struct xdc {
+    unsigned n;
+    uint64_t cap; /* bytes per target per worker */
+    uint64_t max_age_ns;
+    struct xdc_site *sites; /* owned: [n] */
+};
 
 /* Check a --replicate-to list: 0, or JUNO_EINVAL with the reason in err. */
 int xdc_check_targets(const char *list, char *err, size_t errlen);
