@@ -18,6 +18,7 @@
 #include "preq.h"
 #include "proxy.h"
 #include "resp_face.h"
+#include "xdc.h"
 
 #include "cli.h"
 #include "error.h"
@@ -113,6 +114,26 @@ static const char usage_text[] =
     "      --insecure             serve a non-loopback address with neither TLS nor\n"
     "                             --acl (refused otherwise: anyone who can reach the\n"
     "                             port could read and write everything)\n"
+    "      --replicate-to ADDR[,ADDR...]\n"
+    "                             forward every successful write, after the client's\n"
+    "                             answer, to these proxies of other sites (which run\n"
+    "                             with --accept-replication); docs/consistency.md\n"
+    "      --replicate-queue BYTES\n"
+    "                             memory for writes not yet replicated, per target\n"
+    "                             (default 67108864); beyond it writes are dropped\n"
+    "                             and counted (the sites then need a re-sync)\n"
+    "      --replicate-max-age S  a write not replicated within S seconds is dropped\n"
+    "                             and counted (default 600)\n"
+    "      --replicate-tls-cert FILE\n"
+    "                             TLS to the --replicate-to proxies: the certificate\n"
+    "                             presented to them (PEM)\n"
+    "      --replicate-tls-key FILE  its private key (PEM)\n"
+    "      --replicate-tls-ca FILE  the CA (PEM) their certificates are checked against\n"
+    "                             (and against the address); the CA alone: TLS\n"
+    "                             without a client certificate\n"
+    "      --accept-replication   apply writes flagged 0x01 from another site's proxy\n"
+    "                             last-writer-wins (refused with ServiceDenied\n"
+    "                             otherwise)\n"
     "      --check-config         check options, map, TLS and ACL files, print the\n"
     "                             result, exit\n"
     "  -h, --help                 show this help and exit\n"
@@ -154,7 +175,14 @@ enum {
     OPT_TLS_MAX_HS,
     OPT_ACL,
     OPT_HASH_PW,
-    OPT_INSECURE
+    OPT_INSECURE,
+    OPT_REPLICATE_TO,
+    OPT_REPLICATE_QUEUE,
+    OPT_REPLICATE_AGE,
+    OPT_ACCEPT_REPL,
+    OPT_XDC_TLS_CERT,
+    OPT_XDC_TLS_KEY,
+    OPT_XDC_TLS_CA
 };
 
 static const struct option long_opts[] = {
@@ -193,6 +221,13 @@ static const struct option long_opts[] = {
     {"acl", required_argument, NULL, OPT_ACL},
     {"hash-password", no_argument, NULL, OPT_HASH_PW},
     {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"replicate-to", required_argument, NULL, OPT_REPLICATE_TO},
+    {"replicate-queue", required_argument, NULL, OPT_REPLICATE_QUEUE},
+    {"replicate-max-age", required_argument, NULL, OPT_REPLICATE_AGE},
+    {"accept-replication", no_argument, NULL, OPT_ACCEPT_REPL},
+    {"replicate-tls-cert", required_argument, NULL, OPT_XDC_TLS_CERT},
+    {"replicate-tls-key", required_argument, NULL, OPT_XDC_TLS_KEY},
+    {"replicate-tls-ca", required_argument, NULL, OPT_XDC_TLS_CA},
     {"check-config", no_argument, NULL, OPT_CHECK},
     ETCDOPT_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
@@ -264,6 +299,17 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_ACL: c->acl_path = optarg; break;
         case OPT_HASH_PW: exit(auth_hash_password_main(0));
         case OPT_INSECURE: c->insecure = 1; break;
+        case OPT_REPLICATE_TO: c->replicate_to = optarg; break;
+        case OPT_REPLICATE_QUEUE:
+            c->xdc_queue_bytes = cli_opt_u64("replicate-queue", optarg, 1024, 1ull << 40);
+            break;
+        case OPT_REPLICATE_AGE:
+            c->xdc_max_age_s = cli_opt_u64("replicate-max-age", optarg, 1, 30 * 86400);
+            break;
+        case OPT_ACCEPT_REPL: c->accept_replication = 1; break;
+        case OPT_XDC_TLS_CERT: c->xdc_tls_cert = optarg; break;
+        case OPT_XDC_TLS_KEY: c->xdc_tls_key = optarg; break;
+        case OPT_XDC_TLS_CA: c->xdc_tls_ca = optarg; break;
         case OPT_CHECK: *check_only = 1; break;
         case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
@@ -271,6 +317,15 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
+    char xerr[256];
+    if (c->replicate_to && xdc_check_targets(c->replicate_to, xerr, sizeof(xerr)) != 0)
+        cli_usage("%s", xerr);
+    if ((c->xdc_tls_cert != NULL) != (c->xdc_tls_key != NULL))
+        cli_usage("--replicate-tls-cert and --replicate-tls-key go together");
+    if ((c->xdc_tls_cert || c->xdc_tls_ca) && c->replicate_to == NULL)
+        cli_usage("--replicate-tls-* need --replicate-to");
+    if (c->xdc_tls_cert && c->xdc_tls_ca == NULL)
+        cli_usage("--replicate-tls-cert needs --replicate-tls-ca (the other sites' CA)");
     if ((c->tls_cert != NULL) != (c->tls_key != NULL))
         cli_usage("--tls-cert and --tls-key go together");
     if (c->tls_ca != NULL && c->tls_cert == NULL)
@@ -366,7 +421,8 @@ worker_request_id(struct worker *w, uint8_t id[16])
 void
 worker_maybe_finish(struct worker *w)
 {
-    if (!w->draining || w->finished || w->inflight > 0 || conn_group_output_pending(&w->clients))
+    if (!w->draining || w->finished || w->inflight > 0 || conn_group_output_pending(&w->clients) ||
+        xdc_worker_pending(w))
         return;
     w->finished = 1;
     conn_group_close_all(&w->clients);
@@ -375,6 +431,7 @@ worker_maybe_finish(struct worker *w)
     route_unref(w->route);
     w->route = NULL;
     upstream_close_all(w);
+    xdc_worker_stop(w); /* after upstream_close_all: what was in flight is queued again */
     uv_close((uv_handle_t *)&w->flush_check, NULL);
     uv_close((uv_handle_t *)&w->sweep_timer, NULL);
     uv_close((uv_handle_t *)&w->retry_timer, NULL);
@@ -445,6 +502,8 @@ worker_main(void *arg)
     rc = rface_listen(w);
     if (rc != 0) log_error("cannot serve on the RESP listener thread=%u: %s", w->id, error_str(rc));
     route_adopt_incoming(w);
+    rc = xdc_worker_start(w);
+    if (rc != 0) log_error("cannot start replication thread=%u: %s", w->id, error_str(rc));
     uv_run(&w->loop, UV_RUN_DEFAULT);
     struct proxy *p = w->p;
     atomic_fetch_add(&p->done, 1);
@@ -568,6 +627,8 @@ main(int argc, char **argv)
     c->max_ttl = 259200;
     c->idle_timeout_s = 120;
     c->request_timeout_ms = 500;
+    c->xdc_queue_bytes = 64u << 20;
+    c->xdc_max_age_s = 600;
     c->max_frame = WIRE_DEFAULT_MAX_FRAME;
     c->max_ns = 64;
     c->max_key = 256;
@@ -608,6 +669,15 @@ main(int argc, char **argv)
         if ((p->up_tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)
             cli_die(EX_CONFIG, "%s", err);
     }
+    if (c->xdc_tls_ca != NULL) {
+        struct tls_config tc = {
+            .cert = c->xdc_tls_cert,
+            .key = c->xdc_tls_key,
+            .ca = c->xdc_tls_ca,
+            .handshake_ms = c->request_timeout_ms * 2 > 1000 ? c->request_timeout_ms * 2 : 1000};
+        if ((p->xdc_tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)
+            cli_die(EX_CONFIG, "%s", err);
+    }
     if (auth_init(p, err, sizeof(err)) != 0) cli_die(EX_CONFIG, "invalid --acl: %s", err);
     const char *remedy = "--tls-cert/--tls-key (and --tls-ca for client certificates) or --acl";
     int guarded = c->tls_cert != NULL || c->acl_path != NULL;
@@ -632,11 +702,15 @@ main(int argc, char **argv)
                                              : " with client certificates");
         if (c->up_tls_cert) printf("; mutual TLS to stores");
         if (c->acl_path) printf("; acl %zu users", p->auth.acl->nusers);
+        if (c->replicate_to)
+            printf("; replicating to %s%s", c->replicate_to, c->xdc_tls_ca ? " over TLS" : "");
+        if (c->accept_replication) printf("; accepting replicated writes");
         char sec[600];
         if (etcdopt_describe(&c->etcd_sec, sec, sizeof(sec))[0]) printf("; etcd %s", sec);
         putchar('\n');
         tls_ctx_destroy(p->tls);
         tls_ctx_destroy(p->up_tls);
+        tls_ctx_destroy(p->xdc_tls);
         auth_deinit(p);
         pmap_unref(p->current);
         pcluster_destroy(p);
@@ -652,6 +726,8 @@ main(int argc, char **argv)
     p->nworkers = c->threads;
     p->workers = calloc(p->nworkers, sizeof(*p->workers));
     if (p->workers == NULL || pmetrics_init(p) != 0) cli_die(EX_OSERR, "out of memory");
+    if (xdc_init(p, err, sizeof(err)) != 0) cli_die(EX_OSERR, "%s", err);
+    if (c->accept_replication) log_info("accepting replicated writes (flag 0x01) from other sites");
     for (unsigned i = 0; i < p->nworkers; i++) p->workers[i].listen_fd = p->workers[i].resp_fd = -1;
     if (open_listeners(p, c->listen_host, c->listen_port, 0, err, sizeof(err)) != 0 ||
         (c->resp_port != 0 &&
@@ -695,6 +771,7 @@ main(int argc, char **argv)
         uv_thread_join(&w->thread);
         uv_run(&w->loop, UV_RUN_DEFAULT); /* close callbacks still queued, if any */
         uv_loop_close(&w->loop);
+        xdc_worker_free(w);
         conn_group_deinit(&w->clients);
         conn_group_deinit(&w->ups);
         pmap_unref(w->incoming);
@@ -705,11 +782,13 @@ main(int argc, char **argv)
         free(w->rl_buckets);
     }
     pmetrics_deinit();
+    xdc_deinit(p);
     free(p->workers);
     pcluster_destroy(p);
     pmap_unref(p->current);
     tls_ctx_destroy(p->tls);
     tls_ctx_destroy(p->up_tls);
+    tls_ctx_destroy(p->xdc_tls);
     auth_deinit(p);
     uv_mutex_destroy(&p->mu);
     uv_loop_close(p->loop);

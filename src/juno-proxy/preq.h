@@ -69,6 +69,7 @@ struct preq {
     uint8_t wop;    /* the write the two-phase machine runs (Create, Update, Set) */
     int extending;  /* a Get with a TTL running its TTL extension as an Update */
     int one_phase;  /* the write went out as one flagged Prepare (a single replica) */
+    int apply;      /* a write replicated from another site (xdc_apply.c): rq->out */
     struct rmeta x; /* extending: the record read */
     uint8_t *xval;  /* owned: extending: its value */
     uint16_t shard;
