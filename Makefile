@@ -103,6 +103,20 @@ deps:
 	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
 	        -o DPkg::Lock::Timeout=600 $$missing >/dev/null || exit 1; \
 	fi
+	@# test/node: ioredis and node-redis at the versions of package-lock.json
+	@# (test/juno-resp-node.bats); Debian's nodejs and npm when there are none
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	    echo "make deps: installing nodejs npm"; \
+	    sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
+	        -o DPkg::Lock::Timeout=600 nodejs npm >/dev/null || exit 1; \
+	fi
+	@if ! cmp -s test/node/package-lock.json test/node/node_modules/.juno-lock; then \
+	    echo "make deps: npm ci in test/node"; \
+	    (cd test/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null && \
+	     cp package-lock.json node_modules/.juno-lock) || exit 1; \
+	fi
 
 test: all
 	@BUILD=$(BUILD) test/run

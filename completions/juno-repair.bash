@@ -13,11 +13,11 @@ _juno_repair()
         words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
     fi
 
-    local opts="--etcd --cluster --map-file --state --dry-run --full --shard --rate --every --restart
+    local opts="--etcd --cluster --map-file --state --peer-map --dry-run --full --shard --rate --every --restart
         --timeout --json --verbose --tls-ca --tls-cert --tls-key
         --etcd-ca --etcd-cert --etcd-key --etcd-user --etcd-password-file --help --version"
     case $prev in
-    -f | --map-file | --state | --tls-ca | --tls-cert | --tls-key | --etcd-ca | --etcd-cert | --etcd-key | --etcd-password-file)
+    -f | --map-file | --state | --peer-map | --tls-ca | --tls-cert | --tls-key | --etcd-ca | --etcd-cert | --etcd-key | --etcd-password-file)
         if declare -F _filedir >/dev/null; then _filedir; else COMPREPLY=($(compgen -f -- "$cur")); fi
         return
         ;;

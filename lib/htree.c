@@ -155,7 +155,7 @@ entry_at(const struct htree_reply *r, size_t off, struct htree_entry *e)
     size_t nslen = p[0];
     if (nslen == 0 || left < 1 + nslen + 2) return 0;
     size_t klen = unpack_u16(p + 1 + nslen);
-    if (klen == 0 || left < htree_entry_size(nslen, klen)) return 0;
+    if (left < htree_entry_size(nslen, klen)) return 0;
     e->ns = p + 1;
     e->nslen = nslen;
     e->key = p + 3 + nslen;

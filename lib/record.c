@@ -11,7 +11,7 @@ int
 record_key_encode(uint16_t shard, const void *ns, size_t ns_len, const void *key, size_t key_len,
                   uint8_t *out)
 {
-    if (ns_len == 0 || ns_len > RECORD_MAX_NS || key_len == 0) return JUNO_EINVAL;
+    if (ns_len == 0 || ns_len > RECORD_MAX_NS) return JUNO_EINVAL;
     pack_u16(out, shard);
     out[2] = (uint8_t)ns_len;
     memcpy(out + 3, ns, ns_len);
@@ -25,7 +25,7 @@ record_key_decode(const uint8_t *k, size_t len, uint16_t *shard, const uint8_t *
 {
     if (len < 3) return JUNO_EBADDATA;
     size_t nl = k[2];
-    if (nl == 0 || nl > RECORD_MAX_NS || len < 3 + nl + 1) return JUNO_EBADDATA;
+    if (nl == 0 || nl > RECORD_MAX_NS || len < 3 + nl) return JUNO_EBADDATA;
     *shard = unpack_u16(k);
     *ns = k + 3;
     *ns_len = nl;

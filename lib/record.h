@@ -56,7 +56,9 @@ record_key_size(size_t ns_len, size_t key_len)
 }
 
 /* Write the storage key into out (record_key_size bytes). Returns the length,
- * or JUNO_EINVAL if ns is empty or longer than RECORD_MAX_NS or key is empty. */
+ * or JUNO_EINVAL if ns is empty or longer than RECORD_MAX_NS. The key may be
+ * empty: the RESP face allows "" as Redis does (the JunoDB face refuses it,
+ * in juno-proxy's own check). */
 int record_key_encode(uint16_t shard, const void *ns, size_t ns_len, const void *key,
                       size_t key_len, uint8_t *out);
 

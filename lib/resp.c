@@ -21,6 +21,8 @@
 
 static const char E_MBULK_LEN[] = "Protocol error: invalid multibulk length";
 static const char E_BULK_LEN[] = "Protocol error: invalid bulk length";
+static const char E_MBULK_UNAUTH[] = "Protocol error: unauthenticated multibulk length";
+static const char E_BULK_UNAUTH[] = "Protocol error: unauthenticated bulk length";
 static const char E_BULK_CRLF[] = "Protocol error: expected '\\r\\n' after bulk data";
 static const char E_INLINE_BIG[] = "Protocol error: too big inline request";
 static const char E_QUOTES[] = "Protocol error: unbalanced quotes in request";
@@ -90,17 +92,31 @@ mbulk_walk(const uint8_t *buf, size_t len, const struct resp_limits *l, struct r
 {
     int64_t n, blen;
     size_t pos;
+    uint64_t data = 0; /* bulk data announced so far */
+    cmd->announced = 0;
     int rc = header_line(buf, len, 0, &n, &pos);
     if (rc == 0) return RESP_AGAIN;
-    if (rc < 0 || (n > 0 && (uint64_t)n > l->max_args)) return fail(why, E_MBULK_LEN);
+    if (rc < 0) return fail(why, E_MBULK_LEN);
+    if (n > 0 && (uint64_t)n > l->max_args) return fail(why, l->unauth ? E_MBULK_UNAUTH : E_MBULK_LEN);
     if (n <= 0) n = 0; /* *0, *-1: consumed, no command */
     for (int64_t i = 0; i < n; i++) {
         if (pos >= len) return RESP_AGAIN;
         if (buf[pos] != '$') return fail(why, expected_dollar(cmd, buf[pos]));
         rc = header_line(buf, len, pos, &blen, &pos);
         if (rc == 0) return RESP_AGAIN;
-        if (rc < 0 || blen < 0 || (uint64_t)blen > l->max_bulk) return fail(why, E_BULK_LEN);
+        if (rc < 0 || blen < 0) return fail(why, E_BULK_LEN);
+        if ((uint64_t)blen > l->max_bulk) return fail(why, l->unauth ? E_BULK_UNAUTH : E_BULK_LEN);
+        int too_long = l->max_keep != 0 && (uint64_t)blen > l->max_keep;
+        if (too_long || (l->max_data != 0 && data + (uint64_t)blen > l->max_data)) {
+            cmd->skip_data = (uint8_t)!too_long; /* (the judging walk only: the same limits) */
+            cmd->skip_bytes = (uint64_t)blen + 2;
+            cmd->skip_args = (uint64_t)(n - i - 1);
+            *consumed = pos;
+            return RESP_SKIP;
+        }
         if (out != NULL) out[i] = (struct resp_arg){buf + pos, (size_t)blen};
+        data += (uint64_t)blen;
+        cmd->announced = data;
         if (len - pos < (size_t)blen) return RESP_AGAIN;
         pos += (size_t)blen;
         if ((pos < len && buf[pos] != '\r') || (pos + 1 < len && buf[pos + 1] != '\n'))
@@ -252,16 +268,26 @@ resp_cmd_deinit(struct resp_cmd *cmd)
     resp_cmd_init(cmd);
 }
 
-int
-resp_parse(const uint8_t *buf, size_t len, const struct resp_limits *lim, struct resp_cmd *cmd,
-           size_t *consumed, const char **why)
+static struct resp_limits
+limits(const struct resp_limits *lim)
 {
-    struct resp_limits l = {RESP_DEFAULT_MAX_ARGS, RESP_DEFAULT_MAX_BULK, RESP_DEFAULT_MAX_INLINE};
+    struct resp_limits l = {RESP_DEFAULT_MAX_ARGS, RESP_DEFAULT_MAX_BULK, RESP_DEFAULT_MAX_INLINE, 0, 0, 0};
     if (lim != NULL) {
         if (lim->max_args != 0) l.max_args = lim->max_args;
         if (lim->max_bulk != 0) l.max_bulk = lim->max_bulk;
         if (lim->max_inline != 0) l.max_inline = lim->max_inline;
+        l.max_keep = lim->max_keep;
+        l.max_data = lim->max_data;
+        l.unauth = lim->unauth;
     }
+    return l;
+}
+
+int
+resp_parse(const uint8_t *buf, size_t len, const struct resp_limits *lim, struct resp_cmd *cmd,
+           size_t *consumed, const char **why)
+{
+    struct resp_limits l = limits(lim);
     cmd->argc = 0;
     cmd->argv = cmd->inline_argv;
     *consumed = 0;
@@ -269,10 +295,36 @@ resp_parse(const uint8_t *buf, size_t len, const struct resp_limits *lim, struct
     if (buf[0] != '*') return inline_parse(buf, len, &l, cmd, consumed, why);
     size_t argc, used;
     int rc = mbulk_walk(buf, len, &l, cmd, NULL, &argc, &used, why);
+    if (rc == RESP_SKIP) *consumed = used;
     if (rc != RESP_OK) return rc;
     if (argv_reserve(cmd, argc) != 0) return fail(why, E_NOMEM);
     mbulk_walk(buf, len, &l, cmd, cmd->argv, &cmd->argc, consumed, why);
     return RESP_OK;
+}
+
+int
+resp_skip(const uint8_t *buf, size_t len, const struct resp_limits *lim, struct resp_cmd *cmd,
+          size_t *consumed, const char **why)
+{
+    struct resp_limits l = limits(lim);
+    size_t pos = 0;
+    *consumed = 0;
+    for (;;) {
+        size_t n = len - pos < cmd->skip_bytes ? len - pos : (size_t)cmd->skip_bytes;
+        pos += n;
+        cmd->skip_bytes -= n;
+        *consumed = pos;
+        if (cmd->skip_bytes > 0) return RESP_AGAIN;
+        if (cmd->skip_args == 0) return RESP_OK;
+        if (pos >= len) return RESP_AGAIN;
+        if (buf[pos] != '$') return fail(why, expected_dollar(cmd, buf[pos]));
+        int64_t blen;
+        int rc = header_line(buf, len, pos, &blen, &pos);
+        if (rc == 0) return RESP_AGAIN; /* the partial header stays for the next call */
+        if (rc < 0 || blen < 0 || (uint64_t)blen > l.max_bulk) return fail(why, E_BULK_LEN);
+        cmd->skip_args--;
+        cmd->skip_bytes = (uint64_t)blen + 2;
+    }
 }
 
 int

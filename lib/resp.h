@@ -35,9 +35,11 @@
 #define RESP_OK    0
 #define RESP_AGAIN 1
 #define RESP_ERROR (-1)
+#define RESP_SKIP  2 /* a bulk string over max_keep: see resp_parse */
 
 #define RESP_DEFAULT_MAX_ARGS   65536
 #define RESP_DEFAULT_MAX_BULK   (1024 * 1024 + 64 * 1024) /* a JunoDB frame and some */
+#define RESP_PROTO_MAX_BULK     (512u << 20) /* Redis's proto-max-bulk-len default */
 #define RESP_DEFAULT_MAX_INLINE (64 * 1024)
 #define RESP_INLINE_ARGS        16 /* argv entries held in struct resp_cmd itself */
 
@@ -46,6 +48,10 @@ struct resp_limits {
     size_t max_args;   /* arguments in one command */
     size_t max_bulk;   /* bytes in one bulk string */
     size_t max_inline; /* bytes of an inline line before its \n (a \r counts) */
+    size_t max_keep;   /* a bulk string longer than this gives RESP_SKIP; 0: none */
+    uint64_t max_data; /* bulk data of one command past this gives RESP_SKIP; 0: none */
+    int unauth;        /* max_args and max_bulk are an unauthenticated client's: */
+                       /* Redis's "unauthenticated multibulk/bulk length" texts */
 };
 
 struct resp_arg {
@@ -65,6 +71,11 @@ struct resp_cmd {
     uint8_t *scratch; /* owned: unescaped words of a quoted inline line */
     size_t scratch_cap;
     char why[64]; /* an error message formatted for this command */
+    /* RESP_SKIP's state: the rest of a command being read and discarded. */
+    uint64_t skip_bytes; /* bytes left of the bulk string being skipped, its \r\n too */
+    uint64_t skip_args;  /* bulk strings after it */
+    uint8_t skip_data;   /* it was over max_data (else over max_keep) */
+    uint64_t announced;  /* AGAIN: bytes of bulk data the headers read so far announce */
 };
 
 void resp_cmd_init(struct resp_cmd *cmd);
@@ -81,16 +92,34 @@ void resp_cmd_deinit(struct resp_cmd *cmd);
  *               argc 0: an empty inline line or a *0 / *-1 array was consumed;
  *               there is nothing to run.
  *   RESP_AGAIN: more bytes are needed (every strict prefix of a valid command
- *               gives AGAIN); *consumed is 0.
+ *               gives AGAIN); *consumed is 0; cmd->announced is the bulk data
+ *               the headers read so far announce (what the command will hold).
  *   RESP_ERROR: a protocol error; *why (if why is not NULL) is a Redis-style
  *               message, static or in cmd->why (valid until the next call on
  *               cmd). A count or length over a limit is reported as soon as
  *               its header line is complete. Also "out of memory" if the argv
  *               or scratch array cannot grow.
+ *   RESP_SKIP:  (only with lim->max_keep or max_data) a multibulk command is
+ *               well formed up to a bulk string longer than max_keep (and
+ *               within max_bulk), or one that takes the command's bulk data
+ *               past max_data (cmd->skip_data set): *consumed bytes (up to
+ *               that string's data) may be
+ *               dropped, and resp_skip() reads and drops the rest of the
+ *               command, so a value over the limit is refused without being
+ *               buffered and the connection goes on.
  * Never reads past len. Allocates only for a complete command (argv beyond
  * RESP_INLINE_ARGS, scratch for a quoted inline line), bounded by len. */
 int resp_parse(const uint8_t *buf, size_t len, const struct resp_limits *lim, struct resp_cmd *cmd,
                size_t *consumed, const char **why);
+
+/* Go on dropping the command RESP_SKIP began, from the next bytes of the
+ * stream (buf, len); lim as given to resp_parse. *consumed bytes (<= len) may
+ * be dropped. Returns RESP_OK (the command is all dropped), RESP_AGAIN (more
+ * bytes needed: drop *consumed and call again with what follows) or
+ * RESP_ERROR (a bad header among the remaining arguments; *why as for
+ * resp_parse). Allocates nothing. */
+int resp_skip(const uint8_t *buf, size_t len, const struct resp_limits *lim, struct resp_cmd *cmd,
+              size_t *consumed, const char **why);
 
 /* 1 if argument i exists and equals word, ignoring ASCII case; else 0. */
 int resp_arg_eq(const struct resp_cmd *cmd, size_t i, const char *word);

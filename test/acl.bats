@@ -83,6 +83,32 @@ metric() { curl -s "http://$METRICS/metrics" | awk -v k="$1" '$1 == k { print $2
     [ "$(grep -c 'RESP authentication failed' "$TMP/proxy.log")" -eq 3 ]
 }
 
+@test "RESP: before AUTH, Redis 7's limits: 10 arguments, 16 KiB bulk strings; after it, the usual" {
+    start_store s1 "$S1" --memory
+    start_proxy
+    run python3 -c '
+import socket, sys
+def send(b):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b)
+    got = b""
+    while True:
+        d = s.recv(4096)
+        if not d: break
+        got += d
+    return got.decode().strip()
+print(send(b"*11\r\n"))
+print(send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$16385\r\n"))' "$PR"
+    echo "$output"
+    [ "${lines[0]}" = "-ERR Protocol error: unauthenticated multibulk length" ]
+    [ "${lines[1]}" = "-ERR Protocol error: unauthenticated bulk length" ]
+    kill -0 "$PPID_"
+    big=$(head -c 100000 /dev/zero | tr '\0' x)
+    [ "$(rc --user app --pass app-secret --no-auth-warning set big "$big")" = OK ]
+    [ "$(rc --user app --pass app-secret --no-auth-warning strlen big)" = 100000 ]
+    [ "$(rc --user app --pass app-secret --no-auth-warning mset a 1 b 2 c 3 d 4 e 5 f 6)" = OK ]
+}
+
 @test "RESP: a pipelined AUTH and SET in one write run the SET as the new user" {
     start_store s1 "$S1" --memory
     start_proxy

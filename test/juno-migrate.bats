@@ -131,6 +131,26 @@ assert e["event"] == "error" and "`juno-ring plan --json`" in e["message"] and e
     [ "$(echo "$output" | jfield match)" = "True" ]
 }
 
+@test "store: a shard holding a 32 MiB record (a RESP value at the limit) streams; the copy is byte-exact" {
+    two_stores
+    local i key=
+    for i in $(seq 0 999); do
+        [ "$(juno-ring lookup --json "$MAP" "big$i" | jfield shard)" = "$S" ] && key=big$i && break
+    done
+    [ -n "$key" ]
+    head -c 33554432 /dev/urandom >"$TMP/big"
+    juno --store "$A" --map "$MAP" set "$key" - <"$TMP/big"
+    fill "$A" "$MAP" 2000 k
+    src=$(juno --store "$A" shard-info "$S")
+    run juno --store "$A" migrate-start "$S" "{\"target\":\"$B\"}"
+    [ "$status" -eq 0 ]
+    wait_state "$A" "$S" caught_up
+    dst=$(juno --store "$B" shard-info "$S")
+    [ "$(echo "$dst" | jfield hash)" = "$(echo "$src" | jfield hash)" ]
+    [ "$(echo "$dst" | jfield records)" = "$(echo "$src" | jfield records)" ]
+    juno --store "$B" --map "$MAP" get "$key" | cmp - "$TMP/big"
+}
+
 @test "store: copied records cost the target no fsync of their own; it syncs before answering ShardInfo" {
     A=127.0.0.1:${PORTS[0]} B=127.0.0.1:${PORTS[1]} M=127.0.0.1:${PORTS[2]}
     juno-ring init --cluster t --shards 16 --zone "z0=s1@$A,s2@$B" >"$MAP"

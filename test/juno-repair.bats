@@ -162,6 +162,19 @@ EOF
     [ "$(juno --store "$S1" --map "$MAP" get direct3)" = only-on-z0 ]
 }
 
+@test "a 32 MiB record (a RESP value at the limit) and an empty key on one replica only: juno-repair copies them" {
+    cluster
+    head -c 33554432 /dev/urandom >"$TMP/big"
+    juno --store "$S0" --map "$MAP" set big - <"$TMP/big"
+    printf 'set\t\tempty-key-value\n' | juno --store "$S0" --map "$MAP" batch
+    run --separate-stderr repair
+    [ "$status" -eq 0 ]
+    [[ "$stderr" == *" records=2 repaired=4 "* ]]
+    juno --store "$S1" --map "$MAP" get big | cmp - "$TMP/big"
+    juno --store "$S2" --map "$MAP" get big | cmp - "$TMP/big"
+    shards_equal
+}
+
 @test "a record a client writes during the repair is never overwritten by the older copy" {
     cluster
     juno --store "$S0" --map "$MAP" set racy old >/dev/null # the only copy: z0

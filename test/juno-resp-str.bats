@@ -46,7 +46,7 @@ start_proxy() {
 # start_all [juno-proxy options]: the three stores, then proxy 1 on $PR.
 start_all() {
     start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory || return 1
-    start_proxy 1 "$PR" "$PX" "$@"
+    start_proxy 1 "$PR" "$PX" --resp-max-value 204800 "$@"
 }
 
 rc() { redis-cli -p "$PR" "$@"; }

@@ -128,10 +128,12 @@ pong() { [ "$(rc ping 2>/dev/null)" = PONG ]; }
     [ "$(rc set a v ex 9223372036854776)" = "ERR invalid expire time in 'set' command" ]
     [ "$(rc expire a 10 nx xx)" = "ERR NX and XX, GT or LT options at the same time are not compatible" ]
     [ "$(rc select 3)" = "ERR DB index is out of range" ]
-    [ "$(rc hello 3)" = "NOPROTO unsupported protocol version (juno-proxy speaks RESP2)" ]
-    [ "$(rc config set save x)" = "ERR juno-proxy does not support CONFIG set: its settings are command line options" ]
+    [ "$(rc hello 3)" = "NOPROTO unsupported protocol version" ]
+    [ "$(rc set a v exat 9999999999 keepttl)" = "ERR syntax error" ]
+    [ "$(rc set a v ifeq x)" = "ERR syntax error" ]
+    [ "$(rc config set save x)" = "ERR CONFIG SET failed (possibly related to argument 'save') - can't set immutable config" ]
     [ "$(rc client kill x)" = "ERR unknown subcommand 'kill'. Try CLIENT HELP." ]
-    [ "$(rc get '')" = "ERR juno: key length must be 1 to 256 bytes (--max-key)" ]
+    [ "$(rc get "$(printf 'k%.0s' $(seq 257))")" = "ERR juno: key length must be at most 256 bytes (--max-key)" ]
     [ "$(rc get k)" = "" ] # the connection's errors changed nothing
     # a juno status: two of three stores down, no quorum
     kill -STOP "$(cat "$TMP/pid-b")" "$(cat "$TMP/pid-c")"
@@ -207,7 +209,7 @@ pong() { [ "$(rc ping 2>/dev/null)" = PONG ]; }
 }
 
 @test "python3-redis: every supported command, its result and its errors" {
-    start_all
+    start_all --resp-max-value 204800
     run /usr/bin/python3 "$RC_PY" "$RESP" commands
     echo "$output" >&2
     [ "$status" -eq 0 ]

@@ -383,7 +383,7 @@ one_node_map() {
 }
 
 @test "limits: namespace 65, key 257, value 204801 bytes are BadParam and nothing is written" {
-    start_store --memory
+    start_store --memory --max-value 204800 # the default is 32 MiB (the RESP face's)
     ns64=$(printf 'n%.0s' $(seq 64))
     k=$(key_for s1 k)
     run j -n "${ns64}x" set "$k" v

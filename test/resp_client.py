@@ -18,7 +18,7 @@ import sys
 import time
 
 import redis
-from resp_tap import check, check_error, fail, ok, unparsed
+from resp_tap import check, check_error, error_of, fail, ok, unparsed
 
 HOST, PORT = sys.argv[1].rsplit(":", 1)
 PORT = int(PORT)
@@ -139,14 +139,16 @@ def commands():
     check("CONFIG GET juno-namespace", r.config_get("juno-namespace"),
           {"juno-namespace": "default"})
     check("CONFIG GET nothing", r.config_get("no-such-*"), {})
-    check_error(r, "juno-proxy does not support CONFIG SET", "CONFIG", "SET", "save", "")
+    check_error(r, "CONFIG SET failed (possibly related to argument 'save')", "CONFIG", "SET",
+                "save", "900 1")
     info = r.info()
     check("INFO redis_version", info["redis_version"], "7.0.0")
     check("INFO juno_namespace", info["juno_namespace"], "default")
     if info["connected_clients"] < 1 or info["total_commands_processed"] < 10:
         fail("INFO counters", info)
     ok("INFO counters")
-    check("INFO clients section only", sorted(r.info("clients")), ["connected_clients"])
+    check("INFO clients section only", "connected_clients" in r.info("clients") and
+          "redis_version" not in r.info("clients"), True)
     check("INFO unknown section", r.info("nosuch"), {})
     n = r.command_count()
     if n < 15:
@@ -179,15 +181,15 @@ def commands():
     check_error(r, "value is not an integer or out of range", "EXPIRE", k("a"), "x")
     check_error(r, "NX and XX, GT or LT options at the same time are not compatible",
                 "EXPIRE", k("a"), "10", "NX", "XX")
-    check_error(r, "juno: key length must be 1 to", "GET", "")
-    check_error(r, "juno: key length must be 1 to", "SET", "k" * 300, "v")
-    check_error(r, "juno: value of 300000 bytes is over --max-value", "SET", k("big"),
+    check("GET of the empty key (a key as any other)", r.get(""), None)
+    check_error(r, "juno: key length must be at most 256", "SET", "k" * 300, "v")
+    check_error(r, "string exceeds maximum allowed size", "SET", k("big"),
                 "v" * 300000)
     check("big value refused, nothing written", r.get(k("big")), None)
     large = os.urandom(150000)
     check("SET 150 kB (spans reads)", r.set(k("large"), large), True)
     check("GET 150 kB", r.get(k("large")), large)
-    check_error(r, "juno: value of 300000 bytes is over --max-value", "MSET", k("ms1"), "1",
+    check_error(r, "string exceeds maximum allowed size", "MSET", k("ms1"), "1",
                 k("ms2"), "v" * 300000)
     check("MSET refused whole, nothing written", r.exists(k("ms1"), k("ms2")), 0)
     check_error(r, "AUTH <password> called without any password configured", "AUTH", "pw")
@@ -290,7 +292,7 @@ def garbage():
         b"-ERR Protocol error: expected '\\r\\n' after bulk data\r\n")
     raw(b'SET a "unterminated\r\n', "unbalanced quotes",
         b"-ERR Protocol error: unbalanced quotes in request\r\n")
-    # a bulk over --max-frame is refused from its header: the data never comes
+    # a bulk over 512 MiB is refused from its header: the data never comes
     raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$999999999\r\n", "bulk over the limit, refused from its header",
         b"-ERR Protocol error: invalid bulk length\r\n")
     raw(b"*99999999\r\n", "too many arguments", b"-ERR Protocol error: invalid multibulk length\r\n")

@@ -29,6 +29,7 @@
 #include "pmetrics.h"
 #include "preq.h"
 #include "proxy.h"
+#include "xdc.h"
 
 #include "conn.h"
 #include "error.h"
@@ -156,6 +157,30 @@ reply_status(struct conn *c, const struct wire_msg *req, int status, uint64_t t0
 }
 
 /* The limits of a client request; NULL when it may go on. */
+/* A write flagged 0x01 from another site's proxy (xdc.h): applied
+ * last-writer-wins with --accept-replication, else ServiceDenied. Limits and
+ * the ACL were checked as for any write. */
+static void
+replicated(struct conn *c, const struct wire_msg *m, uint64_t t0)
+{
+    struct worker *w = c->data;
+    const char *why = xdc_apply_check(m);
+    int st = !w->p->cfg.accept_replication ? WIRE_ST_SERVICE_DENIED
+             : why != NULL                 ? WIRE_ST_BAD_PARAM
+                                           : 0;
+    if (st != 0) {
+        w->stats.errors++;
+        log_info("replicated write refused peer=%s op=%s reason=\"%s\"", c->peer,
+                 wire_opcode_name(m->opcode), why ? why : "no --accept-replication");
+        reply_status(c, m, st, t0);
+        return;
+    }
+    struct psink sink = {&native_sink, c, 0};
+    int rc = preq_start(w, &sink, m, PREQ_APPLY, t0);
+    if (rc != 0)
+        reply_status(c, m, rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER, t0);
+}
+
 static const char *
 check_limits(const struct proxy_config *cfg, const struct wire_msg *m)
 {
@@ -276,6 +301,10 @@ handle_frame(struct conn *c, const uint8_t *frame, size_t len)
         if (denied != 0) {
             w->stats.errors++;
             reply_status(c, &m, denied, t0);
+            return;
+        }
+        if (m.flags & WIRE_FLAG_REPLICATION) {
+            replicated(c, &m, t0);
             return;
         }
         /* as on the RESP face: one write of a key at a time, and a

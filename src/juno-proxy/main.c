@@ -17,6 +17,8 @@
 #include "pmetrics.h"
 #include "preq.h"
 #include "proxy.h"
+#include "resp_face.h"
+#include "xdc.h"
 
 #include "cli.h"
 #include "error.h"
@@ -74,6 +76,17 @@ static const char usage_text[] =
     "                             the juno CLI's)\n"
     "      --resp-max-ttl S       largest TTL a RESP command may set (EX, PX, EXPIRE,\n"
     "                             EXPIREAT...); 0 = no limit, as Redis (default 0)\n"
+    "      --resp-max-value BYTES largest value (any bulk string) of a RESP command;\n"
+    "                             one longer is read, dropped and refused (default\n"
+    "                             33554432, at most 33554432; CONFIG SET\n"
+    "                             proto-max-bulk-len)\n"
+    "      --resp-max-query BYTES largest RESP command held while it arrives; over it\n"
+    "                             the connection closes (default 134217728; CONFIG\n"
+    "                             SET client-query-buffer-limit)\n"
+    "      --resp-max-buffered BYTES  bulk data held by RESP commands arriving, over\n"
+    "                             all connections (past 1 MiB each); a command that\n"
+    "                             would go over is dropped and answered -OOM\n"
+    "                             (default 1073741824)\n"
     "      --tls-cert FILE        serve TLS 1.2/1.3 to clients (the JunoDB port and the\n"
     "                             RESP port) with this certificate chain (PEM)\n"
     "      --tls-key FILE         its private key (PEM)\n"
@@ -103,6 +116,26 @@ static const char usage_text[] =
     "      --insecure             serve a non-loopback address with neither TLS nor\n"
     "                             --acl (refused otherwise: anyone who can reach the\n"
     "                             port could read and write everything)\n"
+    "      --replicate-to ADDR[,ADDR...]\n"
+    "                             forward every successful write, after the client's\n"
+    "                             answer, to these proxies of other sites (which run\n"
+    "                             with --accept-replication); docs/consistency.md\n"
+    "      --replicate-queue BYTES\n"
+    "                             memory for writes not yet replicated, per target\n"
+    "                             (default 67108864); beyond it writes are dropped\n"
+    "                             and counted (the sites then need a re-sync)\n"
+    "      --replicate-max-age S  a write not replicated within S seconds is dropped\n"
+    "                             and counted (default 600)\n"
+    "      --replicate-tls-cert FILE\n"
+    "                             TLS to the --replicate-to proxies: the certificate\n"
+    "                             presented to them (PEM)\n"
+    "      --replicate-tls-key FILE  its private key (PEM)\n"
+    "      --replicate-tls-ca FILE  the CA (PEM) their certificates are checked against\n"
+    "                             (and against the address); the CA alone: TLS\n"
+    "                             without a client certificate\n"
+    "      --accept-replication   apply writes flagged 0x01 from another site's proxy\n"
+    "                             last-writer-wins (refused with ServiceDenied\n"
+    "                             otherwise)\n"
     "      --check-config         check options, map, TLS and ACL files, print the\n"
     "                             result, exit\n"
     "  -h, --help                 show this help and exit\n"
@@ -128,6 +161,9 @@ enum {
     OPT_CHECK,
     OPT_RESP,
     OPT_RESP_NS,
+    OPT_RESP_MAX_VALUE,
+    OPT_RESP_MAX_QUERY,
+    OPT_RESP_MAX_BUFFERED,
     OPT_MAP_CACHE,
     OPT_METRICS,
     OPT_TLS_CERT,
@@ -142,7 +178,14 @@ enum {
     OPT_ACL,
     OPT_HASH_PW,
     OPT_INSECURE,
-    OPT_RESP_MAX_TTL
+    OPT_RESP_MAX_TTL,
+    OPT_REPLICATE_TO,
+    OPT_REPLICATE_QUEUE,
+    OPT_REPLICATE_AGE,
+    OPT_ACCEPT_REPL,
+    OPT_XDC_TLS_CERT,
+    OPT_XDC_TLS_KEY,
+    OPT_XDC_TLS_CA
 };
 
 static const struct option long_opts[] = {
@@ -167,6 +210,9 @@ static const struct option long_opts[] = {
     {"resp", required_argument, NULL, OPT_RESP},
     {"resp-namespace", required_argument, NULL, OPT_RESP_NS},
     {"resp-max-ttl", required_argument, NULL, OPT_RESP_MAX_TTL},
+    {"resp-max-value", required_argument, NULL, OPT_RESP_MAX_VALUE},
+    {"resp-max-query", required_argument, NULL, OPT_RESP_MAX_QUERY},
+    {"resp-max-buffered", required_argument, NULL, OPT_RESP_MAX_BUFFERED},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
     {"tls-ca", required_argument, NULL, OPT_TLS_CA},
@@ -179,6 +225,13 @@ static const struct option long_opts[] = {
     {"acl", required_argument, NULL, OPT_ACL},
     {"hash-password", no_argument, NULL, OPT_HASH_PW},
     {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"replicate-to", required_argument, NULL, OPT_REPLICATE_TO},
+    {"replicate-queue", required_argument, NULL, OPT_REPLICATE_QUEUE},
+    {"replicate-max-age", required_argument, NULL, OPT_REPLICATE_AGE},
+    {"accept-replication", no_argument, NULL, OPT_ACCEPT_REPL},
+    {"replicate-tls-cert", required_argument, NULL, OPT_XDC_TLS_CERT},
+    {"replicate-tls-key", required_argument, NULL, OPT_XDC_TLS_KEY},
+    {"replicate-tls-ca", required_argument, NULL, OPT_XDC_TLS_CA},
     {"check-config", no_argument, NULL, OPT_CHECK},
     ETCDOPT_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
@@ -223,6 +276,15 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_RESP_MAX_TTL:
             c->resp_max_ttl = cli_opt_u64("resp-max-ttl", optarg, 0, INT64_MAX / 1000);
             break;
+        case OPT_RESP_MAX_VALUE:
+            c->resp_max_value = cli_opt_u64("resp-max-value", optarg, 0, RFACE_MAX_VALUE);
+            break;
+        case OPT_RESP_MAX_QUERY:
+            c->resp_max_query = cli_opt_u64("resp-max-query", optarg, 1024, RFACE_MAX_QUERY);
+            break;
+        case OPT_RESP_MAX_BUFFERED:
+            c->resp_max_buffered = cli_opt_u64("resp-max-buffered", optarg, 0, UINT64_MAX / 4);
+            break;
         case OPT_TLS_CERT: c->tls_cert = optarg; break;
         case OPT_TLS_KEY: c->tls_key = optarg; break;
         case OPT_TLS_CA: c->tls_ca = optarg; break;
@@ -244,6 +306,17 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_ACL: c->acl_path = optarg; break;
         case OPT_HASH_PW: exit(auth_hash_password_main(0));
         case OPT_INSECURE: c->insecure = 1; break;
+        case OPT_REPLICATE_TO: c->replicate_to = optarg; break;
+        case OPT_REPLICATE_QUEUE:
+            c->xdc_queue_bytes = cli_opt_u64("replicate-queue", optarg, 1024, 1ull << 40);
+            break;
+        case OPT_REPLICATE_AGE:
+            c->xdc_max_age_s = cli_opt_u64("replicate-max-age", optarg, 1, 30 * 86400);
+            break;
+        case OPT_ACCEPT_REPL: c->accept_replication = 1; break;
+        case OPT_XDC_TLS_CERT: c->xdc_tls_cert = optarg; break;
+        case OPT_XDC_TLS_KEY: c->xdc_tls_key = optarg; break;
+        case OPT_XDC_TLS_CA: c->xdc_tls_ca = optarg; break;
         case OPT_CHECK: *check_only = 1; break;
         case 'h': cli_help(usage_text);
         case 'V': cli_version(); exit(0);
@@ -251,6 +324,15 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         }
     }
     if (optind < argc) cli_usage("unexpected argument '%s'", argv[optind]);
+    char xerr[256];
+    if (c->replicate_to && xdc_check_targets(c->replicate_to, xerr, sizeof(xerr)) != 0)
+        cli_usage("%s", xerr);
+    if ((c->xdc_tls_cert != NULL) != (c->xdc_tls_key != NULL))
+        cli_usage("--replicate-tls-cert and --replicate-tls-key go together");
+    if ((c->xdc_tls_cert || c->xdc_tls_ca) && c->replicate_to == NULL)
+        cli_usage("--replicate-tls-* need --replicate-to");
+    if (c->xdc_tls_cert && c->xdc_tls_ca == NULL)
+        cli_usage("--replicate-tls-cert needs --replicate-tls-ca (the other sites' CA)");
     if ((c->tls_cert != NULL) != (c->tls_key != NULL))
         cli_usage("--tls-cert and --tls-key go together");
     if (c->tls_ca != NULL && c->tls_cert == NULL)
@@ -279,6 +361,10 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
     if (c->default_ttl > c->max_ttl)
         cli_usage("--default-ttl %llu is over --max-ttl %llu", (unsigned long long)c->default_ttl,
                   (unsigned long long)c->max_ttl);
+    if (c->resp_max_query < c->resp_max_value + RFACE_QUERY_SLACK)
+        cli_usage("--resp-max-query %llu is too small for --resp-max-value %llu (%u bytes more)",
+                  (unsigned long long)c->resp_max_query, (unsigned long long)c->resp_max_value,
+                  RFACE_QUERY_SLACK);
     if (c->max_frame < c->max_value + c->max_key + c->max_ns + 1024)
         cli_usage("--max-frame %llu is too small for --max-value %llu",
                   (unsigned long long)c->max_frame, (unsigned long long)c->max_value);
@@ -342,7 +428,8 @@ worker_request_id(struct worker *w, uint8_t id[16])
 void
 worker_maybe_finish(struct worker *w)
 {
-    if (!w->draining || w->finished || w->inflight > 0 || conn_group_output_pending(&w->clients))
+    if (!w->draining || w->finished || w->inflight > 0 || conn_group_output_pending(&w->clients) ||
+        xdc_worker_pending(w))
         return;
     w->finished = 1;
     conn_group_close_all(&w->clients);
@@ -351,6 +438,7 @@ worker_maybe_finish(struct worker *w)
     route_unref(w->route);
     w->route = NULL;
     upstream_close_all(w);
+    xdc_worker_stop(w); /* after upstream_close_all: what was in flight is queued again */
     uv_close((uv_handle_t *)&w->flush_check, NULL);
     uv_close((uv_handle_t *)&w->sweep_timer, NULL);
     uv_close((uv_handle_t *)&w->retry_timer, NULL);
@@ -421,6 +509,8 @@ worker_main(void *arg)
     rc = rface_listen(w);
     if (rc != 0) log_error("cannot serve on the RESP listener thread=%u: %s", w->id, error_str(rc));
     route_adopt_incoming(w);
+    rc = xdc_worker_start(w);
+    if (rc != 0) log_error("cannot start replication thread=%u: %s", w->id, error_str(rc));
     uv_run(&w->loop, UV_RUN_DEFAULT);
     struct proxy *p = w->p;
     atomic_fetch_add(&p->done, 1);
@@ -544,10 +634,15 @@ main(int argc, char **argv)
     c->max_ttl = 259200;
     c->idle_timeout_s = 120;
     c->request_timeout_ms = 500;
+    c->xdc_queue_bytes = 64u << 20;
+    c->xdc_max_age_s = 600;
     c->max_frame = WIRE_DEFAULT_MAX_FRAME;
     c->max_ns = 64;
     c->max_key = 256;
     c->max_value = 204800;
+    c->resp_max_value = RFACE_MAX_VALUE;
+    c->resp_max_query = RFACE_DEFAULT_QUERY;
+    c->resp_max_buffered = RFACE_DEFAULT_BUFFERED;
     c->max_inflight = 16384;
     int check_only = 0;
     parse_options(c, argc, argv, &check_only);
@@ -581,6 +676,15 @@ main(int argc, char **argv)
         if ((p->up_tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)
             cli_die(EX_CONFIG, "%s", err);
     }
+    if (c->xdc_tls_ca != NULL) {
+        struct tls_config tc = {
+            .cert = c->xdc_tls_cert,
+            .key = c->xdc_tls_key,
+            .ca = c->xdc_tls_ca,
+            .handshake_ms = c->request_timeout_ms * 2 > 1000 ? c->request_timeout_ms * 2 : 1000};
+        if ((p->xdc_tls = tls_ctx_create(TLS_CLIENT, &tc, err, sizeof(err))) == NULL)
+            cli_die(EX_CONFIG, "%s", err);
+    }
     if (auth_init(p, err, sizeof(err)) != 0) cli_die(EX_CONFIG, "invalid --acl: %s", err);
     const char *remedy = "--tls-cert/--tls-key (and --tls-ca for client certificates) or --acl";
     int guarded = c->tls_cert != NULL || c->acl_path != NULL;
@@ -605,11 +709,15 @@ main(int argc, char **argv)
                                              : " with client certificates");
         if (c->up_tls_cert) printf("; mutual TLS to stores");
         if (c->acl_path) printf("; acl %zu users", p->auth.acl->nusers);
+        if (c->replicate_to)
+            printf("; replicating to %s%s", c->replicate_to, c->xdc_tls_ca ? " over TLS" : "");
+        if (c->accept_replication) printf("; accepting replicated writes");
         char sec[600];
         if (etcdopt_describe(&c->etcd_sec, sec, sizeof(sec))[0]) printf("; etcd %s", sec);
         putchar('\n');
         tls_ctx_destroy(p->tls);
         tls_ctx_destroy(p->up_tls);
+        tls_ctx_destroy(p->xdc_tls);
         auth_deinit(p);
         pmap_unref(p->current);
         pcluster_destroy(p);
@@ -625,6 +733,8 @@ main(int argc, char **argv)
     p->nworkers = c->threads;
     p->workers = calloc(p->nworkers, sizeof(*p->workers));
     if (p->workers == NULL || pmetrics_init(p) != 0) cli_die(EX_OSERR, "out of memory");
+    if (xdc_init(p, err, sizeof(err)) != 0) cli_die(EX_OSERR, "%s", err);
+    if (c->accept_replication) log_info("accepting replicated writes (flag 0x01) from other sites");
     for (unsigned i = 0; i < p->nworkers; i++) p->workers[i].listen_fd = p->workers[i].resp_fd = -1;
     if (open_listeners(p, c->listen_host, c->listen_port, 0, err, sizeof(err)) != 0 ||
         (c->resp_port != 0 &&
@@ -668,6 +778,7 @@ main(int argc, char **argv)
         uv_thread_join(&w->thread);
         uv_run(&w->loop, UV_RUN_DEFAULT); /* close callbacks still queued, if any */
         uv_loop_close(&w->loop);
+        xdc_worker_free(w);
         conn_group_deinit(&w->clients);
         conn_group_deinit(&w->ups);
         pmap_unref(w->incoming);
@@ -678,11 +789,13 @@ main(int argc, char **argv)
         free(w->rl_buckets);
     }
     pmetrics_deinit();
+    xdc_deinit(p);
     free(p->workers);
     pcluster_destroy(p);
     pmap_unref(p->current);
     tls_ctx_destroy(p->tls);
     tls_ctx_destroy(p->up_tls);
+    tls_ctx_destroy(p->xdc_tls);
     auth_deinit(p);
     uv_mutex_destroy(&p->mu);
     uv_loop_close(p->loop);

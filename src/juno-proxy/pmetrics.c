@@ -136,14 +136,15 @@ pmetrics_init(struct proxy *p)
     /* a side with TLS has every series from the start: zeros to graph */
     static const char *const roles[PM_NROLES] = {"native", "resp", "upstream"};
     int tls[PM_NROLES] = {p->cfg.tls_cert != NULL, p->cfg.tls_cert && p->cfg.resp_port,
-                          p->cfg.up_tls_cert != NULL};
+                          p->cfg.up_tls_cert != NULL || p->cfg.xdc_tls_ca != NULL};
     struct metric_family *f = NULL;
     if (tls[PM_NATIVE] || tls[PM_UPSTREAM])
-        f = metrics_counter(r, "juno_proxy_tls_handshake_failures_total",
-                            "TLS handshakes refused (role native, resp: client connections) or "
-                            "failed (role upstream: connections to stores), by reason "
-                            "(docs/security.md).",
-                            "role,reason");
+        f = metrics_counter(
+            r, "juno_proxy_tls_handshake_failures_total",
+            "TLS handshakes refused (role native, resp: client connections) or "
+            "failed (role upstream: connections to stores and to other sites' proxies), by reason "
+            "(docs/security.md).",
+            "role,reason");
     for (int i = 0; i < PM_NROLES; i++)
         for (int j = 0; tls[i] && j < TLS_R_COUNT; j++)
             if ((pm.tls_fail[i][j] = metrics_series(f, roles[i], tls_reason_name(j))) == NULL)
@@ -171,6 +172,12 @@ pmetrics_init(struct proxy *p)
         pm.acl_reloads[0] == NULL || pm.acl_reloads[1] == NULL || pm.acl_users == NULL)
         return JUNO_ENOMEM;
     return 0;
+}
+
+struct metrics *
+pmetrics_registry(void)
+{
+    return pm.r;
 }
 
 void

@@ -33,6 +33,9 @@ struct pm_store {
 /* Create the registry for p->nworkers workers (main thread, before the
  * workers start). Returns 0 or JUNO_ENOMEM. */
 int pmetrics_init(struct proxy *p);
+/* The registry, for modules that register their own families (main thread,
+ * after pmetrics_init). */
+struct metrics *pmetrics_registry(void);
 /* Option --metrics HOST:PORT (arg); a bad address is a usage error (exit 64). */
 void pmetrics_option(const char *arg);
 /* With --metrics, serve /metrics on p->loop (main thread). Returns 0 (also

@@ -64,11 +64,13 @@ struct preq {
     struct psink sink; /* sink.obj: ref (sink.ops->ref) until it has its reply, then NULL */
     struct route *rt;  /* ref */
     uint64_t t0;       /* uv_hrtime() at arrival */
+    uint64_t slack_ns; /* more time than --deadline: PROXY_SIZE_SLACK_MS of its value */
     uint32_t opaque;
     uint8_t opcode; /* the client's */
     uint8_t wop;    /* the write the two-phase machine runs (Create, Update, Set) */
     int extending;  /* a Get with a TTL running its TTL extension as an Update */
     int one_phase;  /* the write went out as one flagged Prepare (a single replica) */
+    int apply;      /* a write replicated from another site (xdc_apply.c): rq->out */
     struct rmeta x; /* extending: the record read */
     uint8_t *xval;  /* owned: extending: its value */
     uint16_t shard;

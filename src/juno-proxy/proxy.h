@@ -13,6 +13,10 @@
  *   replicate.c  the per-request state machines (writes, Destroy, Get); the
  *                originator of a request is a sink (psink): a native
  *                connection or a RESP command
+ *   xdc.c        --replicate-to: every successful write forwarded to other
+ *                sites' proxies, after the client's answer (xdc_site.c: the
+ *                targets, their metrics); xdc_apply.c --accept-replication:
+ *                such a write applied last-writer-wins
  *   resp_face.c  --resp: the Redis protocol (RESP2) face: connections, replies
  *                in order (resp_face.h); resp_cmd.c the key-value commands on
  *                the replicated operations, resp_admin.c PING INFO COMMAND...
@@ -53,6 +57,9 @@
 #define PROXY_BACKOFF_MIN_MS 50
 #define PROXY_BACKOFF_MAX_MS 2000
 #define PROXY_KEEPALIVE_MS   (24ull * 3600 * 1000) /* idle timeout after a keepalive Nop */
+/* More time a request carrying n bytes (a RESP value of tens of MB) gets,
+ * on top of --request-timeout and --deadline: 1 ms per 8 KiB (8 MB/s). */
+#define PROXY_SIZE_SLACK_MS(n) ((uint64_t)(n) >> 13)
 
 struct proxy_config {
     char listen_host[256];
@@ -75,6 +82,10 @@ struct proxy_config {
     char resp_host[256];   /* the RESP face (resp_face.c); resp_port 0: none */
     uint16_t resp_port;
     const char *resp_ns; /* borrowed: the namespace of RESP commands */
+    /* The RESP face's limits; CONFIG SET changes them at run time, so they
+     * are read and written with __atomic (rface_limit). */
+    uint64_t resp_max_value, resp_max_query;
+    uint64_t resp_max_buffered; /* --resp-max-buffered: see resp_face.c */
     /* borrowed: --tls-cert/--tls-key/--tls-ca (client listeners: native and
      * RESP; a CA requires client certificates) and --upstream-tls-* (mutual
      * TLS to the stores, all three or none) */
@@ -85,6 +96,11 @@ struct proxy_config {
     unsigned tls_max_handshakes; /* --tls-max-handshakes (per worker listener) */
     const char *acl_path;        /* borrowed: --acl FILE (auth.c), or NULL */
     int insecure;                /* --insecure: no protected mode */
+    const char *replicate_to;    /* borrowed: --replicate-to ADDR[,ADDR...] (xdc.h), or NULL */
+    const char *xdc_tls_cert, *xdc_tls_key, *xdc_tls_ca; /* borrowed: --replicate-tls-* */
+    uint64_t xdc_queue_bytes; /* --replicate-queue: per target, all workers together */
+    uint64_t xdc_max_age_s;   /* --replicate-max-age */
+    int accept_replication;   /* --accept-replication: apply writes flagged 0x01 */
 };
 
 /* Stores that etcd says are gone (registration expired) or in a zone marked
@@ -105,6 +121,8 @@ struct pmap {
 struct upstream;
 struct worker;
 struct proxy;
+struct xdc;
+struct xdc_worker;
 
 /* A worker's view of one map: the upstream of every node. */
 struct route {
@@ -123,6 +141,7 @@ struct worker_stats {
  * stores, so that INFO on any worker can read them. */
 struct rface_stats {
     uint64_t accepted, open, commands, errors, protocol_errors;
+    uint64_t hits, misses; /* GET and MGET: keys found, keys absent (INFO's keyspace_hits) */
 };
 
 struct worker {
@@ -165,6 +184,7 @@ struct worker {
     size_t rl_nbuckets, rl_count;
     struct rwait *rl_ready; /* commands whose turn came, to start */
     int rl_running;         /* rl_ready is being run */
+    struct xdc_worker *xdc; /* owned: xdc.c's queues, or NULL */
 };
 
 struct proxy {
@@ -172,6 +192,7 @@ struct proxy {
     struct hlc clock;
     unsigned nworkers;
     struct worker *workers; /* owned */
+    uint64_t resp_buffered; /* atomic: bulk data reserved by RESP commands arriving (resp_face.c) */
     uv_mutex_t mu;
     struct pmap *current;     /* ref: the newest map accepted (main thread) */
     struct pcluster *cluster; /* owned: etcdwatch.c's state; NULL without --etcd */
@@ -180,9 +201,11 @@ struct proxy {
     uv_async_t worker_done;
     atomic_uint done;
     int interrupts, draining;
-    struct tls_ctx *tls;    /* owned: the client listeners' TLS, or NULL */
-    struct tls_ctx *up_tls; /* owned: the stores' (mutual TLS), or NULL */
-    struct auth auth;       /* auth.c: --acl */
+    struct tls_ctx *tls;     /* owned: the client listeners' TLS, or NULL */
+    struct tls_ctx *up_tls;  /* owned: the stores' (mutual TLS), or NULL */
+    struct tls_ctx *xdc_tls; /* owned: to other sites' proxies (--replicate-tls-*), or NULL */
+    struct auth auth;        /* auth.c: --acl */
+    struct xdc *xdc;         /* owned: xdc.c's targets, or NULL */
 };
 
 /* ---- maploader.c ---- */
@@ -257,6 +280,9 @@ struct ureq {
 /* The upstream for addr in w, created (and connecting) if missing. NULL when
  * out of memory. */
 struct upstream *upstream_get(struct worker *w, const char *addr);
+/* The same with TLS context tls (borrowed; NULL: plaintext) for a new one:
+ * the connection to another site's proxy (xdc.c). */
+struct upstream *upstream_get_tls(struct worker *w, const char *addr, struct tls_ctx *tls);
 /* Route references (route_create / route_unref); the last one retires it. */
 void upstream_route_ref(struct upstream *up);
 void upstream_route_unref(struct upstream *up);
@@ -328,11 +354,14 @@ struct psink {
  * aborts and answers VersionConflict. The native protocol's Destroy ignores
  * a Version, as JunoDB's does. */
 #define PREQ_IF_VERSION   0x8
+/* preq_start flag: a write flagged 0x01 from another site's proxy, applied
+ * last-writer-wins with the originator's metadata (xdc.h). */
+#define PREQ_APPLY        0x10
 /* preq_start flag: the request's ExpirationMs (juno's field, set with
  * wire_meta_set_expiration) is the expiration to write, in place of a TTL
  * (the RESP face's EX, PX, EXAT, PXAT, EXPIRE...). Without it the field is
  * ignored: a JunoDB client gives a TTL in seconds. */
-#define PREQ_EXPIRY_MS    0x10
+#define PREQ_EXPIRY_MS    0x20
 
 /* Start the client request req (Create, Get, Update, Set, Destroy; checked
  * by the caller) for sink s. t0 is uv_hrtime() when it arrived. Returns 0:

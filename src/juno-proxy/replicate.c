@@ -21,6 +21,7 @@
  */
 #include "pmetrics.h"
 #include "preq.h"
+#include "xdc.h"
 
 #include "clock.h"
 #include "error.h"
@@ -103,12 +104,15 @@ void
 preq_expire(struct worker *w)
 {
     uint64_t limit = w->p->cfg.deadline_ms * 1000000u, now = uv_hrtime();
-    while (w->dl_head && now - w->dl_head->t0 >= limit) {
-        struct preq *rq = w->dl_head;
+    struct preq *next;
+    for (struct preq *rq = w->dl_head; rq && now - rq->t0 >= limit; rq = next) {
+        next = rq->dl_next;
+        if (now - rq->t0 < limit + rq->slack_ns) continue; /* a large value: skipped over */
         log_info("request over its deadline, answering Busy op=%s shard=%u ms=%llu",
                  wire_opcode_name(rq->opcode), rq->shard,
                  (unsigned long long)((now - rq->t0) / 1000000u));
         rq_reply(rq, WIRE_ST_BUSY, NULL, NULL); /* unlinks; the storage work goes on */
+        next = w->dl_head; /* a reply may unlink others (riders): from the start */
     }
 }
 
@@ -147,6 +151,7 @@ rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct repl
     }
     rq->sink.ops->reply(obj, rq->sink.tag, rq, &res);
     rq->sink.ops->unref(obj);
+    if (status == WIRE_ST_OK) xdc_forward(rq); /* after the answer: no added latency */
     if (rq->riders) riders_reply(rq, status, rec);
 }
 
@@ -617,11 +622,14 @@ key_release(struct preq *rq)
 static void
 rq_progress(struct preq *rq)
 {
-    switch (rq->opcode) {
-    case WIRE_OP_GET: get_progress(rq); break;
-    case WIRE_OP_DESTROY: destroy_progress(rq); break;
-    default: write_progress(rq); break;
-    }
+    if (rq->apply)
+        xdc_apply_progress(rq);
+    else if (rq->opcode == WIRE_OP_GET)
+        get_progress(rq);
+    else if (rq->opcode == WIRE_OP_DESTROY)
+        destroy_progress(rq);
+    else
+        write_progress(rq);
     if (rq->decision == D_RETRY && rq->pending == 0 && !rq->retry_queued && !rq->replied) {
         retry_schedule(rq, retry_delay_ms(rq));
         rq->retries++;
@@ -639,6 +647,11 @@ rq_on_answer(struct ureq *u, int rc, const struct wire_msg *reply)
     rq->pending--;
     int st = rc < 0 ? -1 : reply->status;
     if (rc < 0) reply = NULL;
+    if (rq->apply) {
+        xdc_apply_answer(rq, r, st);
+        rq_progress(rq);
+        return;
+    }
     switch (rq->opcode) {
     case WIRE_OP_GET:
         if (rq->extending)
@@ -667,6 +680,7 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
     rq->sink = *s;
     rq->rt = rt;
     rq->t0 = t0;
+    rq->slack_ns = PROXY_SIZE_SLACK_MS(vlen) * 1000000u;
     rq->on_dl = 1; /* requests arrive in t0 order: the list stays sorted */
     rq->dl_prev = w->dl_tail;
     if (w->dl_tail)
@@ -711,6 +725,12 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
     s->ops->ref(s->obj);
     w->inflight++;
     pmetrics_inflight(w, 1);
+    if (flags & PREQ_APPLY) { /* never queued per key: it must not ride on a local Set */
+        xdc_apply_init(rq, req);
+        xdc_apply_start(rq);
+        rq_progress(rq);
+        return 0;
+    }
     if ((flags & PREQ_KEY_QUEUE) && !key_acquire(rq))
         return 0; /* runs when the request ahead of it is done */
     switch (rq->opcode) {

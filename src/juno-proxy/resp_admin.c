@@ -1,8 +1,8 @@
 /* resp_admin.c: the RESP face's connection and server commands, answered by
- * the proxy itself: PING ECHO QUIT SELECT AUTH HELLO CLIENT CONFIG INFO
- * COMMAND. They say what Redis clients and tools need to hear (redis-cli's
- * COMMAND DOCS at start-up, redis-benchmark's CONFIG GET save / appendonly,
- * HELLO 2) and, where Redis would describe its own state, juno's.
+ * the proxy itself: PING ECHO QUIT SELECT AUTH HELLO CLIENT COMMAND (INFO is
+ * in resp_info.c, CONFIG in resp_config.c). They say what Redis clients and
+ * tools need to hear (redis-cli's COMMAND DOCS at start-up, HELLO 2) and,
+ * where Redis would describe its own state, juno's.
  *
  * COMMAND DOCS arguments come from each command's argument spec (struct
  * rcmd_def.args): words separated by spaces; a word is "name:type", "TOKEN"
@@ -15,14 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define PUT(rc, call)                                                                              \
     do {                                                                                           \
         if ((call) != 0) (rc)->nomem = 1;                                                          \
     } while (0)
-
-#define REDIS_VERSION "7.0.0" /* the protocol level the face speaks, for HELLO and INFO */
 
 static struct buf *
 out(struct rconn *rc)
@@ -119,7 +116,7 @@ rcmd_hello(struct rconn *rc, const struct resp_cmd *cmd)
             return;
         }
         if (ver != 2) {
-            rcmd_error(rc, "-NOPROTO unsupported protocol version (juno-proxy speaks RESP2)");
+            rcmd_error(rc, "-NOPROTO unsupported protocol version");
             return;
         }
         i = 2;
@@ -162,7 +159,7 @@ rcmd_hello_reply(struct rconn *rc, struct buf *b)
     put_cstr(rc, b, "server");
     put_cstr(rc, b, "juno");
     put_cstr(rc, b, "version");
-    put_cstr(rc, b, REDIS_VERSION);
+    put_cstr(rc, b, RFACE_REDIS_VERSION);
     put_cstr(rc, b, "proto");
     PUT(rc, resp_integer(b, 2));
     put_cstr(rc, b, "id");
@@ -209,189 +206,6 @@ rcmd_client(struct rconn *rc, const struct resp_cmd *cmd)
                    (int)(cmd->argv[1].len < 128 ? cmd->argv[1].len : 128),
                    (const char *)cmd->argv[1].ptr);
     }
-}
-
-/* ---- CONFIG GET ---- */
-
-/* Glob match, ASCII case-insensitive: * ? and literal characters. */
-static int
-glob_match(const char *p, size_t plen, const char *s)
-{
-    size_t pi = 0, si = 0, slen = strlen(s), star = (size_t)-1, mark = 0;
-    while (si < slen) {
-        if (pi < plen && p[pi] == '*') {
-            star = pi++;
-            mark = si;
-        } else if (pi < plen &&
-                   (p[pi] == '?' || (p[pi] | 0x20) == (s[si] | 0x20) || p[pi] == s[si])) {
-            pi++;
-            si++;
-        } else if (star != (size_t)-1) {
-            pi = star + 1;
-            si = ++mark;
-        } else {
-            return 0;
-        }
-    }
-    while (pi < plen && p[pi] == '*') pi++;
-    return pi == plen;
-}
-
-void
-rcmd_config(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    if (!resp_arg_eq(cmd, 1, "GET")) {
-        if (resp_arg_eq(cmd, 1, "SET") || resp_arg_eq(cmd, 1, "RESETSTAT") ||
-            resp_arg_eq(cmd, 1, "REWRITE"))
-            rcmd_error(rc,
-                       "juno-proxy does not support CONFIG %.*s: its settings are command "
-                       "line options",
-                       (int)cmd->argv[1].len, (const char *)cmd->argv[1].ptr);
-        else
-            rcmd_error(rc, "unknown subcommand '%.*s'. Try CONFIG HELP.",
-                       (int)(cmd->argv[1].len < 128 ? cmd->argv[1].len : 128),
-                       (const char *)cmd->argv[1].ptr);
-        return;
-    }
-    if (cmd->argc < 3) {
-        rcmd_arity_error(rc, "config|get");
-        return;
-    }
-    const struct proxy_config *c = &rc->w->p->cfg;
-    char v[16][32];
-    snprintf(v[0], sizeof(v[0]), "%llu", (unsigned long long)c->idle_timeout_s);
-    snprintf(v[1], sizeof(v[1]), "%u", c->resp_port);
-    snprintf(v[2], sizeof(v[2]), "%llu", (unsigned long long)c->max_frame);
-    snprintf(v[3], sizeof(v[3]), "%llu", (unsigned long long)(8 * c->max_frame));
-    snprintf(v[4], sizeof(v[4]), "%llu", (unsigned long long)c->default_ttl);
-    snprintf(v[5], sizeof(v[5]), "%llu", (unsigned long long)c->max_ttl);
-    snprintf(v[6], sizeof(v[6]), "%llu", (unsigned long long)c->max_key);
-    snprintf(v[7], sizeof(v[7]), "%llu", (unsigned long long)c->max_value);
-    const char *params[][2] = {
-        {"save", ""},
-        {"appendonly", "no"},
-        {"databases", "1"},
-        {"maxmemory", "0"},
-        {"timeout", v[0]},
-        {"port", v[1]},
-        {"bind", c->resp_host},
-        {"proto-max-bulk-len", v[2]},
-        {"client-query-buffer-limit", v[3]},
-        {"juno-namespace", c->resp_ns},
-        {"juno-default-ttl", v[4]},
-        {"juno-max-ttl", v[5]},
-        {"juno-max-key", v[6]},
-        {"juno-max-value", v[7]},
-    };
-    size_t np = sizeof(params) / sizeof(params[0]), hits = 0;
-    int match[sizeof(params) / sizeof(params[0])] = {0};
-    for (size_t i = 2; i < cmd->argc; i++)
-        for (size_t j = 0; j < np; j++)
-            if (!match[j] &&
-                glob_match((const char *)cmd->argv[i].ptr, cmd->argv[i].len, params[j][0]))
-                match[j] = 1, hits++;
-    struct buf *b = out(rc);
-    if (b == NULL) return;
-    PUT(rc, resp_array_header(b, 2 * hits));
-    for (size_t j = 0; j < np; j++) {
-        if (!match[j]) continue;
-        put_cstr(rc, b, params[j][0]);
-        put_cstr(rc, b, params[j][1]);
-    }
-}
-
-/* ---- INFO ---- */
-
-static int
-raw_str(struct buf *t, const char *s)
-{
-    return resp_raw(t, s, strlen(s));
-}
-
-static void
-info_add(struct buf *t, int *rc_, const char *fmt, unsigned long long v)
-{
-    char line[128];
-    int n = snprintf(line, sizeof(line), fmt, v);
-    *rc_ |= resp_raw(t, line, (size_t)n);
-}
-
-void
-rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    static const char *names[] = {"server", "clients", "stats", "keyspace"};
-    int want[4] = {0}, any = 0;
-    for (size_t i = 1; i < cmd->argc; i++) {
-        if (resp_arg_eq(cmd, i, "all") || resp_arg_eq(cmd, i, "everything") ||
-            resp_arg_eq(cmd, i, "default"))
-            want[0] = want[1] = want[2] = want[3] = 1;
-        for (int k = 0; k < 4; k++)
-            if (resp_arg_eq(cmd, i, names[k])) want[k] = 1;
-        any = 1;
-    }
-    if (!any) want[0] = want[1] = want[2] = want[3] = 1;
-    struct proxy *p = rc->w->p;
-    const struct proxy_config *c = &p->cfg;
-    struct rface_stats sum = {0};
-    unsigned long long native_conns = 0, native_reqs = 0;
-    for (unsigned i = 0; i < p->nworkers; i++) {
-        struct worker *w = &p->workers[i];
-        sum.accepted += __atomic_load_n(&w->rstats.accepted, __ATOMIC_RELAXED);
-        sum.open += __atomic_load_n(&w->rstats.open, __ATOMIC_RELAXED);
-        sum.commands += __atomic_load_n(&w->rstats.commands, __ATOMIC_RELAXED);
-        sum.errors += __atomic_load_n(&w->rstats.errors, __ATOMIC_RELAXED);
-        sum.protocol_errors += __atomic_load_n(&w->rstats.protocol_errors, __ATOMIC_RELAXED);
-        native_conns += __atomic_load_n(&w->stats.connections, __ATOMIC_RELAXED);
-        native_reqs += __atomic_load_n(&w->stats.requests, __ATOMIC_RELAXED);
-    }
-    struct buf t = {0};
-    int e = 0, sections = 0;
-    if (want[0]) {
-        const struct map *m = rc->w->route ? rc->w->route->pm->map : NULL;
-        uint64_t up = rface_uptime();
-        e |= raw_str(&t, "# Server\r\nredis_version:" REDIS_VERSION "\r\njuno_version:" JUNO_VERSION
-                         "\r\nredis_mode:standalone\r\narch_bits:64\r\nmultiplexing_api:epoll\r\n");
-        info_add(&t, &e, "process_id:%llu\r\n", (unsigned long long)getpid());
-        info_add(&t, &e, "tcp_port:%llu\r\n", c->resp_port);
-        info_add(&t, &e, "uptime_in_seconds:%llu\r\n", up);
-        info_add(&t, &e, "uptime_in_days:%llu\r\n", up / 86400);
-        info_add(&t, &e, "juno_threads:%llu\r\n", p->nworkers);
-        char line[160];
-        int n = snprintf(line, sizeof(line), "juno_namespace:%s\r\n", c->resp_ns);
-        e |= resp_raw(&t, line, (size_t)n);
-        if (m != NULL) {
-            info_add(&t, &e, "juno_map_version:%llu\r\n", (unsigned long long)m->version);
-            info_add(&t, &e, "juno_zones:%llu\r\n", m->nzones);
-            info_add(&t, &e, "juno_quorum:%llu\r\n", m->nzones / 2 + 1);
-            info_add(&t, &e, "juno_shards:%llu\r\n", m->shards);
-        }
-        sections++;
-    }
-    if (want[1]) {
-        if (sections++) e |= raw_str(&t, "\r\n");
-        e |= raw_str(&t, "# Clients\r\n");
-        info_add(&t, &e, "connected_clients:%llu\r\n", (unsigned long long)sum.open);
-    }
-    if (want[2]) {
-        if (sections++) e |= raw_str(&t, "\r\n");
-        e |= raw_str(&t, "# Stats\r\n");
-        info_add(&t, &e, "total_connections_received:%llu\r\n", (unsigned long long)sum.accepted);
-        info_add(&t, &e, "total_commands_processed:%llu\r\n", (unsigned long long)sum.commands);
-        info_add(&t, &e, "total_error_replies:%llu\r\n", (unsigned long long)sum.errors);
-        info_add(&t, &e, "juno_protocol_errors:%llu\r\n", (unsigned long long)sum.protocol_errors);
-        info_add(&t, &e, "juno_native_connections_received:%llu\r\n", native_conns);
-        info_add(&t, &e, "juno_native_requests:%llu\r\n", native_reqs);
-    }
-    if (want[3]) { /* juno does not count keys: the section of an empty Redis */
-        if (sections++) e |= raw_str(&t, "\r\n");
-        e |= raw_str(&t, "# Keyspace\r\n");
-    }
-    struct buf *b = e ? NULL : out(rc);
-    if (b == NULL)
-        rc->nomem = 1;
-    else
-        PUT(rc, resp_bulk(b, t.data, t.len));
-    buf_free(&t);
 }
 
 /* ---- COMMAND ---- */

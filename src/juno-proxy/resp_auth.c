@@ -48,6 +48,15 @@ rauth__ready(struct rconn *rc)
     snprintf(rc->ns, sizeof(rc->ns), "%s", u && u->default_ns[0] ? u->default_ns : "");
 }
 
+int
+rauth_unauthenticated(struct rconn *rc)
+{
+    struct proxy *p = rc->w->p;
+    if (!auth_enabled(p)) return 0;
+    rauth__ready(rc);
+    return ident_user(p, &rc->ident) == NULL;
+}
+
 static int
 rauth__open_cmd(const struct rcmd_def *d)
 {

@@ -12,8 +12,8 @@
  * A request's answer comes back to rcmd_answer with the slot and the index of
  * the key (sub); it passes those of SET and the string commands on to
  * resp_str.c, resp_rmw.c and resp_expire.c (EXPIRE, PERSIST and the other
- * expiration commands). Limits are checked before anything starts: keys 1 to
- * --max-key bytes, values up to --max-value, TTLs up to --resp-max-ttl.
+ * expiration commands). Limits are checked before anything starts: keys 0 to
+ * --max-key bytes, values up to --resp-max-value, TTLs up to --resp-max-ttl.
  */
 #include "resp_face.h"
 
@@ -96,8 +96,8 @@ int
 rcmd_key_ok(struct rconn *rc, const struct resp_arg *k)
 {
     const struct proxy_config *cfg = &rc->w->p->cfg;
-    if (k->len >= 1 && k->len <= cfg->max_key) return 1;
-    rcmd_error(rc, "juno: key length must be 1 to %llu bytes (--max-key)",
+    if (k->len <= cfg->max_key) return 1; /* "" too, as in Redis */
+    rcmd_error(rc, "juno: key length must be at most %llu bytes (--max-key)",
                (unsigned long long)cfg->max_key);
     return 0;
 }
@@ -105,10 +105,8 @@ rcmd_key_ok(struct rconn *rc, const struct resp_arg *k)
 int
 rcmd_value_ok(struct rconn *rc, const struct resp_arg *v)
 {
-    const struct proxy_config *cfg = &rc->w->p->cfg;
-    if (v->len <= cfg->max_value) return 1;
-    rcmd_error(rc, "juno: value of %zu bytes is over --max-value %llu", v->len,
-               (unsigned long long)cfg->max_value);
+    if (v->len <= rface_limit(&rc->w->p->cfg.resp_max_value)) return 1;
+    rcmd_error(rc, RFACE_E_TOOBIG);
     return 0;
 }
 
@@ -270,6 +268,12 @@ single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
 {
     int st = res->status;
     struct buf *b = rconn_slot_buf(rc, s);
+    if (s->kind == K_GET && (st == WIRE_ST_OK || st == WIRE_ST_NO_KEY)) {
+        if (st == WIRE_ST_OK)
+            RSTAT_ADD(rc->w, hits, 1);
+        else
+            RSTAT_ADD(rc->w, misses, 1);
+    }
     if (st == WIRE_ST_OK) {
         if (s->kind == K_GET)
             PUT(rc, resp_bulk(b, res->val, res->vlen));
@@ -315,6 +319,10 @@ multi_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq_
             PUT(rc, resp_bulk(&s->buf, res->val, res->vlen));
         else
             PUT(rc, resp_null(&s->buf));
+        if (st == WIRE_ST_OK)
+            RSTAT_ADD(rc->w, hits, 1);
+        else if (st == WIRE_ST_NO_KEY)
+            RSTAT_ADD(rc->w, misses, 1);
         s->pieces[sub].off = off;
         s->pieces[sub].len = s->buf.len - off;
         failed = st != WIRE_ST_OK && st != WIRE_ST_NO_KEY;

@@ -3,13 +3,19 @@
  * Bytes read are parsed with lib/resp (multibulk or inline commands); each
  * whole command runs at once (resp_cmd.c). A protocol error is answered
  * "-ERR Protocol error: ..." after the replies due before it, then the
- * connection closes, as Redis does; a bulk string over --max-frame, more
- * than RFACE_MAX_ARGS arguments or a command over 8 x --max-frame are
- * refused from their header lines, before anything is buffered for them.
+ * connection closes, as Redis does; a bulk string over 512 MiB (Redis's
+ * proto-max-bulk-len) or more than RFACE_MAX_ARGS arguments are refused from
+ * their header lines, before anything is buffered for them, and a command
+ * over --resp-max-query closes the connection too. A command with a bulk
+ * string over --resp-max-value is read and dropped as it comes (nothing of
+ * it is buffered) and answered "string exceeds maximum allowed size"; the
+ * connection goes on. So is one whose bulk data would take the proxy's
+ * total arriving past --resp-max-buffered, answered -OOM (budget_* below).
  * Replies are written once per loop turn (the worker's check handle).
  * Reading pauses while too many commands wait or too much output is
- * unwritten. --idle-timeout and the 5 s limit on a half-received command
- * apply as on the native face. A client that half-closes after its last
+ * unwritten. --idle-timeout applies as on the native face, and the 5 s limit
+ * on a half-received command from its last 64 KiB: a value of tens of MB
+ * may take longer than 5 s to arrive, as long as it keeps arriving. A client that half-closes after its last
  * command still gets its replies. A connection is freed only after its close
  * callback, once no request and no write refers to it.
  */
@@ -27,6 +33,7 @@
 #define SLOT_KEEP_MAX 4096 /* a slot buffer larger than this is freed after use */
 
 static const struct psink_ops rface_sink;
+static void budget_release(struct rconn *rc);
 static uint64_t started; /* unix seconds: the first listener (atomic) */
 static uint64_t next_id; /* client ids (atomic) */
 
@@ -78,6 +85,7 @@ rconn_free(struct conn *c)
             rmw_free(rc->w, rc->slots[i].ext);
     }
     free(rc->slots);
+    budget_release(rc);
     resp_cmd_deinit(&rc->cmd);
     ident_deinit(&rc->ident);
 }
@@ -298,20 +306,113 @@ protocol_error(struct conn *c, const char *why)
     }
 }
 
+/* The RESP limits a frame() applies now (CONFIG SET may have changed them).
+ * Under --acl, a client not yet authenticated gets Redis 7's: 10 arguments,
+ * bulk strings of 16 KiB, so it cannot make the proxy hold much. */
+static struct resp_limits
+rconn_limits(struct rconn *rc)
+{
+    const struct proxy_config *cfg = &rc->w->p->cfg;
+    struct resp_limits l = {.max_args = RFACE_MAX_ARGS,
+                            .max_bulk = RESP_PROTO_MAX_BULK,
+                            .max_keep = rface_limit(&cfg->resp_max_value)};
+    if (rauth_unauthenticated(rc)) l.max_args = 10, l.max_bulk = 16384, l.unauth = 1;
+    return l;
+}
+
+/* ---- the proxy's budget of bulk data arriving (--resp-max-buffered) ----
+ *
+ * Past RFACE_FREE_DATA, the bulk data a command's headers announce is
+ * reserved from p->resp_buffered before it is buffered; a command that would
+ * take the total over --resp-max-buffered is dropped as it arrives (as one
+ * over --resp-max-value) and answered Redis's -OOM: memory stays bounded
+ * however many clients send large values at once, and no connection waits
+ * on another. The reservation is given back when the command is whole,
+ * dropped, or its connection goes. */
+
+static void
+budget_release(struct rconn *rc)
+{
+    if (rc->reserved == 0) return;
+    __atomic_sub_fetch(&rc->w->p->resp_buffered, rc->reserved, __ATOMIC_RELAXED);
+    rc->reserved = 0;
+}
+
+/* The most bulk data the command arriving may announce now. */
+static uint64_t
+budget_max_data(const struct rconn *rc)
+{
+    const struct proxy *p = rc->w->p;
+    uint64_t cap = p->cfg.resp_max_buffered;
+    uint64_t used = __atomic_load_n(&p->resp_buffered, __ATOMIC_RELAXED);
+    return RFACE_FREE_DATA + rc->reserved + (used < cap ? cap - used : 0);
+}
+
+/* After AGAIN: reserve what the headers read so far announce. */
+static void
+budget_take(struct rconn *rc)
+{
+    uint64_t a = rc->cmd.announced, need = a > RFACE_FREE_DATA ? a - RFACE_FREE_DATA : 0;
+    if (need <= rc->reserved) return;
+    __atomic_add_fetch(&rc->w->p->resp_buffered, need - rc->reserved, __ATOMIC_RELAXED);
+    rc->reserved = need;
+}
+
+/* A command with a bulk string over --resp-max-value is dropped as it
+ * arrives: each piece is a "frame" that rconn_handle ignores, the last one
+ * answers RFACE_E_TOOBIG. */
+static int
+rconn_skip(struct rconn *rc, const uint8_t *data, size_t len, size_t *flen, const char **why)
+{
+    struct resp_limits lim = rconn_limits(rc);
+    int r = resp_skip(data, len, &lim, &rc->cmd, flen, why);
+    if (r == RESP_ERROR) return CONN_FRAME_ERROR;
+    if (r == RESP_OK) {
+        rc->skipping = 0;
+        rc->skip_done = 1;
+    }
+    return *flen > 0 ? CONN_FRAME_OK : CONN_FRAME_AGAIN; /* RESP_OK comes with bytes */
+}
+
 static int
 rconn_frame(struct conn *c, const uint8_t *data, size_t len, size_t *flen, size_t *need,
             const char **why)
 {
     (void)need;
     struct rconn *rc = (struct rconn *)c;
-    uint64_t max_frame = conn_max_frame(c);
-    struct resp_limits lim = {.max_args = RFACE_MAX_ARGS, .max_bulk = max_frame};
+    if (rc->skipping) return rconn_skip(rc, data, len, flen, why);
+    struct resp_limits lim = rconn_limits(rc);
+    lim.max_data = budget_max_data(rc);
     int r = resp_parse(data, len, &lim, &rc->cmd, flen, why);
+    if (r != RESP_AGAIN) {
+        budget_release(rc);
+        rc->progress = 0;
+    }
     if (r == RESP_OK) return CONN_FRAME_OK;
     if (r == RESP_ERROR) return CONN_FRAME_ERROR;
-    if (len > 8 * max_frame) {
-        snprintf(rc->why, sizeof(rc->why), "Protocol error: command over %llu bytes",
-                 (unsigned long long)(8 * max_frame));
+    if (r == RESP_SKIP) {
+        rc->skipping = 1;
+        rc->cmd.argc = 0;
+        RSTAT_ADD(rc->w, commands, 1);
+        if (rc->cmd.skip_data)
+            log_info("RESP command dropped: bulk data arriving over --resp-max-buffered %llu "
+                     "peer=%s",
+                     (unsigned long long)rc->w->p->cfg.resp_max_buffered, c->peer);
+        else
+            log_info("RESP command with a bulk string over --resp-max-value %llu dropped peer=%s",
+                     (unsigned long long)lim.max_keep, c->peer);
+        return CONN_FRAME_OK;
+    }
+    budget_take(rc);
+    if (len >= rc->progress + CONN_READ_CHUNK) { /* a large command moving on: more time */
+        c->partial_since = uv_now(c->g->loop);
+        rc->progress = len;
+    }
+    uint64_t max_query = rface_limit(&rc->w->p->cfg.resp_max_query);
+    if (len > max_query) {
+        snprintf(rc->why, sizeof(rc->why),
+                 "Protocol error: command over %llu bytes (client-query-buffer-limit)",
+                 (unsigned long long)max_query);
         *why = rc->why;
         return CONN_FRAME_ERROR;
     }
@@ -323,9 +424,17 @@ rconn_handle(struct conn *c, const uint8_t *frame, size_t len)
 {
     (void)frame, (void)len; /* resp_parse left the command in rc->cmd */
     struct rconn *rc = (struct rconn *)c;
-    if (rc->cmd.argc == 0) return;
-    RSTAT_ADD(rc->w, commands, 1);
-    rcmd_run(rc, &rc->cmd);
+    if (rc->skip_done) {
+        rc->skip_done = 0;
+        struct buf *b = rconn_out(rc);
+        const char *e = rc->cmd.skip_data ? RFACE_E_OOM : RFACE_E_TOOBIG;
+        if (b == NULL || resp_error(b, e) != 0) rc->nomem = 1;
+    } else if (rc->skipping || rc->cmd.argc == 0) {
+        return;
+    } else {
+        RSTAT_ADD(rc->w, commands, 1);
+        rcmd_run(rc, &rc->cmd);
+    }
     if (rc->nomem && !c->closing) {
         log_error("out of memory for replies, closing peer=%s", c->peer);
         conn_close(c);
@@ -353,7 +462,7 @@ rface_listen(struct worker *w)
     uint64_t zero = 0, now = (uint64_t)time(NULL);
     __atomic_compare_exchange_n(&started, &zero, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     const struct proxy_config *cfg = &w->p->cfg;
-    struct conn_limits lim = {.max_frame = cfg->max_frame,
+    struct conn_limits lim = {.max_frame = cfg->resp_max_query,
                               .max_backlog = cfg->max_inflight,
                               .idle_ms = cfg->idle_timeout_s * 1000,
                               .frame_ms = FRAME_MS};

@@ -23,7 +23,23 @@
 #include "conn.h"
 #include "resp.h"
 
-#define RFACE_MAX_ARGS 16384 /* arguments of one command (keys of MGET, DEL...) */
+/* Arguments of one command (keys of MGET, DEL...; Redis allows 1024 x 1024 x
+ * 1024). Each key of a multi-key command is a replicated request started at
+ * once, about 1.4 KB of the proxy's memory while in flight (an MGET of 2^20
+ * keys took 1.5 GB): 65536 keeps one command near 90 MB, and takes an MSET
+ * of 32,767 pairs. */
+#define RFACE_MAX_ARGS      65536
+#define RFACE_MAX_VALUE     (32u << 20) /* --resp-max-value's default and most: a */
+                                        /* Prepare carrying it fits a 64 MiB frame */
+#define RFACE_DEFAULT_QUERY (128u << 20) /* --resp-max-query (Redis: 1 GiB) */
+#define RFACE_MAX_QUERY     (1u << 30)
+#define RFACE_QUERY_SLACK   (64u << 10) /* --resp-max-query over --resp-max-value */
+#define RFACE_DEFAULT_BUFFERED (1ull << 30) /* --resp-max-buffered */
+#define RFACE_FREE_DATA     (1u << 20) /* bulk data a command holds outside it */
+#define RFACE_E_OOM         "-OOM command not allowed when used memory > 'maxmemory'."
+/* The Redis version the face resembles (HELLO, INFO): 7.0 commands and texts. */
+#define RFACE_REDIS_VERSION "7.0.0"
+#define RFACE_E_TOOBIG      "string exceeds maximum allowed size" /* Redis's text */
 #define RFACE_SUB_BITS 24    /* tag = seq << 24 | sub */
 
 /* What a slot's command is, for its answers. */
@@ -88,6 +104,10 @@ struct rconn {
     struct ident ident;        /* --acl (resp_auth.c): who the client is */
     uint8_t id_ready;          /* ident set (at the first command) */
     uint8_t denied_logged;     /* a NOPERM was logged for this connection */
+    uint8_t skipping;          /* dropping a command with a value over the limit */
+    uint8_t skip_done;         /* ... all of it is dropped: reply its error */
+    uint64_t reserved;         /* of p->resp_buffered, by the command arriving */
+    size_t progress;           /* bytes of it buffered when it last moved on */
     char ns[ACL_MAX_NAME + 1]; /* the user's default-ns; "": --resp-namespace */
     char why[96];              /* a protocol error's message */
 };
@@ -177,7 +197,15 @@ void rcmd_arity_error(struct rconn *rc, const char *name);
 void rcmd_status_error(struct rconn *rc, struct buf *b, int st);
 /* 1 if key k is 1 to --max-key bytes, else 0 with the error replied. */
 int rcmd_key_ok(struct rconn *rc, const struct resp_arg *k);
-/* 1 if value v is at most --max-value bytes, else 0 with the error replied. */
+/* A RESP limit of the configuration (&w->p->cfg.resp_max_value...), which
+ * CONFIG SET may change from another thread. */
+static inline uint64_t
+rface_limit(const uint64_t *field)
+{
+    return __atomic_load_n(field, __ATOMIC_RELAXED);
+}
+
+/* 1 if value v is at most --resp-max-value bytes, else 0 with the error replied. */
 int rcmd_value_ok(struct rconn *rc, const struct resp_arg *v);
 /* A slot for a command of kind answered by nsub requests; NULL (nomem set)
  * when out of memory. */
@@ -256,6 +284,9 @@ rcmd_fn rcmd_auth;
 /* Before command d runs: 0 to run it, or -1 when it was refused (NOAUTH,
  * NOPERM: replied). */
 int rauth_gate(struct rconn *rc, const struct rcmd_def *d);
+/* 1 under --acl while the connection has no user (no AUTH yet, no known
+ * client certificate), else 0. */
+int rauth_unauthenticated(struct rconn *rc);
 /* HELLO's AUTH option: 1 when the check started (the reply comes later,
  * HELLO's on success), 0 without --acl (any password is fine). */
 int rauth_hello(struct rconn *rc, const struct resp_arg *user, const struct resp_arg *pw,

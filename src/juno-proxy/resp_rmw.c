@@ -147,21 +147,12 @@ fail_msg(struct rconn *rc, struct rslot *s, const char *msg)
     done(rc, s);
 }
 
-const char *
-rmw_size_error(struct rconn *rc, char *msg, size_t cap)
-{
-    snprintf(msg, cap, "string exceeds maximum allowed size (juno-proxy's --max-value of %llu)",
-             (unsigned long long)rc->w->p->cfg.max_value);
-    return msg;
-}
-
 /* 1 if a value of len bytes may be written, else 0 with s finished. */
 static int
 fits(struct rconn *rc, struct rslot *s, uint64_t len)
 {
-    char msg[120];
-    if (len <= rc->w->p->cfg.max_value) return 1;
-    fail_msg(rc, s, rmw_size_error(rc, msg, sizeof(msg)));
+    if (len <= rface_limit(&rc->w->p->cfg.resp_max_value)) return 1;
+    fail_msg(rc, s, RFACE_E_TOOBIG);
     return 0;
 }
 

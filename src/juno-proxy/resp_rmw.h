@@ -64,7 +64,5 @@ struct rmw *rmw_new(struct rconn *rc, const struct resp_cmd *cmd, enum rmw_op op
                     const struct resp_arg *v);
 /* Run x (owned by the call): a slot, the key's turn, the Get. */
 void rmw_start(struct rconn *rc, struct rmw *x);
-/* Redis's "string exceeds maximum allowed size" with --max-value, into msg. */
-const char *rmw_size_error(struct rconn *rc, char *msg, size_t cap);
 
 #endif

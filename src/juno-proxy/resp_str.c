@@ -286,9 +286,8 @@ rstr_incrbyfloat(struct rconn *rc, const struct resp_cmd *cmd)
 void
 rstr_append(struct rconn *rc, const struct resp_cmd *cmd)
 {
-    char msg[120];
-    if (cmd->argv[2].len > rc->w->p->cfg.max_value) {
-        rcmd_error(rc, "%s", rmw_size_error(rc, msg, sizeof(msg)));
+    if (cmd->argv[2].len > rface_limit(&rc->w->p->cfg.resp_max_value)) {
+        rcmd_error(rc, RFACE_E_TOOBIG);
         return;
     }
     struct rmw *x = rmw_new(rc, cmd, RMW_APPEND, &cmd->argv[2]);
@@ -299,8 +298,7 @@ void
 rstr_setrange(struct rconn *rc, const struct resp_cmd *cmd)
 {
     int64_t off;
-    char msg[120];
-    uint64_t max = rc->w->p->cfg.max_value, vlen = cmd->argv[3].len;
+    uint64_t max = rface_limit(&rc->w->p->cfg.resp_max_value), vlen = cmd->argv[3].len;
     if (resp_arg_i64(cmd, 2, &off) != 0) {
         rcmd_error(rc, RERR_NOT_INT);
         return;
@@ -310,7 +308,7 @@ rstr_setrange(struct rconn *rc, const struct resp_cmd *cmd)
         return;
     }
     if (vlen > 0 && ((uint64_t)off > max || vlen > max - (uint64_t)off)) {
-        rcmd_error(rc, "%s", rmw_size_error(rc, msg, sizeof(msg)));
+        rcmd_error(rc, RFACE_E_TOOBIG);
         return;
     }
     struct rmw *x = rmw_new(rc, cmd, RMW_SETRANGE, &cmd->argv[3]);
@@ -388,13 +386,13 @@ rstr_getrange(struct rconn *rc, const struct resp_cmd *cmd)
 
 /* ---- bits ---- */
 
-/* A bit offset below 8 x --max-value (Redis: 8 x proto-max-bulk-len): 0, or
+/* A bit offset below 8 x --resp-max-value (Redis: 8 x proto-max-bulk-len): 0, or
  * -1 after the error reply. */
 static int
 bit_offset(struct rconn *rc, const struct resp_cmd *cmd, int64_t *off)
 {
     if (resp_arg_i64(cmd, 2, off) == 0 && *off >= 0 &&
-        (uint64_t)*off >> 3 < rc->w->p->cfg.max_value)
+        (uint64_t)*off >> 3 < rface_limit(&rc->w->p->cfg.resp_max_value))
         return 0;
     rcmd_error(rc, "bit offset is not an integer or out of range");
     return -1;

@@ -161,7 +161,7 @@ const struct rcmd_def rcmd_table[] = {
      "Returns detailed information about all commands (COUNT, DOCS, INFO, LIST).", "2.8.13",
      "O(N) where N is the total number of commands", ""},
     {"config", -2, rcmd_config, "", 0, 0, 0, "@slow", "server",
-     "Returns the effective values of configuration parameters (GET only).", "2.0.0",
+     "Returns (GET) or, for the RESP limits, changes (SET) configuration parameters.", "2.0.0",
      "O(N) when N is the number of configuration parameters provided",
      "GET=parameter:pattern*"},
     {"hello", -1, rcmd_hello, "noscript loading stale fast", 0, 0, 0, "@fast @connection",

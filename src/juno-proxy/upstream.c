@@ -45,6 +45,7 @@ struct upstream {
     uint16_t port;
     enum up_state state;
     struct conn *c;         /* CONNECTING, CONNECTED: the connection; else NULL */
+    struct tls_ctx *tls;    /* borrowed: the proxy's (p->up_tls, p->xdc_tls), or NULL */
     uv_timer_t retry_timer; /* reconnect backoff, connect timeout */
     uv_timer_t req_timer;   /* the oldest request's deadline (or earlier) */
     int handles;            /* open timers */
@@ -436,7 +437,10 @@ up_send(struct upstream *up, struct ureq *u, struct wire_msg *req)
     if (len < 0) return JUNO_EUNAVAIL;
     out->len += (size_t)len;
     u->opaque = req->opaque;
-    u->deadline = now + up->w->p->cfg.request_timeout_ms;
+    /* A large request gets more time, and those queued behind it on the
+     * connection as much: deadlines stay in send order for the timer. */
+    u->deadline = now + up->w->p->cfg.request_timeout_ms + PROXY_SIZE_SLACK_MS(n);
+    if (up->tail && up->tail->deadline > u->deadline) u->deadline = up->tail->deadline;
     u->up = up;
     u->hnext = up->table[u->opaque & up->tmask];
     up->table[u->opaque & up->tmask] = u;
@@ -476,8 +480,7 @@ up_connect(struct upstream *up)
 {
     up->state = UP_CONNECTING;
     struct conn_limits lim = {.max_frame = UP_MAX_FRAME};
-    int rc = conn_connect(&up->w->ups, &up_proto, &lim, up->host, up->port, up->w->p->up_tls, up,
-                          &up->c);
+    int rc = conn_connect(&up->w->ups, &up_proto, &lim, up->host, up->port, up->tls, up, &up->c);
     if (rc != 0) {
         up->c = NULL;
         up_fail(up, error_str(rc), JUNO_ECONNREFUSED);
@@ -492,6 +495,12 @@ up_connect(struct upstream *up)
 struct upstream *
 upstream_get(struct worker *w, const char *addr)
 {
+    return upstream_get_tls(w, addr, w->p->up_tls);
+}
+
+struct upstream *
+upstream_get_tls(struct worker *w, const char *addr, struct tls_ctx *tls)
+{
     uint64_t h = addr_hash(addr);
     for (struct upstream *up = w->up_buckets[h & (w->nbuckets - 1)]; up; up = up->hnext)
         if (strcmp(up->addr, addr) == 0) return up;
@@ -502,6 +511,7 @@ upstream_get(struct worker *w, const char *addr)
         return NULL;
     }
     up->w = w;
+    up->tls = tls;
     snprintf(up->addr, sizeof(up->addr), "%s", addr);
     pmetrics_store_init(w, up->addr, &up->pm);
     up->backoff_ms = PROXY_BACKOFF_MIN_MS;

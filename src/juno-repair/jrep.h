@@ -25,7 +25,8 @@
 
 /* ---- the run ---- */
 
-#define JREP_MAX_ZONES MAP_MAX_ZONES
+/* a replica per zone, of this cluster and of --peer-map's */
+#define JREP_MAX_ZONES (2 * MAP_MAX_ZONES)
 
 struct jrep_counts {
     uint64_t shards, equal, differing; /* shards compared, equal at once, differing */
@@ -50,7 +51,10 @@ struct jrep {
     uint64_t rate;     /* bytes the stores scan (and are sent) per second; 0: no limit */
     uint64_t every_ms; /* 0: one pass */
     int timeout_ms;
-    uint8_t *only; /* owned: --shard, a flag per shard; NULL = every shard */
+    uint8_t *only;         /* owned: --shard, a flag per shard; NULL = every shard */
+    const char *peer_file; /* --peer-map FILE: another site's map (cross-site re-sync) */
+    struct map *peer;      /* owned: that map, or NULL */
+    char zone_names[JREP_MAX_ZONES][2 * MAP_NAME_MAX + 2]; /* with a peer: CLUSTER/ZONE */
     /* the pass */
     struct livemap lm;
     struct map *map; /* owned */
@@ -65,7 +69,7 @@ struct jrep {
 };
 
 /* shard.c: compare and repair one shard (its owners in every zone of
- * j->map). Returns 0 when the shard is equal everywhere at the end, 1 when
+ * j->map, and of j->peer's). Returns 0 when the shard is equal everywhere at the end, 1 when
  * it was left incomplete (a replica did not answer or refused, the map
  * changed: counted, reported), JUNO_EBADMAP when a store no longer owns it
  * (the caller reloads the map). */

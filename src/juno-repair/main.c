@@ -43,6 +43,12 @@ static const char usage_text[] =
     "  -c, --cluster NAME    cluster name in etcd (default juno)\n"
     "  -f, --map-file FILE   without etcd: the map file (state in FILE.repair)\n"
     "      --state FILE      with --map-file: the state file\n"
+    "      --peer-map FILE   cross-site re-sync: also the replicas of this other\n"
+    "                        cluster (a site this one replicates with; the same\n"
+    "                        shard count), whose stores are compared and\n"
+    "                        repaired with this cluster's as more zones of one;\n"
+    "                        the state is then FILE.xdc-repair or\n"
+    "                        /juno/CLUSTER/xdc-repair\n"
     "  -n, --dry-run         list what differs, change nothing: one line per record\n"
     "                        (shard, namespace, key, each replica's copy, the newest)\n"
     "      --full            compare every record of every shard, not only where\n"
@@ -77,7 +83,7 @@ static const char usage_text[] =
     "  76  a store's answer did not decode\n"
     "  78  configuration error\n";
 
-enum { OPT_STATE = 256, OPT_RESTART, OPT_FULL, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY };
+enum { OPT_STATE = 256, OPT_RESTART, OPT_FULL, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_PEER };
 
 static const struct option long_opts[] = {
     {"etcd", required_argument, NULL, 'e'},
@@ -85,6 +91,7 @@ static const struct option long_opts[] = {
     {"cluster", required_argument, NULL, 'c'},
     {"map-file", required_argument, NULL, 'f'},
     {"state", required_argument, NULL, OPT_STATE},
+    {"peer-map", required_argument, NULL, OPT_PEER},
     {"dry-run", no_argument, NULL, 'n'},
     {"shard", required_argument, NULL, 's'},
     {"rate", required_argument, NULL, 'r'},
@@ -166,6 +173,7 @@ parse_options(struct jrep *j, int argc, char **argv)
         case 'c': j->cluster = optarg; break;
         case 'f': j->map_file = optarg; break;
         case OPT_STATE: j->state_file = optarg; break;
+        case OPT_PEER: j->peer_file = optarg; break;
         case 'n': j->dry_run = 1; break;
         case 's': parse_shards(j, optarg); break;
         case 'r': {
@@ -347,10 +355,45 @@ send_rejoined(struct jrep *j)
     calls_clear(calls, n);
 }
 
+/* --peer-map: read the other site's map (once) and check that it can be
+ * compared with this one shard by shard. */
+static int
+load_peer(struct jrep *j)
+{
+    char err[1200], *text = NULL;
+    size_t len;
+    if (j->peer == NULL) {
+        int rc = cli_read_file(j->peer_file, 64u << 20, &text, &len);
+        if (rc != 0) {
+            cli_error("unable to read the peer map %s: %s", j->peer_file, error_str(rc));
+            return EX_UNAVAILABLE;
+        }
+        rc = map_parse(text, len, &j->peer, err, sizeof(err));
+        free(text);
+        if (rc != 0) {
+            cli_error("unable to read the peer map %s: %s", j->peer_file, err);
+            return EX_DATAERR;
+        }
+    }
+    if (j->peer->shards != j->map->shards) {
+        cli_error("unable to compare with the peer map %s: %u shards, this cluster has %u",
+                  j->peer_file, j->peer->shards, j->map->shards);
+        return EX_DATAERR;
+    }
+    for (uint32_t z = 0; z < j->map->nzones + j->peer->nzones; z++) {
+        const struct map *m = z < j->map->nzones ? j->map : j->peer;
+        uint32_t mz = z < j->map->nzones ? z : z - j->map->nzones;
+        snprintf(j->zone_names[z], sizeof(j->zone_names[z]), "%s/%s", m->cluster,
+                 m->zones[mz].name);
+    }
+    return 0;
+}
+
 static int
 run_pass(struct jrep *j)
 {
     int rc = load_map(j);
+    if (rc == 0 && j->peer_file) rc = load_peer(j);
     if (rc != 0) return rc;
     struct saved s;
     memset(&s, 0, sizeof(s));
@@ -481,7 +524,8 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     char err[600];
     if (livemap_open(&j.lm, j.etcd_url, j.map_file, j.cluster ? j.cluster : getenv("JUNO_CLUSTER"),
-                     "repair", j.state_file, &j.etcd_opts, err, sizeof(err)) != 0)
+                     j.peer_file ? "xdc-repair" : "repair", j.state_file, &j.etcd_opts, err,
+                     sizeof(err)) != 0)
         cli_usage("unable to run: %s", err);
     etcdopt_deinit(&j.etcd_sec); /* the etcd client has its own copy */
     int rc;
@@ -506,6 +550,7 @@ main(int argc, char **argv)
     if (j.every_ms && j.stop && rc == EX_TEMPFAIL) rc = 0; /* stopped: it resumes next start */
     calls_disconnect_all();
     map_destroy(j.map);
+    map_destroy(j.peer);
     livemap_close(&j.lm);
     free(j.only);
     if (fflush(stdout) != 0) rc = EX_IOERR;

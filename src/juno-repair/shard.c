@@ -408,10 +408,13 @@ shard_run(struct jrep *j, uint32_t shard)
     memset(&h, 0, sizeof(h));
     h.j = j;
     h.shard = shard;
-    h.nrep = j->map->nzones;
+    h.nrep = j->map->nzones + (j->peer ? j->peer->nzones : 0);
     for (size_t z = 0; z < h.nrep; z++) {
-        const struct map_node *o = map_owner(j->map, (uint32_t)z, shard);
-        h.rep[z] = (struct fix_replica){j->map->zones[z].name, o->name, o->addr, 1, 0};
+        const struct map *m = z < j->map->nzones ? j->map : j->peer;
+        uint32_t mz = (uint32_t)(z < j->map->nzones ? z : z - j->map->nzones);
+        const struct map_node *o = map_owner(m, mz, shard);
+        const char *zone = j->peer ? j->zone_names[z] : m->zones[mz].name;
+        h.rep[z] = (struct fix_replica){zone, o->name, o->addr, 1, 0};
     }
     j->n.shards++;
     if (h.nrep < 2) { /* one zone: nothing to compare with */

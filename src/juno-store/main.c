@@ -45,10 +45,11 @@ static const char usage_text[] =
     "                             G or T (512M), or a percentage (10%); reads go on\n"
     "                             (default: 5% of the filesystem, at most 2G)\n"
     "      --lock-ms MS           record lock lifetime after Prepare (default 600)\n"
-    "      --max-frame BYTES      largest message accepted (default 1048576)\n"
+    "      --max-frame BYTES      largest message accepted (default 67108864)\n"
     "      --max-namespace BYTES  namespace length limit (default 64, at most 64)\n"
     "      --max-key BYTES        key length limit (default 256)\n"
-    "      --max-value BYTES      value length limit (default 204800)\n"
+    "      --max-value BYTES      value length limit (default 33554432: the RESP\n"
+    "                             face's; the proxy's --max-value guards the JunoDB face)\n"
     "      --max-ttl SECONDS      TTL limit (default 259200)\n"
     "      --tombstone-grace SEC  compaction keeps tombstones this long (default 86400)\n"
     "      --rejoin-after SEC     started after being away (not serving) longer than\n"
@@ -392,10 +393,10 @@ main(int argc, char **argv)
     c->sync = ENGINE_SYNC_BATCH;
     c->threads = 4;
     c->lock_ms = 600;
-    c->max_frame = WIRE_DEFAULT_MAX_FRAME;
+    c->max_frame = 64u << 20;  /* a Prepare or Clone of the largest value, and headers */
     c->max_ns = 64;
     c->max_key = 256;
-    c->max_value = 204800;
+    c->max_value = 32u << 20; /* juno-proxy's --resp-max-value at most */
     c->max_ttl = 259200;
     c->tombstone_grace_s = 86400;
     c->max_inflight = 16384;

@@ -564,7 +564,7 @@ check_request(struct store *s, struct conn *c, const struct wire_msg *req)
     int st = WIRE_ST_BAD_PARAM;
     if (req->ns.len == 0 || req->ns.len > cfg->max_ns)
         why = "namespace length out of range";
-    else if (req->key.len == 0 || req->key.len > cfg->max_key)
+    else if (req->key.len > cfg->max_key) /* "": a RESP key (the proxy checks) */
         why = "key length out of range";
     else if (req->value.len > cfg->max_value)
         why = "value too large";

@@ -5,7 +5,10 @@
  * at least one byte and no more than remain; an ERROR must give a reason.
  * Every command is re-encoded as multibulk and must parse back, whole, to the
  * same words; the argument helpers must not crash on any word (abort
- * otherwise). Seeds: test/fuzz/seeds/fuzz_resp/ (a few commands).
+ * otherwise). A second pass parses the stream with max_keep 8 and max_data 20
+ * (juno-proxy's --resp-max-value and --resp-max-buffered): a RESP_SKIP must consume header bytes, and resp_skip
+ * must then drop the rest of that command within the bytes given.
+ * Seeds: test/fuzz/seeds/fuzz_resp/ (a few commands).
  */
 #include "resp.h"
 
@@ -38,9 +41,33 @@ roundtrip(const struct resp_cmd *c)
     }
 }
 
+/* The stream parsed with a small max_keep: commands with a longer bulk
+ * string are dropped through resp_skip. */
+static void
+skip_pass(const uint8_t *data, size_t size)
+{
+    const struct resp_limits lim = {.max_bulk = 1024, .max_keep = 8, .max_data = 20};
+    size_t off = 0;
+    while (off < size) {
+        size_t used = 0;
+        const char *why = NULL;
+        int rc = resp_parse(data + off, size - off, &lim, &cmd, &used, &why);
+        if (rc == RESP_AGAIN || rc == RESP_ERROR) break;
+        if (used == 0 || used > size - off) abort();
+        off += used;
+        if (rc == RESP_OK) continue;
+        if (rc != RESP_SKIP || cmd.skip_bytes < 2) abort();
+        rc = resp_skip(data + off, size - off, &lim, &cmd, &used, &why);
+        if (used > size - off || (rc == RESP_ERROR && why == NULL)) abort();
+        if (rc != RESP_OK) break;
+        off += used;
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    skip_pass(data, size);
     size_t off = 0;
     for (;;) {
         size_t used = 0;

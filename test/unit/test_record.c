@@ -28,14 +28,23 @@ UNIT_TEST(key_limits)
     memset(ns, 'n', sizeof(ns));
     CHECK_EQ_I(record_key_encode(1, ns, 0, "k", 1, k), JUNO_EINVAL);
     CHECK_EQ_I(record_key_encode(1, ns, RECORD_MAX_NS + 1, "k", 1, k), JUNO_EINVAL);
-    CHECK_EQ_I(record_key_encode(1, "n", 1, "k", 0, k), JUNO_EINVAL);
+    CHECK_EQ_I(record_key_encode(1, "n", 1, "k", 0, k), 4); /* "": a RESP key */
+    {
+        uint16_t s0;
+        const uint8_t *n0, *k0;
+        size_t nl0, kl0 = 9;
+        CHECK_EQ_I(record_key_decode(k, 4, &s0, &n0, &nl0, &k0, &kl0), 0);
+        CHECK_EQ_U(s0, 1);
+        CHECK_MEM(n0, nl0, "n", 1);
+        CHECK_EQ_U(kl0, 0);
+    }
     CHECK(record_key_encode(1, ns, RECORD_MAX_NS, "k", 1, k) > 0);
     uint16_t s;
     const uint8_t *a, *b;
     size_t al, bl;
     CHECK_EQ_I(record_key_decode(k, 2, &s, &a, &al, &b, &bl), JUNO_EBADDATA);
-    static const uint8_t no_key[] = {0, 1, 2, 'n', 's'};
-    CHECK_EQ_I(record_key_decode(no_key, sizeof(no_key), &s, &a, &al, &b, &bl), JUNO_EBADDATA);
+    static const uint8_t short_ns[] = {0, 1, 3, 'n', 's'};
+    CHECK_EQ_I(record_key_decode(short_ns, sizeof(short_ns), &s, &a, &al, &b, &bl), JUNO_EBADDATA);
     static const uint8_t big_ns[] = {0, 1, 200, 'n', 's', 'k'};
     CHECK_EQ_I(record_key_decode(big_ns, sizeof(big_ns), &s, &a, &al, &b, &bl), JUNO_EBADDATA);
 }

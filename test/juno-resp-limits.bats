@@ -1,0 +1,201 @@
+#!/usr/bin/env bats
+# juno-resp-limits.bats: the RESP face's limits next to Redis's: values up to
+# --resp-max-value (32 MiB by default) through SET/GET with redis-py and
+# redis-cli, over three replicas and with one of them stopped; a longer value
+# read and dropped, answered "string exceeds maximum allowed size", the
+# connection going on; headers over the protocol's limits refused without
+# allocating (test/resp_limits_client.py); MSET of 10,001 pairs; the empty
+# key; --resp-max-query; --resp-max-buffered; INFO's sections and fields through redis-py's
+# info(); CONFIG GET / SET of the limits at run time. Stores in memory on free loopback ports in a temp
+# dir; teardown stops every process started (by PID).
+
+load lib
+
+LIM_PY="$BATS_TEST_DIRNAME/resp_limits_client.py"
+
+setup() {
+    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp-limits.XXXXXX")
+    : >"$TMP/pids"
+    read -r PA PB PC PX PR < <(free_ports 5)
+    A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
+    MAP=$TMP/map.json
+    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" --zone "z1=b@$B" --zone "z2=c@$C" >"$MAP"
+}
+
+teardown() {
+    stop_pids "$TMP/pids"
+    local bad=0
+    sanitizer_reports "$TMP"/*.log && bad=1
+    rm -rf "$TMP"
+    return "$bad"
+}
+
+# start_all [juno-proxy options]: three stores, a proxy with RESP on $PR.
+# --request-timeout 3000: these tests are about sizes, not latency, and run
+# on shared machines where 10,001 writes at once or a 32 MiB Prepare can take
+# longer than the default 500 ms per store request.
+start_all() {
+    start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory || return 1
+    juno-proxy --listen "127.0.0.1:$PX" --resp "127.0.0.1:$PR" --map "$MAP" --request-timeout 3000 "$@" \
+        2>>"$TMP/proxy.log" &
+    echo $! >"$TMP/pid-proxy"
+    echo $! >>"$TMP/pids"
+    wait_started juno-proxy "$TMP/proxy.log" $! redis-cli -p "$PR" ping
+}
+
+rc() { redis-cli -p "$PR" "$@"; }
+
+@test "redis-py: 300 KB, 2 MB, 20 MB and 32 MiB values; 32 MiB + 1 refused, the connection goes on" {
+    start_all
+    run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" values 33554432
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ok - GET of 33554432 bytes: same bytes"* ]]
+    [[ "$output" == *"ok - PING on the same connection after the refusal"* ]]
+}
+
+@test "redis-cli: 300 KB, 2 MB, 20 MB through SET -x and GET, with one replica gone too" {
+    start_all
+    local n
+    for n in 300000 2000000 20000000; do
+        head -c "$n" /dev/urandom >"$TMP/v$n"
+        [ "$(rc -x set "k$n" <"$TMP/v$n")" = OK ]
+        rc --no-raw strlen "k$n" | grep -qx "(integer) $n"
+        rc get "k$n" | head -c "$n" | cmp - "$TMP/v$n"
+    done
+    kill -TERM "$(cat "$TMP/pid-a")" # one replica of three gone: W = R = 2 still
+    for n in 300000 20000000; do rc get "k$n" | head -c "$n" | cmp - "$TMP/v$n"; done
+    [ "$(rc -x set k2 <"$TMP/v2000000")" = OK ]
+    rc get k2 | head -c 2000000 | cmp - "$TMP/v2000000"
+}
+
+@test "--resp-max-value: a smaller limit, the refusal in redis-cli, the native face's --max-value apart" {
+    start_all --resp-max-value 1000000
+    head -c 1000000 /dev/urandom >"$TMP/ok"
+    head -c 1000001 /dev/urandom >"$TMP/over"
+    [ "$(rc -x set k <"$TMP/ok")" = OK ]
+    run rc -x set k2 <"$TMP/over"
+    [ "$output" = "ERR string exceeds maximum allowed size" ]
+    [ "$(rc exists k2)" = 0 ]
+    run rc -x append k <"$TMP/ok"
+    [ "$output" = "ERR string exceeds maximum allowed size" ]
+    run rc setrange k 999999 xy
+    [ "$output" = "ERR string exceeds maximum allowed size" ]
+    [ "$(rc setrange k 999999 x)" = 1000000 ]
+    [ "$(rc ping)" = PONG ]
+    # the JunoDB face keeps its own --max-value (204800)
+    head -c 204801 /dev/zero >"$TMP/native"
+    run juno -s "127.0.0.1:$PX" put nk - <"$TMP/native"
+    [ "$status" -eq 65 ]
+    [[ "$output" == *"BadParam"* ]]
+}
+
+@test "headers over the limits refused without allocating; 500 MB announced is dropped, not held" {
+    start_all
+    run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" header "$(cat "$TMP/pid-proxy")"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    kill -0 "$(cat "$TMP/pid-proxy")"
+    grep -q "over --resp-max-value 33554432 dropped" "$TMP/proxy.log"
+}
+
+@test "MSET of 10,001 pairs, MGET and DEL of them; the empty key" {
+    start_all
+    run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" args
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ok - MSET of 10001 pairs"* ]]
+    [ "$(rc set '' v)" = OK ]
+    [ "$(rc get '')" = v ]
+    [ "$(rc del '')" = 1 ]
+    # the JunoDB face still refuses an empty key (JunoDB's rule)
+    run python3 "$BATS_TEST_DIRNAME/proxy_client.py" "127.0.0.1:$PX" set default "" v
+    [[ "$output" == *'"status": "BadParam"'* ]]
+}
+
+@test "a 3 MB value sent slowly (7 s) goes in: the 5 s limit runs from the command's last 64 KiB" {
+    start_all
+    run timeout 60 python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+n = 3000000
+s.sendall(b"*3\r\n$3\r\nSET\r\n$4\r\nslow\r\n$%d\r\n" % n)
+sent = 0
+while sent < n:
+    k = min(n - sent, 43000)
+    s.sendall(b"s" * k)
+    sent += k
+    time.sleep(0.1)
+s.sendall(b"\r\n")
+print(s.recv(100).decode().strip())' "$PR"
+    echo "$output"
+    [ "$output" = "+OK" ]
+    [ "$(rc strlen slow)" = 3000000 ]
+    # a command that stops arriving is still closed after 5 s
+    run timeout 30 python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc")
+t = time.time()
+print(s.recv(100), round(time.time() - t))' "$PR"
+    echo "$output"
+    [[ "$output" == "b'' "[567] ]]
+}
+
+@test "--resp-max-buffered: values arriving at once past it are dropped with -OOM, the connections go on" {
+    start_all --resp-max-buffered 4000000
+    run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" budget
+    echo "$output"
+    [ "$status" -eq 0 ]
+    grep -q "RESP command dropped: bulk data arriving over --resp-max-buffered 4000000" "$TMP/proxy.log"
+}
+
+@test "--resp-max-query: a command held over it closes the connection; bad values exit 64" {
+    start_all --resp-max-value 100000 --resp-max-query 200000
+    # 200,150 bytes of an MSET whose values are each within --resp-max-value
+    run python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+a = b"$90000\r\n" + b"x" * 90000 + b"\r\n"
+s.sendall(b"*4\r\n$4\r\nMSET\r\n" + a + a + b"$90000\r\n" + b"y" * 20100)
+got = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d: break
+        got += d
+except ConnectionResetError:
+    pass
+print(got.decode())' "$PR"
+    [[ "$output" == "-ERR Protocol error: command over 200000 bytes"* ]]
+    grep -q "command over 200000 bytes" "$TMP/proxy.log"
+    [ "$(rc ping)" = PONG ]
+    run juno-proxy --map "$MAP" --resp "127.0.0.1:$PR" --resp-max-value 33554433
+    [ "$status" -eq 64 ]
+    run juno-proxy --map "$MAP" --resp "127.0.0.1:$PR" --resp-max-value 1000000 --resp-max-query 1000000
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"--resp-max-query 1000000 is too small"* ]]
+}
+
+@test "INFO: the sections and fields tools read, through redis-py's info(); one, several, all" {
+    start_all --threads 2
+    run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" info "$(cat "$TMP/pid-proxy")"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ok - keyspace_hits: 3 more"* ]]
+    # redis-cli: the section titles in Redis's order
+    [ "$(rc info everything | grep '^#' | tr -d '\r' | tr '\n' ' ')" = \
+        "# Server # Clients # Memory # Persistence # Stats # Replication # CPU # Keyspace " ]
+}
+
+@test "CONFIG SET / GET: the RESP limits change at run time on every connection; Redis's errors" {
+    start_all --threads 2
+    run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" config
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ok - back to the defaults"* ]]
+    [ "$(rc config set proto-max-bulk-len 1000)" = OK ]
+    [ "$(rc config get proto-max-bulk-len | tail -1)" = 1000 ]
+    [ "$(rc set k "$(printf 'v%.0s' $(seq 1001))")" = "ERR string exceeds maximum allowed size" ]
+    grep -q "CONFIG SET by peer=127.0.0.1:[0-9]*: proto-max-bulk-len=1000" "$TMP/proxy.log"
+}
