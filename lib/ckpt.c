@@ -59,7 +59,9 @@ ckpt_shard_add(struct ckpt_shard *s, const uint8_t *k, size_t klen, const uint8_
 {
     s->records++;
     s->bytes += klen + vlen;
-    if (vlen > 1 && v[0] == RECORD_FORMAT && (v[1] & RECORD_F_TOMBSTONE)) s->tombstones++;
+    if (vlen > 1 && (v[0] == RECORD_FORMAT || v[0] == RECORD_FORMAT_V1) &&
+        (v[1] & RECORD_F_TOMBSTONE))
+        s->tombstones++;
     s->hash += htree_digest(htree_key_hash(k, klen), v, vlen);
 }
 

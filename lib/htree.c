@@ -17,9 +17,30 @@ htree_key_hash(const uint8_t *skey, size_t klen)
 uint64_t
 htree_digest(uint64_t key_hash, const uint8_t *v, size_t vlen)
 {
-    if (vlen < RECORD_HEADER_SIZE) return XXH64(v, vlen, key_hash); /* not a record: all of it */
-    uint64_t h = XXH64(v, 40, key_hash);                            /* up to the last request id */
-    return XXH64(v + RECORD_HEADER_SIZE, vlen - RECORD_HEADER_SIZE, h);
+    struct record_meta m;
+    const uint8_t *data;
+    size_t dlen;
+    if (record_value_decode(v, vlen, &m, &data, &dlen) != 0)
+        return XXH64(v, vlen, key_hash); /* not a record: all of it */
+    uint8_t img[40];                     /* format 1's header up to the last request id */
+    uint64_t s = m.expiration_ms / 1000;
+    int whole = m.expiration_ms % 1000 == 0 && s <= UINT32_MAX;
+    img[0] = RECORD_FORMAT_V1;
+    img[1] = m.tombstone ? RECORD_F_TOMBSTONE : 0;
+    img[2] = m.value_type;
+    img[3] = 0;
+    pack_u32(img + 4, m.version);
+    pack_u32(img + 8, m.creation_time);
+    pack_u32(img + 12, whole ? (uint32_t)s : 0);
+    pack_u64(img + 16, m.last_modified);
+    memcpy(img + 24, m.origin_id, 16);
+    uint64_t h = XXH64(img, sizeof(img), key_hash);
+    if (!whole) {
+        uint8_t ms[8];
+        pack_u64(ms, m.expiration_ms);
+        h = XXH64(ms, sizeof(ms), h);
+    }
+    return XXH64(data, dlen, h);
 }
 
 int

@@ -17,9 +17,14 @@
  * between replicas, and lists a range once it holds few records.
  *
  * A record's digest covers its storage key and its stored value except the
- * last request id (record.h: bytes 40-55): that id is each copy's own
- * idempotency bookkeeping (a read repair or a juno-repair stamps its own),
- * so two replicas holding the same record give the same digest.
+ * last request id: that id is each copy's own idempotency bookkeeping (a
+ * read repair or a juno-repair stamps its own), so two replicas holding the
+ * same record give the same digest. It is taken over the record's metadata
+ * laid out as format 1 (record.h: bytes 0-39, format byte 1, the expiration
+ * in seconds), then the expiration's u64 milliseconds when whole seconds do
+ * not hold it exactly, then the data: a record gives the same digest in
+ * either format, and the digest of a format 1 record is what it was before
+ * format 2 (backups made then still verify).
  *
  * Wire formats (all integers big-endian, lib/pack.h):
  *

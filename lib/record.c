@@ -1,5 +1,6 @@
 /* record.c: storage keys and values of juno-store (layout in record.h). */
 #include "record.h"
+#include "clock.h"
 #include "error.h"
 #include "pack.h"
 #include "wire.h"
@@ -54,10 +55,10 @@ record_value_encode(const struct record_meta *m, const void *data, size_t data_l
     out[3] = 0;
     pack_u32(out + 4, m->version);
     pack_u32(out + 8, m->creation_time);
-    pack_u32(out + 12, m->expiration_time);
-    pack_u64(out + 16, m->last_modified);
-    memcpy(out + 24, m->origin_id, 16);
-    memcpy(out + 40, m->last_req_id, 16);
+    pack_u64(out + 12, m->expiration_ms);
+    pack_u64(out + 20, m->last_modified);
+    memcpy(out + 28, m->origin_id, 16);
+    memcpy(out + 44, m->last_req_id, 16);
     if (data_len > 0) memcpy(out + RECORD_HEADER_SIZE, data, data_len);
 }
 
@@ -65,20 +66,24 @@ int
 record_value_decode(const uint8_t *v, size_t len, struct record_meta *m, const uint8_t **data,
                     size_t *data_len)
 {
-    if (len < RECORD_HEADER_SIZE || v[0] != RECORD_FORMAT) return JUNO_EBADDATA;
-    /* Bits format 1 does not define mean corruption (or a newer format under
-     * a wrong number): refusing them keeps decode-then-encode lossless. */
+    if (len < 1 || (v[0] != RECORD_FORMAT && v[0] != RECORD_FORMAT_V1)) return JUNO_EBADDATA;
+    int v1 = v[0] == RECORD_FORMAT_V1;
+    size_t hs = v1 ? RECORD_V1_HEADER_SIZE : RECORD_HEADER_SIZE;
+    if (len < hs) return JUNO_EBADDATA;
+    /* Bits the format does not define mean corruption (or a newer format
+     * under a wrong number): refusing them keeps decode-then-encode lossless. */
     if ((v[1] & ~RECORD_F_TOMBSTONE) != 0 || v[3] != 0) return JUNO_EBADDATA;
     m->tombstone = (v[1] & RECORD_F_TOMBSTONE) != 0;
     m->value_type = v[2];
     m->version = unpack_u32(v + 4);
     m->creation_time = unpack_u32(v + 8);
-    m->expiration_time = unpack_u32(v + 12);
-    m->last_modified = unpack_u64(v + 16);
-    memcpy(m->origin_id, v + 24, 16);
-    memcpy(m->last_req_id, v + 40, 16);
-    *data = v + RECORD_HEADER_SIZE;
-    *data_len = len - RECORD_HEADER_SIZE;
+    m->expiration_ms = v1 ? (uint64_t)unpack_u32(v + 12) * 1000 : unpack_u64(v + 12);
+    size_t off = v1 ? 16 : 20; /* last modified, then the two ids */
+    m->last_modified = unpack_u64(v + off);
+    memcpy(m->origin_id, v + off + 8, 16);
+    memcpy(m->last_req_id, v + off + 24, 16);
+    *data = v + hs;
+    *data_len = len - hs;
     return 0;
 }
 
@@ -109,7 +114,7 @@ record_clone_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struc
     wire_meta_set_originator_id(&msg->meta, rm.origin_id);
     wire_meta_set_u32(&msg->meta, WIRE_F_VERSION, rm.version);
     wire_meta_set_u32(&msg->meta, WIRE_F_CREATION_TIME, rm.creation_time);
-    wire_meta_set_u32(&msg->meta, WIRE_F_EXPIRATION_TIME, rm.expiration_time);
+    wire_meta_set_expiration(&msg->meta, rm.expiration_ms);
     wire_meta_set_last_modified(&msg->meta, rm.last_modified);
     msg->ns.ptr = ns;
     msg->ns.len = nslen;
@@ -119,4 +124,10 @@ record_clone_msg(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, struc
     msg->value.ptr = data;
     msg->value.len = dlen;
     return 0;
+}
+
+uint64_t
+record_now_ms(void)
+{
+    return clock_wall_ns() / 1000000u;
 }

@@ -165,6 +165,9 @@ enum wire_field {
     WIRE_F_CORRELATION_ID = 9,  /* variable, at most 250 bytes */
     WIRE_F_HANDLING_TIME = 10,  /* u32 milliseconds */
     WIRE_F_UDF_NAME = 11,       /* variable, at most 250 bytes */
+    /* juno: u64 unix milliseconds, the exact expiration ExpirationTime rounds
+     * up; proxy <-> store only, never sent to a JunoDB client */
+    WIRE_F_EXPIRATION_MS = 16,
 };
 
 #define WIRE_MAX_NAMESPACE 255
@@ -188,7 +191,7 @@ struct wire_source {
 struct wire_meta {
     uint32_t present; /* 1u << tag for each field present */
     uint32_t ttl, version, creation_time, expiration_time, handling_time;
-    uint64_t last_modified;
+    uint64_t last_modified, expiration_ms;
     uint8_t request_id[16], originator_id[16];
     struct wire_source source;
     struct wire_bytes correlation_id, udf_name;
@@ -267,6 +270,23 @@ const char *wire_status_str(int status);
  * HANDLING_TIME) and its presence bit; other tags are ignored. A 0 value is
  * still not encoded. */
 void wire_meta_set_u32(struct wire_meta *meta, int tag, uint32_t v);
+
+/* Set the expiration (unix ms, 0 = never): juno's ExpirationMs and the
+ * ExpirationTime JunoDB reads, in whole seconds rounded up (so a record never
+ * expires after the time it shows; capped at UINT32_MAX). */
+void wire_meta_set_expiration(struct wire_meta *meta, uint64_t ms);
+
+/* The expiration in unix ms a message carries: ExpirationMs if present, else
+ * ExpirationTime * 1000, else 0 (never). */
+uint64_t wire_meta_expiration(const struct wire_meta *meta);
+
+/* Whole seconds, rounded up, for what a JunoDB client is shown. */
+static inline uint32_t
+wire_ms_to_s(uint64_t ms)
+{
+    uint64_t s = ms / 1000 + (ms % 1000 != 0);
+    return s > UINT32_MAX ? UINT32_MAX : (uint32_t)s;
+}
 
 /* Set LastModificationTime (unix nanoseconds) and its presence bit. */
 void wire_meta_set_last_modified(struct wire_meta *meta, uint64_t ns);

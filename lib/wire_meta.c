@@ -19,7 +19,7 @@
 #define ST_4        1
 #define ST_8        2
 #define ST_16       3
-#define NUM_TAGS    12 /* tags 1..11 are defined */
+#define NUM_TAGS    17 /* tags 1..11 are JunoDB's, 16 juno's */
 
 /* The sizeType each defined tag must carry; the descriptor is st << 5 | tag. */
 static const uint8_t tag_size_type[NUM_TAGS] = {
@@ -34,7 +34,15 @@ static const uint8_t tag_size_type[NUM_TAGS] = {
     [WIRE_F_CORRELATION_ID] = ST_VAR,
     [WIRE_F_HANDLING_TIME] = ST_4,
     [WIRE_F_UDF_NAME] = ST_VAR,
+    [WIRE_F_EXPIRATION_MS] = ST_8,
 };
+
+/* Tags 1..11 and WIRE_F_EXPIRATION_MS; others (12..15 included) are skipped. */
+static int
+tag_defined(int tag)
+{
+    return (tag > 0 && tag <= WIRE_F_UDF_NAME) || tag == WIRE_F_EXPIRATION_MS;
+}
 
 /* The order JunoDB servers and the Go client write fields in. */
 static const uint8_t canonical_order[] = {
@@ -49,6 +57,7 @@ static const uint8_t canonical_order[] = {
     WIRE_F_CORRELATION_ID,
     WIRE_F_SOURCE_INFO,
     WIRE_F_UDF_NAME,
+    WIRE_F_EXPIRATION_MS, /* juno's, after JunoDB's */
 };
 #define NUM_CANONICAL (sizeof(canonical_order) / sizeof(canonical_order[0]))
 
@@ -137,6 +146,10 @@ decode_field(int tag, const uint8_t *f, size_t flen, struct wire_meta *meta)
         meta->last_modified = unpack_u64(f);
         set_present(meta, tag, meta->last_modified != 0);
         return 0;
+    case WIRE_F_EXPIRATION_MS:
+        meta->expiration_ms = unpack_u64(f);
+        set_present(meta, tag, meta->expiration_ms != 0);
+        return 0;
     case WIRE_F_REQUEST_ID: memcpy(meta->request_id, f, 16); break;
     case WIRE_F_ORIGINATOR_ID: memcpy(meta->originator_id, f, 16); break;
     case WIRE_F_SOURCE_INFO:
@@ -176,7 +189,7 @@ wire__meta_decode(const uint8_t *c, size_t size, struct wire_meta *meta)
             return WIRE_ST_BADMSG; /* sizeType 4..7 is undefined */
         }
         if (flen > size - off) return WIRE_ST_BADMSG;
-        if (tag > 0 && tag < NUM_TAGS) {
+        if (tag_defined(tag)) {
             if (st != tag_size_type[tag]) return WIRE_ST_BADMSG;
             if (decode_field(tag, c + off, flen, meta) != 0) return WIRE_ST_BADMSG;
         }
@@ -197,6 +210,7 @@ field_len(const struct wire_meta *meta, int tag)
     case WIRE_F_EXPIRATION_TIME:
     case WIRE_F_HANDLING_TIME: return u32_get(meta, tag) != 0 ? 4 : 0;
     case WIRE_F_LAST_MODIFIED: return meta->last_modified != 0 ? 8 : 0;
+    case WIRE_F_EXPIRATION_MS: return meta->expiration_ms != 0 ? 8 : 0;
     case WIRE_F_REQUEST_ID:
     case WIRE_F_ORIGINATOR_ID: return 16;
     case WIRE_F_SOURCE_INFO:
@@ -244,6 +258,7 @@ write_field(const struct wire_meta *meta, int tag, uint8_t *f, size_t flen)
     size_t ip_len = src->ipv6 ? 16 : 4;
     switch (tag) {
     case WIRE_F_LAST_MODIFIED: pack_u64(f, meta->last_modified); break;
+    case WIRE_F_EXPIRATION_MS: pack_u64(f, meta->expiration_ms); break;
     case WIRE_F_REQUEST_ID: memcpy(f, meta->request_id, 16); break;
     case WIRE_F_ORIGINATOR_ID: memcpy(f, meta->originator_id, 16); break;
     case WIRE_F_SOURCE_INFO:
@@ -294,6 +309,23 @@ wire_meta_set_u32(struct wire_meta *meta, int tag, uint32_t v)
     if (u == NULL) return;
     *u = v;
     set_present(meta, tag, 1);
+}
+
+void
+wire_meta_set_expiration(struct wire_meta *meta, uint64_t ms)
+{
+    meta->expiration_ms = ms;
+    set_present(meta, WIRE_F_EXPIRATION_MS, ms != 0);
+    meta->expiration_time = wire_ms_to_s(ms);
+    set_present(meta, WIRE_F_EXPIRATION_TIME, ms != 0);
+}
+
+uint64_t
+wire_meta_expiration(const struct wire_meta *meta)
+{
+    if (wire_meta_has(meta, WIRE_F_EXPIRATION_MS)) return meta->expiration_ms;
+    if (wire_meta_has(meta, WIRE_F_EXPIRATION_TIME)) return (uint64_t)meta->expiration_time * 1000;
+    return 0;
 }
 
 void

@@ -222,6 +222,7 @@ CMDS
     [ "$(rc ttl t2)" -ge 98 ] && [ "$(rc ttl t2)" -le 100 ]
     rc copy t2 t3 >/dev/null
     [ "$(rc ttl t3)" -ge 98 ]
+    [ "$(rc pexpiretime t3)" = "$(rc pexpiretime t2)" ] # the same millisecond
     rc set p v >/dev/null
     rc copy p t3 replace >/dev/null
     [ "$(rc ttl t3)" = -1 ]

@@ -214,7 +214,7 @@ def getset_family(r):
     check_error(r, "syntax error", "SET", k("sg"), "v", "PX", 10, "EX", 10)
     check_error(r, "syntax error", "SET", k("sg"), "v", "GET", "EX")
     check_error(r, "syntax error", "SET", k("sg"), "v", "PERSIST")
-    check_error(r, "syntax error", "SET", k("sg"), "v", "EXAT", 99999999999)
+    check_error(r, "syntax error", "SET", k("sg"), "v", "EXAT", 99999999999, "KEEPTTL")
     check_error(r, "invalid expire time in 'set' command", "SET", k("sg"), "v", "GET", "EX", 0)
     check_error(r, "invalid expire time in 'set' command", "SET", k("sg"), "v", "EX",
                 9223372036854775807)
@@ -258,7 +258,7 @@ def getset_family(r):
                        (("PXAT", 0), "invalid expire time in 'getex' command"),
                        (("EX", 9223372036854775807), "invalid expire time in 'getex' command"),
                        (("EX", "ten"), "value is not an integer or out of range"),
-                       (("EX", 999999999), "invalid expire time in 'getex' command"),
+                       (("EX", 9223372036854776), "invalid expire time in 'getex' command"),
                        (("EX", 10, "PX", 100), "syntax error"),
                        (("PERSIST", "EX", 10), "syntax error"),
                        (("EX",), "syntax error"),

@@ -258,21 +258,26 @@ same_on_b() { [ "$(jget "127.0.0.1:$PB" "$1" "$2")" = "$3" ]; }
 }
 
 @test "writes through the RESP face replicate too (SET, DEL, EXPIRE)" {
-    local R
-    R=$(free_ports 1)
+    local R R2
+    read -r R R2 < <(free_ports 2)
     xdc_stores A
     xdc_stores B
-    xdc_proxy B --replicate-to "127.0.0.1:$PA"
+    xdc_proxy B --replicate-to "127.0.0.1:$PA" --resp "127.0.0.1:$R2" --resp-namespace xdc
     xdc_proxy A --replicate-to "127.0.0.1:$PB" --resp "127.0.0.1:$R" --resp-namespace xdc
     redis-cli -p "$R" set r1 one
     redis-cli -p "$R" set r2 two
     redis-cli -p "$R" expire r2 1000
+    # the expiration crosses to the millisecond
+    redis-cli -p "$R" set r4 four pxat 4102444800123
     redis-cli -p "$R" del r1
     redis-cli -p "$R" set r3 three
     wait_for 5 same_on_b r3 value three
     [ "$(jget "127.0.0.1:$PB" r2 value)" = two ]
     [ "$(jget "127.0.0.1:$PB" r2 expiration_time)" = "$(jget "127.0.0.1:$PA" r2 expiration_time)" ]
     [ -n "$(jget "127.0.0.1:$PB" r2 expiration_time)" ]
+    wait_for 5 same_on_b r4 value four
+    [ "$(redis-cli -p "$R2" pexpiretime r4)" = 4102444800123 ]
+    [ "$(redis-cli -p "$R2" pexpiretime r2)" = "$(redis-cli -p "$R" pexpiretime r2)" ]
     run juno -s "127.0.0.1:$PB" -n xdc get r1
     [ "$status" -ne 0 ]
 }

@@ -34,7 +34,7 @@
 
 struct expect {
     uint64_t live, hash;
-    uint32_t min_exp; /* the earliest expiration among them (0: none expire) */
+    uint64_t min_exp; /* the earliest expiration among them, unix ms (0: none expire) */
 };
 
 struct rst {
@@ -80,7 +80,7 @@ send_record(struct rst *r, const uint8_t *k, size_t kl, const uint8_t *v, size_t
     if (record_key_decode(k, kl, &oshard, &ns, &nslen, &key, &klen) != 0 ||
         record_value_decode(v, vl, &m, &data, &dlen) != 0)
         return; /* not a record (juno-store writes none) */
-    if (m.tombstone || record_expired(&m, (uint64_t)time(NULL))) return;
+    if (m.tombstone || record_expired(&m, record_now_ms())) return;
     if (r->used + kl + vl > ARENA_BYTES || r->ncalls + r->to->nzones > r->cap) flush(r);
     uint8_t *copy = r->arena + r->used; /* the calls borrow the bytes until the flush */
     memcpy(copy, k, kl);
@@ -96,8 +96,8 @@ send_record(struct rst *r, const uint8_t *k, size_t kl, const uint8_t *v, size_t
     struct expect *e = &r->exp[shard];
     e->live++;
     e->hash += htree_digest(htree_key_hash(nk, (size_t)nkl), copy + kl, vl);
-    if (m.expiration_time && (e->min_exp == 0 || m.expiration_time < e->min_exp))
-        e->min_exp = m.expiration_time;
+    if (m.expiration_ms && (e->min_exp == 0 || m.expiration_ms < e->min_exp))
+        e->min_exp = m.expiration_ms;
     for (uint32_t z = 0; z < r->to->nzones; z++) {
         struct call *c = &r->calls[r->ncalls++];
         memset(c, 0, sizeof(*c));
@@ -186,7 +186,7 @@ check_target(struct rst *r, int compare, uint64_t *held)
             x->req.shard_id = (uint16_t)s;
         }
     calls_run(c, n, r->b->timeout_ms);
-    uint32_t now = (uint32_t)time(NULL);
+    uint64_t now = record_now_ms();
     int code = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t s = (uint32_t)(i / to->nzones);
@@ -207,7 +207,7 @@ check_target(struct rst *r, int compare, uint64_t *held)
         const struct expect *e = &r->exp[s];
         uint64_t h = strtoull(hash->valuestring, NULL, 16);
         if (compare && ((uint64_t)live->valuedouble != e->live || h != e->hash)) {
-            if (e->min_exp != 0 && e->min_exp <= now + 5) {
+            if (e->min_exp != 0 && e->min_exp <= now + 5000) {
                 expiring++; /* records expired in between: not comparable */
             } else {
                 if (bad++ < 10)

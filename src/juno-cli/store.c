@@ -240,18 +240,19 @@ store_commit_meta(const struct juno_opts *o, const struct wire_meta *cur, const 
     uint32_t creation = o->has_creation                            ? o->creation
                         : wire_meta_has(cur, WIRE_F_CREATION_TIME) ? cur->creation_time
                                                                    : now_s;
-    uint32_t expire = o->has_expire                                ? o->expire
-                      : o->has_ttl                                 ? now_s + o->ttl
-                      : wire_meta_has(cur, WIRE_F_EXPIRATION_TIME) ? cur->expiration_time
-                                                                   : 0;
+    /* unix ms: a record read keeps its millisecond (ExpirationMs) */
+    uint64_t expire = o->has_expire ? (uint64_t)o->expire * 1000
+                      : o->has_ttl  ? now / 1000000u + (uint64_t)o->ttl * 1000
+                                    : wire_meta_expiration(cur);
     uint64_t lm = o->has_lm ? o->last_modified : now;
     if (!o->has_lm && wire_meta_has(cur, WIRE_F_LAST_MODIFIED) && cur->last_modified >= lm)
         lm = cur->last_modified + 1;
-    out->present &= ~((1u << WIRE_F_TTL) | (1u << WIRE_F_EXPIRATION_TIME));
+    out->present &=
+        ~((1u << WIRE_F_TTL) | (1u << WIRE_F_EXPIRATION_TIME) | (1u << WIRE_F_EXPIRATION_MS));
     wire_meta_set_request_id(out, rid);
     wire_meta_set_u32(out, WIRE_F_VERSION, version);
     wire_meta_set_u32(out, WIRE_F_CREATION_TIME, creation);
-    wire_meta_set_u32(out, WIRE_F_EXPIRATION_TIME, expire); /* 0: never, not sent */
+    wire_meta_set_expiration(out, expire); /* 0: never, not sent */
     wire_meta_set_last_modified(out, lm);
     if (o->has_origin)
         wire_meta_set_originator_id(out, o->origin);

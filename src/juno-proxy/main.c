@@ -55,7 +55,7 @@ static const char usage_text[] =
     "                             store connections (default 1)\n"
     "      --default-ttl S        TTL of a new record written without one; 0 = records\n"
     "                             do not expire (default 0)\n"
-    "      --max-ttl S            largest TTL accepted (default 259200)\n"
+    "      --max-ttl S            largest TTL a JunoDB client may give (default 259200)\n"
     "      --idle-timeout S       close client connections idle this long; 0 = never\n"
     "                             (default 120)\n"
     "      --request-timeout MS   time a store has to answer one request (default 500)\n"
@@ -74,6 +74,8 @@ static const char usage_text[] =
     "                             DEL, MGET, EXPIRE... (default: off)\n"
     "      --resp-namespace NS    the namespace of RESP commands (default \"default\",\n"
     "                             the juno CLI's)\n"
+    "      --resp-max-ttl S       largest TTL a RESP command may set (EX, PX, EXPIRE,\n"
+    "                             EXPIREAT...); 0 = no limit, as Redis (default 0)\n"
     "      --resp-max-value BYTES largest value (any bulk string) of a RESP command;\n"
     "                             one longer is read, dropped and refused (default\n"
     "                             33554432, at most 33554432; CONFIG SET\n"
@@ -176,6 +178,7 @@ enum {
     OPT_ACL,
     OPT_HASH_PW,
     OPT_INSECURE,
+    OPT_RESP_MAX_TTL,
     OPT_REPLICATE_TO,
     OPT_REPLICATE_QUEUE,
     OPT_REPLICATE_AGE,
@@ -206,6 +209,7 @@ static const struct option long_opts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"resp", required_argument, NULL, OPT_RESP},
     {"resp-namespace", required_argument, NULL, OPT_RESP_NS},
+    {"resp-max-ttl", required_argument, NULL, OPT_RESP_MAX_TTL},
     {"resp-max-value", required_argument, NULL, OPT_RESP_MAX_VALUE},
     {"resp-max-query", required_argument, NULL, OPT_RESP_MAX_QUERY},
     {"resp-max-buffered", required_argument, NULL, OPT_RESP_MAX_BUFFERED},
@@ -269,6 +273,9 @@ parse_options(struct proxy_config *c, int argc, char **argv, int *check_only)
         case OPT_METRICS: pmetrics_option(optarg); break;
         case OPT_RESP: resp = optarg; break;
         case OPT_RESP_NS: c->resp_ns = optarg; break;
+        case OPT_RESP_MAX_TTL:
+            c->resp_max_ttl = cli_opt_u64("resp-max-ttl", optarg, 0, INT64_MAX / 1000);
+            break;
         case OPT_RESP_MAX_VALUE:
             c->resp_max_value = cli_opt_u64("resp-max-value", optarg, 0, RFACE_MAX_VALUE);
             break;

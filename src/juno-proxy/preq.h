@@ -32,7 +32,8 @@ enum wstate { WS_NONE = 0, WS_SENT, WS_OK, WS_FAIL };
 struct rmeta {
     int has;  /* a record (live or tombstone) was reported */
     int tomb; /* it is a tombstone */
-    uint32_t version, ctime, etime;
+    uint32_t version, ctime;
+    uint64_t ems; /* expiration, unix ms (0: never) */
     uint64_t lmt;
     uint8_t origin[16];
     int has_origin;
@@ -74,7 +75,7 @@ struct preq {
     uint8_t *xval;  /* owned: extending: its value */
     uint16_t shard;
     uint8_t rid[16];
-    uint32_t ttl;          /* 0: none given */
+    uint64_t exp_ms;       /* the expiration to write, unix ms (0: none given) */
     uint32_t cond_version; /* Update, Destroy (PREQ_IF_VERSION): 0 = unconditional */
     int ttl_reset;         /* PREQ_TTL_RESET */
     int retry_locked;      /* PREQ_RETRY_LOCKED */
@@ -141,7 +142,7 @@ int rq_send(struct preq *rq, int i, uint8_t opcode, uint8_t flags, const struct 
 /* Send m (opcode, flags, meta and value set by the caller) to replica i, with
  * rq's request id, shard, namespace and key filled in. Same returns. */
 int rq_send_msg(struct preq *rq, int i, struct wire_msg *m);
-uint32_t rq_now_s(void);
+uint64_t rq_now_ms(void); /* the wall clock, unix ms */
 
 /* twophase.c */
 void write_start(struct preq *rq);

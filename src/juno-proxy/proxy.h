@@ -73,6 +73,7 @@ struct proxy_config {
     struct etcd_opts etcd_opts; /* TLS and auth for etcd; borrowed from etcd_sec */
     unsigned threads;
     uint64_t default_ttl, max_ttl; /* seconds */
+    uint64_t resp_max_ttl;         /* seconds, the RESP face's limit; 0: none */
     uint64_t idle_timeout_s;       /* 0 = never */
     uint64_t request_timeout_ms;   /* per storage request */
     uint64_t deadline_ms;          /* a whole client request; then Busy (14) */
@@ -356,6 +357,11 @@ struct psink {
 /* preq_start flag: a write flagged 0x01 from another site's proxy, applied
  * last-writer-wins with the originator's metadata (xdc.h). */
 #define PREQ_APPLY        0x10
+/* preq_start flag: the request's ExpirationMs (juno's field, set with
+ * wire_meta_set_expiration) is the expiration to write, in place of a TTL
+ * (the RESP face's EX, PX, EXAT, PXAT, EXPIRE...). Without it the field is
+ * ignored: a JunoDB client gives a TTL in seconds. */
+#define PREQ_EXPIRY_MS    0x20
 
 /* Start the client request req (Create, Get, Update, Set, Destroy; checked
  * by the caller) for sink s. t0 is uv_hrtime() when it arrived. Returns 0:

@@ -23,6 +23,7 @@
 #include "preq.h"
 #include "xdc.h"
 
+#include "clock.h"
 #include "error.h"
 #include "hash.h"
 #include "log.h"
@@ -31,10 +32,10 @@
 #include <string.h>
 #include <time.h>
 
-uint32_t
-rq_now_s(void)
+uint64_t
+rq_now_ms(void)
 {
-    return (uint32_t)time(NULL);
+    return clock_wall_ns() / 1000000u;
 }
 
 int
@@ -55,7 +56,7 @@ rmeta_from(struct rmeta *m, const struct wire_msg *r, int tomb)
     m->has = 1;
     m->version = wm->version;
     m->ctime = wire_meta_has(wm, WIRE_F_CREATION_TIME) ? wm->creation_time : 0;
-    m->etime = wire_meta_has(wm, WIRE_F_EXPIRATION_TIME) ? wm->expiration_time : 0;
+    m->ems = wire_meta_expiration(wm);
     m->lmt = wire_meta_has(wm, WIRE_F_LAST_MODIFIED) ? wm->last_modified : 0;
     if (wire_meta_has(wm, WIRE_F_ORIGINATOR_ID)) {
         memcpy(m->origin, wm->originator_id, 16);
@@ -171,11 +172,11 @@ preq_wire_reply(const struct preq *rq, const struct preq_result *res, struct wir
         wire_meta_set_u32(&r->meta, WIRE_F_HANDLING_TIME, ms >= 1 ? (uint32_t)ms : 1);
     }
     if (rec != NULL && rec->has && (status == WIRE_ST_OK || vc)) {
-        uint32_t now = rq_now_s();
-        if (rec->etime > now) wire_meta_set_u32(&r->meta, WIRE_F_TTL, rec->etime - now);
+        uint64_t now = rq_now_ms(); /* JunoDB sees whole seconds, rounded up */
+        if (rec->ems > now) wire_meta_set_u32(&r->meta, WIRE_F_TTL, wire_ms_to_s(rec->ems - now));
         wire_meta_set_u32(&r->meta, WIRE_F_VERSION, rec->version);
         wire_meta_set_u32(&r->meta, WIRE_F_CREATION_TIME, rec->ctime);
-        wire_meta_set_u32(&r->meta, WIRE_F_EXPIRATION_TIME, rec->etime);
+        wire_meta_set_u32(&r->meta, WIRE_F_EXPIRATION_TIME, wire_ms_to_s(rec->ems));
         if (!vc) {
             wire_meta_set_last_modified(&r->meta, rec->lmt);
             if (rec->has_origin) wire_meta_set_originator_id(&r->meta, rec->origin);
@@ -203,7 +204,7 @@ rq_send(struct preq *rq, int i, uint8_t opcode, uint8_t flags, const struct rmet
     if (rec != NULL) {
         wire_meta_set_u32(&m.meta, WIRE_F_VERSION, rec->version);
         wire_meta_set_u32(&m.meta, WIRE_F_CREATION_TIME, rec->ctime);
-        wire_meta_set_u32(&m.meta, WIRE_F_EXPIRATION_TIME, rec->etime);
+        wire_meta_set_expiration(&m.meta, rec->ems);
         wire_meta_set_last_modified(&m.meta, rec->lmt);
         if (rec->has_origin) wire_meta_set_originator_id(&m.meta, rec->origin);
     }
@@ -357,7 +358,7 @@ read_repair(struct preq *rq)
 static int
 wants_extension(const struct preq *rq, const struct replica *best)
 {
-    return rq->ttl > 0 && best->m.etime != 0 && rq_now_s() + (uint64_t)rq->ttl > best->m.etime;
+    return rq->exp_ms > 0 && best->m.ems != 0 && rq->exp_ms > best->m.ems;
 }
 
 /* Run the extension as a conditional Update of the record read (same value,
@@ -562,7 +563,7 @@ key_acquire(struct preq *rq)
 static int
 overwrites(const struct preq *rq)
 {
-    return rq->opcode == WIRE_OP_SET && (rq->ttl || rq->ttl_reset);
+    return rq->opcode == WIRE_OP_SET && (rq->exp_ms || rq->ttl_reset);
 }
 
 /* The Sets that rode on rq (overwritten by it before anyone could read them)
@@ -694,7 +695,10 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
         memcpy(rq->rid, req->meta.request_id, 16);
     else
         worker_request_id(w, rq->rid);
-    rq->ttl = wire_meta_has(&req->meta, WIRE_F_TTL) ? req->meta.ttl : 0;
+    if (flags & PREQ_EXPIRY_MS)
+        rq->exp_ms = wire_meta_expiration(&req->meta);
+    else if (wire_meta_has(&req->meta, WIRE_F_TTL))
+        rq->exp_ms = rq_now_ms() + (uint64_t)req->meta.ttl * 1000; /* to the ms: never early */
     rq->ttl_reset = (flags & PREQ_TTL_RESET) != 0;
     rq->retry_locked = (flags & PREQ_RETRY_LOCKED) != 0;
     if ((req->opcode == WIRE_OP_UPDATE ||

@@ -6,18 +6,14 @@
  *                          the W prepared replicas was live (preq_result.existed)
  *   EXISTS k... TTL PTTL   Get (its metadata); TOUCH is EXISTS, TYPE k a Get
  *                          ("string" or "none"), UNLINK is DEL
- *   EXPIRE k s [NX|XX|GT|LT]  Get, then an Update of the value read, with
- *                          --if-version its version and TTL s (s <= 0: Destroy);
- *                          a VersionConflict reads again (5 tries)
- *   PERSIST k              the same, TTL reset; only with --default-ttl 0
- *                          (both hold the connection's later commands until done)
  *   MGET k... MSET k v...  one request per key, all at once; the reply when all
  *                          are in; a failure answers the lowest failed key's error
  *
  * A request's answer comes back to rcmd_answer with the slot and the index of
  * the key (sub); it passes those of SET and the string commands on to
- * resp_str.c and resp_rmw.c. Limits are checked before anything starts: keys
- * 0 to --max-key bytes, values up to --resp-max-value, TTLs up to --max-ttl.
+ * resp_str.c, resp_rmw.c and resp_expire.c (EXPIRE, PERSIST and the other
+ * expiration commands). Limits are checked before anything starts: keys 0 to
+ * --max-key bytes, values up to --resp-max-value, TTLs up to --resp-max-ttl.
  */
 #include "resp_face.h"
 
@@ -28,12 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-/* EXPIRE options */
-enum { X_NX = 1, X_XX, X_GT, X_LT };
-
-#define EXPIRE_TRIES 5
 
 #define PUT(rc, call)                                                                              \
     do {                                                                                           \
@@ -100,24 +90,6 @@ rcmd_status_error(struct rconn *rc, struct buf *b, int st)
     PUT(rc, resp_error(b, msg));
 }
 
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* TTL / PTTL of a record read: -1 when it does not expire. */
-static int64_t
-ttl_of(const struct preq_result *res, int ms)
-{
-    if (res->rec == NULL || !res->rec->has || res->rec->etime == 0) return -1;
-    int64_t left = (int64_t)res->rec->etime * 1000 - (int64_t)now_ms();
-    if (left < 0) left = 0;
-    return ms ? left : (left + 500) / 1000;
-}
-
 /* ---- checks ---- */
 
 int
@@ -150,7 +122,7 @@ keys_ok(struct rconn *rc, const struct resp_cmd *cmd, size_t from, size_t step)
 
 void
 rcmd_start(struct rconn *rc, struct rslot *s, uint32_t sub, uint8_t op, const uint8_t *key,
-           size_t klen, const uint8_t *val, size_t vlen, uint8_t vtype, uint32_t ttl,
+           size_t klen, const uint8_t *val, size_t vlen, uint8_t vtype, uint64_t exp_ms,
            uint32_t version, unsigned flags)
 {
     struct wire_msg m;
@@ -163,7 +135,10 @@ rcmd_start(struct rconn *rc, struct rslot *s, uint32_t sub, uint8_t op, const ui
         m.value.len = vlen;
         m.value_type = vtype;
     }
-    if (ttl) wire_meta_set_u32(&m.meta, WIRE_F_TTL, ttl);
+    if (exp_ms) {
+        wire_meta_set_expiration(&m.meta, exp_ms);
+        flags |= PREQ_EXPIRY_MS;
+    }
     if (version) wire_meta_set_u32(&m.meta, WIRE_F_VERSION, version);
     rconn_start(rc, s, sub, &m, flags);
 }
@@ -269,64 +244,6 @@ rcmd_mset(struct rconn *rc, const struct resp_cmd *cmd)
     }
 }
 
-void
-rcmd_expire(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    int64_t secs;
-    if (resp_arg_i64(cmd, 2, &secs) != 0) {
-        rcmd_error(rc, RERR_NOT_INT);
-        return;
-    }
-    int opt = 0;
-    for (size_t i = 3; i < cmd->argc; i++) {
-        int o = resp_arg_eq(cmd, i, "NX")   ? X_NX
-                : resp_arg_eq(cmd, i, "XX") ? X_XX
-                : resp_arg_eq(cmd, i, "GT") ? X_GT
-                : resp_arg_eq(cmd, i, "LT") ? X_LT
-                                            : 0;
-        if (o == 0) {
-            rcmd_error(rc, "Unsupported option %.*s", (int)cmd->argv[i].len,
-                       (const char *)cmd->argv[i].ptr);
-            return;
-        }
-        if (opt && opt != o) {
-            rcmd_error(rc, "NX and XX, GT or LT options at the same time are not compatible");
-            return;
-        }
-        opt = o;
-    }
-    uint64_t max = rc->w->p->cfg.max_ttl;
-    if (secs > 0 && (uint64_t)secs > max) {
-        rcmd_error(rc, "invalid expire time in 'expire' command"); /* over --max-ttl */
-        return;
-    }
-    if (!rcmd_key_ok(rc, &cmd->argv[1])) return;
-    struct rslot *s = rcmd_slot(rc, K_EXPIRE, 1);
-    if (s == NULL) return;
-    s->arg = secs;
-    s->opt = (uint8_t)opt;
-    rconn_barrier(rc, s);
-    rcmd_start(rc, s, 0, WIRE_OP_GET, cmd->argv[1].ptr, cmd->argv[1].len, NULL, 0, 0, 0, 0, 0);
-}
-
-void
-rcmd_persist(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    uint64_t dttl = rc->w->p->cfg.default_ttl;
-    if (dttl > 0) {
-        rcmd_error(rc,
-                   "juno-proxy runs with --default-ttl %llu: every record expires, PERSIST is "
-                   "not supported",
-                   (unsigned long long)dttl);
-        return;
-    }
-    if (!rcmd_key_ok(rc, &cmd->argv[1])) return;
-    struct rslot *s = rcmd_slot(rc, K_PERSIST, 1);
-    if (s == NULL) return;
-    rconn_barrier(rc, s);
-    rcmd_start(rc, s, 0, WIRE_OP_GET, cmd->argv[1].ptr, cmd->argv[1].len, NULL, 0, 0, 0, 0, 0);
-}
-
 /* ---- answers ---- */
 
 void
@@ -345,7 +262,7 @@ rcmd_finish_error(struct rconn *rc, struct rslot *s, int st)
     rconn_slot_done(rc, s);
 }
 
-/* GET TTL PTTL */
+/* GET TTL PTTL EXPIRETIME PEXPIRETIME */
 static void
 single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
 {
@@ -363,7 +280,7 @@ single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
         else if (s->kind == K_TYPE)
             PUT(rc, resp_raw(b, "+string\r\n", 9)); /* juno has only strings */
         else
-            PUT(rc, resp_integer(b, ttl_of(res, s->kind == K_PTTL)));
+            PUT(rc, resp_integer(b, rexp_reply_of(s->kind, res->rec)));
     } else if (st == WIRE_ST_NO_KEY) {
         if (s->kind == K_GET)
             PUT(rc, resp_null(b));
@@ -431,68 +348,6 @@ multi_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq_
     }
 }
 
-/* EXPIRE PERSIST: 0 the Get, 1 the Update, 2 the Destroy (EXPIRE <= 0). */
-static void
-expire_answer(struct rconn *rc, struct rslot *s, const struct preq *rq,
-              const struct preq_result *res)
-{
-    int st = res->status;
-    if (s->stage == 2) {
-        if (st == WIRE_ST_OK)
-            rcmd_finish_int(rc, s, 1);
-        else
-            rcmd_finish_error(rc, s, st);
-        return;
-    }
-    if (s->stage == 1) {
-        if (st == WIRE_ST_OK) {
-            rcmd_finish_int(rc, s, 1);
-        } else if (st == WIRE_ST_NO_KEY) {
-            rcmd_finish_int(rc, s, 0); /* deleted meanwhile */
-        } else if (st == WIRE_ST_VERSION_CONFLICT && ++s->tries < EXPIRE_TRIES) {
-            s->stage = 0; /* written meanwhile: read again */
-            rcmd_start(rc, s, 0, WIRE_OP_GET, rq->data + rq->nslen, rq->klen, NULL, 0, 0, 0, 0, 0);
-        } else {
-            rcmd_finish_error(rc, s, st);
-        }
-        return;
-    }
-    if (st == WIRE_ST_NO_KEY) {
-        rcmd_finish_int(rc, s, 0);
-        return;
-    }
-    if (st != WIRE_ST_OK || res->rec == NULL || !res->rec->has) {
-        rcmd_finish_error(rc, s, st == WIRE_ST_OK ? WIRE_ST_INTERNAL : st);
-        return;
-    }
-    const struct rmeta *m = res->rec;
-    const uint8_t *key = rq->data + rq->nslen;
-    if (s->kind == K_PERSIST) {
-        if (m->etime == 0) {
-            rcmd_finish_int(rc, s, 0);
-            return;
-        }
-        s->stage = 1;
-        rcmd_start(rc, s, 0, WIRE_OP_UPDATE, key, rq->klen, res->val ? res->val : key, res->vlen,
-                   res->vtype, 0, m->version, PREQ_TTL_RESET);
-        return;
-    }
-    uint64_t now = (uint64_t)time(NULL), when = now + (uint64_t)(s->arg > 0 ? s->arg : 0);
-    int skip = (s->opt == X_NX && m->etime != 0) || (s->opt == X_XX && m->etime == 0) ||
-               (s->opt == X_GT && (m->etime == 0 || when <= m->etime)) ||
-               (s->opt == X_LT && m->etime != 0 && when >= m->etime);
-    if (skip) {
-        rcmd_finish_int(rc, s, 0);
-    } else if (s->arg <= 0) {
-        s->stage = 2;
-        rcmd_start(rc, s, 0, WIRE_OP_DESTROY, key, rq->klen, NULL, 0, 0, 0, 0, 0);
-    } else {
-        s->stage = 1;
-        rcmd_start(rc, s, 0, WIRE_OP_UPDATE, key, rq->klen, res->val ? res->val : key, res->vlen,
-                   res->vtype, (uint32_t)s->arg, m->version, 0);
-    }
-}
-
 void
 rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *rq,
             const struct preq_result *res)
@@ -501,17 +356,14 @@ rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *
     case K_GET:
     case K_TTL:
     case K_PTTL:
+    case K_EXPIRETIME:
+    case K_PEXPIRETIME:
     case K_TYPE: single_answer(rc, s, res); break;
     case K_SET: rstr_answer(rc, s, res); break;
     case K_RMW: rmw_answer(rc, s, rq, res); break;
     case K_RENAME: rname_answer(rc, s, res); break;
     case K_EXPIRE:
-    case K_PERSIST:
-        if (rq == NULL) /* could not start */
-            rcmd_finish_error(rc, s, res->status);
-        else
-            expire_answer(rc, s, rq, res);
-        break;
+    case K_PERSIST: rexp_answer(rc, s, rq, res); break;
     default: multi_answer(rc, s, sub, res); break;
     }
 }

@@ -56,7 +56,9 @@ enum rkind {
     K_MSET,
     K_RMW, /* a read-modify-write or a string read, its state in rslot.ext (resp_rmw.c) */
     K_TYPE,
-    K_RENAME /* RENAME RENAMENX COPY, the state in rslot.ext (resp_rename.c) */
+    K_RENAME, /* RENAME RENAMENX COPY, the state in rslot.ext (resp_rename.c) */
+    K_EXPIRETIME,
+    K_PEXPIRETIME
 };
 
 /* Where sub-request i's reply sits in a slot's buffer (MGET). */
@@ -70,13 +72,13 @@ struct rslot {
     uint8_t done;       /* the reply is complete (in buf, or the pieces) */
     uint8_t stage;      /* EXPIRE, PERSIST: 0 reading, 1 updating, 2 deleting */
     uint8_t tries;      /* EXPIRE, PERSIST: reads after a version conflict */
-    uint8_t opt;        /* EXPIRE: NX XX GT LT */
+    uint8_t opt;        /* EXPIRE: NX XX GT LT bits (resp_expire.c) */
     uint8_t use_pieces; /* the reply is an array of pieces[0..nsub) of buf */
     uint32_t nsub, ndone;
     int err;               /* the failure of the lowest failed sub-request (wire status), 0: none */
     uint32_t err_sub;      /* its index */
     int64_t count;         /* DEL, EXISTS */
-    int64_t arg;           /* EXPIRE: seconds */
+    int64_t arg;           /* EXPIRE: the expiration, unix ms (<= now: delete) */
     struct buf buf;        /* owned, kept: the reply, or its pieces */
     struct rpiece *pieces; /* owned, kept: pieces_cap entries */
     size_t pieces_cap;
@@ -170,8 +172,7 @@ void rcmd_run(struct rconn *rc, const struct resp_cmd *cmd);
 
 /* ---- resp_cmd.c: the key-value commands ---- */
 
-rcmd_fn rcmd_get, rcmd_del, rcmd_exists, rcmd_ttl, rcmd_pttl, rcmd_expire, rcmd_persist, rcmd_mget,
-    rcmd_mset, rcmd_type;
+rcmd_fn rcmd_get, rcmd_del, rcmd_exists, rcmd_ttl, rcmd_pttl, rcmd_mget, rcmd_mset, rcmd_type;
 
 /* ---- resp_keys.c: the keyspace commands (a walk over the namespace, kwalk.h) ---- */
 
@@ -210,11 +211,11 @@ int rcmd_value_ok(struct rconn *rc, const struct resp_arg *v);
  * when out of memory. */
 struct rslot *rcmd_slot(struct rconn *rc, enum rkind kind, uint32_t nsub);
 /* Start request op on key for sub-request sub of s: val (NULL: none) of
- * vtype, ttl seconds (0: none), version (an Update's or a conditional
- * Destroy's condition, 0: none), preq_start flags. Everything is copied;
- * the answer may come before this returns, and may finish s. */
+ * vtype, the expiration exp_ms in unix ms (0: none; PREQ_EXPIRY_MS), version (an Update's or a
+ * conditional Destroy's condition, 0: none), preq_start flags. Everything is copied; the answer may
+ * come before this returns, and may finish s. */
 void rcmd_start(struct rconn *rc, struct rslot *s, uint32_t sub, uint8_t op, const uint8_t *key,
-                size_t klen, const uint8_t *val, size_t vlen, uint8_t vtype, uint32_t ttl,
+                size_t klen, const uint8_t *val, size_t vlen, uint8_t vtype, uint64_t exp_ms,
                 uint32_t version, unsigned flags);
 /* Finish s with integer v / with the error of status st. */
 void rcmd_finish_int(struct rconn *rc, struct rslot *s, int64_t v);
@@ -224,6 +225,23 @@ void rcmd_finish_error(struct rconn *rc, struct rslot *s, int st);
  * could not start. */
 void rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *rq,
                  const struct preq_result *res);
+
+/* ---- resp_expire.c: EXPIRE and the other expiration commands ---- */
+
+rcmd_fn rexp_expire, rexp_pexpire, rexp_expireat, rexp_pexpireat, rexp_persist, rexp_expiretime,
+    rexp_pexpiretime, rexp_time;
+/* The answer res to a K_EXPIRE or K_PERSIST slot s; rq is NULL when the
+ * request could not start. */
+void rexp_answer(struct rconn *rc, struct rslot *s, const struct preq *rq,
+                 const struct preq_result *res);
+/* What TTL, PTTL, EXPIRETIME, PEXPIRETIME (kind) answer for the record rec
+ * read: -1 when it does not expire (the caller answers -2 for no key). */
+int64_t rexp_reply_of(int kind, const struct rmeta *rec);
+/* The wall clock, unix ms: the command time expirations count from. */
+uint64_t rexp_now_ms(void);
+/* 1 if the expiration when (unix ms) is within --resp-max-ttl of now (or it
+ * is 0: no limit), else 0 with the error replied for command name. */
+int rexp_limit_ok(struct rconn *rc, const char *name, int64_t when, int64_t now);
 
 /* ---- resp_str.c: SET and the other string commands ---- */
 

@@ -1,7 +1,8 @@
 /* resp_rename.c: RENAME, RENAMENX and COPY on the RESP face, as atomic as
  * juno can make two keys on different replicas:
  *
- *   Get src ──► write dst with src's value, value type and remaining TTL
+ *   Get src ──► write dst with src's value, value type and expiration (the
+ *               same millisecond, as Redis keeps it)
  *               (RENAME, COPY REPLACE: Set; RENAMENX, COPY: Create, 0 on
  *               DupKey; a second round: an Update on the version written)
  *           ──► RENAME, RENAMENX: Destroy src only if it is still the
@@ -16,12 +17,9 @@
  */
 #include "resp_face.h"
 
-#include "clock.h"
-
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define RENAME_TRIES 5
 
@@ -30,7 +28,8 @@ enum { ST_READ = 0, ST_WRITE, ST_DELETE };
 
 struct rname {
     uint8_t mode, replace, stage, tries;
-    uint32_t src_version, dst_version, ttl;
+    uint32_t src_version, dst_version;
+    uint64_t exp_ms; /* src's expiration, unix ms (0: none) */
     uint8_t vtype;
     uint8_t *val; /* owned: src's value read */
     size_t vlen, slen, dlen;
@@ -43,18 +42,6 @@ rname_free(void *ext)
     struct rname *x = ext;
     if (x != NULL) free(x->val);
     free(x);
-}
-
-/* Seconds left (rounded up, at least 1) of the record read; 0: no expiration. */
-static uint32_t
-ttl_left(const struct preq_result *res)
-{
-    if (res->rec == NULL || !res->rec->has || res->rec->etime == 0) return 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t left_ms =
-        (int64_t)res->rec->etime * 1000 - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-    return left_ms <= 1000 ? 1 : (uint32_t)((left_ms + 999) / 1000);
 }
 
 static void
@@ -88,7 +75,7 @@ step_write(struct rconn *rc, struct rslot *s, struct rname *x)
     }
     x->stage = ST_WRITE;
     rcmd_start(rc, s, 0, op, dst, x->dlen, x->val ? x->val : (const uint8_t *)"", x->vlen, x->vtype,
-               x->ttl, version, x->ttl ? 0 : PREQ_TTL_RESET);
+               x->exp_ms, version, x->exp_ms ? 0 : PREQ_TTL_RESET);
 }
 
 void
@@ -128,7 +115,7 @@ rname_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
         x->vlen = res->vlen;
         x->vtype = res->vtype;
         x->src_version = res->rec ? res->rec->version : 0;
-        x->ttl = ttl_left(res);
+        x->exp_ms = res->rec && res->rec->has ? res->rec->ems : 0;
         step_write(rc, s, x);
         return;
     case ST_WRITE:

@@ -166,11 +166,11 @@ write_value(struct rconn *rc, struct rslot *s, const struct rmeta *rec, const ui
             size_t vlen, uint8_t vtype)
 {
     struct rmw *x = s->ext;
-    uint32_t ttl = x->ttlm == RMW_TTL_SET ? x->ttl : 0;
+    uint64_t exp = x->ttlm == RMW_TTL_SET ? x->exp_ms : 0;
     unsigned flags = x->ttlm == RMW_TTL_RESET || x->ttlm == RMW_TTL_PERSIST ? PREQ_TTL_RESET : 0;
     x->stage = WRITING;
     rcmd_start(rc, s, 0, rec ? WIRE_OP_UPDATE : WIRE_OP_CREATE, x->data, x->klen, val, vlen, vtype,
-               ttl, rec ? rec->version : 0, flags);
+               exp, rec ? rec->version : 0, flags);
 }
 
 static void
@@ -374,7 +374,7 @@ apply(struct rconn *rc, struct rslot *s, const struct preq_result *r)
             delete_version(rc, s, rec);
             return;
         }
-        if (x->ttlm == RMW_TTL_NONE || (x->ttlm == RMW_TTL_PERSIST && rec->etime == 0)) break;
+        if (x->ttlm == RMW_TTL_NONE || (x->ttlm == RMW_TTL_PERSIST && rec->ems == 0)) break;
         write_value(rc, s, rec, old, olen, r->vtype); /* the same value, another TTL */
         return;
     }

@@ -33,7 +33,7 @@ enum { BITCOUNT_ALL = 0, BITCOUNT_BYTES, BITCOUNT_BITS, BITCOUNT_SYNTAX, BITCOUN
 enum rmw_ttl {
     RMW_TTL_KEEP = 0, /* the record's (an Update without TTL) */
     RMW_TTL_RESET,    /* --default-ttl or none, as SET (PREQ_TTL_RESET) */
-    RMW_TTL_SET,      /* ttl seconds */
+    RMW_TTL_SET,      /* exp_ms (unix ms) */
     RMW_TTL_PERSIST,  /* none (GETEX PERSIST): no write when the record has none */
     RMW_TTL_GONE,     /* GETEX at an EXAT/PXAT passed: delete the record */
     RMW_TTL_NONE      /* GETEX without option: no write */
@@ -44,13 +44,13 @@ enum rmw_ttl {
 
 /* A command's state: rslot.ext of its K_RMW slot, one block. */
 struct rmw {
-    uint8_t op;    /* enum rmw_op */
-    uint8_t stage; /* 0 reading, 1 writing, 2 deleting */
-    uint8_t cond;  /* RMW_IF_ABSENT, RMW_IF_PRESENT or 0 */
-    uint8_t ttlm;  /* enum rmw_ttl */
-    uint8_t opt;   /* BITCOUNT_* */
-    uint32_t ttl;  /* RMW_TTL_SET: seconds */
-    uint64_t t0;   /* monotonic ns at the start: no read again past --deadline */
+    uint8_t op;      /* enum rmw_op */
+    uint8_t stage;   /* 0 reading, 1 writing, 2 deleting */
+    uint8_t cond;    /* RMW_IF_ABSENT, RMW_IF_PRESENT or 0 */
+    uint8_t ttlm;    /* enum rmw_ttl */
+    uint8_t opt;     /* BITCOUNT_* */
+    uint64_t exp_ms; /* RMW_TTL_SET: the expiration, unix ms */
+    uint64_t t0;     /* monotonic ns at the start: no read again past --deadline */
     int64_t n, m;
     long double f;
     struct rlock *held; /* the key's turn on the worker (resp_lock.c), or NULL */

@@ -1,7 +1,8 @@
 /* resp_str.c: SET and the other string commands of the RESP face (Redis's
  * t_string.c): their arguments and options, checked before anything runs.
  *
- *   SET k v [NX|XX] [EX s|PX ms|KEEPTTL]   Set / Create / Update: a blind write
+ *   SET k v [NX|XX] [EX s|PX ms|EXAT t|PXAT tms|KEEPTTL]   Set / Create /
+ *                                  Update: a blind write
  *   SETNX k v, MSETNX k v          Create: 1, or 0 on DupKey (MSETNX: one key only)
  *   SETEX k s v, PSETEX k ms v     Set with the TTL
  *   SET ... GET, GETSET, GETDEL, GETEX, INCR, DECR, INCRBY, DECRBY,
@@ -9,13 +10,13 @@
  *   SETBIT                         read-modify-write
  *   STRLEN, GETRANGE, SUBSTR, GETBIT, BITCOUNT   a Get (resp_rmw.c)
  *
- * TTLs are whole seconds: EX s is s, PX ms rounds up, EXAT/PXAT become the
- * seconds left (rounded up: the record expires at that second). A time
- * option may come twice (the last wins), as in Redis.
+ * Expirations are unix milliseconds, counted from the command's arrival (EX,
+ * PX) or given (EXAT, PXAT), written as they are (PREQ_EXPIRY_MS): SET with
+ * a time already past writes a record that has expired (the key is gone, as
+ * in Redis). A time option may come twice (the last wins), as in Redis.
  */
 #include "resp_rmw.h"
 
-#include "clock.h"
 #include "rnum.h"
 
 #include <stdio.h>
@@ -88,57 +89,48 @@ parse_opts(struct rconn *rc, const struct resp_cmd *cmd, size_t from, unsigned a
     return 0;
 }
 
-/* The TTL in seconds of time argument i (at: a unix time, ms: milliseconds)
- * for command name: EX/PX relative, rounded up to whole seconds; EXAT/PXAT
- * the seconds left, rounded up. 1 with *ttl set; 0 with *ttl 0 when EXAT/PXAT
- * has passed; -1 after an error reply (not an integer, <= 0 or overflowing
- * as Redis says, over --max-ttl). */
+/* The expiration in unix ms of time argument i (at: a unix time, ms:
+ * milliseconds) for command name (Redis's getExpireMillisecondsOrReply):
+ * EX/PX from now, EXAT/PXAT as given. 1 with *exp set; 0 with *exp set when
+ * it has passed already (EXAT/PXAT); -1 after an error reply (not an
+ * integer, <= 0 or overflowing as Redis says, over --resp-max-ttl). */
 static int
-ttl_of_arg(struct rconn *rc, const struct resp_cmd *cmd, size_t i, int ms, int at, const char *name,
-           uint32_t *ttl)
+exp_of_arg(struct rconn *rc, const struct resp_cmd *cmd, size_t i, int ms, int at, const char *name,
+           uint64_t *exp)
 {
     int64_t v;
-    *ttl = 0;
+    *exp = 0;
     if (resp_arg_i64(cmd, i, &v) != 0) {
         rcmd_error(rc, RERR_NOT_INT);
         return -1;
     }
-    int64_t now = (int64_t)(clock_wall_ns() / 1000000u);
+    int64_t now = (int64_t)rexp_now_ms();
     if (v <= 0 || (!ms && v > INT64_MAX / 1000) || (!at && (ms ? v : v * 1000) > INT64_MAX - now)) {
         rcmd_error(rc, "invalid expire time in '%s' command", name);
         return -1;
     }
-    int64_t left = ms ? v : v * 1000; /* milliseconds */
-    if (at) {
-        left -= now;
-        if (left <= 0) return 0;
-    }
-    uint64_t s = (uint64_t)left / 1000 + ((uint64_t)left % 1000 != 0);
-    uint64_t max = rc->w->p->cfg.max_ttl;
-    if (s > max) {
-        rcmd_error(rc, "invalid expire time in '%s' command", name); /* over --max-ttl */
-        return -1;
-    }
-    *ttl = (uint32_t)s;
-    return 1;
+    int64_t when = (ms ? v : v * 1000) + (at ? 0 : now);
+    if (!rexp_limit_ok(rc, name, when, now)) return -1;
+    *exp = (uint64_t)when;
+    return when > now;
 }
 
-/* The TTL of the options o (EX PX EXAT PXAT). */
+/* The expiration of the options o (EX PX EXAT PXAT). */
 static int
-opts_ttl(struct rconn *rc, const struct resp_cmd *cmd, const struct sopts *o, const char *name,
-         uint32_t *ttl)
+opts_exp(struct rconn *rc, const struct resp_cmd *cmd, const struct sopts *o, const char *name,
+         uint64_t *exp)
 {
     unsigned f = o->flags;
-    return ttl_of_arg(rc, cmd, o->at, (f & (SO_PX | SO_PXAT)) != 0, (f & (SO_EXAT | SO_PXAT)) != 0,
-                      name, ttl);
+    return exp_of_arg(rc, cmd, o->at, (f & (SO_PX | SO_PXAT)) != 0, (f & (SO_EXAT | SO_PXAT)) != 0,
+                      name, exp);
 }
 
 /* ---- blind writes: SET, SETNX, SETEX, PSETEX, MSETNX ---- */
 
-/* Write argv[k], argv[k + 1] with op, TTL ttl and preq_start flags; the
+/* Write argv[k], argv[k + 1] with op, expiration exp (unix ms, 0: none) and preq_start flags; the
  * reply 1 / 0 (SETNX) when int_reply, else OK / nil. */
 static void
-blind_write(struct rconn *rc, const struct resp_cmd *cmd, size_t k, uint8_t op, uint32_t ttl,
+blind_write(struct rconn *rc, const struct resp_cmd *cmd, size_t k, uint8_t op, uint64_t exp,
             unsigned flags, int int_reply)
 {
     if (!rcmd_key_ok(rc, &cmd->argv[k]) || !rcmd_value_ok(rc, &cmd->argv[k + 1])) return;
@@ -146,31 +138,30 @@ blind_write(struct rconn *rc, const struct resp_cmd *cmd, size_t k, uint8_t op, 
     if (s == NULL) return;
     s->opt = (uint8_t)int_reply;
     rcmd_start(rc, s, 0, op, cmd->argv[k].ptr, cmd->argv[k].len, cmd->argv[k + 1].ptr,
-               cmd->argv[k + 1].len, 0, ttl, 0, flags);
+               cmd->argv[k + 1].len, 0, exp, 0, flags);
 }
 
 void
 rstr_set(struct rconn *rc, const struct resp_cmd *cmd)
 {
     struct sopts o;
-    uint32_t ttl = 0;
-    if (parse_opts(rc, cmd, 3, SO_NX | SO_XX | SO_GET | SO_KEEPTTL | SO_EX | SO_PX, &o) != 0)
-        return;
-    if ((o.flags & SO_TIMED) && opts_ttl(rc, cmd, &o, "set", &ttl) < 0) return;
+    uint64_t exp = 0; /* a time past is written: the record has expired */
+    if (parse_opts(rc, cmd, 3, SO_NX | SO_XX | SO_GET | SO_KEEPTTL | SO_TIMED, &o) != 0) return;
+    if ((o.flags & SO_TIMED) && opts_exp(rc, cmd, &o, "set", &exp) < 0) return;
     int keep = (o.flags & SO_KEEPTTL) != 0;
     if (!(o.flags & SO_GET)) {
         uint8_t op = (o.flags & SO_NX)   ? WIRE_OP_CREATE
                      : (o.flags & SO_XX) ? WIRE_OP_UPDATE
                                          : WIRE_OP_SET;
-        blind_write(rc, cmd, 1, op, ttl, keep || ttl ? 0 : PREQ_TTL_RESET, 0);
+        blind_write(rc, cmd, 1, op, exp, keep || exp ? 0 : PREQ_TTL_RESET, 0);
         return;
     }
     if (!rcmd_value_ok(rc, &cmd->argv[2])) return;
     struct rmw *x = rmw_new(rc, cmd, RMW_GETSET, &cmd->argv[2]);
     if (x == NULL) return;
     x->cond = (o.flags & SO_NX) ? RMW_IF_ABSENT : (o.flags & SO_XX) ? RMW_IF_PRESENT : 0;
-    x->ttlm = ttl ? RMW_TTL_SET : keep ? RMW_TTL_KEEP : RMW_TTL_RESET;
-    x->ttl = ttl;
+    x->ttlm = exp ? RMW_TTL_SET : keep ? RMW_TTL_KEEP : RMW_TTL_RESET;
+    x->exp_ms = exp;
     rmw_start(rc, x);
 }
 
@@ -183,12 +174,12 @@ rstr_setnx(struct rconn *rc, const struct resp_cmd *cmd)
 static void
 setex(struct rconn *rc, const struct resp_cmd *cmd, int ms)
 {
-    uint32_t ttl;
-    if (ttl_of_arg(rc, cmd, 2, ms, 0, ms ? "psetex" : "setex", &ttl) < 0) return;
+    uint64_t exp;
+    if (exp_of_arg(rc, cmd, 2, ms, 0, ms ? "psetex" : "setex", &exp) < 0) return;
     const struct resp_arg *k = &cmd->argv[1], *v = &cmd->argv[3];
     if (!rcmd_key_ok(rc, k) || !rcmd_value_ok(rc, v)) return;
     struct rslot *s = rcmd_slot(rc, K_SET, 1);
-    if (s != NULL) rcmd_start(rc, s, 0, WIRE_OP_SET, k->ptr, k->len, v->ptr, v->len, 0, ttl, 0, 0);
+    if (s != NULL) rcmd_start(rc, s, 0, WIRE_OP_SET, k->ptr, k->len, v->ptr, v->len, 0, exp, 0, 0);
 }
 
 void
@@ -347,10 +338,10 @@ void
 rstr_getex(struct rconn *rc, const struct resp_cmd *cmd)
 {
     struct sopts o;
-    uint32_t ttl = 0;
+    uint64_t exp = 0;
     int live = 1;
     if (parse_opts(rc, cmd, 2, SO_PERSIST | SO_TIMED, &o) != 0) return;
-    if ((o.flags & SO_TIMED) && (live = opts_ttl(rc, cmd, &o, "getex", &ttl)) < 0) return;
+    if ((o.flags & SO_TIMED) && (live = opts_exp(rc, cmd, &o, "getex", &exp)) < 0) return;
     uint64_t dttl = rc->w->p->cfg.default_ttl;
     if ((o.flags & SO_PERSIST) && dttl > 0) {
         rcmd_error(rc,
@@ -367,7 +358,7 @@ rstr_getex(struct rconn *rc, const struct resp_cmd *cmd)
         x->ttlm = live ? RMW_TTL_SET : RMW_TTL_GONE;
     else
         x->ttlm = RMW_TTL_NONE;
-    x->ttl = ttl;
+    x->exp_ms = exp;
     rmw_start(rc, x);
 }
 

@@ -83,7 +83,7 @@ prepare_meta(struct replica *r, const struct wire_msg *reply)
     r->m.has = 1;
     r->m.version = wm->version;
     r->m.ctime = wm->creation_time;
-    r->m.etime = wire_meta_has(wm, WIRE_F_EXPIRATION_TIME) ? wm->expiration_time : 0;
+    r->m.ems = wire_meta_expiration(wm);
     r->m.lmt = wire_meta_has(wm, WIRE_F_LAST_MODIFIED) ? wm->last_modified : 0;
     if (wire_meta_has(wm, WIRE_F_ORIGINATOR_ID)) {
         memcpy(r->m.origin, wm->originator_id, 16);
@@ -181,11 +181,11 @@ commit(struct preq *rq)
         if (r->cls == C_OK && r->m.has && !r->m.tomb && (!live || rmeta_cmp(&r->m, live) > 0))
             live = &r->m;
     }
-    uint32_t now = rq_now_s();
+    uint64_t now_ms = rq_now_ms();
     struct rmeta *o = &rq->out;
     if (rq->extending) { /* the record read, with a later expiration and a new stamp */
         *o = rq->x;
-        o->etime = now + rq->ttl;
+        o->ems = rq->exp_ms;
         o->lmt = hlc_now(&rq->w->p->clock);
         rq->decision = D_COMMIT;
         for (int i = 0; i < rq->n; i++) commit_one(rq, i);
@@ -194,13 +194,13 @@ commit(struct preq *rq)
     memset(o, 0, sizeof(*o));
     o->has = 1;
     o->version = maxv + 1;
-    o->ctime = live && live->ctime ? live->ctime : now;
-    if (rq->ttl)
-        o->etime = now + rq->ttl;
+    o->ctime = live && live->ctime ? live->ctime : (uint32_t)(now_ms / 1000);
+    if (rq->exp_ms)
+        o->ems = rq->exp_ms;
     else if (live && !rq->ttl_reset)
-        o->etime = live->etime;
+        o->ems = live->ems;
     else
-        o->etime = cfg->default_ttl ? now + (uint32_t)cfg->default_ttl : 0;
+        o->ems = cfg->default_ttl ? now_ms + cfg->default_ttl * 1000 : 0;
     o->lmt = hlc_now(&rq->w->p->clock);
     memcpy(o->origin, live && live->has_origin ? live->origin : rq->rid, 16);
     o->has_origin = 1;
@@ -317,20 +317,20 @@ static int
 one_phase_start(struct preq *rq, uint8_t op)
 {
     const struct proxy_config *cfg = &rq->w->p->cfg;
-    if (rq->n != 1 || rq->extending || (!rq->ttl && !rq->ttl_reset && cfg->default_ttl)) return 0;
+    if (rq->n != 1 || rq->extending || (!rq->exp_ms && !rq->ttl_reset && cfg->default_ttl))
+        return 0;
     struct wire_msg m;
     memset(&m, 0, sizeof(m));
     m.opcode = op;
     m.flags = WIRE_FLAG_ONE_PHASE;
     if (rq->cond_version) wire_meta_set_u32(&m.meta, WIRE_F_VERSION, rq->cond_version);
-    uint32_t now = rq_now_s();
-    uint32_t etime = 0;
-    if (rq->ttl)
-        etime = now + rq->ttl;
+    uint64_t ems = 0;
+    if (rq->exp_ms)
+        ems = rq->exp_ms;
     else if (rq->ttl_reset && cfg->default_ttl)
-        etime = now + (uint32_t)cfg->default_ttl;
-    if (rq->ttl || rq->ttl_reset) m.flags |= WIRE_FLAG_SET_EXPIRY; /* etime 0: never */
-    if (etime) wire_meta_set_u32(&m.meta, WIRE_F_EXPIRATION_TIME, etime);
+        ems = rq_now_ms() + cfg->default_ttl * 1000;
+    if (rq->exp_ms || rq->ttl_reset) m.flags |= WIRE_FLAG_SET_EXPIRY; /* ems 0: never */
+    wire_meta_set_expiration(&m.meta, ems);
     wire_meta_set_last_modified(&m.meta, hlc_now(&rq->w->p->clock));
     if (rq->vlen > 0) {
         m.value_type = rq->vtype;

@@ -221,7 +221,7 @@ pump(struct xdc_target *t)
         wire_meta_set_request_id(&m.meta, it->rid);
         wire_meta_set_u32(&m.meta, WIRE_F_VERSION, it->rec.version);
         wire_meta_set_u32(&m.meta, WIRE_F_CREATION_TIME, it->rec.ctime);
-        wire_meta_set_u32(&m.meta, WIRE_F_EXPIRATION_TIME, it->rec.etime);
+        wire_meta_set_expiration(&m.meta, it->rec.ems); /* to the ms: juno to juno */
         wire_meta_set_last_modified(&m.meta, it->rec.lmt);
         if (it->rec.has_origin) wire_meta_set_originator_id(&m.meta, it->rec.origin);
         m.ns.ptr = it->data;

@@ -45,7 +45,7 @@ xdc_apply_init(struct preq *rq, const struct wire_msg *m)
     o->lmt = wm->last_modified;
     if (!o->tomb) {
         o->ctime = wire_meta_has(wm, WIRE_F_CREATION_TIME) ? wm->creation_time : 0;
-        o->etime = wire_meta_has(wm, WIRE_F_EXPIRATION_TIME) ? wm->expiration_time : 0;
+        o->ems = wire_meta_expiration(wm);
     }
     if (wire_meta_has(wm, WIRE_F_ORIGINATOR_ID)) {
         memcpy(o->origin, wm->originator_id, 16);

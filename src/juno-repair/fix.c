@@ -250,7 +250,7 @@ fix_records(struct jrep *j, uint32_t shard, struct fix_replica *rep, size_t nrep
                     const struct wire_meta *m = &rc->read->meta;
                     wire_meta_set_u32(&k->req.meta, WIRE_F_VERSION, m->version);
                     wire_meta_set_u32(&k->req.meta, WIRE_F_CREATION_TIME, m->creation_time);
-                    wire_meta_set_u32(&k->req.meta, WIRE_F_EXPIRATION_TIME, m->expiration_time);
+                    wire_meta_set_expiration(&k->req.meta, wire_meta_expiration(m));
                     wire_meta_set_last_modified(&k->req.meta, m->last_modified);
                     if (wire_meta_has(m, WIRE_F_ORIGINATOR_ID))
                         wire_meta_set_originator_id(&k->req.meta, m->originator_id);

@@ -28,9 +28,10 @@ engine__filter(void *state, int level, const char *key, size_t klen, const char 
     const uint8_t *data;
     size_t dlen;
     if (record_value_decode((const uint8_t *)val, vlen, &m, &data, &dlen) != 0) return 0;
-    uint64_t now = (uint64_t)time(NULL);
-    if (record_expired(&m, now)) return 1;
-    if (m.tombstone && m.last_modified / 1000000000u + e->tombstone_grace_s < now) return 1;
+    uint64_t now_ms = record_now_ms();
+    if (record_expired(&m, now_ms)) return 1;
+    if (m.tombstone && m.last_modified / 1000000000u + e->tombstone_grace_s < now_ms / 1000)
+        return 1;
     return 0;
 }
 

@@ -467,7 +467,7 @@ mig__work_copy(uv_work_t *w)
         g->it = engine_iter_create(g->s->engine, start, 2, end, elen);
         if (g->it == NULL) return;
     }
-    uint64_t now = (uint64_t)time(NULL);
+    uint64_t now = record_now_ms();
     const uint8_t *k, *v;
     size_t kl, vl;
     while (g->chunk.len < g->pass_limit && g->chunk_records < MIG_CHUNK_RECORDS) {
@@ -478,7 +478,8 @@ mig__work_copy(uv_work_t *w)
         struct wire_msg msg;
         if (record_clone_msg(k, kl, v, vl, &msg) != 0) continue;
         msg.flags |= WIRE_FLAG_BULK; /* forwarded writes are not: they sync as usual */
-        if (msg.meta.expiration_time && msg.meta.expiration_time <= now) continue;
+        uint64_t exp = wire_meta_expiration(&msg.meta);
+        if (exp && exp <= now) continue;
         size_t n = wire_encoded_size(&msg);
         if (n == 0 || n > OPQ_SIZE) continue;
         if (buf_reserve(&g->chunk, n) != 0) break;

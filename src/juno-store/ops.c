@@ -89,14 +89,14 @@ op__reply(struct op *op, int status, const struct record_meta *m, const uint8_t 
     r.status = (uint8_t)status;
     if (op->has_rid) wire_meta_set_request_id(&r.meta, op->in.request_id);
     if (m != NULL) {
-        uint64_t now = (uint64_t)time(NULL);
+        uint64_t now = record_now_ms();
         if (m->tombstone)
             r.flags |= WIRE_FLAG_MARK_DELETE; /* the record described is a tombstone */
         wire_meta_set_u32(&r.meta, WIRE_F_VERSION, m->version);
         wire_meta_set_u32(&r.meta, WIRE_F_CREATION_TIME, m->creation_time);
-        wire_meta_set_u32(&r.meta, WIRE_F_EXPIRATION_TIME, m->expiration_time);
-        if (m->expiration_time > now)
-            wire_meta_set_u32(&r.meta, WIRE_F_TTL, (uint32_t)(m->expiration_time - now));
+        wire_meta_set_expiration(&r.meta, m->expiration_ms);
+        if (m->expiration_ms > now)
+            wire_meta_set_u32(&r.meta, WIRE_F_TTL, wire_ms_to_s(m->expiration_ms - now));
         wire_meta_set_last_modified(&r.meta, m->last_modified);
         wire_meta_set_originator_id(&r.meta, m->origin_id);
         if (with_value) {
@@ -195,7 +195,7 @@ op__current(struct op *op, struct record_meta *m, const uint8_t **data, size_t *
 static int
 live(const struct record_meta *m)
 {
-    return !m->tombstone && !record_expired(m, (uint64_t)time(NULL));
+    return !m->tombstone && !record_expired(m, record_now_ms());
 }
 
 /* ---- Read ---- */
@@ -208,7 +208,7 @@ op__read_done(struct op *op)
     size_t dlen;
     int has = op__current(op, &m, &data, &dlen);
     if (has < 0) return;
-    if (has == 0 || record_expired(&m, (uint64_t)time(NULL))) {
+    if (has == 0 || record_expired(&m, record_now_ms())) {
         op__finish(op, WIRE_ST_NO_KEY);
         return;
     }
@@ -399,7 +399,7 @@ op__meta_from_request(const struct op *op, struct record_meta *m)
     memset(m, 0, sizeof(*m));
     m->version = op->in.version;
     m->creation_time = op->in.creation_time ? op->in.creation_time : (uint32_t)time(NULL);
-    m->expiration_time = op->in.expiration_time;
+    m->expiration_ms = wire_meta_expiration(&op->in);
     m->last_modified = op->in.last_modified ? op->in.last_modified : clock_wall_ns();
     if (wire_meta_has(&op->in, WIRE_F_ORIGINATOR_ID))
         memcpy(m->origin_id, op->in.originator_id, 16);
@@ -469,17 +469,17 @@ static void
 op__commit_now(struct op *op, const struct record_meta *cur, int alive)
 {
     struct lock *l = locks_find(&op->s->locks, op->key, op->klen);
-    uint32_t now = (uint32_t)time(NULL);
+    uint64_t now_ms = record_now_ms();
     struct record_meta m;
     memset(&m, 0, sizeof(m));
     m.version = alive ? cur->version + 1 : 1;
-    m.creation_time = alive && cur->creation_time ? cur->creation_time : now;
+    m.creation_time = alive && cur->creation_time ? cur->creation_time : (uint32_t)(now_ms / 1000);
     if (wire_meta_has(&op->in, WIRE_F_TTL) && op->in.ttl > 0)
-        m.expiration_time = now + op->in.ttl;
+        m.expiration_ms = now_ms + (uint64_t)op->in.ttl * 1000;
     else if (op->flags & WIRE_FLAG_SET_EXPIRY)
-        m.expiration_time = op->in.expiration_time; /* set (0: never), live or new */
+        m.expiration_ms = wire_meta_expiration(&op->in); /* set (0: never), live or new */
     else if (alive)
-        m.expiration_time = cur->expiration_time;
+        m.expiration_ms = cur->expiration_ms;
     m.last_modified = op->in.last_modified ? op->in.last_modified : clock_wall_ns();
     if (l->seen_lm >= m.last_modified) m.last_modified = l->seen_lm + 1;
     memcpy(m.origin_id, alive ? cur->origin_id : op->in.request_id, 16);
@@ -524,7 +524,7 @@ op__store_record(struct op *op, int tombstone)
     }
     m.tombstone = (uint8_t)tombstone;
     m.value_type = op->value_type;
-    if (tombstone) m.expiration_time = 0;
+    if (tombstone) m.expiration_ms = 0;
     if (op__encode(op, &m, tombstone ? NULL : op->value, tombstone ? 0 : op->vlen) != 0) {
         op->lock = NULL;
         op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
@@ -570,8 +570,6 @@ check_request(struct store *s, struct conn *c, const struct wire_msg *req)
         why = "value too large";
     else if (wire_meta_has(&req->meta, WIRE_F_TTL) && req->meta.ttl > cfg->max_ttl)
         why = "ttl over the limit";
-    else if (req->meta.expiration_time > (uint64_t)time(NULL) + cfg->max_ttl + 60)
-        why = "expiration time over the ttl limit";
     else if (needs_request_id(req->opcode) && !wire_meta_has(&req->meta, WIRE_F_REQUEST_ID))
         why = "request id missing";
     else if (req->shard_id >= s->nshards ||
@@ -665,7 +663,7 @@ ops_shard_scan(struct store *s, uint16_t shard, uint64_t info[6], int *rc)
         *rc = JUNO_ENOMEM;
         return;
     }
-    uint64_t now = (uint64_t)time(NULL);
+    uint64_t now = record_now_ms();
     const uint8_t *k, *v;
     size_t kl, vl;
     while (engine_iter_next(it, &k, &kl, &v, &vl)) {

@@ -132,7 +132,7 @@ tree__work(uv_work_t *w)
         op->rc = JUNO_EIO;
         return;
     }
-    uint64_t now = (uint64_t)time(NULL);
+    uint64_t now = record_now_ms();
     const uint8_t *k, *v;
     size_t kl, vl;
     while (engine_iter_next(it, &k, &kl, &v, &vl)) {

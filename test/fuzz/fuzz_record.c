@@ -3,8 +3,10 @@
  * arbitrary bytes.
  *
  * The whole input is decoded both as a stored value and as a storage key.
- * A value that decodes must re-encode to the very same bytes (the layout has
- * no field the decoder may ignore), with its data lying inside the input; a
+ * A format 2 value that decodes must re-encode to the very same bytes (the
+ * layout has no field the decoder may ignore), with its data lying inside the
+ * input; a format 1 value must re-encode to format 2 bytes that decode to the
+ * same metadata and data, and then re-encode to themselves; a
  * key that decodes must have its parts inside the input, re-encode to the same
  * bytes and fall inside its shard's key range. record_cmp must be
  * antisymmetric between the decoded value and one decoded from the input's
@@ -40,14 +42,30 @@ check_value(const uint8_t *data, size_t size, struct record_meta *m, int *ok)
     size_t dl = 0;
     *ok = record_value_decode(data, size, m, &d, &dl) == 0;
     if (!*ok) return;
-    if (size < RECORD_HEADER_SIZE || !inside(d, dl, data, size)) abort();
-    if (dl != size - RECORD_HEADER_SIZE || d != data + RECORD_HEADER_SIZE) abort();
-    uint8_t *out = malloc(size);
+    size_t hs = data[0] == RECORD_FORMAT_V1 ? RECORD_V1_HEADER_SIZE : RECORD_HEADER_SIZE;
+    if (data[0] != RECORD_FORMAT && data[0] != RECORD_FORMAT_V1) abort();
+    if (size < hs || !inside(d, dl, data, size)) abort();
+    if (dl != size - hs || d != data + hs) abort();
+    size_t osize = RECORD_HEADER_SIZE + dl;
+    uint8_t *out = malloc(osize);
     if (out == NULL) abort();
     record_value_encode(m, d, dl, out);
-    if (memcmp(out, data, size) != 0) abort();
+    if (hs == RECORD_HEADER_SIZE && memcmp(out, data, size) != 0) abort();
+    if (hs == RECORD_V1_HEADER_SIZE) { /* format 1 becomes format 2, losing nothing */
+        struct record_meta n;
+        const uint8_t *nd = NULL;
+        size_t ndl = 0;
+        if (record_value_decode(out, osize, &n, &nd, &ndl) != 0) abort();
+        if (n.version != m->version || n.creation_time != m->creation_time ||
+            n.expiration_ms != m->expiration_ms || n.last_modified != m->last_modified ||
+            n.tombstone != m->tombstone || n.value_type != m->value_type ||
+            memcmp(n.origin_id, m->origin_id, 16) || memcmp(n.last_req_id, m->last_req_id, 16) ||
+            ndl != dl || memcmp(nd, d, dl) != 0)
+            abort();
+        if (m->expiration_ms % 1000 != 0) abort(); /* format 1 holds whole seconds */
+    }
     free(out);
-    (void)record_expired(m, (uint64_t)m->creation_time);
+    (void)record_expired(m, (uint64_t)m->creation_time * 1000);
 }
 
 static void
@@ -78,7 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_value(data, size, &a, &ok_a);
     check_key(data, size);
     /* a second record from the tail, to compare with the first */
-    size_t off = size > RECORD_HEADER_SIZE ? size - RECORD_HEADER_SIZE : 0;
+    size_t off = size > RECORD_V1_HEADER_SIZE ? size - RECORD_V1_HEADER_SIZE : 0;
     check_value(data + off, size - off, &b, &ok_b);
     if (ok_a && ok_b) {
         int ab = record_cmp(&a, &b), ba = record_cmp(&b, &a);

@@ -34,7 +34,8 @@ same(const struct wire_msg *a, const struct wire_msg *b)
     if (a->header_only) return 1;
     if (x->present != y->present || x->ttl != y->ttl || x->version != y->version ||
         x->creation_time != y->creation_time || x->expiration_time != y->expiration_time ||
-        x->handling_time != y->handling_time || x->last_modified != y->last_modified)
+        x->handling_time != y->handling_time || x->last_modified != y->last_modified ||
+        x->expiration_ms != y->expiration_ms)
         return 0;
     if ((x->present & 1u << WIRE_F_REQUEST_ID) && memcmp(x->request_id, y->request_id, 16))
         return 0;

@@ -5,9 +5,11 @@
 #include "error.h"
 #include "htree.h"
 #include "jstate.h"
+#include "pack.h"
 #include "record.h"
 
 #include <stdlib.h>
+#include <xxhash.h>
 
 UNIT_TEST(key_hash_is_xxh64_seed_0)
 {
@@ -28,12 +30,39 @@ UNIT_TEST(digest_ignores_the_last_request_id_only)
     CHECK_EQ_U(htree_digest(7, a, sizeof(a)), htree_digest(7, b, sizeof(b)));
     CHECK(htree_digest(7, a, sizeof(a)) != htree_digest(8, a, sizeof(a))); /* another key */
     for (size_t i = 0; i < sizeof(a); i++) {
-        if (i >= 40 && i < RECORD_HEADER_SIZE) continue;
+        if (i >= 44 && i < RECORD_HEADER_SIZE) continue; /* the last request id */
         memcpy(b, a, sizeof(a));
         b[i] ^= 1;
         CHECK(htree_digest(7, a, sizeof(a)) != htree_digest(7, b, sizeof(b)));
     }
     CHECK(htree_digest(7, a, 10) != htree_digest(7, a, 11)); /* not a record: every byte */
+}
+
+/* The digest does not depend on the record's format, and a format 1
+ * record's is what it was when format 1 was current (its first 40 bytes,
+ * then the data): backups made then still verify. */
+UNIT_TEST(digest_is_the_same_in_both_formats)
+{
+    struct record_meta m = {.version = 3,
+                            .creation_time = 10,
+                            .last_modified = 99,
+                            .expiration_ms = 1800000000000ULL,
+                            .value_type = 1};
+    memset(m.origin_id, 0x5A, 16);
+    memset(m.last_req_id, 0xAA, 16);
+    uint8_t v2[RECORD_HEADER_SIZE + 5], v1[RECORD_V1_HEADER_SIZE + 5];
+    record_value_encode(&m, "hello", 5, v2);
+    /* the same record in format 1: the format 2 bytes with the expiration cut to u32 seconds */
+    memcpy(v1, v2, 12);
+    v1[0] = RECORD_FORMAT_V1;
+    pack_u32(v1 + 12, 1800000000u);
+    memcpy(v1 + 16, v2 + 20, 40 + 5);
+    uint64_t old = XXH64(v1 + RECORD_V1_HEADER_SIZE, 5, XXH64(v1, 40, 7));
+    CHECK_EQ_U(htree_digest(7, v1, sizeof(v1)), old);
+    CHECK_EQ_U(htree_digest(7, v2, sizeof(v2)), old);
+    m.expiration_ms += 1; /* not whole seconds: the milliseconds count */
+    record_value_encode(&m, "hello", 5, v2);
+    CHECK(htree_digest(7, v2, sizeof(v2)) != old);
 }
 
 UNIT_TEST(ranges_and_children)
@@ -190,6 +219,7 @@ main(void)
 {
     RUN(key_hash_is_xxh64_seed_0);
     RUN(digest_ignores_the_last_request_id_only);
+    RUN(digest_is_the_same_in_both_formats);
     RUN(ranges_and_children);
     RUN(request_known_answer_and_checks);
     RUN(list_reply_known_answer_every_cut_and_garbage);

@@ -84,7 +84,7 @@ UNIT_TEST(value_roundtrip_and_layout)
 {
     struct record_meta m = {.version = 7,
                             .creation_time = 1497375598,
-                            .expiration_time = 1497377398,
+                            .expiration_ms = 1497377398123ULL,
                             .last_modified = 1516608721123456789ULL,
                             .tombstone = 1,
                             .value_type = 3};
@@ -97,10 +97,13 @@ UNIT_TEST(value_roundtrip_and_layout)
     CHECK_EQ_U(v[0], RECORD_FORMAT);
     CHECK_EQ_U(v[1], RECORD_F_TOMBSTONE);
     CHECK_EQ_U(v[2], 3);
+    CHECK_EQ_U(RECORD_HEADER_SIZE, 60);
     CHECK(v[4] == 0 && v[5] == 0 && v[6] == 0 && v[7] == 7);
-    CHECK(v[16] == 0x15 && v[17] == 0x0C && v[23] == 0x15);
-    CHECK_EQ_U(v[24], 0);
-    CHECK_EQ_U(v[40], 0xF0);
+    static const uint8_t exp_ms[8] = {0x00, 0x00, 0x01, 0x5C, 0xA2, 0xA5, 0xDD, 0x6B};
+    CHECK_MEM(v + 12, 8, exp_ms, 8); /* 1497377398123 */
+    CHECK(v[20] == 0x15 && v[21] == 0x0C && v[27] == 0x15);
+    CHECK_EQ_U(v[28], 0);
+    CHECK_EQ_U(v[44], 0xF0);
     CHECK_MEM(v + RECORD_HEADER_SIZE, 5, "hello", 5);
     struct record_meta d;
     const uint8_t *data;
@@ -108,7 +111,7 @@ UNIT_TEST(value_roundtrip_and_layout)
     CHECK_EQ_I(record_value_decode(v, sizeof(v), &d, &data, &dl), 0);
     CHECK_EQ_U(d.version, 7);
     CHECK_EQ_U(d.creation_time, 1497375598);
-    CHECK_EQ_U(d.expiration_time, 1497377398);
+    CHECK_EQ_U(d.expiration_ms, 1497377398123ULL);
     CHECK_EQ_U(d.last_modified, 1516608721123456789ULL);
     CHECK_EQ_U(d.tombstone, 1);
     CHECK_EQ_U(d.value_type, 3);
@@ -116,8 +119,60 @@ UNIT_TEST(value_roundtrip_and_layout)
     CHECK_MEM(d.last_req_id, 16, m.last_req_id, 16);
     CHECK_MEM(data, dl, "hello", 5);
     CHECK_EQ_I(record_value_decode(v, RECORD_HEADER_SIZE - 1, &d, &data, &dl), JUNO_EBADDATA);
-    v[0] = 2;
+    v[0] = 3;
     CHECK_EQ_I(record_value_decode(v, sizeof(v), &d, &data, &dl), JUNO_EBADDATA);
+    v[0] = 0;
+    CHECK_EQ_I(record_value_decode(v, sizeof(v), &d, &data, &dl), JUNO_EBADDATA);
+}
+
+/* A record juno wrote before millisecond TTLs (format 1, bytes as that
+ * version's record_value_encode laid them out) decodes, and re-encodes to
+ * format 2 with the same metadata and data. */
+UNIT_TEST(format_1_still_decodes)
+{
+    /* clang-format off */
+    static const uint8_t v1[RECORD_V1_HEADER_SIZE + 5] = {
+        0x01, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x07, /* format, tombstone, type, version 7 */
+        0x59, 0x40, 0x23, 0x6E, 0x59, 0x40, 0x2A, 0x76, /* created 1497375598, expires 1497377398 */
+        0x15, 0x0C, 0x13, 0x98, 0xB5, 0xD2, 0xB7, 0x15, /* last modified 1516608721123456789 */
+        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, /* originator id */
+        0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F,
+        0xF0, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, /* last request id */
+        0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE, 0xFF,
+        'h', 'e', 'l', 'l', 'o'};
+    /* clang-format on */
+    struct record_meta d;
+    const uint8_t *data;
+    size_t dl;
+    CHECK_EQ_I(record_value_decode(v1, sizeof(v1), &d, &data, &dl), 0);
+    CHECK_EQ_U(d.version, 7);
+    CHECK_EQ_U(d.creation_time, 1497375598);
+    CHECK_EQ_U(d.expiration_ms, 1497377398000ULL);
+    CHECK_EQ_U(d.last_modified, 1516608721123456789ULL);
+    CHECK_EQ_U(d.tombstone, 1);
+    CHECK_EQ_U(d.value_type, 3);
+    CHECK_EQ_U(d.origin_id[15], 15);
+    CHECK_EQ_U(d.last_req_id[0], 0xF0);
+    CHECK_EQ_U(d.last_req_id[15], 0xFF);
+    CHECK(data == v1 + RECORD_V1_HEADER_SIZE);
+    CHECK_MEM(data, dl, "hello", 5);
+    CHECK(record_expired(&d, 1497377398000ULL) && !record_expired(&d, 1497377397999ULL));
+    uint8_t v2[RECORD_HEADER_SIZE + 5];
+    record_value_encode(&d, data, dl, v2);
+    CHECK_EQ_U(v2[0], RECORD_FORMAT);
+    struct record_meta e;
+    CHECK_EQ_I(record_value_decode(v2, sizeof(v2), &e, &data, &dl), 0);
+    CHECK(e.version == d.version && e.creation_time == d.creation_time &&
+          e.expiration_ms == d.expiration_ms && e.last_modified == d.last_modified &&
+          e.tombstone == d.tombstone && e.value_type == d.value_type);
+    CHECK_MEM(e.origin_id, 16, d.origin_id, 16);
+    CHECK_MEM(e.last_req_id, 16, d.last_req_id, 16);
+    CHECK_MEM(data, dl, "hello", 5);
+    /* a format 1 header cut short, or format 1 bytes too short for format 2 */
+    CHECK_EQ_I(record_value_decode(v1, RECORD_V1_HEADER_SIZE - 1, &d, &data, &dl), JUNO_EBADDATA);
+    CHECK_EQ_I(record_value_decode(v1, RECORD_V1_HEADER_SIZE, &d, &data, &dl), 0);
+    CHECK_EQ_U(dl, 0);
+    CHECK_EQ_I(record_value_decode(v2, RECORD_HEADER_SIZE - 1, &d, &data, &dl), JUNO_EBADDATA);
 }
 
 /* Found by test/fuzz/fuzz_record: a header with bits the format does not
@@ -153,16 +208,16 @@ UNIT_TEST(newer_and_expired)
     a.last_modified = 101;
     CHECK(record_cmp(&a, &b) > 0);
     CHECK(!record_expired(&a, 1u << 31));
-    a.expiration_time = 50;
-    CHECK(!record_expired(&a, 49));
-    CHECK(record_expired(&a, 50));
+    a.expiration_ms = 50100; /* ms */
+    CHECK(!record_expired(&a, 50099));
+    CHECK(record_expired(&a, 50100));
 }
 
 UNIT_TEST(clone_msg_carries_the_record)
 {
     struct record_meta m = {.version = 4,
                             .creation_time = 1700000000,
-                            .expiration_time = 1800000000,
+                            .expiration_ms = 1800000000001ULL,
                             .last_modified = 1700000000123456789ULL,
                             .value_type = 2};
     memset(m.origin_id, 0x11, 16);
@@ -183,7 +238,9 @@ UNIT_TEST(clone_msg_carries_the_record)
     CHECK(q.value.ptr == v + RECORD_HEADER_SIZE); /* borrowed */
     CHECK_EQ_U(q.meta.version, 4);
     CHECK_EQ_U(q.meta.creation_time, 1700000000);
-    CHECK_EQ_U(q.meta.expiration_time, 1800000000);
+    CHECK_EQ_U(q.meta.expiration_ms, 1800000000001ULL);
+    CHECK_EQ_U(q.meta.expiration_time, 1800000001); /* rounded up for JunoDB */
+    CHECK_EQ_U(wire_meta_expiration(&q.meta), 1800000000001ULL);
     CHECK_EQ_U(q.meta.last_modified, 1700000000123456789ULL);
     CHECK_MEM(q.meta.originator_id, 16, m.origin_id, 16);
     CHECK_MEM(q.meta.request_id, 16, m.last_req_id, 16);
@@ -202,6 +259,7 @@ main(void)
     RUN(key_limits);
     RUN(shard_range_bounds_every_key_of_the_shard);
     RUN(value_roundtrip_and_layout);
+    RUN(format_1_still_decodes);
     RUN(value_with_undefined_bits_is_refused);
     RUN(newer_and_expired);
     RUN(clone_msg_carries_the_record);
