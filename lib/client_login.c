@@ -53,8 +53,8 @@ client__login(int fd, int64_t deadline, char *err, size_t errlen)
                  login_user);
         rc = JUNO_EACCES;
     } else if (r.status != WIRE_ST_OK) {
-        snprintf(err, errlen, "login as %s: %s (a store, or a server without logins?)",
-                 login_user, wire_status_name(r.status));
+        snprintf(err, errlen, "login as %s: %s (a store, or a server without logins?)", login_user,
+                 wire_status_name(r.status));
         rc = JUNO_EPROTO;
     }
     client_buf_deinit(&out);

@@ -348,8 +348,8 @@ etcd__post_raw(struct etcd *e, const char *path, const char *body, struct curl_s
 }
 
 int
-etcd__post_at(struct etcd *e, unsigned k, const char *path, const char *body,
-              struct curl_slist *h, cJSON **out)
+etcd__post_at(struct etcd *e, unsigned k, const char *path, const char *body, struct curl_slist *h,
+              cJSON **out)
 {
     int next = JUNO_EUNAVAIL;
     int rc = post_one(e, e->urls[k % (unsigned)e->n], path, body, h, out, &next);

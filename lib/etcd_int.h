@@ -140,14 +140,14 @@ struct etcd__wstate {
     int prefix;
     etcd_watch_fn *fn;
     void *arg;
-    int64_t last;   /* every change up to this revision was delivered */
-    int resnapshot; /* canceled: read the state again */
-    int created;    /* this stream was accepted */
-    int broken;     /* an error line or garbage: end this stream */
-    int lost;       /* LOST was reported for the current outage */
-    int reauth;     /* etcd refused the token: authenticate, watch again */
-    int stale;      /* silent, and its member did not answer a check: next member */
-    uint64_t gen;   /* the token's generation (etcd__auth_headers) */
+    int64_t last;      /* every change up to this revision was delivered */
+    int resnapshot;    /* canceled: read the state again */
+    int created;       /* this stream was accepted */
+    int broken;        /* an error line or garbage: end this stream */
+    int lost;          /* LOST was reported for the current outage */
+    int reauth;        /* etcd refused the token: authenticate, watch again */
+    int stale;         /* silent, and its member did not answer a check: next member */
+    uint64_t gen;      /* the token's generation (etcd__auth_headers) */
     uint64_t heard_ms; /* monotonic ms of the stream's last byte, or of its last good check */
     struct etcd__buf line;
 };

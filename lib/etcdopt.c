@@ -167,7 +167,8 @@ etcdopt_reload_password(struct etcdopt *o, struct etcd *e, char *err, size_t err
     int rc = read_password(o, err, errlen);
     if (rc == 0) {
         rc = etcd_set_password(e, o->password);
-        if (rc != 0) snprintf(err, errlen, "unable to use the new etcd password: %s", error_str(rc));
+        if (rc != 0)
+            snprintf(err, errlen, "unable to use the new etcd password: %s", error_str(rc));
     }
     etcdopt_deinit(o);
     return rc;

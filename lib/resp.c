@@ -97,7 +97,8 @@ mbulk_walk(const uint8_t *buf, size_t len, const struct resp_limits *l, struct r
     int rc = header_line(buf, len, 0, &n, &pos);
     if (rc == 0) return RESP_AGAIN;
     if (rc < 0) return fail(why, E_MBULK_LEN);
-    if (n > 0 && (uint64_t)n > l->max_args) return fail(why, l->unauth ? E_MBULK_UNAUTH : E_MBULK_LEN);
+    if (n > 0 && (uint64_t)n > l->max_args)
+        return fail(why, l->unauth ? E_MBULK_UNAUTH : E_MBULK_LEN);
     if (n <= 0) n = 0; /* *0, *-1: consumed, no command */
     for (int64_t i = 0; i < n; i++) {
         if (pos >= len) return RESP_AGAIN;
@@ -271,7 +272,8 @@ resp_cmd_deinit(struct resp_cmd *cmd)
 static struct resp_limits
 limits(const struct resp_limits *lim)
 {
-    struct resp_limits l = {RESP_DEFAULT_MAX_ARGS, RESP_DEFAULT_MAX_BULK, RESP_DEFAULT_MAX_INLINE, 0, 0, 0};
+    struct resp_limits l = {
+        RESP_DEFAULT_MAX_ARGS, RESP_DEFAULT_MAX_BULK, RESP_DEFAULT_MAX_INLINE, 0, 0, 0};
     if (lim != NULL) {
         if (lim->max_args != 0) l.max_args = lim->max_args;
         if (lim->max_bulk != 0) l.max_bulk = lim->max_bulk;

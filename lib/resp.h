@@ -39,7 +39,7 @@
 
 #define RESP_DEFAULT_MAX_ARGS   65536
 #define RESP_DEFAULT_MAX_BULK   (1024 * 1024 + 64 * 1024) /* a JunoDB frame and some */
-#define RESP_PROTO_MAX_BULK     (512u << 20) /* Redis's proto-max-bulk-len default */
+#define RESP_PROTO_MAX_BULK     (512u << 20)              /* Redis's proto-max-bulk-len default */
 #define RESP_DEFAULT_MAX_INLINE (64 * 1024)
 #define RESP_INLINE_ARGS        16 /* argv entries held in struct resp_cmd itself */
 

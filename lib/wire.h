@@ -81,7 +81,7 @@ wire_rq(uint8_t type_flag)
     XX(DESTROY, 0x05, "Destroy")                                                                   \
     XX(UDFGET, 0x06, "UDFGet")                                                                     \
     XX(UDFSET, 0x07, "UDFSet")                                                                     \
-    XX(LOGIN, 0x70, "Login")                  /* juno: a user and password for --acl */            \
+    XX(LOGIN, 0x70, "Login") /* juno: a user and password for --acl */                             \
     XX(PREPARE_CREATE, 0x81, "PrepareCreate")                                                      \
     XX(READ, 0x82, "Read")                                                                         \
     XX(PREPARE_UPDATE, 0x83, "PrepareUpdate")                                                      \

@@ -289,7 +289,7 @@ wire__meta_write(const struct wire_meta *meta, uint8_t *p)
         data += (size_t)len;
     }
     size_t size = align8(align4(META_HEADER + n) + data); /* as wire__meta_size */
-    memset(p, 0, size); /* every padding byte is 00 */
+    memset(p, 0, size);                                   /* every padding byte is 00 */
     pack_u32(p, (uint32_t)size);
     p[4] = 2;
     p[5] = (uint8_t)n;

@@ -197,7 +197,7 @@ check_limits(const struct proxy_config *cfg, const struct wire_msg *m)
 /* ---- Login: the password is checked on the thread pool (auth.c) ---- */
 
 struct nlogin {
-    struct conn *c; /* a reference is held */
+    struct conn *c;      /* a reference is held */
     struct wire_msg req; /* opaque, opcode and request id only */
     uint64_t t0;
 };
@@ -317,9 +317,7 @@ handle_frame(struct conn *c, const uint8_t *frame, size_t len)
                          t0);
         return;
     }
-    case WIRE_OP_LOGIN:
-        handle_login(c, &m, t0);
-        return;
+    case WIRE_OP_LOGIN: handle_login(c, &m, t0); return;
     default:
         w->stats.errors++;
         if (m.opcode >= 0x80) { /* a storage opcode: echoed with NotSupported */

@@ -52,11 +52,11 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define PROXY_DOWN_MS        2000 /* a failing store is skipped this long */
-#define PROXY_DOWN_TIMEOUTS  3    /* consecutive timeouts that mark a store down */
-#define PROXY_BACKOFF_MIN_MS 50
-#define PROXY_BACKOFF_MAX_MS 2000
-#define PROXY_KEEPALIVE_MS   (24ull * 3600 * 1000) /* idle timeout after a keepalive Nop */
+#define PROXY_DOWN_MS          2000 /* a failing store is skipped this long */
+#define PROXY_DOWN_TIMEOUTS    3    /* consecutive timeouts that mark a store down */
+#define PROXY_BACKOFF_MIN_MS   50
+#define PROXY_BACKOFF_MAX_MS   2000
+#define PROXY_KEEPALIVE_MS     (24ull * 3600 * 1000) /* idle timeout after a keepalive Nop */
 /* More time a request carrying n bytes (a RESP value of tens of MB) gets,
  * on top of --request-timeout and --deadline: 1 ms per 8 KiB (8 MB/s). */
 #define PROXY_SIZE_SLACK_MS(n) ((uint64_t)(n) >> 13)

@@ -156,8 +156,8 @@ mem_value(const struct resp_arg *a, uint64_t *out)
     static const struct {
         const char *u;
         uint64_t m;
-    } units[] = {{"", 1},           {"b", 1},           {"k", 1000},
-                 {"kb", 1024},      {"m", 1000000},     {"mb", 1024 * 1024},
+    } units[] = {{"", 1},           {"b", 1},        {"k", 1000},
+                 {"kb", 1024},      {"m", 1000000},  {"mb", 1024 * 1024},
                  {"g", 1000000000}, {"gb", 1u << 30}};
     for (size_t j = 0; j < sizeof(units) / sizeof(units[0]); j++)
         if (strcmp(unit, units[j].u) == 0) {
@@ -202,29 +202,35 @@ config_set(struct rconn *rc, const struct resp_cmd *cmd)
         if (params[j].kind == P_FIXED) {
             if (strlen(now) == v->len && strncasecmp(now, (const char *)v->ptr, v->len) == 0)
                 continue; /* its only value: a no-op */
-            rcmd_error(rc, "CONFIG SET failed (possibly related to argument '%s') - can't set "
-                           "immutable config", params[j].name);
+            rcmd_error(rc,
+                       "CONFIG SET failed (possibly related to argument '%s') - can't set "
+                       "immutable config",
+                       params[j].name);
             return;
         }
         uint64_t n;
         uint64_t lo = params[j].kind == P_VALUE ? 1 : 1024;
         uint64_t hi = params[j].kind == P_VALUE ? RFACE_MAX_VALUE : RFACE_MAX_QUERY;
         if (mem_value(v, &n) != 0) {
-            rcmd_error(rc, "CONFIG SET failed (possibly related to argument '%s') - argument "
-                           "must be a memory value", params[j].name);
+            rcmd_error(rc,
+                       "CONFIG SET failed (possibly related to argument '%s') - argument "
+                       "must be a memory value",
+                       params[j].name);
             return;
         }
         if (n < lo || n > hi) {
-            rcmd_error(rc, "CONFIG SET failed (possibly related to argument '%s') - argument "
-                           "must be between %llu and %llu inclusive",
+            rcmd_error(rc,
+                       "CONFIG SET failed (possibly related to argument '%s') - argument "
+                       "must be between %llu and %llu inclusive",
                        params[j].name, (unsigned long long)lo, (unsigned long long)hi);
             return;
         }
         *(params[j].kind == P_VALUE ? &value : &query) = n;
     }
     if (query < value + RFACE_QUERY_SLACK) {
-        rcmd_error(rc, "CONFIG SET failed - client-query-buffer-limit %llu must be at least "
-                       "proto-max-bulk-len %llu + %u",
+        rcmd_error(rc,
+                   "CONFIG SET failed - client-query-buffer-limit %llu must be at least "
+                   "proto-max-bulk-len %llu + %u",
                    (unsigned long long)query, (unsigned long long)value, RFACE_QUERY_SLACK);
         return;
     }
@@ -244,8 +250,10 @@ rcmd_config(struct rconn *rc, const struct resp_cmd *cmd)
     } else if (resp_arg_eq(cmd, 1, "SET")) {
         config_set(rc, cmd);
     } else if (resp_arg_eq(cmd, 1, "RESETSTAT") || resp_arg_eq(cmd, 1, "REWRITE")) {
-        rcmd_error(rc, "CONFIG %.*s is not supported: juno-proxy's settings are command line "
-                       "options", ARG(&cmd->argv[1]));
+        rcmd_error(rc,
+                   "CONFIG %.*s is not supported: juno-proxy's settings are command line "
+                   "options",
+                   ARG(&cmd->argv[1]));
     } else {
         rcmd_error(rc, "unknown subcommand '%.*s'. Try CONFIG HELP.",
                    (int)(cmd->argv[1].len < 128 ? cmd->argv[1].len : 128),

@@ -15,9 +15,9 @@
  * Reading pauses while too many commands wait or too much output is
  * unwritten. --idle-timeout applies as on the native face, and the 5 s limit
  * on a half-received command from its last 64 KiB: a value of tens of MB
- * may take longer than 5 s to arrive, as long as it keeps arriving. A client that half-closes after its last
- * command still gets its replies. A connection is freed only after its close
- * callback, once no request and no write refers to it.
+ * may take longer than 5 s to arrive, as long as it keeps arriving. A client that half-closes after
+ * its last command still gets its replies. A connection is freed only after its close callback,
+ * once no request and no write refers to it.
  */
 #include "resp_face.h"
 

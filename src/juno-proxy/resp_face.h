@@ -28,19 +28,19 @@
  * once, about 1.4 KB of the proxy's memory while in flight (an MGET of 2^20
  * keys took 1.5 GB): 65536 keeps one command near 90 MB, and takes an MSET
  * of 32,767 pairs. */
-#define RFACE_MAX_ARGS      65536
-#define RFACE_MAX_VALUE     (32u << 20) /* --resp-max-value's default and most: a */
-                                        /* Prepare carrying it fits a 64 MiB frame */
-#define RFACE_DEFAULT_QUERY (128u << 20) /* --resp-max-query (Redis: 1 GiB) */
-#define RFACE_MAX_QUERY     (1u << 30)
-#define RFACE_QUERY_SLACK   (64u << 10) /* --resp-max-query over --resp-max-value */
+#define RFACE_MAX_ARGS         65536
+#define RFACE_MAX_VALUE        (32u << 20)  /* --resp-max-value's default and most: a */
+                                            /* Prepare carrying it fits a 64 MiB frame */
+#define RFACE_DEFAULT_QUERY    (128u << 20) /* --resp-max-query (Redis: 1 GiB) */
+#define RFACE_MAX_QUERY        (1u << 30)
+#define RFACE_QUERY_SLACK      (64u << 10)  /* --resp-max-query over --resp-max-value */
 #define RFACE_DEFAULT_BUFFERED (1ull << 30) /* --resp-max-buffered */
-#define RFACE_FREE_DATA     (1u << 20) /* bulk data a command holds outside it */
-#define RFACE_E_OOM         "-OOM command not allowed when used memory > 'maxmemory'."
+#define RFACE_FREE_DATA        (1u << 20)   /* bulk data a command holds outside it */
+#define RFACE_E_OOM            "-OOM command not allowed when used memory > 'maxmemory'."
 /* The Redis version the face resembles (HELLO, INFO): 7.0 commands and texts. */
-#define RFACE_REDIS_VERSION "7.0.0"
-#define RFACE_E_TOOBIG      "string exceeds maximum allowed size" /* Redis's text */
-#define RFACE_SUB_BITS 24    /* tag = seq << 24 | sub */
+#define RFACE_REDIS_VERSION    "7.0.0"
+#define RFACE_E_TOOBIG         "string exceeds maximum allowed size" /* Redis's text */
+#define RFACE_SUB_BITS         24                                    /* tag = seq << 24 | sub */
 
 /* What a slot's command is, for its answers. */
 enum rkind {

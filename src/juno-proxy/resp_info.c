@@ -21,7 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { S_SERVER, S_CLIENTS, S_MEMORY, S_PERSISTENCE, S_STATS, S_REPLICATION, S_CPU, S_KEYSPACE, S_N };
+enum {
+    S_SERVER,
+    S_CLIENTS,
+    S_MEMORY,
+    S_PERSISTENCE,
+    S_STATS,
+    S_REPLICATION,
+    S_CPU,
+    S_KEYSPACE,
+    S_N
+};
 static const char *const section_names[S_N] = {"server", "clients",     "memory", "persistence",
                                                "stats",  "replication", "cpu",    "keyspace"};
 static const char *const section_titles[S_N] = {"Server", "Clients",     "Memory", "Persistence",
@@ -81,8 +91,7 @@ struct itext {
     int e;
 };
 
-static void
-add(struct itext *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct itext *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 add(struct itext *it, const char *fmt, ...)
@@ -161,19 +170,21 @@ server(struct itext *it, struct rconn *rc)
     const struct proxy *p = rc->w->p;
     const struct proxy_config *c = &p->cfg;
     struct utsname u;
-    if (uname(&u) != 0) snprintf(u.sysname, sizeof(u.sysname), "Linux"), u.release[0] = 0,
-                                 u.machine[0] = 0;
+    if (uname(&u) != 0)
+        snprintf(u.sysname, sizeof(u.sysname), "Linux"), u.release[0] = 0, u.machine[0] = 0;
     uv_once(&run_id_once, run_id_init);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     uint64_t up = rface_uptime();
-    add(it, "redis_version:%s\r\njuno_version:%s\r\nredis_git_sha1:00000000\r\n"
-            "redis_git_dirty:0\r\nredis_mode:standalone\r\nos:%s %s %s\r\narch_bits:%d\r\n"
-            "multiplexing_api:epoll\r\ngcc_version:%d.%d.0\r\nprocess_id:%ld\r\nrun_id:%s\r\n",
+    add(it,
+        "redis_version:%s\r\njuno_version:%s\r\nredis_git_sha1:00000000\r\n"
+        "redis_git_dirty:0\r\nredis_mode:standalone\r\nos:%s %s %s\r\narch_bits:%d\r\n"
+        "multiplexing_api:epoll\r\ngcc_version:%d.%d.0\r\nprocess_id:%ld\r\nrun_id:%s\r\n",
         RFACE_REDIS_VERSION, JUNO_VERSION, u.sysname, u.release, u.machine, (int)sizeof(void *) * 8,
         __GNUC__, __GNUC_MINOR__, (long)getpid(), run_id);
-    add(it, "tcp_port:%u\r\nserver_time_usec:%llu\r\nuptime_in_seconds:%llu\r\n"
-            "uptime_in_days:%llu\r\nhz:10\r\nconfigured_hz:10\r\nexecutable:\r\nconfig_file:\r\n",
+    add(it,
+        "tcp_port:%u\r\nserver_time_usec:%llu\r\nuptime_in_seconds:%llu\r\n"
+        "uptime_in_days:%llu\r\nhz:10\r\nconfigured_hz:10\r\nexecutable:\r\nconfig_file:\r\n",
         c->resp_port,
         (unsigned long long)now.tv_sec * 1000000ull + (unsigned long long)now.tv_nsec / 1000,
         (unsigned long long)up, (unsigned long long)up / 86400);
@@ -197,13 +208,16 @@ memory(struct itext *it, const struct proxy *p)
     add_mem(it, "used_memory", used);
     add_mem(it, "used_memory_rss", rss);
     add_mem(it, "used_memory_peak", peak > used ? peak : used);
-    add_mem(it, "total_system_memory", pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0);
+    add_mem(it, "total_system_memory",
+            pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0);
     add_mem(it, "maxmemory", 0);
-    add(it, "maxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
-            "mem_allocator:libc\r\n",
+    add(it,
+        "maxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
+        "mem_allocator:libc\r\n",
         used ? (double)rss / (double)used : 0.0);
-    add(it, "juno_resp_max_value:%llu\r\njuno_resp_max_query:%llu\r\n"
-            "juno_resp_buffered:%llu\r\njuno_resp_max_buffered:%llu\r\n",
+    add(it,
+        "juno_resp_max_value:%llu\r\njuno_resp_max_query:%llu\r\n"
+        "juno_resp_buffered:%llu\r\njuno_resp_max_buffered:%llu\r\n",
         (unsigned long long)rface_limit(&c->resp_max_value),
         (unsigned long long)rface_limit(&c->resp_max_query),
         (unsigned long long)__atomic_load_n(&p->resp_buffered, __ATOMIC_RELAXED),
@@ -213,9 +227,10 @@ memory(struct itext *it, const struct proxy *p)
 static void
 persistence(struct itext *it)
 {
-    add(it, "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n"
-            "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%llu\r\nrdb_last_bgsave_status:ok\r\n"
-            "rdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\n",
+    add(it,
+        "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n"
+        "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%llu\r\nrdb_last_bgsave_status:ok\r\n"
+        "rdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\n",
         (unsigned long long)(time(NULL) - (time_t)rface_uptime()));
     add(it, "aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
             "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n"
@@ -225,15 +240,16 @@ persistence(struct itext *it)
 static void
 stats(struct itext *it, const struct rface_stats *s, uint64_t native_conns, uint64_t native_reqs)
 {
-    add(it, "total_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
-            "instantaneous_ops_per_sec:%.0f\r\nrejected_connections:0\r\nexpired_keys:0\r\n"
-            "evicted_keys:0\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
-            "total_error_replies:%llu\r\n",
+    add(it,
+        "total_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
+        "instantaneous_ops_per_sec:%.0f\r\nrejected_connections:0\r\nexpired_keys:0\r\n"
+        "evicted_keys:0\r\nkeyspace_hits:%llu\r\nkeyspace_misses:%llu\r\n"
+        "total_error_replies:%llu\r\n",
         (unsigned long long)s->accepted, (unsigned long long)s->commands, ops_rate(s->commands),
-        (unsigned long long)s->hits, (unsigned long long)s->misses,
-        (unsigned long long)s->errors);
-    add(it, "juno_protocol_errors:%llu\r\njuno_native_connections_received:%llu\r\n"
-            "juno_native_requests:%llu\r\n",
+        (unsigned long long)s->hits, (unsigned long long)s->misses, (unsigned long long)s->errors);
+    add(it,
+        "juno_protocol_errors:%llu\r\njuno_native_connections_received:%llu\r\n"
+        "juno_native_requests:%llu\r\n",
         (unsigned long long)s->protocol_errors, (unsigned long long)native_conns,
         (unsigned long long)native_reqs);
 }
@@ -242,10 +258,11 @@ static void
 replication(struct itext *it)
 {
     uv_once(&run_id_once, run_id_init);
-    add(it, "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
-            "master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
-            "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
-            "repl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+    add(it,
+        "role:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
+        "master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
+        "master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
+        "repl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
         run_id);
 }
 
@@ -256,8 +273,9 @@ cpu(struct itext *it)
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &kids);
 #define SEC(tv) ((double)(tv).tv_sec + (double)(tv).tv_usec / 1e6)
-    add(it, "used_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\nused_cpu_sys_children:%.6f\r\n"
-            "used_cpu_user_children:%.6f\r\n",
+    add(it,
+        "used_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\nused_cpu_sys_children:%.6f\r\n"
+        "used_cpu_user_children:%.6f\r\n",
         SEC(self.ru_stime), SEC(self.ru_utime), SEC(kids.ru_stime), SEC(kids.ru_utime));
 #undef SEC
 }
@@ -293,8 +311,9 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
             struct rlimit nofile = {0};
             getrlimit(RLIMIT_NOFILE, &nofile); /* Redis: the descriptors less 32 of its own */
             unsigned long long fds = nofile.rlim_cur == RLIM_INFINITY ? 0 : nofile.rlim_cur;
-            add(&it, "connected_clients:%llu\r\ncluster_connections:0\r\nmaxclients:%llu\r\n"
-                     "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            add(&it,
+                "connected_clients:%llu\r\ncluster_connections:0\r\nmaxclients:%llu\r\n"
+                "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
                 (unsigned long long)sum.open, fds > 32 ? fds - 32 : fds);
             break;
         }

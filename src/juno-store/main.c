@@ -393,7 +393,7 @@ main(int argc, char **argv)
     c->sync = ENGINE_SYNC_BATCH;
     c->threads = 4;
     c->lock_ms = 600;
-    c->max_frame = 64u << 20;  /* a Prepare or Clone of the largest value, and headers */
+    c->max_frame = 64u << 20; /* a Prepare or Clone of the largest value, and headers */
     c->max_ns = 64;
     c->max_key = 256;
     c->max_value = 32u << 20; /* juno-proxy's --resp-max-value at most */

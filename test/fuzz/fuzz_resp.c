@@ -6,9 +6,9 @@
  * Every command is re-encoded as multibulk and must parse back, whole, to the
  * same words; the argument helpers must not crash on any word (abort
  * otherwise). A second pass parses the stream with max_keep 8 and max_data 20
- * (juno-proxy's --resp-max-value and --resp-max-buffered): a RESP_SKIP must consume header bytes, and resp_skip
- * must then drop the rest of that command within the bytes given.
- * Seeds: test/fuzz/seeds/fuzz_resp/ (a few commands).
+ * (juno-proxy's --resp-max-value and --resp-max-buffered): a RESP_SKIP must consume header bytes,
+ * and resp_skip must then drop the rest of that command within the bytes given. Seeds:
+ * test/fuzz/seeds/fuzz_resp/ (a few commands).
  */
 #include "resp.h"
 

@@ -614,8 +614,8 @@ UNIT_TEST(mutation_loop_100k)
 /* Feed resp_skip the bytes of in from off, cut every `step` bytes; the
  * offset where the dropped command ends, or 0 on RESP_ERROR. */
 static size_t
-skip_feed(const uint8_t *in, size_t len, size_t off, size_t step,
-          const struct resp_limits *lim, struct resp_cmd *c)
+skip_feed(const uint8_t *in, size_t len, size_t off, size_t step, const struct resp_limits *lim,
+          struct resp_cmd *c)
 {
     size_t avail = off;
     for (;;) {
