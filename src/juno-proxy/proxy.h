@@ -243,6 +243,12 @@ void pdown_unref(struct pdown *d);
 /* 1 when addr is in d (NULL: none is). */
 int pdown_has(const struct pdown *d, const char *addr);
 
+/* ---- options.c ---- */
+
+/* Parse argv into c (defaults first); --check-config sets *check_only.
+ * --help, --version and usage errors exit. */
+void proxy_parse_options(struct proxy_config *c, int argc, char **argv, int *check_only);
+
 /* ---- etcdwatch.c (main thread unless said) ---- */
 
 /* --etcd: read the map (from etcd; when that fails from --map-cache, then
