@@ -10,27 +10,18 @@
 # process started (by PID), even when a test failed.
 
 load lib
+load resp_helpers # resp_setup, resp_teardown, start_stores
 
 PY="$BATS_TEST_DIRNAME/resp_expire.py"
 NATIVE="$BATS_TEST_DIRNAME/proxy_client.py"
 
 setup() {
-    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp-expire.XXXXXX")
-    : >"$TMP/pids"
-    read -r PA PB PC PX PR PRS < <(free_ports 6)
-    A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
-    PROXY=127.0.0.1:$PX RESP=127.0.0.1:$PR
-    MAP=$TMP/map.json
-    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" --zone "z1=b@$B" --zone "z2=c@$C" >"$MAP"
+    resp_setup resp-expire
     PLOG=$TMP/proxy.log
 }
 
 teardown() {
-    stop_pids "$TMP/pids"
-    local bad=0
-    sanitizer_reports "$PLOG" "$TMP"/store-*.log && bad=1
-    rm -rf "$TMP"
-    return "$bad"
+    resp_teardown
 }
 
 # start_proxy [juno-proxy options]: the proxy on $PROXY and $RESP, ready at PONG.
@@ -43,7 +34,7 @@ start_proxy() {
 
 # start_all [juno-proxy options]: three stores in memory, then the proxy.
 start_all() {
-    start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory &&
+    start_stores &&
         start_proxy "$@"
 }
 

@@ -9,40 +9,21 @@
 # ports in a temp dir; teardown stops every process started (by PID).
 
 load lib
+load resp_helpers # resp_setup, resp_teardown, start_stores
 
 RK_PY="$BATS_TEST_DIRNAME/resp_keys_client.py"
 
 setup() {
-    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp-keys.XXXXXX")
-    : >"$TMP/pids"
-    read -r PA PB PC PX PR PX2 PR2 PRS < <(free_ports 8)
-    A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
-    MAP=$TMP/map.json
-    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" --zone "z1=b@$B" --zone "z2=c@$C" >"$MAP"
+    resp_setup resp-keys
 }
 
 teardown() {
-    stop_pids "$TMP/pids"
-    local bad=0
-    sanitizer_reports "$TMP"/*.log && bad=1
-    rm -rf "$TMP"
-    return "$bad"
-}
-
-# start_proxy N RESP-PORT NATIVE-PORT [juno-proxy options]
-start_proxy() {
-    local n=$1 port=$2 native=$3
-    shift 3
-    juno-proxy --listen "127.0.0.1:$native" --resp "127.0.0.1:$port" --map "$MAP" "$@" \
-        2>>"$TMP/proxy$n.log" &
-    echo $! >"$TMP/pid-proxy$n"
-    echo $! >>"$TMP/pids"
-    wait_started "juno-proxy $n" "$TMP/proxy$n.log" $! redis-cli -p "$port" ping
+    resp_teardown
 }
 
 start_all() {
-    start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory || return 1
-    start_proxy 1 "$PR" "$PX" "$@"
+    start_stores || return 1
+    start_resp_proxy 1 "$PR" "$PX" "$@"
 }
 
 rc() { redis-cli -p "$PR" "$@"; }
@@ -118,7 +99,7 @@ py() { /usr/bin/python3 "$RK_PY" "$PR" "$@"; }
 @test "TYPE, TOUCH, UNLINK, RANDOMKEY; expired keys are never listed; an empty namespace" {
     start_all
     py edge
-    start_proxy 2 "$PR2" "$PX2" --resp-namespace empty-ns
+    start_resp_proxy 2 "$PR2" "$PX2" --resp-namespace empty-ns
     [ -z "$(redis-cli -p "$PR2" randomkey)" ]
     [ "$(redis-cli -p "$PR2" dbsize)" = 0 ]
     [ "$(redis-cli -p "$PR2" scan 0 | grep -c .)" = 1 ]
@@ -242,7 +223,7 @@ CMDS
     # must reach the store the map of the moment names
     juno-ring init --cluster t --shards 64 --zone "z0=a@$A" >"$MAP"
     start_store a "$A" --memory
-    start_proxy 1 "$PR" "$PX"
+    start_resp_proxy 1 "$PR" "$PX"
     local D=127.0.0.1:$PX2
     py fill 1500 mv:
     juno-ring plan "$MAP" --add "z0=d@$D" --json >"$TMP/plan.json"
@@ -317,7 +298,7 @@ ACL
 @test "FLUSHDB with a store down: the keys do not come back when it returns, by reads or juno-repair" {
     start_store a "$A" --data "$TMP/da" && start_store b "$B" --data "$TMP/db" &&
         start_store c "$C" --data "$TMP/dc"
-    start_proxy 1 "$PR" "$PX"
+    start_resp_proxy 1 "$PR" "$PX"
     py fill 300 back:
     kill "$(cat "$TMP/pid-b")"
     wait "$(cat "$TMP/pid-b")" 2>/dev/null || true

@@ -10,24 +10,16 @@
 # dir; teardown stops every process started (by PID).
 
 load lib
+load resp_helpers # resp_setup, resp_teardown, start_stores
 
 LIM_PY="$BATS_TEST_DIRNAME/resp_limits_client.py"
 
 setup() {
-    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp-limits.XXXXXX")
-    : >"$TMP/pids"
-    read -r PA PB PC PX PR < <(free_ports 5)
-    A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
-    MAP=$TMP/map.json
-    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" --zone "z1=b@$B" --zone "z2=c@$C" >"$MAP"
+    resp_setup resp-limits
 }
 
 teardown() {
-    stop_pids "$TMP/pids"
-    local bad=0
-    sanitizer_reports "$TMP"/*.log && bad=1
-    rm -rf "$TMP"
-    return "$bad"
+    resp_teardown
 }
 
 # start_all [juno-proxy options]: three stores, a proxy with RESP on $PR.
@@ -35,7 +27,7 @@ teardown() {
 # on shared machines where 10,001 writes at once or a 32 MiB Prepare can take
 # longer than the default 500 ms per store request.
 start_all() {
-    start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory || return 1
+    start_stores || return 1
     juno-proxy --listen "127.0.0.1:$PX" --resp "127.0.0.1:$PR" --map "$MAP" --request-timeout 3000 "$@" \
         2>>"$TMP/proxy.log" &
     echo $! >"$TMP/pid-proxy"

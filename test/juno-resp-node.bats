@@ -9,19 +9,15 @@
 # loopback ports in a temp dir; teardown stops every process started (by PID).
 
 load lib
+load resp_helpers # resp_setup, resp_teardown, start_stores
 
 NODE_DIR="$BATS_TEST_DIRNAME/node"
 
 setup() {
     [ -d "$NODE_DIR/node_modules/ioredis" ] && [ -d "$NODE_DIR/node_modules/redis" ] ||
         skip "test/node/node_modules missing: run make deps"
-    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp-node.XXXXXX")
-    : >"$TMP/pids"
-    read -r PA PB PC PX PR < <(free_ports 5)
-    A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
-    MAP=$TMP/map.json
-    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" --zone "z1=b@$B" --zone "z2=c@$C" >"$MAP"
-    start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory
+    resp_setup resp-node
+    start_stores
     juno-proxy --listen "127.0.0.1:$PX" --resp "127.0.0.1:$PR" --map "$MAP" \
         --resp-max-value 8000000 --request-timeout 3000 2>>"$TMP/proxy.log" &
     echo $! >>"$TMP/pids"
@@ -29,12 +25,7 @@ setup() {
 }
 
 teardown() {
-    [ -n "${TMP:-}" ] || return 0
-    stop_pids "$TMP/pids"
-    local bad=0
-    sanitizer_reports "$TMP"/*.log && bad=1
-    rm -rf "$TMP"
-    return "$bad"
+    resp_teardown
 }
 
 @test "ioredis: the string commands, their replies; 8 MB at the limit, 8 MB + 1 refused" {

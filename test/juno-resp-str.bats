@@ -11,42 +11,22 @@
 # temp dir; teardown stops every process started (by PID).
 
 load lib
+load resp_helpers # resp_setup, resp_teardown, start_stores
 
 RS_PY="$BATS_TEST_DIRNAME/resp_str_client.py"
 
 setup() {
-    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp-str.XXXXXX")
-    : >"$TMP/pids"
-    read -r PA PB PC PX PR PX2 PR2 PRS < <(free_ports 8)
-    A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
-    MAP=$TMP/map.json
-    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" --zone "z1=b@$B" --zone "z2=c@$C" >"$MAP"
+    resp_setup resp-str
 }
 
 teardown() {
-    stop_pids "$TMP/pids"
-    local bad=0
-    sanitizer_reports "$TMP"/*.log && bad=1
-    rm -rf "$TMP"
-    return "$bad"
-}
-
-# start_proxy N RESP-PORT NATIVE-PORT [juno-proxy options]: proxy N in the
-# background (PID in $TMP/pid-proxyN), ready once it answers PING.
-start_proxy() {
-    local n=$1 port=$2 native=$3
-    shift 3
-    juno-proxy --listen "127.0.0.1:$native" --resp "127.0.0.1:$port" --map "$MAP" "$@" \
-        2>>"$TMP/proxy$n.log" &
-    echo $! >"$TMP/pid-proxy$n"
-    echo $! >>"$TMP/pids"
-    wait_started "juno-proxy $n" "$TMP/proxy$n.log" $! redis-cli -p "$port" ping
+    resp_teardown
 }
 
 # start_all [juno-proxy options]: the three stores, then proxy 1 on $PR.
 start_all() {
-    start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory || return 1
-    start_proxy 1 "$PR" "$PX" --resp-max-value 204800 "$@"
+    start_stores || return 1
+    start_resp_proxy 1 "$PR" "$PX" --resp-max-value 204800 "$@"
 }
 
 rc() { redis-cli -p "$PR" "$@"; }
@@ -307,7 +287,7 @@ EOF
 
 @test "concurrent INCR on two proxies: 8 connections x 500 INCRs of one key give exactly 4000" {
     start_all
-    start_proxy 2 "$PR2" "$PX2"
+    start_resp_proxy 2 "$PR2" "$PX2"
     run /usr/bin/python3 "$RS_PY" "127.0.0.1:$PR,127.0.0.1:$PR2" incr 8 500 counter
     echo "$output" >&2
     [ "$status" -eq 0 ]
@@ -325,7 +305,7 @@ EOF
     [ "$(rc get counter:__rand_int__)" = 2000 ]
     # a hot key on more workers: 2 x 2 threads, 64 connections
     kill -TERM "$(cat "$TMP/pid-proxy2")"
-    start_proxy 3 "$PR2" "$PX2" --threads 2
+    start_resp_proxy 3 "$PR2" "$PX2" --threads 2
     run /usr/bin/python3 "$RS_PY" "127.0.0.1:$PR,127.0.0.1:$PR2" incr 64 40 hot
     echo "$output" >&2
     [ "$status" -eq 0 ]
@@ -334,7 +314,7 @@ EOF
 
 @test "GETDEL under concurrent INCRs on two proxies: each increment is taken once or left" {
     start_all
-    start_proxy 2 "$PR2" "$PX2"
+    start_resp_proxy 2 "$PR2" "$PX2"
     run /usr/bin/python3 "$RS_PY" "127.0.0.1:$PR,127.0.0.1:$PR2" getdel 8 300 taken
     echo "$output" >&2
     [ "$status" -eq 0 ]
@@ -368,7 +348,7 @@ EOF
 @test "one zone (a single replica, one-phase writes): read-modify-write on two workers" {
     juno-ring init --cluster t --shards 64 --zone "z0=a@$A" >"$MAP"
     start_store a "$A" --memory
-    start_proxy 1 "$PR" "$PX" --threads 2
+    start_resp_proxy 1 "$PR" "$PX" --threads 2
     [ "$(rc incr n)" = 1 ]
     [ "$(rc append s ab)" = 2 ]
     [ "$(rc setrange s 1 c)" = 2 ]

@@ -7,34 +7,25 @@
 # teardown stops every process started (by PID), even when a test failed.
 
 load lib
+load resp_helpers # resp_setup, resp_teardown, start_stores
 
 RC_PY="$BATS_TEST_DIRNAME/resp_client.py"
 
 setup() {
-    TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-resp.XXXXXX")
-    : >"$TMP/pids"
-    read -r PA PB PC PX PR < <(free_ports 5)
-    A=127.0.0.1:$PA B=127.0.0.1:$PB C=127.0.0.1:$PC
-    PROXY=127.0.0.1:$PX RESP=127.0.0.1:$PR
-    MAP=$TMP/map.json
-    juno-ring init --cluster t --shards 64 --zone "z0=a@$A" --zone "z1=b@$B" --zone "z2=c@$C" >"$MAP"
+    resp_setup resp
     PLOG=$TMP/proxy.log
 }
 
 teardown() {
     tmux -L "juno-resp-$$" kill-server 2>/dev/null || true
-    stop_pids "$TMP/pids"
-    local bad=0
-    sanitizer_reports "$PLOG" && bad=1
-    rm -rf "$TMP"
-    return "$bad"
+    resp_teardown
 }
 
 # start_all [juno-proxy options]: the three stores, then the proxy serving the
 # native protocol on $PROXY and RESP on $RESP (PID in $PPID_), ready once
 # redis-cli gets PONG.
 start_all() {
-    start_store a "$A" --memory && start_store b "$B" --memory && start_store c "$C" --memory || return 1
+    start_stores || return 1
     juno-proxy --listen "$PROXY" --resp "$RESP" --map "$MAP" "$@" 2>>"$PLOG" &
     PPID_=$!
     echo "$PPID_" >>"$TMP/pids"
