@@ -88,6 +88,7 @@ rconn_free(struct conn *c)
     budget_release(rc);
     resp_cmd_deinit(&rc->cmd);
     ident_deinit(&rc->ident);
+    rmulti_free(rc);
 }
 
 /* Commands waiting for their replies. */

@@ -2,7 +2,8 @@
  * resp_face.c (connections: reading, parsing, replies in order, writing),
  * resp_table.c (the command table, dispatch) and the commands, onto the
  * replicated operations of replicate.c: resp_cmd.c (key-value commands),
- * resp_admin.c (connection and server commands), resp_auth.c (--acl).
+ * resp_admin.c (connection and server commands), resp_auth.c (--acl),
+ * resp_multi.c (MULTI/EXEC).
  *
  * Every command of a connection gets a slot in a ring, in arrival order; a
  * command answered at once (PING, an error) without anything ahead of it
@@ -110,6 +111,7 @@ struct rconn {
     size_t progress;           /* bytes of it buffered when it last moved on */
     char ns[ACL_MAX_NAME + 1]; /* the user's default-ns; "": --resp-namespace */
     char why[96];              /* a protocol error's message */
+    struct rtx *tx;            /* owned: MULTI's queue (resp_multi.c), NULL outside one */
 };
 
 /* ---- resp_face.c ---- */
@@ -167,8 +169,21 @@ extern const size_t rcmd_count;
 /* The definition of the command named (name, len), any case, or NULL. */
 const struct rcmd_def *rcmd_find(const uint8_t *name, size_t len);
 
-/* Run the parsed command cmd (argc > 0) of rc. */
+/* Run the parsed command cmd (argc > 0) of rc (in a MULTI: queue it). */
 void rcmd_run(struct rconn *rc, const struct resp_cmd *cmd);
+/* 0 when cmd may run as d (known, Redis's arity, the --acl gate), else -1
+ * with the error replied (unknown command, arity, NOAUTH, NOPERM). */
+int rcmd_check(struct rconn *rc, const struct rcmd_def *d, const struct resp_cmd *cmd);
+
+/* ---- resp_multi.c: MULTI EXEC DISCARD WATCH UNWATCH ---- */
+
+struct rtx;
+rcmd_fn rmulti_multi, rmulti_exec, rmulti_discard, rmulti_watch, rmulti_unwatch;
+/* In a MULTI: 1 when cmd (as d, NULL if unknown) was queued or refused (the
+ * reply given), 0 when it runs now (EXEC, DISCARD, MULTI, WATCH, QUIT). */
+int rmulti_queue(struct rconn *rc, const struct rcmd_def *d, const struct resp_cmd *cmd);
+/* Drop rc's transaction (a closed connection). */
+void rmulti_free(struct rconn *rc);
 
 /* ---- resp_cmd.c: the key-value commands ---- */
 

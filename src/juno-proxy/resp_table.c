@@ -172,8 +172,24 @@ const struct rcmd_def rcmd_table[] = {
     {"client", -2, rcmd_client, "", 0, 0, 0, "@slow", "connection",
      "Client connection commands (SETNAME, GETNAME, ID, SETINFO).", "2.4.0", "O(1)", ""},
     {"auth", -2, rcmd_auth, "noscript loading stale fast", 0, 0, 0, "@fast @connection",
-     "connection", "Authenticates the connection (juno-proxy has no passwords).", "1.0.0",
-     "O(1)", "password:string"},
+     "connection", "Authenticates the connection (a user of juno-proxy's --acl).", "1.0.0",
+     "O(1)", "?username:string password:string"},
+    {"multi", 1, rmulti_multi, "noscript loading stale fast allow_busy", 0, 0, 0,
+     "@fast @transaction", "transactions", "Starts a transaction (juno: EXEC runs a "
+     "transaction of one command; more are refused, never run in part).", "1.2.0", "O(1)", ""},
+    {"exec", 1, rmulti_exec, "noscript loading stale skip_slowlog", 0, 0, 0,
+     "@slow @transaction", "transactions", "Executes all commands in a transaction (juno: at "
+     "most one).", "1.2.0", "Depends on commands in the transaction", ""},
+    {"discard", 1, rmulti_discard, "noscript loading stale fast allow_busy", 0, 0, 0,
+     "@fast @transaction", "transactions", "Discards a transaction.", "2.0.0",
+     "O(N), when N is the number of queued commands", ""},
+    {"watch", -2, rmulti_watch, "noscript loading stale fast allow_busy", 1, -1, 1,
+     "@fast @transaction", "transactions", "Monitors changes to keys to determine the "
+     "execution of a transaction (juno: refused, no check-and-set across replicas).", "2.2.0",
+     "O(1) for every key", "key:key*"},
+    {"unwatch", 1, rmulti_unwatch, "noscript loading stale fast allow_busy", 0, 0, 0,
+     "@fast @transaction", "transactions", "Forgets about watched keys of a transaction (juno: "
+     "none is ever watched).", "2.2.0", "O(1)", ""},
 };
 /* clang-format on */
 const size_t rcmd_count = sizeof(rcmd_table) / sizeof(rcmd_table[0]);
@@ -210,19 +226,25 @@ unknown_command(struct rconn *rc, const struct resp_cmd *cmd)
                (const char *)cmd->argv[0].ptr, args);
 }
 
-void
-rcmd_run(struct rconn *rc, const struct resp_cmd *cmd)
+int
+rcmd_check(struct rconn *rc, const struct rcmd_def *d, const struct resp_cmd *cmd)
 {
-    const struct rcmd_def *d = rcmd_find(cmd->argv[0].ptr, cmd->argv[0].len);
     if (d == NULL) {
         unknown_command(rc, cmd);
-        return;
+        return -1;
     }
     if ((d->arity > 0 && cmd->argc != (size_t)d->arity) ||
         (d->arity < 0 && cmd->argc < (size_t)-d->arity)) {
         rcmd_arity_error(rc, d->name);
-        return;
+        return -1;
     }
-    if (rauth_gate(rc, d) != 0) return;
-    d->run(rc, cmd);
+    return rauth_gate(rc, d) != 0 ? -1 : 0;
+}
+
+void
+rcmd_run(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    const struct rcmd_def *d = rcmd_find(cmd->argv[0].ptr, cmd->argv[0].len);
+    if (rc->tx != NULL && rmulti_queue(rc, d, cmd)) return; /* MULTI: queued */
+    if (rcmd_check(rc, d, cmd) == 0) d->run(rc, cmd);
 }

@@ -1,0 +1,175 @@
+/* resp_multi.c: MULTI, EXEC, DISCARD, WATCH and UNWATCH on the RESP face,
+ * where juno can keep Redis's promise, and a clear error where it cannot.
+ *
+ * Redis runs a transaction's commands with nothing in between. juno's keys
+ * live on replicas that other proxies write to at the same time, so it can
+ * promise that only for a transaction of one command (every command is
+ * atomic on its own: docs/protocol.md §12). So:
+ *
+ *   MULTI             queue the commands that follow (+QUEUED); an unknown
+ *                     command, a wrong argument count or a command the ACL
+ *                     refuses is answered at once and makes EXEC fail with
+ *                     EXECABORT, as in Redis
+ *   EXEC              no command: an empty array; one: runs it, its reply
+ *                     as the array's one element; more: refused ("-ERR juno:
+ *                     ...") and the transaction discarded, never run part
+ *                     by part
+ *   DISCARD           the queue dropped
+ *   WATCH, UNWATCH    WATCH is refused (juno has no check-and-set of several
+ *                     keys across replicas); UNWATCH answers OK (nothing is
+ *                     ever watched)
+ *
+ * Only the first queued command is kept (a copy of its arguments); the
+ * others are checked and counted, since EXEC refuses them anyway.
+ */
+#include "resp_face.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PUT(rc, call)                                                                              \
+    do {                                                                                           \
+        if ((call) != 0) (rc)->nomem = 1;                                                          \
+    } while (0)
+
+struct rtx {
+    uint32_t queued;       /* commands queued */
+    uint8_t aborted;       /* one was refused: EXEC answers EXECABORT */
+    struct resp_cmd first; /* the first one: argv into data */
+    uint8_t *data;         /* owned: its arguments' bytes */
+};
+
+static void
+reply(struct rconn *rc, const char *text)
+{
+    struct buf *b = rconn_out(rc);
+    if (b != NULL) PUT(rc, resp_raw(b, text, strlen(text)));
+}
+
+void
+rmulti_free(struct rconn *rc)
+{
+    if (rc->tx == NULL) return;
+    free(rc->tx->first.heap_argv);
+    free(rc->tx->data);
+    free(rc->tx);
+    rc->tx = NULL;
+}
+
+/* Copy cmd into tx->first. Returns 0 or JUNO_ENOMEM. */
+static int
+keep(struct rtx *tx, const struct resp_cmd *cmd)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < cmd->argc; i++) bytes += cmd->argv[i].len;
+    tx->data = malloc(bytes ? bytes : 1);
+    struct resp_arg *argv = cmd->argc <= RESP_INLINE_ARGS
+                                ? tx->first.inline_argv
+                                : (tx->first.heap_argv = calloc(cmd->argc, sizeof(*argv)));
+    if (tx->data == NULL || argv == NULL) return -1;
+    uint8_t *p = tx->data;
+    for (size_t i = 0; i < cmd->argc; i++) {
+        memcpy(p, cmd->argv[i].ptr, cmd->argv[i].len);
+        argv[i].ptr = p;
+        argv[i].len = cmd->argv[i].len;
+        p += cmd->argv[i].len;
+    }
+    tx->first.argv = argv;
+    tx->first.argc = cmd->argc;
+    return 0;
+}
+
+int
+rmulti_queue(struct rconn *rc, const struct rcmd_def *d, const struct resp_cmd *cmd)
+{
+    struct rtx *tx = rc->tx;
+    if (tx == NULL) return 0;
+    if (d != NULL && (d->run == rmulti_exec || d->run == rmulti_discard || d->run == rmulti_multi ||
+                      d->run == rmulti_watch || d->run == rcmd_quit))
+        return 0;                      /* these run now */
+    if (rcmd_check(rc, d, cmd) != 0) { /* refused, the error replied */
+        tx->aborted = 1;
+        return 1;
+    }
+    if (tx->queued++ == 0 && keep(tx, cmd) != 0) {
+        rc->nomem = 1;
+        return 1;
+    }
+    reply(rc, "+QUEUED\r\n");
+    return 1;
+}
+
+void
+rmulti_multi(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    (void)cmd;
+    if (rc->tx != NULL) {
+        rcmd_error(rc, "MULTI calls can not be nested");
+        return;
+    }
+    rc->tx = calloc(1, sizeof(*rc->tx));
+    if (rc->tx == NULL) {
+        rc->nomem = 1;
+        return;
+    }
+    reply(rc, "+OK\r\n");
+}
+
+void
+rmulti_discard(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    (void)cmd;
+    if (rc->tx == NULL) {
+        rcmd_error(rc, "DISCARD without MULTI");
+        return;
+    }
+    rmulti_free(rc);
+    reply(rc, "+OK\r\n");
+}
+
+void
+rmulti_exec(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    (void)cmd;
+    struct rtx *tx = rc->tx;
+    if (tx == NULL) {
+        rcmd_error(rc, "EXEC without MULTI");
+        return;
+    }
+    rc->tx = NULL; /* the command runs outside the transaction */
+    if (tx->aborted) {
+        rcmd_error(rc, "-EXECABORT Transaction discarded because of previous errors.");
+    } else if (tx->queued > 1) {
+        rcmd_error(rc,
+                   "juno: a transaction of %u commands cannot be atomic across juno's replicas: "
+                   "not run (only a transaction of one command is; each command is atomic on "
+                   "its own)",
+                   tx->queued);
+    } else if (tx->queued == 0) {
+        reply(rc, "*0\r\n");
+    } else {
+        reply(rc, "*1\r\n"); /* the command's reply follows, in order */
+        rcmd_run(rc, &tx->first);
+    }
+    rc->tx = tx;
+    rmulti_free(rc);
+}
+
+void
+rmulti_watch(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    (void)cmd;
+    if (rc->tx != NULL) {
+        rcmd_error(rc, "WATCH inside MULTI is not allowed");
+        return;
+    }
+    rcmd_error(rc, "juno: WATCH is not supported: juno has no check-and-set across replicas "
+                   "for a transaction");
+}
+
+void
+rmulti_unwatch(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    (void)cmd;
+    reply(rc, "+OK\r\n"); /* nothing is ever watched */
+}
