@@ -22,7 +22,7 @@ start_etcd() {
     fi
     # A port found free can be taken by another test before etcd binds it:
     # then try again, on new ports when they were ours to pick.
-    for try in 1 2 3; do
+    for try in 1 2 3 4 5 6 7 8; do
         setsid etcd --name n1 --data-dir "$TMP/etcd" \
             --listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
             --listen-peer-urls "http://127.0.0.1:$ETCD_PPORT" \
