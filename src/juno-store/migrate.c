@@ -30,6 +30,7 @@
  * for a forwarded write, bit 31 for a control message. The connection is a
  * lib/conn outgoing one in s->streams: written once per loop turn.
  */
+#include "migrate_int.h"
 #include "smetrics.h"
 #include "store.h"
 
@@ -49,84 +50,9 @@
 #include <string.h>
 #include <time.h>
 
-#define MIG_CHUNK_BYTES (128u << 10) /* encoded Clones per worker pass */
-#define MIG_COPY_WORKERS                                                                           \
-    2 /* copy passes in the thread pool at once, store-wide:                                       \
-         foreground reads share the pool */
-#define MIG_CHUNK_RECORDS 4096
-#define MIG_WINDOW        (4u << 20)   /* copy bytes sent and not yet acknowledged */
-#define MIG_FORWARD_MAX   (256u << 20) /* unacknowledged forwards before giving up */
-#define MIG_WAIT_MS       10000        /* a Verify or Stop waits at most this long */
-#define MIG_BUSY_MS       200          /* foreground requests this recent slow the copy down */
-#define MIG_BUSY_SLICE    1000 /* while busy, a pass is 1/1000 s worth of --busy-copy-rate */
-#define MIG_SHARDS        65536
-
-#define OPQ_CTL     0x80000000u
-#define OPQ_FORWARD 0x40000000u
-#define OPQ_SIZE    0x3FFFFFFFu
-#define OPQ_ACCEPT  (OPQ_CTL | 1)
-#define OPQ_INFO    (OPQ_CTL | 2)
-
-enum mig_state { MIG_COPYING = 0, MIG_CAUGHT_UP, MIG_FAILED, MIG_STOPPED };
 static const char *const mig_state_name[] = {"copying", "caught_up", "failed", "stopped"};
 
-struct mig {
-    struct store *s;
-    struct mig *next;      /* migrate.all */
-    struct mig *wait_next; /* migrate.copy_wait, while queued */
-    int copy_queued;
-    uint16_t shard;
-    enum mig_state state;
-    char target[MAP_ADDR_MAX + 1];
-    char error[200];
-    uint64_t rate;        /* copy bytes per second; 0 = as fast as it goes */
-    uint64_t chunk_limit; /* bytes per worker pass: smaller when rate limited */
-    uint64_t pass_limit;  /* this pass: chunk_limit, or less while the store is busy */
-    int pass_busy;        /* this pass is paced by the store's busy copy rate */
-    uint64_t records, bytes, forwarded;
-    uint64_t started_ms, finished_ms;
-    /* the connection to the target */
-    struct conn *conn; /* to the target: closed and forgotten by mig__close */
-    uv_timer_t timer;
-    int handles; /* open libuv handles (the timer) */
-    int connected, closed, detached, draining;
-    uint64_t unacked, copy_unacked; /* bytes sent and not acknowledged */
-    /* the copy */
-    uv_work_t cwork;
-    struct engine_iter *it; /* owned; used by one thread at a time */
-    int working, copy_done, chunk_end;
-    struct buf chunk; /* the worker's encoded Clones */
-    uint64_t chunk_records, chunk_bytes, copy_sent;
-    /* a Verify or Stop waiting (one at a time) */
-    struct conn *waiter; /* ref (conn_ref) while waiting */
-    uint32_t wopaque;
-    uint8_t wop;
-    uint64_t wdeadline;
-    int holding, scanning, scanned, info_sent;
-    struct engine_write *held_head, *held_tail; /* writes to the shard held by a Verify */
-    uv_work_t vwork;
-    uint64_t src_info[6];
-    int src_rc;
-};
-
-struct migrate {
-    struct mig **out;      /* owned: per shard, its latest stream (or NULL) */
-    uint8_t *incoming;     /* owned: per shard, 1 after a ShardAccept */
-    uint32_t *pending;     /* owned: per shard, keyed writes submitted and not completed */
-    struct mig *all;       /* every stream still allocated */
-    uint64_t fwd_ids;      /* request ids of forwarded Deletes */
-    unsigned copy_running; /* copy passes in the thread pool */
-    uint64_t busy_next_us; /* while busy, no pass starts before this (uv_hrtime / 1000) */
-    struct mig *copy_wait, *copy_wait_tail; /* streams waiting for a turn (FIFO) */
-    int shutting_down;
-};
-
-static void mig__step(struct mig *g);
-static void mig__detach(struct mig *g);
-static void mig__copy_next(struct mig *g);
-static void mig__fail(struct mig *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static struct migrate *
+struct migrate *
 migrate__get(struct store *s)
 {
     if (s->migrate != NULL || s->draining) return s->migrate;
@@ -143,7 +69,7 @@ migrate__get(struct store *s)
     return m;
 }
 
-static int
+int
 mig__forwarding(const struct mig *g)
 {
     return (!g->detached || g->draining) && (g->state == MIG_COPYING || g->state == MIG_CAUGHT_UP);
@@ -151,9 +77,9 @@ mig__forwarding(const struct mig *g)
 
 /* ---- replies to the juno-migrate connection ---- */
 
-static void
-reply_json(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
-           const char *json)
+void
+mig__reply_json(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
+                const char *json)
 {
     conn_reply_value(c, opaque, opcode, shard, status, (const uint8_t *)json,
                      json ? strlen(json) : 0);
@@ -183,18 +109,18 @@ mig__status_json(const struct mig *g, uint16_t shard, uint64_t now)
     return json;
 }
 
-static void
-reply_status_json(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
-                  const struct mig *g)
+void
+mig__reply_status_json(struct conn *c, uint32_t opaque, uint8_t opcode, uint16_t shard, int status,
+                       const struct mig *g)
 {
     char *json = mig__status_json(g, shard, uv_now(conn_store(c)->loop));
-    reply_json(c, opaque, opcode, shard, json ? status : WIRE_ST_SS_OUT_OF_RESOURCE, json);
+    mig__reply_json(c, opaque, opcode, shard, json ? status : WIRE_ST_SS_OUT_OF_RESOURCE, json);
     free(json);
 }
 
 /* ---- lifetime ---- */
 
-static void
+void
 mig__maybe_free(struct mig *g)
 {
     if (!g->detached || g->handles > 0 || g->working || g->scanning) return;
@@ -236,7 +162,7 @@ mig__on_handle_closed(uv_handle_t *h)
 }
 
 /* Release the writes a Verify held, in their order. */
-static void
+void
 mig__release(struct mig *g)
 {
     struct migrate *m = g->s->migrate;
@@ -251,7 +177,7 @@ mig__release(struct mig *g)
 }
 
 /* Close the connection and the timer (the stream's state stays readable). */
-static void
+void
 mig__close(struct mig *g)
 {
     if (g->closed) return;
@@ -274,7 +200,7 @@ mig__close(struct mig *g)
         uv_close((uv_handle_t *)&g->timer, mig__on_handle_closed);
 }
 
-static void
+void
 mig__finish_waiter(struct mig *g, int status, const char *json)
 {
     struct conn *c = g->waiter;
@@ -286,13 +212,13 @@ mig__finish_waiter(struct mig *g, int status, const char *json)
         mig__copy_next(g); /* the timer may have been the copy's rate limit */
     }
     if (json != NULL)
-        reply_json(c, g->wopaque, g->wop, g->shard, status, json);
+        mig__reply_json(c, g->wopaque, g->wop, g->shard, status, json);
     else
-        reply_status_json(c, g->wopaque, g->wop, g->shard, status, g);
+        mig__reply_status_json(c, g->wopaque, g->wop, g->shard, status, g);
     conn_unref(c);
 }
 
-static void
+void
 mig__fail(struct mig *g, const char *fmt, ...)
 {
     if (!mig__forwarding(g)) {
@@ -313,7 +239,7 @@ mig__fail(struct mig *g, const char *fmt, ...)
 /* ---- output to the target ---- */
 
 /* Queue m for the target; its opaque becomes its size | kind. */
-static int
+int
 mig__queue(struct mig *g, struct wire_msg *m, uint32_t kind)
 {
     size_t n = wire_encoded_size(m);
@@ -442,7 +368,7 @@ mig__tls_refused(struct conn *c, int reason)
     smetrics_tls_refused(1, reason);
 }
 
-static const struct conn_proto mig_proto = {
+const struct conn_proto mig__proto = {
     .what = "shard stream",
     .frame = conn_wire_frame,
     .handle = mig__handle,
@@ -549,7 +475,7 @@ mig__after_copy(uv_work_t *w, int status)
     mig__copy_next(g);
 }
 
-static void
+void
 mig__on_timer(uv_timer_t *t)
 {
     struct mig *g = t->data;
@@ -560,7 +486,7 @@ mig__on_timer(uv_timer_t *t)
 }
 
 /* Queue the next chunk of the copy when the window and the rate allow. */
-static void
+void
 mig__copy_next(struct mig *g)
 {
     struct store *s = g->s;
@@ -650,7 +576,7 @@ mig__quiet(const struct mig *g)
 }
 
 /* Move a waiting Verify or Stop (or a draining stream) along. */
-static void
+void
 mig__step(struct mig *g)
 {
     uint64_t now = uv_now(g->s->loop);
@@ -703,7 +629,7 @@ mig__step(struct mig *g)
     }
 }
 
-static void
+void
 mig__wait(struct mig *g, struct conn *c, const struct wire_msg *req)
 {
     g->waiter = c;
@@ -715,274 +641,4 @@ mig__wait(struct mig *g, struct conn *c, const struct wire_msg *req)
     if (req->opcode == WIRE_OP_MIGRATE_VERIFY) g->holding = 1;
     uv_timer_start(&g->timer, mig__on_timer, 50, 50);
     mig__step(g);
-}
-
-/* ---- requests ---- */
-
-static void
-mig__detach(struct mig *g)
-{
-    struct migrate *m = g->s->migrate;
-    if (m->out[g->shard] == g) m->out[g->shard] = NULL;
-    g->detached = 1;
-    mig__finish_waiter(g, WIRE_ST_SS_ERROR, NULL);
-    mig__close(g);
-    mig__maybe_free(g);
-}
-
-static void
-migrate_start(struct store *s, struct conn *c, const struct wire_msg *req)
-{
-    struct migrate *m = s->migrate;
-    uint16_t shard = req->shard_id;
-    cJSON *o = cJSON_ParseWithLength((const char *)req->value.ptr, req->value.len);
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "target");
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rate");
-    char host[256], self[300];
-    uint16_t port;
-    const char *why = NULL;
-    if (o == NULL || !cJSON_IsObject(o))
-        why = "expected a JSON object {\"target\":\"HOST:PORT\",\"rate\":BYTES_PER_SECOND}";
-    else if (!cJSON_IsString(t) || strlen(t->valuestring) > MAP_ADDR_MAX ||
-             cli_parse_hostport(t->valuestring, host, sizeof(host), &port) != 0)
-        why = "\"target\" must be HOST:PORT";
-    else if (r != NULL && (!cJSON_IsNumber(r) || r->valuedouble < 0 || r->valuedouble > 1e12))
-        why = "\"rate\" must be a number of bytes per second, 0 for no limit";
-    else if (!s->owned[shard] && !(m->out[shard] && mig__forwarding(m->out[shard])))
-        why = "shard not owned by this store";
-    if (why == NULL) {
-        snprintf(self, sizeof(self), "%s:%u", s->cfg.listen_host, s->cfg.listen_port);
-        if (strcmp(self, t->valuestring) == 0) why = "the target is this store";
-    }
-    if (why != NULL) {
-        cJSON_Delete(o);
-        conn_reply_error(c, req, WIRE_ST_BAD_PARAM, why);
-        return;
-    }
-    struct mig *g = calloc(1, sizeof(*g));
-    if (g == NULL) {
-        cJSON_Delete(o);
-        conn_reply_error(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
-        return;
-    }
-    if (m->out[shard]) {
-        snprintf(m->out[shard]->error, sizeof(m->out[shard]->error), "replaced by a new start");
-        if (mig__forwarding(m->out[shard])) m->out[shard]->state = MIG_STOPPED;
-        mig__detach(m->out[shard]);
-    }
-    g->s = s;
-    g->shard = shard;
-    snprintf(g->target, sizeof(g->target), "%s", t->valuestring);
-    g->rate = r ? (uint64_t)r->valuedouble : 0;
-    g->chunk_limit = MIG_CHUNK_BYTES; /* 20 ms worth when rate limited */
-    if (g->rate > 0 && g->rate / 50 < g->chunk_limit)
-        g->chunk_limit = g->rate / 50 < 1024 ? 1024 : g->rate / 50;
-    cJSON_Delete(o);
-    g->started_ms = uv_now(s->loop);
-    g->next = m->all;
-    m->all = g;
-    m->out[shard] = g;
-    uv_timer_init(s->loop, &g->timer);
-    g->timer.data = g;
-    g->handles = 1;
-    engine_set_droppable(s->engine, shard, 0);
-
-    struct wire_msg accept;
-    memset(&accept, 0, sizeof(accept));
-    accept.type_flag = WIRE_TF_REQUEST;
-    accept.opcode = WIRE_OP_SHARD_ACCEPT;
-    accept.shard_id = shard;
-    log_info("shard stream starting shard=%u target=%s rate=%" PRIu64, shard, g->target, g->rate);
-    struct conn_limits lim = {.max_frame = CLIENT_MAX_FRAME};
-    int rc = conn_connect(&s->streams, &mig_proto, &lim, host, port, s->tls_client, g, &g->conn);
-    if (rc == 0) rc = mig__queue(g, &accept, OPQ_ACCEPT); /* the first message the target reads */
-    if (rc != 0) {
-        mig__fail(g, "cannot connect to %s: %s", g->target, error_str(rc));
-    } else {
-        mig__copy_next(g); /* forwarding is on: the iterator's snapshot comes after it */
-    }
-    reply_status_json(c, req->opaque, req->opcode, shard, WIRE_ST_OK, g);
-}
-
-void
-migrate_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
-{
-    struct migrate *m = migrate__get(s);
-    uint16_t shard = req->shard_id;
-    if (m == NULL) {
-        conn_reply_error(c, req, s->draining ? WIRE_ST_BUSY : WIRE_ST_SS_OUT_OF_RESOURCE,
-                         s->draining ? "draining" : "out of memory");
-        return;
-    }
-    if (shard >= s->nshards) {
-        conn_reply_error(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
-        return;
-    }
-    if (m->shutting_down) {
-        conn_reply_error(c, req, WIRE_ST_BUSY, "draining");
-        return;
-    }
-    struct mig *g = m->out[shard];
-    switch (req->opcode) {
-    case WIRE_OP_MIGRATE_START: migrate_start(s, c, req); break;
-    case WIRE_OP_MIGRATE_STATUS:
-        reply_status_json(c, req->opaque, req->opcode, shard, WIRE_ST_OK, g);
-        break;
-    case WIRE_OP_MIGRATE_STOP:
-    case WIRE_OP_MIGRATE_VERIFY:
-        if (g == NULL) {
-            reply_status_json(c, req->opaque, req->opcode, shard,
-                              req->opcode == WIRE_OP_MIGRATE_STOP ? WIRE_ST_OK : WIRE_ST_NO_KEY,
-                              NULL);
-        } else if (g->waiter != NULL) {
-            conn_reply_error(c, req, WIRE_ST_BUSY, "a verify or stop of this shard is under way");
-        } else if (req->opcode == WIRE_OP_MIGRATE_VERIFY && g->state != MIG_CAUGHT_UP) {
-            reply_status_json(c, req->opaque, req->opcode, shard,
-                              g->state == MIG_COPYING ? WIRE_ST_BUSY : WIRE_ST_SS_ERROR, g);
-        } else if (req->opcode == WIRE_OP_MIGRATE_STOP && !mig__forwarding(g)) {
-            reply_status_json(c, req->opaque, req->opcode, shard, WIRE_ST_OK, g);
-        } else {
-            mig__wait(g, c, req);
-        }
-        break;
-    case WIRE_OP_SHARD_ACCEPT:
-        if (!m->incoming[shard] && !s->owned[shard])
-            log_info("accepting shard moving in shard=%u", shard);
-        m->incoming[shard] = 1;
-        engine_set_droppable(s->engine, shard, 0);
-        reply_json(c, req->opaque, req->opcode, shard, WIRE_ST_OK, NULL);
-        break;
-    default: conn_reply_error(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode");
-    }
-}
-
-/* ---- hooks from ops.c, server.c and main.c ---- */
-
-void
-migrate_submit(struct store *s, uint16_t shard, struct engine_write *w)
-{
-    struct migrate *m = migrate__get(s);
-    if (m == NULL) {
-        engine_submit(s->engine, w);
-        return;
-    }
-    struct mig *g = m->out[shard];
-    if (g != NULL && g->holding) {
-        w->next = NULL;
-        if (g->held_tail)
-            g->held_tail->next = w;
-        else
-            g->held_head = w;
-        g->held_tail = w;
-        return;
-    }
-    m->pending[shard]++;
-    engine_submit(s->engine, w);
-}
-
-/* Forward an applied write to the target. */
-static void
-mig__forward(struct mig *g, const struct engine_write *w)
-{
-    struct wire_msg msg;
-    if (w->op == ENGINE_DELETE) {
-        uint16_t shard;
-        const uint8_t *ns, *key;
-        size_t nslen, keylen;
-        if (record_key_decode(w->key, w->klen, &shard, &ns, &nslen, &key, &keylen) != 0) return;
-        memset(&msg, 0, sizeof(msg));
-        msg.type_flag = WIRE_TF_REQUEST;
-        msg.opcode = WIRE_OP_DELETE;
-        msg.shard_id = shard;
-        uint8_t rid[16] = {0xF0};
-        uint64_t n = ++g->s->migrate->fwd_ids, t = uv_hrtime();
-        memcpy(rid + 1, &n, 8);
-        memcpy(rid + 8, &t, 8);
-        wire_meta_set_request_id(&msg.meta, rid);
-        msg.ns.ptr = ns;
-        msg.ns.len = nslen;
-        msg.key.ptr = key;
-        msg.key.len = keylen;
-    } else if (record_clone_msg(w->key, w->klen, w->val, w->vlen, &msg) != 0) {
-        return;
-    }
-    int rc = mig__queue(g, &msg, OPQ_FORWARD);
-    if (rc != 0) {
-        mig__fail(g, "cannot forward a write: %s", error_str(rc));
-        return;
-    }
-    g->forwarded++;
-    if (g->unacked > MIG_FORWARD_MAX)
-        mig__fail(g, "the target is too slow: %" PRIu64 " bytes unacknowledged", g->unacked);
-}
-
-void
-migrate_written(struct store *s, uint16_t shard, const struct engine_write *w, int status)
-{
-    struct migrate *m = s->migrate;
-    if (m == NULL || w->op == ENGINE_DELETE_RANGE) return;
-    if (m->pending[shard] > 0) m->pending[shard]--;
-    struct mig *g = m->out[shard];
-    if (g == NULL) return;
-    if (status == 0 && mig__forwarding(g) && (w->op == ENGINE_DELETE || w->applied))
-        mig__forward(g, w);
-    if (g->waiter || g->draining) mig__step(g);
-}
-
-int
-migrate_serves(const struct store *s, uint16_t shard)
-{
-    const struct migrate *m = s->migrate;
-    if (m == NULL) return 0;
-    return m->incoming[shard] || (m->out[shard] != NULL && mig__forwarding(m->out[shard]));
-}
-
-void
-migrate_dropped(struct store *s, uint16_t shard)
-{
-    if (s->migrate != NULL) s->migrate->incoming[shard] = 0;
-}
-
-void
-migrate_map_loaded(struct store *s)
-{
-    struct migrate *m = s->migrate;
-    if (m == NULL) return;
-    for (uint32_t sh = 0; sh < s->nshards && sh < MIG_SHARDS; sh++) {
-        if (s->owned[sh]) {
-            m->incoming[sh] = 0; /* the map gives it now */
-        } else if (m->incoming[sh] || (m->out[sh] && mig__forwarding(m->out[sh]))) {
-            engine_set_droppable(s->engine, (uint16_t)sh, 0); /* still moving */
-        }
-    }
-}
-
-void
-migrate_shutdown(struct store *s)
-{
-    struct migrate *m = s->migrate;
-    if (m == NULL) return;
-    m->shutting_down = 1;
-    for (struct mig *g = m->all, *next; g; g = next) {
-        next = g->next;
-        if (g->it && !g->working) {
-            engine_iter_destroy(g->it); /* before the engine closes */
-            g->it = NULL;
-        }
-        if (g->holding) mig__release(g);
-        if (mig__forwarding(g) && g->connected && !g->closed) {
-            /* let writes in flight be forwarded, then close */
-            g->draining = 1;
-            g->wdeadline = uv_now(s->loop) + 5000;
-            uv_timer_start(&g->timer, mig__on_timer, 20, 20);
-            mig__finish_waiter(g, WIRE_ST_BUSY, NULL);
-        } else {
-            mig__detach(g);
-        }
-    }
-    m = s->migrate;                    /* freed with the last stream closed above */
-    if (m != NULL && m->all == NULL) { /* nothing was open */
-        free(m->out), free(m->incoming), free(m->pending), free(m);
-        s->migrate = NULL;
-    }
 }
