@@ -14,7 +14,7 @@
  *   Repair, Clone   write the record carried if newer ──► reply (a Repair releases
  *                   the lock its request id holds)
  *   DropShard       delete the shard's whole key range ──► reply
- *   ShardInfo       iterate the shard ──► reply with counts and a hash (JSON value)
+ *   ShardInfo       iterate the shard ──► reply with counts and a hash (JSON value; ops_shard.c)
  *   Compact         full manual compaction (runs the compaction filter) ──► reply
  *   ShardTree, Checkpoint, Rejoined: repair_ops.c (juno-repair, juno-backup)
  *
@@ -25,6 +25,7 @@
  */
 #include "clock.h"
 #include "smetrics.h"
+#include "ops_int.h"
 #include "store.h"
 
 #include "error.h"
@@ -39,34 +40,7 @@
 #include <string.h>
 #include <time.h>
 
-struct op {
-    struct store *s;
-    struct conn *c; /* ref (conn_ref) until op__done */
-    uint32_t opaque;
-    uint8_t opcode, flags;
-    uint16_t shard;
-    uint64_t t0;         /* uv_hrtime() at dispatch: juno_store_request_duration_seconds */
-    struct wire_meta in; /* the request's fixed-size meta fields; byte fields cleared */
-    int has_rid;
-    uint8_t value_type;
-    const uint8_t *value; /* borrowed from the request: valid during dispatch only */
-    size_t vlen;
-    struct lock *lock;      /* borrowed from s->locks: the lock this op holds busy */
-    struct op *next_waiter; /* a Read waiting on a busy lock: the next one */
-    char *got;              /* owned (engine_free): the stored value read */
-    size_t glen;
-    int get_rc;
-    void (*after_read)(struct op *op);
-    uv_work_t work;
-    struct engine_write w;
-    uint8_t *rec;     /* owned: the encoded record being written */
-    uint64_t info[6]; /* ShardInfo: records, live, tombstones, expired, bytes, hash */
-    size_t nslen;
-    size_t klen;
-    uint8_t key[]; /* the storage key */
-};
-
-static void
+void
 op__done(struct op *op)
 {
     if (op->got) engine_free(op->got);
@@ -77,7 +51,7 @@ op__done(struct op *op)
 
 /* Reply to op with status and, when m is given, the record's metadata (and
  * data when with_value). */
-static void
+void
 op__reply(struct op *op, int status, const struct record_meta *m, const uint8_t *data, size_t dlen,
           int with_value)
 {
@@ -116,7 +90,7 @@ op__reply(struct op *op, int status, const struct record_meta *m, const uint8_t 
     smetrics_latency(op->opcode, op->t0);
 }
 
-static void
+void
 op__finish(struct op *op, int status)
 {
     op__reply(op, status, NULL, NULL, 0, 0);
@@ -124,8 +98,8 @@ op__finish(struct op *op, int status)
 }
 
 /* A short reply for a request that never became an op. */
-static void
-reply_status(struct conn *c, const struct wire_msg *req, int status, const char *why)
+void
+ops__reply_status(struct conn *c, const struct wire_msg *req, int status, const char *why)
 {
     if (why != NULL)
         log_info("rejected request op=%s opaque=%u status=%s reason=\"%s\"",
@@ -582,11 +556,11 @@ check_request(struct store *s, struct conn *c, const struct wire_msg *req)
     }
     if (why == NULL) return 0;
     s->stats.errors++;
-    reply_status(c, req, st, why);
+    ops__reply_status(c, req, st, why);
     return st;
 }
 
-static struct op *
+struct op *
 op_create(struct store *s, struct conn *c, const struct wire_msg *req)
 {
     size_t klen = req->ns.len ? record_key_size(req->ns.len, req->key.len) : 0;
@@ -621,11 +595,11 @@ static void
 drop_shard(struct store *s, struct conn *c, const struct wire_msg *req)
 {
     if (req->shard_id >= s->nshards) {
-        reply_status(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
+        ops__reply_status(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
         return;
     }
     if (s->owned[req->shard_id]) {
-        reply_status(c, req, WIRE_ST_BAD_PARAM, "refusing to drop a shard this store owns");
+        ops__reply_status(c, req, WIRE_ST_BAD_PARAM, "refusing to drop a shard this store owns");
         return;
     }
     struct op *op = op_create(s, c, req);
@@ -633,7 +607,7 @@ drop_shard(struct store *s, struct conn *c, const struct wire_msg *req)
         if (op)
             op__finish(op, WIRE_ST_SS_OUT_OF_RESOURCE);
         else
-            reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
+            ops__reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
         return;
     }
     size_t elen = record_shard_range(req->shard_id, op->rec, op->rec + 2);
@@ -649,118 +623,6 @@ drop_shard(struct store *s, struct conn *c, const struct wire_msg *req)
     engine_submit(s->engine, &op->w);
 }
 
-/* ---- ShardInfo and Compact: worker-thread scans ---- */
-
-void
-ops_shard_scan(struct store *s, uint16_t shard, uint64_t info[6], int *rc)
-{
-    uint8_t start[2], end[3];
-    size_t elen = record_shard_range(shard, start, end);
-    struct engine_iter *it = engine_iter_create(s->engine, start, 2, end, elen);
-    memset(info, 0, 6 * sizeof(*info));
-    *rc = 0;
-    if (it == NULL) {
-        *rc = JUNO_ENOMEM;
-        return;
-    }
-    uint64_t now = record_now_ms();
-    const uint8_t *k, *v;
-    size_t kl, vl;
-    while (engine_iter_next(it, &k, &kl, &v, &vl)) {
-        struct record_meta m;
-        const uint8_t *data;
-        size_t dlen;
-        info[0]++;
-        info[4] += kl + vl;
-        if (record_value_decode(v, vl, &m, &data, &dlen) != 0) continue;
-        if (record_expired(&m, now)) {
-            info[3]++;
-            continue; /* expiry is not synchronised between copies: leave it out of the hash */
-        }
-        if (m.tombstone)
-            info[2]++;
-        else
-            info[1]++;
-        info[5] += htree_digest(htree_key_hash(k, kl), v, vl); /* a sum: independent of order */
-    }
-    engine_iter_destroy(it);
-}
-
-int
-ops_shard_json(const struct store *s, uint16_t shard, const uint64_t info[6], char *buf, size_t cap)
-{
-    return snprintf(buf, cap,
-                    "{\"shard\":%u,\"records\":%" PRIu64 ",\"live\":%" PRIu64
-                    ",\"tombstones\":%" PRIu64 ",\"expired\":%" PRIu64 ",\"bytes\":%" PRIu64
-                    ",\"hash\":\"%016" PRIx64 "\",\"owned\":%s,\"rejoining\":%s,\"grace\":%" PRIu64
-                    "}",
-                    shard, info[0], info[1], info[2], info[3], info[4], info[5],
-                    shard < s->nshards && s->owned[shard] ? "true" : "false",
-                    s->rejoin.rejoining ? "true" : "false", s->cfg.tombstone_grace_s);
-}
-
-static void
-op__work_shard_info(uv_work_t *w)
-{
-    struct op *op = w->data;
-    /* a migration's target answers for what it holds durably: its copied
-     * records (WIRE_FLAG_BULK) were written without an fsync of their own */
-    op->get_rc = engine_sync_wal(op->s->engine);
-    if (op->get_rc == 0) ops_shard_scan(op->s, op->shard, op->info, &op->get_rc);
-}
-
-static void
-op__after_shard_info(uv_work_t *w, int status)
-{
-    struct op *op = w->data;
-    if (status != 0 || op->get_rc != 0) {
-        op__finish(op, WIRE_ST_SS_ERROR);
-        return;
-    }
-    char json[384];
-    int n = ops_shard_json(op->s, op->shard, op->info, json, sizeof(json));
-    smetrics_scanned(op->opcode, op->info[0]);
-    struct record_meta m;
-    memset(&m, 0, sizeof(m));
-    m.version = 1;
-    op__reply(op, WIRE_ST_OK, &m, (const uint8_t *)json, (size_t)n, 1);
-    op__done(op);
-}
-
-static void
-op__work_compact(uv_work_t *w)
-{
-    struct op *op = w->data;
-    engine_compact(op->s->engine);
-}
-
-static void
-op__after_compact(uv_work_t *w, int status)
-{
-    struct op *op = w->data;
-    log_info("manual compaction done");
-    op__finish(op, status == 0 ? WIRE_ST_OK : WIRE_ST_SS_ERROR);
-}
-
-static void
-scan_op(struct store *s, struct conn *c, const struct wire_msg *req, uv_work_cb work,
-        uv_after_work_cb after)
-{
-    if (req->opcode == WIRE_OP_SHARD_INFO && req->shard_id >= s->nshards) {
-        reply_status(c, req, WIRE_ST_BAD_PARAM, "shard id out of range");
-        return;
-    }
-    struct wire_msg bare = *req; /* not a keyed request: ignore any payload */
-    bare.ns.len = bare.key.len = 0;
-    struct op *op = op_create(s, c, &bare);
-    if (op == NULL) {
-        reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
-        return;
-    }
-    op->work.data = op;
-    uv_queue_work(s->loop, &op->work, work, after);
-}
-
 void
 ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
 {
@@ -770,7 +632,7 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
             struct wire_msg echo = *req; /* the 16 bytes as they came, RQ bits included */
             conn_reply(c, &echo);
         } else {
-            reply_status(c, req, WIRE_ST_BADMSG, "header-only message that is not a Nop");
+            ops__reply_status(c, req, WIRE_ST_BADMSG, "header-only message that is not a Nop");
         }
         return;
     }
@@ -785,7 +647,7 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
         return;
     }
     if (req->opcode == WIRE_OP_SHARD_INFO) {
-        scan_op(s, c, req, op__work_shard_info, op__after_shard_info);
+        ops__shard_info(s, c, req);
         return;
     }
     if (req->opcode >= WIRE_OP_MIGRATE_START && req->opcode <= WIRE_OP_SHARD_ACCEPT) {
@@ -801,12 +663,12 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
         return;
     }
     if (req->opcode == WIRE_OP_COMPACT) {
-        log_info("manual compaction requested");
-        scan_op(s, c, req, op__work_compact, op__after_compact);
+        ops__compact(s, c, req);
         return;
     }
     if (req->opcode != WIRE_OP_READ && !needs_request_id(req->opcode)) {
-        reply_status(c, req, WIRE_ST_NOT_SUPPORTED, "unknown opcode"); /* keyed ops only below */
+        ops__reply_status(c, req, WIRE_ST_NOT_SUPPORTED,
+                          "unknown opcode"); /* keyed ops only below */
         return;
     }
     if (req->opcode != WIRE_OP_CLONE) s->fg_last_ms = uv_now(s->loop); /* a copy yields to it */
@@ -814,12 +676,12 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
     int refused = rejoin_refuses(s, req); /* rejoin.c: stale until juno-repair ran */
     if (refused == 0) refused = disk_refuses(s, req->opcode);
     if (refused != 0) { /* disk.c logged the cause once; the count is in /metrics */
-        reply_status(c, req, refused, NULL);
+        ops__reply_status(c, req, refused, NULL);
         return;
     }
     struct op *op = op_create(s, c, req);
     if (op == NULL) {
-        reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
+        ops__reply_status(c, req, WIRE_ST_SS_OUT_OF_RESOURCE, "out of memory");
         return;
     }
     int st;

@@ -126,7 +126,7 @@ void conn_reply_error(struct conn *c, const struct wire_msg *req, int status, co
 /* ops.c: handle one decoded request from c (loop thread). */
 void ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
 
-/* ops.c: a shard's counts and order-independent hash (see ShardInfo), from
+/* ops_shard.c: a shard's counts and order-independent hash (see ShardInfo), from
  * any thread: info = records, live, tombstones, expired, bytes, hash; *rc 0 or
  * JUNO_ENOMEM. ops_shard_json prints them as ShardInfo's JSON (snprintf's result). */
 void ops_shard_scan(struct store *s, uint16_t shard, uint64_t info[6], int *rc);
