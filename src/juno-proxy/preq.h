@@ -143,6 +143,19 @@ int rq_send(struct preq *rq, int i, uint8_t opcode, uint8_t flags, const struct 
  * rq's request id, shard, namespace and key filled in. Same returns. */
 int rq_send_msg(struct preq *rq, int i, struct wire_msg *m);
 uint64_t rq_now_ms(void); /* the wall clock, unix ms */
+/* Free rq once it is done (releases its key, its references). */
+void rq_free(struct preq *rq);
+/* Run rq from the retry timer after delay ms. */
+void rq_retry_schedule(struct preq *rq, uint64_t delay);
+
+/* replicate_keyq.c (PREQ_KEY_QUEUE) */
+/* 1: rq runs now (a write holds its key; a Get holds nothing); 0: it waits
+ * behind the request running, to start once that one is done. */
+int pkey_acquire(struct preq *rq);
+/* rq, running, is done: the first waiter takes the key (from the retry timer). */
+void pkey_release(struct preq *rq);
+/* The Sets that rode on rq get rq's answer, then go. */
+void pkey_riders_reply(struct preq *rq, int status, const struct rmeta *rec);
 
 /* twophase.c */
 void write_start(struct preq *rq);

@@ -82,13 +82,11 @@ rq_deadline_unlink(struct preq *rq)
     rq->on_dl = 0;
 }
 
-static void key_release(struct preq *rq);
-
-static void
+void
 rq_free(struct preq *rq)
 {
     struct worker *w = rq->w;
-    if (rq->key_queued == 1) key_release(rq);
+    if (rq->key_queued == 1) pkey_release(rq);
     for (int i = 0; i < rq->n; i++) free(rq->rep[i].val);
     free(rq->xval);
     rq_deadline_unlink(rq);
@@ -115,8 +113,6 @@ preq_expire(struct worker *w)
         next = w->dl_head; /* a reply may unlink others (riders): from the start */
     }
 }
-
-static void riders_reply(struct preq *rq, int status, const struct rmeta *rec);
 
 void
 rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct replica *with)
@@ -152,7 +148,7 @@ rq_reply(struct preq *rq, int status, const struct rmeta *rec, const struct repl
     rq->sink.ops->reply(obj, rq->sink.tag, rq, &res);
     rq->sink.ops->unref(obj);
     if (status == WIRE_ST_OK) xdc_forward(rq); /* after the answer: no added latency */
-    if (rq->riders) riders_reply(rq, status, rec);
+    if (rq->riders) pkey_riders_reply(rq, status, rec);
 }
 
 void
@@ -485,8 +481,8 @@ on_retry_timer(uv_timer_t *t)
 }
 
 /* rq has nothing in flight: run it again after delay ms. */
-static void
-retry_schedule(struct preq *rq, uint64_t delay)
+void
+rq_retry_schedule(struct preq *rq, uint64_t delay)
 {
     struct worker *w = rq->w;
     rq->retry_at = uv_now(&w->loop) + delay;
@@ -496,125 +492,6 @@ retry_schedule(struct preq *rq, uint64_t delay)
     uint64_t due = uv_timer_get_due_in(&w->retry_timer);
     if (!uv_is_active((uv_handle_t *)&w->retry_timer) || due > delay)
         uv_timer_start(&w->retry_timer, on_retry_timer, delay, 0);
-}
-
-/* ---- one write at a time per key (PREQ_KEY_QUEUE) ---- */
-
-static int
-same_key(const struct preq *a, const struct preq *b)
-{
-    return a->khash == b->khash && a->nslen == b->nslen && a->klen == b->klen &&
-           memcmp(a->data, b->data, a->nslen + a->klen) == 0;
-}
-
-static struct preq **
-key_bucket(struct worker *w, uint64_t h)
-{
-    return &w->key_buckets[h & (w->key_nbuckets - 1)];
-}
-
-/* Double the table when it is full; a failure keeps the old one. */
-static void
-key_grow(struct worker *w)
-{
-    size_t n = w->key_nbuckets ? w->key_nbuckets * 2 : 1024;
-    struct preq **b = calloc(n, sizeof(*b));
-    if (b == NULL) return;
-    for (size_t i = 0; i < w->key_nbuckets; i++)
-        for (struct preq *rq = w->key_buckets[i], *next; rq; rq = next) {
-            next = rq->key_next;
-            rq->key_next = b[rq->khash & (n - 1)];
-            b[rq->khash & (n - 1)] = rq;
-        }
-    free(w->key_buckets);
-    w->key_buckets = b;
-    w->key_nbuckets = n;
-}
-
-/* 1: rq runs now (a write holds its key; a Get holds nothing); 0: it waits
- * behind the request running, to start once that one is done. */
-static int
-key_acquire(struct preq *rq)
-{
-    struct worker *w = rq->w;
-    rq->khash = hash_key(rq->data, rq->nslen + rq->klen);
-    if (w->key_count >= w->key_nbuckets) key_grow(w);
-    if (w->key_nbuckets == 0) return 1; /* out of memory: run unqueued */
-    struct preq **b = key_bucket(w, rq->khash);
-    for (struct preq *o = *b; o; o = o->key_next) {
-        if (!same_key(o, rq)) continue;
-        rq->key_queued = 2;
-        if (o->waiters_tail)
-            o->waiters_tail->key_next = rq;
-        else
-            o->waiters = rq;
-        o->waiters_tail = rq;
-        return 0;
-    }
-    if (rq->opcode == WIRE_OP_GET) return 1; /* reads do not wait for each other */
-    rq->key_queued = 1;
-    rq->key_next = *b;
-    *b = rq;
-    w->key_count++;
-    return 1;
-}
-
-/* A Set that leaves nothing of the record before it: new value, new TTL. */
-static int
-overwrites(const struct preq *rq)
-{
-    return rq->opcode == WIRE_OP_SET && (rq->exp_ms || rq->ttl_reset);
-}
-
-/* The Sets that rode on rq (overwritten by it before anyone could read them)
- * get rq's answer, then go: they never reached a store. */
-static void
-riders_reply(struct preq *rq, int status, const struct rmeta *rec)
-{
-    struct preq *r = rq->riders;
-    rq->riders = NULL;
-    while (r) {
-        struct preq *next = r->key_next;
-        r->key_queued = 0;
-        rq_reply(r, status, rec, NULL);
-        rq_free(r);
-        r = next;
-    }
-}
-
-/* rq, running, is done: the first waiter takes the key and runs from the
- * retry timer (not from here: no recursion through a long queue). A run of
- * Sets followed by a Set that overwrites value and TTL collapses into that
- * last one: the others are answered with it (a valid order: each was
- * applied and overwritten at once, while all were waiting). */
-static void
-key_release(struct preq *rq)
-{
-    struct worker *w = rq->w;
-    struct preq **pp = key_bucket(w, rq->khash);
-    while (*pp != rq) pp = &(*pp)->key_next;
-    *pp = rq->key_next;
-    rq->key_queued = 0;
-    struct preq *nx = rq->waiters;
-    if (nx == NULL) {
-        w->key_count--;
-        return;
-    }
-    struct preq *rest = nx->key_next, *riders = NULL;
-    while (nx->opcode == WIRE_OP_SET && rest != NULL && overwrites(rest)) {
-        nx->key_next = riders;
-        riders = nx;
-        nx = rest;
-        rest = rest->key_next;
-    }
-    nx->riders = riders;
-    nx->waiters = rest;
-    nx->waiters_tail = rest ? rq->waiters_tail : NULL;
-    nx->key_queued = 1;
-    nx->key_next = *key_bucket(w, nx->khash);
-    *key_bucket(w, nx->khash) = nx;
-    nx->decision = D_RETRY; /* not started yet: the retry timer starts it */
-    retry_schedule(nx, 0);
 }
 
 /* ---- dispatch ---- */
@@ -631,7 +508,7 @@ rq_progress(struct preq *rq)
     else
         write_progress(rq);
     if (rq->decision == D_RETRY && rq->pending == 0 && !rq->retry_queued && !rq->replied) {
-        retry_schedule(rq, retry_delay_ms(rq));
+        rq_retry_schedule(rq, retry_delay_ms(rq));
         rq->retries++;
         return;
     }
@@ -731,7 +608,7 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
         rq_progress(rq);
         return 0;
     }
-    if ((flags & PREQ_KEY_QUEUE) && !key_acquire(rq))
+    if ((flags & PREQ_KEY_QUEUE) && !pkey_acquire(rq))
         return 0; /* runs when the request ahead of it is done */
     switch (rq->opcode) {
     case WIRE_OP_GET: get_start(rq); break;
