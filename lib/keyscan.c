@@ -18,10 +18,12 @@ keyscan_pos(const uint8_t *key, size_t klen)
 int
 keyscan_req_encode(const struct keyscan_req *q, uint8_t out[KEYSCAN_REQ_SIZE])
 {
-    if (q->limit == 0 || q->limit > KEYSCAN_MAX_LIMIT || q->from >= KEYSCAN_POS_END)
+    if (q->limit == 0 || q->limit > KEYSCAN_MAX_LIMIT || q->from >= KEYSCAN_POS_END ||
+        (q->flags & ~KEYSCAN_Q_TTL) != 0)
         return JUNO_EINVAL;
     memset(out, 0, KEYSCAN_REQ_SIZE);
     pack_u8(out, KEYSCAN_FORMAT);
+    pack_u8(out + 1, q->flags);
     pack_u16(out + 2, q->limit);
     pack_u64(out + 8, q->from);
     return 0;
@@ -30,8 +32,10 @@ keyscan_req_encode(const struct keyscan_req *q, uint8_t out[KEYSCAN_REQ_SIZE])
 int
 keyscan_req_decode(const uint8_t *p, size_t len, struct keyscan_req *q)
 {
-    if (len != KEYSCAN_REQ_SIZE || p[0] != KEYSCAN_FORMAT || p[1] != 0 || unpack_u32(p + 4) != 0)
+    if (len != KEYSCAN_REQ_SIZE || p[0] != KEYSCAN_FORMAT || (p[1] & ~KEYSCAN_Q_TTL) != 0 ||
+        unpack_u32(p + 4) != 0)
         return JUNO_EBADDATA;
+    q->flags = p[1];
     q->limit = unpack_u16(p + 2);
     q->from = unpack_u64(p + 8);
     if (q->limit == 0 || q->limit > KEYSCAN_MAX_LIMIT || q->from >= KEYSCAN_POS_END)
@@ -71,7 +75,8 @@ entry_at(const uint8_t *body, size_t len, size_t off, struct keyscan_entry *e)
     e->version = unpack_u32(p + 8);
     e->flags = p[12];
     e->klen = unpack_u16(p + 14);
-    if (p[13] != 0 || (e->flags & ~(KEYSCAN_E_TOMBSTONE | KEYSCAN_E_EXPIRED)) != 0 ||
+    if (p[13] != 0 ||
+        (e->flags & ~(KEYSCAN_E_TOMBSTONE | KEYSCAN_E_EXPIRED | KEYSCAN_E_TTL)) != 0 ||
         e->klen == 0 || e->klen > KEYSCAN_MAX_KEY || len - off - KEYSCAN_ENTRY_FIXED < e->klen)
         return 0;
     e->key = p + KEYSCAN_ENTRY_FIXED;

@@ -11,7 +11,7 @@
  *
  *   off size
  *     0    1  format        KEYSCAN_FORMAT (1)
- *     1    1  flags         0
+ *     1    1  flags         0, or KEYSCAN_Q_TTL: mark records that expire
  *     2    2  limit         entries wanted, 1..KEYSCAN_MAX_LIMIT
  *     4    4  reserved      0
  *     8    8  from          the first position wanted, < 2^48
@@ -26,7 +26,9 @@
  *   entry:
  *     0    8  last modified (ns)
  *     8    4  version
- *    12    1  flags         KEYSCAN_E_TOMBSTONE, KEYSCAN_E_EXPIRED
+ *    12    1  flags         KEYSCAN_E_TOMBSTONE, KEYSCAN_E_EXPIRED, and
+ *                           KEYSCAN_E_TTL (the record has an expiration;
+ *                           only when the request asked, KEYSCAN_Q_TTL)
  *    13    1  reserved      0
  *    14    2  key length    1..KEYSCAN_MAX_KEY
  *    16    .  key
@@ -52,8 +54,11 @@
 #define KEYSCAN_R_DONE      0x01
 #define KEYSCAN_E_TOMBSTONE 0x01
 #define KEYSCAN_E_EXPIRED   0x02
+#define KEYSCAN_E_TTL       0x04 /* only in a reply to a KEYSCAN_Q_TTL request */
+#define KEYSCAN_Q_TTL       0x01 /* request flag: mark entries with an expiration */
 
 struct keyscan_req {
+    uint8_t flags; /* 0 or KEYSCAN_Q_TTL */
     uint16_t limit;
     uint64_t from;
 };
@@ -79,10 +84,11 @@ struct keyscan_entry {
 uint64_t keyscan_pos(const uint8_t *key, size_t klen);
 
 /* Encode q into out (KEYSCAN_REQ_SIZE bytes). Returns 0, or JUNO_EINVAL for a
- * limit of 0 or over KEYSCAN_MAX_LIMIT or a from at or past KEYSCAN_POS_END. */
+ * limit of 0 or over KEYSCAN_MAX_LIMIT, a from at or past KEYSCAN_POS_END or
+ * an unknown flag. */
 int keyscan_req_encode(const struct keyscan_req *q, uint8_t out[KEYSCAN_REQ_SIZE]);
 /* Decode a request of len bytes. Returns 0 or JUNO_EBADDATA (another length,
- * format, a nonzero flag or reserved byte, a bad limit or from). */
+ * format, an unknown flag, a nonzero reserved byte, a bad limit or from). */
 int keyscan_req_decode(const uint8_t *p, size_t len, struct keyscan_req *q);
 
 /* The reply header into out (KEYSCAN_HEADER_SIZE bytes). */

@@ -173,7 +173,8 @@ lane_merge(struct klane *l, uint64_t *bound)
             if (copy_newer(&c[j].e, &c[best].e)) best = j;
             j++;
         }
-        if (c[best].e.flags == 0) {
+        if ((c[best].e.flags & ~KEYSCAN_E_TTL) == 0) {
+            if (k->o.ttls != NULL && (c[best].e.flags & KEYSCAN_E_TTL)) (*k->o.ttls)++;
             keys[live] = c[best].e.key;
             lens[live++] = c[best].e.klen;
         }
@@ -278,7 +279,8 @@ lane_step(struct klane *l)
         l->rt = rt;
         l->nz = (int)m->nzones;
         uint8_t q[KEYSCAN_REQ_SIZE];
-        struct keyscan_req kq = {.limit = k->o.limit, .from = l->pos};
+        struct keyscan_req kq = {
+            .flags = k->o.ttls ? KEYSCAN_Q_TTL : 0, .limit = k->o.limit, .from = l->pos};
         keyscan_req_encode(&kq, q);
         for (int z = 0; z < l->nz; z++) {
             struct kzone *kz = &l->z[z];

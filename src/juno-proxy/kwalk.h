@@ -43,6 +43,7 @@ struct kwalk_opts {
     uint16_t limit; /* records per store request */
     unsigned lanes; /* steps in flight at once on different shards: 1 keeps order */
     int wrap;       /* go on from shard 0 after the last, back to (shard, pos) */
+    uint64_t *ttls; /* not NULL: count here the live keys that have an expiration */
     kwalk_keys_fn *keys;
     kwalk_end_fn *end;
     void *arg;

@@ -132,12 +132,14 @@ kop_record(struct kop *op, const uint8_t *k, size_t kl, const uint8_t *v, size_t
         op->overflowed = 1;
         return 0;
     }
-    struct keyscan_entry e = {.last_modified = m.last_modified,
-                              .version = m.version,
-                              .flags = (uint8_t)((m.tombstone ? KEYSCAN_E_TOMBSTONE : 0) |
-                                                 (record_expired(&m, now) ? KEYSCAN_E_EXPIRED : 0)),
-                              .key = key,
-                              .klen = klen};
+    struct keyscan_entry e = {
+        .last_modified = m.last_modified,
+        .version = m.version,
+        .flags = (uint8_t)((m.tombstone ? KEYSCAN_E_TOMBSTONE : 0) |
+                           (record_expired(&m, now) ? KEYSCAN_E_EXPIRED : 0) |
+                           ((op->q.flags & KEYSCAN_Q_TTL) && m.expiration_ms ? KEYSCAN_E_TTL : 0)),
+        .key = key,
+        .klen = klen};
     struct kent x = {.pos = pos, .len = keyscan_entry_size(klen)};
     if ((x.e = malloc(x.len)) == NULL) return JUNO_ENOMEM;
     keyscan_entry_put(x.e, &e);

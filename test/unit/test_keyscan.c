@@ -47,6 +47,16 @@ UNIT_TEST(request_known_answer_and_checks)
     memcpy(b, want, sizeof(b));
     b[9] = 1; /* from = 2^48 + ... */
     CHECK_EQ_I(keyscan_req_decode(b, sizeof(b), &d), JUNO_EBADDATA);
+    /* KEYSCAN_Q_TTL is the one known flag, both ways */
+    q.flags = KEYSCAN_Q_TTL;
+    CHECK_EQ_I(keyscan_req_encode(&q, out), 0);
+    CHECK_EQ_U(out[1], KEYSCAN_Q_TTL);
+    CHECK_EQ_I(keyscan_req_decode(out, sizeof(out), &d), 0);
+    CHECK_EQ_U(d.flags, KEYSCAN_Q_TTL);
+    q.flags = 0x02;
+    CHECK_EQ_I(keyscan_req_encode(&q, out), JUNO_EINVAL);
+    out[1] = 0x02;
+    CHECK_EQ_I(keyscan_req_decode(out, sizeof(out), &d), JUNO_EBADDATA);
 }
 
 UNIT_TEST(reply_roundtrip_every_cut_and_garbage)
@@ -88,7 +98,15 @@ UNIT_TEST(reply_roundtrip_every_cut_and_garbage)
     g[1] = 0x02; /* unknown flag */
     CHECK_EQ_I(keyscan_reply_decode(g, len, &d), JUNO_EBADDATA);
     memcpy(g, buf, len);
-    g[KEYSCAN_HEADER_SIZE + 12] = 0x04; /* unknown entry flag */
+    g[KEYSCAN_HEADER_SIZE + 12] = 0x08; /* unknown entry flag */
+    CHECK_EQ_I(keyscan_reply_decode(g, len, &d), JUNO_EBADDATA);
+    memcpy(g, buf, len);
+    g[KEYSCAN_HEADER_SIZE + 12] = KEYSCAN_E_TTL | KEYSCAN_E_EXPIRED; /* known ones */
+    CHECK_EQ_I(keyscan_reply_decode(g, len, &d), 0);
+    off = 0;
+    CHECK(keyscan_entry_next(&d, &off, &e) && e.flags == (KEYSCAN_E_TTL | KEYSCAN_E_EXPIRED));
+    memcpy(g, buf, len);
+    g[KEYSCAN_HEADER_SIZE + 13] = 1; /* reserved byte */
     CHECK_EQ_I(keyscan_reply_decode(g, len, &d), JUNO_EBADDATA);
     memcpy(g, buf, len);
     g[KEYSCAN_HEADER_SIZE + 15] = 0; /* key length 0 */
