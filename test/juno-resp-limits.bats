@@ -180,6 +180,50 @@ print(got.decode())' "$PR"
         "# Server # Clients # Memory # Persistence # Stats # Replication # CPU # Keyspace " ]
 }
 
+@test "INFO keyspace: db0 counts the namespace's keys and those that expire, reused for 5 s; stores gone: the last count and why" {
+    start_all --deadline 1500
+    [ -z "$(rc info keyspace | tr -d '\r' | grep '^db0')" ] # empty, as Redis's
+    for i in $(seq 1 30); do echo "SET k$i v"; done | rc >/dev/null
+    for i in $(seq 1 10); do echo "EXPIRE k$i 100"; done | rc >/dev/null
+    juno -s "127.0.0.1:$PX" -n other put other-key v # another namespace: not counted
+    [ "$(rc info keyspace | tr -d '\r' | grep -c '^db0')" = 0 ] # the count of 0 is reused
+    sleep 5.2
+    [ "$(rc info keyspace | tr -d '\r' | grep '^db0')" = "db0:keys=30,expires=10,avg_ttl=0" ]
+    [ "$(rc dbsize)" = 30 ]
+    # redis-py reads it as Redis's
+    run /usr/bin/python3 -c "import redis; print(redis.Redis(port=$PR).info('keyspace'))"
+    [ "$output" = "{'db0': {'keys': 30, 'expires': 10, 'avg_ttl': 0}}" ]
+    rc del k1 k2 k3 >/dev/null
+    rc info | tr -d '\r' | grep -q "^db0:keys=30," # INFO with every section: reused too
+    sleep 5.2
+    [ "$(rc info all | tr -d '\r' | grep '^db0')" = "db0:keys=27,expires=7,avg_ttl=0" ]
+    # no quorum of stores: after --deadline, the last count and the reason
+    kill "$(cat "$TMP/pid-b")" "$(cat "$TMP/pid-c")"
+    sleep 5.2
+    run rc info keyspace
+    [[ "$output" == *"db0:keys=27,expires=7,avg_ttl=0"* ]]
+    [[ "$output" == *"juno_keyspace_error:NoStorageServer"* ]]
+    [ "$(rc ping)" = PONG ]
+}
+
+@test "CONFIG SET juno-resp-max-ttl: the RESP face's TTL limit changes at run time; bad values refused" {
+    start_all
+    [ "$(rc config get juno-resp-max-ttl | tail -1)" = 0 ]
+    [ "$(rc config set juno-resp-max-ttl 3600)" = OK ]
+    [ "$(rc config get 'juno-resp-*' | tr '\n' ' ')" = "juno-resp-max-ttl 3600 " ]
+    run rc set k v EX 7200
+    [ "$output" = "ERR invalid expire time in 'set' command: over juno-proxy's --resp-max-ttl of 3600 s" ]
+    [ "$(rc set k v EX 3600)" = OK ]
+    run rc config set juno-resp-max-ttl -1
+    [[ "$output" == "ERR CONFIG SET failed (possibly related to argument 'juno-resp-max-ttl') - argument must be between 0 and"* ]]
+    run rc config set juno-resp-max-ttl 1h
+    [[ "$output" == *"argument must be between 0 and"* ]]
+    [ "$(rc config get juno-resp-max-ttl | tail -1)" = 3600 ]
+    [ "$(rc config set juno-resp-max-ttl 0)" = OK ]
+    [ "$(rc set k v EX 7200)" = OK ]
+    grep -q "juno-resp-max-ttl=3600" "$TMP/proxy.log"
+}
+
 @test "CONFIG SET / GET: the RESP limits change at run time on every connection; Redis's errors" {
     start_all --threads 2
     run /usr/bin/python3 "$LIM_PY" "127.0.0.1:$PR" config

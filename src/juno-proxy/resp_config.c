@@ -5,8 +5,9 @@
  *
  * CONFIG SET changes what can change while the proxy runs: the RESP limits
  * (--resp-max-value as proto-max-bulk-len, --resp-max-query as
- * client-query-buffer-limit; every worker reads them atomically, the next
- * command on every connection sees them). save and appendonly take their only
+ * client-query-buffer-limit, --resp-max-ttl as juno-resp-max-ttl; every
+ * worker reads them atomically, the next command on every connection sees
+ * them). save and appendonly take their only
  * value ("" and no), as a no-op, so scripts that turn persistence off work.
  * The rest are command line options: immutable, with Redis's error. Several
  * pairs in one call (Redis 7) are checked together and applied all or none.
@@ -25,7 +26,7 @@
         if ((call) != 0) (rc)->nomem = 1;                                                          \
     } while (0)
 
-enum { P_FIXED, P_VALUE, P_QUERY }; /* how a parameter's value is found and set */
+enum { P_FIXED, P_VALUE, P_QUERY, P_TTL }; /* how a parameter's value is found and set */
 
 struct param {
     const char *name;
@@ -45,6 +46,7 @@ static const struct param params[] = {
     {"juno-namespace", P_FIXED},
     {"juno-default-ttl", P_FIXED},
     {"juno-max-ttl", P_FIXED},
+    {"juno-resp-max-ttl", P_TTL},
     {"juno-max-key", P_FIXED},
     {"juno-max-value", P_FIXED},
 };
@@ -85,6 +87,8 @@ param_value(const struct rconn *rc, size_t i, char v[32])
         n = rface_limit(&c->resp_max_value);
     else if (params[i].kind == P_QUERY)
         n = rface_limit(&c->resp_max_query);
+    else if (params[i].kind == P_TTL)
+        n = rface_limit(&c->resp_max_ttl);
     else if (strcmp(name, "save") == 0)
         return "";
     else if (strcmp(name, "appendonly") == 0)
@@ -189,6 +193,7 @@ config_set(struct rconn *rc, const struct resp_cmd *cmd)
     }
     struct proxy_config *c = &rc->w->p->cfg;
     uint64_t value = rface_limit(&c->resp_max_value), query = rface_limit(&c->resp_max_query);
+    uint64_t ttl = rface_limit(&c->resp_max_ttl);
     for (size_t i = 2; i < cmd->argc; i += 2) {
         const struct resp_arg *name = &cmd->argv[i], *v = &cmd->argv[i + 1];
         size_t j = param_find(name);
@@ -209,6 +214,18 @@ config_set(struct rconn *rc, const struct resp_cmd *cmd)
             return;
         }
         uint64_t n;
+        if (params[j].kind == P_TTL) { /* seconds, 0: no limit (as --resp-max-ttl) */
+            int64_t t;
+            if (resp_arg_i64(cmd, i + 1, &t) != 0 || t < 0 || t > INT64_MAX / 1000) {
+                rcmd_error(rc,
+                           "CONFIG SET failed (possibly related to argument '%s') - argument "
+                           "must be between 0 and %lld inclusive",
+                           params[j].name, (long long)(INT64_MAX / 1000));
+                return;
+            }
+            ttl = (uint64_t)t;
+            continue;
+        }
         uint64_t lo = params[j].kind == P_VALUE ? 1 : 1024;
         uint64_t hi = params[j].kind == P_VALUE ? RFACE_MAX_VALUE : RFACE_MAX_QUERY;
         if (mem_value(v, &n) != 0) {
@@ -236,8 +253,11 @@ config_set(struct rconn *rc, const struct resp_cmd *cmd)
     }
     __atomic_store_n(&c->resp_max_value, value, __ATOMIC_RELAXED);
     __atomic_store_n(&c->resp_max_query, query, __ATOMIC_RELAXED);
-    log_info("CONFIG SET by peer=%s: proto-max-bulk-len=%llu client-query-buffer-limit=%llu",
-             rc->c.peer, (unsigned long long)value, (unsigned long long)query);
+    __atomic_store_n(&c->resp_max_ttl, ttl, __ATOMIC_RELAXED);
+    log_info("CONFIG SET by peer=%s: proto-max-bulk-len=%llu client-query-buffer-limit=%llu "
+             "juno-resp-max-ttl=%llu",
+             rc->c.peer, (unsigned long long)value, (unsigned long long)query,
+             (unsigned long long)ttl);
     struct buf *b = rconn_out(rc);
     if (b != NULL) PUT(rc, resp_simple(b, "OK"));
 }

@@ -44,7 +44,7 @@ rexp_now_ms(void)
 int
 rexp_limit_ok(struct rconn *rc, const char *name, int64_t when, int64_t now)
 {
-    uint64_t max = rc->w->p->cfg.resp_max_ttl;
+    uint64_t max = rface_limit(&rc->w->p->cfg.resp_max_ttl);
     if (max == 0 || when <= now || (uint64_t)(when - now) <= max * 1000) return 1;
     rcmd_error(rc,
                "invalid expire time in '%s' command: over juno-proxy's --resp-max-ttl of %llu s",

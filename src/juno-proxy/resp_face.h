@@ -192,6 +192,14 @@ rcmd_fn rcmd_get, rcmd_del, rcmd_exists, rcmd_ttl, rcmd_pttl, rcmd_mget, rcmd_ms
 /* ---- resp_keys.c: the keyspace commands (a walk over the namespace, kwalk.h) ---- */
 
 rcmd_fn rkeys_scan, rkeys_keys, rkeys_dbsize, rkeys_randomkey, rkeys_flushdb;
+/* The count of rkeys_count: status 0 with the live keys of the namespace and
+ * those of them that expire, or a wire status; b is where the reply goes, NULL
+ * when the connection is gone (free arg only). */
+typedef void rkeys_count_fn(struct rconn *rc, struct buf *b, int status, uint64_t keys,
+                            uint64_t ttls, void *arg);
+/* Count rc's namespace as DBSIZE does, in a slot of rc: fn is called once,
+ * later, or from inside this call when the walk cannot start. */
+void rkeys_count(struct rconn *rc, rkeys_count_fn *fn, void *arg);
 
 /* ---- resp_rename.c: RENAME, RENAMENX, COPY ---- */
 

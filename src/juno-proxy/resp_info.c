@@ -6,15 +6,24 @@
  * describe a state juno has elsewhere or not at all (an RDB file, replicas
  * of the whole dataset) they say what is true of the proxy: nothing loading,
  * no RDB or AOF, role master with no replicas (juno replicates each request
- * to its stores). juno's own fields start with juno_. The keyspace section is
- * empty: the proxy does not count the namespace's keys (no store-side count
- * yet), and an empty section is what Redis shows for an empty database.
+ * to its stores). juno's own fields start with juno_.
+ *
+ * The keyspace section's db0 line counts the connection's namespace as
+ * DBSIZE does (a walk of every shard, resp_keys.c), also counting the keys
+ * that expire; avg_ttl is 0 (Redis's "no estimate"). Dashboards poll INFO,
+ * and the count reads the whole namespace: a count younger than
+ * KEYSPACE_FRESH_MS is reused (per namespace, for every connection of the
+ * process), an older one is taken again before INFO answers. When the
+ * stores cannot be read, the last count is shown if there is one, else no
+ * db0 line (as Redis shows an empty database), and juno_keyspace_error says
+ * why.
  */
 #include "resp_face.h"
 
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -52,13 +61,19 @@ ops_init(void)
     uv_mutex_init(&ops_lock);
 }
 
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static double
 ops_rate(uint64_t commands)
 {
     uv_once(&ops_once, ops_init);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    uint64_t now = mono_ms();
     uv_mutex_lock(&ops_lock);
     if (ops.t_ms == 0) {
         ops.t_ms = now, ops.commands = commands;
@@ -69,6 +84,52 @@ ops_rate(uint64_t commands)
     double r = ops.rate;
     uv_mutex_unlock(&ops_lock);
     return r;
+}
+
+/* The last keyspace counts, a few namespaces'. */
+#define KEYSPACE_FRESH_MS 5000
+#define KEYSPACE_SLOTS    8
+static struct kscount {
+    char ns[256];
+    uint64_t t_ms, keys, ttls; /* t_ms 0: unused */
+} kscounts[KEYSPACE_SLOTS];
+
+/* The count of namespace ns into *c: 1 when there is one no older than
+ * max_age ms, else 0. */
+static int
+kscount_get(const char *ns, uint64_t max_age, struct kscount *c)
+{
+    uv_once(&ops_once, ops_init);
+    int found = 0;
+    uint64_t now = mono_ms();
+    uv_mutex_lock(&ops_lock);
+    for (int i = 0; i < KEYSPACE_SLOTS && !found; i++)
+        if (kscounts[i].t_ms != 0 && strcmp(kscounts[i].ns, ns) == 0 &&
+            now - kscounts[i].t_ms <= max_age)
+            *c = kscounts[i], found = 1;
+    uv_mutex_unlock(&ops_lock);
+    return found;
+}
+
+static void
+kscount_put(const char *ns, uint64_t keys, uint64_t ttls)
+{
+    if (strlen(ns) >= sizeof(kscounts[0].ns)) return;
+    uv_once(&ops_once, ops_init);
+    uv_mutex_lock(&ops_lock);
+    int at = 0; /* this namespace's slot, else the oldest */
+    for (int i = 0; i < KEYSPACE_SLOTS; i++) {
+        if (kscounts[i].t_ms != 0 && strcmp(kscounts[i].ns, ns) == 0) {
+            at = i;
+            break;
+        }
+        if (kscounts[i].t_ms < kscounts[at].t_ms) at = i;
+    }
+    snprintf(kscounts[at].ns, sizeof(kscounts[at].ns), "%s", ns);
+    kscounts[at].t_ms = mono_ms();
+    kscounts[at].keys = keys;
+    kscounts[at].ttls = ttls;
+    uv_mutex_unlock(&ops_lock);
 }
 
 /* A run id: 40 hex digits, random, fixed for the process (Redis's run_id). */
@@ -280,6 +341,45 @@ cpu(struct itext *it)
 #undef SEC
 }
 
+/* The keyspace section's db0 line of count c (none for an empty namespace),
+ * and why there is no fresh count (err: NULL, none). */
+static void
+keyspace_line(struct itext *it, const struct kscount *c, const char *err)
+{
+    if (c != NULL && c->keys > 0)
+        add(it, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)c->keys,
+            (unsigned long long)c->ttls);
+    if (err != NULL) add(it, "juno_keyspace_error:%s\r\n", err);
+}
+
+/* INFO's text it as the reply, into b (NULL: out of memory); it is freed. */
+static void
+info_reply(struct rconn *rc, struct buf *b, struct itext *it)
+{
+    if (b == NULL || it->e || resp_bulk(b, it->t.data, it->t.len) != 0) rc->nomem = 1;
+    buf_free(&it->t);
+}
+
+/* The namespace counted (rkeys_count): the held text's keyspace line, then the reply. */
+static void
+info_counted(struct rconn *rc, struct buf *b, int status, uint64_t keys, uint64_t ttls, void *arg)
+{
+    struct itext *it = arg;
+    if (b != NULL) {
+        struct kscount c = {.keys = keys, .ttls = ttls};
+        const char *ns = rconn_ns(rc);
+        if (status == 0)
+            kscount_put(ns, keys, ttls);
+        else if (!kscount_get(ns, UINT64_MAX, &c))
+            c.keys = 0;
+        keyspace_line(it, &c, status == 0 ? NULL : wire_status_name(status));
+        info_reply(rc, b, it);
+    } else {
+        buf_free(&it->t);
+    }
+    free(it);
+}
+
 void
 rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
 {
@@ -322,10 +422,22 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
         case S_STATS: stats(&it, &sum, native_conns, native_reqs); break;
         case S_REPLICATION: replication(&it); break;
         case S_CPU: cpu(&it); break;
-        default: break; /* keyspace: no count of the namespace's keys (see above) */
+        default: break; /* keyspace: last, below */
         }
     }
+    struct kscount c;
+    if (want[S_KEYSPACE] && !it.e && !kscount_get(rconn_ns(rc), KEYSPACE_FRESH_MS, &c)) {
+        struct itext *held = malloc(sizeof(*held));
+        if (held == NULL) {
+            buf_free(&it.t);
+            rc->nomem = 1;
+            return;
+        }
+        *held = it;
+        rkeys_count(rc, info_counted, held); /* the reply when the count is taken */
+        return;
+    }
+    if (want[S_KEYSPACE] && !it.e) keyspace_line(&it, &c, NULL);
     struct buf *b = it.e ? NULL : rconn_out(rc);
-    if (b == NULL || resp_bulk(b, it.t.data, it.t.len) != 0) rc->nomem = 1;
-    buf_free(&it.t);
+    info_reply(rc, b, &it);
 }

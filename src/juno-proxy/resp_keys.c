@@ -13,6 +13,8 @@
  *           Destroy of each live key (tombstones where a replica did not
  *           confirm, as DEL), a step's Destroys done before its lane goes
  *           on; +OK once all are; both flush the connection's namespace
+ *   rkeys_count (INFO's keyspace section)  as DBSIZE, also counting the keys
+ *           that expire; its caller writes the reply
  *
  * Only the namespace of the connection is walked (--resp-namespace, or the
  * ACL user's default-ns); with --acl the user needs read access to it.
@@ -39,7 +41,7 @@
 #define SCAN_MIN_STEP 128
 #define DBSIZE_LIMIT  KEYSCAN_MAX_LIMIT
 
-enum { R_SCAN = 1, R_KEYS, R_DBSIZE, R_RANDOMKEY, R_FLUSH };
+enum { R_SCAN = 1, R_KEYS, R_DBSIZE, R_RANDOMKEY, R_FLUSH, R_COUNT };
 
 #define FLUSH_LIMIT 1024 /* keys per step: a lane's Destroys in flight at most */
 
@@ -58,6 +60,10 @@ struct rkeys {
     uint64_t pending; /* Destroys in flight */
     int in_keys;      /* inside on_keys: no kwalk_resume from there */
     int walked, walk_status, del_status;
+    /* rkeys_count */
+    uint64_t ttls;
+    rkeys_count_fn *count_fn;
+    void *count_arg;
 };
 
 static void
@@ -157,6 +163,10 @@ on_keys(struct kwalk *k, void *arg, const uint8_t *const *keys, const size_t *le
     struct rkeys *q = arg;
     if (q->rc->c.closing) return 1;
     if (q->what == R_FLUSH) return flush_keys(q, k, keys, lens, n);
+    if (q->what == R_COUNT) {
+        q->n += n;
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         if (q->no_type || (q->pattern && !keyscan_glob(q->pattern, q->plen, keys[i], lens[i])))
             continue;
@@ -180,12 +190,15 @@ on_end(struct kwalk *k, void *arg, int status, uint32_t shard, uint64_t pos)
         return;
     }
     struct rslot *s = rc->c.closing ? NULL : rconn_slot_find(rc, q->seq);
+    struct buf *b = s ? rconn_slot_buf(rc, s) : NULL;
+    if (q->what == R_COUNT) q->count_fn(rc, b, status, q->n, q->ttls, q->count_arg);
     if (s == NULL) {
         rkeys_free(q);
         return;
     }
-    struct buf *b = rconn_slot_buf(rc, s);
-    if (status != 0) {
+    if (q->what == R_COUNT) {
+        /* count_fn wrote the reply */
+    } else if (status != 0) {
         rcmd_status_error(rc, b, status);
     } else if (q->what == R_DBSIZE) {
         PUT(rc, resp_integer(b, (int64_t)q->n));
@@ -214,6 +227,7 @@ rkeys_start(struct rconn *rc, struct rkeys *q, struct kwalk_opts *o)
 {
     struct rslot *s = rconn_slot(rc);
     if (s == NULL) {
+        if (q->what == R_COUNT) q->count_fn(rc, NULL, WIRE_ST_OUT_OF_MEM, 0, 0, q->count_arg);
         free(q->pattern);
         free(q);
         return;
@@ -228,8 +242,11 @@ rkeys_start(struct rconn *rc, struct rkeys *q, struct kwalk_opts *o)
     o->arg = q;
     int r = kwalk_start(rc->w, o);
     if (r != 0) {
-        rcmd_status_error(rc, rconn_slot_buf(rc, s),
-                          r == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER);
+        int st = r == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER;
+        if (q->what == R_COUNT)
+            q->count_fn(rc, rconn_slot_buf(rc, s), st, 0, 0, q->count_arg);
+        else
+            rcmd_status_error(rc, rconn_slot_buf(rc, s), st);
         rconn_slot_done(rc, s);
         rkeys_free(q);
     }
@@ -356,6 +373,20 @@ rkeys_dbsize(struct rconn *rc, const struct resp_cmd *cmd)
     struct rkeys *q = rkeys_new(rc, R_DBSIZE);
     if (q == NULL) return;
     struct kwalk_opts o = {.limit = DBSIZE_LIMIT, .lanes = KEYS_LANES};
+    rkeys_start(rc, q, &o);
+}
+
+void
+rkeys_count(struct rconn *rc, rkeys_count_fn *fn, void *arg)
+{
+    struct rkeys *q = rkeys_new(rc, R_COUNT);
+    if (q == NULL) {
+        fn(rc, NULL, WIRE_ST_OUT_OF_MEM, 0, 0, arg);
+        return;
+    }
+    q->count_fn = fn;
+    q->count_arg = arg;
+    struct kwalk_opts o = {.limit = DBSIZE_LIMIT, .lanes = KEYS_LANES, .ttls = &q->ttls};
     rkeys_start(rc, q, &o);
 }
 
