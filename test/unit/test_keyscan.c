@@ -48,6 +48,7 @@ UNIT_TEST(request_known_answer_and_checks)
     b[9] = 1; /* from = 2^48 + ... */
     CHECK_EQ_I(keyscan_req_decode(b, sizeof(b), &d), JUNO_EBADDATA);
     /* KEYSCAN_Q_TTL is the one known flag, both ways */
+    q.from = 7;
     q.flags = KEYSCAN_Q_TTL;
     CHECK_EQ_I(keyscan_req_encode(&q, out), 0);
     CHECK_EQ_U(out[1], KEYSCAN_Q_TTL);
