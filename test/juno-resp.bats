@@ -103,7 +103,7 @@ pong() { [ "$(rc ping 2>/dev/null)" = PONG ]; }
     rc info | grep -q "^redis_version:7.0.0"
     rc info server | grep -q "^juno_namespace:default"
     rc info stats | grep -q "^total_commands_processed:"
-    [ "$(rc info keyspace | tr -d '\r')" = "# Keyspace" ]
+    rc info keyspace | tr -d '\r' | grep -Eq '^db0:keys=[1-9][0-9]*,expires=[0-9]+,avg_ttl=0$'
     [ "$(rc quit)" = OK ]
 }
 

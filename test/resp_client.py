@@ -135,7 +135,7 @@ def commands():
     check("CONFIG GET juno-*",
           sorted(r.config_get("juno-*")),
           ["juno-default-ttl", "juno-max-key", "juno-max-ttl", "juno-max-value",
-           "juno-namespace"])
+           "juno-namespace", "juno-resp-max-ttl"])
     check("CONFIG GET juno-namespace", r.config_get("juno-namespace"),
           {"juno-namespace": "default"})
     check("CONFIG GET nothing", r.config_get("no-such-*"), {})

@@ -7,9 +7,10 @@
 #       byte for byte); MAXVALUE + 1 bytes refused with Redis's "string
 #       exceeds maximum allowed size" and the same connection answers PING
 #       and a pipelined GET behind it; APPEND past MAXVALUE refused
-#   resp_limits_client.py HOST:PORT args
-#       MSET of 10,001 pairs, MGET and DEL of them; the empty key "" through
-#       SET GET APPEND STRLEN EXISTS DEL
+#   resp_limits_client.py HOST:PORT args PID N
+#       MSET of N pairs, MGET, EXISTS and DEL of them, the proxy's (PID)
+#       resident memory bounded; the empty key "" through SET GET APPEND
+#       STRLEN EXISTS DEL
 #   resp_limits_client.py HOST:PORT header PID
 #       "$999999999999" and a bulk over 512 MiB: "Protocol error: invalid
 #       bulk length", the connection closed, the proxy (PID) alive; a bulk of
@@ -83,15 +84,23 @@ def values(maxvalue):
     r.delete(TAG + "ap", TAG + "a")
 
 
-def args():
+def args(pid, n):
     r = client()
-    n = 10001
+    before = rss_kb(pid)
     pairs = {TAG + "m%d" % i: "v%d" % i for i in range(n)}
     check("MSET of %d pairs" % n, r.mset(pairs), True)
     keys = list(pairs)
     got = r.mget(keys)
     check("MGET of %d keys: every value" % n, got == [pairs[k].encode() for k in keys], True)
-    check("DEL of %d keys" % n, r.delete(*keys), n)
+    check("EXISTS of %d keys, 1000 of them twice" % n, r.exists(*(keys + keys[:1000])), n + 1000)
+    check("DEL of %d keys and one missing" % n, r.delete(*(keys + [TAG + "none"])), n)
+    check("MGET of them after: every one nil", r.mget(keys) == [None] * n, True)
+    # at most RFACE_WINDOW (4096) keys of a command are in flight, ~1.4 KB
+    # each: the proxy holds the command, its argument table and the reply
+    grown = rss_kb(pid) - before
+    if grown > 64 * 1024:  # all at once: 100,000 x 1.4 KB = 140 MB
+        fail("the proxy's memory after %d keys" % n, "grew by %d kB" % grown)
+    ok("the proxy's memory after MSET/MGET/EXISTS/DEL of %d keys: grew by %d kB" % (n, grown))
     check("SET of the empty key", r.set("", "empty"), True)
     check("GET of the empty key", r.get(""), b"empty")
     check("APPEND to the empty key", r.append("", "!"), 6)
@@ -131,7 +140,7 @@ def header(pid):
     bad = b"-ERR Protocol error: invalid bulk length\r\n"
     check("$999999999999: refused, closed", raw(b"*2\r\n$3\r\nGET\r\n$999999999999\r\n"), bad)
     check("a bulk of 512 MiB + 1: refused, closed", raw(b"*1\r\n$536870913\r\n"), bad)
-    check("a multibulk of 65537: refused, closed", raw(b"*65537\r\n"),
+    check("a multibulk of 2^20 + 1: refused, closed", raw(b"*1048577\r\n"),
           b"-ERR Protocol error: invalid multibulk length\r\n")
     os.kill(pid, 0)
     check("the proxy answers after them", client().ping(), True)
@@ -328,7 +337,7 @@ if __name__ == "__main__":
     if what == "values":
         values(int(sys.argv[3]))
     elif what == "args":
-        args()
+        args(int(sys.argv[3]), int(sys.argv[4]))
     elif what == "header":
         header(int(sys.argv[3]))
     elif what == "budget":

@@ -6,8 +6,10 @@
  *                          the W prepared replicas was live (preq_result.existed)
  *   EXISTS k... TTL PTTL   Get (its metadata); TOUCH is EXISTS, TYPE k a Get
  *                          ("string" or "none"), UNLINK is DEL
- *   MGET k... MSET k v...  one request per key, all at once; the reply when all
- *                          are in; a failure answers the lowest failed key's error
+ *   MGET k... MSET k v...  one request per key, RFACE_WINDOW of them at once
+ *                          (the keys past it copied, each started when an
+ *                          answer comes: struct rwin); the reply when all are
+ *                          in; a failure answers the lowest failed key's error
  *
  * A request's answer comes back to rcmd_answer with the slot and the index of
  * the key (sub); it passes those of SET and the string commands on to
@@ -120,6 +122,28 @@ keys_ok(struct rconn *rc, const struct resp_cmd *cmd, size_t from, size_t step)
 
 /* ---- starting requests ---- */
 
+/* The requests of a multi-key command past its first RFACE_WINDOW, waiting
+ * to start: their arguments copied (the command's own are gone once it has
+ * run). */
+struct rwin {
+    uint32_t next;         /* the next sub-request to start */
+    uint32_t per;          /* arguments per sub-request: 1 (a key) or 2 (key, value) */
+    uint8_t op;            /* their operation */
+    unsigned flags;        /* rcmd_start's */
+    int pumping;           /* win_pump is on the stack: answers start nothing */
+    struct resp_arg *args; /* sub-request i's: args[(i - RFACE_WINDOW) * per ...] */
+    uint8_t *data;
+};
+
+void
+rwin_free(struct rwin *w)
+{
+    if (w == NULL) return;
+    free(w->args);
+    free(w->data);
+    free(w);
+}
+
 void
 rcmd_start(struct rconn *rc, struct rslot *s, uint32_t sub, uint8_t op, const uint8_t *key,
            size_t klen, const uint8_t *val, size_t vlen, uint8_t vtype, uint64_t exp_ms,
@@ -153,6 +177,78 @@ rcmd_slot(struct rconn *rc, enum rkind kind, uint32_t nsub)
     return s;
 }
 
+/* Start sub-request i of s: argument a (and a[1], its value, for a Set). */
+static void
+start_sub(struct rconn *rc, struct rslot *s, uint32_t i, uint8_t op, unsigned flags,
+          const struct resp_arg *a)
+{
+    if (op == WIRE_OP_SET)
+        rcmd_start(rc, s, i, op, a[0].ptr, a[0].len, a[1].ptr, a[1].len, 0, 0, 0, flags);
+    else
+        rcmd_start(rc, s, i, op, a[0].ptr, a[0].len, NULL, 0, 0, 0, 0, flags);
+}
+
+/* Start s's waiting sub-requests while fewer than RFACE_WINDOW are in
+ * flight. The last start may finish s: neither s nor its window is used
+ * after it. */
+static void
+win_pump(struct rconn *rc, struct rslot *s)
+{
+    struct rwin *w = s->win;
+    if (w->pumping) return;
+    w->pumping = 1;
+    while (w->next < s->nsub && w->next - s->ndone < RFACE_WINDOW && !rc->c.closing) {
+        uint32_t i = w->next++;
+        int last = w->next == s->nsub;
+        start_sub(rc, s, i, w->op, w->flags, &w->args[(size_t)(i - RFACE_WINDOW) * w->per]);
+        if (last) return;
+    }
+    w->pumping = 0;
+}
+
+/* Start s's nsub requests op, sub-request i on cmd's arguments from + i *
+ * per: the first RFACE_WINDOW now, the others as answers come. */
+static void
+multi_start(struct rconn *rc, struct rslot *s, const struct resp_cmd *cmd, size_t from,
+            uint32_t per, uint8_t op, unsigned flags)
+{
+    uint32_t n = s->nsub, now = n < RFACE_WINDOW ? n : RFACE_WINDOW;
+    if (n > RFACE_WINDOW) {
+        size_t nargs = (size_t)(n - RFACE_WINDOW) * per, bytes = 0;
+        const struct resp_arg *src = &cmd->argv[from + (size_t)RFACE_WINDOW * per];
+        for (size_t i = 0; i < nargs; i++) bytes += src[i].len;
+        struct rwin *w = calloc(1, sizeof(*w));
+        if (w != NULL) {
+            w->args = malloc(nargs * sizeof(*w->args));
+            w->data = malloc(bytes ? bytes : 1);
+        }
+        if (w == NULL || w->args == NULL || w->data == NULL) {
+            rwin_free(w);
+            rcmd_finish_error(rc, s, WIRE_ST_OUT_OF_MEM);
+            return;
+        }
+        uint8_t *p = w->data;
+        for (size_t i = 0; i < nargs; i++) {
+            memcpy(p, src[i].ptr, src[i].len);
+            w->args[i].ptr = p;
+            w->args[i].len = src[i].len;
+            p += src[i].len;
+        }
+        w->next = RFACE_WINDOW;
+        w->per = per;
+        w->op = op;
+        w->flags = flags;
+        w->pumping = 1; /* answers during the first starts start nothing */
+        s->win = w;
+    }
+    for (uint32_t i = 0; i < now; i++) /* without a window the last answer may finish s */
+        start_sub(rc, s, i, op, flags, &cmd->argv[from + (size_t)i * per]);
+    if (n > RFACE_WINDOW) {
+        s->win->pumping = 0;
+        win_pump(rc, s);
+    }
+}
+
 /* One Get per key (argv[1..]) for GET TTL PTTL EXISTS MGET. */
 static void
 cmd_read(struct rconn *rc, const struct resp_cmd *cmd, enum rkind kind)
@@ -172,9 +268,7 @@ cmd_read(struct rconn *rc, const struct resp_cmd *cmd, enum rkind kind)
             s->pieces_cap = n;
         }
     }
-    for (uint32_t i = 0; i < n; i++) /* the last answer may finish s: s is not used after */
-        rcmd_start(rc, s, i, WIRE_OP_GET, cmd->argv[i + 1].ptr, cmd->argv[i + 1].len, NULL, 0, 0, 0,
-                   0, 0);
+    multi_start(rc, s, cmd, 1, 1, WIRE_OP_GET, 0);
 }
 
 void
@@ -219,10 +313,7 @@ rcmd_del(struct rconn *rc, const struct resp_cmd *cmd)
     if (!keys_ok(rc, cmd, 1, 1)) return;
     uint32_t n = (uint32_t)cmd->argc - 1;
     struct rslot *s = rcmd_slot(rc, K_DEL, n);
-    if (s == NULL) return;
-    for (uint32_t i = 0; i < n; i++)
-        rcmd_start(rc, s, i, WIRE_OP_DESTROY, cmd->argv[i + 1].ptr, cmd->argv[i + 1].len, NULL, 0,
-                   0, 0, 0, 0);
+    if (s != NULL) multi_start(rc, s, cmd, 1, 1, WIRE_OP_DESTROY, 0);
 }
 
 void
@@ -237,11 +328,7 @@ rcmd_mset(struct rconn *rc, const struct resp_cmd *cmd)
         if (!rcmd_value_ok(rc, &cmd->argv[i])) return;
     uint32_t n = (uint32_t)(cmd->argc - 1) / 2;
     struct rslot *s = rcmd_slot(rc, K_MSET, n);
-    if (s == NULL) return;
-    for (uint32_t i = 0; i < n; i++) {
-        const struct resp_arg *k = &cmd->argv[1 + 2 * i], *v = &cmd->argv[2 + 2 * i];
-        rcmd_start(rc, s, i, WIRE_OP_SET, k->ptr, k->len, v->ptr, v->len, 0, 0, 0, PREQ_TTL_RESET);
-    }
+    if (s != NULL) multi_start(rc, s, cmd, 1, 2, WIRE_OP_SET, PREQ_TTL_RESET);
 }
 
 /* ---- answers ---- */
@@ -334,7 +421,10 @@ multi_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq_
         s->err = st;
         s->err_sub = sub;
     }
-    if (s->ndone < s->nsub) return;
+    if (s->ndone < s->nsub) {
+        if (s->win != NULL) win_pump(rc, s);
+        return;
+    }
     if (s->err) {
         rcmd_finish_error(rc, s, s->err);
     } else if (s->kind == K_MGET) {

@@ -83,6 +83,7 @@ rconn_free(struct conn *c)
             rname_free(rc->slots[i].ext);
         else
             rmw_free(rc->w, rc->slots[i].ext);
+        rwin_free(rc->slots[i].win);
     }
     free(rc->slots);
     budget_release(rc);
@@ -187,6 +188,8 @@ slot_emit(struct rconn *rc, struct rslot *s)
     else
         rmw_free(rc->w, s->ext);
     s->ext = NULL;
+    rwin_free(s->win);
+    s->win = NULL;
     s->buf.len = 0;
     if (s->buf.cap > SLOT_KEEP_MAX) buf_free(&s->buf);
     if (s->pieces_cap > SLOT_KEEP_MAX / sizeof(struct rpiece)) {

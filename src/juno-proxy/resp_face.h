@@ -24,12 +24,15 @@
 #include "conn.h"
 #include "resp.h"
 
-/* Arguments of one command (keys of MGET, DEL...; Redis allows 1024 x 1024 x
- * 1024). Each key of a multi-key command is a replicated request started at
- * once, about 1.4 KB of the proxy's memory while in flight (an MGET of 2^20
- * keys took 1.5 GB): 65536 keeps one command near 90 MB, and takes an MSET
- * of 32,767 pairs. */
-#define RFACE_MAX_ARGS         65536
+/* Arguments of one command (keys of MGET, DEL...; Redis 7 allows 2^31 - 1,
+ * within its 1 GB query buffer). Each takes 16 bytes of the argument table
+ * while the command runs (16 MiB at most), and an MSET of 524,287 pairs fits.
+ * Each key of a multi-key command is a replicated request, about 1.4 KB of
+ * the proxy's memory while in flight (an MGET of 2^20 keys at once took 1.5
+ * GB): at most RFACE_WINDOW of one command are in flight, the next starting
+ * as one is answered (resp_cmd.c). */
+#define RFACE_MAX_ARGS         (1u << 20)
+#define RFACE_WINDOW           4096
 #define RFACE_MAX_VALUE        (32u << 20)  /* --resp-max-value's default and most: a */
                                             /* Prepare carrying it fits a 64 MiB frame */
 #define RFACE_DEFAULT_QUERY    (128u << 20) /* --resp-max-query (Redis: 1 GiB) */
@@ -83,12 +86,14 @@ struct rslot {
     struct buf buf;        /* owned, kept: the reply, or its pieces */
     struct rpiece *pieces; /* owned, kept: pieces_cap entries */
     size_t pieces_cap;
-    void *ext; /* owned: K_RMW's state (resp_rmw.c), freed with rmw_free */
+    void *ext;        /* owned: K_RMW's state (resp_rmw.c), freed with rmw_free */
+    struct rwin *win; /* owned: MGET MSET DEL EXISTS's keys past RFACE_WINDOW (resp_cmd.c) */
 };
 
 /* A RESP connection: lib/conn's connection (reading, output, lifetime),
  * with the face's state after it. */
 struct rlock;
+struct rwin;
 
 struct rconn {
     struct conn c; /* first: the connection (c.data is the worker) */
@@ -201,6 +206,21 @@ typedef void rkeys_count_fn(struct rconn *rc, struct buf *b, int status, uint64_
  * later, or from inside this call when the walk cannot start. */
 void rkeys_count(struct rconn *rc, rkeys_count_fn *fn, void *arg);
 
+/* ---- resp_kscount.c: the keyspace counts INFO shows ---- */
+
+struct kscount {
+    int have; /* 0: no count of the namespace yet */
+    uint64_t keys, ttls;
+};
+enum { KS_USE, KS_COUNT };
+/* For INFO on namespace ns: KS_USE to show *c (a recent count, or an older
+ * one while another connection counts), or KS_COUNT: the caller counts now
+ * (*c holds the last count, if any) and then calls kscount_done. */
+int kscount_claim(const char *ns, struct kscount *c);
+/* The count a KS_COUNT claim took (ok 0: it failed), recorded; *c is what to
+ * show: it, or the last one when it failed (have 0: none). */
+void kscount_done(const char *ns, int ok, uint64_t keys, uint64_t ttls, struct kscount *c);
+
 /* ---- resp_rename.c: RENAME, RENAMENX, COPY ---- */
 
 rcmd_fn rname_rename, rname_renamenx, rname_copy;
@@ -240,6 +260,8 @@ struct rslot *rcmd_slot(struct rconn *rc, enum rkind kind, uint32_t nsub);
 void rcmd_start(struct rconn *rc, struct rslot *s, uint32_t sub, uint8_t op, const uint8_t *key,
                 size_t klen, const uint8_t *val, size_t vlen, uint8_t vtype, uint64_t exp_ms,
                 uint32_t version, unsigned flags);
+/* Free a slot's window (NULL: none). */
+void rwin_free(struct rwin *w);
 /* Finish s with integer v / with the error of status st. */
 void rcmd_finish_int(struct rconn *rc, struct rslot *s, int64_t v);
 void rcmd_finish_error(struct rconn *rc, struct rslot *s, int st);

@@ -10,13 +10,10 @@
  *
  * The keyspace section's db0 line counts the connection's namespace as
  * DBSIZE does (a walk of every shard, resp_keys.c), also counting the keys
- * that expire; avg_ttl is 0 (Redis's "no estimate"). Dashboards poll INFO,
- * and the count reads the whole namespace: a count younger than
- * KEYSPACE_FRESH_MS is reused (per namespace, for every connection of the
- * process), an older one is taken again before INFO answers. When the
- * stores cannot be read, the last count is shown if there is one, else no
- * db0 line (as Redis shows an empty database), and juno_keyspace_error says
- * why.
+ * that expire; avg_ttl is 0 (Redis's "no estimate"). Counts are kept and
+ * reused a few seconds (resp_kscount.c). When the stores cannot be read,
+ * the last count is shown if there is one, else no db0 line (as Redis shows
+ * an empty database), and juno_keyspace_error says why.
  */
 #include "resp_face.h"
 
@@ -61,19 +58,11 @@ ops_init(void)
     uv_mutex_init(&ops_lock);
 }
 
-static uint64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static double
 ops_rate(uint64_t commands)
 {
     uv_once(&ops_once, ops_init);
-    uint64_t now = mono_ms();
+    uint64_t now = uv_hrtime() / 1000000;
     uv_mutex_lock(&ops_lock);
     if (ops.t_ms == 0) {
         ops.t_ms = now, ops.commands = commands;
@@ -84,52 +73,6 @@ ops_rate(uint64_t commands)
     double r = ops.rate;
     uv_mutex_unlock(&ops_lock);
     return r;
-}
-
-/* The last keyspace counts, a few namespaces'. */
-#define KEYSPACE_FRESH_MS 5000
-#define KEYSPACE_SLOTS    8
-static struct kscount {
-    char ns[256];
-    uint64_t t_ms, keys, ttls; /* t_ms 0: unused */
-} kscounts[KEYSPACE_SLOTS];
-
-/* The count of namespace ns into *c: 1 when there is one no older than
- * max_age ms, else 0. */
-static int
-kscount_get(const char *ns, uint64_t max_age, struct kscount *c)
-{
-    uv_once(&ops_once, ops_init);
-    int found = 0;
-    uint64_t now = mono_ms();
-    uv_mutex_lock(&ops_lock);
-    for (int i = 0; i < KEYSPACE_SLOTS && !found; i++)
-        if (kscounts[i].t_ms != 0 && strcmp(kscounts[i].ns, ns) == 0 &&
-            now - kscounts[i].t_ms <= max_age)
-            *c = kscounts[i], found = 1;
-    uv_mutex_unlock(&ops_lock);
-    return found;
-}
-
-static void
-kscount_put(const char *ns, uint64_t keys, uint64_t ttls)
-{
-    if (strlen(ns) >= sizeof(kscounts[0].ns)) return;
-    uv_once(&ops_once, ops_init);
-    uv_mutex_lock(&ops_lock);
-    int at = 0; /* this namespace's slot, else the oldest */
-    for (int i = 0; i < KEYSPACE_SLOTS; i++) {
-        if (kscounts[i].t_ms != 0 && strcmp(kscounts[i].ns, ns) == 0) {
-            at = i;
-            break;
-        }
-        if (kscounts[i].t_ms < kscounts[at].t_ms) at = i;
-    }
-    snprintf(kscounts[at].ns, sizeof(kscounts[at].ns), "%s", ns);
-    kscounts[at].t_ms = mono_ms();
-    kscounts[at].keys = keys;
-    kscounts[at].ttls = ttls;
-    uv_mutex_unlock(&ops_lock);
 }
 
 /* A run id: 40 hex digits, random, fixed for the process (Redis's run_id). */
@@ -346,7 +289,7 @@ cpu(struct itext *it)
 static void
 keyspace_line(struct itext *it, const struct kscount *c, const char *err)
 {
-    if (c != NULL && c->keys > 0)
+    if (c->have && c->keys > 0)
         add(it, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)c->keys,
             (unsigned long long)c->ttls);
     if (err != NULL) add(it, "juno_keyspace_error:%s\r\n", err);
@@ -365,13 +308,10 @@ static void
 info_counted(struct rconn *rc, struct buf *b, int status, uint64_t keys, uint64_t ttls, void *arg)
 {
     struct itext *it = arg;
+    struct kscount c;
+    /* b NULL: the connection went, and its walk stopped short */
+    kscount_done(rconn_ns(rc), b != NULL && status == 0, keys, ttls, &c);
     if (b != NULL) {
-        struct kscount c = {.keys = keys, .ttls = ttls};
-        const char *ns = rconn_ns(rc);
-        if (status == 0)
-            kscount_put(ns, keys, ttls);
-        else if (!kscount_get(ns, UINT64_MAX, &c))
-            c.keys = 0;
         keyspace_line(it, &c, status == 0 ? NULL : wire_status_name(status));
         info_reply(rc, b, it);
     } else {
@@ -426,9 +366,10 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
         }
     }
     struct kscount c;
-    if (want[S_KEYSPACE] && !it.e && !kscount_get(rconn_ns(rc), KEYSPACE_FRESH_MS, &c)) {
+    if (want[S_KEYSPACE] && !it.e && kscount_claim(rconn_ns(rc), &c) == KS_COUNT) {
         struct itext *held = malloc(sizeof(*held));
         if (held == NULL) {
+            kscount_done(rconn_ns(rc), 0, 0, 0, &c);
             buf_free(&it.t);
             rc->nomem = 1;
             return;
