@@ -1,6 +1,7 @@
-/* ops_int.h: what ops.c (the keyed storage operations and dispatch) and
- * ops_shard.c (ShardInfo and Compact, scans on the thread pool) share: an
- * operation in flight and the helpers that answer it. */
+/* ops_int.h: what ops.c (the keyed storage operations and dispatch),
+ * ops_write.c (their writes) and ops_shard.c (ShardInfo and Compact, scans
+ * on the thread pool) share: an operation in flight and the helpers that
+ * answer it. */
 #ifndef JUNO_STORE_OPS_INT_H
 #define JUNO_STORE_OPS_INT_H
 
@@ -10,6 +11,7 @@
 #include "wire.h"
 
 #include <stdint.h>
+#include <string.h>
 #include <uv.h>
 
 struct op {
@@ -52,6 +54,41 @@ void op__reply(struct op *op, int status, const struct record_meta *m, const uin
 void op__finish(struct op *op, int status);
 /* Reply status to req on c without an op; why is logged. */
 void ops__reply_status(struct conn *c, const struct wire_msg *req, int status, const char *why);
+
+/* 1 when request ids a and b are the same. */
+static inline int
+same_id(const uint8_t a[16], const uint8_t b[16])
+{
+    return memcmp(a, b, 16) == 0;
+}
+
+/* Read op's record, then call after (at once when the answer is in memory,
+ * else from the thread pool). */
+void op__read(struct op *op, void (*after)(struct op *));
+/* Decode what op__read found. Returns 1 with *m and data filled, 0 if there
+ * is no record, -1 on a storage error (already replied and finished). */
+int op__current(struct op *op, struct record_meta *m, const uint8_t **data, size_t *dlen);
+/* A Read's answer, once its record is read. */
+void op__read_done(struct op *op);
+
+/* ---- ops_write.c ---- */
+
+/* Write op->rec (encoded) as kind, op's lock (if any) busy meanwhile. */
+void op__write(struct op *op, enum engine_op kind);
+/* An engine write of an op is done: reply, free the lock, run the Reads
+ * that waited on it. */
+void op__write_done(struct engine_write *w, int status);
+/* Commit: write the value prepared under this request id's lock. */
+void op__commit(struct op *op);
+/* A one-phase Prepare whose checks passed: write now (cur: the record read,
+ * alive when it is live). */
+void op__commit_now(struct op *op, const struct record_meta *cur, int alive);
+/* Delete, MarkDelete: take over this request's lock, or refuse when another
+ * writer holds a live one. Returns 0 or a status. */
+int op__claim_lock(struct op *op);
+/* MarkDelete (tombstone 1), Repair, Clone: write the record the request
+ * carries if it is newer. */
+void op__store_record(struct op *op, int tombstone);
 
 /* ---- ops_shard.c ---- */
 
