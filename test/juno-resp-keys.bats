@@ -255,6 +255,37 @@ CMDS
     py scan-all 1500 mv:
 }
 
+@test "SELECT: 16 databases, database i the namespace default/i; FLUSHDB one, FLUSHALL all; --resp-databases" {
+    start_all
+    start_resp_proxy 2 "$PR2" "$PX2" --resp-databases 1
+    [ "$(rc set k zero)" = OK ]
+    [ "$(rc -n 1 set k one)" = OK ]
+    [ "$(rc -n 15 set k fifteen)" = OK ]
+    [ "$(rc get k)" = zero ]
+    [ "$(rc -n 1 get k)" = one ]
+    [ "$(juno -s "127.0.0.1:$PX" -n default/1 get k)" = one ] # the JunoDB face sees it there
+    [ "$(rc select 16)" = "ERR DB index is out of range" ]
+    [ "$(rc select -1)" = "ERR DB index is out of range" ]
+    [ "$(rc config get databases | tail -1)" = 16 ]
+    # redis-py's db= and a URL's /3
+    run /usr/bin/python3 -c "
+import redis
+r = redis.Redis(port=$PR, db=3); r.set('k', 'three')
+print(redis.Redis.from_url('redis://127.0.0.1:$PR/3').get('k').decode(), redis.Redis(port=$PR).get('k').decode())"
+    [ "$output" = "three zero" ]
+    [ "$(rc -n 3 dbsize)" = 1 ]
+    [ "$(rc -n 1 flushdb)" = OK ]
+    [ -z "$(rc -n 1 get k)" ]
+    [ "$(rc get k)" = zero ]
+    [ "$(rc -n 3 get k)" = three ]
+    juno -s "127.0.0.1:$PX" -n other put survivor kept
+    [ "$(rc -n 3 flushall)" = OK ]
+    for db in 0 3 15; do [ -z "$(rc -n $db get k)" ]; done
+    [ "$(juno -s "127.0.0.1:$PX" -n other get survivor)" = kept ]
+    [ "$(redis-cli -p "$PR2" select 1)" = "ERR DB index is out of range" ]
+    [ "$(redis-cli -p "$PR2" config get databases | tail -1)" = 1 ]
+}
+
 @test "--acl: the keyspace commands walk the user's namespace; read access lists, only write flushes" {
     local H
     H=$(echo secret | juno-proxy --hash-password)
@@ -263,6 +294,7 @@ user app password=$H ns=app:rw default-ns=app
 user reader password=$H ns=app:r default-ns=app
 user other password=$H ns=other:rw default-ns=other
 user stranger password=$H ns=other:rw
+user pre password=$H ns=pre*:rw default-ns=pre
 ACL
     start_all --acl "$TMP/acl.conf"
     ru() { local u=$1; shift; redis-cli -p "$PR" --user "$u" --pass secret --no-auth-warning "$@"; }
@@ -283,6 +315,16 @@ ACL
     [ "$(ru other flushall)" = OK ]
     [ "$(ru app dbsize)" = 2 ]
     [ "$(ru other dbsize)" = 0 ]
+    # SELECT: database 1 is app/1, which "app" may not use; "pre" may (pre*)
+    [[ "$(ru app -n 1 get a1)" == NOPERM* ]]
+    ru pre -n 1 set p1 v >/dev/null
+    ru pre set p0 v >/dev/null
+    [ "$(ru pre -n 1 get p1)" = v ]
+    [ -z "$(ru pre get p1)" ]
+    [ "$(ru app flushall)" = OK ] # only app itself: app/1... it may not write
+    [ "$(ru pre flushall)" = OK ]
+    [ -z "$(ru pre -n 1 get p1)" ]
+    [ -z "$(ru pre get p0)" ]
 }
 
 @test "store: KeyScan lists a shard's records of a namespace; malformed requests get BadParam" {

@@ -116,7 +116,8 @@ def commands():
     check("MGET after DEL", r.mget(k("m1"), k("m3")), [None, b"3"])
     # connection and server commands
     check("SELECT 0", r.execute_command("SELECT", 0), True)
-    check_error(r, "DB index is out of range", "SELECT", 1)
+    check_error(r, "DB index is out of range", "SELECT", 16)
+    check("SELECT 1, then back to 0", (r.execute_command("SELECT", 1), r.execute_command("SELECT", 0)), (True, True))
     check_error(r, "value is not an integer", "SELECT", "x")
     hello = r.execute_command("HELLO", 2)
     h = dict(zip(hello[0::2], hello[1::2]))

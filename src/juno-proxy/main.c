@@ -306,6 +306,7 @@ main(int argc, char **argv)
     c->max_key = 256;
     c->max_value = 204800;
     c->resp_max_value = RFACE_MAX_VALUE;
+    c->resp_databases = 16;
     c->resp_max_query = RFACE_DEFAULT_QUERY;
     c->resp_max_buffered = RFACE_DEFAULT_BUFFERED;
     c->max_inflight = 16384;

@@ -56,6 +56,9 @@ static const char usage_text[] =
     "                             DEL, MGET, EXPIRE... (default: off)\n"
     "      --resp-namespace NS    the namespace of RESP commands (default \"default\",\n"
     "                             the juno CLI's)\n"
+    "      --resp-databases N     SELECT 0 to N-1; database i > 0 is the namespace\n"
+    "                             NS/i of --resp-namespace (or the user's) NS\n"
+    "                             (default 16, as Redis; 1: SELECT 0 only)\n"
     "      --resp-max-ttl S       largest TTL a RESP command may set (EX, PX, EXPIRE,\n"
     "                             EXPIREAT...); 0 = no limit, as Redis (default 0)\n"
     "      --resp-max-value BYTES largest value (any bulk string) of a RESP command;\n"
@@ -161,6 +164,7 @@ enum {
     OPT_HASH_PW,
     OPT_INSECURE,
     OPT_RESP_MAX_TTL,
+    OPT_RESP_DATABASES,
     OPT_REPLICATE_TO,
     OPT_REPLICATE_QUEUE,
     OPT_REPLICATE_AGE,
@@ -192,6 +196,7 @@ static const struct option long_opts[] = {
     {"resp", required_argument, NULL, OPT_RESP},
     {"resp-namespace", required_argument, NULL, OPT_RESP_NS},
     {"resp-max-ttl", required_argument, NULL, OPT_RESP_MAX_TTL},
+    {"resp-databases", required_argument, NULL, OPT_RESP_DATABASES},
     {"resp-max-value", required_argument, NULL, OPT_RESP_MAX_VALUE},
     {"resp-max-query", required_argument, NULL, OPT_RESP_MAX_QUERY},
     {"resp-max-buffered", required_argument, NULL, OPT_RESP_MAX_BUFFERED},
@@ -255,6 +260,9 @@ proxy_parse_options(struct proxy_config *c, int argc, char **argv, int *check_on
         case OPT_METRICS: pmetrics_option(optarg); break;
         case OPT_RESP: resp = optarg; break;
         case OPT_RESP_NS: c->resp_ns = optarg; break;
+        case OPT_RESP_DATABASES:
+            c->resp_databases = (uint32_t)cli_opt_u64("resp-databases", optarg, 1, 1024);
+            break;
         case OPT_RESP_MAX_TTL:
             c->resp_max_ttl = cli_opt_u64("resp-max-ttl", optarg, 0, INT64_MAX / 1000);
             break;

@@ -81,7 +81,8 @@ struct proxy_config {
     uint64_t max_inflight; /* per client connection, before reading pauses */
     char resp_host[256];   /* the RESP face (resp_face.c); resp_port 0: none */
     uint16_t resp_port;
-    const char *resp_ns; /* borrowed: the namespace of RESP commands */
+    const char *resp_ns;     /* borrowed: the namespace of RESP commands */
+    uint32_t resp_databases; /* SELECT 0..n-1: db i > 0 is namespace "NS/i" */
     /* The RESP face's limits; CONFIG SET changes them at run time, so they
      * are read and written with __atomic (rface_limit). */
     uint64_t resp_max_value, resp_max_query;

@@ -72,8 +72,13 @@ rcmd_select(struct rconn *rc, const struct resp_cmd *cmd)
         rcmd_error(rc, "value is not an integer or out of range");
         return;
     }
-    if (db != 0) {
+    if (db < 0 || db >= (int64_t)rc->w->p->cfg.resp_databases) {
         rcmd_error(rc, "DB index is out of range");
+        return;
+    }
+    if (rconn_select(rc, (uint32_t)db) != 0) {
+        rcmd_error(rc, "juno: the namespace of database %lld is over --max-namespace",
+                   (long long)db);
         return;
     }
     struct buf *b = out(rc);

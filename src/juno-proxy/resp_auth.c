@@ -63,6 +63,22 @@ rauth__open_cmd(const struct rcmd_def *d)
     return d->run == rcmd_auth || d->run == rcmd_hello || d->run == rcmd_quit;
 }
 
+/* 1 when rc's user may not read (write: write) namespace ns for command
+ * name, with NOPERM replied (and logged once a connection); else 0. */
+static int
+refused(struct rconn *rc, const char *name, const char *ns, int write)
+{
+    if (ident_allows(rc->w, &rc->ident, (const uint8_t *)ns, strlen(ns), write) == 0) return 0;
+    pmetrics_acl_denied(rc->w, PM_RESP);
+    if (!rc->denied_logged) {
+        rc->denied_logged = 1; /* once a connection: a client may retry in a loop */
+        log_info("RESP command refused by the acl user=%s command=%s namespace=%s peer=%s",
+                 rc->ident.name, name, ns, rc->c.peer);
+    }
+    rcmd_error(rc, NOPERM_K);
+    return 1;
+}
+
 int
 rauth_gate(struct rconn *rc, const struct rcmd_def *d)
 {
@@ -77,17 +93,15 @@ rauth_gate(struct rconn *rc, const struct rcmd_def *d)
     }
     /* no key: any user, but for the keyspace commands (SCAN, KEYS, DBSIZE...) */
     if (d->first == 0 && (strstr(d->acl, "@keyspace") == NULL || d->run == rcmd_select)) return 0;
-    const char *ns = rconn_ns(rc);
-    int write = strstr(d->flags, "write") != NULL;
-    if (ident_allows(rc->w, &rc->ident, (const uint8_t *)ns, strlen(ns), write) == 0) return 0;
-    pmetrics_acl_denied(rc->w, PM_RESP);
-    if (!rc->denied_logged) {
-        rc->denied_logged = 1; /* once a connection: a client may retry in a loop */
-        log_info("RESP command refused by the acl user=%s command=%s namespace=%s peer=%s",
-                 rc->ident.name, d->name, ns, rc->c.peer);
-    }
-    rcmd_error(rc, NOPERM_K);
-    return -1;
+    return refused(rc, d->name, rconn_ns(rc), strstr(d->flags, "write") != NULL) ? -1 : 0;
+}
+
+int
+rauth_may(struct rconn *rc, const char *ns, int write)
+{
+    if (!auth_enabled(rc->w->p)) return 1;
+    rauth__ready(rc);
+    return ident_allows(rc->w, &rc->ident, (const uint8_t *)ns, strlen(ns), write) == 0;
 }
 
 static void
@@ -102,6 +116,7 @@ rauth__done(int ok, void *data)
         if (ok) {
             const struct acl_user *u = rc->ident.user;
             snprintf(rc->ns, sizeof(rc->ns), "%s", u && u->default_ns[0] ? u->default_ns : "");
+            if (rconn_select(rc, rc->db) != 0) rc->db = 0; /* the new user's NS/db */
             if (a->setname[0]) snprintf(rc->name, sizeof(rc->name), "%s", a->setname);
             if (a->hello) {
                 rcmd_hello_reply(rc, b);

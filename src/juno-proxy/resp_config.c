@@ -94,7 +94,7 @@ param_value(const struct rconn *rc, size_t i, char v[32])
     else if (strcmp(name, "appendonly") == 0)
         return "no";
     else if (strcmp(name, "databases") == 0)
-        n = 1;
+        n = c->resp_databases;
     else if (strcmp(name, "timeout") == 0)
         n = c->idle_timeout_s;
     else if (strcmp(name, "port") == 0)

@@ -269,7 +269,27 @@ static const struct psink_ops rface_sink = {rface_reply, rface_ref, rface_unref}
 const char *
 rconn_ns(const struct rconn *rc)
 {
+    if (rc->db != 0) return rc->dbns;
     return rc->ns[0] ? rc->ns : rc->w->p->cfg.resp_ns;
+}
+
+int
+rconn_db_ns(const struct rconn *rc, uint32_t db, char *out)
+{
+    const char *base = rc->ns[0] ? rc->ns : rc->w->p->cfg.resp_ns;
+    int n = db ? snprintf(out, ACL_MAX_NAME + 8, "%s/%u", base, db)
+               : snprintf(out, ACL_MAX_NAME + 8, "%s", base);
+    return n < 0 || (uint64_t)n > rc->w->p->cfg.max_ns ? -1 : 0;
+}
+
+int
+rconn_select(struct rconn *rc, uint32_t db)
+{
+    char ns[ACL_MAX_NAME + 8];
+    if (rconn_db_ns(rc, db, ns) != 0) return -1;
+    rc->db = db;
+    memcpy(rc->dbns, ns, sizeof(ns));
+    return 0;
 }
 
 void

@@ -115,8 +115,10 @@ struct rconn {
     uint64_t reserved;         /* of p->resp_buffered, by the command arriving */
     size_t progress;           /* bytes of it buffered when it last moved on */
     char ns[ACL_MAX_NAME + 1]; /* the user's default-ns; "": --resp-namespace */
-    char why[96];              /* a protocol error's message */
-    struct rtx *tx;            /* owned: MULTI's queue (resp_multi.c), NULL outside one */
+    uint32_t db;               /* SELECT: 0, or the namespace dbns */
+    char dbns[ACL_MAX_NAME + 8];
+    char why[96];   /* a protocol error's message */
+    struct rtx *tx; /* owned: MULTI's queue (resp_multi.c), NULL outside one */
 };
 
 /* ---- resp_face.c ---- */
@@ -131,8 +133,14 @@ struct rslot *rconn_slot(struct rconn *rc);
 struct buf *rconn_slot_buf(struct rconn *rc, struct rslot *s);
 /* The slot with sequence seq, or NULL when it is gone. */
 struct rslot *rconn_slot_find(struct rconn *rc, uint64_t seq);
-/* The namespace of rc's commands. */
+/* The namespace of rc's commands: its database's. */
 const char *rconn_ns(const struct rconn *rc);
+/* The namespace of database db of rc's user into out (ACL_MAX_NAME + 8
+ * bytes): NS for 0, NS/db for others. 0, or -1 when it is over --max-namespace. */
+int rconn_db_ns(const struct rconn *rc, uint32_t db, char *out);
+/* Make db rc's database (SELECT; again after AUTH changed the user's
+ * namespace). 0, or -1 (nothing changed) when its namespace is too long. */
+int rconn_select(struct rconn *rc, uint32_t db);
 /* s's reply is complete: send it and the done slots after it if s is the head. */
 void rconn_slot_done(struct rconn *rc, struct rslot *s);
 /* Start replicated request m (namespace filled in here) for sub-request sub
@@ -196,7 +204,7 @@ rcmd_fn rcmd_get, rcmd_del, rcmd_exists, rcmd_ttl, rcmd_pttl, rcmd_mget, rcmd_ms
 
 /* ---- resp_keys.c: the keyspace commands (a walk over the namespace, kwalk.h) ---- */
 
-rcmd_fn rkeys_scan, rkeys_keys, rkeys_dbsize, rkeys_randomkey, rkeys_flushdb;
+rcmd_fn rkeys_scan, rkeys_keys, rkeys_dbsize, rkeys_randomkey, rkeys_flushdb, rkeys_flushall;
 /* The count of rkeys_count: status 0 with the live keys of the namespace and
  * those of them that expire, or a wire status; b is where the reply goes, NULL
  * when the connection is gone (free arg only). */
@@ -329,6 +337,9 @@ rcmd_fn rcmd_auth;
 /* Before command d runs: 0 to run it, or -1 when it was refused (NOAUTH,
  * NOPERM: replied). */
 int rauth_gate(struct rconn *rc, const struct rcmd_def *d);
+/* 1 when rc's user may read (write 0) or write namespace ns (always
+ * without --acl), else 0. */
+int rauth_may(struct rconn *rc, const char *ns, int write);
 /* 1 under --acl while the connection has no user (no AUTH yet, no known
  * client certificate), else 0. */
 int rauth_unauthenticated(struct rconn *rc);

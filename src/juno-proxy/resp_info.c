@@ -8,12 +8,13 @@
  * no RDB or AOF, role master with no replicas (juno replicates each request
  * to its stores). juno's own fields start with juno_.
  *
- * The keyspace section's db0 line counts the connection's namespace as
- * DBSIZE does (a walk of every shard, resp_keys.c), also counting the keys
- * that expire; avg_ttl is 0 (Redis's "no estimate"). Counts are kept and
+ * The keyspace section's line counts the connection's database (dbN, N
+ * its SELECT: its namespace) as DBSIZE does (a walk of every shard,
+ * resp_keys.c), also counting the keys that expire; avg_ttl is 0 (Redis's
+ * "no estimate"); other databases are not counted. Counts are kept and
  * reused a few seconds (resp_kscount.c). When the stores cannot be read,
- * the last count is shown if there is one, else no db0 line (as Redis shows
- * an empty database), and juno_keyspace_error says why.
+ * the last count is shown if there is one, else no dbN line (as Redis
+ * shows an empty database), and juno_keyspace_error says why.
  */
 #include "resp_face.h"
 
@@ -284,13 +285,13 @@ cpu(struct itext *it)
 #undef SEC
 }
 
-/* The keyspace section's db0 line of count c (none for an empty namespace),
- * and why there is no fresh count (err: NULL, none). */
+/* The keyspace section's line of count c of database db (none for an
+ * empty namespace), and why there is no fresh count (err: NULL, none). */
 static void
-keyspace_line(struct itext *it, const struct kscount *c, const char *err)
+keyspace_line(struct itext *it, uint32_t db, const struct kscount *c, const char *err)
 {
     if (c->have && c->keys > 0)
-        add(it, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)c->keys,
+        add(it, "db%u:keys=%llu,expires=%llu,avg_ttl=0\r\n", db, (unsigned long long)c->keys,
             (unsigned long long)c->ttls);
     if (err != NULL) add(it, "juno_keyspace_error:%s\r\n", err);
 }
@@ -312,7 +313,7 @@ info_counted(struct rconn *rc, struct buf *b, int status, uint64_t keys, uint64_
     /* b NULL: the connection went, and its walk stopped short */
     kscount_done(rconn_ns(rc), b != NULL && status == 0, keys, ttls, &c);
     if (b != NULL) {
-        keyspace_line(it, &c, status == 0 ? NULL : wire_status_name(status));
+        keyspace_line(it, rc->db, &c, status == 0 ? NULL : wire_status_name(status));
         info_reply(rc, b, it);
     } else {
         buf_free(&it->t);
@@ -378,7 +379,7 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
         rkeys_count(rc, info_counted, held); /* the reply when the count is taken */
         return;
     }
-    if (want[S_KEYSPACE] && !it.e) keyspace_line(&it, &c, NULL);
+    if (want[S_KEYSPACE] && !it.e) keyspace_line(&it, rc->db, &c, NULL);
     struct buf *b = it.e ? NULL : rconn_out(rc);
     info_reply(rc, b, &it);
 }

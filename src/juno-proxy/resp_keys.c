@@ -12,7 +12,9 @@
  *   FLUSHDB, FLUSHALL [ASYNC|SYNC]  every shard, 8 at a time: a replicated
  *           Destroy of each live key (tombstones where a replica did not
  *           confirm, as DEL), a step's Destroys done before its lane goes
- *           on; +OK once all are; both flush the connection's namespace
+ *           on; +OK once all are; FLUSHDB flushes the connection's
+ *           database (its namespace), FLUSHALL every database of its user
+ *           that it may write (under --acl), one after the other
  *   rkeys_count (INFO's keyspace section)  as DBSIZE, also counting the keys
  *           that expire; its caller writes the reply
  *
@@ -60,6 +62,8 @@ struct rkeys {
     uint64_t pending; /* Destroys in flight */
     int in_keys;      /* inside on_keys: no kwalk_resume from there */
     int walked, walk_status, del_status;
+    char ns[ACL_MAX_NAME + 8]; /* the namespace walked (FLUSHALL: of db db_next - 1) */
+    uint32_t db_next, db_end;  /* FLUSHALL: the databases still to flush */
     /* rkeys_count */
     uint64_t ttls;
     rkeys_count_fn *count_fn;
@@ -121,8 +125,8 @@ flush_keys(struct rkeys *q, struct kwalk *k, const uint8_t *const *keys, const s
         memset(&m, 0, sizeof(m));
         m.type_flag = WIRE_TF_REQUEST;
         m.opcode = WIRE_OP_DESTROY;
-        m.ns.ptr = (const uint8_t *)rconn_ns(rc);
-        m.ns.len = strlen(rconn_ns(rc));
+        m.ns.ptr = (const uint8_t *)q->ns;
+        m.ns.len = strlen(q->ns);
         m.key.ptr = keys[i];
         m.key.len = lens[i];
         struct psink sink = {&flush_sink, q, 0};
@@ -138,14 +142,48 @@ flush_keys(struct rkeys *q, struct kwalk *k, const uint8_t *const *keys, const s
     return q->pending > 0 ? KWALK_PAUSE : 0;
 }
 
+static kwalk_keys_fn on_keys;
+static kwalk_end_fn on_end;
+
+/* FLUSHALL: the next database from q->db_next that rc may write, its
+ * namespace in ns; 0 when there is none. */
+static int
+next_db(struct rconn *rc, struct rkeys *q, char *ns)
+{
+    while (q->db_next < q->db_end)
+        if (rconn_db_ns(rc, q->db_next++, ns) == 0 && rauth_may(rc, ns, 1)) return 1;
+    return 0;
+}
+
+/* FLUSHALL: start the walk of the next database; 0, or a wire status. */
+static int
+flush_next_db(struct rkeys *q)
+{
+    struct rconn *rc = q->rc;
+    q->walked = 0;
+    struct kwalk_opts o = {.ns = q->ns,
+                           .limit = FLUSH_LIMIT,
+                           .lanes = KEYS_LANES,
+                           .keys = on_keys,
+                           .end = on_end,
+                           .arg = q};
+    int r = kwalk_start(rc->w, &o);
+    if (r == 0) return 0;
+    return r == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER;
+}
+
 static void
 flush_reply(struct rkeys *q)
 {
     struct rconn *rc = q->rc;
+    int st = q->walk_status ? q->walk_status : q->del_status;
+    if (st == 0 && !rc->c.closing && next_db(rc, q, q->ns)) {
+        if ((st = flush_next_db(q)) == 0) return; /* the walk holds q on */
+        q->walk_status = st;
+    }
     struct rslot *s = rc->c.closing ? NULL : rconn_slot_find(rc, q->seq);
     if (s != NULL) {
         struct buf *b = rconn_slot_buf(rc, s);
-        int st = q->walk_status ? q->walk_status : q->del_status;
         if (st != 0)
             rcmd_status_error(rc, b, st);
         else
@@ -236,7 +274,8 @@ rkeys_start(struct rconn *rc, struct rkeys *q, struct kwalk_opts *o)
     q->seq = s->seq;
     q->refs = 1;
     conn_ref(&rc->c);
-    o->ns = rconn_ns(rc);
+    if (q->ns[0] == '\0') snprintf(q->ns, sizeof(q->ns), "%s", rconn_ns(rc));
+    o->ns = q->ns;
     o->keys = on_keys;
     o->end = on_end;
     o->arg = q;
@@ -410,10 +449,11 @@ rkeys_randomkey(struct rconn *rc, const struct resp_cmd *cmd)
     rkeys_start(rc, q, &o);
 }
 
-/* FLUSHDB [ASYNC|SYNC], FLUSHALL [ASYNC|SYNC]: both the connection's
- * namespace, both answered once every key is deleted. */
-void
-rkeys_flushdb(struct rconn *rc, const struct resp_cmd *cmd)
+/* FLUSHDB [ASYNC|SYNC], FLUSHALL [ASYNC|SYNC] (all: every database of the
+ * connection's user that it may write; rauth_gate checked the current
+ * one), answered once every key is deleted. */
+static void
+flush(struct rconn *rc, const struct resp_cmd *cmd, int all)
 {
     if (cmd->argc > 2 ||
         (cmd->argc == 2 && !resp_arg_eq(cmd, 1, "async") && !resp_arg_eq(cmd, 1, "sync"))) {
@@ -422,6 +462,22 @@ rkeys_flushdb(struct rconn *rc, const struct resp_cmd *cmd)
     }
     struct rkeys *q = rkeys_new(rc, R_FLUSH);
     if (q == NULL) return;
+    if (all) {
+        q->db_end = rc->w->p->cfg.resp_databases;
+        if (!next_db(rc, q, q->ns)) snprintf(q->ns, sizeof(q->ns), "%s", rconn_ns(rc));
+    }
     struct kwalk_opts o = {.limit = FLUSH_LIMIT, .lanes = KEYS_LANES};
     rkeys_start(rc, q, &o);
+}
+
+void
+rkeys_flushdb(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    flush(rc, cmd, 0);
+}
+
+void
+rkeys_flushall(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    flush(rc, cmd, 1);
 }

@@ -146,9 +146,8 @@ const struct rcmd_def rcmd_table[] = {
      "server", "Removes all keys from the current database (juno: the connection's namespace, "
      "each key a replicated delete).", "1.0.0", "O(N) where N is the number of keys",
      "?ASYNC|SYNC"},
-    {"flushall", -1, rkeys_flushdb, "write", 0, 0, 0, "@keyspace @write @slow @dangerous",
-     "server", "Removes all keys from all databases (juno: as FLUSHDB, the connection's "
-     "namespace only).", "1.0.0", "O(N) where N is the number of keys", "?ASYNC|SYNC"},
+    {"flushall", -1, rkeys_flushall, "write", 0, 0, 0, "@keyspace @write @slow @dangerous",
+     "server", "Removes all keys from all databases (juno: those the user may write).", "1.0.0", "O(N) where N is the number of keys", "?ASYNC|SYNC"},
     {"ping", -1, rcmd_ping, "fast", 0, 0, 0, "@fast @connection", "connection",
      "Returns the server's liveliness response.", "1.0.0", "O(1)", "?message:string"},
     {"echo", 2, rcmd_echo, "fast", 0, 0, 0, "@fast @connection", "connection",
@@ -168,7 +167,7 @@ const struct rcmd_def rcmd_table[] = {
      "connection", "Handshakes with the server (protocol 2 only).", "6.0.0", "O(1)",
      "?protover:integer ?SETNAME=clientname:string"},
     {"select", 2, rcmd_select, "loading stale fast", 0, 0, 0, "@keyspace @fast", "connection",
-     "Changes the selected database (only 0).", "1.0.0", "O(1)", "index:integer"},
+     "Changes the selected database (juno: database i > 0 is the namespace NS/i).", "1.0.0", "O(1)", "index:integer"},
     {"client", -2, rcmd_client, "", 0, 0, 0, "@slow", "connection",
      "Client connection commands (SETNAME, GETNAME, ID, SETINFO).", "2.4.0", "O(1)", ""},
     {"auth", -2, rcmd_auth, "noscript loading stale fast", 0, 0, 0, "@fast @connection",
