@@ -415,3 +415,27 @@ rcmd_command(struct rconn *rc, const struct resp_cmd *cmd)
                    (const char *)cmd->argv[1].ptr);
     }
 }
+
+/* FUNCTION: juno runs no scripts, so it has no functions to list or flush.
+ * FLUSH answers OK and LIST an empty array, which is the truth (tools and
+ * test harnesses flush before they start); LOAD and the rest say why not. */
+void
+rcmd_function(struct rconn *rc, const struct resp_cmd *cmd)
+{
+    struct buf *b;
+    if (resp_arg_eq(cmd, 1, "FLUSH") &&
+        (cmd->argc == 2 ||
+         (cmd->argc == 3 && (resp_arg_eq(cmd, 2, "ASYNC") || resp_arg_eq(cmd, 2, "SYNC"))))) {
+        if ((b = out(rc)) != NULL) PUT(rc, resp_raw(b, "+OK\r\n", 5));
+    } else if (resp_arg_eq(cmd, 1, "LIST")) {
+        if ((b = out(rc)) != NULL) PUT(rc, resp_array_header(b, 0));
+    } else if (resp_arg_eq(cmd, 1, "DELETE") && cmd->argc == 3) {
+        rcmd_error(rc, "Library not found");
+    } else if (resp_arg_eq(cmd, 1, "FLUSH")) {
+        rcmd_error(rc, "FUNCTION FLUSH only supports SYNC|ASYNC option");
+    } else {
+        rcmd_error(rc, "juno: FUNCTION %.*s is not supported: juno-proxy runs no scripts",
+                   (int)(cmd->argv[1].len < 64 ? cmd->argv[1].len : 64),
+                   (const char *)cmd->argv[1].ptr);
+    }
+}

@@ -327,7 +327,7 @@ void rlock_give(struct worker *w, struct rlock *l);
 /* ---- resp_admin.c: connection and server commands ---- */
 
 rcmd_fn rcmd_ping, rcmd_echo, rcmd_quit, rcmd_select, rcmd_hello, rcmd_client, rcmd_config,
-    rcmd_info, rcmd_command;
+    rcmd_info, rcmd_command, rcmd_function;
 /* HELLO's reply (the server's description) into b. */
 void rcmd_hello_reply(struct rconn *rc, struct buf *b);
 
