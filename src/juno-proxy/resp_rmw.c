@@ -364,6 +364,19 @@ apply(struct rconn *rc, struct rslot *s, const struct preq_result *r)
         if ((x->cond == RMW_IF_ABSENT && r) || (x->cond == RMW_IF_PRESENT && !r)) break;
         write_value(rc, s, rec, x->data + x->klen, x->vlen, 0);
         return;
+    case RMW_SET: /* the watched version is the one read (resp_multi.c) */
+        if ((x->cond == RMW_IF_ABSENT && r) || (x->cond == RMW_IF_PRESENT && !r)) {
+            PUT(rc, resp_null(b));
+            break;
+        }
+        PUT(rc, resp_raw(b, "+OK\r\n", 5));
+        write_value(rc, s, rec, x->data + x->klen, x->vlen, 0);
+        return;
+    case RMW_DEL:
+        PUT(rc, resp_integer(b, r != NULL));
+        if (r == NULL) break;
+        delete_version(rc, s, rec);
+        return;
     default: /* GETDEL GETEX */
         if (r == NULL) {
             PUT(rc, resp_null(b));
