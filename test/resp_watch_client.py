@@ -259,6 +259,14 @@ def rules():
     check("WATCH MULTI INCR EXEC GET in one write", got,
           [b"+OK\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"*1\r\n:3\r\n", b"$1\r\n3\r\n"])
     check("the connection is usable", c.cmd("PING"), b"+PONG\r\n")
+    # connections closed with WATCH's reads or EXEC's command in flight
+    for cmds in ([["WATCH"] + many[:64]], [["WATCH", K], ["MULTI"], ["INCR", K], ["EXEC"]],
+                 [["WATCH", K, N], ["MULTI"], ["EXEC"]]):
+        for _ in range(20):
+            x = Raw(a)
+            x.s.sendall(b"".join(encode(w) for w in cmds))
+            x.close()
+    check("the proxy serves after closed connections", o.cmd("PING"), b"+PONG\r\n")
     for x in (c, o, p):
         x.close()
 

@@ -212,6 +212,7 @@ checkable(const struct rcmd_def *d, const struct resp_cmd *cmd)
         rstr_decr,        rstr_incrby, rstr_decrby,   rstr_incrbyfloat, rstr_append,
         rstr_setrange,    rstr_setbit, rexp_expire,   rexp_pexpire,     rexp_expireat,
         rexp_pexpireat,   rexp_persist};
+    if (d == NULL) return 0;
     if (d->run == rcmd_del || d->run == rcmd_exists) return cmd->argc == 2; /* one key */
     for (size_t i = 0; i < sizeof(one_key) / sizeof(one_key[0]); i++)
         if (d->run == one_key[i]) return 1;
@@ -272,7 +273,7 @@ rwatch_exec(struct rconn *rc, const struct resp_cmd *cmd)
         return;
     }
     const struct rcmd_def *d = rcmd_find(cmd->argv[0].ptr, cmd->argv[0].len);
-    const char *name = d->name;
+    const char *name = d != NULL ? d->name : "?"; /* known: an unknown one aborts MULTI */
     if (w->n > 1)
         rcmd_error(rc,
                    "juno: EXEC with %u watched keys cannot be atomic across juno's replicas: not "
