@@ -136,7 +136,7 @@ PY
     [[ "$output" == *"# all checks passed"* ]]
 }
 
-@test "WATCH: redis-py optimistic increments from 16 connections on two proxies: the count is exactly the EXECs that ran" {
+@test "WATCH: redis-py optimistic increments from 16 connections on two proxies, racing plain INCRs: the count is exactly the EXECs that ran plus the INCRs" {
     start_all
     start_resp_proxy 2 "$PR2" "$PX2"
     run /usr/bin/python3 "$RW_PY" "127.0.0.1:$PR,127.0.0.1:$PR2" cas 16 100 counter

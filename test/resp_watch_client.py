@@ -14,8 +14,9 @@
 #   resp_watch_client.py HOST:PORT[,HOST:PORT...] cas CONNS N KEY
 #           CONNS redis-py connections spread over the proxies, each making
 #           N attempts of an optimistic increment (WATCH, GET, MULTI, SET
-#           v+1, EXEC; redis-py's WatchError when EXEC answers *-1): the
-#           final value must be exactly the number of successful EXECs
+#           v+1, EXEC; redis-py's WatchError when EXEC answers *-1), while
+#           two more make N plain INCRs each: the final value must be
+#           exactly the successful EXECs plus the INCRs
 #
 # Prints one "ok - what" line per check; on the first failure prints
 # "not ok - what: detail" and exits 1. Keys are prefixed with a random tag.
@@ -392,8 +393,18 @@ def cas(conns, n, key):
         except Exception as e:  # noqa: BLE001 - any failure fails the test
             errors.append(repr(e))
 
+    def incr(i):  # plain INCRs racing the transactions, on the other proxy
+        h, port = ADDRS[(i + 1) % len(ADDRS)]
+        r = redis.Redis(host=h, port=port, socket_timeout=30)
+        try:
+            for _ in range(n):
+                r.incr(key)
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
     t0 = time.time()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(conns)]
+    threads += [threading.Thread(target=incr, args=(i,)) for i in range(2)]
     for t in threads:
         t.start()
     for t in threads:
@@ -401,21 +412,22 @@ def cas(conns, n, key):
     if errors:
         fail("optimistic increments", errors[0])
     total = int(redis.Redis(host=ADDRS[-1][0], port=ADDRS[-1][1]).get(key))
-    ok("%d connections x %d attempts over %d proxies in %.1f s: %d EXECs ran, %d got *-1"
-       % (conns, n, len(ADDRS), time.time() - t0, sum(done), sum(conflicts)))
-    check("the final value is the number of EXECs that ran", total, sum(done))
+    ok("%d connections x %d attempts over %d proxies in %.1f s, with 2 x %d INCRs: "
+       "%d EXECs ran, %d got *-1" % (conns, n, len(ADDRS), time.time() - t0, n, sum(done),
+                                    sum(conflicts)))
+    check("the final value is the EXECs that ran plus the INCRs", total, sum(done) + 2 * n)
     if sum(done) == 0:
         fail("optimistic increments", "none succeeded")
     # redis-py's transaction helper retries on WatchError until it runs
     r = redis.Redis(host=ADDRS[0][0], port=ADDRS[0][1])
 
-    def incr(pipe):
+    def incr_tx(pipe):
         v = int(pipe.get(key))
         pipe.multi()
         pipe.set(key, v + 1)
 
     for _ in range(20):
-        r.transaction(incr, key)
+        r.transaction(incr_tx, key)
     check("r.transaction(fn, key) 20 times", int(r.get(key)), total + 20)
     print("# key %s" % key)
 
