@@ -1,7 +1,8 @@
 /* resp_rmw.c: the RESP face's read-modify-write commands (resp_rmw.h):
  * INCR DECR INCRBY DECRBY INCRBYFLOAT APPEND SETRANGE SETBIT GETSET GETDEL,
  * SET with GET, GETEX with an option; and, as plain reads, STRLEN GETRANGE
- * GETBIT BITCOUNT and GETEX without one.
+ * GETBIT BITCOUNT and GETEX without one. In an EXEC after WATCH, SET and a
+ * DEL of one key run here too, on the version read (resp_watch.c).
  *
  *   Get ──► absent: Create ─┐   present: Update carrying the version read
  *           (GETDEL, GETEX at a passed EXAT/PXAT: Destroy on that version,
@@ -364,7 +365,7 @@ apply(struct rconn *rc, struct rslot *s, const struct preq_result *r)
         if ((x->cond == RMW_IF_ABSENT && r) || (x->cond == RMW_IF_PRESENT && !r)) break;
         write_value(rc, s, rec, x->data + x->klen, x->vlen, 0);
         return;
-    case RMW_SET: /* the watched version is the one read (resp_multi.c) */
+    case RMW_SET: /* the watched version is the one read (resp_watch.c) */
         if ((x->cond == RMW_IF_ABSENT && r) || (x->cond == RMW_IF_PRESENT && !r)) {
             PUT(rc, resp_null(b));
             break;

@@ -2,7 +2,8 @@
  * t_string.c): their arguments and options, checked before anything runs.
  *
  *   SET k v [NX|XX] [EX s|PX ms|EXAT t|PXAT tms|KEEPTTL]   Set / Create /
- *                                  Update: a blind write
+ *                                  Update: a blind write (in an EXEC after
+ *                                  WATCH: a read-modify-write, resp_watch.c)
  *   SETNX k v, MSETNX k v          Create: 1, or 0 on DupKey (MSETNX: one key only)
  *   SETEX k s v, PSETEX k ms v     Set with the TTL
  *   SET ... GET, GETSET, GETDEL, GETEX, INCR, DECR, INCRBY, DECRBY,
@@ -157,7 +158,7 @@ rstr_set(struct rconn *rc, const struct resp_cmd *cmd)
         return;
     }
     if (!rcmd_value_ok(rc, &cmd->argv[2])) return;
-    /* with GET, or on the watched version in an EXEC after WATCH (resp_multi.c) */
+    /* with GET, or on the watched version in an EXEC after WATCH (resp_watch.c) */
     struct rmw *x = rmw_new(rc, cmd, (o.flags & SO_GET) ? RMW_GETSET : RMW_SET, &cmd->argv[2]);
     if (x == NULL) return;
     x->cond = (o.flags & SO_NX) ? RMW_IF_ABSENT : (o.flags & SO_XX) ? RMW_IF_PRESENT : 0;
