@@ -259,6 +259,14 @@ def rules():
     got = c.send(["WATCH", K], ["MULTI"], ["INCR", K], ["EXEC"], ["GET", K])
     check("WATCH MULTI INCR EXEC GET in one write", got,
           [b"+OK\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"*1\r\n:3\r\n", b"$1\r\n3\r\n"])
+    # ... with reads in flight ahead of EXEC and after it: replies in order
+    o.cmd("SET", N, "n")
+    got = c.send(["WATCH", K], ["GET", N], ["MULTI"], ["INCR", K], ["EXEC"], ["GET", N],
+                 ["EXISTS", N], ["PING"])
+    check("WATCH GET MULTI INCR EXEC GET EXISTS PING in one write", got,
+          [b"+OK\r\n", b"$1\r\nn\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"*1\r\n:4\r\n",
+           b"$1\r\nn\r\n", b":1\r\n", b"+PONG\r\n"])
+    o.cmd("DEL", N)
     check("the connection is usable", c.cmd("PING"), b"+PONG\r\n")
     # connections closed with WATCH's reads or EXEC's command in flight
     for cmds in ([["WATCH"] + many[:64]], [["WATCH", K], ["MULTI"], ["INCR", K], ["EXEC"]],
