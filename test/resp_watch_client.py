@@ -174,6 +174,13 @@ def rules():
             ["SET", K, "y"], ["GET", K], b"$1\r\n4\r\n")
     changed("GET after EXPIRE", [["SET", K, "1"]], [(p, "PEXPIRE", K, "100000")],
             ["GET", K], ["GET", K], b"$1\r\n1\r\n")
+    # unlike Redis (docs/consistency.md): absent at WATCH, created and deleted
+    # again before EXEC, the key reads absent as watched and EXEC runs
+    o.cmd("DEL", K)
+    c.cmd("WATCH", K)
+    p.send(["SET", K, "c"], ["DEL", K])
+    check("EXEC after a create and a delete runs (Redis: *-1)", tx(c, ["SET", K, "y"]),
+          b"*1\r\n+OK\r\n")
     # a key that expires between WATCH and EXEC has changed (as in Redis 7)
     o.cmd("SET", K, "e", "PX", "300")
     c.cmd("WATCH", K)
