@@ -1,13 +1,19 @@
 #!/usr/bin/env bats
 # juno-resp-multi.bats: MULTI, EXEC, DISCARD, WATCH and UNWATCH on the RESP
-# face (src/juno-proxy/resp_multi.c): a transaction of one command runs and
-# answers as Redis does; one of more commands is refused whole, nothing of it
-# written; the errors Redis gives for misuse, side by side with a real
-# redis-server 7; redis-py's transactional pipeline. Three stores in memory on
+# face (src/juno-proxy/resp_multi.c, resp_watch.c): a transaction of one
+# command runs and answers as Redis does; one of more commands is refused
+# whole, nothing of it written; the errors Redis gives for misuse, side by
+# side with a real redis-server 7; redis-py's transactional pipeline. WATCH:
+# an EXEC of one command on the one watched key runs on the watched version
+# or answers *-1 (test/resp_watch_client.py: each rule on raw sockets, the
+# same bytes as redis-server 7 for single-key scripts, redis-py's optimistic
+# increments from many connections on two proxies). Three stores in memory on
 # free loopback ports; teardown stops every process by PID.
 
 load lib
 load resp_helpers # resp_setup, resp_teardown, start_stores, start_resp_proxy
+
+RW_PY="$BATS_TEST_DIRNAME/resp_watch_client.py"
 
 setup() {
     resp_setup resp-multi
@@ -20,6 +26,13 @@ teardown() {
 start_all() {
     start_stores || return 1
     start_resp_proxy 1 "$PR" "$PX" "$@"
+}
+
+# a redis-server on $PRS to compare with
+start_redis() {
+    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
+    echo $! >>"$TMP/pids"
+    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
 }
 
 # tx PORT: the replies redis-cli prints for the commands on stdin (one a line)
@@ -46,19 +59,15 @@ tx() { redis-cli -p "$1"; }
 @test "misuse gets Redis's errors, as redis-server 7 answers them" {
     command -v redis-server >/dev/null || skip "redis-server not installed"
     start_all
-    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-    echo $! >>"$TMP/pids"
-    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
+    start_redis
     local script=$'EXEC\nDISCARD\nMULTI\nMULTI\nEXEC\nMULTI\nNOPE x\nGET k\nEXEC\nMULTI\nSET k\nEXEC\nMULTI\nWATCH k\nDISCARD\nUNWATCH\nMULTI\nPING\nEXEC'
     want=$(tx "$PRS" <<<"$script")
     got=$(tx "$PR" <<<"$script")
     diff <(echo "$want") <(echo "$got")
 }
 
-@test "WATCH is refused with a clear error; redis-py: a one-command transactional pipeline works, a longer one raises and writes nothing" {
+@test "redis-py: a one-command transactional pipeline works, a longer one raises and writes nothing; WATCH then EXEC of the key runs" {
     start_all
-    run redis-cli -p "$PR" watch k
-    [ "$output" = "ERR juno: WATCH is not supported: juno has no check-and-set across replicas for a transaction" ]
     run /usr/bin/python3 - "$PR" <<'PY'
 import redis, sys
 r = redis.Redis(port=int(sys.argv[1]))
@@ -76,12 +85,15 @@ print(r.get("pk"), r.get("pa"), r.get("pb"))
 try:
     with r.pipeline() as p:
         p.watch("pk")
-    print("watched")
+        p.multi()
+        p.set("pk", "pw")
+        print(p.execute())
 except redis.ResponseError as e:
     print("watch refused")
+print(r.get("pk"))
 PY
     echo "$output"
-    [ "$output" = $'[True]\nrefused True\nb\'pv\' None None\nwatch refused' ]
+    [ "$output" = $'[True]\nrefused True\nb\'pv\' None None\n[True]\nb\'pw\'' ]
 }
 
 @test "in a MULTI, a command the ACL refuses is answered NOPERM at once and EXEC aborts" {
@@ -94,4 +106,57 @@ PY
     [ "${lines[2]}" = "EXECABORT Transaction discarded because of previous errors." ]
     [ "${lines[3]}" = OK ]
     [ "${lines[4]}" = QUEUED ]
+}
+
+@test "WATCH: EXEC runs on the watched version, answers *-1 after another connection or proxy changed, deleted or created the key; the refusals run nothing" {
+    start_all
+    start_resp_proxy 2 "$PR2" "$PX2"
+    run /usr/bin/python3 "$RW_PY" "127.0.0.1:$PR,127.0.0.1:$PR2" rules
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"# all checks passed"* ]]
+    [ "$(grep -c '^ok ' <<<"$output")" -ge 100 ]
+    # redis-cli: the classic pattern, the null array printed as nothing
+    redis-cli -p "$PR" set w 1 >/dev/null
+    run redis-cli -p "$PR" <<<$'WATCH w\nGET w\nMULTI\nSET w 2\nEXEC\nGET w'
+    [ "$output" = $'OK\n1\nOK\nQUEUED\nOK\n2' ]
+    # both proxies survive, nothing went to their error logs
+    [ "$(redis-cli -p "$PR" ping)$(redis-cli -p "$PR2" ping)" = PONGPONG ]
+    ! grep -q ' error ' "$TMP"/proxy*.log
+}
+
+@test "WATCH: redis-cli scripts of one key answer the same bytes as redis-server 7" {
+    command -v redis-server >/dev/null || skip "redis-server not installed"
+    start_all
+    start_redis
+    run /usr/bin/python3 "$RW_PY" "127.0.0.1:$PR" "127.0.0.1:$PRS" same
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"commands answered as redis-server does"* ]]
+    [[ "$output" == *"# all checks passed"* ]]
+}
+
+@test "WATCH: redis-py optimistic increments from 16 connections on two proxies, racing plain INCRs: the count is exactly the EXECs that ran plus the INCRs" {
+    start_all
+    start_resp_proxy 2 "$PR2" "$PX2"
+    run /usr/bin/python3 "$RW_PY" "127.0.0.1:$PR,127.0.0.1:$PR2" cas 16 100 counter
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"EXECs ran"*"got *-1"* ]]
+    [[ "$output" == *"# all checks passed"* ]]
+    # the native face reads the same count
+    key=$(sed -n 's/^# key //p' <<<"$output")
+    [ "$(juno -s "127.0.0.1:$PX" get "$key")" = "$(redis-cli -p "$PR2" get "$key")" ]
+}
+
+@test "WATCH under --acl needs read permission of the namespace" {
+    H=$(echo s | juno-proxy --hash-password)
+    printf 'user reader password=%s ns=app:r default-ns=app\nuser other password=%s ns=else:rw\n' "$H" "$H" >"$TMP/acl"
+    start_all --acl "$TMP/acl"
+    run redis-cli -p "$PR" --user reader --pass s --no-auth-warning <<<$'WATCH k\nMULTI\nEXISTS k\nEXEC'
+    [ "$output" = $'OK\nOK\nQUEUED\n0' ]
+    run redis-cli -p "$PR" --user other --pass s --no-auth-warning watch k
+    [[ "$output" == NOPERM* ]]
+    run redis-cli -p "$PR" watch k
+    [[ "$output" == NOAUTH* ]]
 }

@@ -174,6 +174,7 @@ rcmd_slot(struct rconn *rc, enum rkind kind, uint32_t nsub)
     if (s == NULL) return NULL;
     s->kind = (uint8_t)kind;
     s->nsub = nsub;
+    rwatch_arm(rc, s);
     return s;
 }
 
@@ -442,6 +443,7 @@ void
 rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *rq,
             const struct preq_result *res)
 {
+    if (s->wseq && rwatch_check(rc, s, rq, res)) return; /* the watched key changed */
     switch (s->kind) {
     case K_GET:
     case K_TTL:
@@ -454,6 +456,7 @@ rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *
     case K_RENAME: rname_answer(rc, s, res); break;
     case K_EXPIRE:
     case K_PERSIST: rexp_answer(rc, s, rq, res); break;
+    case K_WATCH: rwatch_answer(rc, s, sub, res); break;
     default: multi_answer(rc, s, sub, res); break;
     }
 }

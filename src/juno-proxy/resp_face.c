@@ -210,6 +210,7 @@ rconn_barrier(struct rconn *rc, struct rslot *s)
 void
 rconn_slot_done(struct rconn *rc, struct rslot *s)
 {
+    if (s->wseq) rwatch_slot_done(rc, s); /* EXEC's header first */
     s->done = 1;
     if (rc->barrier && s->seq == rc->barrier_seq) {
         rc->barrier = 0;

@@ -3,7 +3,7 @@
  * resp_table.c (the command table, dispatch) and the commands, onto the
  * replicated operations of replicate.c: resp_cmd.c (key-value commands),
  * resp_admin.c (connection and server commands), resp_auth.c (--acl),
- * resp_multi.c (MULTI/EXEC).
+ * resp_multi.c (MULTI/EXEC), resp_watch.c (WATCH).
  *
  * Every command of a connection gets a slot in a ring, in arrival order; a
  * command answered at once (PING, an error) without anything ahead of it
@@ -62,7 +62,8 @@ enum rkind {
     K_TYPE,
     K_RENAME, /* RENAME RENAMENX COPY, the state in rslot.ext (resp_rename.c) */
     K_EXPIRETIME,
-    K_PEXPIRETIME
+    K_PEXPIRETIME,
+    K_WATCH /* WATCH's reads, or an EXEC's check of the watched keys (resp_watch.c) */
 };
 
 /* Where sub-request i's reply sits in a slot's buffer (MGET). */
@@ -88,6 +89,8 @@ struct rslot {
     size_t pieces_cap;
     void *ext;        /* owned: K_RMW's state (resp_rmw.c), freed with rmw_free */
     struct rwin *win; /* owned: MGET MSET DEL EXISTS's keys past RFACE_WINDOW (resp_cmd.c) */
+    uint64_t wseq;    /* EXEC after WATCH (resp_watch.c): the seq of EXEC's array header, 0: none */
+    uint32_t wver;    /* ... the version watched, 0: the key was absent */
 };
 
 /* A RESP connection: lib/conn's connection (reading, output, lifetime),
@@ -117,8 +120,9 @@ struct rconn {
     char ns[ACL_MAX_NAME + 1]; /* the user's default-ns; "": --resp-namespace */
     uint32_t db;               /* SELECT: 0, or the namespace dbns */
     char dbns[ACL_MAX_NAME + 8];
-    char why[96];   /* a protocol error's message */
-    struct rtx *tx; /* owned: MULTI's queue (resp_multi.c), NULL outside one */
+    char why[96];         /* a protocol error's message */
+    struct rtx *tx;       /* owned: MULTI's queue (resp_multi.c), NULL outside one */
+    struct rwatch *watch; /* owned: the WATCHed keys (resp_watch.c), NULL: none */
 };
 
 /* ---- resp_face.c ---- */
@@ -188,15 +192,43 @@ void rcmd_run(struct rconn *rc, const struct resp_cmd *cmd);
  * with the error replied (unknown command, arity, NOAUTH, NOPERM). */
 int rcmd_check(struct rconn *rc, const struct rcmd_def *d, const struct resp_cmd *cmd);
 
-/* ---- resp_multi.c: MULTI EXEC DISCARD WATCH UNWATCH ---- */
+/* ---- resp_multi.c: MULTI EXEC DISCARD ---- */
 
 struct rtx;
-rcmd_fn rmulti_multi, rmulti_exec, rmulti_discard, rmulti_watch, rmulti_unwatch;
+rcmd_fn rmulti_multi, rmulti_exec, rmulti_discard;
 /* In a MULTI: 1 when cmd (as d, NULL if unknown) was queued or refused (the
  * reply given), 0 when it runs now (EXEC, DISCARD, MULTI, WATCH, QUIT). */
 int rmulti_queue(struct rconn *rc, const struct rcmd_def *d, const struct resp_cmd *cmd);
-/* Drop rc's transaction (a closed connection). */
+/* Drop rc's transaction and watched keys (a closed connection). */
 void rmulti_free(struct rconn *rc);
+/* EXEC's null array (*-1: a watched key changed), into b. */
+void rmulti_null_array(struct rconn *rc, struct buf *b);
+
+/* ---- resp_watch.c: WATCH UNWATCH, and EXEC's check of the watched keys ---- */
+
+rcmd_fn rwatch_watch, rwatch_unwatch;
+/* Forget rc's watched keys (UNWATCH, EXEC, DISCARD, a closed connection). */
+void rwatch_free(struct rconn *rc);
+/* 1 when rc has watched keys: EXEC calls rwatch_exec. */
+int rwatch_any(const struct rconn *rc);
+/* EXEC with watched keys of a transaction of cmd (NULL: none): runs it on
+ * the watched version, or answers the null array, or refuses it (-ERR juno:
+ * ... not run) where juno cannot make it atomic. Forgets the keys. */
+void rwatch_exec(struct rconn *rc, const struct resp_cmd *cmd);
+/* EXEC after WATCH runs its command: give the command's slot s the watched
+ * version to check (the first slot made while EXEC runs it; rcmd_slot). */
+void rwatch_arm(struct rconn *rc, struct rslot *s);
+/* 1 while EXEC after WATCH runs its command: SET writes on the version read. */
+int rwatch_running(const struct rconn *rc);
+/* s (s->wseq set) got the answer res of rq: 1 when it shows the watched key
+ * changed (a Get reading another version, a conditional write refused), s
+ * then finished and EXEC answering the null array; else 0, go on. */
+int rwatch_check(struct rconn *rc, struct rslot *s, const struct preq *rq,
+                 const struct preq_result *res);
+/* s (s->wseq set) is done: EXEC's header (*1) goes out before its reply. */
+void rwatch_slot_done(struct rconn *rc, struct rslot *s);
+/* The answer res to sub-request sub of a K_WATCH slot s. */
+void rwatch_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq_result *res);
 
 /* ---- resp_cmd.c: the key-value commands ---- */
 

@@ -1,10 +1,13 @@
-/* resp_multi.c: MULTI, EXEC, DISCARD, WATCH and UNWATCH on the RESP face,
- * where juno can keep Redis's promise, and a clear error where it cannot.
+/* resp_multi.c: MULTI, EXEC and DISCARD on the RESP face (WATCH and
+ * UNWATCH: resp_watch.c), where juno can keep Redis's promise, and a clear
+ * error where it cannot.
  *
- * Redis runs a transaction's commands with nothing in between. juno's keys
- * live on replicas that other proxies write to at the same time, so it can
- * promise that only for a transaction of one command (every command is
- * atomic on its own: docs/protocol.md §12). So:
+ * Redis runs a transaction's commands with nothing in between, and with
+ * WATCH, only if no watched key changed since WATCH. juno's keys live on
+ * replicas that other proxies write to at the same time, so it can promise
+ * that only where the whole transaction is one command on one key, checked
+ * and written by one conditional write (every command is atomic on its own:
+ * docs/protocol.md §12). So:
  *
  *   MULTI             queue the commands that follow (+QUEUED); an unknown
  *                     command, a wrong argument count or a command the ACL
@@ -13,11 +16,28 @@
  *   EXEC              no command: an empty array; one: runs it, its reply
  *                     as the array's one element; more: refused ("-ERR juno:
  *                     ...") and the transaction discarded, never run part
- *                     by part
+ *                     by part. EXEC, DISCARD forget the watched keys.
  *   DISCARD           the queue dropped
- *   WATCH, UNWATCH    WATCH is refused (juno has no check-and-set of several
- *                     keys across replicas); UNWATCH answers OK (nothing is
- *                     ever watched)
+ *   WATCH k...        each key's version (or absent) read and remembered
+ *                     on the connection, 64 keys at most; WATCH inside
+ *                     MULTI: Redis's error. UNWATCH forgets them.
+ *
+ * EXEC with watched keys (resp_watch.c):
+ *
+ *   no command        each watched key read again: *0 if none changed,
+ *                     else the null array *-1
+ *   one command on    it runs on the watched version: its Get must read
+ *   the one watched   that version and its write is conditional on it (SET:
+ *   key               a Create if the key was absent, else an Update on the
+ *                     version; INCR, APPEND, EXPIRE...: their read-modify-
+ *                     write; DEL, UNLINK: a Destroy on the version; GET,
+ *                     TTL, EXISTS...: the read alone); a key changed since
+ *                     WATCH answers *-1 and nothing is written
+ *   otherwise         refused, "-ERR juno: ... not run", nothing runs:
+ *                     several watched keys, a watched key other than the
+ *                     command's, a command of several keys or not in that
+ *                     list (MSET, RENAME, COPY, SETNX, SETEX...), several
+ *                     commands
  *
  * Only the first queued command is kept (a copy of its arguments); the
  * others are checked and counted, since EXEC refuses them anyway.
@@ -46,14 +66,28 @@ reply(struct rconn *rc, const char *text)
     if (b != NULL) PUT(rc, resp_raw(b, text, strlen(text)));
 }
 
-void
-rmulti_free(struct rconn *rc)
+/* Drop rc's transaction. */
+static void
+tx_free(struct rconn *rc)
 {
     if (rc->tx == NULL) return;
     free(rc->tx->first.heap_argv);
     free(rc->tx->data);
     free(rc->tx);
     rc->tx = NULL;
+}
+
+void
+rmulti_free(struct rconn *rc)
+{
+    tx_free(rc);
+    rwatch_free(rc);
+}
+
+void
+rmulti_null_array(struct rconn *rc, struct buf *b)
+{
+    PUT(rc, resp_raw(b, "*-1\r\n", 5));
 }
 
 /* Copy cmd into tx->first. Returns 0 or JUNO_ENOMEM. */
@@ -85,7 +119,7 @@ rmulti_queue(struct rconn *rc, const struct rcmd_def *d, const struct resp_cmd *
     struct rtx *tx = rc->tx;
     if (tx == NULL) return 0;
     if (d != NULL && (d->run == rmulti_exec || d->run == rmulti_discard || d->run == rmulti_multi ||
-                      d->run == rmulti_watch || d->run == rcmd_quit))
+                      d->run == rwatch_watch || d->run == rcmd_quit))
         return 0;                      /* these run now */
     if (rcmd_check(rc, d, cmd) != 0) { /* refused, the error replied */
         tx->aborted = 1;
@@ -123,7 +157,7 @@ rmulti_discard(struct rconn *rc, const struct resp_cmd *cmd)
         rcmd_error(rc, "DISCARD without MULTI");
         return;
     }
-    rmulti_free(rc);
+    rmulti_free(rc); /* the watched keys too */
     reply(rc, "+OK\r\n");
 }
 
@@ -137,6 +171,7 @@ rmulti_exec(struct rconn *rc, const struct resp_cmd *cmd)
         return;
     }
     rc->tx = NULL; /* the command runs outside the transaction */
+    if (tx->aborted || tx->queued > 1) rwatch_free(rc); /* not run: unwatched, as in Redis */
     if (tx->aborted) {
         rcmd_error(rc, "-EXECABORT Transaction discarded because of previous errors.");
     } else if (tx->queued > 1) {
@@ -145,6 +180,8 @@ rmulti_exec(struct rconn *rc, const struct resp_cmd *cmd)
                    "not run (only a transaction of one command is; each command is atomic on "
                    "its own)",
                    tx->queued);
+    } else if (rwatch_any(rc)) {
+        rwatch_exec(rc, tx->queued ? &tx->first : NULL); /* forgets the keys */
     } else if (tx->queued == 0) {
         reply(rc, "*0\r\n");
     } else {
@@ -152,24 +189,5 @@ rmulti_exec(struct rconn *rc, const struct resp_cmd *cmd)
         rcmd_run(rc, &tx->first);
     }
     rc->tx = tx;
-    rmulti_free(rc);
-}
-
-void
-rmulti_watch(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    (void)cmd;
-    if (rc->tx != NULL) {
-        rcmd_error(rc, "WATCH inside MULTI is not allowed");
-        return;
-    }
-    rcmd_error(rc, "juno: WATCH is not supported: juno has no check-and-set across replicas "
-                   "for a transaction");
-}
-
-void
-rmulti_unwatch(struct rconn *rc, const struct resp_cmd *cmd)
-{
-    (void)cmd;
-    reply(rc, "+OK\r\n"); /* nothing is ever watched */
+    tx_free(rc);
 }

@@ -1,7 +1,8 @@
 /* resp_rmw.c: the RESP face's read-modify-write commands (resp_rmw.h):
  * INCR DECR INCRBY DECRBY INCRBYFLOAT APPEND SETRANGE SETBIT GETSET GETDEL,
  * SET with GET, GETEX with an option; and, as plain reads, STRLEN GETRANGE
- * GETBIT BITCOUNT and GETEX without one.
+ * GETBIT BITCOUNT and GETEX without one. In an EXEC after WATCH, SET and a
+ * DEL of one key run here too, on the version read (resp_watch.c).
  *
  *   Get ──► absent: Create ─┐   present: Update carrying the version read
  *           (GETDEL, GETEX at a passed EXAT/PXAT: Destroy on that version,
@@ -363,6 +364,19 @@ apply(struct rconn *rc, struct rslot *s, const struct preq_result *r)
         PUT(rc, r ? resp_bulk(b, old, olen) : resp_null(b));
         if ((x->cond == RMW_IF_ABSENT && r) || (x->cond == RMW_IF_PRESENT && !r)) break;
         write_value(rc, s, rec, x->data + x->klen, x->vlen, 0);
+        return;
+    case RMW_SET: /* the watched version is the one read (resp_watch.c) */
+        if ((x->cond == RMW_IF_ABSENT && r) || (x->cond == RMW_IF_PRESENT && !r)) {
+            PUT(rc, resp_null(b));
+            break;
+        }
+        PUT(rc, resp_raw(b, "+OK\r\n", 5));
+        write_value(rc, s, rec, x->data + x->klen, x->vlen, 0);
+        return;
+    case RMW_DEL:
+        PUT(rc, resp_integer(b, r != NULL));
+        if (r == NULL) break;
+        delete_version(rc, s, rec);
         return;
     default: /* GETDEL GETEX */
         if (r == NULL) {

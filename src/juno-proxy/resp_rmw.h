@@ -21,7 +21,9 @@ enum rmw_op {
     RMW_GETRANGE, /* bytes n to m */
     RMW_GETBIT,   /* bit n */
     RMW_SETBIT,   /* bit n to m (0 or 1) */
-    RMW_BITCOUNT  /* bits set in the range n to m, as opt says */
+    RMW_BITCOUNT, /* bits set in the range n to m, as opt says */
+    RMW_SET,      /* SET without GET in an EXEC after WATCH: as RMW_GETSET, OK / nil */
+    RMW_DEL       /* DEL, UNLINK of one key in an EXEC after WATCH: as RMW_GETDEL, 1 / 0 */
 };
 
 /* BITCOUNT's opt: the whole value, a range of bytes or of bits; or, from

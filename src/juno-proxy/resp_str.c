@@ -2,7 +2,8 @@
  * t_string.c): their arguments and options, checked before anything runs.
  *
  *   SET k v [NX|XX] [EX s|PX ms|EXAT t|PXAT tms|KEEPTTL]   Set / Create /
- *                                  Update: a blind write
+ *                                  Update: a blind write (in an EXEC after
+ *                                  WATCH: a read-modify-write, resp_watch.c)
  *   SETNX k v, MSETNX k v          Create: 1, or 0 on DupKey (MSETNX: one key only)
  *   SETEX k s v, PSETEX k ms v     Set with the TTL
  *   SET ... GET, GETSET, GETDEL, GETEX, INCR, DECR, INCRBY, DECRBY,
@@ -149,7 +150,7 @@ rstr_set(struct rconn *rc, const struct resp_cmd *cmd)
     if (parse_opts(rc, cmd, 3, SO_NX | SO_XX | SO_GET | SO_KEEPTTL | SO_TIMED, &o) != 0) return;
     if ((o.flags & SO_TIMED) && opts_exp(rc, cmd, &o, "set", &exp) < 0) return;
     int keep = (o.flags & SO_KEEPTTL) != 0;
-    if (!(o.flags & SO_GET)) {
+    if (!(o.flags & SO_GET) && !rwatch_running(rc)) {
         uint8_t op = (o.flags & SO_NX)   ? WIRE_OP_CREATE
                      : (o.flags & SO_XX) ? WIRE_OP_UPDATE
                                          : WIRE_OP_SET;
@@ -157,7 +158,8 @@ rstr_set(struct rconn *rc, const struct resp_cmd *cmd)
         return;
     }
     if (!rcmd_value_ok(rc, &cmd->argv[2])) return;
-    struct rmw *x = rmw_new(rc, cmd, RMW_GETSET, &cmd->argv[2]);
+    /* with GET, or on the watched version in an EXEC after WATCH (resp_watch.c) */
+    struct rmw *x = rmw_new(rc, cmd, (o.flags & SO_GET) ? RMW_GETSET : RMW_SET, &cmd->argv[2]);
     if (x == NULL) return;
     x->cond = (o.flags & SO_NX) ? RMW_IF_ABSENT : (o.flags & SO_XX) ? RMW_IF_PRESENT : 0;
     x->ttlm = exp ? RMW_TTL_SET : keep ? RMW_TTL_KEEP : RMW_TTL_RESET;

@@ -185,13 +185,13 @@ const struct rcmd_def rcmd_table[] = {
     {"discard", 1, rmulti_discard, "noscript loading stale fast allow_busy", 0, 0, 0,
      "@fast @transaction", "transactions", "Discards a transaction.", "2.0.0",
      "O(N), when N is the number of queued commands", ""},
-    {"watch", -2, rmulti_watch, "noscript loading stale fast allow_busy", 1, -1, 1,
+    {"watch", -2, rwatch_watch, "noscript loading stale fast allow_busy", 1, -1, 1,
      "@fast @transaction", "transactions", "Monitors changes to keys to determine the "
-     "execution of a transaction (juno: refused, no check-and-set across replicas).", "2.2.0",
-     "O(1) for every key", "key:key*"},
-    {"unwatch", 1, rmulti_unwatch, "noscript loading stale fast allow_busy", 0, 0, 0,
-     "@fast @transaction", "transactions", "Forgets about watched keys of a transaction (juno: "
-     "none is ever watched).", "2.2.0", "O(1)", ""},
+     "execution of a transaction (juno: by version; EXEC checks one watched key, its command's).",
+     "2.2.0", "O(1) for every key", "key:key*"},
+    {"unwatch", 1, rwatch_unwatch, "noscript loading stale fast allow_busy", 0, 0, 0,
+     "@fast @transaction", "transactions", "Forgets about watched keys of a transaction.",
+     "2.2.0", "O(1)", ""},
 };
 /* clang-format on */
 const size_t rcmd_count = sizeof(rcmd_table) / sizeof(rcmd_table[0]);
