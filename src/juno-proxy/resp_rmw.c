@@ -360,13 +360,13 @@ apply(struct rconn *rc, struct rslot *s, const struct preq_result *r)
         PUT(rc, resp_bulk(b, old + off, n));
         break;
     case RMW_GETSET:
-        PUT(rc, r ? resp_bulk(b, old, olen) : resp_null(b));
+        PUT(rc, r ? resp_bulk(b, old, olen) : resp_nil(b, s->proto));
         if ((x->cond == RMW_IF_ABSENT && r) || (x->cond == RMW_IF_PRESENT && !r)) break;
         write_value(rc, s, rec, x->data + x->klen, x->vlen, 0);
         return;
     default: /* GETDEL GETEX */
         if (r == NULL) {
-            PUT(rc, resp_null(b));
+            PUT(rc, resp_nil(b, s->proto));
             break;
         }
         PUT(rc, resp_bulk(b, old, olen));
