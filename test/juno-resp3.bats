@@ -223,26 +223,26 @@ EOF
 @test "a pipelined HELLO 3 does not change the replies of the commands before it" {
     start_all
     [ "$(redis-cli -p "$PR" set k v)" = OK ]
-    # one write: GETs (answered by the stores, later) then HELLO 3 (answered
-    # at once) then GETs; the first ones keep RESP2's null
-    run /usr/bin/python3 - "$PR" <<'EOF'
+    # one write: commands answered later (by the stores: GET, MGET, SET NX,
+    # INFO keyspace counting the namespace) then HELLO 3 (answered at once)
+    # then the same again; the first ones keep RESP2's forms
+    run /usr/bin/python3 - "$BATS_TEST_DIRNAME" "$PR" <<'EOF'
 import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-def cmd(*w):
-    return b"*%d\r\n" % len(w) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in w)
-s.sendall(cmd(b"GET", b"nokey") + cmd(b"MGET", b"k", b"nokey") + cmd(b"SET", b"k", b"w", b"NX")
-          + cmd(b"HELLO", b"3") + cmd(b"GET", b"nokey") + cmd(b"SET", b"k", b"w", b"NX")
-          + cmd(b"PING"))
-want_start = b"$-1\r\n*2\r\n$1\r\nv\r\n$-1\r\n$-1\r\n%7\r\n"
-want_end = b"_\r\n_\r\n+PONG\r\n"
-got = b""
-while not (got.startswith(want_start) and got.endswith(want_end)) and len(got) < 4096:
-    d = s.recv(4096)
-    if not d:
-        break
-    got += d
-print(repr(got))
-sys.exit(0 if got.startswith(want_start) and got.endswith(want_end) else 1)
+sys.path.insert(0, sys.argv[1])
+from resp3_client import Reader, encode
+s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=10)
+batch = [["GET", "nokey"], ["MGET", "k", "nokey"], ["SET", "k", "w", "NX"], ["INFO", "keyspace"]]
+s.sendall(b"".join(encode(c) for c in batch + [["HELLO", "3"]] + batch + [["PING"]]))
+r = Reader(s)
+got = [r.reply()[0] for _ in range(2 * len(batch) + 2)]
+print(got)
+ks = b"# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n"
+want = [b"$-1\r\n", b"*2\r\n$1\r\nv\r\n$-1\r\n", b"$-1\r\n", b"$%d\r\n%s\r\n" % (len(ks), ks),
+        None,
+        b"_\r\n", b"*2\r\n$1\r\nv\r\n_\r\n", b"_\r\n", b"=%d\r\ntxt:%s\r\n" % (len(ks) + 4, ks),
+        b"+PONG\r\n"]
+bad = [i for i, w in enumerate(want) if w is not None and got[i] != w]
+sys.exit(1 if bad or not got[4].startswith(b"%7\r\n") else 0)
 EOF
     echo "$output" >&2
     [ "$status" -eq 0 ]
