@@ -143,6 +143,12 @@ client getname
 config get maxmemory
 config get appendonly
 config get nosuchparam
+config get databases
+select 1
+get k1
+dbsize
+select 0
+get k1
 ~ config get port
 ~ client id
 ~ time
@@ -181,7 +187,7 @@ EOF
     echo "$output" >&2
     [ "$status" -eq 0 ]
     [[ "$output" =~ ^ok\ ([0-9]+)\ commands$ ]]
-    [ "${BASH_REMATCH[1]}" -eq 124 ] # every line above, none skipped
+    [ "${BASH_REMATCH[1]}" -eq 130 ] # every line above, none skipped
 }
 
 @test "HELLO 3's map, HELLO 2 back, HELLO alone keeps the protocol; the null's form follows it" {
