@@ -1,6 +1,9 @@
-/* resp.h: the Redis protocol (RESP2) as a server sees it: incremental,
- * zero-copy parsing of the requests Redis clients send, and encoding of the
- * replies a server sends back.
+/* resp.h: the Redis protocol (RESP2, RESP3) as a server sees it:
+ * incremental, zero-copy parsing of the requests Redis clients send (arrays
+ * of bulk strings in both protocols), and encoding of the replies a server
+ * sends back (lib/resp_reply.c): RESP2's types, and RESP3's, which take the
+ * connection's protocol (RESP_PROTO2, RESP_PROTO3) and write RESP2's form
+ * under RESP2, as Redis 7.0 does.
  *
  * Requests come in two forms (Redis's processMultibulkBuffer and
  * processInlineBuffer):
@@ -36,6 +39,10 @@
 #define RESP_AGAIN 1
 #define RESP_ERROR (-1)
 #define RESP_SKIP  2 /* a bulk string over max_keep: see resp_parse */
+
+/* The protocol a connection speaks (HELLO 2, HELLO 3). */
+#define RESP_PROTO2 2
+#define RESP_PROTO3 3
 
 #define RESP_DEFAULT_MAX_ARGS   65536
 #define RESP_DEFAULT_MAX_BULK   (1024 * 1024 + 64 * 1024) /* a JunoDB frame and some */
@@ -157,5 +164,26 @@ int resp_array_header(struct buf *b, size_t n);
 
 /* *-1\r\n: the null array. */
 int resp_null_array(struct buf *b);
+
+/* The encoders below write RESP3's type under proto RESP_PROTO3 and what
+ * Redis 7.0 sends a RESP2 client in its place otherwise. */
+
+/* The null: _\r\n (RESP3), else $-1\r\n (resp_nil) or *-1\r\n (resp_nil_array). */
+int resp_nil(struct buf *b, int proto);
+int resp_nil_array(struct buf *b, int proto);
+
+/* %n\r\n: n key-value pairs follow; RESP2: *2n\r\n. */
+int resp_map_header(struct buf *b, size_t n, int proto);
+
+/* ~n\r\n: n replies of a set follow; RESP2: *n\r\n. */
+int resp_set_header(struct buf *b, size_t n, int proto);
+
+/* ,<d>\r\n with d as "%.17g" (inf, -inf for the infinities); RESP2: the
+ * same text as a bulk string. */
+int resp_double(struct buf *b, double d, int proto);
+
+/* =<len+4>\r\n<fmt>:<bytes>\r\n, a verbatim string of format fmt (three
+ * characters: "txt", "mkd"); RESP2: the bytes as a bulk string. */
+int resp_verbatim(struct buf *b, const char *fmt, const void *p, size_t len, int proto);
 
 #endif

@@ -123,7 +123,7 @@ def commands():
     h = dict(zip(hello[0::2], hello[1::2]))
     check("HELLO 2 proto", h[b"proto"], 2)
     check("HELLO 2 server", h[b"server"], b"juno")
-    check_error(r, "NOPROTO unsupported protocol version", "HELLO", 3)
+    check_error(r, "NOPROTO unsupported protocol version", "HELLO", 4)
     check("CLIENT SETNAME", r.client_setname("tester"), True)
     check("CLIENT GETNAME", r.client_getname(), "tester")
     if not isinstance(r.client_id(), int):

@@ -1,8 +1,11 @@
 /* resp_admin.c: the RESP face's connection and server commands, answered by
  * the proxy itself: PING ECHO QUIT SELECT AUTH HELLO CLIENT COMMAND (INFO is
  * in resp_info.c, CONFIG in resp_config.c). They say what Redis clients and
- * tools need to hear (redis-cli's COMMAND DOCS at start-up, HELLO 2) and,
- * where Redis would describe its own state, juno's.
+ * tools need to hear (redis-cli's COMMAND DOCS at start-up, HELLO) and,
+ * where Redis would describe its own state, juno's. HELLO 3 switches the
+ * connection to RESP3 (rc->proto), HELLO 2 back: from then on the replies
+ * take RESP3's types where Redis 7.0 sends them (HELLO's, COMMAND DOCS's
+ * maps, COMMAND's sets, the null _).
  *
  * COMMAND DOCS arguments come from each command's argument spec (struct
  * rcmd_def.args): words separated by spaces; a word is "name:type", "TOKEN"
@@ -114,17 +117,19 @@ void
 rcmd_hello(struct rconn *rc, const struct resp_cmd *cmd)
 {
     size_t i = 1;
+    uint8_t proto = 0; /* keep the connection's */
     if (cmd->argc >= 2) {
         int64_t ver;
         if (resp_arg_i64(cmd, 1, &ver) != 0) {
             rcmd_error(rc, "Protocol version is not an integer or out of range");
             return;
         }
-        if (ver != 2) {
+        if (ver != RESP_PROTO2 && ver != RESP_PROTO3) {
             rcmd_error(rc, "-NOPROTO unsupported protocol version");
             return;
         }
         i = 2;
+        proto = (uint8_t)ver;
     }
     const struct resp_arg *user = NULL, *pw = NULL;
     char name[64];
@@ -143,6 +148,7 @@ rcmd_hello(struct rconn *rc, const struct resp_cmd *cmd)
             return;
         }
     }
+    rc->hello_proto = proto; /* switched to by the reply, after a successful AUTH */
     if (pw != NULL && rauth_hello(rc, user, pw, setname ? name : NULL)) return; /* replies later */
     struct proxy *p = rc->w->p;
     if (auth_enabled(p) && ident_user(p, &rc->ident) == NULL) {
@@ -160,13 +166,15 @@ rcmd_hello(struct rconn *rc, const struct resp_cmd *cmd)
 void
 rcmd_hello_reply(struct rconn *rc, struct buf *b)
 {
-    PUT(rc, resp_array_header(b, 14));
+    if (rc->hello_proto) rc->proto = rc->hello_proto;
+    rc->hello_proto = 0;
+    PUT(rc, resp_map_header(b, 7, rc->proto));
     put_cstr(rc, b, "server");
     put_cstr(rc, b, "juno");
     put_cstr(rc, b, "version");
     put_cstr(rc, b, RFACE_REDIS_VERSION);
     put_cstr(rc, b, "proto");
-    PUT(rc, resp_integer(b, 2));
+    PUT(rc, resp_integer(b, rc->proto));
     put_cstr(rc, b, "id");
     PUT(rc, resp_integer(b, (int64_t)rc->id));
     put_cstr(rc, b, "mode");
@@ -194,7 +202,7 @@ rcmd_client(struct rconn *rc, const struct resp_cmd *cmd)
             if (rc->name[0])
                 put_cstr(rc, b, rc->name);
             else
-                PUT(rc, resp_null(b));
+                PUT(rc, resp_nil(b, rc->proto));
         }
     } else if (resp_arg_eq(cmd, 1, "ID")) {
         if (cmd->argc != 2)
@@ -228,11 +236,12 @@ count_words(const char *s, char sep)
     return n;
 }
 
-/* Each space-separated word of s as a simple string. */
+/* Each space-separated word of s as a simple string, in a set (Redis 7.0's
+ * COMMAND flags and ACL categories). */
 static void
 put_status_words(struct rconn *rc, struct buf *b, const char *s)
 {
-    PUT(rc, resp_array_header(b, count_words(s, ' ')));
+    PUT(rc, resp_set_header(b, count_words(s, ' '), rc->proto));
     for (const char *p = s; *p;) {
         while (*p == ' ') p++;
         if (!*p) break;
@@ -256,9 +265,9 @@ put_entry(struct rconn *rc, struct buf *b, const struct rcmd_def *d)
     PUT(rc, resp_integer(b, d->last));
     PUT(rc, resp_integer(b, d->step));
     put_status_words(rc, b, d->acl);
-    PUT(rc, resp_array_header(b, 0)); /* tips */
-    PUT(rc, resp_array_header(b, 0)); /* key specs */
-    PUT(rc, resp_array_header(b, 0)); /* subcommands */
+    PUT(rc, resp_set_header(b, 0, rc->proto)); /* tips; sets, as Redis 7.0 sends them */
+    PUT(rc, resp_set_header(b, 0, rc->proto)); /* key specs */
+    PUT(rc, resp_set_header(b, 0, rc->proto)); /* subcommands */
 }
 
 /* One argument of a spec (p, n): a oneof, a block or a plain word. */
@@ -321,7 +330,7 @@ put_arg(struct rconn *rc, struct buf *b, const char *p, size_t n)
         }
     }
     size_t fields = 2 + (token != NULL) + (optional || multiple) + composite;
-    PUT(rc, resp_array_header(b, 2 * fields));
+    PUT(rc, resp_map_header(b, fields, rc->proto));
     put_cstr(rc, b, "name");
     char low[64];
     size_t ln = nlen < sizeof(low) ? nlen : sizeof(low) - 1;
@@ -336,7 +345,7 @@ put_arg(struct rconn *rc, struct buf *b, const char *p, size_t n)
     }
     if (optional || multiple) {
         put_cstr(rc, b, "flags");
-        PUT(rc, resp_array_header(b, (size_t)optional + (size_t)multiple));
+        PUT(rc, resp_set_header(b, (size_t)optional + (size_t)multiple, rc->proto));
         if (optional) PUT(rc, resp_simple(b, "optional"));
         if (multiple) PUT(rc, resp_simple(b, "multiple"));
     }
@@ -351,7 +360,7 @@ put_docs(struct rconn *rc, struct buf *b, const struct rcmd_def *d)
 {
     int has_args = d->args[0] != '\0';
     put_cstr(rc, b, d->name);
-    PUT(rc, resp_array_header(b, has_args ? 10 : 8));
+    PUT(rc, resp_map_header(b, has_args ? 5 : 4, rc->proto));
     put_cstr(rc, b, "summary");
     put_cstr(rc, b, d->summary);
     put_cstr(rc, b, "since");
@@ -393,7 +402,7 @@ rcmd_command(struct rconn *rc, const struct resp_cmd *cmd)
             if (d)
                 put_entry(rc, b, d);
             else
-                PUT(rc, resp_null(b));
+                PUT(rc, resp_nil(b, rc->proto));
         }
     } else if (resp_arg_eq(cmd, 1, "DOCS")) {
         if ((b = out(rc)) == NULL) return;
@@ -405,7 +414,7 @@ rcmd_command(struct rconn *rc, const struct resp_cmd *cmd)
             const struct rcmd_def *d = rcmd_find(cmd->argv[i].ptr, cmd->argv[i].len);
             if (d) found[n++] = d;
         }
-        PUT(rc, resp_array_header(b, 2 * n));
+        PUT(rc, resp_map_header(b, n, rc->proto));
         for (size_t i = 0; i < n; i++) put_docs(rc, b, found[i]);
     } else if (resp_arg_eq(cmd, 1, "COUNT") || resp_arg_eq(cmd, 1, "LIST")) {
         rcmd_error(rc, "syntax error");

@@ -371,7 +371,7 @@ single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
             PUT(rc, resp_integer(b, rexp_reply_of(s->kind, res->rec)));
     } else if (st == WIRE_ST_NO_KEY) {
         if (s->kind == K_GET)
-            PUT(rc, resp_null(b));
+            PUT(rc, resp_nil(b, s->proto));
         else if (s->kind == K_TYPE)
             PUT(rc, resp_raw(b, "+none\r\n", 7));
         else
@@ -406,7 +406,7 @@ multi_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq_
         if (st == WIRE_ST_OK)
             PUT(rc, resp_bulk(&s->buf, res->val, res->vlen));
         else
-            PUT(rc, resp_null(&s->buf));
+            PUT(rc, resp_nil(&s->buf, s->proto));
         if (st == WIRE_ST_OK)
             RSTAT_ADD(rc->w, hits, 1);
         else if (st == WIRE_ST_NO_KEY)

@@ -131,7 +131,7 @@ config_get(struct rconn *rc, const struct resp_cmd *cmd)
                 match[j] = 1, hits++;
     struct buf *b = rconn_out(rc);
     if (b == NULL) return;
-    PUT(rc, resp_array_header(b, 2 * hits));
+    PUT(rc, resp_map_header(b, hits, rc->proto));
     char v[32];
     for (size_t j = 0; j < NPARAMS; j++) {
         if (!match[j]) continue;

@@ -57,6 +57,7 @@ rconn_open(struct conn *c)
     RSTAT_ADD(w, accepted, 1);
     RSTAT_ADD(w, open, 1);
     rc->id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+    rc->proto = RESP_PROTO2;
     return 0;
 }
 
@@ -144,6 +145,7 @@ rconn_slot(struct rconn *rc)
     s->pieces = pieces;
     s->pieces_cap = pcap;
     s->seq = rc->next_seq++;
+    s->proto = rc->proto;
     return s;
 }
 

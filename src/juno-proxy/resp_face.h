@@ -1,4 +1,4 @@
-/* resp_face.h: the Redis protocol (RESP2) face of juno-proxy, internal to
+/* resp_face.h: the Redis protocol (RESP2, RESP3) face of juno-proxy, internal to
  * resp_face.c (connections: reading, parsing, replies in order, writing),
  * resp_table.c (the command table, dispatch) and the commands, onto the
  * replicated operations of replicate.c: resp_cmd.c (key-value commands),
@@ -79,6 +79,8 @@ struct rslot {
     uint8_t tries;      /* EXPIRE, PERSIST: reads after a version conflict */
     uint8_t opt;        /* EXPIRE: NX XX GT LT bits (resp_expire.c) */
     uint8_t use_pieces; /* the reply is an array of pieces[0..nsub) of buf */
+    uint8_t proto;      /* the connection's protocol when the command ran (RESP_PROTO2, 3): */
+                        /* its reply's, whatever a later HELLO switches to */
     uint32_t nsub, ndone;
     int err;               /* the failure of the lowest failed sub-request (wire status), 0: none */
     uint32_t err_sub;      /* its index */
@@ -115,6 +117,8 @@ struct rconn {
     uint8_t denied_logged;     /* a NOPERM was logged for this connection */
     uint8_t skipping;          /* dropping a command with a value over the limit */
     uint8_t skip_done;         /* ... all of it is dropped: reply its error */
+    uint8_t proto;             /* RESP_PROTO2 or RESP_PROTO3 (HELLO): of the replies decided now */
+    uint8_t hello_proto;       /* the protocol the HELLO being answered asked for; 0: keep */
     uint64_t reserved;         /* of p->resp_buffered, by the command arriving */
     size_t progress;           /* bytes of it buffered when it last moved on */
     char ns[ACL_MAX_NAME + 1]; /* the user's default-ns; "": --resp-namespace */
@@ -131,7 +135,8 @@ struct rconn {
  * is ahead of it, else a new slot that is already done. NULL (nomem set)
  * when out of memory. */
 struct buf *rconn_out(struct rconn *rc);
-/* A new slot for a command answered later. NULL (nomem set) when out of memory. */
+/* A new slot for a command answered later (its proto rc's now). NULL (nomem
+ * set) when out of memory. */
 struct rslot *rconn_slot(struct rconn *rc);
 /* Where s's final reply goes: the output when s is the head, else s->buf. */
 struct buf *rconn_slot_buf(struct rconn *rc, struct rslot *s);
@@ -156,6 +161,15 @@ void rconn_start(struct rconn *rc, struct rslot *s, uint32_t sub, struct wire_ms
 void rconn_barrier(struct rconn *rc, struct rslot *s);
 /* QUIT: read no more; close once every reply is written. */
 void rconn_quit(struct rconn *rc);
+/* The null array of protocol proto (RESP2 *-1, RESP3 _: EXEC aborted by
+ * WATCH) into b; rc->nomem set when out of memory. A reply decided now
+ * passes rc->proto, a slot's reply s->proto (the protocol its command ran
+ * under); a null bulk string: resp_nil(b, proto). */
+static inline void
+rconn_null_array(struct rconn *rc, struct buf *b, int proto)
+{
+    if (resp_nil_array(b, proto) != 0) rc->nomem = 1;
+}
 /* Seconds since the first RESP listener started. */
 uint64_t rface_uptime(void);
 
@@ -201,8 +215,6 @@ rcmd_fn rmulti_multi, rmulti_exec, rmulti_discard;
 int rmulti_queue(struct rconn *rc, const struct rcmd_def *d, const struct resp_cmd *cmd);
 /* Drop rc's transaction and watched keys (a closed connection). */
 void rmulti_free(struct rconn *rc);
-/* EXEC's null array (*-1: a watched key changed), into b. */
-void rmulti_null_array(struct rconn *rc, struct buf *b);
 
 /* ---- resp_watch.c: WATCH UNWATCH, and EXEC's check of the watched keys ---- */
 

@@ -94,6 +94,7 @@ run_id_init(void)
 struct itext {
     struct buf t;
     int e;
+    int proto; /* the connection's when INFO ran: the reply's (a verbatim string in RESP3) */
 };
 
 static void add(struct itext *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -300,7 +301,8 @@ keyspace_line(struct itext *it, uint32_t db, const struct kscount *c, const char
 static void
 info_reply(struct rconn *rc, struct buf *b, struct itext *it)
 {
-    if (b == NULL || it->e || resp_bulk(b, it->t.data, it->t.len) != 0) rc->nomem = 1;
+    if (b == NULL || it->e || resp_verbatim(b, "txt", it->t.data, it->t.len, it->proto) != 0)
+        rc->nomem = 1;
     buf_free(&it->t);
 }
 
@@ -341,7 +343,7 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
     struct rface_stats sum = {0};
     uint64_t native_conns = 0, native_reqs = 0;
     sum_stats(p, &sum, &native_conns, &native_reqs);
-    struct itext it = {{0}, 0};
+    struct itext it = {{0}, 0, rc->proto};
     int n = 0;
     for (int k = 0; k < S_N; k++) {
         if (!want[k]) continue;

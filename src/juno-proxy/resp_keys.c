@@ -241,7 +241,7 @@ on_end(struct kwalk *k, void *arg, int status, uint32_t shard, uint64_t pos)
     } else if (q->what == R_DBSIZE) {
         PUT(rc, resp_integer(b, (int64_t)q->n));
     } else if (q->what == R_RANDOMKEY) {
-        PUT(rc, q->n ? resp_raw(b, q->keys.data, q->keys.len) : resp_null(b));
+        PUT(rc, q->n ? resp_raw(b, q->keys.data, q->keys.len) : resp_nil(b, s->proto));
     } else {
         if (q->what == R_SCAN) {
             uint64_t cur = shard >= kwalk_nshards(rc->w) ? 0 : (uint64_t)shard << 48 | pos;

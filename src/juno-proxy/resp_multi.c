@@ -84,12 +84,6 @@ rmulti_free(struct rconn *rc)
     rwatch_free(rc);
 }
 
-void
-rmulti_null_array(struct rconn *rc, struct buf *b)
-{
-    PUT(rc, resp_raw(b, "*-1\r\n", 5));
-}
-
 /* Copy cmd into tx->first. Returns 0 or JUNO_ENOMEM. */
 static int
 keep(struct rtx *tx, const struct resp_cmd *cmd)

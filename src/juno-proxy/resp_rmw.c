@@ -361,13 +361,13 @@ apply(struct rconn *rc, struct rslot *s, const struct preq_result *r)
         PUT(rc, resp_bulk(b, old + off, n));
         break;
     case RMW_GETSET:
-        PUT(rc, r ? resp_bulk(b, old, olen) : resp_null(b));
+        PUT(rc, r ? resp_bulk(b, old, olen) : resp_nil(b, s->proto));
         if ((x->cond == RMW_IF_ABSENT && r) || (x->cond == RMW_IF_PRESENT && !r)) break;
         write_value(rc, s, rec, x->data + x->klen, x->vlen, 0);
         return;
     case RMW_SET: /* the watched version is the one read (resp_watch.c) */
         if ((x->cond == RMW_IF_ABSENT && r) || (x->cond == RMW_IF_PRESENT && !r)) {
-            PUT(rc, resp_null(b));
+            PUT(rc, resp_nil(b, s->proto));
             break;
         }
         PUT(rc, resp_raw(b, "+OK\r\n", 5));
@@ -380,7 +380,7 @@ apply(struct rconn *rc, struct rslot *s, const struct preq_result *r)
         return;
     default: /* GETDEL GETEX */
         if (r == NULL) {
-            PUT(rc, resp_null(b));
+            PUT(rc, resp_nil(b, s->proto));
             break;
         }
         PUT(rc, resp_bulk(b, old, olen));

@@ -191,7 +191,7 @@ rwatch_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq
     if (s->opt == 0)
         PUT(rc, resp_raw(b, "+OK\r\n", 5));
     else if (s->count > 0)
-        rmulti_null_array(rc, b);
+        rconn_null_array(rc, b, s->proto);
     else
         PUT(rc, resp_raw(b, "*0\r\n", 4));
     rconn_slot_done(rc, s);
@@ -230,7 +230,7 @@ header(struct rconn *rc, uint64_t seq, int ok)
     if (ok)
         PUT(rc, resp_raw(b, "*1\r\n", 4));
     else
-        rmulti_null_array(rc, b);
+        rconn_null_array(rc, b, h->proto);
     rconn_slot_done(rc, h);
 }
 
@@ -261,7 +261,7 @@ rwatch_exec(struct rconn *rc, const struct resp_cmd *cmd)
     struct rwatch *w = rc->watch;
     if (strcmp(w->ns, rconn_ns(rc)) != 0) { /* AUTH as a user of another namespace */
         struct buf *b = rconn_out(rc);
-        if (b != NULL) rmulti_null_array(rc, b);
+        if (b != NULL) rconn_null_array(rc, b, rc->proto);
         rwatch_free(rc);
         return;
     }
@@ -292,7 +292,7 @@ rwatch_exec(struct rconn *rc, const struct resp_cmd *cmd)
                    name);
     else if (w->keys[0].state != W_READ) { /* WATCH could not read it */
         struct buf *b = rconn_out(rc);
-        if (b != NULL) rmulti_null_array(rc, b);
+        if (b != NULL) rconn_null_array(rc, b, rc->proto);
     } else
         run_checked(rc, d, cmd);
     rwatch_free(rc);
