@@ -160,3 +160,37 @@ PY
     run redis-cli -p "$PR" watch k
     [[ "$output" == NOAUTH* ]]
 }
+
+@test "WATCH under RESP3: an EXEC the watched key's change aborted is RESP3's null, as redis-server 7 sends it" {
+    start_all
+    start_redis
+    for port in "$PR" "$PRS"; do
+        run /usr/bin/python3 - "$port" <<'PY'
+import socket, sys
+
+def conn():
+    return socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+
+def cmd(s, *args):
+    s.sendall(b"*%d\r\n" % len(args) +
+              b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in (x.encode() for x in args)))
+    got = b""
+    while not got.endswith(b"\r\n"):
+        got += s.recv(65536)
+    return got
+
+a, b = conn(), conn()
+a.sendall(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n*1\r\n$4\r\nPING\r\n")
+got = b""
+while not got.endswith(b"+PONG\r\n"):  # HELLO's map, then PING's reply
+    got += a.recv(65536)
+cmd(a, "WATCH", "w3")
+cmd(b, "SET", "w3", "other")
+cmd(a, "MULTI")
+cmd(a, "SET", "w3", "mine")
+print(repr(cmd(a, "EXEC")), repr(cmd(a, "GET", "w3")))
+PY
+        echo "$port: $output"
+        [ "$output" = "b'_\\r\\n' b'\$5\\r\\nother\\r\\n'" ]
+    done
+}
