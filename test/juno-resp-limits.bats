@@ -178,7 +178,36 @@ print(got.decode())' "$PR"
     [[ "$output" == *"ok - keyspace_hits: 3 more"* ]]
     # redis-cli: the section titles in Redis's order
     [ "$(rc info everything | grep '^#' | tr -d '\r' | tr '\n' ' ')" = \
-        "# Server # Clients # Memory # Persistence # Stats # Replication # CPU # Keyspace " ]
+        "# Server # Clients # Memory # Persistence # Stats # Replication # CPU # Commandstats # Errorstats # Keyspace " ]
+    [ "$(rc info | grep '^#' | tr -d '\r' | tr '\n' ' ')" = \
+        "# Server # Clients # Memory # Persistence # Stats # Replication # CPU # Errorstats # Keyspace " ]
+}
+
+@test "INFO commandstats and errorstats: calls, rejected and failed calls per command, errors by code" {
+    start_all --threads 2
+    for i in 1 2 3; do rc set "c$i" "$i" >/dev/null; done
+    rc get c1 >/dev/null
+    rc get >/dev/null        # arity: rejected
+    rc incr nope-int >/dev/null
+    rc set word abc >/dev/null
+    rc incr word >/dev/null  # not an integer: failed
+    rc nosuchcmd >/dev/null  # unknown: an ERR, no command
+    rc -3 get c2 >/dev/null
+    stats=$(rc info commandstats | tr -d '\r')
+    echo "$stats"
+    grep -Eq '^cmdstat_set:calls=4,usec=[0-9]+,usec_per_call=[0-9.]+,rejected_calls=0,failed_calls=0$' <<<"$stats"
+    grep -Eq '^cmdstat_get:calls=2,usec=[0-9]+,usec_per_call=[0-9.]+,rejected_calls=1,failed_calls=0$' <<<"$stats"
+    grep -Eq '^cmdstat_incr:calls=2,.*,rejected_calls=0,failed_calls=1$' <<<"$stats"
+    grep -Eq '^cmdstat_hello:calls=1,' <<<"$stats"
+    ! grep -q '^cmdstat_nosuchcmd' <<<"$stats"
+    errs=$(rc info errorstats | tr -d '\r')
+    echo "$errs"
+    [ "$(grep '^errorstat_' <<<"$errs")" = "errorstat_ERR:count=3" ]
+    [ "$(rc info stats | tr -d '\r' | grep '^total_error_replies:')" = "total_error_replies:3" ]
+    # redis-py reads both sections as Redis's
+    run /usr/bin/python3 -c "import redis; r = redis.Redis(port=$PR); print(r.info('commandstats')['cmdstat_set']['calls'], r.info('errorstats')['errorstat_ERR'])"  # redis-py keeps count=N as text, as for Redis
+    echo "$output"
+    [ "$output" = "4 count=3" ]
 }
 
 @test "INFO keyspace: db0 counts the namespace's keys and those that expire, reused for 5 s; stores gone: the last count and why" {

@@ -140,9 +140,19 @@ struct worker_stats {
 
 /* The RESP face's counters: written by the worker only, with relaxed atomic
  * stores, so that INFO on any worker can read them. */
+#define RCMD_MAX        96 /* rows of the RESP command table (resp_table.c checks) */
+#define RSTAT_ERR_CODES 12 /* error codes counted (resp_stats.c) */
+
+/* A RESP command's counters (INFO commandstats, resp_stats.c). */
+struct rcmd_stat {
+    uint64_t calls, usec, rejected, failed;
+};
+
 struct rface_stats {
     uint64_t accepted, open, commands, errors, protocol_errors;
     uint64_t hits, misses; /* GET and MGET: keys found, keys absent (INFO's keyspace_hits) */
+    struct rcmd_stat cmd[RCMD_MAX];     /* by the command's row in rcmd_table */
+    uint64_t errcodes[RSTAT_ERR_CODES]; /* error replies by code (INFO errorstats) */
 };
 
 struct worker {

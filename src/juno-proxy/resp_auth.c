@@ -125,7 +125,7 @@ rauth__done(int ok, void *data)
                 r = resp_raw(b, "+OK\r\n", 5);
             }
         } else {
-            RSTAT_ADD(rc->w, errors, 1);
+            rstat_error(rc, s, WRONGPW);
             log_info("RESP authentication failed peer=%s", rc->c.peer);
             r = resp_error(b, WRONGPW);
         }

@@ -42,7 +42,7 @@ rcmd_error(struct rconn *rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    RSTAT_ADD(rc->w, errors, 1);
+    rstat_error(rc, NULL, msg);
     struct buf *b = rconn_out(rc);
     if (b != NULL) PUT(rc, resp_error(b, msg));
 }
@@ -55,7 +55,7 @@ rcmd_arity_error(struct rconn *rc, const char *name)
 
 /* The Redis error for juno status st. */
 void
-rcmd_status_error(struct rconn *rc, struct buf *b, int st)
+rcmd_status_error(struct rconn *rc, const struct rslot *s, struct buf *b, int st)
 {
     char msg[200];
     const char *name = wire_status_name(st);
@@ -88,7 +88,7 @@ rcmd_status_error(struct rconn *rc, struct buf *b, int st)
         break;
     default: snprintf(msg, sizeof(msg), "juno: %s: %s", name, wire_status_str(st));
     }
-    RSTAT_ADD(rc->w, errors, 1);
+    rstat_error(rc, s, msg);
     PUT(rc, resp_error(b, msg));
 }
 
@@ -346,7 +346,7 @@ rcmd_finish_error(struct rconn *rc, struct rslot *s, int st)
 {
     s->buf.len = 0;
     s->use_pieces = 0;
-    rcmd_status_error(rc, rconn_slot_buf(rc, s), st);
+    rcmd_status_error(rc, s, rconn_slot_buf(rc, s), st);
     rconn_slot_done(rc, s);
 }
 
@@ -377,7 +377,7 @@ single_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
         else
             PUT(rc, resp_integer(b, -2));
     } else {
-        rcmd_status_error(rc, b, st);
+        rcmd_status_error(rc, s, b, st);
     }
     rconn_slot_done(rc, s);
 }

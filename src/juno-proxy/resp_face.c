@@ -146,6 +146,8 @@ rconn_slot(struct rconn *rc)
     s->pieces_cap = pcap;
     s->seq = rc->next_seq++;
     s->proto = rc->proto;
+    s->cmd = rc->cur_cmd;
+    s->t0 = rc->c.t0;
     return s;
 }
 
@@ -214,6 +216,7 @@ rconn_slot_done(struct rconn *rc, struct rslot *s)
 {
     if (s->wseq) rwatch_slot_done(rc, s); /* EXEC's header first */
     s->done = 1;
+    rstat_slot_done(rc, s);
     if (rc->barrier && s->seq == rc->barrier_seq) {
         rc->barrier = 0;
         conn_release(&rc->c); /* the commands behind it run at this turn's flush */
@@ -455,6 +458,7 @@ rconn_handle(struct conn *c, const uint8_t *frame, size_t len)
         rc->skip_done = 0;
         struct buf *b = rconn_out(rc);
         const char *e = rc->cmd.skip_data ? RFACE_E_OOM : RFACE_E_TOOBIG;
+        rstat_error(rc, NULL, e);
         if (b == NULL || resp_error(b, e) != 0) rc->nomem = 1;
     } else if (rc->skipping || rc->cmd.argc == 0) {
         return;

@@ -89,6 +89,8 @@ struct rslot {
     struct buf buf;        /* owned, kept: the reply, or its pieces */
     struct rpiece *pieces; /* owned, kept: pieces_cap entries */
     size_t pieces_cap;
+    uint8_t cmd;      /* the command's row in rcmd_table + 1 (0: none): commandstats */
+    uint64_t t0;      /* uv_hrtime() when its bytes arrived: commandstats' usec */
     void *ext;        /* owned: K_RMW's state (resp_rmw.c), freed with rmw_free */
     struct rwin *win; /* owned: MGET MSET DEL EXISTS's keys past RFACE_WINDOW (resp_cmd.c) */
     uint64_t wseq;    /* EXEC after WATCH (resp_watch.c): the seq of EXEC's array header, 0: none */
@@ -122,6 +124,7 @@ struct rconn {
     uint64_t reserved;         /* of p->resp_buffered, by the command arriving */
     size_t progress;           /* bytes of it buffered when it last moved on */
     char ns[ACL_MAX_NAME + 1]; /* the user's default-ns; "": --resp-namespace */
+    uint8_t cur_cmd;           /* the command dispatching: its row + 1 (0: none) */
     uint32_t db;               /* SELECT: 0, or the namespace dbns */
     char dbns[ACL_MAX_NAME + 8];
     char why[96];         /* a protocol error's message */
@@ -258,6 +261,19 @@ typedef void rkeys_count_fn(struct rconn *rc, struct buf *b, int status, uint64_
  * later, or from inside this call when the walk cannot start. */
 void rkeys_count(struct rconn *rc, rkeys_count_fn *fn, void *arg);
 
+/* ---- resp_stats.c: INFO's commandstats and errorstats ---- */
+
+/* Command cmd (row + 1) of rc ran, or was rejected before running. */
+void rstat_run(struct rconn *rc, uint8_t cmd, int rejected);
+/* An error reply msg ("-CODE ..." or an ERR text) of slot s's command (NULL:
+ * the command dispatching, if any). */
+void rstat_error(struct rconn *rc, const struct rslot *s, const char *msg);
+/* Slot s's reply is ready: its command's time. */
+void rstat_slot_done(struct rconn *rc, const struct rslot *s);
+/* The sections' lines into t; 0, or -1 when out of memory. */
+int rstat_commandstats(struct proxy *p, struct buf *t);
+int rstat_errorstats(struct proxy *p, struct buf *t);
+
 /* ---- resp_kscount.c: the keyspace counts INFO shows ---- */
 
 struct kscount {
@@ -288,8 +304,9 @@ void rname_free(void *ext);
 void rcmd_error(struct rconn *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "wrong number of arguments for 'NAME' command" */
 void rcmd_arity_error(struct rconn *rc, const char *name);
-/* Redis's error for juno status st (TRYAGAIN, BUSY, ERR juno: ...), into b. */
-void rcmd_status_error(struct rconn *rc, struct buf *b, int st);
+/* Redis's error for juno status st (TRYAGAIN, BUSY, ERR juno: ...), into b:
+ * the reply of slot s (NULL: of the command dispatching). */
+void rcmd_status_error(struct rconn *rc, const struct rslot *s, struct buf *b, int st);
 /* 1 if key k is 1 to --max-key bytes, else 0 with the error replied. */
 int rcmd_key_ok(struct rconn *rc, const struct resp_arg *k);
 /* A RESP limit of the configuration (&w->p->cfg.resp_max_value...), which

@@ -36,13 +36,17 @@ enum {
     S_STATS,
     S_REPLICATION,
     S_CPU,
+    S_COMMANDSTATS, /* not in "default", as in Redis */
+    S_ERRORSTATS,
     S_KEYSPACE,
     S_N
 };
-static const char *const section_names[S_N] = {"server", "clients",     "memory", "persistence",
-                                               "stats",  "replication", "cpu",    "keyspace"};
-static const char *const section_titles[S_N] = {"Server", "Clients",     "Memory", "Persistence",
-                                                "Stats",  "Replication", "CPU",    "Keyspace"};
+static const char *const section_names[S_N] = {
+    "server",      "clients", "memory",       "persistence", "stats",
+    "replication", "cpu",     "commandstats", "errorstats",  "keyspace"};
+static const char *const section_titles[S_N] = {
+    "Server",      "Clients", "Memory",       "Persistence", "Stats",
+    "Replication", "CPU",     "Commandstats", "Errorstats",  "Keyspace"};
 
 /* instantaneous_ops_per_sec: commands per second between two INFO calls at
  * least a second apart (Redis samples every 100 ms; a dashboard polls). */
@@ -331,14 +335,15 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
         any = 1;
         if (resp_arg_eq(cmd, i, "all") || resp_arg_eq(cmd, i, "everything") ||
             resp_arg_eq(cmd, i, "default")) {
-            for (int k = 0; k < S_N; k++) want[k] = 1;
+            for (int k = 0; k < S_N; k++)
+                want[k] |= k != S_COMMANDSTATS || !resp_arg_eq(cmd, i, "default");
             continue;
         }
         for (int k = 0; k < S_N; k++)
             if (resp_arg_eq(cmd, i, section_names[k])) want[k] = 1;
     }
     if (!any)
-        for (int k = 0; k < S_N; k++) want[k] = 1;
+        for (int k = 0; k < S_N; k++) want[k] = k != S_COMMANDSTATS;
     struct proxy *p = rc->w->p;
     struct rface_stats sum = {0};
     uint64_t native_conns = 0, native_reqs = 0;
@@ -365,6 +370,8 @@ rcmd_info(struct rconn *rc, const struct resp_cmd *cmd)
         case S_STATS: stats(&it, &sum, native_conns, native_reqs); break;
         case S_REPLICATION: replication(&it); break;
         case S_CPU: cpu(&it); break;
+        case S_COMMANDSTATS: it.e |= rstat_commandstats(p, &it.t); break;
+        case S_ERRORSTATS: it.e |= rstat_errorstats(p, &it.t); break;
         default: break; /* keyspace: last, below */
         }
     }

@@ -185,7 +185,7 @@ flush_reply(struct rkeys *q)
     if (s != NULL) {
         struct buf *b = rconn_slot_buf(rc, s);
         if (st != 0)
-            rcmd_status_error(rc, b, st);
+            rcmd_status_error(rc, s, b, st);
         else
             PUT(rc, resp_raw(b, "+OK\r\n", 5));
         rconn_slot_done(rc, s);
@@ -237,7 +237,7 @@ on_end(struct kwalk *k, void *arg, int status, uint32_t shard, uint64_t pos)
     if (q->what == R_COUNT) {
         /* count_fn wrote the reply */
     } else if (status != 0) {
-        rcmd_status_error(rc, b, status);
+        rcmd_status_error(rc, s, b, status);
     } else if (q->what == R_DBSIZE) {
         PUT(rc, resp_integer(b, (int64_t)q->n));
     } else if (q->what == R_RANDOMKEY) {
@@ -285,7 +285,7 @@ rkeys_start(struct rconn *rc, struct rkeys *q, struct kwalk_opts *o)
         if (q->what == R_COUNT)
             q->count_fn(rc, rconn_slot_buf(rc, s), st, 0, 0, q->count_arg);
         else
-            rcmd_status_error(rc, rconn_slot_buf(rc, s), st);
+            rcmd_status_error(rc, s, rconn_slot_buf(rc, s), st);
         rconn_slot_done(rc, s);
         rkeys_free(q);
     }

@@ -90,7 +90,7 @@ rname_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
                 rcmd_finish_int(rc, s, 0);
             } else {
                 s->buf.len = 0;
-                RSTAT_ADD(rc->w, errors, 1);
+                rstat_error(rc, s, "no such key");
                 if (resp_error(rconn_slot_buf(rc, s), "no such key") != 0) rc->nomem = 1;
                 rconn_slot_done(rc, s);
             }

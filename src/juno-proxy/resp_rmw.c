@@ -143,7 +143,7 @@ fail(struct rconn *rc, struct rslot *s, int st)
 static void
 fail_msg(struct rconn *rc, struct rslot *s, const char *msg)
 {
-    RSTAT_ADD(rc->w, errors, 1);
+    rstat_error(rc, s, msg);
     PUT(rc, resp_error(reply_buf(s), msg));
     done(rc, s);
 }

@@ -222,7 +222,7 @@ rstr_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res)
     else if (st == WIRE_ST_NO_KEY || st == WIRE_ST_DUP_KEY) /* XX without the key, NX with it */
         PUT(rc, s->opt ? resp_integer(b, 0) : resp_nil(b, s->proto));
     else
-        rcmd_status_error(rc, b, st);
+        rcmd_status_error(rc, s, b, st);
     rconn_slot_done(rc, s);
 }
 

@@ -195,6 +195,8 @@ const struct rcmd_def rcmd_table[] = {
 };
 /* clang-format on */
 const size_t rcmd_count = sizeof(rcmd_table) / sizeof(rcmd_table[0]);
+_Static_assert(sizeof(rcmd_table) / sizeof(rcmd_table[0]) <= RCMD_MAX,
+               "RCMD_MAX (proxy.h) must cover the command table: INFO commandstats");
 
 const struct rcmd_def *
 rcmd_find(const uint8_t *name, size_t len)
@@ -248,5 +250,13 @@ rcmd_run(struct rconn *rc, const struct resp_cmd *cmd)
 {
     const struct rcmd_def *d = rcmd_find(cmd->argv[0].ptr, cmd->argv[0].len);
     if (rc->tx != NULL && rmulti_queue(rc, d, cmd)) return; /* MULTI: queued */
-    if (rcmd_check(rc, d, cmd) == 0) d->run(rc, cmd);
+    uint8_t row = d != NULL ? (uint8_t)(d - rcmd_table + 1) : 0, outer = rc->cur_cmd;
+    if (rcmd_check(rc, d, cmd) != 0) {
+        rstat_run(rc, row, 1);
+        return;
+    }
+    rstat_run(rc, row, 0);
+    rc->cur_cmd = row; /* EXEC runs its command inside its own run */
+    d->run(rc, cmd);
+    rc->cur_cmd = outer;
 }
