@@ -98,9 +98,14 @@ def args(pid, n):
     # at most RFACE_WINDOW (4096) keys of a command are in flight, ~1.4 KB
     # each: the proxy holds the command, its argument table and the reply
     grown = rss_kb(pid) - before
-    if grown > 64 * 1024:  # all at once: 100,000 x 1.4 KB = 140 MB
+    with open("/proc/%d/maps" % pid) as f:
+        asan = "libasan" in f.read()
+    if asan:  # its quarantine holds what is freed (256 MB): no bound to see
+        ok("the proxy's memory after %d keys: grew by %d kB (not judged under ASan)" % (n, grown))
+    elif grown > 64 * 1024:  # all at once: 100,000 x 1.4 KB = 140 MB
         fail("the proxy's memory after %d keys" % n, "grew by %d kB" % grown)
-    ok("the proxy's memory after MSET/MGET/EXISTS/DEL of %d keys: grew by %d kB" % (n, grown))
+    else:
+        ok("the proxy's memory after MSET/MGET/EXISTS/DEL of %d keys: grew by %d kB" % (n, grown))
     check("SET of the empty key", r.set("", "empty"), True)
     check("GET of the empty key", r.get(""), b"empty")
     check("APPEND to the empty key", r.append("", "!"), 6)
