@@ -146,7 +146,7 @@ py() { /usr/bin/python3 "$RK_PY" "$PR" "$@"; }
     [ "$(juno -s "127.0.0.1:$PX" -n other get survivor)" = kept ]
 }
 
-@test "RENAME, RENAMENX, COPY: replies and errors as redis-server 7; value and TTL carried" {
+@test "RENAME, RENAMENX, COPY, MOVE: replies and errors as redis-server 7; value and TTL carried" {
     command -v redis-server >/dev/null || skip "redis-server not installed"
     start_all
     redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
@@ -194,9 +194,28 @@ incr n
 rename n m
 incr m
 get m
+copy d f db 1
+copy d f db 1
+copy d f db 1 replace
+-n 1 get f
+copy d f db 16
+copy d f db -1
+copy d d db 1
+move d 1
+move nokey 1
+move d 0
+move d x
+move d 16
+set mv v
+expire mv 100
+move mv 2
+exists mv
+-n 2 get mv
+-n 2 ttl mv
+-n 2 move mv 0
+get mv
+move
 CMDS
-    # juno has one database per namespace: DB other than 0 is out of range
-    [ "$(rc copy d f db 1)" = "ERR DB index is out of range" ]
     # the remaining TTL goes with the value; none stays none
     rc set t v ex 100 >/dev/null
     rc rename t t2 >/dev/null
@@ -317,6 +336,9 @@ ACL
     [ "$(ru other dbsize)" = 0 ]
     # SELECT: database 1 is app/1, which "app" may not use; "pre" may (pre*)
     [[ "$(ru app -n 1 get a1)" == NOPERM* ]]
+    [[ "$(ru app move a1 1)" == NOPERM* ]]
+    [[ "$(ru app copy a1 a9 db 2)" == NOPERM* ]]
+    [ "$(ru app exists a1)" = 1 ]
     ru pre -n 1 set p1 v >/dev/null
     ru pre set p0 v >/dev/null
     [ "$(ru pre -n 1 get p1)" = v ]

@@ -24,9 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOAUTH   "-NOAUTH Authentication required."
-#define WRONGPW  "-WRONGPASS invalid username-password pair or user is disabled."
-#define NOPERM_K "-NOPERM this user has no permissions to access one of the keys used as arguments"
+#define NOAUTH  "-NOAUTH Authentication required."
+#define WRONGPW "-WRONGPASS invalid username-password pair or user is disabled."
 
 /* An AUTH or HELLO AUTH waiting for its password check. */
 struct rauth {
@@ -75,7 +74,7 @@ refused(struct rconn *rc, const char *name, const char *ns, int write)
         log_info("RESP command refused by the acl user=%s command=%s namespace=%s peer=%s",
                  rc->ident.name, name, ns, rc->c.peer);
     }
-    rcmd_error(rc, NOPERM_K);
+    rcmd_error(rc, RERR_NOPERM_K);
     return 1;
 }
 

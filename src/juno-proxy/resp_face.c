@@ -301,7 +301,7 @@ rconn_select(struct rconn *rc, uint32_t db)
 void
 rconn_start(struct rconn *rc, struct rslot *s, uint32_t sub, struct wire_msg *m, unsigned flags)
 {
-    const char *ns = rconn_ns(rc);
+    const char *ns = s->ns != NULL ? s->ns : rconn_ns(rc);
     m->type_flag = WIRE_TF_REQUEST;
     m->ns.ptr = (const uint8_t *)ns;
     m->ns.len = strlen(ns);

@@ -90,6 +90,7 @@ struct rslot {
     struct rpiece *pieces; /* owned, kept: pieces_cap entries */
     size_t pieces_cap;
     uint8_t cmd;      /* the command's row in rcmd_table + 1 (0: none): commandstats */
+    const char *ns;   /* borrowed: the namespace of its requests, NULL: the connection's */
     uint64_t t0;      /* uv_hrtime() when its bytes arrived: commandstats' usec */
     void *ext;        /* owned: K_RMW's state (resp_rmw.c), freed with rmw_free */
     struct rwin *win; /* owned: MGET MSET DEL EXISTS's keys past RFACE_WINDOW (resp_cmd.c) */
@@ -291,12 +292,14 @@ void kscount_done(const char *ns, int ok, uint64_t keys, uint64_t ttls, struct k
 
 /* ---- resp_rename.c: RENAME, RENAMENX, COPY ---- */
 
-rcmd_fn rname_rename, rname_renamenx, rname_copy;
+rcmd_fn rname_rename, rname_renamenx, rname_copy, rname_move;
 /* The answer res to a K_RENAME slot s. */
 void rname_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res);
 /* Free a K_RENAME slot's ext (NULL: nothing). */
 void rname_free(void *ext);
 
+#define RERR_NOPERM_K                                                                              \
+    "-NOPERM this user has no permissions to access one of the keys used as arguments"
 #define RERR_SYNTAX  "syntax error"
 #define RERR_NOT_INT "value is not an integer or out of range"
 
