@@ -563,7 +563,9 @@ key_on() {
 @test "SIGHUP: a new map version is swapped in under steady traffic; new requests follow it" {
     start_stores
     start_proxy
-    for i in $(seq 100); do pc set t pre$i "pre $i" >/dev/null; done
+    # 100 keys through the juno CLI's pipelined batch (one process, not 100)
+    for i in $(seq 100); do printf 'put\tpre%d\tpre %d\n' "$i" "$i"; done |
+        juno -s "$PROXY" -n t batch >/dev/null
     juno-ring plan "$MAP" --add "z2=c3@$C3" --out "$TMP/map2.json" >/dev/null
     [ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$TMP/map2.json")" = 2 ]
     k=$(key_on "$C3" z2 moved "$TMP/map2.json")
@@ -589,7 +591,8 @@ key_on() {
     [ "$(echo "$output" | jfield status)" = Ok ]
     [ "$(store_read "$C3" "$k" | jfield version)" = 1 ]
     [ "$(store_read "$C3" "$k" | jfield value)" = after ]
-    for i in $(seq 100); do [ "$(pc get t pre$i | jfield value)" = "pre $i" ]; done
+    for i in $(seq 100); do printf 'get\tpre%d\n' "$i"; done | juno -s "$PROXY" -n t batch >"$TMP/pre.out"
+    [ "$(cat "$TMP/pre.out")" = "$(for i in $(seq 100); do printf 'OK\tpre %d\n' "$i"; done)" ]
     ! grep -q "error" "$PLOG"
 }
 
