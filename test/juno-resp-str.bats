@@ -143,6 +143,26 @@ rc() { redis-cli -p "$PR" "$@"; }
         fi
         n=$((n + 1))
     done <<'EOF'
+set l1 ohmytext
+set l2 mynewtext
+lcs l1 l2
+lcs l1 l2 len
+lcs l1 l2 idx
+lcs l1 l2 idx withmatchlen
+lcs l1 l2 idx minmatchlen 4 withmatchlen
+lcs l1 l2 idx minmatchlen -3
+lcs l1 l2 idx len
+lcs l1 l2 minmatchlen x
+lcs l1 l2 bogus
+lcs l1 nokey
+lcs nokey nokey idx
+lcs l1 l1 idx withmatchlen
+set l3 GTTATCTGCCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAAAATCTG
+set l4 ATTAAAGGTTTATACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAA
+lcs l3 l4
+lcs l3 l4 idx withmatchlen
+lcs l3 l4 idx minmatchlen 5
+lcs l4 l3 len
 incr c
 incr c
 incrby c 10
@@ -274,6 +294,11 @@ getbit bits
 setbit bits 1
 EOF
     [ "$n" -ge 90 ]
+    # LCS's table (82 x 82 cells of 4 bytes) over juno's --resp-max-value
+    [ "$(redis-cli -p "$PR" config set proto-max-bulk-len 20000)" = OK ]
+    [ "$(redis-cli -p "$PR" lcs l3 l4 len)" = \
+        "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len" ]
+    [ "$(redis-cli -p "$PR" lcs l1 l2 len)" = 6 ]
 }
 
 @test "python3-redis: every counter and string command, its edge cases and errors" {

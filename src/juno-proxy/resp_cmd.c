@@ -454,6 +454,7 @@ rcmd_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq *
     case K_SET: rstr_answer(rc, s, res); break;
     case K_RMW: rmw_answer(rc, s, rq, res); break;
     case K_RENAME: rname_answer(rc, s, res); break;
+    case K_LCS: rlcs_answer(rc, s, sub, res); break;
     case K_EXPIRE:
     case K_PERSIST: rexp_answer(rc, s, rq, res); break;
     case K_WATCH: rwatch_answer(rc, s, sub, res); break;

@@ -73,6 +73,18 @@ rconn_tls_refused(struct conn *c, int reason)
     pmetrics_tls_refused(c->data, PM_RESP, reason);
 }
 
+/* Free slot s's ext, by its kind's owner. */
+static void
+slot_ext_free(struct rconn *rc, struct rslot *s)
+{
+    if (s->kind == K_RENAME)
+        rname_free(s->ext);
+    else if (s->kind == K_LCS)
+        rlcs_free(s->ext);
+    else
+        rmw_free(rc->w, s->ext);
+}
+
 static void
 rconn_free(struct conn *c)
 {
@@ -80,10 +92,7 @@ rconn_free(struct conn *c)
     for (uint32_t i = 0; i < rc->cap; i++) {
         buf_free(&rc->slots[i].buf);
         free(rc->slots[i].pieces);
-        if (rc->slots[i].kind == K_RENAME)
-            rname_free(rc->slots[i].ext);
-        else
-            rmw_free(rc->w, rc->slots[i].ext);
+        slot_ext_free(rc, &rc->slots[i]);
         rwin_free(rc->slots[i].win);
     }
     free(rc->slots);
@@ -187,10 +196,7 @@ slot_emit(struct rconn *rc, struct rslot *s)
         rc_ |= resp_raw(&rc->c.out, s->buf.data, s->buf.len);
     }
     if (rc_ != 0) rc->nomem = 1;
-    if (s->kind == K_RENAME)
-        rname_free(s->ext);
-    else
-        rmw_free(rc->w, s->ext);
+    slot_ext_free(rc, s);
     s->ext = NULL;
     rwin_free(s->win);
     s->win = NULL;

@@ -63,7 +63,8 @@ enum rkind {
     K_RENAME, /* RENAME RENAMENX COPY, the state in rslot.ext (resp_rename.c) */
     K_EXPIRETIME,
     K_PEXPIRETIME,
-    K_WATCH /* WATCH's reads, or an EXEC's check of the watched keys (resp_watch.c) */
+    K_WATCH, /* WATCH's reads, or an EXEC's check of the watched keys (resp_watch.c) */
+    K_LCS    /* LCS's two reads, its state in rslot.ext (resp_lcs.c) */
 };
 
 /* Where sub-request i's reply sits in a slot's buffer (MGET). */
@@ -367,6 +368,14 @@ rcmd_fn rstr_set, rstr_setnx, rstr_setex, rstr_psetex, rstr_msetnx, rstr_getset,
     rstr_incrbyfloat, rstr_append, rstr_setrange, rstr_getbit, rstr_setbit, rstr_bitcount;
 /* The answer res to a K_SET slot s (a blind write). */
 void rstr_answer(struct rconn *rc, struct rslot *s, const struct preq_result *res);
+
+/* ---- resp_lcs.c: LCS ---- */
+
+rcmd_fn rstr_lcs;
+/* The answer res to sub-request sub of a K_LCS slot s. */
+void rlcs_answer(struct rconn *rc, struct rslot *s, uint32_t sub, const struct preq_result *res);
+/* Free a K_LCS slot's ext (NULL: nothing). */
+void rlcs_free(void *ext);
 
 /* ---- resp_rmw.c: read-modify-write ---- */
 
