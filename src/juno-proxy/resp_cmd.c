@@ -27,11 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUT(rc, call)                                                                              \
-    do {                                                                                           \
-        if ((call) != 0) (rc)->nomem = 1;                                                          \
-    } while (0)
-
 /* ---- replies ---- */
 
 void

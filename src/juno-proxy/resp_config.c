@@ -21,11 +21,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define PUT(rc, call)                                                                              \
-    do {                                                                                           \
-        if ((call) != 0) (rc)->nomem = 1;                                                          \
-    } while (0)
-
 enum { P_FIXED, P_VALUE, P_QUERY, P_TTL }; /* how a parameter's value is found and set */
 
 struct param {

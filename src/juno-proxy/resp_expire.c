@@ -30,11 +30,6 @@ enum { X_NX = 1, X_XX = 2, X_GT = 4, X_LT = 8 };
 
 #define EXPIRE_TRIES 5
 
-#define PUT(rc, call)                                                                              \
-    do {                                                                                           \
-        if ((call) != 0) (rc)->nomem = 1;                                                          \
-    } while (0)
-
 uint64_t
 rexp_now_ms(void)
 {

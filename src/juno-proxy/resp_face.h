@@ -178,6 +178,12 @@ rconn_null_array(struct rconn *rc, struct buf *b, int proto)
 /* Seconds since the first RESP listener started. */
 uint64_t rface_uptime(void);
 
+/* Run a reply encoder call of rc: out of memory sets rc->nomem. */
+#define PUT(rc, call)                                                                              \
+    do {                                                                                           \
+        if ((call) != 0) (rc)->nomem = 1;                                                          \
+    } while (0)
+
 /* Counters (struct rface_stats): one writer (the worker), read by INFO on any worker. */
 #define RSTAT_ADD(w, field, n)                                                                     \
     __atomic_store_n(&(w)->rstats.field, (w)->rstats.field + (n), __ATOMIC_RELAXED)

@@ -32,11 +32,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define PUT(rc, call)                                                                              \
-    do {                                                                                           \
-        if ((call) != 0) (rc)->nomem = 1;                                                          \
-    } while (0)
-
 #define KEYS_LANES    8
 #define KEYS_LIMIT    1024
 #define SCAN_DEFAULT  10

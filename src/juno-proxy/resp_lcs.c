@@ -15,11 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUT(rc, call)                                                                              \
-    do {                                                                                           \
-        if ((call) != 0) (rc)->nomem = 1;                                                          \
-    } while (0)
-
 struct rlcs {
     uint8_t want_len, want_idx, with_len;
     int64_t min_len;

@@ -47,11 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUT(rc, call)                                                                              \
-    do {                                                                                           \
-        if ((call) != 0) (rc)->nomem = 1;                                                          \
-    } while (0)
-
 struct rtx {
     uint32_t queued;       /* commands queued */
     uint8_t aborted;       /* one was refused: EXEC answers EXECABORT */

@@ -30,11 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUT(rc, call)                                                                              \
-    do {                                                                                           \
-        if ((call) != 0) (rc)->nomem = 1;                                                          \
-    } while (0)
-
 enum { READING = 0, WRITING, DELETING };
 
 /* ---- the state and the key's turn ---- */

@@ -24,11 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PUT(rc, call)                                                                              \
-    do {                                                                                           \
-        if ((call) != 0) (rc)->nomem = 1;                                                          \
-    } while (0)
-
 /* SET's and GETEX's options (Redis's parseExtendedStringArgumentsOrReply). */
 enum {
     SO_NX = 1,

@@ -37,11 +37,6 @@
 
 #define RWATCH_MAX_KEYS 64 /* per connection (Redis: no limit) */
 
-#define PUT(rc, call)                                                                              \
-    do {                                                                                           \
-        if ((call) != 0) (rc)->nomem = 1;                                                          \
-    } while (0)
-
 enum { W_READING = 0, W_READ, W_FAILED };
 
 struct rwkey {
