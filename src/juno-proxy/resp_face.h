@@ -269,6 +269,11 @@ typedef void rkeys_count_fn(struct rconn *rc, struct buf *b, int status, uint64_
  * later, or from inside this call when the walk cannot start. */
 void rkeys_count(struct rconn *rc, rkeys_count_fn *fn, void *arg);
 
+/* ---- resp_info.c ---- */
+
+/* A printf-formatted line of INFO's text onto t; 0, or -1 out of memory. */
+int rinfo_addf(struct buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- resp_stats.c: INFO's commandstats and errorstats ---- */
 
 /* Command cmd (row + 1) of rc ran, or was rejected before running. */

@@ -101,19 +101,35 @@ struct itext {
     int proto; /* the connection's when INFO ran: the reply's (a verbatim string in RESP3) */
 };
 
+static int
+vaddf(struct buf *t, const char *fmt, va_list ap)
+{
+    char line[1024]; /* the longest call's text and more */
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    if (n < 0) return 0;
+    if ((size_t)n >= sizeof(line)) n = sizeof(line) - 1;
+    return resp_raw(t, line, (size_t)n) != 0 ? -1 : 0;
+}
+
+int
+rinfo_addf(struct buf *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vaddf(t, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
 static void add(struct itext *it, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 add(struct itext *it, const char *fmt, ...)
 {
-    char line[1024]; /* the longest call's text and more */
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    it->e |= vaddf(&it->t, fmt, ap);
     va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n >= sizeof(line)) n = sizeof(line) - 1;
-    it->e |= resp_raw(&it->t, line, (size_t)n);
 }
 
 /* Redis's bytesToHuman: 1.50K, 2.00M ... */

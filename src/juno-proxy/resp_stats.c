@@ -15,7 +15,6 @@
  */
 #include "resp_face.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,21 +59,6 @@ rstat_slot_done(struct rconn *rc, const struct rslot *s)
     CSTAT_ADD(rc->w, s->cmd - 1, usec, now > s->t0 ? (now - s->t0) / 1000 : 0);
 }
 
-/* One line into t; 0, or -1 when out of memory. */
-static int line(struct buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-line(struct buf *t, const char *fmt, ...)
-{
-    char l[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(l, sizeof(l), fmt, ap);
-    va_end(ap);
-    if (n < 0) return 0;
-    return resp_raw(t, l, (size_t)n < sizeof(l) ? (size_t)n : sizeof(l) - 1) != 0 ? -1 : 0;
-}
-
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 int
@@ -89,12 +73,12 @@ rstat_commandstats(struct proxy *p, struct buf *t)
             c.rejected += LOAD(x->rejected), c.failed += LOAD(x->failed);
         }
         if (c.calls == 0 && c.rejected == 0) continue; /* as Redis: commands used */
-        e |= line(t,
-                  "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
-                  "failed_calls=%llu\r\n",
-                  rcmd_table[i].name, (unsigned long long)c.calls, (unsigned long long)c.usec,
-                  c.calls ? (double)c.usec / (double)c.calls : 0.0, (unsigned long long)c.rejected,
-                  (unsigned long long)c.failed);
+        e |= rinfo_addf(t,
+                        "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+                        "failed_calls=%llu\r\n",
+                        rcmd_table[i].name, (unsigned long long)c.calls, (unsigned long long)c.usec,
+                        c.calls ? (double)c.usec / (double)c.calls : 0.0,
+                        (unsigned long long)c.rejected, (unsigned long long)c.failed);
     }
     return e;
 }
@@ -106,7 +90,7 @@ rstat_errorstats(struct proxy *p, struct buf *t)
     for (size_t k = 0; k < RSTAT_ERR_CODES; k++) {
         uint64_t n = 0;
         for (unsigned j = 0; j < p->nworkers; j++) n += LOAD(p->workers[j].rstats.errcodes[k]);
-        if (n) e |= line(t, "errorstat_%s:count=%llu\r\n", codes[k], (unsigned long long)n);
+        if (n) e |= rinfo_addf(t, "errorstat_%s:count=%llu\r\n", codes[k], (unsigned long long)n);
     }
     return e;
 }
