@@ -98,9 +98,7 @@ jfield() { python3 -c 'import json, sys; v = json.load(sys.stdin).get(sys.argv[1
 @test "redis-cli: the same replies as redis-server 7 for the same expiration commands" {
     command -v redis-server >/dev/null || skip "redis-server not installed"
     start_all
-    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-    echo $! >>"$TMP/pids"
-    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
+    start_redis
     local n=0 line want got
     while read -r line; do
         [ -n "$line" ] || continue

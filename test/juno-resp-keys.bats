@@ -68,9 +68,7 @@ py() { /usr/bin/python3 "$RK_PY" "$PR" "$@"; }
 @test "redis-cli: KEYS globs and SCAN errors as redis-server 7 answers them" {
     command -v redis-server >/dev/null || skip "redis-server not installed"
     start_all
-    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-    echo $! >>"$TMP/pids"
-    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
+    start_redis
     local k p
     for k in hello hallo hxllo hllo heeeello 'a*b' 'a?b' 'x[y' 'q]' 'back\slash' ab a aXb '-' '^' \
         'h[ello' Hello; do
@@ -149,9 +147,7 @@ py() { /usr/bin/python3 "$RK_PY" "$PR" "$@"; }
 @test "RENAME, RENAMENX, COPY, MOVE: replies and errors as redis-server 7; value and TTL carried" {
     command -v redis-server >/dev/null || skip "redis-server not installed"
     start_all
-    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-    echo $! >>"$TMP/pids"
-    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
+    start_redis
     local line a
     while IFS= read -r line; do
         [ -n "$line" ] || continue

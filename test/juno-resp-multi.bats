@@ -28,13 +28,6 @@ start_all() {
     start_resp_proxy 1 "$PR" "$PX" "$@"
 }
 
-# a redis-server on $PRS to compare with
-start_redis() {
-    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-    echo $! >>"$TMP/pids"
-    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
-}
-
 # tx PORT: the replies redis-cli prints for the commands on stdin (one a line)
 tx() { redis-cli -p "$1"; }
 

@@ -27,12 +27,6 @@ start_all() {
     start_resp_proxy 1 "$PR" "$PX" "$@"
 }
 
-start_redis() {
-    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
-    echo $! >>"$TMP/pids"
-    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
-}
-
 # raw PORT: each reply's bytes (a Python bytes literal a line) to the
 # commands on stdin, over one connection
 raw() { /usr/bin/python3 "$PY" raw "127.0.0.1:$1"; }

@@ -9,6 +9,7 @@
 #                    reports looked for in $TMP/*.log, TMP removed
 #   start_stores     a, b and c in memory, each waited for
 #   start_resp_proxy N RESP-PORT NATIVE-PORT [options]   (below)
+#   start_redis      a redis-server on $PRS (no persistence) to compare with
 
 resp_setup() {
     TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/juno-$1.XXXXXX")
@@ -44,4 +45,10 @@ start_resp_proxy() {
     echo $! >"$TMP/pid-proxy$n"
     echo $! >>"$TMP/pids"
     wait_started "juno-proxy $n" "$TMP/proxy$n.log" $! redis-cli -p "$port" ping
+}
+
+start_redis() {
+    redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
+    echo $! >>"$TMP/pids"
+    wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
 }
