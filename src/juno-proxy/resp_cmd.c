@@ -43,6 +43,13 @@ rcmd_error(struct rconn *rc, const char *fmt, ...)
 }
 
 void
+rcmd_reply(struct rconn *rc, const char *text)
+{
+    struct buf *b = rconn_out(rc);
+    if (b != NULL) PUT(rc, resp_raw(b, text, strlen(text)));
+}
+
+void
 rcmd_arity_error(struct rconn *rc, const char *name)
 {
     rcmd_error(rc, "wrong number of arguments for '%s' command", name);

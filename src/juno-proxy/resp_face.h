@@ -317,6 +317,8 @@ void rname_free(void *ext);
 
 /* Reply an error (printf-style message, "-CODE ..." for a code other than ERR). */
 void rcmd_error(struct rconn *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reply the RESP text (a whole reply: "+OK\r\n") now, in order. */
+void rcmd_reply(struct rconn *rc, const char *text);
 /* "wrong number of arguments for 'NAME' command" */
 void rcmd_arity_error(struct rconn *rc, const char *name);
 /* Redis's error for juno status st (TRYAGAIN, BUSY, ERR juno: ...), into b:

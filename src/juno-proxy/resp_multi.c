@@ -54,13 +54,6 @@ struct rtx {
     uint8_t *data;         /* owned: its arguments' bytes */
 };
 
-static void
-reply(struct rconn *rc, const char *text)
-{
-    struct buf *b = rconn_out(rc);
-    if (b != NULL) PUT(rc, resp_raw(b, text, strlen(text)));
-}
-
 /* Drop rc's transaction. */
 static void
 tx_free(struct rconn *rc)
@@ -118,7 +111,7 @@ rmulti_queue(struct rconn *rc, const struct rcmd_def *d, const struct resp_cmd *
         rc->nomem = 1;
         return 1;
     }
-    reply(rc, "+QUEUED\r\n");
+    rcmd_reply(rc, "+QUEUED\r\n");
     return 1;
 }
 
@@ -135,7 +128,7 @@ rmulti_multi(struct rconn *rc, const struct resp_cmd *cmd)
         rc->nomem = 1;
         return;
     }
-    reply(rc, "+OK\r\n");
+    rcmd_reply(rc, "+OK\r\n");
 }
 
 void
@@ -147,7 +140,7 @@ rmulti_discard(struct rconn *rc, const struct resp_cmd *cmd)
         return;
     }
     rmulti_free(rc); /* the watched keys too */
-    reply(rc, "+OK\r\n");
+    rcmd_reply(rc, "+OK\r\n");
 }
 
 void
@@ -172,9 +165,9 @@ rmulti_exec(struct rconn *rc, const struct resp_cmd *cmd)
     } else if (rwatch_any(rc)) {
         rwatch_exec(rc, tx->queued ? &tx->first : NULL); /* forgets the keys */
     } else if (tx->queued == 0) {
-        reply(rc, "*0\r\n");
+        rcmd_reply(rc, "*0\r\n");
     } else {
-        reply(rc, "*1\r\n"); /* the command's reply follows, in order */
+        rcmd_reply(rc, "*1\r\n"); /* the command's reply follows, in order */
         rcmd_run(rc, &tx->first);
     }
     rc->tx = tx;

@@ -54,13 +54,6 @@ struct rwatch {
     struct rwkey keys[RWATCH_MAX_KEYS];
 };
 
-static void
-reply(struct rconn *rc, const char *text)
-{
-    struct buf *b = rconn_out(rc);
-    if (b != NULL) PUT(rc, resp_raw(b, text, strlen(text)));
-}
-
 void
 rwatch_free(struct rconn *rc)
 {
@@ -140,7 +133,7 @@ rwatch_watch(struct rconn *rc, const struct resp_cmd *cmd)
         w->n++;
     }
     if (w->n == base) {
-        reply(rc, "+OK\r\n");
+        rcmd_reply(rc, "+OK\r\n");
         return;
     }
     struct rslot *s = rcmd_slot(rc, K_WATCH, w->n - base);
@@ -152,7 +145,7 @@ rwatch_unwatch(struct rconn *rc, const struct resp_cmd *cmd)
 {
     (void)cmd;
     rwatch_free(rc);
-    reply(rc, "+OK\r\n");
+    rcmd_reply(rc, "+OK\r\n");
 }
 
 void
