@@ -56,7 +56,7 @@ struct bench {
     unsigned clients, pipeline, shards;
     uint64_t requests, keyspace, rate, duration_s;
     size_t value_size;
-    int store_mode, one_phase, csv, json, quiet;
+    int store_mode, one_phase, unique, csv, json, quiet;
     const char *ns;
     uint8_t *value;       /* owned */
     struct bconn **conns; /* owned array; the connections are lib/conn's */
@@ -145,6 +145,25 @@ first_opcode(const struct bench *b)
     return b->store_mode ? store_ops[b->test] : proxy_ops[b->test];
 }
 
+/* --unique: the i-th key of a fixed random order of [0, n), every key once.
+ * An invertible mix of the smallest power-of-two domain holding n, applied
+ * again while the result falls outside [0, n) (cycle walking: it stays a
+ * permutation, and takes under two rounds on average). */
+static uint32_t
+unique_key(uint64_t i, uint64_t n)
+{
+    unsigned bits = 1;
+    while ((1ull << bits) < n) bits++;
+    uint64_t mask = (1ull << bits) - 1, x = i;
+    do {
+        x = (x * 0x9E3779B97F4A7C15ull) & mask; /* odd multiplier: a bijection mod 2^bits */
+        x ^= x >> (bits / 2 + 1);
+        x = (x * 0xBF58476D1CE4E5B9ull) & mask;
+        x ^= x >> (bits / 2 + 1);
+    } while (x >= n);
+    return (uint32_t)x;
+}
+
 /* Start one request on c with the given scheduled start. Returns 0 if c has no free slot. */
 static int
 issue(struct bconn *c, uint64_t start)
@@ -157,7 +176,8 @@ issue(struct bconn *c, uint64_t start)
     s->busy = 1;
     s->stage = 0;
     s->start_ns = start;
-    s->key = (uint32_t)(rng_next(&b->rng) % b->keyspace);
+    s->key = b->unique ? unique_key(b->issued % b->keyspace, b->keyspace)
+                       : (uint32_t)(rng_next(&b->rng) % b->keyspace);
     uint64_t r1 = rng_next(&b->rng), r2 = rng_next(&b->rng);
     memcpy(s->rid, &r1, 8);
     memcpy(s->rid + 8, &r2, 8);
@@ -383,6 +403,8 @@ static const char usage_text[] =
     "  -n, --requests N        requests per test (default 100000)\n"
     "  -d, --data-size BYTES   value size (default 100)\n"
     "  -r, --keyspace N        keys are key:0000000000 .. N-1, chosen at random (default 100000)\n"
+    "  -u, --unique            each key of the key space once, in a random order\n"
+    "                          (the same order every run; -n past -r starts it again)\n"
     "  -P, --pipeline N        requests in flight per connection (default 1)\n"
     "  -t, --tests LIST        comma-separated: set,get,create,update,del (default set,get)\n"
     "  -R, --rate R            open loop: R requests per second over all connections\n"
@@ -434,6 +456,7 @@ main(int argc, char **argv)
                                          {"requests", required_argument, NULL, 'n'},
                                          {"data-size", required_argument, NULL, 'd'},
                                          {"keyspace", required_argument, NULL, 'r'},
+                                         {"unique", no_argument, NULL, 'u'},
                                          {"pipeline", required_argument, NULL, 'P'},
                                          {"tests", required_argument, NULL, 't'},
                                          {"rate", required_argument, NULL, 'R'},
@@ -452,13 +475,14 @@ main(int argc, char **argv)
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     int opt;
-    while ((opt = getopt_long(argc, argv, "s:c:n:d:r:P:t:R:D:N:ShV", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "s:c:n:d:r:uP:t:R:D:N:ShV", opts, NULL)) != -1) {
         switch (opt) {
         case 's': server = optarg; break;
         case 'c': b->clients = (unsigned)cli_opt_u64("clients", optarg, 1, 10000); break;
         case 'n': b->requests = cli_opt_u64("requests", optarg, 1, UINT64_MAX / 2); break;
         case 'd': b->value_size = cli_opt_u64("data-size", optarg, 0, 16u << 20); break;
         case 'r': b->keyspace = cli_opt_u64("keyspace", optarg, 1, UINT32_MAX); break;
+        case 'u': b->unique = 1; break;
         case 'P': b->pipeline = (unsigned)cli_opt_u64("pipeline", optarg, 1, 65536); break;
         case 't': tests = optarg; break;
         case 'R': b->rate = cli_opt_u64("rate", optarg, 1, 100000000); break;
