@@ -8,8 +8,8 @@ _juno_store() {
     -d|--data) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     -s|--sync) COMPREPLY=($(compgen -W "none batch always" -- "$cur")); return ;;
     --log-level) COMPREPLY=($(compgen -W "debug info warn error" -- "$cur")); return ;;
-    -l|--listen|-e|--etcd|-c|--cluster|--etcd-user|-z|--zone|-N|--node|-t|--threads|--lock-ms|--max-frame|--max-namespace|--max-key|--max-value|--max-ttl|--tombstone-grace|--rejoin-after|--idle-timeout|--busy-copy-rate|--record-cache|--min-free-space|--metrics|--tls-handshake-timeout|--tls-max-handshakes) return ;;
+    -l|--listen|-e|--etcd|-c|--cluster|--etcd-user|-z|--zone|-N|--node|-t|--threads|--lock-ms|--max-frame|--max-namespace|--max-key|--max-value|--max-ttl|--tombstone-grace|--rejoin-after|--idle-timeout|--busy-copy-rate|--record-cache|--block-cache|--rocksdb-options|--min-free-space|--metrics|--tls-handshake-timeout|--tls-max-handshakes) return ;;
     esac
-    COMPREPLY=($(compgen -W "--listen --map --etcd --cluster --etcd-ca --etcd-cert --etcd-key --etcd-user --etcd-password-file --zone --node --data --memory --sync --threads --lock-ms --max-frame --max-namespace --max-key --max-value --max-ttl --tombstone-grace --rejoin-after --idle-timeout --busy-copy-rate --record-cache --min-free-space --log-level --log-file --metrics --tls-cert --tls-key --tls-ca --tls-handshake-timeout --tls-max-handshakes --insecure --check-config --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "--listen --map --etcd --cluster --etcd-ca --etcd-cert --etcd-key --etcd-user --etcd-password-file --zone --node --data --memory --sync --threads --lock-ms --max-frame --max-namespace --max-key --max-value --max-ttl --tombstone-grace --rejoin-after --idle-timeout --busy-copy-rate --record-cache --block-cache --rocksdb-options --min-free-space --log-level --log-file --metrics --tls-cert --tls-key --tls-ca --tls-handshake-timeout --tls-max-handshakes --insecure --check-config --help --version" -- "$cur"))
 }
 complete -F _juno_store juno-store

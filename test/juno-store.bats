@@ -573,6 +573,45 @@ EOF
     [ "${lines[*]}" = "OK OK OK	2 OK NOT_FOUND NOT_FOUND ERR	BadInput" ]
 }
 
+@test "reads the caches miss go to the thread pool in batches: after a restart every record reads back" {
+    one_node_map
+    # no records cache, a 1 MiB block cache, 256 KiB memtables: the records are in SST files
+    opts=(--data "$TMP/d" --sync none --record-cache 0 --block-cache 1
+        --rocksdb-options "write_buffer_size=262144" --metrics "127.0.0.1:$P2")
+    start_store "${opts[@]}"
+    gen_batch 3000 key >"$TMP/all"
+    expect_batch 3000 key >"$TMP/want"
+    head -n 3000 "$TMP/all" | bq >/dev/null
+    kill "$SPID"
+    wait "$SPID" || true
+    start_store "${opts[@]}"
+    { tail -n 3000 "$TMP/all"; printf 'get\tnone%d\n' $(seq 300); } >"$TMP/in"
+    { tail -n 3000 "$TMP/want"; yes NOT_FOUND | head -n 300; } >"$TMP/want2"
+    run j batch <"$TMP/in"
+    [ "$status" -eq 0 ] # NOT_FOUND is a result, not a failure
+    printf '%s\n' "$output" >"$TMP/got"
+    diff "$TMP/want2" "$TMP/got"
+    metrics=$(curl -sSf "http://127.0.0.1:$P2/metrics")
+    reads=$(awk '$1 == "juno_store_pool_reads_total" { print $2 }' <<<"$metrics")
+    batches=$(awk '$1 == "juno_store_pool_read_batches_total" { print $2 }' <<<"$metrics")
+    echo "pool reads $reads in $batches batches"
+    [ "$reads" -ge 100 ]
+    [ "$batches" -lt "$reads" ]
+    grep -q 'write_buffer_size=262144' "$TMP"/d/OPTIONS-*
+}
+
+@test "--rocksdb-options: an unknown option or a bad value exits 78 and names it; --block-cache 0 is a usage error" {
+    run juno-store --listen "$A" --map "$MAP" --data "$TMP/d" --rocksdb-options "no_such_option=1"
+    [ "$status" -eq 78 ]
+    [[ "$output" == *"invalid --rocksdb-options 'no_such_option=1'"*"no_such_option"* ]]
+    run juno-store --listen "$A" --map "$MAP" --memory --rocksdb-options "max_background_jobs=many"
+    [ "$status" -eq 78 ]
+    [[ "$output" == *"max_background_jobs"* ]]
+    run juno-store --listen "$A" --map "$MAP" --memory --block-cache 0
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"block-cache"* ]]
+}
+
 @test "batch: a store that is not there is exit 69" {
     run juno --store "127.0.0.1:$P2" --shards 64 batch <<<"get	k"
     [ "$status" -eq 69 ]
@@ -916,4 +955,14 @@ for i in range(300000): print(f"set\tt{i}\tv{i}")' >"$TMP/in"
     [ "$(echo "$r" | jfield value)" = c ]
     [ "$(echo "$r" | jfield version)" = 1 ]
     [ "$(echo "$r" | jfield last_modified)" -gt $((lm + 1000)) ]
+}
+
+@test "juno-bench --unique: every key of the key space once, in the same order each run" {
+    one_node_map
+    start_store --memory
+    jbu() { juno-bench --store -s "$A" --shards 64 --unique -r 1000 -c 2 -P 8 --csv "$@" | awk -F, 'NR == 2 { print $5, $6 }'; }
+    [ "$(jbu -n 500 -t set)" = "0 0" ]       # errors, misses
+    [ "$(jbu -n 500 -t get)" = "0 0" ]       # the same 500 keys
+    [ "$(jbu -n 1000 -t get)" = "0 500" ]    # then the 500 never written
+    [ "$(jbu -n 2000 -t get)" = "0 1000" ]   # past -r the order starts again
 }

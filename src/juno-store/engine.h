@@ -38,10 +38,11 @@ struct engine_config {
     const char *dir; /* borrowed; with memory, only a name inside RocksDB's memory env */
     int memory;
     enum engine_sync sync;
-    uint32_t tombstone_grace_s; /* compaction drops tombstones older than this */
-    size_t cache_mb;            /* RocksDB's block cache (0: 64) */
-    size_t record_cache_mb;     /* the records cache in front of RocksDB (0: none) */
-    int read_only;              /* open read-only (the disk is full): ENGINE_READ_ONLY */
+    uint32_t tombstone_grace_s;  /* compaction drops tombstones older than this */
+    size_t cache_mb;             /* RocksDB's block cache (0: 64) */
+    size_t record_cache_mb;      /* the records cache in front of RocksDB (0: none) */
+    int read_only;               /* open read-only (the disk is full): ENGINE_READ_ONLY */
+    const char *rocksdb_options; /* borrowed: RocksDB's option string over ours, or NULL */
 };
 
 struct engine_write {
@@ -89,6 +90,11 @@ int engine_sync_wal(struct engine *e);
  * Returns 0, JUNO_ENOTFOUND or JUNO_EIO. Safe from any thread. */
 int engine_get(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen);
 void engine_free(void *p);
+/* engine_get of n keys (at most ENGINE_MULTI_MAX) at once, one RocksDB
+ * MultiGet: rcs[i], vals[i] and vlens[i] as engine_get's. Any thread. */
+#define ENGINE_MULTI_MAX 64
+void engine_multi_get(struct engine *e, size_t n, const uint8_t *const *keys, const size_t *klens,
+                      char **vals, size_t *vlens, int *rcs);
 
 /* engine_get, but only from memory (the records cache, memtables and block
  * cache): never waits on disk. Loop thread only: it fills the records cache,

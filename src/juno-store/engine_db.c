@@ -193,6 +193,25 @@ engine_reopens(const struct engine *e)
     return atomic_load(&e->reopens);
 }
 
+/* --rocksdb-options: RocksDB's own option string, applied over the options
+ * juno chose (what it names replaces juno's choice; the rest stays). */
+static int
+engine__apply_options(rocksdb_options_t **opts, const char *str, char *err, size_t errlen)
+{
+    rocksdb_options_t *next = rocksdb_options_create();
+    char *rerr = NULL;
+    rocksdb_get_options_from_string(*opts, str, next, &rerr);
+    if (rerr != NULL) {
+        snprintf(err, errlen, "invalid --rocksdb-options '%s': %s", str, rerr);
+        free(rerr);
+        rocksdb_options_destroy(next);
+        return JUNO_EINVAL;
+    }
+    rocksdb_options_destroy(*opts);
+    *opts = next;
+    return 0;
+}
+
 int
 engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **out, char *err,
             size_t errlen)
@@ -254,6 +273,11 @@ engine_open(uv_loop_t *loop, const struct engine_config *cfg, struct engine **ou
         rocksdb_options_set_write_buffer_size(e->opts, 4u << 20);
         e->env = rocksdb_create_mem_env();
         rocksdb_options_set_env(e->opts, e->env);
+    }
+    if (cfg->rocksdb_options != NULL && cfg->rocksdb_options[0] != '\0' &&
+        engine__apply_options(&e->opts, cfg->rocksdb_options, err, errlen) != 0) {
+        engine__release(e);
+        return JUNO_EINVAL;
     }
     e->ropts = rocksdb_readoptions_create();
     e->cached = rocksdb_readoptions_create();
@@ -346,6 +370,46 @@ engine_get(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t
     return 0;
 }
 
+void
+engine_multi_get(struct engine *e, size_t n, const uint8_t *const *keys, const size_t *klens,
+                 char **vals, size_t *vlens, int *rcs)
+{
+    char *errs[ENGINE_MULTI_MAX];
+    if (n > ENGINE_MULTI_MAX) n = ENGINE_MULTI_MAX; /* the caller's bound */
+    pthread_rwlock_rdlock(&e->dblock);
+    if (e->db != NULL)
+        rocksdb_multi_get(e->db, e->ropts, n, (const char *const *)keys, klens, vals, vlens, errs);
+    int nodb = e->db == NULL;
+    pthread_rwlock_unlock(&e->dblock);
+    for (size_t i = 0; i < n; i++) {
+        if (nodb) {
+            vals[i] = NULL;
+            rcs[i] = JUNO_EIO;
+        } else if (errs[i] != NULL) {
+            log_error("rocksdb read failed: %s", errs[i]);
+            rocksdb_free(errs[i]);
+            if (vals[i] != NULL) rocksdb_free(vals[i]);
+            vals[i] = NULL;
+            rcs[i] = JUNO_EIO;
+        } else {
+            rcs[i] = vals[i] != NULL ? 0 : JUNO_ENOTFOUND;
+        }
+    }
+}
+
+/* A read the records cache does not hold is first tried on the loop against
+ * RocksDB's memtables and block cache (no I/O). While the data fits the
+ * block cache that answers most reads; once it is many times the cache, most
+ * tries miss, and each miss costs a bloom filter, index and cache lookup per
+ * level that the pool thread then does again (5% of a store's CPU under
+ * random updates at 5 M records). So the tries are counted in windows of
+ * ENGINE_PROBE_WINDOW: after a window where fewer than 1 in ENGINE_PROBE_MIN
+ * answered, only 1 read in ENGINE_PROBE_RARE is tried, enough to see the
+ * cache warm again. */
+#define ENGINE_PROBE_WINDOW 256
+#define ENGINE_PROBE_MIN    8
+#define ENGINE_PROBE_RARE   16 /* a power of two */
+
 int
 engine_get_cached(struct engine *e, const uint8_t *key, size_t klen, char **val, size_t *vlen)
 {
@@ -356,15 +420,21 @@ engine_get_cached(struct engine *e, const uint8_t *key, size_t klen, char **val,
         memcpy(*val, hit, *vlen);
         return 0;
     }
+    if (e->probe_rare && (e->probe_seq++ & (ENGINE_PROBE_RARE - 1)) != 0) return JUNO_EAGAIN;
     char *err = NULL;
     if (pthread_rwlock_tryrdlock(&e->dblock) != 0) return JUNO_EAGAIN; /* a reopen: ask the pool */
     char *v = e->db ? rocksdb_get(e->db, e->cached, (const char *)key, klen, vlen, &err) : NULL;
     int nodb = e->db == NULL;
     pthread_rwlock_unlock(&e->dblock);
     if (nodb) return JUNO_EIO;
+    /* Status::Incomplete prints as "Result incomplete: ..." */
+    int incomplete = err != NULL && strstr(err, "ncomplete") != NULL;
+    e->probe_ok += !incomplete;
+    if (++e->probe_n == ENGINE_PROBE_WINDOW) {
+        e->probe_rare = e->probe_ok * ENGINE_PROBE_MIN < e->probe_n;
+        e->probe_n = e->probe_ok = 0;
+    }
     if (err != NULL) {
-        /* Status::Incomplete prints as "Result incomplete: ..." */
-        int incomplete = strstr(err, "ncomplete") != NULL;
         if (!incomplete) log_error("rocksdb read failed: %s", err);
         rocksdb_free(err);
         return incomplete ? JUNO_EAGAIN : JUNO_EIO;

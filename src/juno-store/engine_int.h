@@ -74,6 +74,9 @@ struct engine {
     uv_async_t async;                             /* posts completions to the loop */
     struct kvcache records;                       /* loop thread: see engine__cache_written */
     uint32_t shard_gen[65536]; /* loop thread: the records' cache tag; bumped to forget a shard */
+    /* loop thread: engine_get_cached's probes of RocksDB, per window */
+    uint32_t probe_n, probe_ok, probe_seq;
+    int probe_rare; /* the last window's probes mostly missed: probe 1 read in 16 */
 };
 
 static inline uint32_t

@@ -40,6 +40,11 @@ static const char usage_text[] =
     "  -t, --threads N            reader threads (default 4)\n"
     "      --record-cache MB      memory for the records read and written last, kept in\n"
     "                             front of RocksDB; 0 = none (default 64)\n"
+    "      --block-cache MB       RocksDB's block cache: the data blocks read last\n"
+    "                             (default 64)\n"
+    "      --rocksdb-options STR  RocksDB options over juno's own, as RocksDB's option\n"
+    "                             string (\"max_background_jobs=4;compression=kLZ4Compression\");\n"
+    "                             an unknown name or a bad value refuses to start\n"
     "      --min-free-space SIZE  refuse new writes (SSOutofResource) while the data\n"
     "                             directory's filesystem has less free: bytes with K, M,\n"
     "                             G or T (512M), or a percentage (10%); reads go on\n"
@@ -104,6 +109,8 @@ enum {
     OPT_METRICS,
     OPT_BUSY_COPY_RATE,
     OPT_RECORD_CACHE,
+    OPT_BLOCK_CACHE,
+    OPT_ROCKSDB_OPTIONS,
     OPT_MIN_FREE,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
@@ -139,6 +146,8 @@ static const struct option long_opts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"busy-copy-rate", required_argument, NULL, OPT_BUSY_COPY_RATE},
     {"record-cache", required_argument, NULL, OPT_RECORD_CACHE},
+    {"block-cache", required_argument, NULL, OPT_BLOCK_CACHE},
+    {"rocksdb-options", required_argument, NULL, OPT_ROCKSDB_OPTIONS},
     {"min-free-space", required_argument, NULL, OPT_MIN_FREE},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -340,6 +349,10 @@ parse_options(struct store *s, int argc, char **argv, int *check_only)
         case OPT_RECORD_CACHE:
             c->record_cache_mb = cli_opt_u64("record-cache", optarg, 0, 1u << 20);
             break;
+        case OPT_BLOCK_CACHE:
+            c->block_cache_mb = cli_opt_u64("block-cache", optarg, 1, 1u << 24);
+            break;
+        case OPT_ROCKSDB_OPTIONS: c->rocksdb_options = optarg; break;
         case OPT_MIN_FREE:
             if (disk_parse_min_free(optarg, &c->min_free_bytes, &c->min_free_pct) != 0)
                 cli_usage("invalid --min-free-space '%s': a size (512M, 2G) or a percentage "
@@ -402,6 +415,7 @@ main(int argc, char **argv)
     c->max_inflight = 16384;
     c->busy_copy_rate = 8u << 20;
     c->record_cache_mb = 64;
+    c->block_cache_mb = 64;
     int check_only = 0;
     parse_options(s, argc, argv, &check_only);
 
@@ -456,8 +470,11 @@ main(int argc, char **argv)
                                .read_only = read_only,
                                .sync = c->sync,
                                .tombstone_grace_s = (uint32_t)c->tombstone_grace_s,
-                               .record_cache_mb = (size_t)c->record_cache_mb};
+                               .record_cache_mb = (size_t)c->record_cache_mb,
+                               .cache_mb = (size_t)c->block_cache_mb,
+                               .rocksdb_options = c->rocksdb_options};
     int rc = engine_open(s->loop, &ec, &s->engine, err, sizeof(err));
+    if (rc == JUNO_EINVAL) cli_die(EX_CONFIG, "%s", err);
     if (rc != 0) cli_die(EX_IOERR, "unable to open database %s: %s", ec.dir, err);
     if ((rc = rejoin_init(s, err, sizeof(err))) != 0)
         cli_die(rc == JUNO_EBADDATA ? EX_DATAERR : EX_IOERR, "%s", err);

@@ -113,37 +113,7 @@ ops__reply_status(struct conn *c, const struct wire_msg *req, int status, const 
     conn_reply(c, &r);
 }
 
-/* ---- reading the current record ---- */
-
-static void
-op__work_get(uv_work_t *w)
-{
-    struct op *op = w->data;
-    op->get_rc = engine_get(op->s->engine, op->key, op->klen, &op->got, &op->glen);
-}
-
-static void
-op__after_get(uv_work_t *w, int status)
-{
-    struct op *op = w->data;
-    if (status != 0) op->get_rc = JUNO_ECANCELED;
-    op->after_read(op);
-}
-
-/* Read op's record, then call after (at once when the answer is in memory,
- * else from the thread pool). */
-void
-op__read(struct op *op, void (*after)(struct op *))
-{
-    op->after_read = after;
-    op->get_rc = engine_get_cached(op->s->engine, op->key, op->klen, &op->got, &op->glen);
-    if (op->get_rc != JUNO_EAGAIN) {
-        after(op);
-        return;
-    }
-    op->work.data = op;
-    uv_queue_work(op->s->loop, &op->work, op__work_get, op__after_get);
-}
+/* ---- reading the current record (op__read: ops_read.c) ---- */
 
 /* Decode what op__read found. Returns 1 with *m and data filled, 0 if there is
  * no record, -1 on a storage error (already replied and finished). */

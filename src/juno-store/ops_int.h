@@ -33,6 +33,7 @@ struct op {
     int get_rc;
     void (*after_read)(struct op *op);
     uv_work_t work;
+    struct op *next_read; /* in s->reads, waiting for the turn's batch (ops_read.c) */
     struct engine_write w;
     uint8_t *rec;     /* owned: the encoded record being written */
     uint64_t info[6]; /* ShardInfo: records, live, tombstones, expired, bytes, hash */
@@ -63,7 +64,7 @@ same_id(const uint8_t a[16], const uint8_t b[16])
 }
 
 /* Read op's record, then call after (at once when the answer is in memory,
- * else from the thread pool). */
+ * else from the thread pool, in a batch: ops_read.c). */
 void op__read(struct op *op, void (*after)(struct op *));
 /* Decode what op__read found. Returns 1 with *m and data filled, 0 if there
  * is no record, -1 on a storage error (already replied and finished). */

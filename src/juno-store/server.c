@@ -153,7 +153,8 @@ static const struct conn_proto server_proto = {
 /* ---- the loop ---- */
 
 /* uv_check: shard streams, this turn's writes (one lock, one wakeup), then
- * each connection's coalesced replies in one write. */
+ * each connection's coalesced replies in one write, then the turn's reads
+ * for the thread pool in batches. */
 static void
 server__on_check(uv_check_t *h)
 {
@@ -162,6 +163,7 @@ server__on_check(uv_check_t *h)
     if (s->engine) engine_kick(s->engine); /* --memory: may apply and answer writes now */
     conn_group_flush(&s->streams);         /* what the writes applied in the kick forwarded */
     conn_group_flush(&s->conns);
+    ops_read_flush(s); /* last: the writes applied above may have woken reads */
     server__maybe_finish(s);
 }
 

@@ -43,6 +43,7 @@ static struct {
     struct metric *groups, *writes, *syncs, *sync_time, *group_size, *group_time;
     struct metric *map_version, *shards_owned, *shards;
     struct metric *rc_hits, *rc_misses, *rc_evictions, *rc_bytes, *rc_entries;
+    struct metric *pool_reads, *pool_batches;
     struct metric *disk_free, *disk_size, *disk_min, *disk_full, *disk_events, *refused;
     struct metric *db_state, *db_reopens;
     struct metric *rejoining;
@@ -77,6 +78,8 @@ sm_collect(void *arg)
     metric_set(sm.disk_events, (int64_t)s->disk.events);
     metric_set(sm.refused, (int64_t)s->disk.refused);
     metric_set(sm.rejoining, s->rejoin.rejoining);
+    metric_set(sm.pool_reads, (int64_t)s->stats.pool_reads);
+    metric_set(sm.pool_batches, (int64_t)s->stats.pool_batches);
     if (s->engine == NULL) return; /* closed at the end of a drain */
     metric_set(sm.db_state, (int64_t)engine_state_now(s->engine, NULL));
     metric_set(sm.db_reopens, (int64_t)engine_reopens(s->engine));
@@ -163,6 +166,14 @@ smetrics_init(struct store *s)
     sm.rc_misses = metrics_series(metrics_counter(
         r, "juno_store_record_cache_misses_total",
         "Reads on the loop the records cache did not hold (RocksDB answered).", NULL));
+    sm.pool_reads = metrics_series(metrics_counter(
+        r, "juno_store_pool_reads_total",
+        "Reads memory could not answer (records cache, memtables, block cache), made on the "
+        "thread pool: from the page cache or the disk.",
+        NULL));
+    sm.pool_batches = metrics_series(metrics_counter(
+        r, "juno_store_pool_read_batches_total",
+        "Batches those reads went to the thread pool in (one MultiGet each).", NULL));
     sm.rc_evictions = metrics_series(
         metrics_counter(r, "juno_store_record_cache_evictions_total",
                         "Records dropped from the cache to stay in its budget.", NULL));
@@ -216,7 +227,7 @@ smetrics_init(struct store *s)
              sm.map_version && sm.shards_owned && sm.shards && sm.rc_hits && sm.rc_misses &&
              sm.rc_evictions && sm.rc_bytes && sm.rc_entries && sm.disk_free && sm.disk_size &&
              sm.disk_min && sm.disk_full && sm.disk_events && sm.refused && sm.db_state &&
-             sm.db_reopens;
+             sm.db_reopens && sm.pool_reads && sm.pool_batches;
     for (size_t i = 0; ok && i < NROCKS; i++)
         ok = (sm.rocks[i] = metrics_series(
                   metrics_gauge(r, rocksdb_gauges[i].name, rocksdb_gauges[i].help, NULL))) != NULL;

@@ -59,11 +59,13 @@ struct store_config {
     uint64_t idle_timeout_s;
     uint64_t max_inflight;   /* per connection, before reading pauses */
     uint64_t busy_copy_rate; /* bytes/s: a copy's pace while foreground requests arrive; 0 = full */
-    uint64_t record_cache_mb; /* --record-cache: MiB of records cached in front of RocksDB */
-    int min_free_set;         /* --min-free-space given: */
-    uint64_t min_free_bytes;  /*   as bytes, */
-    unsigned min_free_pct;    /*   or as a percentage of the filesystem */
-    char metrics_host[256];   /* --metrics (smetrics.c); metrics_port 0: none */
+    uint64_t record_cache_mb;    /* --record-cache: MiB of records cached in front of RocksDB */
+    uint64_t block_cache_mb;     /* --block-cache: RocksDB's block cache, MiB */
+    const char *rocksdb_options; /* borrowed: --rocksdb-options, or NULL */
+    int min_free_set;            /* --min-free-space given: */
+    uint64_t min_free_bytes;     /*   as bytes, */
+    unsigned min_free_pct;       /*   or as a percentage of the filesystem */
+    char metrics_host[256];      /* --metrics (smetrics.c); metrics_port 0: none */
     uint16_t metrics_port;
     const char *tls_cert, *tls_key, *tls_ca; /* borrowed: --tls-*; all or none */
     uint64_t tls_handshake_ms;               /* --tls-handshake-timeout */
@@ -72,6 +74,7 @@ struct store_config {
 
 struct store_stats {
     uint64_t requests, errors, bad_frames, connections;
+    uint64_t pool_reads, pool_batches; /* ops_read.c: reads sent to the thread pool, batches */
 };
 
 struct store {
@@ -82,11 +85,13 @@ struct store {
     struct map *map; /* owned: the current map */
     int zone_index;
     uint32_t nshards;
-    uint8_t *owned;                /* owned: nshards flags, 1 = this (zone, node) owns the shard */
-    struct conn_group conns;       /* proxies' and migrators' connections */
-    struct conn_listener listener; /* accepts into conns */
-    struct conn_group streams;     /* shard streams to other stores (migrate.c) */
-    uv_check_t flush_check;        /* writes coalesced replies once per loop turn */
+    uint8_t *owned;                 /* owned: nshards flags, 1 = this (zone, node) owns the shard */
+    struct conn_group conns;        /* proxies' and migrators' connections */
+    struct conn_listener listener;  /* accepts into conns */
+    struct conn_group streams;      /* shard streams to other stores (migrate.c) */
+    uv_check_t flush_check;         /* writes coalesced replies once per loop turn */
+    struct op *reads, **reads_tail; /* reads for the thread pool this turn (ops_read.c) */
+    size_t nreads;
     uv_timer_t sweep_timer;
     uv_signal_t sig_term, sig_int, sig_hup;
     uint64_t inflight;        /* work a drain waits for besides requests (migrate.c) */
@@ -125,6 +130,10 @@ void conn_reply_error(struct conn *c, const struct wire_msg *req, int status, co
 
 /* ops.c: handle one decoded request from c (loop thread). */
 void ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req);
+
+/* ops_read.c: send the reads queued this turn to the thread pool, in
+ * batches (called at the end of each loop turn). */
+void ops_read_flush(struct store *s);
 
 /* ops_shard.c: a shard's counts and order-independent hash (see ShardInfo), from
  * any thread: info = records, live, tombstones, expired, bytes, hash; *rc 0 or
