@@ -4,11 +4,13 @@
  * the block cache hold the answer (engine_get_cached). Otherwise it needs
  * the disk, or at least the kernel's page cache, and goes to libuv's thread
  * pool. Those reads are gathered over a loop turn and sent at its end
- * (ops_read_flush, from server.c's uv_check) as a few batches, one RocksDB
+ * (ops_read_flush, from server.c's uv_check) in batches, one RocksDB
  * MultiGet each: a pipelined burst of random reads costs a thread hand-off
- * per batch, not per read. The batches are as many as the pool's threads
- * (each of at least OPS_READ_MIN and at most ENGINE_MULTI_MAX reads), so the
- * disk still sees that many reads at once.
+ * per batch, not per read. A batch's reads are made one after the other, so
+ * there are several batches per pool thread (OPS_READ_SPLIT, each of
+ * OPS_READ_MIN to OPS_READ_MAX reads): the disk sees as many reads at once
+ * as there are threads, and a thread done early takes the next batch
+ * instead of waiting for the next turn.
  */
 #include "ops_int.h"
 #include "store.h"
@@ -17,23 +19,26 @@
 
 #include <stdlib.h>
 
-#define OPS_READ_MIN 4
+#define OPS_READ_MIN   4  /* reads per batch, at least */
+#define OPS_READ_MAX   16 /* and at most: a batch's reads are made one after another */
+#define OPS_READ_SPLIT 4  /* batches per pool thread, so that no thread waits for the next turn */
+_Static_assert(OPS_READ_MAX <= ENGINE_MULTI_MAX, "a batch is one engine_multi_get");
 
 struct read_batch {
     uv_work_t work;
     size_t n;
-    struct op *ops[ENGINE_MULTI_MAX];
-    int rcs[ENGINE_MULTI_MAX];
+    struct op *ops[OPS_READ_MAX];
+    int rcs[OPS_READ_MAX];
 };
 
 static void
 ops__batch_work(uv_work_t *w)
 {
     struct read_batch *b = w->data;
-    const uint8_t *keys[ENGINE_MULTI_MAX];
-    size_t klens[ENGINE_MULTI_MAX];
-    char *vals[ENGINE_MULTI_MAX];
-    size_t vlens[ENGINE_MULTI_MAX];
+    const uint8_t *keys[OPS_READ_MAX];
+    size_t klens[OPS_READ_MAX];
+    char *vals[OPS_READ_MAX];
+    size_t vlens[OPS_READ_MAX];
     for (size_t i = 0; i < b->n; i++) {
         keys[i] = b->ops[i]->key;
         klens[i] = b->ops[i]->klen;
@@ -55,7 +60,7 @@ ops__batch_done(uv_work_t *w, int status)
         if (status != 0) op->got = NULL;
     }
     size_t n = b->n;
-    struct op *ops[ENGINE_MULTI_MAX];
+    struct op *ops[OPS_READ_MAX];
     for (size_t i = 0; i < n; i++) ops[i] = b->ops[i];
     free(b);
     for (size_t i = 0; i < n; i++) ops[i]->after_read(ops[i]);
@@ -101,9 +106,9 @@ ops_read_flush(struct store *s)
     size_t left = s->nreads;
     if (left == 0) return;
     size_t threads = s->cfg.threads ? s->cfg.threads : 1;
-    size_t per = (left + threads - 1) / threads;
+    size_t per = (left + OPS_READ_SPLIT * threads - 1) / (OPS_READ_SPLIT * threads);
     if (per < OPS_READ_MIN) per = OPS_READ_MIN;
-    if (per > ENGINE_MULTI_MAX) per = ENGINE_MULTI_MAX;
+    if (per > OPS_READ_MAX) per = OPS_READ_MAX;
     s->stats.pool_reads += left;
     struct op *op = s->reads;
     s->reads = NULL;
