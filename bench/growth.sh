@@ -156,7 +156,7 @@ for N in "${SIZES[@]}"; do
     rows+=("| $N | write | $d_upd (updaterandom) | $j_upd | $(ratio "$j_upd" "$d_upd") | $d_upd99 | $j_upd99 |")
     rows+=("| $N | read, warm | $d_read (readrandom) | $j_read | $(ratio "$j_read" "$d_read") | $d_read99 | $j_read99 |")
     rows+=("| $N | read, cold | $d_cold (readrandom) | $j_cold | $(ratio "$j_cold" "$d_cold") | $d_cold99 | $j_cold99 |")
-    rows+=("| $N | RSS, disk bytes/record; write amp. | db_bench $d_wa | $((j_rss / 1024)) MiB, $(per "$j_disk" "$N") B; $j_wa | | | |")
+    rows+=("| $N | juno RSS, SST bytes/record; write amplification: db_bench, then juno | $d_wa | $((j_rss / 1024)) MiB, $(per "$j_disk" "$N") B; $j_wa | | | |")
 done
 
 echo "| records | workload | db_bench ops/s | juno-store ops/s | ratio | db_bench p99 ms | juno p99 ms |"
