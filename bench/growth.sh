@@ -39,14 +39,9 @@ STORE_OPTS=${STORE_OPTS:-} # more juno-store options (--block-cache 1024)
 DB_BENCH=${DB_BENCH:-1} # 0: juno-store alone (a tuning run)
 export PATH="$PWD/$BUILD:$PATH"
 
-if ! command -v db_bench >/dev/null; then
-    sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo apt-get install -y -qq rocksdb-tools >/dev/null
-fi
-[ -x "$BUILD/juno-store" ] && [ -x "$BUILD/juno-bench" ] || make -s -j2 all
-
 # shellcheck source=bench/lib.sh
-. bench/lib.sh # TMP, PIDS (stopped on exit), free_port
+. bench/lib.sh # TMP, PIDS (stopped on exit), free_port, need_db_bench
+need_db_bench
 GROWTH_DIR=${GROWTH_DIR:-$TMP} # the disk the data goes to
 
 drop_caches() {

@@ -5,6 +5,8 @@
 #   free_port      a free loopback TCP port
 #   cpu_ns PID...  the CPU time every thread of these processes has used, in
 #                  ns (/proc/PID/task/*/schedstat)
+#   need_db_bench  install RocksDB's db_bench (Debian rocksdb-tools) if missing,
+#                  and build juno-store and juno-bench into $BUILD if missing
 
 TMP=$(mktemp -d)
 PIDS=()
@@ -28,4 +30,13 @@ cpu_ns() {
         done
     done
     echo "$sum"
+}
+
+need_db_bench() {
+    if ! command -v db_bench >/dev/null; then
+        local sudo=
+        [ "$(id -u)" -eq 0 ] || sudo=sudo
+        $sudo apt-get install -y -qq rocksdb-tools >/dev/null
+    fi
+    [ -x "$BUILD/juno-store" ] && [ -x "$BUILD/juno-bench" ] || make -s -j2 all
 }

@@ -24,14 +24,9 @@ SYNC_ROUNDS=${SYNC_ROUNDS:-3}
 BUILD=${BUILD:-build}
 export PATH="$PWD/$BUILD:$PATH"
 
-if ! command -v db_bench >/dev/null; then
-    sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo apt-get install -y -qq rocksdb-tools >/dev/null
-fi
-[ -x "$BUILD/juno-store" ] && [ -x "$BUILD/juno-bench" ] || make -s -j2 all
-
 # shellcheck source=bench/lib.sh
-. bench/lib.sh # TMP, PIDS (stopped on exit), free_port
+. bench/lib.sh # TMP, PIDS (stopped on exit), free_port, need_db_bench
+need_db_bench
 
 # db_bench: ops/sec from its "name : x micros/op y ops/sec" line
 dbb() { # name, extra flags...
