@@ -51,7 +51,7 @@ endif
 # Debian packages the build, the tests and the cluster scripts need.
 DEB_PKGS := build-essential pkg-config librocksdb-dev libuv1-dev libcurl4-openssl-dev libcjson-dev \
             libxxhash-dev libssl-dev openssl bats clang libclang-rt-14-dev curl python3 procps iproute2 \
-            etcd-server etcd-client haproxy redis-tools python3-redis nftables
+            etcd-server etcd-client haproxy redis-tools redis-server python3-redis nftables
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
