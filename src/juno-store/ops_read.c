@@ -53,17 +53,12 @@ ops__batch_work(uv_work_t *w)
 static void
 ops__batch_done(uv_work_t *w, int status)
 {
-    struct read_batch *b = w->data;
+    struct read_batch *b = w->data; /* cancelled: not run, got still NULL */
     for (size_t i = 0; i < b->n; i++) {
-        struct op *op = b->ops[i];
-        op->get_rc = status != 0 ? JUNO_ECANCELED : b->rcs[i];
-        if (status != 0) op->got = NULL;
+        b->ops[i]->get_rc = status != 0 ? JUNO_ECANCELED : b->rcs[i];
+        b->ops[i]->after_read(b->ops[i]);
     }
-    size_t n = b->n;
-    struct op *ops[OPS_READ_MAX];
-    for (size_t i = 0; i < n; i++) ops[i] = b->ops[i];
     free(b);
-    for (size_t i = 0; i < n; i++) ops[i]->after_read(ops[i]);
 }
 
 /* One read alone, when a batch cannot be allocated. */
