@@ -7,6 +7,12 @@
 # For each size N, from an empty store and an empty db_bench database:
 #   fill       N writes of 100-byte values, each key of [0, N) once in a random
 #              order (db_bench filluniquerandom; juno-bench --store --unique)
+#   settle     (SETTLE=1, the default) wait until the fill's compactions are
+#              done: RocksDB's pending compaction bytes at 0 and no compaction
+#              running (juno-store's /metrics; db_bench waitforcompaction), so
+#              the writes below meet the LSM of N records, not the backlog of
+#              a fill at full speed (3.3 GB of pending compactions at 50 M).
+#              SETTLE=0 measures the writes right after the fill
 #   write      OPS writes of random existing keys. juno-store's write (a
 #              one-phase Prepare: lock, read the record, check, write) reads
 #              before it writes, so its peer is db_bench updaterandom (a Get
@@ -37,6 +43,7 @@ DROP_CACHES=${DROP_CACHES:-1}
 BUILD=${BUILD:-build}
 STORE_OPTS=${STORE_OPTS:-} # more juno-store options (--block-cache 1024)
 DB_BENCH=${DB_BENCH:-1} # 0: juno-store alone (a tuning run)
+SETTLE=${SETTLE:-1}     # 0: the writes start right after the fill
 export PATH="$PWD/$BUILD:$PATH"
 
 # shellcheck source=bench/lib.sh
@@ -66,14 +73,15 @@ dbb_written() { # bytes written to disk: WAL, flushes, compactions
     awk '/^rocksdb\.(wal\.bytes|flush\.write\.bytes|compact\.write\.bytes) COUNT/ { s += $4 } END { print s + 0 }' "$TMP/dbb.out"
 }
 
-# start a store on $GROWTH_DIR/store; sets PORT and SPID
+# start a store on $GROWTH_DIR/store; sets PORT, MPORT (its /metrics) and SPID
 start_store() {
     local port=${PORT:-$(free_port)}
+    MPORT=${MPORT:-$(free_port)}
     mkdir -p "$GROWTH_DIR/store"
     [ -f "$TMP/map.json" ] || juno-ring init --cluster growth --shards 1024 --zone "z0=s1@127.0.0.1:$port" >"$TMP/map.json"
     # shellcheck disable=SC2086
     juno-store --map "$TMP/map.json" --listen "127.0.0.1:$port" --data "$GROWTH_DIR/store" \
-        --sync none $STORE_OPTS >>"$TMP/store.log" 2>&1 &
+        --sync none --metrics "127.0.0.1:$MPORT" $STORE_OPTS >>"$TMP/store.log" 2>&1 &
     SPID=$!
     PIDS+=("$SPID")
     for _ in $(seq 600); do
@@ -85,6 +93,18 @@ start_store() {
 stop_store() {
     kill "$SPID"; wait "$SPID" 2>/dev/null || true
     unset 'PIDS[-1]'
+}
+# until the store's compactions are done (or 30 minutes); sets SETTLED_S
+settle() {
+    local t0=$SECONDS m
+    while [ $((SECONDS - t0)) -lt 1800 ]; do
+        m=$(curl -sf "http://127.0.0.1:$MPORT/metrics") || true
+        awk '$1 == "juno_store_rocksdb_estimate_pending_compaction_bytes" && $2 == 0 { p = 1 }
+             $1 == "juno_store_rocksdb_num_running_compactions" && $2 == 0 { r = 1 }
+             END { exit !(p && r) }' <<<"$m" && break
+        sleep 1
+    done
+    SETTLED_S=$((SECONDS - t0))
 }
 written() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$SPID/io"; }
 rss_kb() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$SPID/status"; }
@@ -104,7 +124,7 @@ per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b > 0 ? a / b : 0) }'; 
 amp() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
 
-echo "# bench/growth.sh sizes ${SIZES[*]} OPS=$OPS COLD_OPS=$COLD_OPS on $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M') UTC, $(git rev-parse --short HEAD)" >&2
+echo "# bench/growth.sh sizes ${SIZES[*]} OPS=$OPS COLD_OPS=$COLD_OPS SETTLE=$SETTLE on $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M') UTC, $(git rev-parse --short HEAD)" >&2
 rows=()
 for N in "${SIZES[@]}"; do
     # ---- db_bench ----
@@ -112,7 +132,9 @@ for N in "${SIZES[@]}"; do
     rm -rf "$GROWTH_DIR/dbbench"
     if [ "$DB_BENCH" = 1 ]; then
         t0=$(date +%s)
-        dbb --benchmarks=filluniquerandom,updaterandom,readrandom --num="$N" --reads="$OPS" --statistics=1
+        settle_b=
+        [ "$SETTLE" = 1 ] && settle_b=waitforcompaction,
+        dbb --benchmarks=filluniquerandom,${settle_b}updaterandom,readrandom --num="$N" --reads="$OPS" --statistics=1
         d_fill=$(dbb_ops filluniquerandom) d_upd=$(dbb_ops updaterandom) d_read=$(dbb_ops readrandom)
         d_upd99=$(dbb_p99 updaterandom) d_read99=$(dbb_p99 readrandom)
         d_wa=$(amp "$(dbb_written)" $(((N + OPS) * 116)))
@@ -125,12 +147,13 @@ for N in "${SIZES[@]}"; do
 
     # ---- juno-store ----
     rm -rf "$GROWTH_DIR/store" "$TMP/map.json"
-    PORT=
+    PORT= MPORT= SETTLED_S=0
     t0=$(date +%s)
     start_store
     w0=$(written)
     jb set "$N" "$N" --unique
     j_fill=$JB_OPS
+    [ "$SETTLE" = 1 ] && settle
     jb set "$OPS" "$N"
     j_upd=$JB_OPS j_upd99=$JB_P99
     j_wa=$(amp $(($(written) - w0)) $(((N + OPS) * 114)))
@@ -145,7 +168,7 @@ for N in "${SIZES[@]}"; do
     j_cold=$JB_OPS j_cold99=$JB_P99
     stop_store
     rm -rf "$GROWTH_DIR/store"
-    echo "# N=$N juno-store: fill $j_fill write $j_upd read $j_read cold $j_cold wa $j_wa rss ${j_rss}kB disk $j_disk ($(($(date +%s) - t0)) s)" >&2
+    echo "# N=$N juno-store: fill $j_fill write $j_upd read $j_read cold $j_cold wa $j_wa rss ${j_rss}kB disk $j_disk settled in ${SETTLED_S} s ($(($(date +%s) - t0)) s)" >&2
 
     rows+=("| $N | fill | $d_fill (filluniquerandom) | $j_fill | $(ratio "$j_fill" "$d_fill") | | |")
     rows+=("| $N | write | $d_upd (updaterandom) | $j_upd | $(ratio "$j_upd" "$d_upd") | $d_upd99 | $j_upd99 |")
