@@ -441,11 +441,12 @@ p = json.load(open(sys.argv[1])); m = p["moves"][0]
 print(m["shard"], m["from"])' "$TMP/plan.json")
     case "$src" in *s1*) name=s1 addr=$A ;; *) name=s2 addr=$B ;; esac
     juno-migrate "$TMP/plan.json" --map-file "$MAP" --map-file "$TMP/new.json" --rate 0.02 --parallel 1 \
-        --wait 60 $(reload_args) >"$TMP/m.out" 2>&1 &
+        --wait 15 $(reload_args) >"$TMP/m.out" 2>&1 &
     MPID=$!
     echo "$MPID" >>"$TMP/pids"
+    # (a grep, not jfield: a copy of this shard lasts about 0.3 s)
     for i in $(seq 400); do
-        [ "$(juno --store "$addr" migrate-status "$sh" | jfield state)" = copying ] && break
+        juno --store "$addr" migrate-status "$sh" | grep -q '"state":"copying"' && break
         sleep 0.02
     done
     kill -KILL "$(cat "$TMP/$name.pid")"
@@ -454,7 +455,8 @@ print(m["shard"], m["from"])' "$TMP/plan.json")
     start_store "$name" "$addr" "$MAP" --data "$TMP/data-$name"
     # the copies resume and verify, and the map switches; but the --reload
     # PID of the source is the killed one, so the restarted source still
-    # owns the shards it gave away: juno-migrate says so and stops
+    # owns the shards it gave away: juno-migrate says so and stops (after
+    # --wait: 15 s, time enough for the restart above even on a busy machine)
     rc=0
     wait "$MPID" || rc=$?
     cat "$TMP/m.out"
