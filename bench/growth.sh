@@ -70,7 +70,7 @@ dbb_p99() { # benchmark name -> p99 in ms (db_bench prints micros)
     awk -v n="$1" '$1 == n && $2 == ":" { on = 1 } on && /^Percentiles:/ { for (i = 1; i <= NF; i++) if ($i == "P99:") { printf "%.3f\n", $(i + 1) / 1000; exit } }' "$TMP/dbb.out"
 }
 dbb_written() { # bytes written to disk: WAL, flushes, compactions
-    awk '/^rocksdb\.(wal\.bytes|flush\.write\.bytes|compact\.write\.bytes) COUNT/ { s += $4 } END { print s + 0 }' "$TMP/dbb.out"
+    awk '/^rocksdb\.(wal\.bytes|flush\.write\.bytes|compact\.write\.bytes) COUNT/ { s += $4 } END { printf "%.0f\n", s }' "$TMP/dbb.out"
 }
 
 # start a store on $GROWTH_DIR/store; sets PORT, MPORT (its /metrics) and SPID
@@ -160,7 +160,7 @@ for N in "${SIZES[@]}"; do
     jb get "$OPS" "$N"
     j_read=$JB_OPS j_read99=$JB_P99
     j_rss=$(rss_kb)
-    j_disk=$(find "$GROWTH_DIR/store" -name '*.sst' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+    j_disk=$(find "$GROWTH_DIR/store" -name '*.sst' -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')
     stop_store
     drop_caches
     start_store
