@@ -386,7 +386,9 @@ def run_threads(conns, target):
 
 
 def incr(conns, n, key, reap=False):
-    errors, taken, stop = [], [0], []
+    # taken: one total per reaper, summed once they are joined (two threads
+    # adding to one total could lose an addition between its read and write)
+    errors, taken, stop = [], [0, 0], []
 
     def work(i):
         h, p = ADDRS[i % len(ADDRS)]
@@ -404,7 +406,7 @@ def incr(conns, n, key, reap=False):
             try:
                 v = r.getdel(key)
                 if v is not None:
-                    taken[0] += int(v)
+                    taken[i] += int(v)
             except redis.exceptions.RedisError as e:
                 errors.append(str(e))
             time.sleep(0.002)
@@ -424,7 +426,7 @@ def incr(conns, n, key, reap=False):
     print("# key " + key)
     what = "%d connections x %d INCRs over %d proxies in %.1f s" % (conns, n, len(ADDRS), secs)
     if reap:
-        check(what + ": GETDEL took %d, %d left" % (taken[0], final), taken[0] + final,
+        check(what + ": GETDEL took %d, %d left" % (sum(taken), final), sum(taken) + final,
               conns * n)
     else:
         check(what + ": the final value", final, conns * n)
