@@ -48,6 +48,7 @@ start_resp_proxy() {
 }
 
 start_redis() {
+    command -v redis-server >/dev/null || skip "redis-server not installed (make deps)"
     redis-server --port "$PRS" --bind 127.0.0.1 --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
     echo $! >>"$TMP/pids"
     wait_started redis-server "$TMP/redis.log" $! redis-cli -p "$PRS" ping
