@@ -6,6 +6,7 @@
  *   live.c      where the live map and the state are: etcd or a map file
  *   moves.c     driving each move through the stores (MigrateStart/Status/
  *               Verify/Stop, DropShard), a bounded number per zone at a time
+ *   calls.c     the requests to the stores: one, or a batch in one round trip
  *   progress.c  a bar per zone on a terminal, log lines otherwise, --json events
  */
 #ifndef JUNO_JMIG_H
@@ -102,13 +103,31 @@ int live_proxies(struct jmig *j, char **json, char *err, size_t errlen);
  * given (file mode). 0, JUNO_ETIMEDOUT (err names them). */
 int live_wait_switched(struct jmig *j, uint64_t version, char *err, size_t errlen);
 
-/* moves.c */
+/* calls.c */
 /* One request to a store: *status and the JSON value (out, NUL-terminated).
  * Returns 0 or a negative code (connection failed: the cached connection is
  * dropped). */
 int store_call(const char *addr, int opcode, uint32_t shard, const char *json, int *status,
                char *out, size_t outcap);
+/* A request of a batch: the caller fills addr, opcode, shard and json
+ * (borrowed, may be NULL); store_calls fills rc (0 or a negative code), and
+ * with rc 0 status and out (the reply's value, NUL-terminated, truncated). */
+struct store_req {
+    const char *addr;
+    int opcode;
+    uint32_t shard;
+    const char *json;
+    int rc, status;
+    char out[2048];
+    uint32_t opaque; /* internal */
+    int conn;        /* internal */
+};
+/* Every request of r[0..n) at once: each store gets its requests in one
+ * write, and every reply is read before this returns. */
+void store_calls(struct store_req *r, size_t n);
 void store_disconnect_all(void);
+
+/* moves.c */
 /* Run every move of j->plan until each is verified. Returns 0, or a negative
  * code after a store stayed unreachable longer than --wait (err says which). */
 int moves_run(struct jmig *j, char *err, size_t errlen);
