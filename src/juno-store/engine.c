@@ -366,7 +366,8 @@ engine__cache_keep(struct engine *e, const uint8_t *key, size_t klen, const uint
 
 /* The record cache follows every write as its callback is about to run, on
  * the loop: a Put that was applied leaves its record there, anything else
- * (a skipped PUT_IF_NEWER, a delete, a failure, a tombstone) drops the key.
+ * (a skipped PUT_IF_NEWER, a delete, a failure, a tombstone, a bulk write)
+ * drops the key.
  * Writes complete in the order they were applied, so the last one applied
  * leaves the last word. A read on the loop (engine_get_cached) fills the
  * cache from RocksDB; its answer is never older than a completed write, and
@@ -381,7 +382,9 @@ engine__cache_written(struct engine *e, const struct engine_write *w, int status
             e->shard_gen[sh]++;
         return;
     }
-    if (status != 0 || !(w->op == ENGINE_PUT || w->applied) ||
+    /* a copied record (bulk) only drops the key: a move's records would
+     * push the foreground's out of the cache, and nobody reads them yet */
+    if (status != 0 || w->bulk || !(w->op == ENGINE_PUT || w->applied) ||
         engine__cache_keep(e, w->key, w->klen, w->val, w->vlen) != 0)
         kvcache_del(&e->records, w->key, w->klen);
 }
