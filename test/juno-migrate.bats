@@ -110,15 +110,26 @@ assert e["event"] == "error" and "`juno-ring plan --json`" in e["message"] and e
     done
 }
 
+# thread_nices PID: the nice value of each of PID's threads, main thread first
+thread_nices() {
+    local t
+    for t in $(ls /proc/"$1"/task | sort -n); do sed 's/.*) //' /proc/"$1"/task/"$t"/stat | awk '{print $17}'; done
+}
+
 @test "store: a shard with many records is copied; counts and hash match; status reports it" {
     two_stores
     fill "$A" "$MAP" 20000 k
     src=$(juno --store "$A" shard-info "$S")
     [ "$(echo "$src" | jfield live)" -gt 500 ]
+    [ "$(thread_nices "$(cat "$TMP/s1.pid")" | grep -c '^19$')" -eq 0 ]
     run juno --store "$A" migrate-start "$S" "{\"target\":\"$B\"}"
     [ "$status" -eq 0 ]
     [ "$(echo "$output" | jfield target)" = "$B" ]
     wait_state "$A" "$S" caught_up
+    # the copy ran on two threads at the lowest CPU priority; the loop kept its own
+    nices=$(thread_nices "$(cat "$TMP/s1.pid")")
+    [ "$(echo "$nices" | head -1)" = 0 ]
+    [ "$(echo "$nices" | grep -c '^19$')" -eq 2 ]
     st=$(juno --store "$A" migrate-status "$S")
     [ "$(echo "$st" | jfield records)" = "$(echo "$src" | jfield live)" ]
     [ "$(echo "$st" | jfield bytes)" = "$(echo "$src" | jfield bytes)" ]

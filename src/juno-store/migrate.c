@@ -5,9 +5,10 @@
  *        │  forwarding on: from now every write applied to S is also sent
  *        │  to the target as a Clone (a Delete as a Delete)
  *        ▼
- *   copying ── a worker-thread iterator over S's key range (a snapshot
- *        │     taken after forwarding began) produces chunks of Clones; the
- *        │     loop sends them, at most MIG_WINDOW bytes unacknowledged, at
+ *   copying ── an iterator over S's key range (a snapshot taken after
+ *        │     forwarding began), on a copy thread at the lowest CPU
+ *        │     priority (lib/bgq), produces chunks of Clones; the loop
+ *        │     sends them, at most MIG_WINDOW bytes unacknowledged, at
  *        │     most B bytes/s when a rate is given
  *        ▼
  *   caught_up ── every copied record acknowledged; forwarding goes on
@@ -381,7 +382,7 @@ const struct conn_proto mig__proto = {
 /* ---- the copy ---- */
 
 static void
-mig__work_copy(uv_work_t *w)
+mig__work_copy(struct bgq_job *w)
 {
     struct mig *g = w->data;
     g->chunk.len = 0;
@@ -419,7 +420,7 @@ mig__work_copy(uv_work_t *w)
 }
 
 static void
-mig__after_copy(uv_work_t *w, int status)
+mig__after_copy(struct bgq_job *w)
 {
     struct mig *g = w->data;
     struct store *s = g->s;
@@ -441,7 +442,7 @@ mig__after_copy(uv_work_t *w, int status)
         next->copy_queued = 0;
         if (next != g) mig__copy_next(next);
     }
-    if (g->closed || g->detached || status != 0) {
+    if (g->closed || g->detached) {
         if (g->it) engine_iter_destroy(g->it);
         g->it = NULL;
         mig__maybe_free(g);
@@ -535,11 +536,20 @@ mig__copy_next(struct mig *g)
         m->busy_next_us = (m->busy_next_us > now_us ? m->busy_next_us : now_us) +
                           g->pass_limit * 1000000 / busy_rate;
     }
+    if (!s->copyq_on) {
+        if (bgq_init(&s->copyq, s->loop, MIG_COPY_WORKERS) != 0) {
+            mig__fail(g, "cannot start the copy threads: out of memory");
+            return;
+        }
+        s->copyq_on = 1;
+    }
     m->copy_running++;
     g->working = 1;
-    s->inflight++; /* a drain waits for the worker */
-    g->cwork.data = g;
-    uv_queue_work(s->loop, &g->cwork, mig__work_copy, mig__after_copy);
+    s->inflight++; /* a drain waits for the pass */
+    g->cjob.data = g;
+    g->cjob.work = mig__work_copy;
+    g->cjob.done = mig__after_copy;
+    bgq_submit(&s->copyq, &g->cjob);
 }
 
 /* ---- Verify and Stop ---- */

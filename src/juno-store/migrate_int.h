@@ -12,10 +12,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define MIG_CHUNK_BYTES (128u << 10) /* encoded Clones per worker pass */
-#define MIG_COPY_WORKERS                                                                           \
-    2 /* copy passes in the thread pool at once, store-wide:                                       \
-         foreground reads share the pool */
+#define MIG_CHUNK_BYTES   (128u << 10) /* encoded Clones per worker pass */
+#define MIG_COPY_WORKERS  2            /* copy passes at once, store-wide (s->copyq's threads) */
 #define MIG_CHUNK_RECORDS 4096
 #define MIG_WINDOW        (4u << 20)   /* copy bytes sent and not yet acknowledged */
 #define MIG_FORWARD_MAX   (256u << 20) /* unacknowledged forwards before giving up */
@@ -54,7 +52,7 @@ struct mig {
     int connected, closed, detached, draining;
     uint64_t unacked, copy_unacked; /* bytes sent and not acknowledged */
     /* the copy */
-    uv_work_t cwork;
+    struct bgq_job cjob;    /* a copy pass, on s->copyq */
     struct engine_iter *it; /* owned; used by one thread at a time */
     int working, copy_done, chunk_end;
     struct buf chunk; /* the worker's encoded Clones */

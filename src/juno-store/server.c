@@ -246,6 +246,8 @@ server__maybe_finish(struct store *s)
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     smetrics_stop();
     disk_stop(s);
+    if (s->copyq_on) bgq_close(&s->copyq); /* idle: a copy pass counts in s->inflight */
+    s->copyq_on = 0;
     engine_close(s->engine); /* syncs the WAL; its handle closes with the rest */
     s->engine = NULL;
     log_info("drained, exiting");

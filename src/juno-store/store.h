@@ -23,6 +23,7 @@
 #ifndef JUNO_STORE_H
 #define JUNO_STORE_H
 
+#include "bgq.h"
 #include "conn.h"
 #include "disk.h"
 #include "engine.h"
@@ -101,6 +102,8 @@ struct store {
     struct disk disk;           /* disk.c */
     uint64_t fg_last_ms;        /* uv_now of the last foreground (keyed, not Clone) request */
     struct migrate *migrate;    /* owned: migrate.c's state, made on first use */
+    struct bgq copyq;           /* migrate.c: the copy's threads, at the lowest CPU priority */
+    int copyq_on;               /* copyq started (at the first copy) */
     struct rejoin rejoin;       /* rejoin.c */
     struct scluster *cluster;   /* owned: cluster.c's state; NULL without --etcd */
     struct tls_ctx *tls_server; /* owned: --tls-*: every connection to this store; or NULL */
