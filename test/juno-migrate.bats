@@ -116,7 +116,7 @@ thread_nices() {
     for t in $(ls /proc/"$1"/task | sort -n); do sed 's/.*) //' /proc/"$1"/task/"$t"/stat | awk '{print $17}'; done
 }
 
-@test "store: a shard with many records is copied; counts and hash match; status reports it" {
+@test "store: a shard with many records is copied; counts and hash match; status reports it; copies run at the lowest CPU priority" {
     two_stores
     fill "$A" "$MAP" 20000 k
     src=$(juno --store "$A" shard-info "$S")
@@ -130,6 +130,13 @@ thread_nices() {
     nices=$(thread_nices "$(cat "$TMP/s1.pid")")
     [ "$(echo "$nices" | head -1)" = 0 ]
     [ "$(echo "$nices" | grep -c '^19$')" -eq 2 ]
+    # the target, with no foreground of its own, took the copy at nice 19; a
+    # foreground request puts its loop and writer back
+    grep -q 'receiving a copy with no foreground requests: the loop and writer run at nice 19' "$TMP/s2.log"
+    juno --store "$B" --map "$MAP" get k1 >/dev/null 2>&1 || true
+    nices=$(thread_nices "$(cat "$TMP/s2.pid")")
+    [ "$(echo "$nices" | head -1)" = 0 ]
+    [ "$(echo "$nices" | grep -c '^19$')" -eq 0 ]
     st=$(juno --store "$A" migrate-status "$S")
     [ "$(echo "$st" | jfield records)" = "$(echo "$src" | jfield live)" ]
     [ "$(echo "$st" | jfield bytes)" = "$(echo "$src" | jfield bytes)" ]

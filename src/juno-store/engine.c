@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #define ENGINE_GROUP_MAX 4096 /* writes per group: bounds the latency of one fsync batch */
@@ -243,6 +245,7 @@ void *
 engine__writer_main(void *arg)
 {
     struct engine *e = arg;
+    atomic_store(&e->writer_tid, (int)syscall(SYS_gettid));
     pthread_mutex_lock(&e->mu);
     for (;;) {
         while (e->queue_head == NULL && e->bulk_head == NULL && !e->stopping && !e->reopen_asked)
@@ -487,6 +490,12 @@ engine_cache_stats(const struct engine *e, struct engine_cache_stats *out)
     out->evictions = e->records.evictions;
     out->bytes = e->records.bytes;
     out->entries = e->records.count;
+}
+
+int
+engine_writer_tid(const struct engine *e)
+{
+    return atomic_load(&e->writer_tid);
 }
 
 size_t

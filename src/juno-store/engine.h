@@ -153,6 +153,8 @@ uint64_t engine_reopens(const struct engine *e);
 
 /* Number of writes queued or in flight. Loop thread. */
 size_t engine_pending(const struct engine *e);
+/* The writer thread's id (gettid), 0 before it has started. */
+int engine_writer_tid(const struct engine *e);
 
 /* Finish queued writes, sync the WAL, stop the writer and close the database.
  * Loop thread; blocks until the writer has drained. */

@@ -37,6 +37,7 @@ struct engine {
     int reopen_asked;                           /* under mu: the writer reopens next */
     atomic_int reopen_busy;                     /* asked and not yet over */
     atomic_int reopen_done;                     /* writer → loop: forget the records cache */
+    atomic_int writer_tid;                      /* the writer thread's id (0 until it runs) */
     rocksdb_options_t *opts;                    /* owned */
     rocksdb_env_t *env;                         /* owned; memory mode only */
     rocksdb_cache_t *cache;                     /* owned */

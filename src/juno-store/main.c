@@ -4,6 +4,7 @@
  * RocksDB → listener → loop → drain (SIGTERM) → exit 0. SIGHUP reopens the
  * log, re-reads the map file and the TLS files.
  */
+#include "copyprio.h"
 #include "smetrics.h"
 #include "store.h"
 
@@ -478,6 +479,7 @@ main(int argc, char **argv)
     if (rc != 0) cli_die(EX_IOERR, "unable to open database %s: %s", ec.dir, err);
     if ((rc = rejoin_init(s, err, sizeof(err))) != 0)
         cli_die(rc == JUNO_EBADDATA ? EX_DATAERR : EX_IOERR, "%s", err);
+    copyprio_init(s);
     if ((c->metrics_port != 0 &&
          smetrics_listen(s, c->metrics_host, c->metrics_port, err, sizeof(err)) != 0) ||
         server_start(s, err, sizeof(err)) != 0) {

@@ -24,6 +24,7 @@
  * where "if newer" is decided atomically. A request id seen as the record's
  * last writer makes a replayed write answer AlreadyFulfilled.
  */
+#include "copyprio.h"
 #include "smetrics.h"
 #include "ops_int.h"
 #include "store.h"
@@ -423,7 +424,12 @@ ops_dispatch(struct store *s, struct conn *c, const struct wire_msg *req)
                           "unknown opcode"); /* keyed ops only below */
         return;
     }
-    if (req->opcode != WIRE_OP_CLONE) s->fg_last_ms = uv_now(s->loop); /* a copy yields to it */
+    if (req->opcode != WIRE_OP_CLONE) { /* a copy yields to it */
+        s->fg_last_ms = uv_now(s->loop);
+        copyprio_foreground(s);
+    } else {
+        copyprio_clone(s, uv_now(s->loop));
+    }
     if (check_request(s, c, req) != 0) return;
     int refused = rejoin_refuses(s, req); /* rejoin.c: stale until juno-repair ran */
     if (refused == 0) refused = disk_refuses(s, req->opcode);

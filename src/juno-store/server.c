@@ -10,6 +10,7 @@
  * write still refers to it. Shard streams to other stores (migrate.c) are
  * connections of their own group, flushed in the same uv_check.
  */
+#include "copyprio.h"
 #include "smetrics.h"
 #include "store.h"
 
@@ -175,6 +176,7 @@ server__on_sweep(uv_timer_t *t)
     locks_sweep(&s->locks, uv_now(s->loop));
     conn_group_sweep(&s->conns);
     conn_group_sweep(&s->streams);
+    copyprio_sweep(s, uv_now(s->loop));
     server__maybe_finish(s);
 }
 
