@@ -33,18 +33,15 @@ bgq__main(void *arg)
 {
     struct bgq *q = arg;
     /* this thread only: on Linux a nice value belongs to the thread */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BGQ_NICE) != 0) {
-        pthread_mutex_lock(&q->mu);
-        q->nice_failed++;
-        pthread_mutex_unlock(&q->mu);
-    }
+    int lowered = setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BGQ_NICE) == 0;
     pthread_mutex_lock(&q->mu);
+    q->nice_failed += !lowered;
     for (;;) {
-        while (q->todo_head == NULL && !q->stopping) pthread_cond_wait(&q->cv, &q->mu);
-        struct bgq_job *j = q->todo_head;
+        while (q->queue_head == NULL && !q->stopping) pthread_cond_wait(&q->cv, &q->mu);
+        struct bgq_job *j = q->queue_head;
         if (j == NULL) break; /* stopping, and nothing left to run */
-        q->todo_head = j->next;
-        if (q->todo_head == NULL) q->todo_tail = NULL;
+        q->queue_head = j->next;
+        if (q->queue_head == NULL) q->queue_tail = NULL;
         j->next = NULL;
         pthread_mutex_unlock(&q->mu);
         j->work(j);
@@ -94,11 +91,11 @@ bgq_submit(struct bgq *q, struct bgq_job *j)
 {
     j->next = NULL;
     pthread_mutex_lock(&q->mu);
-    if (q->todo_tail)
-        q->todo_tail->next = j;
+    if (q->queue_tail)
+        q->queue_tail->next = j;
     else
-        q->todo_head = j;
-    q->todo_tail = j;
+        q->queue_head = j;
+    q->queue_tail = j;
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
 }

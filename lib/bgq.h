@@ -36,7 +36,7 @@ struct bgq {
     pthread_cond_t cv;
     pthread_t threads[BGQ_THREADS];
     int nthreads, stopping, nice_failed;
-    struct bgq_job *todo_head, *todo_tail, *done_head, *done_tail;
+    struct bgq_job *queue_head, *queue_tail, *done_head, *done_tail;
 };
 
 /* Start `threads` (1..BGQ_THREADS) threads for loop. Returns 0 or JUNO_ENOMEM.

@@ -54,7 +54,8 @@ copyprio_init(struct store *s)
 {
     pthread_t t;
     int ok = 0;
-    s->prio.base = tid_nice((int)syscall(SYS_gettid));
+    s->prio.loop_tid = (int)syscall(SYS_gettid);
+    s->prio.base = tid_nice(s->prio.loop_tid);
     if (pthread_create(&t, NULL, copyprio__probe, &ok) == 0) pthread_join(t, NULL);
     s->prio.ok = ok && s->prio.base < BGQ_NICE;
     if (!s->prio.ok)
@@ -65,8 +66,8 @@ copyprio_init(struct store *s)
 static void
 copyprio__set(struct store *s, int nice)
 {
-    int loop_tid = s->prio.loop_tid, writer = engine_writer_tid(s->engine);
-    int rc = setpriority(PRIO_PROCESS, (id_t)loop_tid, nice);
+    int writer = engine_writer_tid(s->engine);
+    int rc = setpriority(PRIO_PROCESS, (id_t)s->prio.loop_tid, nice);
     if (rc == 0 && writer > 0) rc = setpriority(PRIO_PROCESS, (id_t)writer, nice);
     if (rc != 0 && nice == s->prio.base) {
         /* cannot go back: never lower again */
@@ -80,9 +81,7 @@ copyprio_clone(struct store *s, uint64_t now_ms)
 {
     s->prio.clone_last_ms = now_ms;
     if (!s->prio.ok || s->prio.low || now_ms < s->fg_last_ms + COPYPRIO_QUIET_MS) return;
-    s->prio.loop_tid = (int)syscall(SYS_gettid);
     s->prio.low = 1;
-    s->prio.lowered++;
     copyprio__set(s, BGQ_NICE);
     log_info("receiving a copy with no foreground requests: the loop and writer run at nice %d",
              BGQ_NICE);

@@ -99,18 +99,17 @@ struct store {
     int draining, interrupts; /* SIGTERM/SIGINT seen */
     int finished;             /* drained: every handle is closing */
     struct store_stats stats;
-    struct disk disk;        /* disk.c */
-    uint64_t fg_last_ms;     /* uv_now of the last foreground (keyed, not Clone) request */
-    struct migrate *migrate; /* owned: migrate.c's state, made on first use */
-    struct bgq copyq;        /* migrate.c: the copy's threads, at the lowest CPU priority */
-    int copyq_on;            /* copyq started (at the first copy) */
-    struct {                 /* copyprio.c */
-        int ok;              /* may lower the loop and writer, and raise them again */
-        int low;             /* they run at BGQ_NICE now */
-        int base;            /* the store's own nice value */
-        int loop_tid;
+    struct disk disk;           /* disk.c */
+    uint64_t fg_last_ms;        /* uv_now of the last foreground (keyed, not Clone) request */
+    struct migrate *migrate;    /* owned: migrate.c's state, made on first use */
+    struct bgq copyq;           /* migrate.c: the copy's threads, at the lowest CPU priority */
+    int copyq_on;               /* copyq started (at the first copy) */
+    struct {                    /* copyprio.c */
+        int ok;                 /* may lower the loop and writer, and raise them again */
+        int low;                /* they run at BGQ_NICE now */
+        int base;               /* the store's own nice value */
+        int loop_tid;           /* the loop thread's id (gettid) */
         uint64_t clone_last_ms; /* uv_now of the last Clone */
-        uint64_t lowered;       /* times lowered */
     } prio;
     struct rejoin rejoin;       /* rejoin.c */
     struct scluster *cluster;   /* owned: cluster.c's state; NULL without --etcd */
