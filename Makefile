@@ -75,9 +75,27 @@ UNIT_SRCS  := $(wildcard test/unit/test_*.c)
 UNIT_BINS  := $(patsubst test/unit/%.c,$(BUILD)/test/%,$(UNIT_SRCS))
 FUZZ_SRCS  := $(wildcard test/fuzz/fuzz_*.c)
 
+# `juno` links no OpenSSL: its TLS is lib/tls*.c in a plugin it loads when
+# told to speak TLS (lib/tls_api.h, src/juno-cli/tls_dl.c), beside it here
+# and in $(PREFIX)/lib/juno once installed. Its objects are built -fPIC.
+TLS_PLUGIN      := $(BUILD)/juno-tls.so
+TLS_PLUGIN_OBJS := $(patsubst %.c,$(BUILD)/pic/%.o,lib/tls.c lib/tls_ctx.c lib/tls_plugin.c lib/buf.c)
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(quiet) CC $@
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+$(TLS_PLUGIN): $(TLS_PLUGIN_OBJS) lib/tls_plugin.map
+	$(quiet) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -shared -Wl,-z,defs -Wl,--version-script=lib/tls_plugin.map \
+	    -o $@ $(TLS_PLUGIN_OBJS) $(LDLIBS)
+
+$(BUILD)/juno: | $(TLS_PLUGIN)
+
 .PHONY: all deps test unit fuzz fuzz-build fuzz-merge chaos install clean format check-format
 .SECONDARY:
-all: $(PROGS) $(UNIT_BINS)
+all: $(PROGS) $(UNIT_BINS) $(TLS_PLUGIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -163,6 +181,8 @@ fuzz-merge: fuzz-build
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/juno
+	install -m 0644 $(TLS_PLUGIN) $(DESTDIR)$(PREFIX)/lib/juno/
 	for m in docs/man/*.1; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
 	for m in docs/man/*.8; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
@@ -178,4 +198,4 @@ check-format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(wildcard $(BUILD)/src/*/*.d $(BUILD)/bench/*/*.d $(BUILD)/test/unit/*.d)
+-include $(LIB_OBJS:.o=.d) $(TLS_PLUGIN_OBJS:.o=.d) $(wildcard $(BUILD)/src/*/*.d $(BUILD)/bench/*/*.d $(BUILD)/test/unit/*.d)

@@ -416,3 +416,33 @@ print(r.get("rk").decode(), r.mget("k1", "k500", "nope"))' "$PR" "$C/ca.pem"
     run juno-backup verify "$TMP/bk" --tls-ca "$C/ca.pem"
     [ "$status" -eq 64 ]
 }
+
+@test "juno maps OpenSSL only when told to speak TLS: it links none; a copy without juno-tls.so works in plaintext and asked for TLS exits 78 naming what it tried" {
+    run readelf -d "$JUNO_BUILD/juno"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"NEEDED"* ]]
+    [[ "$output" != *"libssl"* && "$output" != *"libcrypto"* ]]
+    one_store
+    jt --store "$S1" --shards 64 set k v1 >/dev/null
+    [ "$(jt --store "$S1" --shards 64 get k)" = v1 ]
+    # juno alone in a directory: plaintext needs nothing more
+    mkdir -p "$TMP/alone"
+    cp "$JUNO_BUILD/juno" "$TMP/alone/juno"
+    juno-ring init --cluster t --shards 64 --zone "z0=s2@$S2" >"$TMP/plain.json"
+    juno-store --listen "$S2" --map "$TMP/plain.json" --memory 2>>"$TMP/plain.log" &
+    echo $! >>"$TMP/pids"
+    wait_started "juno-store plain" "$TMP/plain.log" $! juno --store "$S2" --timeout 500 nop
+    "$TMP/alone/juno" --store "$S2" --shards 64 set k plain >/dev/null
+    [ "$("$TMP/alone/juno" --store "$S2" --shards 64 get k)" = plain ]
+    run "$TMP/alone/juno" --tls-ca "$C/ca.pem" --tls-cert "$C/client.pem" \
+        --tls-key "$C/client.key" --store "$S1" --shards 64 get k
+    [ "$status" -eq 78 ]
+    [[ "$output" == *"cannot load TLS support: $TMP/alone/juno-tls.so: cannot open"* ]]
+    [[ "$output" == *"$TMP/alone/../lib/juno/juno-tls.so"* ]]
+    # installed the way make install lays it out, it speaks TLS again
+    mkdir -p "$TMP/inst/bin" "$TMP/inst/lib/juno"
+    mv "$TMP/alone/juno" "$TMP/inst/bin/juno"
+    cp "$JUNO_BUILD/juno-tls.so" "$TMP/inst/lib/juno/"
+    [ "$("$TMP/inst/bin/juno" --tls-ca "$C/ca.pem" --tls-cert "$C/client.pem" \
+        --tls-key "$C/client.key" --store "$S1" --shards 64 get k)" = v1 ]
+}
