@@ -313,6 +313,11 @@ tls_read(struct tls *t, struct buf *out)
         int n = SSL_read(t->ssl, out->data + out->len, room > INT32_MAX ? INT32_MAX : (int)room);
         if (n > 0) {
             out->len += (size_t)n;
+            /* all fed ciphertext read and no plaintext left over: another
+             * SSL_read would only say WANT_READ (OpenSSL reads a record's
+             * header, then exactly its body). Skipping it halves the calls
+             * for one GET a round trip: 2.00 -> 1.00 per request. */
+            if (t->in.len == t->in_off && SSL_pending(t->ssl) == 0) return 0;
             continue;
         }
         int e = SSL_get_error(t->ssl, n);
