@@ -38,7 +38,9 @@ WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -W
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DJUNO_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) $(SANFLAGS) \
               -Ilib $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
-LDLIBS     := $(PKG_LIBS) -lm -lpthread
+# --as-needed: a program records only the libraries it calls (`juno` no libssl),
+# also under SAN, whose link would otherwise record every one
+LDLIBS     := -Wl,--as-needed $(PKG_LIBS) -lm -lpthread
 
 ifeq ($(V),1)
 Q :=
