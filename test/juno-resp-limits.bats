@@ -106,6 +106,30 @@ rc() { redis-cli -p "$PR" "$@"; }
     [[ "$output" == *'"status": "BadParam"'* ]]
 }
 
+@test "--deadline bounds each key of a multi-key command from its start: an MSET of 150,000 pairs outlives two seconds and succeeds" {
+    start_all --deadline 2000
+    run timeout 120 /usr/bin/python3 -c '
+import redis, sys, time
+r = redis.Redis(port=int(sys.argv[1]))
+n = 150000
+pairs = {"dl%d" % i: "v%d" % i for i in range(n)}
+t = time.monotonic()
+ok = r.mset(pairs)
+took = time.monotonic() - t
+print("mset", ok, "%.2f s" % took)
+got = r.mget(list(pairs))
+print("mget", sum(1 for k, v in zip(pairs, got) if v == pairs[k].encode()))
+if took <= 2.0:
+    print("inconclusive: the MSET took less than one --deadline")
+' "$PR"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"mset True"* ]]
+    [[ "$output" == *"mget 150000"* ]]
+    [[ "$output" != *"inconclusive"* ]]
+    ! grep -q "over its deadline" "$TMP/proxy.log"
+}
+
 @test "a 3 MB value sent slowly (7 s) goes in: the 5 s limit runs from the command's last 64 KiB" {
     start_all
     run timeout 60 python3 -c '

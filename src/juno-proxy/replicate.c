@@ -558,7 +558,10 @@ preq_start(struct worker *w, const struct psink *s, const struct wire_msg *req, 
     rq->rt = rt;
     rq->t0 = t0;
     rq->slack_ns = PROXY_SIZE_SLACK_MS(vlen) * 1000000u;
-    rq->on_dl = 1; /* requests arrive in t0 order: the list stays sorted */
+    /* appended: t0 order but for a loop turn's spread (a RESP command's keys
+     * past its window start with t0 = now, after commands read earlier), so
+     * preq_expire may answer one a turn late */
+    rq->on_dl = 1;
     rq->dl_prev = w->dl_tail;
     if (w->dl_tail)
         w->dl_tail->dl_next = rq;

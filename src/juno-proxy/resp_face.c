@@ -312,7 +312,11 @@ rconn_start(struct rconn *rc, struct rslot *s, uint32_t sub, struct wire_msg *m,
     m->ns.ptr = (const uint8_t *)ns;
     m->ns.len = strlen(ns);
     struct psink sink = {&rface_sink, rc, (uintptr_t)(s->seq << RFACE_SUB_BITS | sub)};
-    int r = preq_start(rc->w, &sink, m, flags | PREQ_RETRY_LOCKED | PREQ_KEY_QUEUE, rc->c.t0);
+    /* --deadline bounds each request from its start: the keys of a command
+     * past its first RFACE_WINDOW start as earlier ones are answered, so a
+     * command of 100,000 keys may take longer than one deadline in all */
+    uint64_t t0 = sub < RFACE_WINDOW ? rc->c.t0 : uv_hrtime();
+    int r = preq_start(rc->w, &sink, m, flags | PREQ_RETRY_LOCKED | PREQ_KEY_QUEUE, t0);
     if (r != 0) {
         struct preq_result res = {.status = r == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM
                                                              : WIRE_ST_NO_STORAGE_SERVER};
