@@ -254,6 +254,7 @@ conn__process(struct conn *c)
     size_t off = 0;
     c->need = 0;
     c->t0 = uv_hrtime();
+    c->batch++;
     while (off < c->in.len && !c->closing && !c->lingering && !c->held && !conn__draining(c)) {
         size_t flen = 0, need = 0;
         const char *why = NULL;
@@ -422,6 +423,43 @@ conn__established(struct conn *c)
     if (!c->closing && c->out.len > 0) conn_dirty(c);
 }
 
+static void
+conn__on_gather_timer(uv_timer_t *t)
+{
+    struct conn_group *g = t->data;
+    for (struct conn *c = g->conns; c; c = c->next) {
+        if (!c->gathering) continue;
+        c->gathering = 0;
+        c->gather_due = 1;
+        conn_dirty(c);
+    }
+}
+
+void
+conn_group_gather(struct conn_group *g, uv_timer_t *t, uint64_t ms)
+{
+    t->data = g;
+    g->gather_timer = ms > 0 ? t : NULL;
+    g->gather_ms = ms;
+}
+
+/* Keep c's output back this turn (proto->gather): 1, with the timer armed
+ * that sends it at the latest. */
+static int
+conn__gather(struct conn *c)
+{
+    uv_timer_t *t = c->g->gather_timer;
+    if (c->gather_due || t == NULL || c->proto->gather == NULL || c->closing || c->lingering ||
+        c->out.len == 0 || c->out.len >= CONN_GATHER_MAX || !c->proto->gather(c)) {
+        c->gathering = c->gather_due = 0;
+        return 0;
+    }
+    c->gathering = 1;
+    if (!uv_is_active((uv_handle_t *)t))
+        uv_timer_start(t, conn__on_gather_timer, c->g->gather_ms, 0);
+    return 1;
+}
+
 void
 conn_group_flush(struct conn_group *g)
 {
@@ -435,6 +473,7 @@ conn_group_flush(struct conn_group *g)
             if (c->closing) continue;
             conn__maybe_read(c);
         }
+        if (conn__gather(c)) continue;
         conn__send(c);
     }
 }

@@ -12,7 +12,9 @@
  *   replies       appended to c->out during a loop turn (conn_reserve) and
  *                 written once per turn by conn_group_flush, which the owner
  *                 calls from its uv_check: a pipelined burst costs one write;
- *                 uv_try_write first, one uv_write for the rest (lib/uvout)
+ *                 uv_try_write first, one uv_write for the rest (lib/uvout);
+ *                 a protocol may keep a turn's output back until the rest of
+ *                 a pipelined batch's replies join it (proto->gather)
  *   backpressure  reading stops above max_backlog requests waiting for their
  *                 replies or CONN_OUT_HIGH bytes unwritten, and starts again
  *                 below half of both
@@ -53,6 +55,7 @@
 
 #define CONN_READ_CHUNK (64 * 1024)
 #define CONN_OUT_HIGH   (32u << 20) /* unwritten bytes above which reading stops */
+#define CONN_GATHER_MAX (16u << 10) /* output kept back for a batch: at most a TLS record */
 
 /* proto->frame verdicts. */
 #define CONN_FRAME_OK    0
@@ -107,6 +110,13 @@ struct conn_proto {
      * counters: the module has logged it; the connection closes (an outgoing
      * one reports proto->failed as well). */
     void (*tls_refused)(struct conn *c, int reason);
+    /* Output is due, but more replies to the requests that arrived with
+     * it are still coming: 1 keeps this turn's output back, so that a
+     * pipelined batch leaves in one write (one TLS record) as the client
+     * sent it. Asked only in a group with a gather timer
+     * (conn_group_gather); the output goes anyway once it reaches
+     * CONN_GATHER_MAX bytes or has waited the group's gather time. */
+    int (*gather)(const struct conn *c);
 };
 
 /* Per-connection limits (a listener's apply to every connection it accepts). */
@@ -128,7 +138,9 @@ struct conn_group {
     /* Called after a connection is freed and after a write finished: the
      * owner's chance to see whether a drain is complete. */
     void (*progress)(struct conn_group *g);
-    uint8_t *scratch; /* owned: TLS ciphertext read buffer (CONN_READ_CHUNK) */
+    uint8_t *scratch;         /* owned: TLS ciphertext read buffer (CONN_READ_CHUNK) */
+    uv_timer_t *gather_timer; /* borrowed (conn_group_gather); NULL: output never kept back */
+    uint64_t gather_ms;       /* ... for at most this long (libuv's timer: up to 1 ms more) */
     uint64_t log_window_ms, log_count, log_suppressed; /* TLS refusal log rate limit */
 };
 
@@ -158,19 +170,21 @@ struct conn {
     uint64_t refs;                  /* requests holding the connection (conn_ref) */
     size_t writes;                  /* uv_write requests in flight */
     uint64_t t0;                    /* uv_hrtime() when the bytes being handled were read */
+    uint64_t batch;                 /* counts the passes over read bytes: a pipelined batch */
     uint64_t last_active;           /* uv_now of the last bytes read */
     uint64_t partial_since;         /* uv_now when a partial frame began, 0: none */
     struct conn_limits lim;
     uint8_t dirty, closing, closed, reading, lingering, held, reprocess, opened;
     uint8_t connecting, resolving, established, handshaking;
-    struct tls *tls;       /* owned; NULL: plaintext */
-    struct buf tout;       /* TLS: ciphertext not yet handed to uv_write */
-    uint64_t hs_start;     /* TLS: uv_now when the handshake began */
-    uint64_t hs_ms;        /* TLS: the handshake's deadline, from the context */
-    uv_connect_t creq;     /* outgoing */
-    uv_getaddrinfo_t *gai; /* owned: outgoing, while resolving */
-    char host[256];        /* outgoing: the name connected to (TLS checks it) */
-    char peer[80];         /* "1.2.3.4:5678", for log lines */
+    uint8_t gathering, gather_due; /* output kept back (proto->gather); its time is up */
+    struct tls *tls;               /* owned; NULL: plaintext */
+    struct buf tout;               /* TLS: ciphertext not yet handed to uv_write */
+    uint64_t hs_start;             /* TLS: uv_now when the handshake began */
+    uint64_t hs_ms;                /* TLS: the handshake's deadline, from the context */
+    uv_connect_t creq;             /* outgoing */
+    uv_getaddrinfo_t *gai;         /* owned: outgoing, while resolving */
+    char host[256];                /* outgoing: the name connected to (TLS checks it) */
+    char peer[80];                 /* "1.2.3.4:5678", for log lines */
 };
 
 /* ---- groups ---- */
@@ -183,6 +197,11 @@ void conn_group_deinit(struct conn_group *g);
 /* Handle what this turn left: buffered frames of connections released by
  * conn_release, then every connection's output, written once (uv_check). */
 void conn_group_flush(struct conn_group *g);
+
+/* Let proto->gather keep output back for up to ms (0: never), with t
+ * (initialised by the owner on g's loop; the owner closes it after g's last
+ * flush) as the timer that sends it. t->data becomes g. */
+void conn_group_gather(struct conn_group *g, uv_timer_t *t, uint64_t ms);
 
 /* 1 while any connection of g has output not yet written (drain). */
 int conn_group_output_pending(const struct conn_group *g);

@@ -216,6 +216,63 @@ pong() { [ "$(rc ping 2>/dev/null)" = PONG ]; }
     [[ "$output" == *"ok - 1,000 pipelined replies in order"* ]]
 }
 
+# gather_check PORT STORE-PID RESUME-MS: with the store holding kb stopped
+# (SIGSTOP), "GET ka" and "GET kb" in one write; prints when the first bytes
+# came (ms after the write) and what each read returned, resuming the store
+# RESUME-MS after the write.
+gather_check() {
+    /usr/bin/python3 - "$@" <<'PY'
+import os, select, signal, socket, sys, time
+port, pid, resume = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) / 1000
+s = socket.create_connection(("127.0.0.1", port))
+os.kill(pid, signal.SIGSTOP)
+try:
+    t0 = time.monotonic()
+    s.sendall(b"GET ka\r\nGET kb\r\n")
+    resumed, reads = False, []
+    while sum(map(len, reads)) < len(b"$1\r\na\r\n$1\r\nb\r\n"):
+        left = resume - (time.monotonic() - t0)
+        if not resumed and left <= 0:
+            os.kill(pid, signal.SIGCONT)
+            resumed = True
+        r, _, _ = select.select([s], [], [], max(left, 0) if not resumed else 10)
+        if r:
+            if not reads:
+                print("first after %d ms" % ((time.monotonic() - t0) * 1000))
+            reads.append(s.recv(65536))
+            print("read %r%s" % (reads[-1], "" if resumed else " (store stopped)"))
+finally:
+    os.kill(pid, signal.SIGCONT)
+PY
+}
+
+@test "--resp-gather: a pipelined batch's first replies wait for the rest, for at most that long" {
+    # one zone: ka lives on store a alone, kb on store c alone
+    juno-ring init --cluster t --shards 64 --zone "z0=a@$A,b@$B,c@$C" >"$MAP"
+    [[ "$(juno-ring lookup "$MAP" ka)" == *" a $A"* ]]
+    [[ "$(juno-ring lookup "$MAP" kb)" == *" c $C"* ]]
+    start_all --request-timeout 10000 --resp-gather 1000
+    start_resp_proxy 2 "$PR2" "$PX2" --request-timeout 10000 --resp-gather 200
+    [ "$(rc set ka a)" = OK ] && [ "$(rc set kb b)" = OK ]
+    # 1000 ms: nothing while store c is stopped (400 ms), then both in one read
+    run gather_check "$PR" "$(cat "$TMP/pid-c")" 400
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    [ "${lines[1]}" = "read b'\$1\\r\\na\\r\\n\$1\\r\\nb\\r\\n'" ]
+    # 200 ms: ka's reply goes alone after 200 ms, kb's once the store is back
+    run gather_check "$PR2" "$(cat "$TMP/pid-c")" 1500
+    echo "$output" >&2
+    [ "$status" -eq 0 ]
+    local ms=${lines[0]#first after }
+    ms=${ms% ms}
+    [ "$ms" -ge 190 ] && [ "$ms" -lt 1400 ]
+    [ "${lines[1]}" = "read b'\$1\\r\\na\\r\\n' (store stopped)" ]
+    [ "${lines[2]}" = "read b'\$1\\r\\nb\\r\\n'" ]
+    run juno-proxy --map "$MAP" --resp "$RESP" --resp-gather 1001
+    [ "$status" -eq 64 ]
+    [[ "$output" == *"--resp-gather"* ]]
+}
+
 @test "garbage and oversized input: Protocol error, connection closed; the daemon serves on" {
     start_all
     run /usr/bin/python3 "$RC_PY" "$RESP" garbage

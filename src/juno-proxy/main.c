@@ -106,6 +106,7 @@ worker_maybe_finish(struct worker *w)
     xdc_worker_stop(w); /* after upstream_close_all: what was in flight is queued again */
     uv_close((uv_handle_t *)&w->flush_check, NULL);
     uv_close((uv_handle_t *)&w->sweep_timer, NULL);
+    uv_close((uv_handle_t *)&w->gather_timer, NULL);
     uv_close((uv_handle_t *)&w->retry_timer, NULL);
     uv_close((uv_handle_t *)&w->wake, NULL);
     log_info("worker drained thread=%u connections=%llu requests=%llu errors=%llu bad_frames=%llu",
@@ -199,6 +200,8 @@ worker_init(struct proxy *p, struct worker *w, unsigned id)
     uv_check_init(&w->loop, &w->flush_check);
     w->flush_check.data = w;
     uv_check_start(&w->flush_check, worker_on_check);
+    uv_timer_init(&w->loop, &w->gather_timer);
+    conn_group_gather(&w->clients, &w->gather_timer, p->cfg.resp_gather_ms);
     uv_timer_init(&w->loop, &w->sweep_timer);
     w->sweep_timer.data = w;
     uv_timer_start(&w->sweep_timer, worker_on_sweep, 100, 100);
@@ -307,6 +310,7 @@ main(int argc, char **argv)
     c->max_value = 204800;
     c->resp_max_value = RFACE_MAX_VALUE;
     c->resp_databases = 16;
+    c->resp_gather_ms = 1;
     c->resp_max_query = RFACE_DEFAULT_QUERY;
     c->resp_max_buffered = RFACE_DEFAULT_BUFFERED;
     c->max_inflight = 16384;

@@ -60,6 +60,11 @@ static const char usage_text[] =
     "      --resp-databases N     SELECT 0 to N-1; database i > 0 is the namespace\n"
     "                             NS/i of --resp-namespace (or the user's) NS\n"
     "                             (default 16, as Redis; 1: SELECT 0 only)\n"
+    "      --resp-gather MS       keep the first replies to a pipelined batch of RESP\n"
+    "                             commands back up to MS while the rest are due, so\n"
+    "                             that the batch is answered in one write (one TLS\n"
+    "                             record); 0 = send each loop turn's replies at once\n"
+    "                             (default 1)\n"
     "      --resp-max-ttl S       largest TTL a RESP command may set (EX, PX, EXPIRE,\n"
     "                             EXPIREAT...); 0 = no limit, as Redis (default 0)\n"
     "      --resp-max-value BYTES largest value (any bulk string) of a RESP command;\n"
@@ -165,6 +170,7 @@ enum {
     OPT_HASH_PW,
     OPT_INSECURE,
     OPT_RESP_MAX_TTL,
+    OPT_RESP_GATHER,
     OPT_RESP_DATABASES,
     OPT_REPLICATE_TO,
     OPT_REPLICATE_QUEUE,
@@ -197,6 +203,7 @@ static const struct option long_opts[] = {
     {"resp", required_argument, NULL, OPT_RESP},
     {"resp-namespace", required_argument, NULL, OPT_RESP_NS},
     {"resp-max-ttl", required_argument, NULL, OPT_RESP_MAX_TTL},
+    {"resp-gather", required_argument, NULL, OPT_RESP_GATHER},
     {"resp-databases", required_argument, NULL, OPT_RESP_DATABASES},
     {"resp-max-value", required_argument, NULL, OPT_RESP_MAX_VALUE},
     {"resp-max-query", required_argument, NULL, OPT_RESP_MAX_QUERY},
@@ -266,6 +273,9 @@ proxy_parse_options(struct proxy_config *c, int argc, char **argv, int *check_on
             break;
         case OPT_RESP_MAX_TTL:
             c->resp_max_ttl = cli_opt_u64("resp-max-ttl", optarg, 0, INT64_MAX / 1000);
+            break;
+        case OPT_RESP_GATHER:
+            c->resp_gather_ms = cli_opt_u64("resp-gather", optarg, 0, 1000);
             break;
         case OPT_RESP_MAX_VALUE:
             c->resp_max_value = cli_opt_u64("resp-max-value", optarg, 0, RFACE_MAX_VALUE);

@@ -102,6 +102,17 @@ rconn_free(struct conn *c)
     rmulti_free(rc);
 }
 
+/* Keep the output back while the first command still waiting for its reply
+ * arrived in the same batch as the last reply in it: the batch's replies
+ * leave together, as a redis-server, which handles a read's commands at
+ * once, sends them. A reply that waits on a later batch goes at once. */
+static int
+rconn_gather(const struct conn *c)
+{
+    const struct rconn *rc = (const struct rconn *)c;
+    return rc->count > 0 && rc->slots[rc->head].batch == rc->out_batch;
+}
+
 /* Commands waiting for their replies. */
 static uint64_t
 rconn_backlog(const struct conn *c)
@@ -157,6 +168,7 @@ rconn_slot(struct rconn *rc)
     s->proto = rc->proto;
     s->cmd = rc->cur_cmd;
     s->t0 = rc->c.t0;
+    s->batch = rc->c.batch;
     return s;
 }
 
@@ -165,6 +177,7 @@ rconn_out(struct rconn *rc)
 {
     if (rc->count == 0) {
         rconn_dirty(rc);
+        rc->out_batch = rc->c.batch;
         return &rc->c.out;
     }
     struct rslot *s = rconn_slot(rc);
@@ -178,6 +191,7 @@ rconn_slot_buf(struct rconn *rc, struct rslot *s)
 {
     if (s == slot_at(rc, 0)) {
         rconn_dirty(rc);
+        rc->out_batch = s->batch;
         return &rc->c.out;
     }
     return &s->buf;
@@ -188,6 +202,7 @@ static void
 slot_emit(struct rconn *rc, struct rslot *s)
 {
     int rc_ = 0;
+    rc->out_batch = s->batch;
     if (s->use_pieces) {
         rc_ |= resp_array_header(&rc->c.out, s->nsub);
         for (uint32_t i = 0; i < s->nsub; i++)
@@ -494,6 +509,7 @@ static const struct conn_proto rface_proto = {
     .eof = conn_linger, /* a half-close after the last command still gets its replies */
     .backlog = rconn_backlog,
     .tls_refused = rconn_tls_refused,
+    .gather = rconn_gather,
 };
 
 int

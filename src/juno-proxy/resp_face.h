@@ -93,6 +93,7 @@ struct rslot {
     uint8_t cmd;      /* the command's row in rcmd_table + 1 (0: none): commandstats */
     const char *ns;   /* borrowed: the namespace of its requests, NULL: the connection's */
     uint64_t t0;      /* uv_hrtime() when its bytes arrived: commandstats' usec */
+    uint64_t batch;   /* the connection's batch (lib/conn) it arrived in */
     void *ext;        /* owned: K_RMW's state (resp_rmw.c), freed with rmw_free */
     struct rwin *win; /* owned: MGET MSET DEL EXISTS's keys past RFACE_WINDOW (resp_cmd.c) */
     uint64_t wseq;    /* EXEC after WATCH (resp_watch.c): the seq of EXEC's array header, 0: none */
@@ -113,7 +114,8 @@ struct rconn {
     struct resp_cmd cmd; /* the command being parsed and run */
     struct rslot *slots; /* owned ring: cap (a power of 2) entries */
     uint32_t cap, head, count;
-    uint64_t next_seq; /* the seq of the next slot; the head's is next_seq - count */
+    uint64_t next_seq;  /* the seq of the next slot; the head's is next_seq - count */
+    uint64_t out_batch; /* the batch of the last reply put in the output */
     uint64_t id;
     char name[64];             /* CLIENT SETNAME */
     struct ident ident;        /* --acl (resp_auth.c): who the client is */
