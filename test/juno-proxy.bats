@@ -121,7 +121,7 @@ key_on() {
     opts=$(juno-proxy --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
     bash_opts=$(grep -o -- '--[a-z][a-z-]*' "$BATS_TEST_DIRNAME/../completions/juno-proxy.bash" | sort -u)
     zsh_opts=$(grep -o -- '--[a-z][a-z-]*' "$BATS_TEST_DIRNAME/../completions/_juno-proxy" | sort -u)
-    [ "$(echo "$opts" | wc -l)" -eq 52 ] # 28, the 9 TLS options, --acl, --hash-password, --insecure, 5 --etcd-*, 7 --replicate-*/--accept-replication
+    [ "$(echo "$opts" | wc -l)" -eq 53 ] # 29, the 9 TLS options, --acl, --hash-password, --insecure, 5 --etcd-*, 7 --replicate-*/--accept-replication
     [ "$opts" = "$bash_opts" ]
     [ "$opts" = "$zsh_opts" ]
 }

@@ -216,61 +216,84 @@ pong() { [ "$(rc ping 2>/dev/null)" = PONG ]; }
     [[ "$output" == *"ok - 1,000 pipelined replies in order"* ]]
 }
 
-# gather_check PORT STORE-PID RESUME-MS: with the store holding kb stopped
-# (SIGSTOP), "GET ka" and "GET kb" in one write; prints when the first bytes
-# came (ms after the write) and what each read returned, resuming the store
-# RESUME-MS after the write.
+# gather_check resp|native PORT STORE-PID RESUME-MS: with the store holding kb
+# stopped (SIGSTOP), GETs of ka and kb in one write (RESP, or the JunoDB
+# protocol); prints when the first bytes came (ms after the write) and the
+# replies each read brought, resuming the store RESUME-MS after the write.
 gather_check() {
-    /usr/bin/python3 - "$@" <<'PY'
-import os, select, signal, socket, sys, time
-port, pid, resume = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) / 1000
+    /usr/bin/python3 - "$BATS_TEST_DIRNAME" "$@" <<'PY'
+import os, select, signal, socket, struct, sys, time
+sys.path.insert(0, sys.argv[1])
+from proxy_client import encode, OPS
+native = sys.argv[2] == "native"
+port, pid, resume = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]) / 1000
+if native:
+    req = encode(OPS["get"], 1, b"ns", b"ka") + encode(OPS["get"], 2, b"ns", b"kb")
+else:
+    req = b"GET ka\r\nGET kb\r\n"
+def replies(data): # whole replies in data
+    if not native:
+        return data.count(b"$1\r\n")
+    n, off = 0, 0
+    while off + 8 <= len(data):
+        off += struct.unpack(">I", data[off + 4:off + 8])[0]
+        n += 1
+    return n
 s = socket.create_connection(("127.0.0.1", port))
 os.kill(pid, signal.SIGSTOP)
 try:
     t0 = time.monotonic()
-    s.sendall(b"GET ka\r\nGET kb\r\n")
-    resumed, reads = False, []
-    while sum(map(len, reads)) < len(b"$1\r\na\r\n$1\r\nb\r\n"):
+    s.sendall(req)
+    resumed, got = False, 0
+    while got < 2:
         left = resume - (time.monotonic() - t0)
         if not resumed and left <= 0:
             os.kill(pid, signal.SIGCONT)
             resumed = True
         r, _, _ = select.select([s], [], [], max(left, 0) if not resumed else 10)
         if r:
-            if not reads:
+            if got == 0:
                 print("first after %d ms" % ((time.monotonic() - t0) * 1000))
-            reads.append(s.recv(65536))
-            print("read %r%s" % (reads[-1], "" if resumed else " (store stopped)"))
+            n = replies(s.recv(65536))
+            got += n
+            print("read %d replies%s" % (n, "" if resumed else " (store stopped)"))
 finally:
     os.kill(pid, signal.SIGCONT)
 PY
 }
 
-@test "--resp-gather: a pipelined batch's first replies wait for the rest, for at most that long" {
+@test "--gather: a pipelined batch's first replies wait for the rest, for at most that long" {
     # one zone: ka lives on store a alone, kb on store c alone
     juno-ring init --cluster t --shards 64 --zone "z0=a@$A,b@$B,c@$C" >"$MAP"
     [[ "$(juno-ring lookup "$MAP" ka)" == *" a $A"* ]]
     [[ "$(juno-ring lookup "$MAP" kb)" == *" c $C"* ]]
-    start_all --request-timeout 10000 --resp-gather 1000
-    start_resp_proxy 2 "$PR2" "$PX2" --request-timeout 10000 --resp-gather 200
+    start_all --request-timeout 10000 --gather 1000
+    start_resp_proxy 2 "$PR2" "$PX2" --request-timeout 10000 --gather 200
     [ "$(rc set ka a)" = OK ] && [ "$(rc set kb b)" = OK ]
+    local mode ms
     # 1000 ms: nothing while store c is stopped (400 ms), then both in one read
-    run gather_check "$PR" "$(cat "$TMP/pid-c")" 400
-    echo "$output" >&2
-    [ "$status" -eq 0 ]
-    [ "${lines[1]}" = "read b'\$1\\r\\na\\r\\n\$1\\r\\nb\\r\\n'" ]
+    for mode in "resp $PR" "native $PX"; do
+        # shellcheck disable=SC2086 # the face and its port
+        run gather_check $mode "$(cat "$TMP/pid-c")" 400
+        echo "$output" >&2
+        [ "$status" -eq 0 ]
+        [ "${lines[1]}" = "read 2 replies" ]
+    done
     # 200 ms: ka's reply goes alone after 200 ms, kb's once the store is back
-    run gather_check "$PR2" "$(cat "$TMP/pid-c")" 1500
-    echo "$output" >&2
-    [ "$status" -eq 0 ]
-    local ms=${lines[0]#first after }
-    ms=${ms% ms}
-    [ "$ms" -ge 190 ] && [ "$ms" -lt 1400 ]
-    [ "${lines[1]}" = "read b'\$1\\r\\na\\r\\n' (store stopped)" ]
-    [ "${lines[2]}" = "read b'\$1\\r\\nb\\r\\n'" ]
-    run juno-proxy --map "$MAP" --resp "$RESP" --resp-gather 1001
+    for mode in "resp $PR2" "native $PX2"; do
+        # shellcheck disable=SC2086 # the face and its port
+        run gather_check $mode "$(cat "$TMP/pid-c")" 1500
+        echo "$output" >&2
+        [ "$status" -eq 0 ]
+        ms=${lines[0]#first after }
+        ms=${ms% ms}
+        [ "$ms" -ge 190 ] && [ "$ms" -lt 1400 ]
+        [ "${lines[1]}" = "read 1 replies (store stopped)" ]
+        [ "${lines[2]}" = "read 1 replies" ]
+    done
+    run juno-proxy --map "$MAP" --resp "$RESP" --gather 1001
     [ "$status" -eq 64 ]
-    [[ "$output" == *"--resp-gather"* ]]
+    [[ "$output" == *"--gather"* ]]
 }
 
 @test "garbage and oversized input: Protocol error, connection closed; the daemon serves on" {

@@ -46,6 +46,9 @@ struct nconn {
     struct ident ident;
     uint8_t ident_ready;   /* set at the first request, after the TLS handshake */
     uint8_t denied_logged; /* a ServiceDenied was logged for this connection */
+    uint64_t cur_batch;    /* the newest batch (lib/conn) with requests started */
+    uint64_t cur_left;     /* ... its requests not answered yet */
+    uint64_t out_batch;    /* the batch of the last reply put in the output */
 };
 
 /* 0, or ServiceDenied when the client may not run m (logged once a connection). */
@@ -92,6 +95,7 @@ reserve(struct conn *c, size_t n)
 static void
 reply(struct conn *c, const struct wire_msg *m)
 {
+    ((struct nconn *)c)->out_batch = c->batch;
     size_t n = wire_encoded_size(m);
     if (n == 0) {
         log_error("cannot encode reply op=%s peer=%s", wire_opcode_name(m->opcode), c->peer);
@@ -106,6 +110,7 @@ reply(struct conn *c, const struct wire_msg *m)
 static void
 reply_raw(struct conn *c, const uint8_t *bytes, size_t n)
 {
+    ((struct nconn *)c)->out_batch = c->batch;
     uint8_t *p = reserve(c, n);
     if (p == NULL) return;
     memcpy(p, bytes, n);
@@ -114,13 +119,45 @@ reply_raw(struct conn *c, const uint8_t *bytes, size_t n)
 
 /* ---- the native sink: a request holds its connection until it has replied ---- */
 
+/* A request of this batch starts: its sink's tag. */
+static uintptr_t
+native_started(struct conn *c)
+{
+    struct nconn *nc = (struct nconn *)c;
+    if (nc->cur_batch != c->batch) {
+        nc->cur_batch = c->batch;
+        nc->cur_left = 0;
+    }
+    nc->cur_left++;
+    return (uintptr_t)c->batch;
+}
+
+/* A request of batch tag is answered (or never started). */
+static void
+native_done(struct nconn *nc, uintptr_t tag)
+{
+    if ((uint64_t)tag == nc->cur_batch && nc->cur_left > 0) nc->cur_left--;
+}
+
 static void
 native_reply(void *obj, uintptr_t tag, const struct preq *rq, const struct preq_result *res)
 {
-    (void)tag;
+    struct nconn *nc = obj;
+    native_done(nc, tag);
     struct wire_msg r;
     preq_wire_reply(rq, res, &r);
     reply(obj, &r);
+    nc->out_batch = (uint64_t)tag;
+}
+
+/* Keep the output back while requests of the batch of its last reply are
+ * still out (lib/conn's gather; --gather bounds its time): a
+ * pipelined batch is answered in one write, one TLS record. */
+static int
+native_gather(const struct conn *c)
+{
+    const struct nconn *nc = (const struct nconn *)c;
+    return nc->cur_left > 0 && nc->out_batch == nc->cur_batch;
 }
 
 static void
@@ -175,8 +212,9 @@ replicated(struct conn *c, const struct wire_msg *m, uint64_t t0)
         reply_status(c, m, st, t0);
         return;
     }
-    struct psink sink = {&native_sink, c, 0};
+    struct psink sink = {&native_sink, c, native_started(c)};
     int rc = preq_start(w, &sink, m, PREQ_APPLY, t0);
+    if (rc != 0) native_done((struct nconn *)c, sink.tag);
     if (rc != 0)
         reply_status(c, m, rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER, t0);
 }
@@ -310,8 +348,9 @@ handle_frame(struct conn *c, const uint8_t *frame, size_t len)
         /* as on the RESP face: one write of a key at a time, and a
          * RecordLocked (another proxy's write of the key) run again within
          * --deadline, so that no client sees it for an unconditional write */
-        struct psink sink = {&native_sink, c, 0};
+        struct psink sink = {&native_sink, c, native_started(c)};
         int rc = preq_start(w, &sink, &m, PREQ_RETRY_LOCKED | PREQ_KEY_QUEUE, t0);
+        if (rc != 0) native_done((struct nconn *)c, sink.tag);
         if (rc != 0)
             reply_status(c, &m, rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER,
                          t0);
@@ -381,6 +420,7 @@ static const struct conn_proto native_proto = {
     .open = native_open,
     .close = native_close,
     .tls_refused = native_tls_refused,
+    .gather = native_gather,
 };
 
 int

@@ -201,7 +201,7 @@ worker_init(struct proxy *p, struct worker *w, unsigned id)
     w->flush_check.data = w;
     uv_check_start(&w->flush_check, worker_on_check);
     uv_timer_init(&w->loop, &w->gather_timer);
-    conn_group_gather(&w->clients, &w->gather_timer, p->cfg.resp_gather_ms);
+    conn_group_gather(&w->clients, &w->gather_timer, p->cfg.gather_ms);
     uv_timer_init(&w->loop, &w->sweep_timer);
     w->sweep_timer.data = w;
     uv_timer_start(&w->sweep_timer, worker_on_sweep, 100, 100);
@@ -310,7 +310,7 @@ main(int argc, char **argv)
     c->max_value = 204800;
     c->resp_max_value = RFACE_MAX_VALUE;
     c->resp_databases = 16;
-    c->resp_gather_ms = 1;
+    c->gather_ms = 1;
     c->resp_max_query = RFACE_DEFAULT_QUERY;
     c->resp_max_buffered = RFACE_DEFAULT_BUFFERED;
     c->max_inflight = 16384;

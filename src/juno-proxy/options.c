@@ -53,6 +53,11 @@ static const char usage_text[] =
     "      --log-file FILE        log here instead of stderr; reopened on SIGHUP\n"
     "      --metrics HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n"
     "                             (default: off)\n"
+    "      --gather MS            keep the first replies to a pipelined batch of\n"
+    "                             requests (JunoDB or RESP) back up to MS while the\n"
+    "                             rest are due, so that the batch is answered in one\n"
+    "                             write (one TLS record); 0 = send each loop turn's\n"
+    "                             replies at once (default 1)\n"
     "      --resp HOST:PORT       also serve the Redis protocol (RESP2, RESP3) here:\n"
     "                             GET, SET, DEL, MGET, EXPIRE... (default: off)\n"
     "      --resp-namespace NS    the namespace of RESP commands (default \"default\",\n"
@@ -60,11 +65,6 @@ static const char usage_text[] =
     "      --resp-databases N     SELECT 0 to N-1; database i > 0 is the namespace\n"
     "                             NS/i of --resp-namespace (or the user's) NS\n"
     "                             (default 16, as Redis; 1: SELECT 0 only)\n"
-    "      --resp-gather MS       keep the first replies to a pipelined batch of RESP\n"
-    "                             commands back up to MS while the rest are due, so\n"
-    "                             that the batch is answered in one write (one TLS\n"
-    "                             record); 0 = send each loop turn's replies at once\n"
-    "                             (default 1)\n"
     "      --resp-max-ttl S       largest TTL a RESP command may set (EX, PX, EXPIRE,\n"
     "                             EXPIREAT...); 0 = no limit, as Redis (default 0)\n"
     "      --resp-max-value BYTES largest value (any bulk string) of a RESP command;\n"
@@ -170,7 +170,7 @@ enum {
     OPT_HASH_PW,
     OPT_INSECURE,
     OPT_RESP_MAX_TTL,
-    OPT_RESP_GATHER,
+    OPT_GATHER,
     OPT_RESP_DATABASES,
     OPT_REPLICATE_TO,
     OPT_REPLICATE_QUEUE,
@@ -203,7 +203,7 @@ static const struct option long_opts[] = {
     {"resp", required_argument, NULL, OPT_RESP},
     {"resp-namespace", required_argument, NULL, OPT_RESP_NS},
     {"resp-max-ttl", required_argument, NULL, OPT_RESP_MAX_TTL},
-    {"resp-gather", required_argument, NULL, OPT_RESP_GATHER},
+    {"gather", required_argument, NULL, OPT_GATHER},
     {"resp-databases", required_argument, NULL, OPT_RESP_DATABASES},
     {"resp-max-value", required_argument, NULL, OPT_RESP_MAX_VALUE},
     {"resp-max-query", required_argument, NULL, OPT_RESP_MAX_QUERY},
@@ -274,9 +274,7 @@ proxy_parse_options(struct proxy_config *c, int argc, char **argv, int *check_on
         case OPT_RESP_MAX_TTL:
             c->resp_max_ttl = cli_opt_u64("resp-max-ttl", optarg, 0, INT64_MAX / 1000);
             break;
-        case OPT_RESP_GATHER:
-            c->resp_gather_ms = cli_opt_u64("resp-gather", optarg, 0, 1000);
-            break;
+        case OPT_GATHER: c->gather_ms = cli_opt_u64("gather", optarg, 0, 1000); break;
         case OPT_RESP_MAX_VALUE:
             c->resp_max_value = cli_opt_u64("resp-max-value", optarg, 0, RFACE_MAX_VALUE);
             break;

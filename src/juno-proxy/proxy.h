@@ -74,7 +74,7 @@ struct proxy_config {
     unsigned threads;
     uint64_t default_ttl, max_ttl; /* seconds */
     uint64_t resp_max_ttl;         /* seconds, the RESP face's limit; 0: none */
-    uint64_t resp_gather_ms;       /* a batch's first RESP replies kept back this long */
+    uint64_t gather_ms;            /* a batch's first replies kept back this long (lib/conn) */
     uint64_t idle_timeout_s;       /* 0 = never */
     uint64_t request_timeout_ms;   /* per storage request */
     uint64_t deadline_ms;          /* a whole client request; then Busy (14) */
@@ -167,7 +167,7 @@ struct worker {
     struct conn_listener listener; /* client.c: the native face */
     uv_check_t flush_check;        /* writes coalesced output once per loop turn */
     uv_timer_t sweep_timer;        /* idle connections, route swap, drain */
-    uv_timer_t gather_timer;       /* sends the output a RESP batch kept back (lib/conn) */
+    uv_timer_t gather_timer;       /* sends the output a batch kept back (lib/conn) */
     uv_async_t wake;               /* a new map or a drain from the main thread */
     struct pmap *incoming;         /* guarded by p->mu: a map to adopt */
     int drain_requested;           /* guarded by p->mu */
