@@ -427,12 +427,15 @@ static void
 conn__on_gather_timer(uv_timer_t *t)
 {
     struct conn_group *g = t->data;
+    unsigned n = 0;
     for (struct conn *c = g->conns; c; c = c->next) {
         if (!c->gathering) continue;
         c->gathering = 0;
         c->gather_due = 1;
         conn_dirty(c);
+        n++;
     }
+    if (n > 0 && g->gather_late) g->gather_late(g, n);
 }
 
 void

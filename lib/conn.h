@@ -141,6 +141,8 @@ struct conn_group {
     uint8_t *scratch;         /* owned: TLS ciphertext read buffer (CONN_READ_CHUNK) */
     uv_timer_t *gather_timer; /* borrowed (conn_group_gather); NULL: output never kept back */
     uint64_t gather_ms;       /* ... for at most this long (libuv's timer: up to 1 ms more) */
+    /* The gather timer sent n connections' output kept back (NULL: none). */
+    void (*gather_late)(struct conn_group *g, unsigned n);
     uint64_t log_window_ms, log_count, log_suppressed; /* TLS refusal log rate limit */
 };
 

@@ -267,8 +267,10 @@ PY
     juno-ring init --cluster t --shards 64 --zone "z0=a@$A,b@$B,c@$C" >"$MAP"
     [[ "$(juno-ring lookup "$MAP" ka)" == *" a $A"* ]]
     [[ "$(juno-ring lookup "$MAP" kb)" == *" c $C"* ]]
-    start_all --request-timeout 10000 --gather 1000
-    start_resp_proxy 2 "$PR2" "$PX2" --request-timeout 10000 --gather 200
+    local m1 m2
+    read -r m1 m2 < <(free_ports 2)
+    start_all --request-timeout 10000 --gather 1000 --metrics "127.0.0.1:$m1"
+    start_resp_proxy 2 "$PR2" "$PX2" --request-timeout 10000 --gather 200 --metrics "127.0.0.1:$m2"
     [ "$(rc set ka a)" = OK ] && [ "$(rc set kb b)" = OK ]
     local mode ms
     # 1000 ms: nothing while store c is stopped (400 ms), then both in one read
@@ -291,6 +293,9 @@ PY
         [ "${lines[1]}" = "read 1 replies (store stopped)" ]
         [ "${lines[2]}" = "read 1 replies" ]
     done
+    # the times the 200 ms ran out, and none of 1000 ms
+    curl -fsS "http://127.0.0.1:$m1/metrics" | grep -qx 'juno_proxy_gather_timeouts_total 0'
+    curl -fsS "http://127.0.0.1:$m2/metrics" | grep -qx 'juno_proxy_gather_timeouts_total 2'
     run juno-proxy --map "$MAP" --resp "$RESP" --gather 1001
     [ "$status" -eq 64 ]
     [[ "$output" == *"--gather"* ]]

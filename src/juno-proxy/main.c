@@ -114,6 +114,12 @@ worker_maybe_finish(struct worker *w)
              (unsigned long long)w->stats.errors, (unsigned long long)w->stats.bad_frames);
 }
 
+static void
+worker_on_gather_late(struct conn_group *g, unsigned n)
+{
+    pmetrics_gather_late(g->data, n);
+}
+
 /* A connection was freed or finished a write: a drain may be complete. */
 static void
 worker_on_progress(struct conn_group *g)
@@ -202,6 +208,7 @@ worker_init(struct proxy *p, struct worker *w, unsigned id)
     uv_check_start(&w->flush_check, worker_on_check);
     uv_timer_init(&w->loop, &w->gather_timer);
     conn_group_gather(&w->clients, &w->gather_timer, p->cfg.gather_ms);
+    w->clients.gather_late = worker_on_gather_late;
     uv_timer_init(&w->loop, &w->sweep_timer);
     w->sweep_timer.data = w;
     uv_timer_start(&w->sweep_timer, worker_on_sweep, 100, 100);

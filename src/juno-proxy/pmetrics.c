@@ -26,6 +26,7 @@ static struct {
     struct metrics *r;
     struct metric_family *f_storage, *f_down, *f_markdowns;
     struct metric *inflight, *conns_open, *conns_accepted, *bad_frames, *map_version, *stores_down;
+    struct metric *gather_late;
     struct metric *tls_fail[PM_NROLES][TLS_R_COUNT];
     struct metric *auth_failed, *denied[2], *acl_reloads[2], *acl_users;
     struct pm_worker *w; /* owned: [nworkers] */
@@ -105,6 +106,11 @@ pmetrics_init(struct proxy *p)
         "Client connections closed because their bytes were not JunoDB frames (bad magic, size "
         "over --max-frame).",
         NULL));
+    pm.gather_late = metrics_series(metrics_counter(
+        r, "juno_proxy_gather_timeouts_total",
+        "Times --gather's time ran out: a client connection's first replies to a pipelined batch "
+        "were sent before the rest of the batch was answered.",
+        NULL));
     pm.f_storage = metrics_counter(
         r, "juno_proxy_storage_requests_total",
         "Requests to stores, by store and outcome: answered (any status), timeout (no answer "
@@ -125,9 +131,10 @@ pmetrics_init(struct proxy *p)
         JUNO_VERSION);
     metric_set(build, 1);
     if (req == NULL || lat == NULL || pm.inflight == NULL || pm.conns_open == NULL ||
-        pm.conns_accepted == NULL || pm.bad_frames == NULL || pm.f_storage == NULL ||
-        pm.f_down == NULL || pm.f_markdowns == NULL || pm.stores_down == NULL ||
-        pm.map_version == NULL || build == NULL || metrics_collector(r, pm_collect, NULL) != 0)
+        pm.conns_accepted == NULL || pm.bad_frames == NULL || pm.gather_late == NULL ||
+        pm.f_storage == NULL || pm.f_down == NULL || pm.f_markdowns == NULL ||
+        pm.stores_down == NULL || pm.map_version == NULL || build == NULL ||
+        metrics_collector(r, pm_collect, NULL) != 0)
         return JUNO_ENOMEM;
     for (unsigned i = 0; i < pm.nw; i++) {
         metric_index_init(&pm.w[i].req, req, op_label, wire_status_name);
@@ -251,6 +258,12 @@ void
 pmetrics_bad_frame(struct worker *w)
 {
     metric_inc(pm.bad_frames, w->id);
+}
+
+void
+pmetrics_gather_late(struct worker *w, unsigned n)
+{
+    metric_add(pm.gather_late, w->id, n);
 }
 
 void

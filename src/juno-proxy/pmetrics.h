@@ -55,6 +55,8 @@ void pmetrics_inflight(struct worker *w, int delta);
 void pmetrics_conn(struct worker *w, int delta);
 /* A client connection closed for a bad frame. */
 void pmetrics_bad_frame(struct worker *w);
+/* --gather's timer sent n connections' output before their batch was done. */
+void pmetrics_gather_late(struct worker *w, unsigned n);
 /* A TLS handshake refused or failed (reason: enum tls_reason); counted only
  * when that side has TLS. */
 void pmetrics_tls_refused(struct worker *w, enum pm_role role, int reason);
