@@ -109,6 +109,8 @@ conn__on_close(uv_handle_t *h)
     conn__free_if_done(c);
 }
 
+static void conn__unkeep(struct conn *c);
+
 void
 conn_close(struct conn *c)
 {
@@ -127,6 +129,7 @@ conn_close(struct conn *c)
         if (*pp) *pp = c->dirty_next;
         c->dirty = 0;
     }
+    conn__unkeep(c);
     if (c->handshaking && c->l) c->l->handshakes--;
     c->handshaking = 0;
     if (c->opened && c->proto->close) c->proto->close(c);
@@ -423,14 +426,31 @@ conn__established(struct conn *c)
     if (!c->closing && c->out.len > 0) conn_dirty(c);
 }
 
+/* c's output goes at this turn's flush, or is sent already: off g->kept
+ * (the timer stops with the list empty). */
+static void
+conn__unkeep(struct conn *c)
+{
+    if (!c->gathering) return;
+    struct conn_group *g = c->g;
+    c->gathering = 0;
+    if (c->kept_prev)
+        c->kept_prev->kept_next = c->kept_next;
+    else
+        g->kept = c->kept_next;
+    if (c->kept_next) c->kept_next->kept_prev = c->kept_prev;
+    c->kept_prev = c->kept_next = NULL;
+    if (g->kept == NULL) uv_timer_stop(g->gather_timer);
+}
+
 static void
 conn__on_gather_timer(uv_timer_t *t)
 {
     struct conn_group *g = t->data;
     unsigned n = 0;
-    for (struct conn *c = g->conns; c; c = c->next) {
-        if (!c->gathering) continue;
-        c->gathering = 0;
+    while (g->kept) {
+        struct conn *c = g->kept;
+        conn__unkeep(c);
         c->gather_due = 1;
         conn_dirty(c);
         n++;
@@ -454,10 +474,16 @@ conn__gather(struct conn *c)
     uv_timer_t *t = c->g->gather_timer;
     if (c->gather_due || t == NULL || c->proto->gather == NULL || c->closing || c->lingering ||
         c->out.len == 0 || c->out.len >= CONN_GATHER_MAX || !c->proto->gather(c)) {
-        c->gathering = c->gather_due = 0;
+        conn__unkeep(c);
+        c->gather_due = 0;
         return 0;
     }
+    if (c->gathering) return 1;
+    struct conn_group *g = c->g;
     c->gathering = 1;
+    c->kept_next = g->kept;
+    if (g->kept) g->kept->kept_prev = c;
+    g->kept = c;
     if (!uv_is_active((uv_handle_t *)t))
         uv_timer_start(t, conn__on_gather_timer, c->g->gather_ms, 0);
     return 1;

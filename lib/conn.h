@@ -140,6 +140,7 @@ struct conn_group {
     void (*progress)(struct conn_group *g);
     uint8_t *scratch;         /* owned: TLS ciphertext read buffer (CONN_READ_CHUNK) */
     uv_timer_t *gather_timer; /* borrowed (conn_group_gather); NULL: output never kept back */
+    struct conn *kept;        /* connections whose output is kept back (proto->gather) */
     uint64_t gather_ms;       /* ... for at most this long (libuv's timer: up to 1 ms more) */
     /* The gather timer sent n connections' output kept back (NULL: none). */
     void (*gather_late)(struct conn_group *g, unsigned n);
@@ -178,15 +179,16 @@ struct conn {
     struct conn_limits lim;
     uint8_t dirty, closing, closed, reading, lingering, held, reprocess, opened;
     uint8_t connecting, resolving, established, handshaking;
-    uint8_t gathering, gather_due; /* output kept back (proto->gather); its time is up */
-    struct tls *tls;               /* owned; NULL: plaintext */
-    struct buf tout;               /* TLS: ciphertext not yet handed to uv_write */
-    uint64_t hs_start;             /* TLS: uv_now when the handshake began */
-    uint64_t hs_ms;                /* TLS: the handshake's deadline, from the context */
-    uv_connect_t creq;             /* outgoing */
-    uv_getaddrinfo_t *gai;         /* owned: outgoing, while resolving */
-    char host[256];                /* outgoing: the name connected to (TLS checks it) */
-    char peer[80];                 /* "1.2.3.4:5678", for log lines */
+    uint8_t gathering, gather_due;      /* output kept back (proto->gather); its time is up */
+    struct conn *kept_prev, *kept_next; /* g->kept, while gathering */
+    struct tls *tls;                    /* owned; NULL: plaintext */
+    struct buf tout;                    /* TLS: ciphertext not yet handed to uv_write */
+    uint64_t hs_start;                  /* TLS: uv_now when the handshake began */
+    uint64_t hs_ms;                     /* TLS: the handshake's deadline, from the context */
+    uv_connect_t creq;                  /* outgoing */
+    uv_getaddrinfo_t *gai;              /* owned: outgoing, while resolving */
+    char host[256];                     /* outgoing: the name connected to (TLS checks it) */
+    char peer[80];                      /* "1.2.3.4:5678", for log lines */
 };
 
 /* ---- groups ---- */

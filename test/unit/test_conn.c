@@ -1,7 +1,8 @@
 /* test_conn.c: lib/conn on a real loopback listener, with a toy protocol:
  * a frame is a line ending in '\n'; the server answers each line upper-cased.
  * "X" is not the protocol (a bad frame), "H" holds the connection, "R" takes
- * a reference and answers nothing (a request in flight). The peer is a conn
+ * a reference and answers nothing (a request in flight); while W.keep is set
+ * the protocol asks to keep its output back (proto->gather). The peer is a conn
  * client on the same loop, or a plain socket for byte-level control.
  */
 #include "unit.h"
@@ -27,6 +28,8 @@ struct world {
     int connected, failed, failed_err;
     struct buf got; /* what the client side read */
     struct conn *held, *reffed;
+    int keep;      /* server_gather's answer */
+    unsigned late; /* the gather timer's sends */
 } W;
 
 static int
@@ -92,7 +95,15 @@ server_bad(struct conn *c, const char *why)
     W.bad++;
 }
 
+static int
+server_gather(const struct conn *c)
+{
+    (void)c;
+    return W.keep;
+}
+
 static const struct conn_proto server_proto = {
+    .gather = server_gather,
     .what = "test connection",
     .frame = line_frame,
     .handle = server_handle,
@@ -430,6 +441,73 @@ UNIT_TEST(output_queued_while_connecting_goes_out_once_connected)
     world_close();
 }
 
+static void
+on_gather_late(struct conn_group *g, unsigned n)
+{
+    (void)g;
+    W.late += n;
+}
+
+/* Nothing arrives on fd while the loop runs for about ms. */
+static int
+raw_quiet(int fd, int ms)
+{
+    char c;
+    for (int i = 0; i < ms; i++) {
+        uv_run(&W.loop, UV_RUN_NOWAIT);
+        if (recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) > 0) return 0;
+        usleep(1000);
+    }
+    return 1;
+}
+
+UNIT_TEST(output_kept_back_goes_at_the_gather_time_or_past_the_cap)
+{
+    struct conn_limits lim = {0};
+    world_open(&lim);
+    uv_timer_t t;
+    uv_timer_init(&W.loop, &t);
+    conn_group_gather(&W.g, &t, 100);
+    W.g.gather_late = on_gather_late;
+    W.keep = 1;
+    int fd = raw_connect();
+    uint64_t t0 = uv_hrtime();
+    CHECK_EQ_I((int)send(fd, "a\n", 2, 0), 2);
+    CHECK(raw_quiet(fd, 30)); /* kept back */
+    CHECK(W.server->gathering && W.g.kept == W.server);
+    CHECK(uv_is_active((uv_handle_t *)&t));
+    char out[CONN_GATHER_MAX + 2];
+    CHECK_EQ_I((int)raw_read(fd, out, 2), 2); /* the timer sent it */
+    CHECK_MEM(out, 2, "A\n", 2);
+    CHECK(uv_hrtime() - t0 >= 90 * 1000000ull);
+    CHECK_EQ_U(W.late, 1);
+    CHECK(W.g.kept == NULL && !W.server->gathering && !uv_is_active((uv_handle_t *)&t));
+    /* a reply of CONN_GATHER_MAX bytes is not kept */
+    memset(out, 'x', CONN_GATHER_MAX - 1);
+    out[CONN_GATHER_MAX - 1] = '\n';
+    CHECK_EQ_I((int)send(fd, out, CONN_GATHER_MAX, 0), (int)CONN_GATHER_MAX);
+    t0 = uv_hrtime();
+    CHECK_EQ_I((int)raw_read(fd, out, CONN_GATHER_MAX), (int)CONN_GATHER_MAX);
+    CHECK(uv_hrtime() - t0 < 90 * 1000000ull);
+    CHECK_EQ_U(W.late, 1);
+    /* the protocol says no: sent at once */
+    W.keep = 0;
+    CHECK_EQ_I((int)send(fd, "b\n", 2, 0), 2);
+    CHECK_EQ_I((int)raw_read(fd, out, 2), 2);
+    CHECK(uv_hrtime() - t0 < 90 * 1000000ull);
+    /* a kept connection that closes leaves the list, and the timer stops */
+    W.keep = 1;
+    CHECK_EQ_I((int)send(fd, "c\n", 2, 0), 2);
+    RUN_UNTIL(W.g.kept != NULL);
+    CHECK(W.g.kept == W.server);
+    conn_close(W.server);
+    CHECK(W.g.kept == NULL && !uv_is_active((uv_handle_t *)&t));
+    CHECK_EQ_U(W.late, 1);
+    close(fd);
+    uv_close((uv_handle_t *)&t, NULL);
+    world_close();
+}
+
 int
 main(void)
 {
@@ -444,6 +522,7 @@ main(void)
     RUN(a_drained_listener_handles_no_further_frame_but_writes_its_replies);
     RUN(a_refused_connect_is_reported_once);
     RUN(output_queued_while_connecting_goes_out_once_connected);
+    RUN(output_kept_back_goes_at_the_gather_time_or_past_the_cap);
     free(W.got.data);
     return unit_done();
 }
