@@ -39,5 +39,10 @@ gone() {
 up() {
     run juno-cluster up --dir "$DIR" --proxy-port auto --base-port auto "$@"
     echo "$output" >&2
+    if [ "$status" -ne 0 ]; then # the log a failed start names, before teardown removes it
+        local log
+        log=$(grep -o "see $DIR/log/[a-z0-9.-]*\.log" <<<"$output" | head -1)
+        [ -z "$log" ] || tail -20 "${log#see }" >&2
+    fi
     [ "$status" -eq 0 ]
 }
