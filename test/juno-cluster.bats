@@ -229,6 +229,12 @@ print(",".join(n["name"] for z in m["zones"] if z["name"] == "z1" for n in z["no
     wait_started "juno-store s2" "$TMP/s2.log" $! juno --store "$A" --timeout 200 nop
     juno-ring fetch --etcd "$E" >"$TMP/map.json"
     juno-ring plan "$TMP/map.json" --add "z1=s2@$A" --json >"$TMP/plan.json"
+    # proxy-2 registers before it reports its map's version: wait for version 1
+    for i in $(seq 200); do
+        ETCDCTL_API=3 etcdctl --endpoints="$E" get --print-value-only "/juno/juno/proxies/$P2" |
+            grep -q '"map_version":1' && break
+        sleep 0.05
+    done
     # stopped, proxy-2 keeps its old map and its lease (5 s) runs out: the
     # same as a proxy cut off from etcd. The migration begins while it is
     # still registered.
