@@ -484,8 +484,7 @@ conn__gather(struct conn *c)
     c->kept_next = g->kept;
     if (g->kept) g->kept->kept_prev = c;
     g->kept = c;
-    if (!uv_is_active((uv_handle_t *)t))
-        uv_timer_start(t, conn__on_gather_timer, c->g->gather_ms, 0);
+    if (!uv_is_active((uv_handle_t *)t)) uv_timer_start(t, conn__on_gather_timer, g->gather_ms, 0);
     return 1;
 }
 

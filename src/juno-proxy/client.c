@@ -214,9 +214,10 @@ replicated(struct conn *c, const struct wire_msg *m, uint64_t t0)
     }
     struct psink sink = {&native_sink, c, native_started(c)};
     int rc = preq_start(w, &sink, m, PREQ_APPLY, t0);
-    if (rc != 0) native_done((struct nconn *)c, sink.tag);
-    if (rc != 0)
+    if (rc != 0) {
+        native_done((struct nconn *)c, sink.tag);
         reply_status(c, m, rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER, t0);
+    }
 }
 
 static const char *
@@ -350,10 +351,11 @@ handle_frame(struct conn *c, const uint8_t *frame, size_t len)
          * --deadline, so that no client sees it for an unconditional write */
         struct psink sink = {&native_sink, c, native_started(c)};
         int rc = preq_start(w, &sink, &m, PREQ_RETRY_LOCKED | PREQ_KEY_QUEUE, t0);
-        if (rc != 0) native_done((struct nconn *)c, sink.tag);
-        if (rc != 0)
+        if (rc != 0) {
+            native_done((struct nconn *)c, sink.tag);
             reply_status(c, &m, rc == JUNO_ENOMEM ? WIRE_ST_OUT_OF_MEM : WIRE_ST_NO_STORAGE_SERVER,
                          t0);
+        }
         return;
     }
     case WIRE_OP_LOGIN: handle_login(c, &m, t0); return;
