@@ -117,6 +117,20 @@ PY
     ! grep -q ' error ' "$TMP"/proxy*.log
 }
 
+@test "WATCH: a key deleted or expired, then written back up to the watched count, aborts EXEC: its versions never repeat" {
+    start_all
+    # w: version 2; deleted; written twice again. Were a key created again
+    # to start over at version 1, EXEC would find version 2 and run.
+    redis-cli -p "$PR" set w a >/dev/null
+    redis-cli -p "$PR" set w b >/dev/null
+    run tx "$PR" <<<$'WATCH w\nDEL w\nSET w c\nSET w d\nMULTI\nSET w e\nEXEC\nGET w'
+    [ "$output" = $'OK\n1\nOK\nOK\nOK\nQUEUED\n\nd' ]
+    # x: version 1, expires while watched, is written once again
+    redis-cli -p "$PR" set x a px 300 >/dev/null
+    run tx "$PR" < <(echo WATCH x; sleep 0.6; printf 'SET x b\nMULTI\nSET x c\nEXEC\nGET x\n')
+    [ "$output" = $'OK\nOK\nOK\nQUEUED\n\nb' ]
+}
+
 @test "WATCH: redis-cli scripts of one key answer the same bytes as redis-server 7" {
     start_all
     start_redis

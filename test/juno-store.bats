@@ -938,7 +938,7 @@ for i in range(300000): print(f"set\tt{i}\tv{i}")' >"$TMP/in"
     [ "$(j get "$k")" = a ]
 }
 
-@test "one-phase: TTL given, then kept; over a tombstone the key starts again at version 1" {
+@test "one-phase: TTL given, then kept; over a tombstone or an expired record the version continues" {
     start_store --memory
     k=$(key_for s1 k)
     j --one-phase prepare-set "$k" a --ttl 100 >/dev/null
@@ -953,8 +953,15 @@ for i in range(300000): print(f"set\tt{i}\tv{i}")' >"$TMP/in"
     j --one-phase prepare-set "$k" c --last-modified 5 >/dev/null
     r=$(j read --json "$k")
     [ "$(echo "$r" | jfield value)" = c ]
-    [ "$(echo "$r" | jfield version)" = 1 ]
+    [ "$(echo "$r" | jfield version)" = 4 ] # after the tombstone's 3: never a version again
     [ "$(echo "$r" | jfield last_modified)" -gt $((lm + 1000)) ]
+    j --one-phase prepare-set "$k" d --ttl 1 >/dev/null
+    [ "$(j read --json "$k" | jfield version)" = 5 ]
+    sleep 1.1
+    run j read "$k"
+    [ "${lines[0]}" = NoKey ]
+    j --one-phase prepare-create "$k" e >/dev/null
+    [ "$(j read --json "$k" | jfield version)" = 6 ]
 }
 
 @test "juno-bench --unique: every key of the key space once, in the same order each run" {

@@ -219,6 +219,7 @@ def mode_random(addr, seed, nops, nkeys, ns=b"model"):
     rnd = random.Random(seed)
     c = Conn(addr)
     model = {}  # key -> [value, version, ctime]
+    gone = {}  # key -> its tombstone's version: a key created again continues after it
     errors = []
     counts = {}
     prefix = "r%d-" % seed
@@ -251,7 +252,7 @@ def mode_random(addr, seed, nops, nkeys, ns=b"model"):
         elif op == "set":
             expect = 0
             if st == 0:
-                want = cur[1] + 1 if cur else 1
+                want = cur[1] + 1 if cur else gone.get(k, 0) + 1
                 if meta.get(VERSION) != want or (cur and meta.get(CTIME) != cur[2]):
                     errors.append("op %d set %s: version %s ctime %s, want %d %s" % (
                         i, k, meta.get(VERSION), meta.get(CTIME), want, cur and cur[2]))
@@ -259,8 +260,9 @@ def mode_random(addr, seed, nops, nkeys, ns=b"model"):
         elif op == "create":
             expect = 4 if cur else 0
             if st == 0:
-                if meta.get(VERSION) != 1:
-                    errors.append("op %d create %s: version %s" % (i, k, meta.get(VERSION)))
+                if meta.get(VERSION) != gone.get(k, 0) + 1:
+                    errors.append("op %d create %s: version %s, want %d" % (
+                        i, k, meta.get(VERSION), gone.get(k, 0) + 1))
                 model[k] = [v, meta.get(VERSION), meta.get(CTIME)]
         elif op in ("update", "cupdate"):
             if cur is None:
@@ -280,6 +282,7 @@ def mode_random(addr, seed, nops, nkeys, ns=b"model"):
         elif op == "destroy":
             expect = 0
             if st == 0:
+                gone[k] = (cur[1] if cur else gone.get(k, 0)) + 1
                 model.pop(k, None)
         if st != expect:
             errors.append("op %d %s %s: status %s, want %s" % (

@@ -68,7 +68,8 @@ def ok_write(name, m, version, ttl=None):
 def main():
     addr = sys.argv[1]
     c = Conn(addr)
-    c.call("destroy", b"DummyNS", b"key")  # a fresh key for the session
+    # the key must be new (fresh stores): a key created again after a Destroy
+    # continues after its tombstone's version, where JunoDB starts at 1
 
     _, f, m = send(c, "W01")            # Create, TTL 1800  -> W02 (version 1)
     ok_write("W01 Create", m, 1, 1800)
@@ -99,9 +100,9 @@ def main():
     _, f, m = send(c, "W17pub")         # published Set
     ok_write("W17pub (published) Set", m, 5)
 
-    c.call("destroy", b"DummyNS", b"key")
+    c.call("destroy", b"DummyNS", b"key")  # a tombstone of version 6
     _, f, m = send(c, "W01pub")         # published Create: TTL first, bare value
-    ok_write("W01 (published) Create", m, 1, 1800)  # same RequestID as W01
+    ok_write("W01 (published) Create", m, 7, 1800)  # same RequestID as W01; after the tombstone
 
     raw, f, _ = send(c, "W21")          # header-only Nop: echoed byte for byte
     check("W21 header-only Nop echoed byte for byte", f == raw)

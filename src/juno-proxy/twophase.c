@@ -26,7 +26,8 @@
  * stale copy counts toward W above: the quorum's locks are what keep two
  * writers from both committing. Abort and Repair release it.
  *
- * Commit carries the new record's metadata: version max(seen) + 1, creation
+ * Commit carries the new record's metadata: version max(seen, tombstones
+ * included) + 1, creation
  * time and originator kept from the live record (or now and the request id),
  * expiration now + TTL (no TTL: the record's, or --default-ttl for a new one
  * or with PREQ_TTL_RESET),
@@ -92,9 +93,9 @@ prepare_meta(struct replica *r, const struct wire_msg *reply)
     r->m.tomb = r->cls == C_NOKEY || (reply->flags & WIRE_FLAG_MARK_DELETE);
 }
 
-/* The largest version of a live record and the largest last-modified time
- * (tombstones included) any replica reported; the clock observes the latter so
- * the next stamp is above it. */
+/* The largest version and the largest last-modified time any replica
+ * reported, tombstones (and expired records, which stores report as such)
+ * included; the clock observes the latter so the next stamp is above it. */
 static void
 seen_max(struct preq *rq, uint32_t *version, uint64_t *lmt)
 {
@@ -103,9 +104,11 @@ seen_max(struct preq *rq, uint32_t *version, uint64_t *lmt)
     for (int i = 0; i < rq->n; i++) {
         const struct rmeta *m = &rq->rep[i].m;
         if (!m->has) continue;
-        /* a tombstone's version does not carry over: a key created again
-         * starts at 1, as in JunoDB; its newer timestamp is what orders it */
-        if (!m->tomb && m->version > *version) *version = m->version;
+        /* a tombstone's version carries over: a key created again continues
+         * after it, so a version read is never written again while the
+         * tombstone lives, and a conditional write of it cannot match a
+         * record created since (docs/consistency.md) */
+        if (m->version > *version) *version = m->version;
         if (m->lmt > *lmt) *lmt = m->lmt;
     }
     hlc_observe(&rq->w->p->clock, *lmt);

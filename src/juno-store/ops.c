@@ -227,7 +227,10 @@ op__prepare_done(struct op *op)
         op__commit_now(op, has ? &m : NULL, alive);
         return;
     }
-    op__reply(op, status, alive || (has && m.tombstone) ? &m : NULL, data, dlen, with_value);
+    /* an expired record is described as a tombstone: gone, but its version
+     * is the one the next record continues after */
+    if (has && !alive) m.tombstone = 1;
+    op__reply(op, status, has ? &m : NULL, data, dlen, with_value);
     op__done(op);
 }
 

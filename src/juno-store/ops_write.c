@@ -150,8 +150,8 @@ op__commit(struct op *op)
 /* A one-phase write (a Prepare flagged WIRE_FLAG_ONE_PHASE, which a proxy
  * sends when the key has a single replica): the prepare's checks passed and
  * the lock is held, so write the new record now, with the metadata a proxy's
- * Commit would carry: version + 1 of a live record (1 for a new key or over a
- * tombstone), creation time and originator kept from a live record, the
+ * Commit would carry: version + 1 of the current record, live, expired or a
+ * tombstone (1 for a new key), creation time and originator kept from a live record, the
  * expiration from the TTL or, flagged WIRE_FLAG_SET_EXPIRY, the request's
  * ExpirationTime (else the live record's; a new record's never expires), and
  * a last-modified stamp
@@ -163,7 +163,7 @@ op__commit_now(struct op *op, const struct record_meta *cur, int alive)
     uint64_t now_ms = record_now_ms();
     struct record_meta m;
     memset(&m, 0, sizeof(m));
-    m.version = alive ? cur->version + 1 : 1;
+    m.version = cur ? cur->version + 1 : 1; /* never a version again: docs/consistency.md */
     m.creation_time = alive && cur->creation_time ? cur->creation_time : (uint32_t)(now_ms / 1000);
     if (wire_meta_has(&op->in, WIRE_F_TTL) && op->in.ttl > 0)
         m.expiration_ms = now_ms + (uint64_t)op->in.ttl * 1000;
