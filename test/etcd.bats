@@ -186,17 +186,47 @@ log_has() { grep -q -- "$2" "$1"; }
     kill -TERM "$(cat "$TMP/pid-z1-s1")"
     wait_for "z1/s1 gone" bash -c "[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD get /juno/c1/stores/z1/s1)\" ]"
     wait_for "proxy marks z1/s1 down" log_has "$TMP/proxy.log" "store marked down addr=$S_z1_1 thread=0 reason=\"etcd: unregistered"
-    # kill -9: the lease keeps the key until its TTL, then it expires
-    kill -KILL "$(cat "$TMP/pid-z2-s1")"
-    [ -n "$(etcd_get /juno/c1/stores/z2/s1)" ]
-    wait_for "z2/s1 expired" bash -c "[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD get /juno/c1/stores/z2/s1)\" ]"
-    wait_for "proxy marks z2/s1 down" log_has "$TMP/proxy.log" "store marked down addr=$S_z2_1 thread=0 reason=\"etcd: unregistered"
     # a store that registers again is used again
     start_store z1 s1
     wait_for "proxy marks z1/s1 up" log_has "$TMP/proxy.log" "store back up addr=$S_z1_1"
     juno -s "$PROXY" put k2 v2
     run juno --store "$S_z1_1" --map "$TMP/m1.json" read k2 --json
     [[ $output == *'"status":"Ok"'* ]]
+    # kill -9: the lease keeps the key until its TTL, then it expires
+    kill -KILL "$(cat "$TMP/pid-z2-s1")"
+    [ -n "$(etcd_get /juno/c1/stores/z2/s1)" ]
+    wait_for "z2/s1 expired" bash -c "[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD get /juno/c1/stores/z2/s1)\" ]"
+    wait_for "proxy marks z2/s1 down" log_has "$TMP/proxy.log" "store marked down addr=$S_z2_1 thread=0 reason=\"etcd: unregistered"
+}
+
+@test "registrations that would take a quorum away are not believed: the stores stay in use, and are skipped again once one comes back" {
+    start_etcd
+    cluster3
+    for z in z0 z1 z2; do start_store $z s1; done
+    start_proxy
+    juno -s "$PROXY" put k1 v1
+    # one zone's registration gone (as when its lease expires): skipped
+    etcdctl_ del /juno/c1/stores/z1/s1 >/dev/null
+    wait_for "z1 skipped" log_has "$TMP/proxy.log" "store marked down addr=$S_z1_1 thread=0 reason=\"etcd: unregistered"
+    juno -s "$PROXY" put k2 v2
+    # a second one too: that would leave no quorum, so neither is believed
+    etcdctl_ del /juno/c1/stores/z2/s1 >/dev/null
+    wait_for "registrations not believed" log_has "$TMP/proxy.log" "not believing them"
+    wait_for "z1 in use again" log_has "$TMP/proxy.log" "store back up addr=$S_z1_1"
+    ! grep -q "store marked down addr=$S_z2_1" "$TMP/proxy.log"
+    for i in $(seq 20); do juno -s "$PROXY" put "k$i" "v$i"; done
+    [ "$(juno -s "$PROXY" get k20)" = v20 ]
+    run juno --store "$S_z1_1" --map "$TMP/m1.json" read k20 --json
+    [[ $output == *'"status":"Ok"'* ]]
+    # z2 registers again (a restart): z1's missing registration is believed again
+    pid=$(cat "$TMP/pid-z2-s1")
+    kill -TERM "$pid"
+    wait_for "z2/s1 stopped" bash -c "! kill -0 $pid 2>/dev/null"
+    start_store z2 s1
+    wait_for "believed again" log_has "$TMP/proxy.log" "registrations believed again"
+    wait_for "z1 skipped again" bash -c "[ \"\$(grep -c 'store marked down addr=$S_z1_1 thread=0 reason=\"etcd' '$TMP/proxy.log')\" -ge 2 ]"
+    juno -s "$PROXY" put k21 v21
+    [ "$(juno -s "$PROXY" get k21)" = v21 ]
 }
 
 @test "a zone marked down under /down/ is skipped, and used again when the key goes" {

@@ -10,7 +10,8 @@
  *                       count are refused: logged, the old map stays)
  *   stores/<zone>/<node> registrations ({"addr": ...}); a store whose key was
  *                       seen and is gone (lease expired, store stopped) is
- *                       down until it registers again
+ *                       down until it registers again, unless the gone
+ *                       ones would take a shard's quorum away (not believed)
  *   down/<zone>         every store of that zone is down while the key exists
  * Nothing here runs on a worker loop; workers only adopt what they are given.
  */
@@ -50,6 +51,7 @@ struct pcluster {
     char down_zones[PC_MAX_DOWN][MAP_NAME_MAX + 1];
     size_t ndown;
     int lost;
+    int unsure; /* registrations not believed: they would take a quorum away */
     /* main thread only */
     uint64_t reported;  /* map_version last registered */
     struct pdown *down; /* ref: the last down set handed out */
@@ -173,19 +175,74 @@ cmp_addr(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-/* The down set for map m: stores seen registered and now gone, every store of
- * a zone marked down (c->u.mu held). NULL when out of memory. */
+/* Sort d's addresses and drop the repeated ones. */
+static void
+down_sort(struct pdown *d)
+{
+    qsort(d->addrs, d->n, sizeof(d->addrs[0]), cmp_addr);
+    size_t u = 0; /* unique */
+    for (size_t i = 0; i < d->n; i++)
+        if (u == 0 || strcmp(d->addrs[u - 1], d->addrs[i]) != 0)
+            memmove(d->addrs[u++], d->addrs[i], sizeof(d->addrs[0]));
+    d->n = u;
+}
+
+/* Whether skipping d's stores (sorted) leaves some shard of m fewer than a
+ * quorum of replicas, W = floor(Z/2) + 1. */
+static int
+quorum_lost(const struct map *m, const struct pdown *d)
+{
+    uint8_t *off[MAP_MAX_ZONES] = {0}; /* per zone and node: skipped */
+    int lost = 0;
+    for (uint32_t z = 0; z < m->nzones; z++) {
+        if ((off[z] = calloc(m->zones[z].nnodes, 1)) == NULL) {
+            lost = 1; /* out of memory: say lost, so registrations are not believed */
+            goto out;
+        }
+        for (uint32_t n = 0; n < m->zones[z].nnodes; n++)
+            off[z][n] = bsearch(m->zones[z].nodes[n].addr, d->addrs, d->n, sizeof(d->addrs[0]),
+                                cmp_addr) != NULL;
+    }
+    uint32_t tolerated = m->nzones - (m->nzones / 2 + 1);
+    for (uint32_t sh = 0; sh < m->shards && !lost; sh++) {
+        uint32_t down = 0;
+        for (uint32_t z = 0; z < m->nzones; z++) down += off[z][m->zones[z].owners[sh]];
+        lost = down > tolerated;
+    }
+out:
+    for (uint32_t z = 0; z < m->nzones; z++) free(off[z]);
+    return lost;
+}
+
+/* An empty down set with room for cap addresses; NULL when out of memory. */
 static struct pdown *
-down_compute(struct pcluster *c, const struct map *m)
+down_new(size_t cap)
 {
     struct pdown *d = calloc(1, sizeof(*d));
-    size_t cap = c->nstores;
-    for (uint32_t z = 0; z < m->nzones; z++) cap += m->zones[z].nnodes;
     if (d == NULL || (cap > 0 && (d->addrs = calloc(cap, sizeof(*d->addrs))) == NULL)) {
         free(d);
         return NULL;
     }
     atomic_init(&d->refs, 1);
+    return d;
+}
+
+/* Add every store of the zones marked down to d. */
+static void
+down_add_zones(const struct pcluster *c, const struct map *m, struct pdown *d)
+{
+    for (size_t k = 0; k < c->ndown; k++) {
+        int z = map_zone_find(m, c->down_zones[k]);
+        if (z < 0) continue;
+        for (uint32_t i = 0; i < m->zones[z].nnodes; i++)
+            strcpy(d->addrs[d->n++], m->zones[z].nodes[i].addr);
+    }
+}
+
+/* Add the stores seen registered and now gone to d. */
+static void
+down_add_unregistered(const struct pcluster *c, struct pdown *d)
+{
     for (size_t i = 0; i < c->nstores; i++) {
         if (c->stores[i].present) continue;
         int again = 0; /* the address registered again under another name */
@@ -193,18 +250,45 @@ down_compute(struct pcluster *c, const struct map *m)
             again = c->stores[j].present && strcmp(c->stores[j].addr, c->stores[i].addr) == 0;
         if (!again) strcpy(d->addrs[d->n++], c->stores[i].addr);
     }
-    for (size_t k = 0; k < c->ndown; k++) {
-        int z = map_zone_find(m, c->down_zones[k]);
-        if (z < 0) continue;
-        for (uint32_t i = 0; i < m->zones[z].nnodes; i++)
-            strcpy(d->addrs[d->n++], m->zones[z].nodes[i].addr);
+}
+
+/* The down set for map m (c->u.mu held): every store of a zone marked down,
+ * and the stores seen registered and now gone, unless skipping those too
+ * would leave some shard without a quorum. Registrations are then not
+ * believed: leases of many stores gone at once say more about etcd (stalled,
+ * its leases expired before their renewals were read) than about the
+ * stores, skipping them could only turn a working cluster off, and the
+ * workers' own timeouts and refused connections still mark down the stores
+ * that really are. NULL when out of memory. */
+static struct pdown *
+down_compute(struct pcluster *c, const struct map *m)
+{
+    size_t cap = c->nstores;
+    for (uint32_t z = 0; z < m->nzones; z++) cap += m->zones[z].nnodes;
+    struct pdown *d = down_new(cap), *zones = NULL;
+    if (d == NULL) return NULL;
+    down_add_zones(c, m, d);
+    down_add_unregistered(c, d);
+    down_sort(d);
+    int unsure = 0;
+    if (d->n > 0 && quorum_lost(m, d) && (zones = down_new(cap)) != NULL) {
+        down_add_zones(c, m, zones);
+        down_sort(zones);
+        unsure = zones->n < d->n && !quorum_lost(m, zones);
+        if (unsure) {
+            pdown_unref(d);
+            d = zones;
+        } else {
+            pdown_unref(zones);
+        }
     }
-    qsort(d->addrs, d->n, sizeof(d->addrs[0]), cmp_addr);
-    size_t u = 0; /* unique */
-    for (size_t i = 0; i < d->n; i++)
-        if (u == 0 || strcmp(d->addrs[u - 1], d->addrs[i]) != 0)
-            memmove(d->addrs[u++], d->addrs[i], sizeof(d->addrs[0]));
-    d->n = u;
+    if (unsure && !c->unsure)
+        log_warn("etcd: skipping the stores whose registrations are gone would leave shards "
+                 "without a quorum; not believing them, the stores stay in use until they fail "
+                 "requests");
+    else if (!unsure && c->unsure)
+        log_info("etcd: store registrations believed again");
+    c->unsure = unsure;
     return d;
 }
 
