@@ -1,7 +1,7 @@
 /* etcd_reg.c: a key kept under a lease while the owner lives (see etcd.h):
  * a thread grants the lease, writes the key, renews the lease every third of
- * its TTL, writes again when the value changes, and starts over with a new
- * lease when etcd forgot the old one.
+ * its TTL, writes again when the value changes or the key was deleted, and
+ * starts over with a new lease when etcd forgot the old one.
  */
 #include "error.h"
 #include "etcd_int.h"
@@ -49,9 +49,22 @@ reg_sync(struct etcd_reg *r)
     return 0;
 }
 
+/* Whether the key is gone while its lease lives (someone deleted it: etcdctl
+ * del, a sweep of the prefix). Nothing else would bring it back. */
+static int
+reg_key_gone(struct etcd_reg *r)
+{
+    struct etcd_kvs kvs;
+    if (etcd_get(r->e, r->key, 0, &kvs) < 0) return 0; /* unsure: the next renewal tells */
+    int gone = kvs.n == 0;
+    etcd_kvs_deinit(&kvs);
+    return gone;
+}
+
 /* Renew the lease every ttl/3 whatever else happens (a put does not renew
- * it), write a new value as soon as there is one, retry failures every
- * 500 ms. */
+ * it), and check that the key is still there; write a new value as soon as
+ * there is one, and the value again when the key was deleted; retry failures
+ * every 500 ms. */
 static void *
 reg_thread(void *arg)
 {
@@ -74,6 +87,10 @@ reg_thread(void *arg)
             rc = etcd_lease_keepalive(r->e, r->lease, NULL);
             if (rc == 0) renewed = etcd__now_ms();
             if (rc == JUNO_ENOTFOUND) r->lease = 0; /* gone: grant anew, put again */
+            if (rc == 0 && !dirty && reg_key_gone(r)) {
+                r->written = 0; /* put it again under the same lease */
+                dirty = 1;
+            }
         }
         if (r->lease == 0) renewed = etcd__now_ms(); /* a new lease starts now */
         if (r->lease == 0 || dirty) rc = reg_sync(r);
