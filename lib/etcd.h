@@ -205,10 +205,10 @@ int etcd_watch_run(struct etcd *e, const char *key, int prefix, etcd_watch_fn *f
                    const volatile int *stop);
 
 /* Registrations: key = value under a lease of ttl_s seconds that a thread keeps
- * alive (a keepalive every ttl_s/3, each followed by a read of the key). When
- * the lease is lost (etcd was down longer than the TTL) it grants a new one
- * and puts the key again; when the key was deleted under a live lease, it
- * puts it again within a renewal period. The first
+ * alive (a keepalive every ttl_s/3, every fifth followed by a read of the
+ * key). When the lease is lost (etcd was down longer than the TTL) it grants
+ * a new one and puts the key again; when the key was deleted under a live
+ * lease, it puts it again within five renewal periods. The first
  * put is tried before etcd_reg_start returns: its result is returned in *rc
  * (may be NULL), but the registration keeps trying in the background even when
  * it failed. */

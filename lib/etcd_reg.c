@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#define REG_CHECK_EVERY 5 /* renewals between two reads of the key */
+
 struct etcd_reg {
     struct etcd *e;
     char *key;
@@ -62,14 +64,17 @@ reg_key_gone(struct etcd_reg *r)
 }
 
 /* Renew the lease every ttl/3 whatever else happens (a put does not renew
- * it), and check that the key is still there; write a new value as soon as
- * there is one, and the value again when the key was deleted; retry failures
- * every 500 ms. */
+ * it), and every REG_CHECK_EVERY renewals check that the key is still there;
+ * write a new value as soon as there is one, and the value again when the
+ * key was deleted; retry failures every 500 ms. (A keepalive needs no auth
+ * token, a read does: reading at every renewal would keep the token alive
+ * for ever, and etcd's expiry of idle tokens is part of what juno must
+ * handle.) */
 static void *
 reg_thread(void *arg)
 {
     struct etcd_reg *r = arg;
-    uint64_t period = (uint64_t)r->ttl * 1000 / 3, renewed = etcd__now_ms();
+    uint64_t period = (uint64_t)r->ttl * 1000 / 3, renewed = etcd__now_ms(), renewals = 0;
     pthread_mutex_lock(&r->mu);
     int failing = r->written != r->gen; /* the first write failed */
     while (!r->stop) {
@@ -87,7 +92,7 @@ reg_thread(void *arg)
             rc = etcd_lease_keepalive(r->e, r->lease, NULL);
             if (rc == 0) renewed = etcd__now_ms();
             if (rc == JUNO_ENOTFOUND) r->lease = 0; /* gone: grant anew, put again */
-            if (rc == 0 && !dirty && reg_key_gone(r)) {
+            if (rc == 0 && ++renewals % REG_CHECK_EVERY == 0 && !dirty && reg_key_gone(r)) {
                 r->written = 0; /* put it again under the same lease */
                 dirty = 1;
             }
