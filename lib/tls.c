@@ -153,6 +153,16 @@ tbio_make(void)
 
 /* ---- sessions ---- */
 
+/* Empty the thread's error queue before an SSL call, so that SSL_get_error
+ * speaks of that call only. ERR_clear_error wipes every slot of the queue
+ * (some 800 instructions under callgrind); looking first costs a tenth,
+ * and the queue is empty but after a failure. */
+static void
+tls__clear_errors(void)
+{
+    if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 static int
 is_ip(const char *host)
 {
@@ -309,7 +319,7 @@ tls_read(struct tls *t, struct buf *out)
     for (;;) {
         if (out->cap - out->len < 4096 && buf_reserve(out, 16384) != 0) return JUNO_ENOMEM;
         size_t room = out->cap - out->len;
-        ERR_clear_error();
+        tls__clear_errors();
         int n = SSL_read(t->ssl, out->data + out->len, room > INT32_MAX ? INT32_MAX : (int)room);
         if (n > 0) {
             out->len += (size_t)n;
@@ -350,7 +360,7 @@ int
 tls_write(struct tls *t, const uint8_t *data, size_t len, struct buf *out)
 {
     while (len > 0) {
-        ERR_clear_error();
+        tls__clear_errors();
         int n = SSL_write(t->ssl, data, len > (1u << 30) ? 1 << 30 : (int)len);
         if (n <= 0) {
             tls__failed(t, n);
