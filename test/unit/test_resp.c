@@ -36,6 +36,23 @@ UNIT_TEST(encode_every_reply)
     CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
 }
 
+UNIT_TEST(encode_numbers_of_every_width)
+{
+    struct buf b = {0};
+    CHECK_EQ_I(resp_integer(&b, 9), 0);
+    CHECK_EQ_I(resp_integer(&b, 10), 0);
+    CHECK_EQ_I(resp_integer(&b, -1000000007), 0);
+    CHECK_EQ_I(resp_integer(&b, INT64_MIN + 1), 0);
+    CHECK_EQ_I(resp_array_header(&b, 1234567890123u), 0);
+    CHECK_EQ_I(resp_array_header(&b, SIZE_MAX), 0);
+    CHECK_EQ_I(resp_map_header(&b, 12, RESP_PROTO3), 0);
+    CHECK_EQ_I(resp_map_header(&b, 12, RESP_PROTO2), 0);
+    static const char want[] = ":9\r\n:10\r\n:-1000000007\r\n:-9223372036854775807\r\n"
+                               "*1234567890123\r\n*18446744073709551615\r\n%12\r\n*24\r\n";
+    CHECK_MEM(b.data, b.len, want, sizeof(want) - 1);
+    buf_free(&b);
+}
+
 UNIT_TEST(encode_error_and_simple_strip_crlf)
 {
     struct buf b = {0};
@@ -487,6 +504,7 @@ int
 main(void)
 {
     RUN(encode_every_reply);
+    RUN(encode_numbers_of_every_width);
     RUN(encode_error_and_simple_strip_crlf);
     RUN(encode_set_command_and_large_bulk);
     RUN(parse_set_multibulk);
