@@ -249,7 +249,7 @@ wire_encode(const struct wire_msg *m, uint8_t *buf, size_t cap)
         pack_u16(buf + 14, m->shard_id);
     }
     if (!m->header_only) {
-        wire__meta_write(&m->meta, buf + WIRE_HEADER_SIZE);
+        wire__meta_write(&m->meta, buf + WIRE_HEADER_SIZE, meta);
         write_payload(m, buf + WIRE_HEADER_SIZE + meta, payload);
     }
     return (int)total;

@@ -319,9 +319,9 @@ void wire_uuid_format(const uint8_t id[16], char out[37]);
  * wire__meta_decode: the meta component c (size bytes, size >= 6) into *meta
  * (overwritten; byte fields borrow from c); 0 or WIRE_ST_BADMSG.
  * wire__meta_size: the canonical meta component's size into *size; 0 or JUNO_EINVAL.
- * wire__meta_write: write it at p (wire__meta_size bytes, validated before). */
+ * wire__meta_write: write it at p (size bytes: what wire__meta_size said). */
 int wire__meta_decode(const uint8_t *c, size_t size, struct wire_meta *meta);
 int wire__meta_size(const struct wire_meta *meta, size_t *size);
-void wire__meta_write(const struct wire_meta *meta, uint8_t *p);
+void wire__meta_write(const struct wire_meta *meta, uint8_t *p, size_t size);
 
 #endif
