@@ -87,26 +87,27 @@ header(char *tmp, char type, int neg, uint64_t u)
     return n;
 }
 
-/* <type><n>\r\n */
+/* <type>[-]<u>\r\n */
 static int
-count_line(struct buf *b, char type, size_t n)
+number_line(struct buf *b, char type, int neg, uint64_t u)
 {
     char tmp[32];
-    size_t k = header(tmp, type, 0, n);
+    size_t k = header(tmp, type, neg, u);
     if (reserve(b, k) != 0) return JUNO_ENOMEM;
     put(b, tmp, k);
     return 0;
 }
 
+static int
+count_line(struct buf *b, char type, size_t n)
+{
+    return number_line(b, type, 0, n);
+}
+
 int
 resp_integer(struct buf *b, int64_t v)
 {
-    char tmp[32];
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
-    size_t k = header(tmp, ':', v < 0, u);
-    if (reserve(b, k) != 0) return JUNO_ENOMEM;
-    put(b, tmp, k);
-    return 0;
+    return number_line(b, ':', v < 0, v < 0 ? 0 - (uint64_t)v : (uint64_t)v); /* INT64_MIN too */
 }
 
 int
@@ -198,7 +199,7 @@ resp_verbatim(struct buf *b, const char *fmt, const void *p, size_t len, int pro
     if (len > SIZE_MAX - 64) return JUNO_ENOMEM;
     int n = snprintf(tmp, sizeof(tmp), "=%zu\r\n%.3s:", len + 4, fmt);
     if (reserve(b, (size_t)n + len + 2) != 0) return JUNO_ENOMEM;
-    put(b, tmp, n);
+    put(b, tmp, (size_t)n);
     put(b, p, len);
     put(b, "\r\n", 2);
     return 0;

@@ -186,7 +186,7 @@ log_has() { grep -q -- "$2" "$1"; }
     kill -TERM "$(cat "$TMP/pid-z1-s1")"
     wait_for "z1/s1 gone" bash -c "[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD get /juno/c1/stores/z1/s1)\" ]"
     wait_for "proxy marks z1/s1 down" log_has "$TMP/proxy.log" "store marked down addr=$S_z1_1 thread=0 reason=\"etcd: unregistered"
-    # a registration deleted under its live lease is written again at once
+    # a registration deleted under its live lease is written again (within 5 renewals)
     etcdctl_ del /juno/c1/stores/z0/s1 >/dev/null
     wait_for "z0/s1 registered again" bash -c "[ -n \"\$(ETCDCTL_API=3 etcdctl --endpoints=$ETCD get /juno/c1/stores/z0/s1)\" ]"
     # a store that registers again is used again

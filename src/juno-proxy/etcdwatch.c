@@ -274,7 +274,7 @@ down_compute(struct pcluster *c, const struct map *m)
     if (d->n > 0 && quorum_lost(m, d) && (zones = down_new(cap)) != NULL) {
         down_add_zones(c, m, zones);
         down_sort(zones);
-        unsure = zones->n < d->n && !quorum_lost(m, zones);
+        unsure = !quorum_lost(m, zones);
         if (unsure) {
             pdown_unref(d);
             d = zones;

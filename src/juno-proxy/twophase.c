@@ -27,8 +27,8 @@
  * writers from both committing. Abort and Repair release it.
  *
  * Commit carries the new record's metadata: version max(seen, tombstones
- * included) + 1, creation
- * time and originator kept from the live record (or now and the request id),
+ * included) + 1, creation time and originator kept from the live record (or
+ * now and the request id),
  * expiration now + TTL (no TTL: the record's, or --default-ttl for a new one
  * or with PREQ_TTL_RESET),
  * last-modified a hybrid-clock stamp above every one seen. A replica whose

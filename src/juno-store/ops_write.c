@@ -151,11 +151,10 @@ op__commit(struct op *op)
  * sends when the key has a single replica): the prepare's checks passed and
  * the lock is held, so write the new record now, with the metadata a proxy's
  * Commit would carry: version + 1 of the current record, live, expired or a
- * tombstone (1 for a new key), creation time and originator kept from a live record, the
- * expiration from the TTL or, flagged WIRE_FLAG_SET_EXPIRY, the request's
- * ExpirationTime (else the live record's; a new record's never expires), and
- * a last-modified stamp
- * above the current record's. */
+ * tombstone (1 for a new key), creation time and originator kept from a live
+ * record, the expiration from the TTL or, flagged WIRE_FLAG_SET_EXPIRY, the
+ * request's ExpirationTime (else the live record's; a new record's never
+ * expires), and a last-modified stamp above the current record's. */
 void
 op__commit_now(struct op *op, const struct record_meta *cur, int alive)
 {
